@@ -1,0 +1,15 @@
+# AE_SANITIZE=address  -> AddressSanitizer + UndefinedBehaviorSanitizer
+# AE_SANITIZE=thread   -> ThreadSanitizer
+# Applied to every target so the library, tests and examples are instrumented alike.
+set(AE_SANITIZE "" CACHE STRING "Sanitizer build: '', 'address' (ASan+UBSan) or 'thread' (TSan)")
+set_property(CACHE AE_SANITIZE PROPERTY STRINGS "" address thread)
+
+if(AE_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=address,undefined)
+elseif(AE_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=thread)
+elseif(NOT AE_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "AE_SANITIZE must be '', 'address' or 'thread', not '${AE_SANITIZE}'")
+endif()

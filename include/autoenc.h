@@ -1,0 +1,456 @@
+/**
+ * @file autoenc.h
+ * @brief libautoenc: deep stacked autoencoders behind a stable C ABI.
+ *
+ * The one public header. Everything here is the stable API: status codes and
+ * enum values are pinned forever, functions are only ever added.
+ *
+ * A typical session:
+ * @code
+ * size_t widths[] = {784, 512, 256, 64};          // encoder: input ... latent
+ * ae_model *m = NULL;
+ * if (ae_model_create(&m, widths, 4, NULL, 0) != AE_OK)   // decoder mirrors it
+ *     fprintf(stderr, "%s\n", ae_last_error());
+ * ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+ * ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
+ * ae_model_set_param(m, AE_PARAM_EPOCHS, 10);
+ * ae_fit_report report = {sizeof report};
+ * ae_model_fit(m, images, n_images, 784, &report);        // row-major, ld = 784
+ * ae_model_encode(m, images, n_images, 784, codes, 64);   // latent codes
+ * ae_model_free(m);
+ * @endcode
+ *
+ * Conventions shared by every function:
+ * - Functions return an `int` status: #AE_OK (0) on success, a negative
+ *   ::ae_status on failure. A failed call changes nothing the caller can see
+ *   (a failed training call leaves the model as it was or at a documented
+ *   usable state) and records a message, see @ref ae_errors.
+ * - Matrices are row-major `n_rows x n_cols` floats with a leading dimension
+ *   `ld >= n_cols` (the distance in floats between the starts of two rows).
+ *   They are owned by the caller; the library never keeps a pointer to them
+ *   after a call returns and never copies a whole dataset.
+ * - The library never aborts, exits, prints or touches global state; every
+ *   setting and the random generator live on the model handle.
+ * - Thread safety: calls that take a `const ae_model *` may run concurrently
+ *   on one model from several threads. Calls that take a non-const model need
+ *   exclusive access to it.
+ */
+#ifndef AUTOENC_H
+#define AUTOENC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @cond INTERNAL */
+#if defined(_WIN32)
+#  if defined(AE_BUILDING_LIBRARY)
+#    define AE_API __declspec(dllexport)
+#  else
+#    define AE_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define AE_API __attribute__((visibility("default")))
+#else
+#  define AE_API
+#endif
+/** @endcond */
+
+/**
+ * @defgroup ae_version Versions
+ * @brief The library follows semantic versioning; the ABI major is the SONAME.
+ * @{
+ */
+#define AE_VERSION_MAJOR 0 /**< Incremented on an incompatible ABI change. */
+#define AE_VERSION_MINOR 1 /**< Incremented when functions or enum values are added. */
+#define AE_VERSION_PATCH 0 /**< Incremented for fixes that change no interface. */
+/** The version as one number: `major * 10000 + minor * 100 + patch`. */
+#define AE_VERSION_NUMBER (AE_VERSION_MAJOR * 10000 + AE_VERSION_MINOR * 100 + AE_VERSION_PATCH)
+
+/** @return #AE_VERSION_NUMBER of the library actually loaded (compare with the macro
+ *  to detect a header/library mismatch). Thread-safe. */
+AE_API unsigned ae_version_number(void);
+/** @return the version as a static string such as "0.1.0"; never NULL. Thread-safe. */
+AE_API const char *ae_version_string(void);
+/** @} */
+
+/**
+ * @defgroup ae_errors Status codes and error messages
+ * @brief Every function reports through a status code and a message.
+ *
+ * Each failure records a message in a thread-local slot read by
+ * ae_last_error(). Failures of calls that take a non-const model are also
+ * recorded on the model, read by ae_model_last_error(). The library owns
+ * these strings; they stay valid until the next failing call in the same
+ * thread (respectively on the same model).
+ * @{
+ */
+/** Status codes. The values are pinned forever; new codes only get new values. */
+typedef enum ae_status {
+    AE_OK = 0,                      /**< Success. */
+    AE_ERR_INVALID_ARGUMENT = -1,   /**< NULL pointer, zero size, value out of range, bad leading dimension. */
+    AE_ERR_OUT_OF_MEMORY = -2,      /**< An allocation failed; nothing was changed. */
+    AE_ERR_SIZE_OVERFLOW = -3,      /**< A size product would overflow `size_t`. */
+    AE_ERR_NON_FINITE_INPUT = -4,   /**< Input holds NaN or Inf (the message names row and column). */
+    AE_ERR_INPUT_RANGE = -5,        /**< Input outside the range the loss needs (the message names row and column). */
+    AE_ERR_STATE = -6,              /**< The call does not fit the model's current configuration or state. */
+    AE_ERR_CANCELLED = -7,          /**< The progress callback asked to stop; the model is usable. */
+    AE_ERR_DIVERGED = -8            /**< Loss or gradient became non-finite; the last finite weights were restored. */
+} ae_status;
+
+/** @return a static English description of @p status (e.g. "out of memory");
+ *  unknown values give "unknown status". Never NULL. Thread-safe. */
+AE_API const char *ae_status_str(int status);
+
+/** @return the message of the last failure in the calling thread, or "" if
+ *  none; never NULL. Valid until the next failing call in this thread. */
+AE_API const char *ae_last_error(void);
+/** @} */
+
+/**
+ * @defgroup ae_model_group Models
+ * @brief Creating, copying and describing a model.
+ *
+ * A model is a stack of dense layers. The encoder maps `input_dim` features
+ * through hidden layers to the latent code; the decoder maps the code back to
+ * `input_dim` outputs. Layers are numbered from 0 (the first encoder layer) to
+ * ae_model_layer_count() - 1 (the output layer); the encoder is layers
+ * `0 .. ae_model_encoder_layer_count() - 1`.
+ * @{
+ */
+/** An opaque model: architecture, parameters, settings, optimizer state and
+ *  the model's own random generator. */
+typedef struct ae_model ae_model;
+
+/**
+ * Create a model with freshly initialised weights.
+ *
+ * @param out             receives the new model; set to NULL on failure.
+ * @param encoder_widths  `{input_dim, hidden..., latent_dim}`: at least 2 widths,
+ *                        each at least 1.
+ * @param n_encoder_widths number of entries in @p encoder_widths (the encoder has
+ *                        `n_encoder_widths - 1` layers).
+ * @param decoder_widths  NULL to mirror the encoder; otherwise
+ *                        `{latent_dim, hidden..., input_dim}` (first entry equal to
+ *                        the latent width, last to the input width).
+ * @param n_decoder_widths number of entries in @p decoder_widths (0 with NULL).
+ * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT, #AE_ERR_SIZE_OVERFLOW or #AE_ERR_OUT_OF_MEMORY.
+ *
+ * Weights are drawn from the model's generator seeded with #AE_PARAM_SEED
+ * (default 0): He-normal for ReLU, leaky ReLU and ELU layers, Glorot-uniform
+ * otherwise; biases are zero. Until the model is first trained or its weights
+ * are set, changing the seed or an activation redraws them, so the initial
+ * weights depend only on the architecture, the activations and the seed,
+ * whatever the order of the calls. Free with ae_model_free().
+ */
+AE_API int ae_model_create(ae_model **out,
+                           const size_t *encoder_widths, size_t n_encoder_widths,
+                           const size_t *decoder_widths, size_t n_decoder_widths);
+
+/** Free a model and everything it owns. NULL is a no-op. */
+AE_API void ae_model_free(ae_model *model);
+
+/**
+ * Make an independent deep copy: architecture, settings, parameters,
+ * optimizer state and generator state (so both continue identically).
+ * The progress callback is copied too. Thread-safe on a const source.
+ * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT or #AE_ERR_OUT_OF_MEMORY.
+ */
+AE_API int ae_model_clone(const ae_model *model, ae_model **out);
+
+/**
+ * Redraw all weights (zero biases) from the generator reseeded with the
+ * current #AE_PARAM_SEED, and reset the optimizer state. Use it to restart
+ * training from scratch.
+ */
+AE_API int ae_model_reset(ae_model *model);
+
+/** @return the message of the last failed non-const call on @p model, "" if
+ *  none, or a fixed text if @p model is NULL; never NULL. */
+AE_API const char *ae_model_last_error(const ae_model *model);
+
+/** @return the number of input (and output) features; 0 if @p model is NULL. */
+AE_API size_t ae_model_input_dim(const ae_model *model);
+/** @return the width of the latent code; 0 if @p model is NULL. */
+AE_API size_t ae_model_latent_dim(const ae_model *model);
+/** @return the total number of dense layers (encoder and decoder); 0 if NULL. */
+AE_API size_t ae_model_layer_count(const ae_model *model);
+/** @return the number of encoder layers (the latent layer is the last); 0 if NULL. */
+AE_API size_t ae_model_encoder_layer_count(const ae_model *model);
+/** @return the number of trainable scalars (all weights and biases); 0 if NULL. */
+AE_API size_t ae_model_param_count(const ae_model *model);
+
+/**
+ * Describe one layer.
+ * @param layer       0 .. ae_model_layer_count() - 1.
+ * @param n_out, n_in receive the layer's output and input widths (either may be NULL).
+ * @param activation  receives the layer's ::ae_activation (may be NULL).
+ * @return #AE_OK or #AE_ERR_INVALID_ARGUMENT.
+ */
+AE_API int ae_model_layer_info(const ae_model *model, size_t layer,
+                               size_t *n_out, size_t *n_in, int *activation);
+/** @} */
+
+/**
+ * @defgroup ae_params Settings
+ * @brief Every setting is one enumerated parameter with a `double` value.
+ *
+ * Set them one at a time with ae_model_set_param(); integer and enum settings
+ * take integral values. ae_param_bounds() gives each one's valid range, so
+ * bindings never mirror private layouts. Settings may be changed between
+ * training calls; they are copied by ae_model_clone().
+ * @{
+ */
+/** Activation functions. Values pinned forever. */
+typedef enum ae_activation {
+    AE_ACT_LINEAR = 0,     /**< f(z) = z */
+    AE_ACT_RELU = 1,       /**< f(z) = max(z, 0) */
+    AE_ACT_LEAKY_RELU = 2, /**< f(z) = z > 0 ? z : slope * z, slope = #AE_PARAM_LEAKY_SLOPE */
+    AE_ACT_ELU = 3,        /**< f(z) = z > 0 ? z : alpha * (exp(z) - 1), alpha = #AE_PARAM_ELU_ALPHA */
+    AE_ACT_SIGMOID = 4,    /**< f(z) = 1 / (1 + exp(-z)) */
+    AE_ACT_TANH = 5,       /**< f(z) = tanh(z) */
+    AE_ACT_SOFTPLUS = 6    /**< f(z) = log(1 + exp(z)) */
+} ae_activation;
+
+/** Reconstruction losses, each the mean over all elements of a batch. Values pinned forever. */
+typedef enum ae_loss {
+    AE_LOSS_MSE = 0, /**< mean of (y - x)^2 */
+    AE_LOSS_BCE = 1  /**< mean of -(x log y + (1 - x) log(1 - y)); needs a sigmoid output
+                          (fused with it, computed from the logits) and targets in [0, 1] */
+} ae_loss;
+
+/** Optimizers. Values pinned forever. */
+typedef enum ae_optimizer {
+    AE_OPT_SGD = 0,   /**< SGD with optional (Nesterov) momentum, as torch.optim.SGD */
+    AE_OPT_ADAM = 1,  /**< Adam with L2 weight decay added to the gradient, as torch.optim.Adam */
+    AE_OPT_ADAMW = 2  /**< Adam with decoupled weight decay, as torch.optim.AdamW */
+} ae_optimizer;
+
+/** Settings. Values pinned forever. Defaults in brackets. */
+typedef enum ae_param {
+    AE_PARAM_SEED = 1,                 /**< generator seed, integer in [0, 2^53] [0] */
+    AE_PARAM_HIDDEN_ACTIVATION = 2,    /**< ::ae_activation of hidden layers [RELU] */
+    AE_PARAM_LATENT_ACTIVATION = 3,    /**< ::ae_activation of the latent layer [LINEAR] */
+    AE_PARAM_OUTPUT_ACTIVATION = 4,    /**< ::ae_activation of the output layer [LINEAR] */
+    AE_PARAM_LOSS = 5,                 /**< ::ae_loss [MSE] */
+    AE_PARAM_LEAKY_SLOPE = 6,          /**< negative slope of leaky ReLU, [0, 1) [0.01] */
+    AE_PARAM_ELU_ALPHA = 7,            /**< ELU alpha, (0, 100] [1] */
+
+    AE_PARAM_OPTIMIZER = 10,           /**< ::ae_optimizer [ADAM] */
+    AE_PARAM_LEARNING_RATE = 11,       /**< step size, (0, 1e3] [1e-3] */
+    AE_PARAM_MOMENTUM = 12,            /**< SGD momentum, [0, 1) [0] */
+    AE_PARAM_NESTEROV = 13,            /**< SGD Nesterov momentum, 0 or 1 [0] */
+    AE_PARAM_ADAM_BETA1 = 14,          /**< Adam first-moment decay, [0, 1) [0.9] */
+    AE_PARAM_ADAM_BETA2 = 15,          /**< Adam second-moment decay, [0, 1) [0.999] */
+    AE_PARAM_ADAM_EPSILON = 16,        /**< Adam denominator term, (0, 1] [1e-8] */
+    AE_PARAM_WEIGHT_DECAY = 17,        /**< L2 on weights (not biases); decoupled for AdamW, [0, 1e3] [0] */
+    AE_PARAM_CLIP_NORM = 18,           /**< global gradient-norm clip, 0 = off, [0, 1e30] [0] */
+
+    AE_PARAM_EPOCHS = 20,              /**< passes over the data in ae_model_fit(), [1, 1e9] [10] */
+    AE_PARAM_BATCH_SIZE = 21,          /**< rows per step, [1, 1e7] [64] */
+    AE_PARAM_SHUFFLE = 22,             /**< reshuffle the rows every epoch, 0 or 1 [1] */
+    AE_PARAM_VALIDATION_FRACTION = 23, /**< share of the rows held out at random for validation when no
+                                            validation set is given, [0, 0.9] [0] */
+    AE_PARAM_PATIENCE = 24,            /**< early stopping: epochs without improvement, 0 = off, [0, 1e9] [0] */
+    AE_PARAM_MIN_DELTA = 25,           /**< early stopping: smallest loss decrease that counts, [0, 1e30] [0] */
+    AE_PARAM_RESTORE_BEST = 26,        /**< after fit, keep the weights of the best monitored epoch, 0 or 1 [1] */
+    AE_PARAM_PROGRESS_EVERY_BATCH = 27 /**< also call the progress callback after every batch, 0 or 1 [0] */
+} ae_param;
+
+/**
+ * Set one setting.
+ * @return #AE_OK, or #AE_ERR_INVALID_ARGUMENT for an unknown parameter, a
+ *         non-integral value for an integer setting, or a value out of
+ *         ae_param_bounds(); the model is unchanged on error.
+ */
+AE_API int ae_model_set_param(ae_model *model, ae_param param, double value);
+/** Read one setting into @p value. @return #AE_OK or #AE_ERR_INVALID_ARGUMENT. */
+AE_API int ae_model_get_param(const ae_model *model, ae_param param, double *value);
+/**
+ * The valid closed range of a setting (open ends are described in ::ae_param;
+ * a value equal to an open end is refused), and whether it takes integers only.
+ * Any output pointer may be NULL. Thread-safe.
+ * @return #AE_OK or #AE_ERR_INVALID_ARGUMENT for an unknown parameter.
+ */
+AE_API int ae_param_bounds(ae_param param, double *min_value, double *max_value, int *integral);
+/** @return the parameter's name, e.g. "learning_rate", or NULL if unknown. Thread-safe. */
+AE_API const char *ae_param_name(ae_param param);
+/** @return the activation's name, e.g. "relu", or NULL if unknown. Thread-safe. */
+AE_API const char *ae_activation_name(ae_activation activation);
+/** @} */
+
+/**
+ * @defgroup ae_training Training
+ * @brief Whole runs with ae_model_fit(), single steps for custom loops.
+ * @{
+ */
+/** Why a fit ended. Values pinned forever. */
+typedef enum ae_stop_reason {
+    AE_STOP_COMPLETED = 0,     /**< all #AE_PARAM_EPOCHS ran */
+    AE_STOP_EARLY = 1,         /**< early stopping: no improvement for #AE_PARAM_PATIENCE epochs */
+    AE_STOP_CANCELLED = 2,     /**< the progress callback returned non-zero */
+    AE_STOP_DIVERGED = 3       /**< a non-finite loss or gradient; last finite weights restored */
+} ae_stop_reason;
+
+/**
+ * What a fit did. Set `size` to `sizeof(ae_fit_report)` before the call: the
+ * library fills only the fields that fit in `size` bytes, so the struct can
+ * grow at its end without breaking older callers.
+ */
+typedef struct ae_fit_report {
+    size_t size;               /**< set by the caller: sizeof(ae_fit_report) */
+    uint64_t epochs_run;       /**< completed epochs */
+    uint64_t steps_run;        /**< optimizer steps taken */
+    uint64_t best_epoch;       /**< 1-based epoch with the lowest monitored loss (0 if none completed) */
+    int32_t stop_reason;       /**< ::ae_stop_reason */
+    int32_t restored_best;     /**< 1 if the best epoch's weights were restored at the end */
+    double final_train_loss;   /**< mean training loss of the last completed epoch (NaN if none) */
+    double final_val_loss;     /**< validation loss after the last completed epoch (NaN without validation) */
+    double best_loss;          /**< lowest monitored loss: validation if any, else training (NaN if none) */
+    double seconds;            /**< wall-clock time of the whole call */
+    double samples_per_second; /**< training rows processed per second, validation excluded */
+} ae_fit_report;
+
+/** Progress passed to the callback. Fields may be appended; read `size` first. */
+typedef struct ae_progress {
+    size_t size;         /**< sizeof(ae_progress) of the library that filled it */
+    uint64_t epoch;      /**< 1-based current epoch */
+    uint64_t epochs;     /**< epochs requested */
+    uint64_t batch;      /**< 1-based batch within the epoch (equal to `batches` at epoch end) */
+    uint64_t batches;    /**< batches per epoch */
+    int32_t epoch_end;   /**< 1 at the end of an epoch, 0 after a single batch */
+    double train_loss;   /**< epoch end: the epoch's mean training loss; otherwise this batch's loss */
+    double val_loss;     /**< epoch end with validation: the validation loss; otherwise NaN */
+    double seconds;      /**< time since the fit began */
+} ae_progress;
+
+/**
+ * Progress callback: called from the thread running ae_model_fit() after each
+ * epoch (and each batch with #AE_PARAM_PROGRESS_EVERY_BATCH). Return 0 to go
+ * on, non-zero to stop. It must not call non-const functions on the model
+ * being trained.
+ */
+typedef int (*ae_progress_fn)(const ae_progress *progress, void *user_data);
+
+/** Install (or with NULL remove) the progress callback of @p model.
+ *  @p user_data is passed through untouched. */
+AE_API int ae_model_set_progress(ae_model *model, ae_progress_fn callback, void *user_data);
+
+/**
+ * Train on the rows of @p x for #AE_PARAM_EPOCHS epochs of mini-batches of
+ * #AE_PARAM_BATCH_SIZE rows.
+ *
+ * Rows are visited in an order reshuffled every epoch by the model's
+ * generator (indices only; the data is never copied as a whole). If
+ * #AE_PARAM_VALIDATION_FRACTION is positive, that share of rows, chosen at
+ * random, is held out and its loss is monitored. Early stopping
+ * (#AE_PARAM_PATIENCE, #AE_PARAM_MIN_DELTA) and #AE_PARAM_RESTORE_BEST act on
+ * the monitored loss: the validation loss if there is validation, else the
+ * epoch's training loss. Training continues from the current weights and
+ * optimizer state, so repeated calls resume.
+ *
+ * @param x       `n_rows x ae_model_input_dim()` row-major, leading dimension @p ld_x.
+ * @param report  filled when not NULL (also on #AE_ERR_CANCELLED and #AE_ERR_DIVERGED).
+ * @return #AE_OK; #AE_ERR_CANCELLED (weights kept as after the last completed
+ *         step, or the best epoch's with #AE_PARAM_RESTORE_BEST);
+ *         #AE_ERR_DIVERGED (weights restored to those at the start of the epoch
+ *         that diverged); or an argument/data/memory error before any step, with
+ *         the model untouched.
+ */
+AE_API int ae_model_fit(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                        ae_fit_report *report);
+
+/**
+ * As ae_model_fit(), with an explicit validation set @p x_val
+ * (`n_val_rows x input_dim`, leading dimension @p ld_val) instead of
+ * #AE_PARAM_VALIDATION_FRACTION. With @p x_val NULL and @p n_val_rows 0 it
+ * is ae_model_fit().
+ */
+AE_API int ae_model_fit_validated(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                                  const float *x_val, size_t n_val_rows, size_t ld_val,
+                                  ae_fit_report *report);
+
+/**
+ * One optimizer step on the batch @p x (all @p n_rows rows at once).
+ * @param loss receives the batch loss before the step (may be NULL).
+ * @return #AE_OK; #AE_ERR_DIVERGED if the loss or gradient is non-finite
+ *         (the step is skipped, the weights are unchanged); or an argument
+ *         or data error.
+ */
+AE_API int ae_model_train_batch(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                                double *loss);
+
+/**
+ * Loss and gradient on a batch without changing the weights, for custom
+ * optimizers and for checking gradients.
+ * @param gradient receives ae_model_param_count() floats in the flat layout of
+ *                 ae_model_get_params(); the loss is the model's loss only
+ *                 (weight decay is applied by the optimizer, not here).
+ * @param n_gradient must equal ae_model_param_count().
+ * @param loss     receives the batch loss (may be NULL).
+ */
+AE_API int ae_model_gradient(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                             float *gradient, size_t n_gradient, double *loss);
+/** @} */
+
+/**
+ * @defgroup ae_inference Inference
+ * @brief Encode, decode, reconstruct and score. All take a const model and
+ * are safe to call concurrently on one model; each allocates its own scratch
+ * (bounded, independent of @p n_rows for large batches).
+ * @{
+ */
+/** Latent codes: @p z (`n_rows x latent_dim`, leading dimension @p ld_z) from @p x
+ *  (`n_rows x input_dim`, leading dimension @p ld_x). */
+AE_API int ae_model_encode(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                           float *z, size_t ld_z);
+/** Outputs @p y (`n_rows x input_dim`) from latent codes @p z (`n_rows x latent_dim`). */
+AE_API int ae_model_decode(const ae_model *model, const float *z, size_t n_rows, size_t ld_z,
+                           float *y, size_t ld_y);
+/** Reconstructions @p y of @p x, both `n_rows x input_dim`. @p y may not overlap @p x. */
+AE_API int ae_model_reconstruct(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                                float *y, size_t ld_y);
+/**
+ * Per-row reconstruction error: @p scores[i] is the model's loss (mean over
+ * the features) for row i. For #AE_LOSS_BCE, @p x must lie in [0, 1].
+ */
+AE_API int ae_model_score(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                          float *scores);
+/** Mean loss over all rows of @p x, accumulated in double. */
+AE_API int ae_model_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                         double *loss);
+/** @} */
+
+/**
+ * @defgroup ae_weights Weights
+ * @brief Read and write parameters, per layer or as one flat vector.
+ *
+ * Layer @c l has weights `W` of shape `n_out x n_in`, row-major (the layout
+ * of `torch.nn.Linear.weight`), and a bias of length `n_out`; its output is
+ * `act(x W^T + b)`. The flat vector holds every layer's `W` in layer order,
+ * then every layer's bias in layer order.
+ * Setting weights ends the "fresh weights" state described in ae_model_create().
+ * @{
+ */
+/** Copy layer @p layer's weights into @p w; @p n_w must equal `n_out * n_in`. */
+AE_API int ae_model_get_weights(const ae_model *model, size_t layer, float *w, size_t n_w);
+/** Replace layer @p layer's weights from @p w (finite values only); @p n_w must equal `n_out * n_in`. */
+AE_API int ae_model_set_weights(ae_model *model, size_t layer, const float *w, size_t n_w);
+/** Copy layer @p layer's bias into @p b; @p n_b must equal `n_out`. */
+AE_API int ae_model_get_bias(const ae_model *model, size_t layer, float *b, size_t n_b);
+/** Replace layer @p layer's bias from @p b (finite values only); @p n_b must equal `n_out`. */
+AE_API int ae_model_set_bias(ae_model *model, size_t layer, const float *b, size_t n_b);
+/** Copy all parameters (flat layout above); @p n must equal ae_model_param_count(). */
+AE_API int ae_model_get_params(const ae_model *model, float *params, size_t n);
+/** Replace all parameters (finite values only); @p n must equal ae_model_param_count(). */
+AE_API int ae_model_set_params(ae_model *model, const float *params, size_t n);
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AUTOENC_H */
