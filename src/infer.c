@@ -1,0 +1,136 @@
+/* Inference on a const model: encode, decode, reconstruct, score. Each call brings its
+ * own scratch, so many threads can share one model. Rows go through in chunks, which
+ * bounds the scratch whatever the number of rows. */
+#include "internal.h"
+
+#include <string.h>
+
+/* Rows per chunk: large enough for sgemm to run at full speed, small enough that the
+ * scratch stays a few megabytes for wide models. */
+#define AE_INFER_CHUNK_ROWS 1024
+
+typedef struct infer_pass {
+    size_t first, last;          /* layers [first, last) */
+    const float *in;
+    size_t ld_in;
+    float *out;                  /* output of layer last - 1, or NULL to keep it in scratch */
+    size_t ld_out;
+    bool with_loss;              /* fuse the output layer with the loss against `in` */
+    double loss_sum;             /* with_loss: sum of elementwise losses */
+    float *row_scores;           /* with_loss: per-row mean loss, or NULL */
+} infer_pass;
+
+static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
+{
+    size_t chunk = n_rows < AE_INFER_CHUNK_ROWS ? n_rows : AE_INFER_CHUNK_ROWS;
+    size_t buffer_floats = chunk * m->max_width; /* cannot overflow: chunk <= 1024, widths checked */
+    bool one_layer_to_caller = p->last - p->first == 1 && p->out && !p->with_loss;
+    float *scratch = one_layer_to_caller ? NULL : ae_alloc_floats(2 * buffer_floats);
+    double *row_loss = p->with_loss ? ae_calloc(chunk, sizeof(double)) : NULL;
+    if ((!one_layer_to_caller && !scratch) || (p->with_loss && !row_loss)) {
+        ae_free(scratch);
+        ae_free(row_loss);
+        return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for inference scratch");
+    }
+    float *buffers[2] = {scratch, scratch ? scratch + buffer_floats : NULL};
+    const size_t d_out = m->layers[p->last - 1].n_out;
+
+    for (size_t start = 0; start < n_rows; start += chunk) {
+        size_t rows = n_rows - start < chunk ? n_rows - start : chunk;
+        const float *in = p->in + start * p->ld_in;
+        size_t ld_in = p->ld_in;
+        for (size_t l = p->first; l < p->last; l++) {
+            bool top = l + 1 == p->last;
+            float *dest = top && p->out ? p->out + start * p->ld_out : buffers[(l - p->first) % 2];
+            size_t ld_dest = top && p->out ? p->ld_out : m->layers[l].n_out;
+            if (top && p->with_loss) {
+                const ae_layer *L = &m->layers[l];
+                ae_layer_linear(m, l, in, ld_in, rows, dest, ld_dest);
+                p->loss_sum += ae_output_loss(dest, ld_dest, rows, L->n_out, m->params + L->bias_offset,
+                                              p->in + start * p->ld_in, p->ld_in, L->activation,
+                                              m->settings.loss, &m->settings, NULL, 0.0f, row_loss);
+                for (size_t i = 0; p->row_scores && i < rows; i++)
+                    p->row_scores[start + i] = (float)(row_loss[i] / (double)d_out);
+            } else {
+                ae_layer_forward(m, l, in, ld_in, rows, dest, ld_dest);
+            }
+            in = dest;
+            ld_in = ld_dest;
+        }
+    }
+    ae_free(scratch);
+    ae_free(row_loss);
+    return AE_OK;
+}
+
+/* Checks shared by every inference call: the model, the input and the output. */
+static int check_inference(const ae_model *m, const float *in, size_t n_rows, size_t ld_in,
+                           size_t in_width, const float *out, size_t ld_out, size_t out_width)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_FORWARD(ae_check_matrix(NULL, "input", in, n_rows, in_width, ld_in));
+    AE_FORWARD(ae_check_matrix(NULL, "output", out, n_rows, out_width, ld_out));
+    return AE_OK;
+}
+
+static int check_finite(const float *x, size_t n_rows, size_t ld, size_t width, const char *name)
+{
+    for (size_t i = 0; i < n_rows; i++)
+        for (size_t j = 0; j < width; j++)
+            AE_CHECK(x[i * ld + j] - x[i * ld + j] == 0.0f, NULL, AE_ERR_NON_FINITE_INPUT,
+                     "%s holds a non-finite value at row %zu, column %zu", name, i, j);
+    return AE_OK;
+}
+
+static int transform(const ae_model *m, size_t first, size_t last, const float *in, size_t n_rows,
+                     size_t ld_in, float *out, size_t ld_out)
+{
+    size_t in_width = m ? m->layers[first].n_in : 0, out_width = m ? m->layers[last - 1].n_out : 0;
+    AE_FORWARD(check_inference(m, in, n_rows, ld_in, in_width, out, ld_out, out_width));
+    AE_FORWARD(check_finite(in, n_rows, ld_in, in_width, "input"));
+    infer_pass pass = {.first = first, .last = last, .in = in, .ld_in = ld_in, .out = out, .ld_out = ld_out};
+    return run_pass(m, &pass, n_rows);
+}
+
+int ae_model_encode(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *z, size_t ld_z)
+{
+    return transform(m, 0, m ? m->n_encoder_layers : 1, x, n_rows, ld_x, z, ld_z);
+}
+
+int ae_model_decode(const ae_model *m, const float *z, size_t n_rows, size_t ld_z, float *y, size_t ld_y)
+{
+    return transform(m, m ? m->n_encoder_layers : 0, m ? m->n_layers : 1, z, n_rows, ld_z, y, ld_y);
+}
+
+int ae_model_reconstruct(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *y,
+                         size_t ld_y)
+{
+    return transform(m, 0, m ? m->n_layers : 1, x, n_rows, ld_x, y, ld_y);
+}
+
+int ae_eval_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss,
+                 float *row_scores)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
+    AE_FORWARD(ae_check_loss_config(NULL, m));
+    AE_FORWARD(ae_check_data(NULL, m, "x", x, n_rows, ld_x, true));
+    infer_pass pass = {.first = 0, .last = m->n_layers, .in = x, .ld_in = ld_x, .with_loss = true,
+                       .row_scores = row_scores};
+    AE_FORWARD(run_pass(m, &pass, n_rows));
+    if (loss)
+        *loss = pass.loss_sum / ((double)n_rows * (double)ae_input_dim(m));
+    return AE_OK;
+}
+
+int ae_model_score(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *scores)
+{
+    AE_CHECK(scores != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "scores is NULL");
+    return ae_eval_loss(m, x, n_rows, ld_x, NULL, scores);
+}
+
+int ae_model_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
+{
+    AE_CHECK(loss != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "loss is NULL");
+    return ae_eval_loss(m, x, n_rows, ld_x, loss, NULL);
+}

@@ -1,0 +1,222 @@
+/* Private structures and helpers shared by the library's source files. */
+#ifndef AE_INTERNAL_H
+#define AE_INTERNAL_H
+
+#include "autoenc.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- error plumbing (error.c) ------------------------------------------ */
+
+#define AE_MESSAGE_SIZE 256
+
+/* Record a failure in the calling thread's slot and, when model is not NULL,
+ * on the model; returns status so callers can `return ae_fail(...)`. */
+int ae_fail(ae_model *model, int status, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Check a condition; on failure record the message and return the status. */
+#define AE_CHECK(cond, model, status, ...)                                     \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            return ae_fail((model), (status), __VA_ARGS__);                    \
+    } while (0)
+
+/* Propagate a non-OK status unchanged (the callee already recorded it). */
+#define AE_FORWARD(expr)                                                       \
+    do {                                                                       \
+        int ae_forward_status_ = (expr);                                       \
+        if (ae_forward_status_ != AE_OK)                                       \
+            return ae_forward_status_;                                         \
+    } while (0)
+
+/* ---- allocation (alloc.c): every allocation of the library goes here ---- */
+
+void *ae_alloc(size_t n_bytes);
+void *ae_calloc(size_t count, size_t size);
+void ae_free(void *ptr);
+/* a*b*c bytes with overflow check; false if it would overflow. */
+bool ae_mul_size(size_t a, size_t b, size_t *out);
+/* Allocate n floats; NULL on overflow or failure. */
+float *ae_alloc_floats(size_t n);
+
+/* ---- random generator (rng.c): xoshiro256**, one per model -------------- */
+
+typedef struct ae_rng {
+    uint64_t s[4];
+} ae_rng;
+
+void ae_rng_seed(ae_rng *rng, uint64_t seed);
+uint64_t ae_rng_next(ae_rng *rng);
+/* Uniform in [0, 1). */
+double ae_rng_uniform(ae_rng *rng);
+/* Standard normal. */
+double ae_rng_normal(ae_rng *rng);
+/* Uniform integer in [0, bound), bound >= 1, without modulo bias. */
+uint64_t ae_rng_below(ae_rng *rng, uint64_t bound);
+
+/* ---- settings (params.c) ------------------------------------------------ */
+
+/* Number of ae_param values; the model keeps one double per slot. */
+#define AE_PARAM_SLOT_COUNT 24
+
+/* The typed view of the settings that the engine reads. */
+typedef struct ae_settings {
+    uint64_t seed;
+    int hidden_activation, latent_activation, output_activation;
+    int loss;
+    float leaky_slope, elu_alpha;
+
+    int optimizer;
+    double learning_rate, momentum, beta1, beta2, epsilon, weight_decay, clip_norm;
+    bool nesterov;
+
+    uint64_t epochs, batch_size;
+    bool shuffle;
+    double validation_fraction;
+    uint64_t patience;
+    double min_delta;
+    bool restore_best, progress_every_batch;
+} ae_settings;
+
+/* Slot of a parameter in the value array, -1 if unknown. */
+int ae_param_slot(ae_param param);
+void ae_param_defaults(double *values);
+/* AE_OK if value is valid for param, else records why. */
+int ae_param_check(ae_model *err_model, ae_param param, double value);
+void ae_settings_from_values(ae_settings *settings, const double *values);
+
+/* ---- the model ---------------------------------------------------------- */
+
+typedef struct ae_layer {
+    size_t n_in, n_out;
+    size_t weight_offset; /* into params/grads: W, n_out x n_in row-major */
+    size_t bias_offset;   /* into params/grads: b, n_out */
+    int activation;
+} ae_layer;
+
+/* Training scratch, sized for one batch size and reused by every step. */
+typedef struct ae_workspace {
+    size_t batch_capacity; /* rows the buffers hold; 0 = nothing allocated */
+    float *batch;          /* gathered input rows, batch_capacity x input_dim */
+    float *activations;    /* every layer's output, one block per layer */
+    float *delta;          /* dLoss/dZ of the current layer */
+    float *delta_prev;     /* dLoss/dZ of the layer below */
+    size_t *activation_offsets; /* n_layers offsets into activations */
+} ae_workspace;
+
+typedef struct ae_optimizer_state {
+    float *first_moment;  /* SGD momentum buffer or Adam m; NULL until first step */
+    float *second_moment; /* Adam v; NULL for SGD */
+    uint64_t step;        /* Adam t */
+    int kind;             /* optimizer the buffers belong to */
+} ae_optimizer_state;
+
+struct ae_model {
+    size_t n_layers, n_encoder_layers;
+    ae_layer *layers;
+    size_t max_width; /* widest layer output or input */
+
+    size_t n_params, n_weights; /* the first n_weights params are weights */
+    float *params;
+    float *grads;
+
+    double param_values[AE_PARAM_SLOT_COUNT]; /* what the caller set, by slot */
+    ae_settings settings;                     /* the same, typed */
+    ae_rng rng;
+    bool fresh_weights; /* drawn by init and never trained or set */
+
+    ae_optimizer_state optim;
+    ae_workspace work;
+
+    ae_progress_fn progress;
+    void *progress_user;
+
+    char message[AE_MESSAGE_SIZE];
+};
+
+static inline size_t ae_input_dim(const ae_model *m) { return m->layers[0].n_in; }
+static inline size_t ae_latent_dim(const ae_model *m) { return m->layers[m->n_encoder_layers - 1].n_out; }
+
+/* model.c */
+void ae_model_init_weights(ae_model *model);
+int ae_model_activation_for_layer(const ae_model *model, size_t layer);
+void ae_model_apply_activations(ae_model *model);
+
+/* Validation shared by entry points (model.c). */
+int ae_check_matrix(ae_model *err_model, const char *name, const float *data, size_t n_rows,
+                    size_t n_cols, size_t ld);
+/* NaN/Inf and (for BCE) range checks naming the first bad row and column. */
+int ae_check_data(ae_model *err_model, const ae_model *model, const char *name, const float *x,
+                  size_t n_rows, size_t ld, bool targets);
+/* The loss/output-activation pairing is valid. */
+int ae_check_loss_config(ae_model *err_model, const ae_model *model);
+
+/* ---- elementwise kernels (kernels.c) ------------------------------------ */
+
+/* z (n_rows x n_out, leading dimension ld) holds x W^T: add the bias and apply the
+ * activation in place, in one pass. */
+void ae_bias_activate(float *z, size_t ld, size_t n_rows, size_t n_out, const float *bias,
+                      int activation, const ae_settings *settings);
+/* delta *= act'(a), where a = act(z) is the stored output of the layer. */
+void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int activation,
+                                  const ae_settings *settings);
+/*
+ * The output layer fused with the loss. `out` (n_rows x n_out, leading dimension ld_out)
+ * holds x W^T of the output layer; this adds the bias, writes the activated output back,
+ * and returns the sum of the elementwise losses against `target` in double. When delta
+ * is not NULL it receives dLoss/dZ times grad_scale (packed n_rows x n_out); when
+ * row_loss is not NULL it receives each row's loss sum.
+ */
+double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, const float *bias,
+                      const float *target, size_t ld_target, int activation, int loss,
+                      const ae_settings *settings, float *delta, float grad_scale,
+                      double *row_loss);
+/* Column sums of an n_rows x n_cols packed matrix into sums (overwrites). */
+void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums);
+/* Sum of squares in double. */
+double ae_sum_squares(const float *v, size_t n);
+void ae_scale(float *v, size_t n, float factor);
+
+/* ---- forward and backward through the stack (net.c) --------------------- */
+
+/* out = in W_l^T (n_rows rows; sgemv for a single row). No bias, no activation. */
+void ae_layer_linear(const ae_model *model, size_t layer, const float *in, size_t ld_in,
+                     size_t n_rows, float *out, size_t ld_out);
+/* out = act(in W_l^T + b_l). */
+void ae_layer_forward(const ae_model *model, size_t layer, const float *in, size_t ld_in,
+                      size_t n_rows, float *out, size_t ld_out);
+/* Forward through the whole network with the model's workspace, keeping every layer's
+ * output; returns the loss sum over all elements. When delta is not NULL it receives the
+ * output layer's dLoss/dZ for the mean loss. */
+double ae_net_forward_loss(ae_model *model, const float *x, size_t ld_x, size_t n_rows, float *delta);
+/* Loss and gradient of the whole network for the n_rows rows of x (packed or strided),
+ * using the model's workspace. Gradients overwrite model->grads. Returns mean loss. */
+double ae_backprop(ae_model *model, const float *x, size_t ld_x, size_t n_rows);
+/* Make the workspace hold batches of n_rows rows. */
+int ae_workspace_reserve(ae_model *model, size_t n_rows);
+void ae_workspace_release(ae_workspace *work);
+
+/* ---- optimizers (optim.c) ----------------------------------------------- */
+
+/* Clip, decay and apply model->grads to model->params. Returns AE_OK or AE_ERR_DIVERGED
+ * (non-finite gradient norm: nothing applied). */
+int ae_optimizer_step(ae_model *model);
+int ae_optimizer_state_ensure(ae_model *model);
+void ae_optimizer_state_reset(ae_optimizer_state *state);
+void ae_optimizer_state_release(ae_optimizer_state *state);
+int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *src,
+                            size_t n_params);
+
+/* ---- inference helpers (infer.c) ---------------------------------------- */
+
+/* Mean loss over rows of x without a model workspace (const model). */
+int ae_eval_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                 double *loss, float *row_scores);
+
+#endif

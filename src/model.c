@@ -1,0 +1,322 @@
+/* Creating, copying and describing models; settings; argument checks shared by entry points. */
+#include "internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- architecture -------------------------------------------------------- */
+
+static int check_widths(const size_t *widths, size_t n_widths, const char *what)
+{
+    AE_CHECK(widths != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "%s is NULL", what);
+    AE_CHECK(n_widths >= 2, NULL, AE_ERR_INVALID_ARGUMENT,
+             "%s needs at least 2 entries (input and output of a layer), got %zu", what, n_widths);
+    for (size_t i = 0; i < n_widths; i++)
+    {
+        AE_CHECK(widths[i] >= 1, NULL, AE_ERR_INVALID_ARGUMENT, "%s[%zu] is 0", what, i);
+        /* BLAS takes dimensions as int. */
+        AE_CHECK(widths[i] <= INT_MAX, NULL, AE_ERR_SIZE_OVERFLOW, "%s[%zu] = %zu is larger than %d",
+                 what, i, widths[i], INT_MAX);
+    }
+    return AE_OK;
+}
+
+/* Lay out the layers and count parameters, checking every product and sum for overflow. */
+static int plan_layers(ae_model *m, const size_t *enc, size_t n_enc, const size_t *dec)
+{
+    size_t n_weights = 0, n_biases = 0;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        ae_layer *layer = &m->layers[l];
+        if (l < m->n_encoder_layers) {
+            layer->n_in = enc[l];
+            layer->n_out = enc[l + 1];
+        } else if (dec) {
+            layer->n_in = dec[l - m->n_encoder_layers];
+            layer->n_out = dec[l - m->n_encoder_layers + 1];
+        } else { /* mirror: walk the encoder widths backwards */
+            size_t k = n_enc - 1 - (l - m->n_encoder_layers);
+            layer->n_in = enc[k];
+            layer->n_out = enc[k - 1];
+        }
+        size_t layer_weights;
+        AE_CHECK(ae_mul_size(layer->n_out, layer->n_in, &layer_weights) &&
+                     n_weights <= SIZE_MAX - layer_weights && n_biases <= SIZE_MAX - layer->n_out,
+                 NULL, AE_ERR_SIZE_OVERFLOW, "layer %zu (%zu x %zu) is too large", l,
+                 layer->n_out, layer->n_in);
+        layer->weight_offset = n_weights;
+        n_weights += layer_weights;
+        n_biases += layer->n_out;
+        if (layer->n_out > m->max_width)
+            m->max_width = layer->n_out;
+        if (layer->n_in > m->max_width)
+            m->max_width = layer->n_in;
+    }
+    size_t bytes;
+    AE_CHECK(n_weights <= SIZE_MAX - n_biases && ae_mul_size(n_weights + n_biases, sizeof(float), &bytes),
+             NULL, AE_ERR_SIZE_OVERFLOW, "the model's parameters do not fit in memory");
+    size_t bias_offset = n_weights;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        m->layers[l].bias_offset = bias_offset;
+        bias_offset += m->layers[l].n_out;
+    }
+    m->n_weights = n_weights;
+    m->n_params = n_weights + n_biases;
+    return AE_OK;
+}
+
+int ae_model_activation_for_layer(const ae_model *m, size_t layer)
+{
+    if (layer == m->n_encoder_layers - 1)
+        return m->settings.latent_activation;
+    if (layer == m->n_layers - 1)
+        return m->settings.output_activation;
+    return m->settings.hidden_activation;
+}
+
+void ae_model_apply_activations(ae_model *m)
+{
+    for (size_t l = 0; l < m->n_layers; l++)
+        m->layers[l].activation = ae_model_activation_for_layer(m, l);
+}
+
+static bool uses_he_init(int activation)
+{
+    return activation == AE_ACT_RELU || activation == AE_ACT_LEAKY_RELU || activation == AE_ACT_ELU;
+}
+
+void ae_model_init_weights(ae_model *m)
+{
+    ae_rng_seed(&m->rng, m->settings.seed);
+    for (size_t l = 0; l < m->n_layers; l++) {
+        const ae_layer *layer = &m->layers[l];
+        float *w = m->params + layer->weight_offset;
+        size_t n = layer->n_out * layer->n_in;
+        if (uses_he_init(layer->activation)) {
+            double std = sqrt(2.0 / (double)layer->n_in);
+            for (size_t i = 0; i < n; i++)
+                w[i] = (float)(std * ae_rng_normal(&m->rng));
+        } else {
+            double limit = sqrt(6.0 / (double)(layer->n_in + layer->n_out));
+            for (size_t i = 0; i < n; i++)
+                w[i] = (float)(limit * (2.0 * ae_rng_uniform(&m->rng) - 1.0));
+        }
+        memset(m->params + layer->bias_offset, 0, layer->n_out * sizeof(float));
+    }
+    m->fresh_weights = true;
+}
+
+int ae_model_create(ae_model **out, const size_t *encoder_widths, size_t n_encoder_widths,
+                    const size_t *decoder_widths, size_t n_decoder_widths)
+{
+    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = NULL;
+    AE_FORWARD(check_widths(encoder_widths, n_encoder_widths, "encoder_widths"));
+    if (decoder_widths || n_decoder_widths) {
+        AE_FORWARD(check_widths(decoder_widths, n_decoder_widths, "decoder_widths"));
+        AE_CHECK(decoder_widths[0] == encoder_widths[n_encoder_widths - 1], NULL,
+                 AE_ERR_INVALID_ARGUMENT,
+                 "decoder_widths[0] = %zu must equal the latent width %zu", decoder_widths[0],
+                 encoder_widths[n_encoder_widths - 1]);
+        AE_CHECK(decoder_widths[n_decoder_widths - 1] == encoder_widths[0], NULL,
+                 AE_ERR_INVALID_ARGUMENT,
+                 "the last decoder width %zu must equal the input width %zu",
+                 decoder_widths[n_decoder_widths - 1], encoder_widths[0]);
+    }
+
+    ae_model *m = ae_calloc(1, sizeof *m);
+    AE_CHECK(m != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory creating a model");
+    m->n_encoder_layers = n_encoder_widths - 1;
+    m->n_layers = m->n_encoder_layers + (decoder_widths ? n_decoder_widths - 1 : n_encoder_widths - 1);
+    m->layers = ae_calloc(m->n_layers, sizeof *m->layers);
+    int status = m->layers ? AE_OK
+                           : ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory creating a model");
+    if (status == AE_OK)
+        status = plan_layers(m, encoder_widths, n_encoder_widths, decoder_widths);
+    if (status == AE_OK) {
+        m->params = ae_alloc_floats(m->n_params);
+        m->grads = ae_alloc_floats(m->n_params);
+        if (!m->params || !m->grads)
+            status = ae_fail(NULL, AE_ERR_OUT_OF_MEMORY,
+                             "out of memory allocating %zu parameters", m->n_params);
+    }
+    if (status != AE_OK) {
+        ae_model_free(m);
+        return status;
+    }
+    ae_param_defaults(m->param_values);
+    ae_settings_from_values(&m->settings, m->param_values);
+    ae_model_apply_activations(m);
+    ae_model_init_weights(m);
+    *out = m;
+    return AE_OK;
+}
+
+void ae_model_free(ae_model *m)
+{
+    if (!m)
+        return;
+    ae_workspace_release(&m->work);
+    ae_optimizer_state_release(&m->optim);
+    ae_free(m->params);
+    ae_free(m->grads);
+    ae_free(m->layers);
+    ae_free(m);
+}
+
+int ae_model_clone(const ae_model *src, ae_model **out)
+{
+    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = NULL;
+    AE_CHECK(src != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    ae_model *m = ae_alloc(sizeof *m);
+    AE_CHECK(m != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory cloning a model");
+    *m = *src;
+    /* Own nothing yet, so a failure below frees only what was copied. */
+    m->layers = NULL;
+    m->params = m->grads = NULL;
+    memset(&m->work, 0, sizeof m->work);
+    memset(&m->optim, 0, sizeof m->optim);
+    m->layers = ae_calloc(src->n_layers, sizeof *m->layers);
+    m->params = ae_alloc_floats(src->n_params);
+    m->grads = ae_alloc_floats(src->n_params);
+    if (!m->layers || !m->params || !m->grads ||
+        ae_optimizer_state_copy(&m->optim, &src->optim, src->n_params) != AE_OK) {
+        ae_model_free(m);
+        return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory cloning a model");
+    }
+    memcpy(m->layers, src->layers, src->n_layers * sizeof *m->layers);
+    memcpy(m->params, src->params, src->n_params * sizeof(float));
+    *out = m;
+    return AE_OK;
+}
+
+int ae_model_reset(ae_model *m)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    ae_model_init_weights(m);
+    ae_optimizer_state_reset(&m->optim);
+    return AE_OK;
+}
+
+/* ---- description --------------------------------------------------------- */
+
+size_t ae_model_input_dim(const ae_model *m) { return m ? ae_input_dim(m) : 0; }
+size_t ae_model_latent_dim(const ae_model *m) { return m ? ae_latent_dim(m) : 0; }
+size_t ae_model_layer_count(const ae_model *m) { return m ? m->n_layers : 0; }
+size_t ae_model_encoder_layer_count(const ae_model *m) { return m ? m->n_encoder_layers : 0; }
+size_t ae_model_param_count(const ae_model *m) { return m ? m->n_params : 0; }
+
+int ae_model_layer_info(const ae_model *m, size_t layer, size_t *n_out, size_t *n_in, int *activation)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_CHECK(layer < m->n_layers, NULL, AE_ERR_INVALID_ARGUMENT,
+             "layer %zu does not exist (the model has %zu)", layer, m->n_layers);
+    if (n_out)
+        *n_out = m->layers[layer].n_out;
+    if (n_in)
+        *n_in = m->layers[layer].n_in;
+    if (activation)
+        *activation = m->layers[layer].activation;
+    return AE_OK;
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+static bool redraws_fresh_weights(ae_param param)
+{
+    return param == AE_PARAM_SEED || param == AE_PARAM_HIDDEN_ACTIVATION ||
+           param == AE_PARAM_LATENT_ACTIVATION || param == AE_PARAM_OUTPUT_ACTIVATION;
+}
+
+int ae_model_set_param(ae_model *m, ae_param param, double value)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_FORWARD(ae_param_check(m, param, value));
+    int previous_optimizer = m->settings.optimizer;
+    m->param_values[ae_param_slot(param)] = value;
+    ae_settings_from_values(&m->settings, m->param_values);
+    ae_model_apply_activations(m);
+    if (m->fresh_weights && redraws_fresh_weights(param))
+        ae_model_init_weights(m);
+    else if (param == AE_PARAM_SEED)
+        ae_rng_seed(&m->rng, m->settings.seed);
+    if (m->settings.optimizer != previous_optimizer)
+        ae_optimizer_state_reset(&m->optim);
+    return AE_OK;
+}
+
+int ae_model_get_param(const ae_model *m, ae_param param, double *value)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_CHECK(value != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "value is NULL");
+    int slot = ae_param_slot(param);
+    AE_CHECK(slot >= 0, NULL, AE_ERR_INVALID_ARGUMENT, "unknown parameter %d", (int)param);
+    *value = m->param_values[slot];
+    return AE_OK;
+}
+
+int ae_model_set_progress(ae_model *m, ae_progress_fn callback, void *user_data)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    m->progress = callback;
+    m->progress_user = user_data;
+    return AE_OK;
+}
+
+/* ---- checks shared by entry points ----------------------------------------- */
+
+int ae_check_matrix(ae_model *err_model, const char *name, const float *data, size_t n_rows,
+                    size_t n_cols, size_t ld)
+{
+    AE_CHECK(data != NULL, err_model, AE_ERR_INVALID_ARGUMENT, "%s is NULL", name);
+    AE_CHECK(n_rows > 0, err_model, AE_ERR_INVALID_ARGUMENT, "%s has no rows", name);
+    AE_CHECK(ld >= n_cols, err_model, AE_ERR_INVALID_ARGUMENT,
+             "leading dimension of %s (%zu) is smaller than its row width (%zu)", name, ld, n_cols);
+    AE_CHECK(ld <= INT_MAX, err_model, AE_ERR_SIZE_OVERFLOW,
+             "leading dimension of %s (%zu) is larger than BLAS can take (%d)", name, ld, INT_MAX);
+    size_t span;
+    AE_CHECK(ae_mul_size(n_rows - 1, ld, &span) && span <= SIZE_MAX / sizeof(float) - n_cols,
+             err_model, AE_ERR_SIZE_OVERFLOW, "%s: %zu rows with leading dimension %zu overflow",
+             name, n_rows, ld);
+    return AE_OK;
+}
+
+int ae_check_data(ae_model *err_model, const ae_model *m, const char *name, const float *x,
+                  size_t n_rows, size_t ld, bool targets)
+{
+    size_t n_cols = ae_input_dim(m);
+    bool need_unit_range = targets && m->settings.loss == AE_LOSS_BCE;
+    for (size_t i = 0; i < n_rows; i++) {
+        const float *row = x + i * ld;
+        for (size_t j = 0; j < n_cols; j++) {
+            AE_CHECK(isfinite(row[j]), err_model, AE_ERR_NON_FINITE_INPUT,
+                     "%s holds %s at row %zu, column %zu", name, isnan(row[j]) ? "NaN" : "Inf", i, j);
+            AE_CHECK(!need_unit_range || (row[j] >= 0.0f && row[j] <= 1.0f), err_model,
+                     AE_ERR_INPUT_RANGE,
+                     "%s holds %g at row %zu, column %zu; binary cross-entropy needs values in [0, 1]",
+                     name, (double)row[j], i, j);
+        }
+    }
+    return AE_OK;
+}
+
+int ae_check_loss_config(ae_model *err_model, const ae_model *m)
+{
+    AE_CHECK(m->settings.loss != AE_LOSS_BCE || m->settings.output_activation == AE_ACT_SIGMOID,
+             err_model, AE_ERR_STATE,
+             "binary cross-entropy needs a sigmoid output activation (output is %s)",
+             ae_activation_name((ae_activation)m->settings.output_activation));
+    return AE_OK;
+}
+
+/* ---- versions ------------------------------------------------------------ */
+
+unsigned ae_version_number(void) { return AE_VERSION_NUMBER; }
+
+#define AE_STRINGIFY_(x) #x
+#define AE_STRINGIFY(x) AE_STRINGIFY_(x)
+const char *ae_version_string(void)
+{
+    return AE_STRINGIFY(AE_VERSION_MAJOR) "." AE_STRINGIFY(AE_VERSION_MINOR) "." AE_STRINGIFY(AE_VERSION_PATCH);
+}

@@ -1,0 +1,134 @@
+/* Forward and backward through the layer stack: every product is one cblas_sgemm
+ * (cblas_sgemv for a single row), transposes are BLAS flags, never copies. */
+#include "internal.h"
+
+#include <cblas.h>
+#include <string.h>
+
+void ae_layer_linear(const ae_model *m, size_t layer, const float *in, size_t ld_in,
+                     size_t n_rows, float *out, size_t ld_out)
+{
+    const ae_layer *L = &m->layers[layer];
+    const float *w = m->params + L->weight_offset;
+    if (n_rows == 1) /* out = W in: a matrix-vector product */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)L->n_out, (int)L->n_in, 1.0f, w,
+                    (int)L->n_in, in, 1, 0.0f, out, 1);
+    else /* out = in W^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_rows, (int)L->n_out,
+                    (int)L->n_in, 1.0f, in, (int)ld_in, w, (int)L->n_in, 0.0f, out, (int)ld_out);
+}
+
+void ae_layer_forward(const ae_model *m, size_t layer, const float *in, size_t ld_in,
+                      size_t n_rows, float *out, size_t ld_out)
+{
+    const ae_layer *L = &m->layers[layer];
+    ae_layer_linear(m, layer, in, ld_in, n_rows, out, ld_out);
+    ae_bias_activate(out, ld_out, n_rows, L->n_out, m->params + L->bias_offset, L->activation,
+                     &m->settings);
+}
+
+/* ---- training workspace ----------------------------------------------------- */
+
+void ae_workspace_release(ae_workspace *w)
+{
+    ae_free(w->batch);
+    ae_free(w->activations);
+    ae_free(w->delta);
+    ae_free(w->delta_prev);
+    ae_free(w->activation_offsets);
+    memset(w, 0, sizeof *w);
+}
+
+int ae_workspace_reserve(ae_model *m, size_t n_rows)
+{
+    if (m->work.batch_capacity >= n_rows)
+        return AE_OK;
+    /* Sizes: every layer's output for n_rows rows, two deltas of the widest layer,
+     * and the gathered batch; all products overflow-checked. */
+    size_t total = 0, batch_floats, delta_floats;
+    bool ok = ae_mul_size(n_rows, ae_input_dim(m), &batch_floats) &&
+              ae_mul_size(n_rows, m->max_width, &delta_floats);
+    for (size_t l = 0; ok && l < m->n_layers; l++) {
+        size_t layer_floats;
+        ok = ae_mul_size(n_rows, m->layers[l].n_out, &layer_floats) && total <= SIZE_MAX - layer_floats;
+        total += ok ? layer_floats : 0;
+    }
+    AE_CHECK(ok, m, AE_ERR_SIZE_OVERFLOW, "a batch of %zu rows is too large for this model", n_rows);
+
+    ae_workspace fresh = {0};
+    fresh.batch = ae_alloc_floats(batch_floats);
+    fresh.activations = ae_alloc_floats(total);
+    fresh.delta = ae_alloc_floats(delta_floats);
+    fresh.delta_prev = ae_alloc_floats(delta_floats);
+    fresh.activation_offsets = ae_calloc(m->n_layers, sizeof(size_t));
+    if (!fresh.batch || !fresh.activations || !fresh.delta || !fresh.delta_prev ||
+        !fresh.activation_offsets) {
+        ae_workspace_release(&fresh);
+        return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu rows", n_rows);
+    }
+    size_t offset = 0;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        fresh.activation_offsets[l] = offset;
+        offset += n_rows * m->layers[l].n_out;
+    }
+    fresh.batch_capacity = n_rows;
+    ae_workspace_release(&m->work);
+    m->work = fresh;
+    return AE_OK;
+}
+
+/* ---- loss and gradient -------------------------------------------------------- */
+
+double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, size_t n_rows, float *delta)
+{
+    ae_workspace *w = &m->work;
+    const size_t last = m->n_layers - 1;
+    /* Keep every layer's output for the backward pass. */
+    const float *in = x;
+    size_t ld_in = ld_x;
+    for (size_t l = 0; l < last; l++) {
+        float *out = w->activations + w->activation_offsets[l];
+        ae_layer_forward(m, l, in, ld_in, n_rows, out, m->layers[l].n_out);
+        in = out;
+        ld_in = m->layers[l].n_out;
+    }
+    /* The output layer is fused with the loss and its gradient. */
+    const ae_layer *top = &m->layers[last];
+    float *y = w->activations + w->activation_offsets[last];
+    float grad_scale = 1.0f / (float)(n_rows * top->n_out);
+    ae_layer_linear(m, last, in, ld_in, n_rows, y, top->n_out);
+    return ae_output_loss(y, top->n_out, n_rows, top->n_out, m->params + top->bias_offset, x, ld_x,
+                          top->activation, m->settings.loss, &m->settings, delta, grad_scale, NULL);
+}
+
+double ae_backprop(ae_model *m, const float *x, size_t ld_x, size_t n_rows)
+{
+    ae_workspace *w = &m->work;
+    const size_t n_elements = n_rows * ae_input_dim(m);
+    double loss_sum = ae_net_forward_loss(m, x, ld_x, n_rows, w->delta);
+
+    /* Backward: delta holds dLoss/dZ of layer l. */
+    float *delta = w->delta, *delta_prev = w->delta_prev;
+    for (size_t l = m->n_layers; l-- > 0;) {
+        const ae_layer *L = &m->layers[l];
+        const float *a_prev = l ? w->activations + w->activation_offsets[l - 1] : x;
+        size_t ld_prev = l ? L->n_in : ld_x;
+        /* dW = delta^T A_prev */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)L->n_out, (int)L->n_in,
+                    (int)n_rows, 1.0f, delta, (int)L->n_out, a_prev, (int)ld_prev, 0.0f,
+                    m->grads + L->weight_offset, (int)L->n_in);
+        ae_column_sums(delta, n_rows, L->n_out, m->grads + L->bias_offset);
+        if (l == 0)
+            break; /* no gradient with respect to the data */
+        /* delta_prev = (delta W) * act'(A_prev) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_rows, (int)L->n_in,
+                    (int)L->n_out, 1.0f, delta, (int)L->n_out, m->params + L->weight_offset,
+                    (int)L->n_in, 0.0f, delta_prev, (int)L->n_in);
+        ae_mul_activation_derivative(delta_prev, a_prev, n_rows * L->n_in,
+                                     m->layers[l - 1].activation, &m->settings);
+        float *swap = delta;
+        delta = delta_prev;
+        delta_prev = swap;
+    }
+    return loss_sum / (double)n_elements;
+}

@@ -1,0 +1,331 @@
+/* Training: single steps, gradients, and fit (batches, shuffling, validation, early
+ * stopping, progress, cancellation, divergence rollback). */
+#include "internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Everything a training call checks before it touches the model. */
+static int check_training_input(ae_model *m, const char *name, const float *x, size_t n_rows,
+                                size_t ld_x)
+{
+    AE_FORWARD(ae_check_matrix(m, name, x, n_rows, ae_input_dim(m), ld_x));
+    AE_FORWARD(ae_check_loss_config(m, m));
+    return ae_check_data(m, m, name, x, n_rows, ld_x, true);
+}
+
+/* Loss and gradient of one batch into model->grads; no allocation once the workspace fits. */
+static int batch_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
+{
+    AE_CHECK(n_rows <= INT_MAX, m, AE_ERR_INVALID_ARGUMENT,
+             "a batch of %zu rows is larger than BLAS can take (%d)", n_rows, INT_MAX);
+    AE_FORWARD(ae_workspace_reserve(m, n_rows));
+    *loss = ae_backprop(m, x, ld_x, n_rows);
+    AE_CHECK(isfinite(*loss), m, AE_ERR_DIVERGED,
+             "the loss is not finite; the step was skipped and the weights are unchanged");
+    return AE_OK;
+}
+
+int ae_model_train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_FORWARD(check_training_input(m, "x", x, n_rows, ld_x));
+    double batch_loss = NAN;
+    int status = batch_gradient(m, x, n_rows, ld_x, &batch_loss);
+    if (loss)
+        *loss = batch_loss;
+    AE_FORWARD(status);
+    return ae_optimizer_step(m);
+}
+
+int ae_model_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *gradient,
+                      size_t n_gradient, double *loss)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_CHECK(gradient != NULL, m, AE_ERR_INVALID_ARGUMENT, "gradient is NULL");
+    AE_CHECK(n_gradient == m->n_params, m, AE_ERR_INVALID_ARGUMENT,
+             "gradient holds %zu floats; the model has %zu parameters", n_gradient, m->n_params);
+    AE_FORWARD(check_training_input(m, "x", x, n_rows, ld_x));
+    AE_CHECK(n_rows <= INT_MAX, m, AE_ERR_INVALID_ARGUMENT,
+             "a batch of %zu rows is larger than BLAS can take (%d)", n_rows, INT_MAX);
+    AE_FORWARD(ae_workspace_reserve(m, n_rows));
+    double batch_loss = ae_backprop(m, x, ld_x, n_rows);
+    memcpy(gradient, m->grads, m->n_params * sizeof(float));
+    if (loss)
+        *loss = batch_loss;
+    return AE_OK;
+}
+
+/* ---- fit ------------------------------------------------------------------------ */
+
+/* The rows a fit trains and validates on, and the buffers it needs, all allocated
+ * before the model is touched. */
+typedef struct fit_run {
+    const float *x;
+    size_t ld_x, n_train, n_val;
+    size_t *order;        /* row indices: [0, n_train) train, then n_val validation rows */
+    bool contiguous;      /* order is the identity: batches are slices of x, no gather */
+    const float *x_val;   /* explicit validation set, or NULL */
+    size_t ld_val;
+    float *epoch_start;   /* weights at the start of the epoch, for divergence rollback */
+    float *best;          /* weights of the best epoch, when restore_best */
+    double started;
+    double samples;       /* training rows processed, for the throughput */
+    ae_fit_report report;
+} fit_run;
+
+static void fit_run_release(fit_run *run)
+{
+    ae_free(run->order);
+    ae_free(run->epoch_start);
+    ae_free(run->best);
+}
+
+static void shuffle_indices(ae_rng *rng, size_t *idx, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)ae_rng_below(rng, i);
+        size_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+/* Copy the rows named by idx into the packed batch buffer. */
+static void gather_rows(const ae_model *m, const fit_run *run, const size_t *idx, size_t n_rows)
+{
+    size_t d = ae_input_dim(m);
+    for (size_t i = 0; i < n_rows; i++)
+        memcpy(m->work.batch + i * d, run->x + idx[i] * run->ld_x, d * sizeof(float));
+}
+
+/* Point at n_rows training rows starting at position `start` of the order. */
+static const float *batch_rows(const ae_model *m, const fit_run *run, size_t start, size_t n_rows,
+                               size_t *ld)
+{
+    if (run->contiguous) {
+        *ld = run->ld_x;
+        return run->x + start * run->ld_x;
+    }
+    gather_rows(m, run, run->order + start, n_rows);
+    *ld = ae_input_dim(m);
+    return m->work.batch;
+}
+
+/* Mean validation loss through the training workspace (no allocation). */
+static double validation_loss(ae_model *m, const fit_run *run)
+{
+    size_t chunk = m->work.batch_capacity, d = ae_input_dim(m);
+    double sum = 0.0;
+    for (size_t start = 0; start < run->n_val; start += chunk) {
+        size_t n = run->n_val - start < chunk ? run->n_val - start : chunk;
+        if (run->x_val) {
+            sum += ae_net_forward_loss(m, run->x_val + start * run->ld_val, run->ld_val, n, NULL);
+        } else {
+            gather_rows(m, run, run->order + run->n_train + start, n);
+            sum += ae_net_forward_loss(m, m->work.batch, d, n, NULL);
+        }
+    }
+    return sum / ((double)run->n_val * (double)d);
+}
+
+static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows, size_t ld_x,
+                       const float *x_val, size_t n_val_rows, size_t ld_val)
+{
+    const ae_settings *s = &m->settings;
+    run->x = x;
+    run->ld_x = ld_x;
+    run->x_val = x_val;
+    run->ld_val = ld_val;
+    size_t n_held_out = 0;
+    if (x_val) {
+        run->n_val = n_val_rows;
+    } else if (s->validation_fraction > 0.0) {
+        n_held_out = (size_t)llround(s->validation_fraction * (double)n_rows);
+        if (n_held_out == 0)
+            n_held_out = 1;
+        AE_CHECK(n_held_out < n_rows, m, AE_ERR_INVALID_ARGUMENT,
+                 "%zu rows are too few to hold out a validation fraction of %g", n_rows,
+                 s->validation_fraction);
+        run->n_val = n_held_out;
+    }
+    run->n_train = n_rows - n_held_out;
+    run->contiguous = !s->shuffle && n_held_out == 0;
+
+    size_t batch = s->batch_size < run->n_train ? (size_t)s->batch_size : run->n_train;
+    AE_FORWARD(ae_workspace_reserve(m, batch));
+    run->epoch_start = ae_alloc_floats(m->n_params);
+    run->best = s->restore_best ? ae_alloc_floats(m->n_params) : NULL;
+    run->order = run->contiguous ? NULL : ae_calloc(n_rows, sizeof(size_t));
+    AE_CHECK(run->epoch_start && (run->best || !s->restore_best) && (run->order || run->contiguous),
+             m, AE_ERR_OUT_OF_MEMORY, "out of memory preparing to train on %zu rows", n_rows);
+    AE_FORWARD(ae_optimizer_state_ensure(m));
+
+    if (run->order) {
+        for (size_t i = 0; i < n_rows; i++)
+            run->order[i] = i;
+        if (n_held_out) /* a random validation split, then training rows in data order */
+            shuffle_indices(&m->rng, run->order, n_rows);
+    }
+    return AE_OK;
+}
+
+static int notify(ae_model *m, fit_run *run, uint64_t epoch, uint64_t batch, uint64_t batches,
+                  bool epoch_end, double train_loss, double val_loss)
+{
+    if (!m->progress)
+        return 0;
+    ae_progress p = {sizeof p, epoch, m->settings.epochs, batch, batches, epoch_end,
+                     train_loss, val_loss, now_seconds() - run->started};
+    return m->progress(&p, m->progress_user);
+}
+
+static int diverged(ae_model *m, fit_run *run, uint64_t epoch)
+{
+    memcpy(m->params, run->epoch_start, m->n_params * sizeof(float));
+    ae_optimizer_state_reset(&m->optim);
+    run->report.stop_reason = AE_STOP_DIVERGED;
+    return ae_fail(m, AE_ERR_DIVERGED,
+                   "training diverged in epoch %llu (non-finite loss or gradient); the weights "
+                   "from the start of that epoch were restored",
+                   (unsigned long long)epoch);
+}
+
+/* One pass over the training rows. Returns AE_OK, AE_ERR_CANCELLED or AE_ERR_DIVERGED. */
+static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_loss)
+{
+    const size_t batch = m->work.batch_capacity;
+    const uint64_t batches = (run->n_train + batch - 1) / batch;
+    if (m->settings.shuffle && run->order)
+        shuffle_indices(&m->rng, run->order, run->n_train);
+    double loss_sum = 0.0;
+    for (uint64_t b = 0; b < batches; b++) {
+        size_t start = (size_t)b * batch;
+        size_t n = run->n_train - start < batch ? run->n_train - start : batch;
+        size_t ld;
+        const float *rows = batch_rows(m, run, start, n, &ld);
+        double loss = NAN;
+        if (batch_gradient(m, rows, n, ld, &loss) != AE_OK || ae_optimizer_step(m) != AE_OK)
+            return diverged(m, run, epoch);
+        run->report.steps_run++;
+        run->samples += (double)n;
+        loss_sum += loss * (double)n;
+        if (m->settings.progress_every_batch && b + 1 < batches &&
+            notify(m, run, epoch, b + 1, batches, false, loss, NAN))
+            return AE_ERR_CANCELLED;
+    }
+    *epoch_loss = loss_sum / (double)run->n_train;
+    return AE_OK;
+}
+
+static int fit_epochs(ae_model *m, fit_run *run)
+{
+    const ae_settings *s = &m->settings;
+    ae_fit_report *r = &run->report;
+    const uint64_t batches = (run->n_train + m->work.batch_capacity - 1) / m->work.batch_capacity;
+    uint64_t epochs_without_improvement = 0;
+    for (uint64_t epoch = 1; epoch <= s->epochs; epoch++) {
+        memcpy(run->epoch_start, m->params, m->n_params * sizeof(float));
+        double train_loss = NAN;
+        int status = run_epoch(m, run, epoch, &train_loss);
+        if (status == AE_ERR_DIVERGED)
+            return status;
+        if (status == AE_ERR_CANCELLED) {
+            r->stop_reason = AE_STOP_CANCELLED;
+            return ae_fail(m, AE_ERR_CANCELLED, "training cancelled by the progress callback in epoch %llu",
+                           (unsigned long long)epoch);
+        }
+        double val_loss = run->n_val ? validation_loss(m, run) : NAN;
+        double monitored = run->n_val ? val_loss : train_loss;
+        if (!isfinite(monitored))
+            return diverged(m, run, epoch);
+        r->epochs_run = epoch;
+        r->final_train_loss = train_loss;
+        r->final_val_loss = val_loss;
+        if (r->best_epoch == 0 || monitored < r->best_loss - s->min_delta) {
+            r->best_loss = monitored;
+            r->best_epoch = epoch;
+            epochs_without_improvement = 0;
+            if (run->best)
+                memcpy(run->best, m->params, m->n_params * sizeof(float));
+        } else {
+            epochs_without_improvement++;
+        }
+        if (notify(m, run, epoch, batches, batches, true, train_loss, val_loss)) {
+            r->stop_reason = AE_STOP_CANCELLED;
+            return ae_fail(m, AE_ERR_CANCELLED, "training cancelled by the progress callback after epoch %llu",
+                           (unsigned long long)epoch);
+        }
+        if (s->patience && epochs_without_improvement >= s->patience) {
+            r->stop_reason = AE_STOP_EARLY;
+            return AE_OK;
+        }
+    }
+    r->stop_reason = AE_STOP_COMPLETED;
+    return AE_OK;
+}
+
+static int check_report(ae_model *m, const ae_fit_report *report)
+{
+    AE_CHECK(!report || report->size >= sizeof report->size, m, AE_ERR_INVALID_ARGUMENT,
+             "report->size must be set to sizeof(ae_fit_report)");
+    return AE_OK;
+}
+
+/* Copy the fields that fit in the caller's struct, keeping its size. */
+static void write_report(ae_fit_report *out, const ae_fit_report *full)
+{
+    if (!out)
+        return;
+    size_t n = out->size < sizeof *full ? out->size : sizeof *full;
+    memcpy((char *)out + sizeof out->size, (const char *)full + sizeof full->size,
+           n - sizeof out->size);
+}
+
+int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                           const float *x_val, size_t n_val_rows, size_t ld_val,
+                           ae_fit_report *report)
+{
+    double started = now_seconds();
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_FORWARD(check_report(m, report));
+    AE_FORWARD(check_training_input(m, "x", x, n_rows, ld_x));
+    if (x_val || n_val_rows)
+        AE_FORWARD(check_training_input(m, "x_val", x_val, n_val_rows, ld_val));
+
+    fit_run run = {0};
+    run.started = started;
+    run.report = (ae_fit_report){.size = sizeof(ae_fit_report), .final_train_loss = NAN,
+                                 .final_val_loss = NAN, .best_loss = NAN};
+    int status = prepare_fit(m, &run, x, n_rows, ld_x, x_val, n_val_rows, ld_val);
+    if (status == AE_OK) {
+        status = fit_epochs(m, &run);
+        /* The best epoch's weights, unless they are the current ones (or training diverged,
+         * which restored the start of the failing epoch). */
+        size_t bytes = m->n_params * sizeof(float);
+        if (status != AE_ERR_DIVERGED && run.best && run.report.best_epoch &&
+            memcmp(m->params, run.best, bytes) != 0) {
+            memcpy(m->params, run.best, bytes);
+            run.report.restored_best = 1;
+        }
+        run.report.seconds = now_seconds() - started;
+        run.report.samples_per_second = run.report.seconds > 0 ? run.samples / run.report.seconds : 0;
+        write_report(report, &run.report);
+    }
+    fit_run_release(&run);
+    return status;
+}
+
+int ae_model_fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x, ae_fit_report *report)
+{
+    return ae_model_fit_validated(m, x, n_rows, ld_x, NULL, 0, 0, report);
+}
