@@ -56,46 +56,81 @@ int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *s
     return AE_OK;
 }
 
-static void sgd_step(ae_model *m)
+/*
+ * Each rule reads parameter i and gradient i and writes the new parameter over gradient i,
+ * so the step is computed out of place at no cost; the caller swaps the two buffers only
+ * if every new value is finite. The rules run twice, over the weights (with decay) and
+ * over the biases (without), so the loops have no branch. Each returns a sum that is 0
+ * when all new values are finite and NaN otherwise.
+ */
+static float sgd_span(const ae_settings *s, const float *p, float *g_then_new, float *buf,
+                      size_t n, float wd)
 {
-    const ae_settings *s = &m->settings;
-    float *p = m->params, *g = m->grads, *buf = m->optim.first_moment;
-    const float lr = (float)s->learning_rate, mu = (float)s->momentum, wd = (float)s->weight_decay;
-    const size_t n = m->n_params, n_weights = m->n_weights;
+    const float lr = (float)s->learning_rate, mu = (float)s->momentum;
+    float finite_check = 0.0f;
     for (size_t i = 0; i < n; i++) {
-        float grad = g[i] + (i < n_weights ? wd * p[i] : 0.0f);
+        float grad = g_then_new[i] + wd * p[i];
         if (buf) {
             buf[i] = mu * buf[i] + grad;
             grad = s->nesterov ? grad + mu * buf[i] : buf[i];
         }
-        p[i] -= lr * grad;
+        float next = p[i] - lr * grad;
+        g_then_new[i] = next;
+        finite_check += next * 0.0f;
     }
+    return finite_check;
 }
 
-static void adam_step(ae_model *m)
+typedef struct adam_coefficients {
+    float b1, b2, one_minus_b1, one_minus_b2, eps, step_size, inv_sqrt_correction2;
+} adam_coefficients;
+
+static float adam_span(const adam_coefficients *c, const float *p, float *g_then_new, float *mo,
+                       float *ve, size_t n, float l2, float shrink)
+{
+    float finite_check = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float grad = g_then_new[i] + l2 * p[i];
+        mo[i] = c->b1 * mo[i] + c->one_minus_b1 * grad;
+        ve[i] = c->b2 * ve[i] + c->one_minus_b2 * grad * grad;
+        float next = shrink * p[i] - c->step_size * mo[i] / (sqrtf(ve[i]) * c->inv_sqrt_correction2 + c->eps);
+        g_then_new[i] = next;
+        finite_check += next * 0.0f;
+    }
+    return finite_check;
+}
+
+static float sgd_step(ae_model *m)
+{
+    const ae_settings *s = &m->settings;
+    float *buf = m->optim.first_moment;
+    size_t nw = m->n_weights, nb = m->n_params - nw;
+    return sgd_span(s, m->params, m->grads, buf, nw, (float)s->weight_decay) +
+           sgd_span(s, m->params + nw, m->grads + nw, buf ? buf + nw : NULL, nb, 0.0f);
+}
+
+static float adam_step(ae_model *m)
 {
     const ae_settings *s = &m->settings;
     ae_optimizer_state *st = &m->optim;
     st->step++;
-    float *p = m->params, *g = m->grads, *mo = st->first_moment, *ve = st->second_moment;
-    const float b1 = (float)s->beta1, b2 = (float)s->beta2, eps = (float)s->epsilon;
-    const float lr = (float)s->learning_rate, wd = (float)s->weight_decay;
-    /* Bias corrections in double: beta^t underflows gracefully and stays accurate. */
-    const float correction1 = (float)(1.0 - pow(s->beta1, (double)st->step));
-    const float inv_sqrt_correction2 = (float)(1.0 / sqrt(1.0 - pow(s->beta2, (double)st->step)));
+    /* Coefficients in double, rounded once: 1 - (float)0.999 would be off by 1e-5. */
+    double t = (double)st->step;
+    adam_coefficients c = {
+        .b1 = (float)s->beta1, .b2 = (float)s->beta2,
+        .one_minus_b1 = (float)(1.0 - s->beta1), .one_minus_b2 = (float)(1.0 - s->beta2),
+        .eps = (float)s->epsilon,
+        .step_size = (float)(s->learning_rate / (1.0 - pow(s->beta1, t))),
+        .inv_sqrt_correction2 = (float)(1.0 / sqrt(1.0 - pow(s->beta2, t))),
+    };
     const bool decoupled = s->optimizer == AE_OPT_ADAMW;
-    const float l2 = decoupled ? 0.0f : wd, shrink = decoupled ? 1.0f - lr * wd : 1.0f;
-    const size_t n = m->n_params, n_weights = m->n_weights;
-    const float step_size = lr / correction1;
-    for (size_t i = 0; i < n; i++) {
-        bool is_weight = i < n_weights;
-        float grad = g[i] + (is_weight ? l2 * p[i] : 0.0f);
-        if (is_weight)
-            p[i] *= shrink;
-        mo[i] = b1 * mo[i] + (1.0f - b1) * grad;
-        ve[i] = b2 * ve[i] + (1.0f - b2) * grad * grad;
-        p[i] -= step_size * mo[i] / (sqrtf(ve[i]) * inv_sqrt_correction2 + eps);
-    }
+    const float wd = (float)s->weight_decay;
+    const float l2 = decoupled ? 0.0f : wd;
+    const float shrink = decoupled ? (float)(1.0 - s->learning_rate * s->weight_decay) : 1.0f;
+    size_t nw = m->n_weights, nb = m->n_params - nw;
+    return adam_span(&c, m->params, m->grads, st->first_moment, st->second_moment, nw, l2, shrink) +
+           adam_span(&c, m->params + nw, m->grads + nw, st->first_moment + nw,
+                     st->second_moment + nw, nb, 0.0f, 1.0f);
 }
 
 int ae_optimizer_step(ae_model *m)
@@ -106,10 +141,17 @@ int ae_optimizer_step(ae_model *m)
     if (m->settings.clip_norm > 0.0 && norm > m->settings.clip_norm)
         ae_scale(m->grads, m->n_params, (float)(m->settings.clip_norm / norm));
     AE_FORWARD(ae_optimizer_state_ensure(m));
-    if (m->settings.optimizer == AE_OPT_SGD)
-        sgd_step(m);
-    else
-        adam_step(m);
+    float finite_check = m->settings.optimizer == AE_OPT_SGD ? sgd_step(m) : adam_step(m);
+    if (!isfinite(finite_check)) {
+        /* The new values sit in the gradient buffer: the weights are untouched. */
+        ae_optimizer_state_reset(&m->optim);
+        return ae_fail(m, AE_ERR_DIVERGED,
+                       "the step would make weights non-finite; it was skipped, the weights are "
+                       "unchanged and the optimizer state was reset");
+    }
+    float *previous = m->params;
+    m->params = m->grads;
+    m->grads = previous;
     m->fresh_weights = false;
     return AE_OK;
 }

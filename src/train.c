@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -72,6 +73,7 @@ int ae_model_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, f
 typedef struct fit_run {
     const float *x;
     size_t ld_x, n_train, n_val;
+    size_t batch;         /* rows per step: the batch size, at most n_train */
     size_t *order;        /* row indices: [0, n_train) train, then n_val validation rows */
     bool contiguous;      /* order is the identity: batches are slices of x, no gather */
     const float *x_val;   /* explicit validation set, or NULL */
@@ -88,6 +90,12 @@ static void fit_run_release(fit_run *run)
     ae_free(run->order);
     ae_free(run->epoch_start);
     ae_free(run->best);
+}
+
+static int by_index(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
 }
 
 static void shuffle_indices(ae_rng *rng, size_t *idx, size_t n)
@@ -124,7 +132,7 @@ static const float *batch_rows(const ae_model *m, const fit_run *run, size_t sta
 /* Mean validation loss through the training workspace (no allocation). */
 static double validation_loss(ae_model *m, const fit_run *run)
 {
-    size_t chunk = m->work.batch_capacity, d = ae_input_dim(m);
+    size_t chunk = run->batch, d = ae_input_dim(m);
     double sum = 0.0;
     for (size_t start = 0; start < run->n_val; start += chunk) {
         size_t n = run->n_val - start < chunk ? run->n_val - start : chunk;
@@ -161,8 +169,8 @@ static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows,
     run->n_train = n_rows - n_held_out;
     run->contiguous = !s->shuffle && n_held_out == 0;
 
-    size_t batch = s->batch_size < run->n_train ? (size_t)s->batch_size : run->n_train;
-    AE_FORWARD(ae_workspace_reserve(m, batch));
+    run->batch = s->batch_size < run->n_train ? (size_t)s->batch_size : run->n_train;
+    AE_FORWARD(ae_workspace_reserve(m, run->batch));
     run->epoch_start = ae_alloc_floats(m->n_params);
     run->best = s->restore_best ? ae_alloc_floats(m->n_params) : NULL;
     run->order = run->contiguous ? NULL : ae_calloc(n_rows, sizeof(size_t));
@@ -173,8 +181,13 @@ static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows,
     if (run->order) {
         for (size_t i = 0; i < n_rows; i++)
             run->order[i] = i;
-        if (n_held_out) /* a random validation split, then training rows in data order */
+        if (n_held_out) {
+            /* A random validation split; each part then back in data order, so that
+             * without shuffling the training rows are visited as they lie. */
             shuffle_indices(&m->rng, run->order, n_rows);
+            qsort(run->order, run->n_train, sizeof *run->order, by_index);
+            qsort(run->order + run->n_train, n_held_out, sizeof *run->order, by_index);
+        }
     }
     return AE_OK;
 }
@@ -203,7 +216,7 @@ static int diverged(ae_model *m, fit_run *run, uint64_t epoch)
 /* One pass over the training rows. Returns AE_OK, AE_ERR_CANCELLED or AE_ERR_DIVERGED. */
 static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_loss)
 {
-    const size_t batch = m->work.batch_capacity;
+    const size_t batch = run->batch;
     const uint64_t batches = (run->n_train + batch - 1) / batch;
     if (m->settings.shuffle && run->order)
         shuffle_indices(&m->rng, run->order, run->n_train);
@@ -231,7 +244,7 @@ static int fit_epochs(ae_model *m, fit_run *run)
 {
     const ae_settings *s = &m->settings;
     ae_fit_report *r = &run->report;
-    const uint64_t batches = (run->n_train + m->work.batch_capacity - 1) / m->work.batch_capacity;
+    const uint64_t batches = (run->n_train + run->batch - 1) / run->batch;
     uint64_t epochs_without_improvement = 0;
     for (uint64_t epoch = 1; epoch <= s->epochs; epoch++) {
         memcpy(run->epoch_start, m->params, m->n_params * sizeof(float));
