@@ -1,0 +1,503 @@
+/* Gradient checks: the library's loss, score and float gradient against an
+ * independent double-precision reference (tests/support/reference_net.c) and
+ * central finite differences of that reference, for every activation in every
+ * role and every loss, on nets of six or more layers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "autoenc.h"
+#include "reference_net.h"
+#include "test_data.h"
+
+#define N_ACTIVATIONS 7
+
+/* Central-difference step in double. Truncation error ~ h^2 |L'''| / 6 ~ 1e-13 and
+ * rounding error ~ 1e-16 |L| / h ~ 1e-10: the difference quotient is exact to far
+ * below anything a float gradient can resolve. */
+#define FD_STEP 1e-6
+
+/* Gradient tolerance: |g - fd| <= GRAD_RTOL |fd| + GRAD_ATOL * scale, where scale is
+ * the largest |fd| within the same tensor (one layer's W or one layer's b).
+ * The library works in float (unit roundoff 6e-8): each gradient entry is a short
+ * sum (5 rows, widths <= 9, <= 8 layers) of products whose float rounding error is
+ * a few tens of ulps of the largest terms, i.e. ~1e-6 of the tensor's scale, and the
+ * float forward pass perturbs the point by a similar relative amount. The bounds
+ * below sit 10-100x above that (the worst case measured over all configurations
+ * is 2% of the bound; AE_TEST_VERBOSE=1 prints it), while any real mistake (a wrong
+ * derivative, slope or alpha, a missing factor, a transposed index, a bias summed
+ * over the wrong axis, a wrong 1/N) moves some entry by a large fraction of its
+ * tensor's scale. Scaling per tensor (not by the global maximum) keeps the check
+ * sharp for deep layers whose gradients are orders of magnitude smaller. */
+#define GRAD_RTOL 1e-3
+#define GRAD_ATOL 1e-4
+
+/* The library's loss is accumulated in double from a float forward pass: its
+ * relative error is that of the float activations, ~1e-6 for these small nets. */
+#define LOSS_RTOL 1e-5
+
+/* Valid test points keep every pre-activation feeding a kinked activation (relu,
+ * leaky relu, elu) at least this far from 0. An FD step moves a pre-activation by
+ * ~1e-5 at most and the float forward pass by ~1e-6, so neither can cross a kink. */
+#define KINK_MARGIN 1e-3
+
+typedef struct grad_case {
+    const size_t *encoder;
+    size_t n_encoder;
+    const size_t *decoder; /* NULL: mirrored */
+    size_t n_decoder;
+    int hidden, latent, output, loss;
+    size_t n_rows;
+    size_t ld_extra;     /* ld = input_dim + ld_extra */
+    double leaky_slope;  /* 0: keep the default */
+    double elu_alpha;    /* 0: keep the default */
+    double output_bias;  /* non-zero: every output bias set to +-this (saturating logits) */
+} grad_case;
+
+static const size_t mirrored_encoder[] = {7, 6, 5, 3};
+static const size_t asym_encoder[] = {8, 6, 5, 4};
+static const size_t asym_decoder[] = {4, 7, 5, 8};
+static const size_t deep_encoder[] = {9, 8, 6, 4, 2};
+static const size_t deep_decoder[] = {2, 5, 7, 6, 9};
+
+static const int output_variants[][2] = {
+    {AE_ACT_LINEAR, AE_LOSS_MSE},
+    {AE_ACT_SIGMOID, AE_LOSS_MSE},
+    {AE_ACT_TANH, AE_LOSS_MSE},
+    {AE_ACT_SIGMOID, AE_LOSS_BCE},
+};
+
+static const char *act_name(int act)
+{
+    const char *name = ae_activation_name((ae_activation)act);
+    return name ? name : "?";
+}
+
+static void set_param_ok(ae_model *model, ae_param param, double value)
+{
+    int rc = ae_model_set_param(model, param, value);
+    if (rc != AE_OK)
+        print_error("set_param(%d, %g): %s\n", (int)param, value, ae_model_last_error(model));
+    assert_int_equal(rc, AE_OK);
+}
+
+static ae_model *create_model(const grad_case *c)
+{
+    ae_model *model = NULL;
+    int rc = ae_model_create(&model, c->encoder, c->n_encoder, c->decoder, c->n_decoder);
+    if (rc != AE_OK)
+        print_error("create: %s\n", ae_last_error());
+    assert_int_equal(rc, AE_OK);
+    set_param_ok(model, AE_PARAM_HIDDEN_ACTIVATION, c->hidden);
+    set_param_ok(model, AE_PARAM_LATENT_ACTIVATION, c->latent);
+    set_param_ok(model, AE_PARAM_OUTPUT_ACTIVATION, c->output);
+    set_param_ok(model, AE_PARAM_LOSS, c->loss);
+    if (c->leaky_slope != 0)
+        set_param_ok(model, AE_PARAM_LEAKY_SLOPE, c->leaky_slope);
+    if (c->elu_alpha != 0)
+        set_param_ok(model, AE_PARAM_ELU_ALPHA, c->elu_alpha);
+    return model;
+}
+
+/* Random weights (normal, std 1.3/sqrt(n_in)) and biases of random sign with
+ * 0.1 <= |b| <= 0.5, so pre-activations spread around 0 without collapsing on it. */
+static void set_random_params(ae_model *model, const grad_case *c, test_rng *rng)
+{
+    size_t n_params = ae_model_param_count(model), n_layers = ae_model_layer_count(model);
+    float *params = malloc(n_params * sizeof *params);
+    assert_non_null(params);
+    size_t offset = 0;
+    for (size_t l = 0; l < n_layers; l++) {
+        size_t n_out, n_in;
+        assert_int_equal(ae_model_layer_info(model, l, &n_out, &n_in, NULL), AE_OK);
+        double std = 1.3 / sqrt((double)n_in);
+        for (size_t i = 0; i < n_out * n_in; i++)
+            params[offset++] = (float)(std * test_rng_normal(rng));
+    }
+    for (size_t l = 0; l < n_layers; l++) {
+        size_t n_out;
+        assert_int_equal(ae_model_layer_info(model, l, &n_out, NULL, NULL), AE_OK);
+        for (size_t i = 0; i < n_out; i++) {
+            double magnitude = 0.1 + 0.4 * test_rng_uniform(rng);
+            if (l == n_layers - 1 && c->output_bias != 0)
+                magnitude = c->output_bias;
+            params[offset++] = (float)(test_rng_uniform(rng) < 0.5 ? -magnitude : magnitude);
+        }
+    }
+    assert_int_equal(offset, n_params);
+    assert_int_equal(ae_model_set_params(model, params, n_params), AE_OK);
+    free(params);
+}
+
+/* Data: uniform in [-1, 1] for MSE, in [0, 1] for BCE with some exact 0 and 1
+ * targets. Padding columns hold NaN (test_random_matrix), so reading them shows. */
+static float *make_data(const grad_case *c, size_t input_dim, test_rng *rng)
+{
+    size_t ld = input_dim + c->ld_extra;
+    float *x;
+    if (c->loss == AE_LOSS_BCE) {
+        x = test_random_matrix(rng, c->n_rows, input_dim, ld, 0.0f, 1.0f);
+        assert_non_null(x);
+        x[0] = 0.0f;
+        x[1] = 1.0f;
+        x[(c->n_rows - 1) * ld + input_dim - 1] = 1.0f;
+    } else {
+        x = test_random_matrix(rng, c->n_rows, input_dim, ld, -1.0f, 1.0f);
+        assert_non_null(x);
+    }
+    return x;
+}
+
+static double rel_diff(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-300); }
+
+/* Check loss, per-row score and every gradient entry of one configuration.
+ * Draws parameters and data until no pre-activation sits within KINK_MARGIN of a
+ * kink (a property of the test point, not of the library). */
+static void check_case(const grad_case *c, uint64_t seed, const char *label)
+{
+    ae_model *model = create_model(c);
+    size_t input_dim = ae_model_input_dim(model), ld = input_dim + c->ld_extra;
+    size_t n_params = ae_model_param_count(model);
+
+    test_rng rng;
+    test_rng_seed(&rng, seed);
+    ref_net net;
+    float *x = NULL;
+    int attempt;
+    for (attempt = 0; attempt < 20; attempt++) {
+        free(x);
+        set_random_params(model, c, &rng);
+        x = make_data(c, input_dim, &rng);
+        assert_int_equal(ref_net_from_model(&net, model), 0);
+        if (ref_net_min_kink_distance(&net, x, c->n_rows, ld) >= KINK_MARGIN)
+            break;
+        ref_net_free(&net);
+    }
+    assert_true(attempt < 20);
+
+    /* The reference sees what was configured. */
+    assert_int_equal(net.loss, c->loss);
+    assert_int_equal(net.layers[0].activation, c->hidden);
+    assert_int_equal(net.layers[net.n_layers - 1].activation, c->output);
+    assert_int_equal(net.layers[ae_model_encoder_layer_count(model) - 1].activation, c->latent);
+
+    /* (a) losses */
+    double ref_loss = ref_net_loss(&net, x, c->n_rows, ld);
+    assert_true(isfinite(ref_loss));
+    float *grad = malloc(n_params * sizeof *grad);
+    assert_non_null(grad);
+    double grad_loss = NAN, model_loss = NAN;
+    int rc = ae_model_gradient(model, x, c->n_rows, ld, grad, n_params, &grad_loss);
+    if (rc != AE_OK)
+        print_error("%s: gradient: %s\n", label, ae_model_last_error(model));
+    assert_int_equal(rc, AE_OK);
+    assert_int_equal(ae_model_loss(model, x, c->n_rows, ld, &model_loss), AE_OK);
+    if (rel_diff(grad_loss, ref_loss) > LOSS_RTOL || rel_diff(model_loss, ref_loss) > LOSS_RTOL)
+        print_error("%s: loss reference %.9g, gradient %.9g, loss %.9g\n", label, ref_loss,
+                    grad_loss, model_loss);
+    assert_true(rel_diff(grad_loss, ref_loss) <= LOSS_RTOL);
+    assert_true(rel_diff(model_loss, ref_loss) <= LOSS_RTOL);
+
+    /* per-row score */
+    double *ref_rows = malloc(c->n_rows * sizeof *ref_rows);
+    float *scores = malloc(c->n_rows * sizeof *scores);
+    assert_non_null(ref_rows);
+    assert_non_null(scores);
+    assert_int_equal(ref_net_row_losses(&net, x, c->n_rows, ld, ref_rows), 0);
+    assert_int_equal(ae_model_score(model, x, c->n_rows, ld, scores), AE_OK);
+    for (size_t r = 0; r < c->n_rows; r++) {
+        if (rel_diff(scores[r], ref_rows[r]) > LOSS_RTOL)
+            print_error("%s: score row %zu: %.9g vs reference %.9g\n", label, r, (double)scores[r],
+                        ref_rows[r]);
+        assert_true(rel_diff(scores[r], ref_rows[r]) <= LOSS_RTOL);
+    }
+
+    /* (b) every parameter against the central difference of the double loss */
+    double *fd = malloc(n_params * sizeof *fd);
+    assert_non_null(fd);
+    for (size_t i = 0; i < n_params; i++) {
+        double saved = net.params[i];
+        double h = FD_STEP * fmax(1.0, fabs(saved));
+        net.params[i] = saved + h;
+        double plus = ref_net_loss(&net, x, c->n_rows, ld);
+        net.params[i] = saved - h;
+        double minus = ref_net_loss(&net, x, c->n_rows, ld);
+        net.params[i] = saved;
+        fd[i] = (plus - minus) / (2 * h);
+    }
+    size_t failures = 0;
+    double worst = 0;
+    for (size_t l = 0; l < net.n_layers; l++) {
+        const ref_layer *layer = &net.layers[l];
+        size_t starts[2] = {layer->w_offset, layer->b_offset};
+        size_t counts[2] = {layer->n_out * layer->n_in, layer->n_out};
+        for (int part = 0; part < 2; part++) {
+            double scale = 0;
+            for (size_t k = 0; k < counts[part]; k++)
+                scale = fmax(scale, fabs(fd[starts[part] + k]));
+            /* Every tensor must carry gradient, or the check would prove nothing there. */
+            if (!(scale > 1e-7))
+                print_error("%s: layer %zu %s has no gradient (scale %g)\n", label, l,
+                            part ? "bias" : "weights", scale);
+            assert_true(scale > 1e-7);
+            for (size_t k = 0; k < counts[part]; k++) {
+                size_t i = starts[part] + k;
+                double err = fabs((double)grad[i] - fd[i]);
+                double tol = GRAD_RTOL * fabs(fd[i]) + GRAD_ATOL * scale;
+                worst = fmax(worst, err / tol);
+                if (!(err <= tol) && failures++ < 8)
+                    print_error("%s: layer %zu %s[%zu]: gradient %.9g, finite difference %.9g "
+                                "(tensor scale %.3g)\n",
+                                label, l, part ? "bias" : "weights", k, (double)grad[i], fd[i],
+                                scale);
+            }
+        }
+    }
+    if (getenv("AE_TEST_VERBOSE"))
+        print_message("%s: worst error/tolerance %.3g\n", label, worst);
+    assert_int_equal(failures, 0);
+
+    free(fd);
+    free(ref_rows);
+    free(scores);
+    free(grad);
+    free(x);
+    ref_net_free(&net);
+    ae_model_free(model);
+}
+
+/* All four output/loss variants with @p hidden in the hidden layers. */
+static void check_hidden_activation(int hidden)
+{
+    for (size_t v = 0; v < sizeof output_variants / sizeof output_variants[0]; v++) {
+        grad_case c = {mirrored_encoder, 4, NULL, 0, hidden, AE_ACT_LINEAR,
+                       output_variants[v][0], output_variants[v][1], 5, 0, 0, 0, 0};
+        /* tanh-output cases use a leading dimension wider than the row */
+        if (c.output == AE_ACT_TANH)
+            c.ld_extra = 3;
+        char label[96];
+        snprintf(label, sizeof label, "hidden %s, output %s, %s", act_name(hidden),
+                 act_name(c.output), c.loss == AE_LOSS_BCE ? "bce" : "mse");
+        check_case(&c, 1000u + 10u * (uint64_t)hidden + v, label);
+    }
+}
+
+static void test_gradient_matches_reference_with_linear_hidden_layers(void **state)
+{
+    (void)state;
+    check_hidden_activation(AE_ACT_LINEAR);
+}
+
+static void test_gradient_matches_reference_with_relu_hidden_layers(void **state)
+{
+    (void)state;
+    check_hidden_activation(AE_ACT_RELU);
+}
+
+static void test_gradient_matches_reference_with_leaky_relu_hidden_layers(void **state)
+{
+    (void)state;
+    check_hidden_activation(AE_ACT_LEAKY_RELU);
+}
+
+static void test_gradient_matches_reference_with_elu_hidden_layers(void **state)
+{
+    (void)state;
+    check_hidden_activation(AE_ACT_ELU);
+}
+
+static void test_gradient_matches_reference_with_sigmoid_hidden_layers(void **state)
+{
+    (void)state;
+    check_hidden_activation(AE_ACT_SIGMOID);
+}
+
+static void test_gradient_matches_reference_with_tanh_hidden_layers(void **state)
+{
+    (void)state;
+    check_hidden_activation(AE_ACT_TANH);
+}
+
+static void test_gradient_matches_reference_with_softplus_hidden_layers(void **state)
+{
+    (void)state;
+    check_hidden_activation(AE_ACT_SOFTPLUS);
+}
+
+/* Every latent activation, each under MSE/linear and BCE/sigmoid outputs, on a
+ * net whose decoder does not mirror the encoder. */
+static void test_gradient_matches_reference_for_every_latent_activation(void **state)
+{
+    (void)state;
+    for (int latent = 0; latent < N_ACTIVATIONS; latent++) {
+        for (int bce = 0; bce < 2; bce++) {
+            int hidden = (latent + 3) % N_ACTIVATIONS; /* vary the neighbours too */
+            grad_case c = {asym_encoder, 4, asym_decoder, 4, hidden, latent,
+                           bce ? AE_ACT_SIGMOID : AE_ACT_LINEAR, bce ? AE_LOSS_BCE : AE_LOSS_MSE,
+                           5, bce ? 2 : 0, 0, 0, 0};
+            char label[96];
+            snprintf(label, sizeof label, "latent %s, hidden %s, %s", act_name(latent),
+                     act_name(hidden), bce ? "bce" : "mse");
+            check_case(&c, 2000u + 10u * (uint64_t)latent + (uint64_t)bce, label);
+        }
+    }
+}
+
+/* Every activation as the output of an MSE model. */
+static void test_gradient_matches_reference_for_every_output_activation_with_mse(void **state)
+{
+    (void)state;
+    for (int output = 0; output < N_ACTIVATIONS; output++) {
+        grad_case c = {mirrored_encoder, 4, NULL, 0, AE_ACT_TANH, AE_ACT_LINEAR, output,
+                       AE_LOSS_MSE, 5, 0, 0, 0, 0};
+        char label[96];
+        snprintf(label, sizeof label, "output %s, mse", act_name(output));
+        check_case(&c, 3000u + (uint64_t)output, label);
+    }
+}
+
+/* Eight layers, asymmetric, with every kind of activation along the way. */
+static void test_gradient_matches_reference_on_a_deep_asymmetric_net(void **state)
+{
+    (void)state;
+    const int hidden[] = {AE_ACT_ELU, AE_ACT_LEAKY_RELU, AE_ACT_SOFTPLUS, AE_ACT_TANH};
+    for (size_t k = 0; k < sizeof hidden / sizeof hidden[0]; k++) {
+        grad_case c = {deep_encoder, 5, deep_decoder, 5, hidden[k], AE_ACT_TANH, AE_ACT_SIGMOID,
+                       k % 2 ? AE_LOSS_BCE : AE_LOSS_MSE, 6, 5, 0, 0, 0};
+        char label[96];
+        snprintf(label, sizeof label, "deep, hidden %s", act_name(hidden[k]));
+        check_case(&c, 4000u + k, label);
+    }
+}
+
+/* BCE computed from the logits stays finite and exact when the output saturates
+ * (|z| = 40: sigmoid(z) rounds to 0 or 1 in float, log(y) would be -Inf). */
+static void test_bce_loss_and_gradient_are_exact_for_saturated_logits(void **state)
+{
+    (void)state;
+    grad_case c = {mirrored_encoder, 4, NULL, 0, AE_ACT_TANH, AE_ACT_LINEAR, AE_ACT_SIGMOID,
+                   AE_LOSS_BCE, 5, 0, 0, 0, 40.0};
+    check_case(&c, 5000u, "bce, saturated logits");
+}
+
+/* A non-default slope (and ELU alpha) must reach the forward pass, the loss and
+ * the gradient: the library matches the reference that uses the new value and is
+ * far from the one that uses the default. */
+static void check_setting_is_honoured(int activation, ae_param param, double value,
+                                      double default_value, const char *label)
+{
+    grad_case c = {mirrored_encoder, 4, NULL, 0, activation, activation, AE_ACT_LINEAR,
+                   AE_LOSS_MSE, 5, 0, 0, 0, 0};
+    if (param == AE_PARAM_LEAKY_SLOPE)
+        c.leaky_slope = value;
+    else
+        c.elu_alpha = value;
+    check_case(&c, 6000u + (uint64_t)param, label);
+
+    ae_model *model = create_model(&c);
+    double got;
+    assert_int_equal(ae_model_get_param(model, param, &got), AE_OK);
+    assert_true(got == value);
+    test_rng rng;
+    test_rng_seed(&rng, 6100u + (uint64_t)param);
+    set_random_params(model, &c, &rng);
+    float *x = make_data(&c, ae_model_input_dim(model), &rng);
+    ref_net net;
+    assert_int_equal(ref_net_from_model(&net, model), 0);
+    double with_value = ref_net_loss(&net, x, c.n_rows, 7);
+    if (param == AE_PARAM_LEAKY_SLOPE)
+        net.leaky_slope = default_value;
+    else
+        net.elu_alpha = default_value;
+    double with_default = ref_net_loss(&net, x, c.n_rows, 7);
+    double lib;
+    assert_int_equal(ae_model_loss(model, x, c.n_rows, 7, &lib), AE_OK);
+    /* the setting matters for this data (else the test could not fail) ... */
+    assert_true(rel_diff(with_default, with_value) > 1e-2);
+    /* ... and the library uses it */
+    assert_true(rel_diff(lib, with_value) <= LOSS_RTOL);
+    free(x);
+    ref_net_free(&net);
+    ae_model_free(model);
+}
+
+static void test_leaky_relu_uses_the_configured_slope(void **state)
+{
+    (void)state;
+    check_setting_is_honoured(AE_ACT_LEAKY_RELU, AE_PARAM_LEAKY_SLOPE, 0.3, 0.01, "leaky slope 0.3");
+}
+
+static void test_elu_uses_the_configured_alpha(void **state)
+{
+    (void)state;
+    check_setting_is_honoured(AE_ACT_ELU, AE_PARAM_ELU_ALPHA, 0.4, 1.0, "elu alpha 0.4");
+    check_setting_is_honoured(AE_ACT_ELU, AE_PARAM_ELU_ALPHA, 2.5, 1.0, "elu alpha 2.5");
+}
+
+/* Loss and score on a batch large enough for any internal blocking of the
+ * library, with a padded leading dimension. */
+static void test_loss_and_score_match_reference_on_a_large_batch(void **state)
+{
+    (void)state;
+    static const size_t encoder[] = {20, 12, 8, 4};
+    const int losses[] = {AE_LOSS_MSE, AE_LOSS_BCE};
+    for (size_t k = 0; k < 2; k++) {
+        grad_case c = {encoder, 4, NULL, 0, AE_ACT_ELU, AE_ACT_LINEAR, AE_ACT_SIGMOID, losses[k],
+                       3001, 5, 0, 0, 0};
+        ae_model *model = create_model(&c);
+        test_rng rng;
+        test_rng_seed(&rng, 7000u + k);
+        set_random_params(model, &c, &rng);
+        float *x = make_data(&c, 20, &rng);
+        size_t ld = 25;
+        ref_net net;
+        assert_int_equal(ref_net_from_model(&net, model), 0);
+        double *ref_rows = malloc(c.n_rows * sizeof *ref_rows);
+        float *scores = malloc(c.n_rows * sizeof *scores);
+        assert_non_null(ref_rows);
+        assert_non_null(scores);
+        assert_int_equal(ref_net_row_losses(&net, x, c.n_rows, ld, ref_rows), 0);
+        assert_int_equal(ae_model_score(model, x, c.n_rows, ld, scores), AE_OK);
+        size_t bad = 0;
+        for (size_t r = 0; r < c.n_rows; r++)
+            if (!(rel_diff(scores[r], ref_rows[r]) <= LOSS_RTOL) && bad++ < 5)
+                print_error("row %zu: score %.9g, reference %.9g\n", r, (double)scores[r],
+                            ref_rows[r]);
+        assert_int_equal(bad, 0);
+        double lib;
+        assert_int_equal(ae_model_loss(model, x, c.n_rows, ld, &lib), AE_OK);
+        assert_true(rel_diff(lib, ref_net_loss(&net, x, c.n_rows, ld)) <= LOSS_RTOL);
+        free(ref_rows);
+        free(scores);
+        free(x);
+        ref_net_free(&net);
+        ae_model_free(model);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradient_matches_reference_with_linear_hidden_layers),
+        cmocka_unit_test(test_gradient_matches_reference_with_relu_hidden_layers),
+        cmocka_unit_test(test_gradient_matches_reference_with_leaky_relu_hidden_layers),
+        cmocka_unit_test(test_gradient_matches_reference_with_elu_hidden_layers),
+        cmocka_unit_test(test_gradient_matches_reference_with_sigmoid_hidden_layers),
+        cmocka_unit_test(test_gradient_matches_reference_with_tanh_hidden_layers),
+        cmocka_unit_test(test_gradient_matches_reference_with_softplus_hidden_layers),
+        cmocka_unit_test(test_gradient_matches_reference_for_every_latent_activation),
+        cmocka_unit_test(test_gradient_matches_reference_for_every_output_activation_with_mse),
+        cmocka_unit_test(test_gradient_matches_reference_on_a_deep_asymmetric_net),
+        cmocka_unit_test(test_bce_loss_and_gradient_are_exact_for_saturated_logits),
+        cmocka_unit_test(test_leaky_relu_uses_the_configured_slope),
+        cmocka_unit_test(test_elu_uses_the_configured_alpha),
+        cmocka_unit_test(test_loss_and_score_match_reference_on_a_large_batch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
