@@ -328,10 +328,12 @@ typedef struct ae_progress {
 } ae_progress;
 
 /**
- * Progress callback: called from the thread running ae_model_fit() after each
- * epoch (and each batch with #AE_PARAM_PROGRESS_EVERY_BATCH). Return 0 to go
- * on, non-zero to stop. It must not call non-const functions on the model
- * being trained.
+ * Progress callback: called from the thread running ae_model_fit() at the end
+ * of each epoch. With #AE_PARAM_PROGRESS_EVERY_BATCH it is also called after
+ * every batch but the last of an epoch, whose call is the epoch-end one: an
+ * epoch of `batches` batches gives `batches` calls. Return 0 to go on,
+ * non-zero to stop. It may call const functions on the model (encode,
+ * get_params, ...), never non-const ones.
  */
 typedef int (*ae_progress_fn)(const ae_progress *progress, void *user_data);
 
@@ -346,7 +348,9 @@ AE_API int ae_model_set_progress(ae_model *model, ae_progress_fn callback, void 
  * Rows are visited in an order reshuffled every epoch by the model's
  * generator (indices only; the data is never copied as a whole). If
  * #AE_PARAM_VALIDATION_FRACTION is positive, that share of rows, chosen at
- * random, is held out and its loss is monitored. Early stopping
+ * random by the generator anew in each call, is held out and its loss is
+ * monitored; pass an explicit set to ae_model_fit_validated() to keep the
+ * same validation rows across calls. Early stopping
  * (#AE_PARAM_PATIENCE, #AE_PARAM_MIN_DELTA) and #AE_PARAM_RESTORE_BEST act on
  * the monitored loss: the validation loss if there is validation, else the
  * epoch's training loss. Training continues from the current weights and
@@ -376,9 +380,10 @@ AE_API int ae_model_fit_validated(ae_model *model, const float *x, size_t n_rows
 /**
  * One optimizer step on the batch @p x (all @p n_rows rows at once).
  * @param loss receives the batch loss before the step (may be NULL).
- * @return #AE_OK; #AE_ERR_DIVERGED if the loss or gradient is non-finite
- *         (the step is skipped, the weights are unchanged); or an argument
- *         or data error.
+ * @return #AE_OK; #AE_ERR_DIVERGED if the loss, the gradient or the updated
+ *         weights would be non-finite (the step is skipped and the weights are
+ *         unchanged; if the update overflowed, the optimizer state is reset);
+ *         or an argument or data error.
  */
 AE_API int ae_model_train_batch(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                                 double *loss);
