@@ -14,7 +14,8 @@
  * ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
  * ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
  * ae_model_set_param(m, AE_PARAM_EPOCHS, 10);
- * ae_fit_report report = {sizeof report};
+ * ae_fit_report report = {0};
+ * report.size = sizeof report;                        // lets the struct grow
  * ae_model_fit(m, images, n_images, 784, &report);        // row-major, ld = 784
  * ae_model_encode(m, images, n_images, 784, codes, 64);   // latent codes
  * ae_model_free(m);
@@ -185,6 +186,7 @@ AE_API size_t ae_model_param_count(const ae_model *model);
 
 /**
  * Describe one layer.
+ * @param model       the model.
  * @param layer       0 .. ae_model_layer_count() - 1.
  * @param n_out, n_in receive the layer's output and input widths (either may be NULL).
  * @param activation  receives the layer's ::ae_activation (may be NULL).
@@ -356,7 +358,10 @@ AE_API int ae_model_set_progress(ae_model *model, ae_progress_fn callback, void 
  * epoch's training loss. Training continues from the current weights and
  * optimizer state, so repeated calls resume.
  *
+ * @param model   the model to train.
  * @param x       `n_rows x ae_model_input_dim()` row-major, leading dimension @p ld_x.
+ * @param n_rows  number of rows in @p x, at least 1.
+ * @param ld_x    leading dimension of @p x, at least ae_model_input_dim().
  * @param report  filled when not NULL (also on #AE_ERR_CANCELLED and #AE_ERR_DIVERGED).
  * @return #AE_OK; #AE_ERR_CANCELLED (weights kept as after the last completed
  *         step, or the best epoch's with #AE_PARAM_RESTORE_BEST);
@@ -379,6 +384,10 @@ AE_API int ae_model_fit_validated(ae_model *model, const float *x, size_t n_rows
 
 /**
  * One optimizer step on the batch @p x (all @p n_rows rows at once).
+ * @param model  the model to train.
+ * @param x      `n_rows x ae_model_input_dim()` row-major, leading dimension @p ld_x.
+ * @param n_rows number of rows in @p x, at least 1.
+ * @param ld_x   leading dimension of @p x, at least ae_model_input_dim().
  * @param loss receives the batch loss before the step (may be NULL).
  * @return #AE_OK; #AE_ERR_DIVERGED if the loss, the gradient or the updated
  *         weights would be non-finite (the step is skipped and the weights are
@@ -391,6 +400,10 @@ AE_API int ae_model_train_batch(ae_model *model, const float *x, size_t n_rows, 
 /**
  * Loss and gradient on a batch without changing the weights, for custom
  * optimizers and for checking gradients.
+ * @param model    the model (its weights are not changed).
+ * @param x        `n_rows x ae_model_input_dim()` row-major, leading dimension @p ld_x.
+ * @param n_rows   number of rows in @p x, at least 1.
+ * @param ld_x     leading dimension of @p x, at least ae_model_input_dim().
  * @param gradient receives ae_model_param_count() floats in the flat layout of
  *                 ae_model_get_params(); the loss is the model's loss only
  *                 (weight decay is applied by the optimizer, not here).
