@@ -23,6 +23,9 @@ enum {
     FASHION_CLASSES = 10
 };
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
 {
     if (err == NULL || err_size == 0)
