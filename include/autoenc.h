@@ -99,7 +99,12 @@ typedef enum ae_status {
     AE_ERR_INPUT_RANGE = -5,        /**< Input outside the range the loss needs (the message names row and column). */
     AE_ERR_STATE = -6,              /**< The call does not fit the model's current configuration or state. */
     AE_ERR_CANCELLED = -7,          /**< The progress callback asked to stop; the model is usable. */
-    AE_ERR_DIVERGED = -8            /**< Loss or gradient became non-finite; the last finite weights were restored. */
+    AE_ERR_DIVERGED = -8,           /**< Loss or gradient became non-finite; the last finite weights were restored. */
+    AE_ERR_IO = -9,                 /**< A file could not be opened, read, written, flushed or renamed. */
+    AE_ERR_FORMAT = -10,            /**< Model data is malformed or truncated (the message says where). */
+    AE_ERR_CHECKSUM = -11,          /**< Model data does not match its checksum. */
+    AE_ERR_VERSION = -12,           /**< Model data needs a newer library (a newer major format version). */
+    AE_ERR_BUFFER_TOO_SMALL = -13   /**< The caller's buffer is too small; the size needed is reported. */
 } ae_status;
 
 /** @return a static English description of @p status (e.g. "out of memory");
@@ -440,6 +445,26 @@ AE_API int ae_model_score(const ae_model *model, const float *x, size_t n_rows, 
 /** Mean loss over all rows of @p x, accumulated in double. */
 AE_API int ae_model_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                          double *loss);
+/** @} */
+
+/**
+ * @defgroup ae_memory Allocation
+ * @brief Every allocation the library makes goes through one pair of functions.
+ * @{
+ */
+/** Allocate @p size bytes aligned for any type (as malloc), or return NULL. */
+typedef void *(*ae_alloc_fn)(size_t size, void *user_data);
+/** Free memory from the matching ::ae_alloc_fn; never called with NULL. */
+typedef void (*ae_free_fn)(void *ptr, void *user_data);
+
+/**
+ * Route the library's allocations through @p alloc_fn and @p free_fn (both
+ * NULL: back to malloc and free). Process-wide: call it while no model
+ * exists and no other thread is inside the library, since memory must be
+ * freed by the allocator that gave it.
+ * @return #AE_OK, or #AE_ERR_INVALID_ARGUMENT if only one function is NULL.
+ */
+AE_API int ae_set_allocator(ae_alloc_fn alloc_fn, ae_free_fn free_fn, void *user_data);
 /** @} */
 
 /**

@@ -20,6 +20,11 @@ const char *ae_status_str(int status)
     case AE_ERR_STATE: return "invalid state";
     case AE_ERR_CANCELLED: return "cancelled";
     case AE_ERR_DIVERGED: return "training diverged";
+    case AE_ERR_IO: return "input/output error";
+    case AE_ERR_FORMAT: return "malformed model data";
+    case AE_ERR_CHECKSUM: return "checksum mismatch";
+    case AE_ERR_VERSION: return "unsupported format version";
+    case AE_ERR_BUFFER_TOO_SMALL: return "buffer too small";
     default: return "unknown status";
     }
 }

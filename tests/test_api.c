@@ -15,6 +15,7 @@
 
 #include "autoenc.h"
 #include "test_data.h"
+#include "test_models.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -22,54 +23,11 @@
 /* Helpers                                                                             */
 /* ---------------------------------------------------------------------------------- */
 
-static ae_model *create_model(const size_t *enc, size_t n_enc, const size_t *dec, size_t n_dec)
-{
-    ae_model *m = NULL;
-    int rc = ae_model_create(&m, enc, n_enc, dec, n_dec);
-    if (rc != AE_OK)
-        print_error("ae_model_create: %s\n", ae_last_error());
-    assert_int_equal(rc, AE_OK);
-    assert_non_null(m);
-    return m;
-}
-
 /* The small model most tests use: 8-5-3 encoder, mirrored decoder. */
 static ae_model *create_small(void)
 {
     static const size_t widths[] = {8, 5, 3};
-    return create_model(widths, ARRAY_LEN(widths), NULL, 0);
-}
-
-static float *params_of(const ae_model *m)
-{
-    size_t n = ae_model_param_count(m);
-    assert_true(n > 0);
-    float *p = malloc(n * sizeof *p);
-    assert_non_null(p);
-    assert_int_equal(ae_model_get_params(m, p, n), AE_OK);
-    return p;
-}
-
-/* Bitwise equality of two models' flat parameters. */
-static int same_params(const ae_model *a, const ae_model *b)
-{
-    size_t n = ae_model_param_count(a);
-    if (n != ae_model_param_count(b))
-        return 0;
-    float *pa = params_of(a), *pb = params_of(b);
-    int same = memcmp(pa, pb, n * sizeof *pa) == 0;
-    free(pa);
-    free(pb);
-    return same;
-}
-
-static int params_equal_to(const ae_model *m, const float *expected)
-{
-    size_t n = ae_model_param_count(m);
-    float *p = params_of(m);
-    int same = memcmp(p, expected, n * sizeof *p) == 0;
-    free(p);
-    return same;
+    return test_create_model(widths, ARRAY_LEN(widths), NULL, 0);
 }
 
 static double get_param(const ae_model *m, ae_param param)
@@ -77,14 +35,6 @@ static double get_param(const ae_model *m, ae_param param)
     double value = -12345.0;
     assert_int_equal(ae_model_get_param(m, param, &value), AE_OK);
     return value;
-}
-
-static void set_param(ae_model *m, ae_param param, double value)
-{
-    int rc = ae_model_set_param(m, param, value);
-    if (rc != AE_OK)
-        print_error("set_param(%d, %g): %s\n", (int)param, value, ae_model_last_error(m));
-    assert_int_equal(rc, AE_OK);
 }
 
 /* The settings as documented in autoenc.h: default, range, which ends are open, integral. */
@@ -141,6 +91,14 @@ static int same_settings(const ae_model *a, const ae_model *b)
     return memcmp(sa, sb, sizeof sa) == 0;
 }
 
+/* The model's settings are still @p before (as filled by settings_of). */
+static void assert_settings_are(const ae_model *m, const double *before)
+{
+    double now[ARRAY_LEN(PARAM_DOCS)];
+    settings_of(m, now);
+    assert_memory_equal(before, now, sizeof now);
+}
+
 /* A value strictly inside [lo, hi] next to the given end (the end itself if closed). */
 static double inner_end(const param_doc *d, int upper)
 {
@@ -156,6 +114,32 @@ static float *batch_data(uint64_t seed, size_t rows, size_t cols)
     float *x = test_random_matrix(&rng, rows, cols, cols, 0.0f, 1.0f);
     assert_non_null(x);
     return x;
+}
+
+/* @p n_steps ae_model_train_batch calls on the first @p n_rows rows of @p x, 8 wide
+ * like the small model's input. */
+static void train_steps(ae_model *m, const float *x, size_t n_rows, int n_steps)
+{
+    for (int i = 0; i < n_steps; i++)
+        assert_int_equal(ae_model_train_batch(m, x, n_rows, 8, NULL), AE_OK);
+}
+
+/* Frees the test's data (may be NULL) and models (either may be NULL). */
+static void release(float *x, ae_model *a, ae_model *b)
+{
+    free(x);
+    ae_model_free(a);
+    ae_model_free(b);
+}
+
+/* ae_model_fit of @p a then @p b on the same 8-wide rows, each with a fresh report. */
+static void fit_both(ae_model *a, ae_model *b, const float *x, size_t n_rows, ae_fit_report *ra,
+                     ae_fit_report *rb)
+{
+    *ra = test_new_fit_report();
+    *rb = test_new_fit_report();
+    assert_int_equal(ae_model_fit(a, x, n_rows, 8, ra), AE_OK);
+    assert_int_equal(ae_model_fit(b, x, n_rows, 8, rb), AE_OK);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -186,12 +170,13 @@ static void test_version_string_is_major_minor_patch(void **state)
 static const int ALL_STATUSES[] = {
     AE_OK, AE_ERR_INVALID_ARGUMENT, AE_ERR_OUT_OF_MEMORY, AE_ERR_SIZE_OVERFLOW,
     AE_ERR_NON_FINITE_INPUT, AE_ERR_INPUT_RANGE, AE_ERR_STATE, AE_ERR_CANCELLED,
-    AE_ERR_DIVERGED};
+    AE_ERR_DIVERGED, AE_ERR_IO, AE_ERR_FORMAT, AE_ERR_CHECKSUM, AE_ERR_VERSION,
+    AE_ERR_BUFFER_TOO_SMALL};
 
 static void test_status_codes_keep_their_pinned_values(void **state)
 {
     (void)state;
-    static const int pinned[] = {0, -1, -2, -3, -4, -5, -6, -7, -8};
+    static const int pinned[] = {0, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13};
     for (size_t i = 0; i < ARRAY_LEN(ALL_STATUSES); i++)
         assert_int_equal(ALL_STATUSES[i], pinned[i]);
 }
@@ -213,7 +198,7 @@ static void test_status_str_is_distinct_and_nonempty_for_every_status(void **sta
 static void test_status_str_names_unknown_codes_unknown_status(void **state)
 {
     (void)state;
-    static const int unknown[] = {1, 2, -9, -10, 100, -100, INT_MAX, INT_MIN};
+    static const int unknown[] = {1, 2, -14, -15, 100, -100, INT_MAX, INT_MIN};
     for (size_t i = 0; i < ARRAY_LEN(unknown); i++) {
         const char *s = ae_status_str(unknown[i]);
         assert_non_null(s);
@@ -286,7 +271,7 @@ static void test_mirrored_model_reports_its_shape(void **state)
 {
     (void)state;
     static const size_t enc[] = {20, 12, 6, 3};
-    ae_model *m = create_model(enc, ARRAY_LEN(enc), NULL, 0);
+    ae_model *m = test_create_model(enc, ARRAY_LEN(enc), NULL, 0);
     assert_int_equal(ae_model_input_dim(m), 20);
     assert_int_equal(ae_model_latent_dim(m), 3);
     assert_int_equal(ae_model_encoder_layer_count(m), 3);
@@ -308,7 +293,7 @@ static void test_asymmetric_decoder_reports_its_shape(void **state)
     /* {3, 10} does not end at the input width. */
     assert_int_equal(ae_model_create(&m, enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec)),
                      AE_ERR_INVALID_ARGUMENT);
-    m = create_model(enc, ARRAY_LEN(enc), dec_full, ARRAY_LEN(dec_full));
+    m = test_create_model(enc, ARRAY_LEN(enc), dec_full, ARRAY_LEN(dec_full));
     assert_int_equal(ae_model_input_dim(m), 20);
     assert_int_equal(ae_model_latent_dim(m), 3);
     assert_int_equal(ae_model_encoder_layer_count(m), 3);
@@ -321,11 +306,9 @@ static void test_single_layer_encoder_and_decoder_take_latent_and_output_roles(v
 {
     (void)state;
     static const size_t enc[] = {7, 2};
-    ae_model *m = create_model(enc, ARRAY_LEN(enc), NULL, 0);
+    ae_model *m = test_create_model(enc, ARRAY_LEN(enc), NULL, 0);
     assert_int_equal(ae_model_encoder_layer_count(m), 1);
-    set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_ELU);
-    set_param(m, AE_PARAM_LATENT_ACTIVATION, AE_ACT_TANH);
-    set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+    test_set_activations(m, AE_ACT_ELU, AE_ACT_TANH, AE_ACT_SIGMOID);
     static const layer_expect expect[] = {{2, 7, 1}, {7, 2, 2}};
     check_layers(m, expect, ARRAY_LEN(expect), AE_ACT_ELU, AE_ACT_TANH, AE_ACT_SIGMOID);
     assert_int_equal(ae_model_param_count(m), 2 * 7 * 2 + 2 + 7);
@@ -337,7 +320,7 @@ static void test_layer_activations_follow_their_role_settings(void **state)
     (void)state;
     static const size_t enc[] = {9, 6, 4};
     static const size_t dec[] = {4, 5, 7, 9};
-    ae_model *m = create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
+    ae_model *m = test_create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
     static const layer_expect expect[] = {{6, 9, 0}, {4, 6, 1}, {5, 4, 0}, {7, 5, 0}, {9, 7, 2}};
     check_layers(m, expect, ARRAY_LEN(expect), AE_ACT_RELU, AE_ACT_LINEAR, AE_ACT_LINEAR);
     static const int combos[][3] = {
@@ -347,9 +330,7 @@ static void test_layer_activations_follow_their_role_settings(void **state)
         {AE_ACT_LINEAR, AE_ACT_SOFTPLUS, AE_ACT_LEAKY_RELU},
     };
     for (size_t i = 0; i < ARRAY_LEN(combos); i++) {
-        set_param(m, AE_PARAM_HIDDEN_ACTIVATION, combos[i][0]);
-        set_param(m, AE_PARAM_LATENT_ACTIVATION, combos[i][1]);
-        set_param(m, AE_PARAM_OUTPUT_ACTIVATION, combos[i][2]);
+        test_set_activations(m, combos[i][0], combos[i][1], combos[i][2]);
         check_layers(m, expect, ARRAY_LEN(expect), combos[i][0], combos[i][1], combos[i][2]);
     }
     ae_model_free(m);
@@ -471,7 +452,7 @@ static void test_set_param_round_trips_at_both_bounds(void **state)
         }
         /* A value in the middle, too. */
         double mid = d->integral ? floor((d->lo + d->hi) / 2) : (d->lo + d->hi) / 2;
-        set_param(m, d->param, mid);
+        test_set_param(m, d->param, mid);
         assert_true(get_param(m, d->param) == mid);
     }
     ae_model_free(m);
@@ -481,7 +462,7 @@ static void test_set_param_refuses_open_ends(void **state)
 {
     (void)state;
     ae_model *m = create_small();
-    double before[ARRAY_LEN(PARAM_DOCS)], after[ARRAY_LEN(PARAM_DOCS)];
+    double before[ARRAY_LEN(PARAM_DOCS)];
     settings_of(m, before);
     for (size_t i = 0; i < ARRAY_LEN(PARAM_DOCS); i++) {
         const param_doc *d = &PARAM_DOCS[i];
@@ -490,8 +471,7 @@ static void test_set_param_refuses_open_ends(void **state)
         if (d->hi_open)
             assert_int_equal(ae_model_set_param(m, d->param, d->hi), AE_ERR_INVALID_ARGUMENT);
     }
-    settings_of(m, after);
-    assert_memory_equal(before, after, sizeof before);
+    assert_settings_are(m, before);
     ae_model_free(m);
 }
 
@@ -500,10 +480,10 @@ static void test_set_param_refuses_out_of_range_and_non_integral_values(void **s
     (void)state;
     ae_model *m = create_small();
     /* Move every setting away from its default so "unchanged" means something. */
-    set_param(m, AE_PARAM_LEARNING_RATE, 0.25);
-    set_param(m, AE_PARAM_EPOCHS, 3);
-    float *params = params_of(m);
-    double before[ARRAY_LEN(PARAM_DOCS)], after[ARRAY_LEN(PARAM_DOCS)];
+    test_set_param(m, AE_PARAM_LEARNING_RATE, 0.25);
+    test_set_param(m, AE_PARAM_EPOCHS, 3);
+    float *params = test_params_of(m);
+    double before[ARRAY_LEN(PARAM_DOCS)];
     settings_of(m, before);
     for (size_t i = 0; i < ARRAY_LEN(PARAM_DOCS); i++) {
         const param_doc *d = &PARAM_DOCS[i];
@@ -532,9 +512,8 @@ static void test_set_param_refuses_out_of_range_and_non_integral_values(void **s
             assert_true(strlen(ae_last_error()) > 0);
         }
     }
-    settings_of(m, after);
-    assert_memory_equal(before, after, sizeof before);
-    assert_true(params_equal_to(m, params));
+    assert_settings_are(m, before);
+    assert_true(test_params_equal_to(m, params));
     free(params);
     ae_model_free(m);
 }
@@ -543,8 +522,8 @@ static void test_set_param_refuses_unknown_params(void **state)
 {
     (void)state;
     ae_model *m = create_small();
-    float *params = params_of(m);
-    double before[ARRAY_LEN(PARAM_DOCS)], after[ARRAY_LEN(PARAM_DOCS)];
+    float *params = test_params_of(m);
+    double before[ARRAY_LEN(PARAM_DOCS)];
     settings_of(m, before);
     for (size_t i = 0; i < ARRAY_LEN(UNKNOWN_PARAMS); i++) {
         ae_param p = (ae_param)UNKNOWN_PARAMS[i];
@@ -553,9 +532,8 @@ static void test_set_param_refuses_unknown_params(void **state)
         double v = 42.0;
         assert_int_equal(ae_model_get_param(m, p, &v), AE_ERR_INVALID_ARGUMENT);
     }
-    settings_of(m, after);
-    assert_memory_equal(before, after, sizeof before);
-    assert_true(params_equal_to(m, params));
+    assert_settings_are(m, before);
+    assert_true(test_params_equal_to(m, params));
     free(params);
     ae_model_free(m);
 }
@@ -569,7 +547,7 @@ static void test_setting_one_param_leaves_the_others_alone(void **state)
         double before[ARRAY_LEN(PARAM_DOCS)], after[ARRAY_LEN(PARAM_DOCS)];
         settings_of(m, before);
         double v = d->def == inner_end(d, 1) ? inner_end(d, 0) : inner_end(d, 1);
-        set_param(m, d->param, v);
+        test_set_param(m, d->param, v);
         settings_of(m, after);
         for (size_t j = 0; j < ARRAY_LEN(PARAM_DOCS); j++)
             if (j != i)
@@ -604,7 +582,7 @@ static void test_weights_and_bias_round_trip_per_layer(void **state)
     (void)state;
     static const size_t enc[] = {9, 6, 4};
     static const size_t dec[] = {4, 5, 9};
-    ae_model *m = create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
+    ae_model *m = test_create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
     test_rng rng;
     test_rng_seed(&rng, 11);
     size_t n_layers = ae_model_layer_count(m);
@@ -631,14 +609,14 @@ static void test_setting_one_layer_leaves_the_other_layers_alone(void **state)
     (void)state;
     ae_model *m = create_small();
     size_t n = ae_model_param_count(m);
-    float *before = params_of(m);
+    float *before = test_params_of(m);
     size_t n_out, n_in;
     assert_int_equal(ae_model_layer_info(m, 1, &n_out, &n_in, NULL), AE_OK);
     float *w = malloc(n_out * n_in * sizeof *w);
     for (size_t i = 0; i < n_out * n_in; i++)
         w[i] = 100.0f + (float)i;
     assert_int_equal(ae_model_set_weights(m, 1, w, n_out * n_in), AE_OK);
-    float *after = params_of(m);
+    float *after = test_params_of(m);
     /* Layer 1's W starts after layer 0's W (5 x 8). */
     size_t off = 5 * 8;
     size_t changed = 0;
@@ -664,10 +642,22 @@ static void test_flat_params_round_trip(void **state)
     test_rng_seed(&rng, 12);
     float *p = test_random_matrix(&rng, 1, n, n, -3.0f, 3.0f);
     assert_int_equal(ae_model_set_params(m, p, n), AE_OK);
-    float *got = params_of(m);
+    float *got = test_params_of(m);
     assert_memory_equal(p, got, n * sizeof *p);
     free(p), free(got);
     ae_model_free(m);
+}
+
+/* Layer @p l's shape, and malloc'ed copies of its weights and bias. */
+static void copy_layer(const ae_model *m, size_t l, size_t *n_out, size_t *n_in, float **w, float **b)
+{
+    assert_int_equal(ae_model_layer_info(m, l, n_out, n_in, NULL), AE_OK);
+    *w = malloc(*n_out * *n_in * sizeof **w);
+    *b = malloc(*n_out * sizeof **b);
+    assert_non_null(*w);
+    assert_non_null(*b);
+    assert_int_equal(ae_model_get_weights(m, l, *w, *n_out * *n_in), AE_OK);
+    assert_int_equal(ae_model_get_bias(m, l, *b, *n_out), AE_OK);
 }
 
 /* Flat layout: every layer's W in layer order, then every layer's bias in layer order. */
@@ -683,11 +673,8 @@ static void check_flat_layout(ae_model *m, const float *flat)
     size_t b_off = total_w;
     for (size_t l = 0; l < n_layers; l++) {
         size_t n_out, n_in;
-        assert_int_equal(ae_model_layer_info(m, l, &n_out, &n_in, NULL), AE_OK);
-        float *w = malloc(n_out * n_in * sizeof *w);
-        float *b = malloc(n_out * sizeof *b);
-        assert_int_equal(ae_model_get_weights(m, l, w, n_out * n_in), AE_OK);
-        assert_int_equal(ae_model_get_bias(m, l, b, n_out), AE_OK);
+        float *w, *b;
+        copy_layer(m, l, &n_out, &n_in, &w, &b);
         assert_memory_equal(w, flat + w_off, n_out * n_in * sizeof *w);
         assert_memory_equal(b, flat + b_off, n_out * sizeof *b);
         w_off += n_out * n_in;
@@ -702,7 +689,7 @@ static void test_flat_params_hold_all_weights_then_all_biases(void **state)
     (void)state;
     static const size_t enc[] = {9, 6, 4};
     static const size_t dec[] = {4, 5, 7, 9};
-    ae_model *m = create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
+    ae_model *m = test_create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
     size_t n = ae_model_param_count(m);
     /* Distinct values so any misplaced element shows. */
     float *flat = malloc(n * sizeof *flat);
@@ -719,7 +706,7 @@ static void test_per_layer_writes_show_up_in_the_flat_layout(void **state)
     (void)state;
     static const size_t enc[] = {9, 6, 4};
     static const size_t dec[] = {4, 5, 7, 9};
-    ae_model *m = create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
+    ae_model *m = test_create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
     size_t n_layers = ae_model_layer_count(m);
     float next = 1.0f;
     for (size_t l = 0; l < n_layers; l++) {
@@ -735,15 +722,14 @@ static void test_per_layer_writes_show_up_in_the_flat_layout(void **state)
         assert_int_equal(ae_model_set_bias(m, l, b, n_out), AE_OK);
         free(w), free(b);
     }
-    float *flat = params_of(m);
+    float *flat = test_params_of(m);
     check_flat_layout(m, flat);
     /* Also the fresh, randomly initialised model agrees with itself. */
-    ae_model *fresh = create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
-    float *fresh_flat = params_of(fresh);
+    ae_model *fresh = test_create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
+    float *fresh_flat = test_params_of(fresh);
     check_flat_layout(fresh, fresh_flat);
     free(flat), free(fresh_flat);
-    ae_model_free(fresh);
-    ae_model_free(m);
+    release(NULL, fresh, m);
 }
 
 static void test_new_model_has_zero_biases_and_nonzero_weights(void **state)
@@ -753,11 +739,8 @@ static void test_new_model_has_zero_biases_and_nonzero_weights(void **state)
     size_t n_layers = ae_model_layer_count(m);
     for (size_t l = 0; l < n_layers; l++) {
         size_t n_out, n_in;
-        assert_int_equal(ae_model_layer_info(m, l, &n_out, &n_in, NULL), AE_OK);
-        float *w = malloc(n_out * n_in * sizeof *w);
-        float *b = malloc(n_out * sizeof *b);
-        assert_int_equal(ae_model_get_weights(m, l, w, n_out * n_in), AE_OK);
-        assert_int_equal(ae_model_get_bias(m, l, b, n_out), AE_OK);
+        float *w, *b;
+        copy_layer(m, l, &n_out, &n_in, &w, &b);
         size_t nonzero = 0;
         for (size_t i = 0; i < n_out * n_in; i++) {
             assert_true(isfinite(w[i]));
@@ -779,67 +762,61 @@ static void test_same_seed_gives_identical_initial_params(void **state)
 {
     (void)state;
     ae_model *a = create_small(), *b = create_small();
-    assert_true(same_params(a, b));
-    set_param(a, AE_PARAM_SEED, 77);
-    set_param(b, AE_PARAM_SEED, 77);
-    assert_true(same_params(a, b));
-    ae_model_free(a);
-    ae_model_free(b);
+    assert_true(test_same_params(a, b));
+    test_set_param(a, AE_PARAM_SEED, 77);
+    test_set_param(b, AE_PARAM_SEED, 77);
+    assert_true(test_same_params(a, b));
+    release(NULL, a, b);
 }
 
 static void test_different_seed_gives_different_initial_params(void **state)
 {
     (void)state;
     ae_model *a = create_small(), *b = create_small();
-    set_param(b, AE_PARAM_SEED, 1);
-    assert_false(same_params(a, b));
+    test_set_param(b, AE_PARAM_SEED, 1);
+    assert_false(test_same_params(a, b));
     /* Not just some: most weights differ. */
     size_t n = ae_model_param_count(a);
-    float *pa = params_of(a), *pb = params_of(b);
+    float *pa = test_params_of(a), *pb = test_params_of(b);
     size_t differ = 0;
     for (size_t i = 0; i < n; i++)
         differ += pa[i] != pb[i];
     assert_true(differ > (8 * 5 + 5 * 3) * 2 * 9 / 10);
     free(pa), free(pb);
-    ae_model_free(a);
-    ae_model_free(b);
+    release(NULL, a, b);
 }
 
 static void test_initial_params_do_not_depend_on_the_order_of_settings(void **state)
 {
     (void)state;
     ae_model *a = create_small(), *b = create_small(), *c = create_small(), *ref = create_small();
-    float *default_params = params_of(ref);
+    float *default_params = test_params_of(ref);
 
-    set_param(a, AE_PARAM_SEED, 5);
-    set_param(a, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    set_param(a, AE_PARAM_LATENT_ACTIVATION, AE_ACT_SIGMOID);
-    set_param(a, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_ELU);
+    test_set_param(a, AE_PARAM_SEED, 5);
+    test_set_activations(a, AE_ACT_TANH, AE_ACT_SIGMOID, AE_ACT_ELU);
 
-    set_param(b, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_ELU);
-    set_param(b, AE_PARAM_LATENT_ACTIVATION, AE_ACT_SIGMOID);
-    set_param(b, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    set_param(b, AE_PARAM_SEED, 5);
+    test_set_param(b, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_ELU);
+    test_set_param(b, AE_PARAM_LATENT_ACTIVATION, AE_ACT_SIGMOID);
+    test_set_param(b, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
+    test_set_param(b, AE_PARAM_SEED, 5);
 
     /* Detours through other values end where they would have started. */
-    set_param(c, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_SOFTPLUS);
-    set_param(c, AE_PARAM_SEED, 9);
-    set_param(c, AE_PARAM_LEARNING_RATE, 0.5);
-    set_param(c, AE_PARAM_LATENT_ACTIVATION, AE_ACT_SIGMOID);
-    set_param(c, AE_PARAM_SEED, 5);
-    set_param(c, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_ELU);
-    set_param(c, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
+    test_set_param(c, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_SOFTPLUS);
+    test_set_param(c, AE_PARAM_SEED, 9);
+    test_set_param(c, AE_PARAM_LEARNING_RATE, 0.5);
+    test_set_param(c, AE_PARAM_LATENT_ACTIVATION, AE_ACT_SIGMOID);
+    test_set_param(c, AE_PARAM_SEED, 5);
+    test_set_param(c, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_ELU);
+    test_set_param(c, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
 
-    assert_true(same_params(a, b));
-    assert_true(same_params(a, c));
-    assert_false(params_equal_to(a, default_params));
+    assert_true(test_same_params(a, b));
+    assert_true(test_same_params(a, c));
+    assert_false(test_params_equal_to(a, default_params));
 
     /* Going back to the defaults gives the default model's weights. */
-    set_param(a, AE_PARAM_SEED, 0);
-    set_param(a, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_RELU);
-    set_param(a, AE_PARAM_LATENT_ACTIVATION, AE_ACT_LINEAR);
-    set_param(a, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LINEAR);
-    assert_true(params_equal_to(a, default_params));
+    test_set_param(a, AE_PARAM_SEED, 0);
+    test_set_activations(a, AE_ACT_RELU, AE_ACT_LINEAR, AE_ACT_LINEAR);
+    assert_true(test_params_equal_to(a, default_params));
 
     free(default_params);
     ae_model_free(a);
@@ -852,15 +829,14 @@ static void test_non_init_settings_do_not_change_fresh_weights(void **state)
 {
     (void)state;
     ae_model *a = create_small(), *ref = create_small();
-    set_param(a, AE_PARAM_LEARNING_RATE, 0.1);
-    set_param(a, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
-    set_param(a, AE_PARAM_LOSS, AE_LOSS_BCE);
-    set_param(a, AE_PARAM_BATCH_SIZE, 3);
-    set_param(a, AE_PARAM_LEAKY_SLOPE, 0.2);
-    set_param(a, AE_PARAM_ELU_ALPHA, 2.0);
-    assert_true(same_params(a, ref));
-    ae_model_free(a);
-    ae_model_free(ref);
+    test_set_param(a, AE_PARAM_LEARNING_RATE, 0.1);
+    test_set_param(a, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(a, AE_PARAM_LOSS, AE_LOSS_BCE);
+    test_set_param(a, AE_PARAM_BATCH_SIZE, 3);
+    test_set_param(a, AE_PARAM_LEAKY_SLOPE, 0.2);
+    test_set_param(a, AE_PARAM_ELU_ALPHA, 2.0);
+    assert_true(test_same_params(a, ref));
+    release(NULL, a, ref);
 }
 
 static void test_changing_seed_after_set_weights_keeps_the_weights(void **state)
@@ -871,13 +847,11 @@ static void test_changing_seed_after_set_weights_keeps_the_weights(void **state)
     for (size_t i = 0; i < ARRAY_LEN(w); i++)
         w[i] = 0.01f * (float)i;
     assert_int_equal(ae_model_set_weights(m, 0, w, ARRAY_LEN(w)), AE_OK);
-    float *kept = params_of(m);
-    set_param(m, AE_PARAM_SEED, 3);
-    assert_true(params_equal_to(m, kept));
-    set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    set_param(m, AE_PARAM_LATENT_ACTIVATION, AE_ACT_TANH);
-    set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
-    assert_true(params_equal_to(m, kept));
+    float *kept = test_params_of(m);
+    test_set_param(m, AE_PARAM_SEED, 3);
+    assert_true(test_params_equal_to(m, kept));
+    test_set_activations(m, AE_ACT_TANH, AE_ACT_TANH, AE_ACT_SIGMOID);
+    assert_true(test_params_equal_to(m, kept));
     int act = -1;
     assert_int_equal(ae_model_layer_info(m, 0, NULL, NULL, &act), AE_OK);
     assert_int_equal(act, AE_ACT_TANH);
@@ -889,11 +863,11 @@ static void test_changing_seed_after_set_params_keeps_the_params(void **state)
 {
     (void)state;
     ae_model *m = create_small();
-    float *p = params_of(m); /* set the very values it has: still ends "fresh" */
+    float *p = test_params_of(m); /* set the very values it has: still ends "fresh" */
     assert_int_equal(ae_model_set_params(m, p, ae_model_param_count(m)), AE_OK);
-    set_param(m, AE_PARAM_SEED, 3);
-    set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_SIGMOID);
-    assert_true(params_equal_to(m, p));
+    test_set_param(m, AE_PARAM_SEED, 3);
+    test_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_SIGMOID);
+    assert_true(test_params_equal_to(m, p));
     free(p);
     ae_model_free(m);
 }
@@ -906,12 +880,12 @@ static void test_changing_seed_after_train_batch_keeps_the_weights(void **state)
     double loss = NAN;
     assert_int_equal(ae_model_train_batch(m, x, 16, 8, &loss), AE_OK);
     assert_true(isfinite(loss));
-    float *kept = params_of(m);
-    set_param(m, AE_PARAM_SEED, 3);
-    assert_true(params_equal_to(m, kept));
-    set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
-    assert_true(params_equal_to(m, kept));
+    float *kept = test_params_of(m);
+    test_set_param(m, AE_PARAM_SEED, 3);
+    assert_true(test_params_equal_to(m, kept));
+    test_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
+    test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+    assert_true(test_params_equal_to(m, kept));
     free(kept), free(x);
     ae_model_free(m);
 }
@@ -921,13 +895,12 @@ static void test_changing_seed_after_fit_keeps_the_weights(void **state)
     (void)state;
     ae_model *m = create_small();
     float *x = batch_data(22, 16, 8);
-    set_param(m, AE_PARAM_EPOCHS, 1);
-    set_param(m, AE_PARAM_BATCH_SIZE, 8);
+    test_set_epochs_and_batch(m, 1, 8);
     assert_int_equal(ae_model_fit(m, x, 16, 8, NULL), AE_OK);
-    float *kept = params_of(m);
-    set_param(m, AE_PARAM_SEED, 3);
-    set_param(m, AE_PARAM_LATENT_ACTIVATION, AE_ACT_TANH);
-    assert_true(params_equal_to(m, kept));
+    float *kept = test_params_of(m);
+    test_set_param(m, AE_PARAM_SEED, 3);
+    test_set_param(m, AE_PARAM_LATENT_ACTIVATION, AE_ACT_TANH);
+    assert_true(test_params_equal_to(m, kept));
     free(kept), free(x);
     ae_model_free(m);
 }
@@ -993,15 +966,13 @@ static void test_relu_family_layers_get_he_normal_init(void **state)
 {
     (void)state;
     static const size_t enc[] = {1000, 800, 600};
-    ae_model *m = create_model(enc, ARRAY_LEN(enc), NULL, 0);
+    ae_model *m = test_create_model(enc, ARRAY_LEN(enc), NULL, 0);
     /* Layers: 0 hidden (relu), 1 latent (linear), 2 hidden (relu), 3 output (linear). */
     check_he(m, 0);
     check_he(m, 2);
     static const int acts[] = {AE_ACT_LEAKY_RELU, AE_ACT_ELU};
     for (size_t i = 0; i < ARRAY_LEN(acts); i++) {
-        set_param(m, AE_PARAM_HIDDEN_ACTIVATION, acts[i]);
-        set_param(m, AE_PARAM_LATENT_ACTIVATION, acts[i]);
-        set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_RELU);
+        test_set_activations(m, acts[i], acts[i], AE_ACT_RELU);
         for (size_t l = 0; l < 4; l++)
             check_he(m, l);
     }
@@ -1012,14 +983,12 @@ static void test_other_layers_get_glorot_uniform_init(void **state)
 {
     (void)state;
     static const size_t enc[] = {1000, 800, 600};
-    ae_model *m = create_model(enc, ARRAY_LEN(enc), NULL, 0);
+    ae_model *m = test_create_model(enc, ARRAY_LEN(enc), NULL, 0);
     check_glorot(m, 1); /* latent, linear */
     check_glorot(m, 3); /* output, linear */
     static const int acts[] = {AE_ACT_SIGMOID, AE_ACT_TANH, AE_ACT_LINEAR, AE_ACT_SOFTPLUS};
     for (size_t i = 0; i < ARRAY_LEN(acts); i++) {
-        set_param(m, AE_PARAM_HIDDEN_ACTIVATION, acts[i]);
-        set_param(m, AE_PARAM_LATENT_ACTIVATION, acts[i]);
-        set_param(m, AE_PARAM_OUTPUT_ACTIVATION, acts[i]);
+        test_set_activations(m, acts[i], acts[i], acts[i]);
         for (size_t l = 0; l < 4; l++)
             check_glorot(m, l);
     }
@@ -1035,19 +1004,18 @@ static void test_clone_copies_params_and_settings(void **state)
     (void)state;
     static const size_t enc[] = {9, 6, 4};
     static const size_t dec[] = {4, 5, 7, 9};
-    ae_model *m = create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
-    set_param(m, AE_PARAM_SEED, 17);
-    set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
-    set_param(m, AE_PARAM_LEARNING_RATE, 0.05);
-    set_param(m, AE_PARAM_MOMENTUM, 0.5);
-    set_param(m, AE_PARAM_EPOCHS, 7);
-    set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.25);
-    ae_model *c = NULL;
-    assert_int_equal(ae_model_clone(m, &c), AE_OK);
+    ae_model *m = test_create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
+    test_set_param(m, AE_PARAM_SEED, 17);
+    test_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
+    test_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(m, AE_PARAM_LEARNING_RATE, 0.05);
+    test_set_param(m, AE_PARAM_MOMENTUM, 0.5);
+    test_set_param(m, AE_PARAM_EPOCHS, 7);
+    test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.25);
+    ae_model *c = test_clone_model(m);
     assert_non_null(c);
     assert_ptr_not_equal(c, m);
-    assert_true(same_params(m, c));
+    assert_true(test_same_params(m, c));
     assert_true(same_settings(m, c));
     assert_int_equal(ae_model_layer_count(c), ae_model_layer_count(m));
     assert_int_equal(ae_model_encoder_layer_count(c), ae_model_encoder_layer_count(m));
@@ -1062,8 +1030,7 @@ static void test_clone_copies_params_and_settings(void **state)
         assert_int_equal(i1, i2);
         assert_int_equal(a1, a2);
     }
-    ae_model_free(c);
-    ae_model_free(m);
+    release(NULL, c, m);
 }
 
 static void test_training_the_clone_leaves_the_original_alone(void **state)
@@ -1071,17 +1038,16 @@ static void test_training_the_clone_leaves_the_original_alone(void **state)
     (void)state;
     ae_model *m = create_small();
     float *x = batch_data(31, 16, 8);
-    float *before = params_of(m);
-    ae_model *c = NULL;
-    assert_int_equal(ae_model_clone(m, &c), AE_OK);
-    assert_int_equal(ae_model_train_batch(c, x, 16, 8, NULL), AE_OK);
+    float *before = test_params_of(m);
+    ae_model *c = test_clone_model(m);
+    train_steps(c, x, 16, 1);
     assert_int_equal(ae_model_set_param(c, AE_PARAM_LEARNING_RATE, 0.3), AE_OK);
-    assert_false(same_params(m, c));
-    assert_true(params_equal_to(m, before));
+    assert_false(test_same_params(m, c));
+    assert_true(test_params_equal_to(m, before));
     assert_true(get_param(m, AE_PARAM_LEARNING_RATE) == 1e-3);
     /* And the other way round: freeing the original leaves the clone usable. */
     ae_model_free(m);
-    assert_int_equal(ae_model_train_batch(c, x, 16, 8, NULL), AE_OK);
+    train_steps(c, x, 16, 1);
     free(before), free(x);
     ae_model_free(c);
 }
@@ -1092,101 +1058,80 @@ static void test_clone_and_original_continue_training_identically(void **state)
     ae_model *m = create_small();
     float *x = batch_data(32, 16, 8);
     /* Build up optimizer state (Adam moments and step count) before cloning. */
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(ae_model_train_batch(m, x, 16, 8, NULL), AE_OK);
-    ae_model *c = NULL;
-    assert_int_equal(ae_model_clone(m, &c), AE_OK);
+    train_steps(m, x, 16, 3);
+    ae_model *c = test_clone_model(m);
     for (int i = 0; i < 3; i++) {
         double lm = NAN, lc = NAN;
         assert_int_equal(ae_model_train_batch(m, x + i * 8, 8, 8, &lm), AE_OK);
         assert_int_equal(ae_model_train_batch(c, x + i * 8, 8, 8, &lc), AE_OK);
         assert_true(lm == lc);
-        assert_true(same_params(m, c));
+        assert_true(test_same_params(m, c));
     }
-    ae_model_free(c);
-    ae_model_free(m);
-    free(x);
+    release(x, c, m);
 }
 
 static void test_clone_continues_sgd_momentum_identically(void **state)
 {
     (void)state;
     ae_model *m = create_small();
-    set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
-    set_param(m, AE_PARAM_MOMENTUM, 0.9);
-    set_param(m, AE_PARAM_LEARNING_RATE, 0.05);
+    test_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(m, AE_PARAM_MOMENTUM, 0.9);
+    test_set_param(m, AE_PARAM_LEARNING_RATE, 0.05);
     float *x = batch_data(33, 16, 8);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(ae_model_train_batch(m, x, 16, 8, NULL), AE_OK);
-    ae_model *c = NULL;
-    assert_int_equal(ae_model_clone(m, &c), AE_OK);
-    assert_int_equal(ae_model_train_batch(m, x, 16, 8, NULL), AE_OK);
-    assert_int_equal(ae_model_train_batch(c, x, 16, 8, NULL), AE_OK);
-    assert_true(same_params(m, c));
-    ae_model_free(c);
-    ae_model_free(m);
-    free(x);
+    train_steps(m, x, 16, 2);
+    ae_model *c = test_clone_model(m);
+    train_steps(m, x, 16, 1);
+    train_steps(c, x, 16, 1);
+    assert_true(test_same_params(m, c));
+    release(x, c, m);
 }
 
 static void test_clone_continues_fit_identically_with_the_same_generator(void **state)
 {
     (void)state;
     ae_model *m = create_small();
-    set_param(m, AE_PARAM_EPOCHS, 2);
-    set_param(m, AE_PARAM_BATCH_SIZE, 4);
-    set_param(m, AE_PARAM_SHUFFLE, 1);
-    set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.25);
+    test_set_epochs_and_batch(m, 2, 4);
+    test_set_param(m, AE_PARAM_SHUFFLE, 1);
+    test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.25);
     float *x = batch_data(34, 32, 8);
     assert_int_equal(ae_model_fit(m, x, 32, 8, NULL), AE_OK);
-    ae_model *c = NULL;
-    assert_int_equal(ae_model_clone(m, &c), AE_OK);
-    ae_fit_report rm = {sizeof rm, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    ae_fit_report rc = {sizeof rc, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    assert_int_equal(ae_model_fit(m, x, 32, 8, &rm), AE_OK);
-    assert_int_equal(ae_model_fit(c, x, 32, 8, &rc), AE_OK);
-    assert_true(same_params(m, c));
+    ae_model *c = test_clone_model(m);
+    ae_fit_report rm, rc;
+    fit_both(m, c, x, 32, &rm, &rc);
+    assert_true(test_same_params(m, c));
     assert_true(rm.final_train_loss == rc.final_train_loss);
     assert_true(rm.final_val_loss == rc.final_val_loss);
-    ae_model_free(c);
-    ae_model_free(m);
-    free(x);
+    release(x, c, m);
 }
 
 static void test_clone_continues_fit_identically_after_a_larger_train_batch(void **state)
 {
     (void)state;
     ae_model *m = create_small();
-    set_param(m, AE_PARAM_EPOCHS, 1);
-    set_param(m, AE_PARAM_BATCH_SIZE, 4);
+    test_set_epochs_and_batch(m, 1, 4);
     float *x = batch_data(36, 16, 8);
     /* A single step on all 16 rows, then a fit in batches of 4 on both. */
-    assert_int_equal(ae_model_train_batch(m, x, 16, 8, NULL), AE_OK);
-    ae_model *c = NULL;
-    assert_int_equal(ae_model_clone(m, &c), AE_OK);
-    ae_fit_report rm = {sizeof rm, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    ae_fit_report rc = {sizeof rc, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    assert_int_equal(ae_model_fit(m, x, 16, 8, &rm), AE_OK);
-    assert_int_equal(ae_model_fit(c, x, 16, 8, &rc), AE_OK);
+    train_steps(m, x, 16, 1);
+    ae_model *c = test_clone_model(m);
+    ae_fit_report rm, rc;
+    fit_both(m, c, x, 16, &rm, &rc);
     assert_int_equal(rm.steps_run, rc.steps_run);
-    assert_true(same_params(m, c));
-    ae_model_free(c);
-    ae_model_free(m);
-    free(x);
+    assert_true(test_same_params(m, c));
+    release(x, c, m);
 }
 
 static void test_clone_of_a_fresh_model_redraws_like_the_original(void **state)
 {
     (void)state;
     ae_model *m = create_small();
-    ae_model *c = NULL;
-    assert_int_equal(ae_model_clone(m, &c), AE_OK);
-    set_param(m, AE_PARAM_SEED, 1234);
-    set_param(c, AE_PARAM_SEED, 1234);
-    set_param(c, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    assert_true(same_params(m, c));
+    ae_model *c = test_clone_model(m);
+    test_set_param(m, AE_PARAM_SEED, 1234);
+    test_set_param(c, AE_PARAM_SEED, 1234);
+    test_set_param(c, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
+    test_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
+    assert_true(test_same_params(m, c));
     ae_model *ref = create_small();
-    assert_false(same_params(m, ref));
+    assert_false(test_same_params(m, ref));
     ae_model_free(ref);
     ae_model_free(c);
     ae_model_free(m);
@@ -1198,24 +1143,22 @@ static void test_batch_size_setting_takes_effect_whatever_came_before(void **sta
     (void)state;
     ae_model *m = create_small();
     float *x = batch_data(37, 12, 8);
-    ae_fit_report r = {sizeof r, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    set_param(m, AE_PARAM_EPOCHS, 1);
-    set_param(m, AE_PARAM_BATCH_SIZE, 4);
+    ae_fit_report r = test_new_fit_report();
+    test_set_epochs_and_batch(m, 1, 4);
     assert_int_equal(ae_model_fit(m, x, 12, 8, &r), AE_OK);
     assert_int_equal(r.steps_run, 3);
     /* A 12-row step in between. */
-    assert_int_equal(ae_model_train_batch(m, x, 12, 8, NULL), AE_OK);
+    train_steps(m, x, 12, 1);
     assert_int_equal(ae_model_fit(m, x, 12, 8, &r), AE_OK);
     assert_int_equal(r.steps_run, 3);
     /* A fit with large batches, then small ones. */
-    set_param(m, AE_PARAM_BATCH_SIZE, 64);
+    test_set_param(m, AE_PARAM_BATCH_SIZE, 64);
     assert_int_equal(ae_model_fit(m, x, 12, 8, &r), AE_OK);
     assert_int_equal(r.steps_run, 1);
-    set_param(m, AE_PARAM_BATCH_SIZE, 2);
+    test_set_param(m, AE_PARAM_BATCH_SIZE, 2);
     assert_int_equal(ae_model_fit(m, x, 12, 8, &r), AE_OK);
     assert_int_equal(r.steps_run, 6);
-    free(x);
-    ae_model_free(m);
+    release(x, m, NULL);
 }
 
 static int count_calls(const ae_progress *progress, void *user_data)
@@ -1231,29 +1174,25 @@ static void test_clone_copies_the_progress_callback(void **state)
     ae_model *m = create_small();
     int calls = 0;
     assert_int_equal(ae_model_set_progress(m, count_calls, &calls), AE_OK);
-    set_param(m, AE_PARAM_EPOCHS, 2);
-    ae_model *c = NULL;
-    assert_int_equal(ae_model_clone(m, &c), AE_OK);
+    test_set_param(m, AE_PARAM_EPOCHS, 2);
+    ae_model *c = test_clone_model(m);
     float *x = batch_data(35, 8, 8);
     assert_int_equal(ae_model_fit(c, x, 8, 8, NULL), AE_OK);
     assert_int_equal(calls, 2);
-    ae_model_free(c);
-    ae_model_free(m);
-    free(x);
+    release(x, c, m);
 }
 
 static void test_reset_restores_the_initial_weights(void **state)
 {
     (void)state;
     ae_model *m = create_small();
-    set_param(m, AE_PARAM_SEED, 8);
-    float *initial = params_of(m);
+    test_set_param(m, AE_PARAM_SEED, 8);
+    float *initial = test_params_of(m);
     float *x = batch_data(41, 16, 8);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(ae_model_train_batch(m, x, 16, 8, NULL), AE_OK);
-    assert_false(params_equal_to(m, initial));
+    train_steps(m, x, 16, 3);
+    assert_false(test_params_equal_to(m, initial));
     assert_int_equal(ae_model_reset(m), AE_OK);
-    assert_true(params_equal_to(m, initial));
+    assert_true(test_params_equal_to(m, initial));
     assert_true(get_param(m, AE_PARAM_SEED) == 8);
     free(initial), free(x);
     ae_model_free(m);
@@ -1264,16 +1203,14 @@ static void test_reset_uses_the_current_seed(void **state)
     (void)state;
     ae_model *m = create_small(), *ref = create_small();
     float *x = batch_data(42, 16, 8);
-    assert_int_equal(ae_model_train_batch(m, x, 16, 8, NULL), AE_OK);
-    set_param(m, AE_PARAM_SEED, 99); /* weights no longer fresh: kept */
-    set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
+    train_steps(m, x, 16, 1);
+    test_set_param(m, AE_PARAM_SEED, 99); /* weights no longer fresh: kept */
+    test_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
     assert_int_equal(ae_model_reset(m), AE_OK);
-    set_param(ref, AE_PARAM_SEED, 99);
-    set_param(ref, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    assert_true(same_params(m, ref));
-    free(x);
-    ae_model_free(m);
-    ae_model_free(ref);
+    test_set_param(ref, AE_PARAM_SEED, 99);
+    test_set_param(ref, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
+    assert_true(test_same_params(m, ref));
+    release(x, m, ref);
 }
 
 static void test_reset_after_set_weights_restores_the_drawn_weights(void **state)
@@ -1284,10 +1221,9 @@ static void test_reset_after_set_weights_restores_the_drawn_weights(void **state
     float *zeros = calloc(n, sizeof *zeros);
     assert_int_equal(ae_model_set_params(m, zeros, n), AE_OK);
     assert_int_equal(ae_model_reset(m), AE_OK);
-    assert_true(same_params(m, ref));
+    assert_true(test_same_params(m, ref));
     free(zeros);
-    ae_model_free(m);
-    ae_model_free(ref);
+    release(NULL, m, ref);
 }
 
 static void test_reset_clears_the_optimizer_state(void **state)
@@ -1295,35 +1231,28 @@ static void test_reset_clears_the_optimizer_state(void **state)
     (void)state;
     ae_model *m = create_small(), *ref = create_small();
     float *x = batch_data(43, 16, 8);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(ae_model_train_batch(m, x, 16, 8, NULL), AE_OK);
+    train_steps(m, x, 16, 3);
     assert_int_equal(ae_model_reset(m), AE_OK);
-    assert_int_equal(ae_model_train_batch(m, x, 16, 8, NULL), AE_OK);
-    assert_int_equal(ae_model_train_batch(ref, x, 16, 8, NULL), AE_OK);
-    assert_true(same_params(m, ref));
-    free(x);
-    ae_model_free(m);
-    ae_model_free(ref);
+    train_steps(m, x, 16, 1);
+    train_steps(ref, x, 16, 1);
+    assert_true(test_same_params(m, ref));
+    release(x, m, ref);
 }
 
 static void test_reset_restores_the_generator(void **state)
 {
     (void)state;
     ae_model *m = create_small(), *ref = create_small();
-    set_param(m, AE_PARAM_EPOCHS, 2);
-    set_param(m, AE_PARAM_BATCH_SIZE, 4);
-    set_param(ref, AE_PARAM_EPOCHS, 2);
-    set_param(ref, AE_PARAM_BATCH_SIZE, 4);
+    test_set_epochs_and_batch(m, 2, 4);
+    test_set_epochs_and_batch(ref, 2, 4);
     float *x = batch_data(44, 24, 8);
     assert_int_equal(ae_model_fit(m, x, 24, 8, NULL), AE_OK);
     assert_int_equal(ae_model_reset(m), AE_OK);
     /* Reseeded generator: the same shuffles as a new model. */
     assert_int_equal(ae_model_fit(m, x, 24, 8, NULL), AE_OK);
     assert_int_equal(ae_model_fit(ref, x, 24, 8, NULL), AE_OK);
-    assert_true(same_params(m, ref));
-    free(x);
-    ae_model_free(m);
-    ae_model_free(ref);
+    assert_true(test_same_params(m, ref));
+    release(x, m, ref);
 }
 
 int main(void)

@@ -14,11 +14,7 @@
 #include "autoenc.h"
 #include "fashion_mnist.h"
 #include "test_data.h"
-
-static void set(ae_model *m, ae_param p, double v)
-{
-    assert_int_equal(ae_model_set_param(m, p, v), AE_OK);
-}
+#include "test_models.h"
 
 /* Mean over columns of each column's variance: the MSE of predicting the column means. */
 static double total_variance(const float *x, size_t rows, size_t cols)
@@ -50,22 +46,19 @@ static void check_linear_recovers_low_rank(const size_t *widths, size_t n_widths
     test_rng_seed(&rng, 2024);
     float *x = test_low_rank_matrix(&rng, LR_ROWS, LR_COLS, LR_RANK);
     assert_non_null(x);
-    ae_model *m = NULL;
-    assert_int_equal(ae_model_create(&m, widths, n_widths, NULL, 0), AE_OK);
-    set(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_LINEAR);
-    set(m, AE_PARAM_LATENT_ACTIVATION, AE_ACT_LINEAR);
-    set(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LINEAR);
-    set(m, AE_PARAM_LOSS, AE_LOSS_MSE);
-    set(m, AE_PARAM_OPTIMIZER, AE_OPT_ADAM);
-    set(m, AE_PARAM_LEARNING_RATE, lr);
-    set(m, AE_PARAM_BATCH_SIZE, 32);
-    set(m, AE_PARAM_EPOCHS, (double)epochs);
-    set(m, AE_PARAM_SEED, 5);
+    ae_model *m = test_create_model(widths, n_widths, NULL, 0);
+    test_set_activations(m, AE_ACT_LINEAR, AE_ACT_LINEAR, AE_ACT_LINEAR);
+    test_set_param(m, AE_PARAM_LOSS, AE_LOSS_MSE);
+    test_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_ADAM);
+    test_set_param(m, AE_PARAM_LEARNING_RATE, lr);
+    test_set_param(m, AE_PARAM_BATCH_SIZE, 32);
+    test_set_param(m, AE_PARAM_EPOCHS, (double)epochs);
+    test_set_param(m, AE_PARAM_SEED, 5);
 
     double variance = total_variance(x, LR_ROWS, LR_COLS);
     double before = NAN, after = NAN;
     assert_int_equal(ae_model_loss(m, x, LR_ROWS, LR_COLS, &before), AE_OK);
-    ae_fit_report report = {sizeof report, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    ae_fit_report report = test_new_fit_report();
     assert_int_equal(ae_model_fit(m, x, LR_ROWS, LR_COLS, &report), AE_OK);
     assert_int_equal(ae_model_loss(m, x, LR_ROWS, LR_COLS, &after), AE_OK);
     print_message("linear %zu-...-%zu: variance %.4g, loss %.4g -> %.4g (%.3g of the variance), %.2f s\n",
@@ -134,16 +127,15 @@ static void test_nonlinear_autoencoder_learns_fashion_mnist(void **state)
     baseline /= (double)(FM_TEST * d);
 
     const size_t widths[] = {784, 128, 32};
-    ae_model *m = NULL;
-    assert_int_equal(ae_model_create(&m, widths, 3, NULL, 0), AE_OK);
-    set(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_RELU);
-    set(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
-    set(m, AE_PARAM_LOSS, AE_LOSS_BCE);
-    set(m, AE_PARAM_LEARNING_RATE, 3e-3);
-    set(m, AE_PARAM_BATCH_SIZE, 64);
-    set(m, AE_PARAM_EPOCHS, 10);
-    set(m, AE_PARAM_SEED, 1);
-    ae_fit_report report = {sizeof report, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    ae_model *m = test_create_model(widths, 3, NULL, 0);
+    test_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_RELU);
+    test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+    test_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
+    test_set_param(m, AE_PARAM_LEARNING_RATE, 3e-3);
+    test_set_param(m, AE_PARAM_BATCH_SIZE, 64);
+    test_set_param(m, AE_PARAM_EPOCHS, 10);
+    test_set_param(m, AE_PARAM_SEED, 1);
+    ae_fit_report report = test_new_fit_report();
     assert_int_equal(ae_model_fit(m, train.pixels, FM_TRAIN, d, &report), AE_OK);
 
     float *y = malloc(FM_TEST * d * sizeof *y);

@@ -14,6 +14,7 @@
 
 #include "autoenc.h"
 #include "test_data.h"
+#include "test_models.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -66,19 +67,14 @@ static int teardown(void **state)
     return 0;
 }
 
-static void set_param(ae_model *m, ae_param param, double value)
-{
-    assert_int_equal(ae_model_set_param(m, param, value), AE_OK);
-}
-
 /* Replace the fixture's model by a new one (fresh weights, fixture settings). */
 static void renew_model(fixture *f)
 {
     ae_model_free(f->model);
     f->model = NULL;
-    assert_int_equal(ae_model_create(&f->model, WIDTHS, ARRAY_LEN(WIDTHS), NULL, 0), AE_OK);
-    set_param(f->model, AE_PARAM_BATCH_SIZE, 4);
-    set_param(f->model, AE_PARAM_EPOCHS, 2);
+    f->model = test_create_model(WIDTHS, ARRAY_LEN(WIDTHS), NULL, 0);
+    test_set_param(f->model, AE_PARAM_BATCH_SIZE, 4);
+    test_set_param(f->model, AE_PARAM_EPOCHS, 2);
 }
 
 /* A copy of the fixture's data with one cell replaced. */
@@ -111,29 +107,25 @@ typedef struct snapshot {
 static snapshot take_snapshot(const ae_model *m)
 {
     snapshot s;
-    size_t n = ae_model_param_count(m);
-    s.params = malloc(n * sizeof *s.params);
-    assert_non_null(s.params);
-    assert_int_equal(ae_model_get_params(m, s.params, n), AE_OK);
+    s.params = test_params_of(m);
     for (size_t i = 0; i < ARRAY_LEN(ALL_PARAMS); i++)
         assert_int_equal(ae_model_get_param(m, ALL_PARAMS[i], &s.settings[i]), AE_OK);
-    s.twin = NULL;
-    assert_int_equal(ae_model_clone(m, &s.twin), AE_OK);
+    s.twin = test_clone_model(m);
     return s;
 }
 
-static int params_same(const ae_model *a, const ae_model *b)
+/* The model's parameters and settings are bitwise those of the snapshot. */
+static void assert_params_and_settings_match(const ae_model *m, const snapshot *s)
 {
-    size_t n = ae_model_param_count(a);
-    assert_int_equal(n, ae_model_param_count(b));
-    float *pa = malloc(n * sizeof *pa), *pb = malloc(n * sizeof *pb);
-    assert_non_null(pa);
-    assert_non_null(pb);
-    assert_int_equal(ae_model_get_params(a, pa, n), AE_OK);
-    assert_int_equal(ae_model_get_params(b, pb, n), AE_OK);
-    int same = memcmp(pa, pb, n * sizeof *pa) == 0;
-    free(pa), free(pb);
-    return same;
+    size_t n = ae_model_param_count(m);
+    float *now = test_params_of(m);
+    assert_memory_equal(now, s->params, n * sizeof *now);
+    free(now);
+    for (size_t i = 0; i < ARRAY_LEN(ALL_PARAMS); i++) {
+        double v;
+        assert_int_equal(ae_model_get_param(m, ALL_PARAMS[i], &v), AE_OK);
+        assert_true(memcmp(&v, &s->settings[i], sizeof v) == 0);
+    }
 }
 
 /* The model holds the snapshot's parameters and settings, and valid calls succeed:
@@ -142,18 +134,8 @@ static int params_same(const ae_model *a, const ae_model *b)
 static void assert_untouched_and_usable(fixture *f, snapshot *s)
 {
     ae_model *m = f->model;
-    size_t n = ae_model_param_count(m);
-    assert_int_equal(n, f->n_params);
-    float *now = malloc(n * sizeof *now);
-    assert_non_null(now);
-    assert_int_equal(ae_model_get_params(m, now, n), AE_OK);
-    assert_memory_equal(now, s->params, n * sizeof *now);
-    free(now);
-    for (size_t i = 0; i < ARRAY_LEN(ALL_PARAMS); i++) {
-        double v;
-        assert_int_equal(ae_model_get_param(m, ALL_PARAMS[i], &v), AE_OK);
-        assert_true(memcmp(&v, &s->settings[i], sizeof v) == 0);
-    }
+    assert_int_equal(ae_model_param_count(m), f->n_params);
+    assert_params_and_settings_match(m, s);
     float z[ROWS * LAT];
     assert_int_equal(ae_model_encode(m, f->x, ROWS, IN, z, LAT), AE_OK);
 
@@ -162,20 +144,20 @@ static void assert_untouched_and_usable(fixture *f, snapshot *s)
     assert_int_equal(ae_model_get_param(m, AE_PARAM_LOSS, &loss_kind), AE_OK);
     assert_int_equal(ae_model_get_param(m, AE_PARAM_OUTPUT_ACTIVATION, &out_act), AE_OK);
     if (loss_kind == AE_LOSS_BCE && out_act != AE_ACT_SIGMOID) {
-        set_param(m, AE_PARAM_LOSS, AE_LOSS_MSE);
-        set_param(s->twin, AE_PARAM_LOSS, AE_LOSS_MSE);
+        test_set_param(m, AE_PARAM_LOSS, AE_LOSS_MSE);
+        test_set_param(s->twin, AE_PARAM_LOSS, AE_LOSS_MSE);
     }
     double loss = NAN;
     assert_int_equal(ae_model_loss(m, f->x, ROWS, IN, &loss), AE_OK);
     assert_true(isfinite(loss));
-    ae_fit_report r1 = {sizeof r1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    ae_fit_report r2 = {sizeof r2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    ae_fit_report r1 = test_new_fit_report();
+    ae_fit_report r2 = test_new_fit_report();
     int rc = ae_model_fit(m, f->x, ROWS, IN, &r1);
     if (rc != AE_OK)
         print_error("fit after a failure: %s\n", ae_model_last_error(m));
     assert_int_equal(rc, AE_OK);
     assert_int_equal(ae_model_fit(s->twin, f->x, ROWS, IN, &r2), AE_OK);
-    assert_true(params_same(m, s->twin));
+    assert_true(test_same_params(m, s->twin));
     assert_true(r1.final_train_loss == r2.final_train_loss);
     assert_int_equal(r1.steps_run, r2.steps_run);
     ae_model_free(s->twin);
@@ -188,24 +170,13 @@ static void assert_untouched_and_usable(fixture *f, snapshot *s)
 static void assert_untouched_and_still_fresh(fixture *f, snapshot *s)
 {
     ae_model *m = f->model;
-    size_t n = ae_model_param_count(m);
-    float *now = malloc(n * sizeof *now);
-    assert_non_null(now);
-    assert_int_equal(ae_model_get_params(m, now, n), AE_OK);
-    assert_memory_equal(now, s->params, n * sizeof *now);
-    free(now);
-    for (size_t i = 0; i < ARRAY_LEN(ALL_PARAMS); i++) {
-        double v;
-        assert_int_equal(ae_model_get_param(m, ALL_PARAMS[i], &v), AE_OK);
-        assert_true(memcmp(&v, &s->settings[i], sizeof v) == 0);
-    }
+    assert_params_and_settings_match(m, s);
     ae_model_free(s->twin);
     free(s->params);
-    ae_model *ref = NULL;
-    assert_int_equal(ae_model_create(&ref, WIDTHS, ARRAY_LEN(WIDTHS), NULL, 0), AE_OK);
-    set_param(ref, AE_PARAM_SEED, 12345);
-    set_param(m, AE_PARAM_SEED, 12345);
-    assert_true(params_same(m, ref));
+    ae_model *ref = test_create_model(WIDTHS, ARRAY_LEN(WIDTHS), NULL, 0);
+    test_set_param(ref, AE_PARAM_SEED, 12345);
+    test_set_param(m, AE_PARAM_SEED, 12345);
+    assert_true(test_same_params(m, ref));
     ae_model_free(ref);
     assert_int_equal(ae_model_train_batch(m, f->x, ROWS, IN, NULL), AE_OK);
 }
@@ -266,7 +237,7 @@ static int call_on_data(fixture *f, call_kind k, const float *data)
     ae_model *m = f->model;
     switch (k) {
     case CALL_FIT: {
-        ae_fit_report r = {sizeof r, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        ae_fit_report r = test_new_fit_report();
         return ae_model_fit(m, data, ROWS, IN, &r);
     }
     case CALL_FIT_VALIDATED_TRAIN:
@@ -706,7 +677,7 @@ static void test_fit_rejects_bad_arguments(void **state)
 {
     fixture *f = *state;
     snapshot s = take_snapshot(f->model);
-    ae_fit_report r = {sizeof r, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    ae_fit_report r = test_new_fit_report();
     assert_int_equal(ae_model_fit(NULL, f->x, ROWS, IN, &r), AE_ERR_INVALID_ARGUMENT);
     assert_has_message(ae_last_error());
     assert_int_equal(ae_model_fit(f->model, NULL, ROWS, IN, &r), AE_ERR_INVALID_ARGUMENT);
@@ -954,7 +925,7 @@ static void test_non_finite_training_data_is_refused_naming_row_and_column(void 
 static void test_fit_with_validation_fraction_names_the_callers_row(void **state)
 {
     fixture *f = *state;
-    set_param(f->model, AE_PARAM_VALIDATION_FRACTION, 0.5);
+    test_set_param(f->model, AE_PARAM_VALIDATION_FRACTION, 0.5);
     for (size_t c = 0; c < ARRAY_LEN(CELLS); c++)
         expect_bad_cell(f, CALL_FIT, CELLS[c][0], CELLS[c][1], NAN, AE_ERR_NON_FINITE_INPUT);
 }
@@ -971,11 +942,10 @@ static void test_padding_beyond_the_row_is_never_read(void **state)
         for (size_t j = 0; j < ld; j++)
             padded[i * ld + j] = j < IN ? f->x[i * IN + j] : NAN;
     /* Twin with the same history: taken before any call. */
-    ae_model *twin = NULL;
-    assert_int_equal(ae_model_clone(f->model, &twin), AE_OK);
+    ae_model *twin = test_clone_model(f->model);
     assert_int_equal(ae_model_fit_validated(f->model, padded, ROWS, ld, padded, 4, ld, NULL), AE_OK);
     assert_int_equal(ae_model_fit_validated(twin, f->x, ROWS, IN, f->x, 4, IN, NULL), AE_OK);
-    assert_true(params_same(f->model, twin));
+    assert_true(test_same_params(f->model, twin));
 
     size_t n = f->n_params;
     float *g1 = malloc(n * sizeof *g1), *g2 = malloc(n * sizeof *g2);
@@ -1002,7 +972,7 @@ static void test_padding_beyond_the_row_is_never_read(void **state)
     assert_int_equal(ae_model_train_batch(twin, f->x, ROWS, IN, &l1), AE_OK);
     assert_int_equal(ae_model_train_batch(f->model, padded, ROWS, ld, &l2), AE_OK);
     assert_true(l1 == l2);
-    assert_true(params_same(f->model, twin));
+    assert_true(test_same_params(f->model, twin));
     ae_model_free(twin);
     free(padded), free(g1), free(g2);
 }
@@ -1012,8 +982,8 @@ static void test_bce_without_sigmoid_output_is_a_state_error(void **state)
     fixture *f = *state;
     static const int outputs[] = {AE_ACT_LINEAR, AE_ACT_TANH, AE_ACT_RELU, AE_ACT_SOFTPLUS};
     for (size_t o = 0; o < ARRAY_LEN(outputs); o++) {
-        set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, outputs[o]);
-        set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
+        test_set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, outputs[o]);
+        test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
         for (int k = 0; k < N_CALL_KINDS; k++) {
             snapshot s = take_snapshot(f->model);
             char model_msg[512];
@@ -1032,7 +1002,7 @@ static void test_bce_without_sigmoid_output_is_a_state_error(void **state)
             assert_int_equal(ae_model_encode(f->model, f->x, ROWS, IN, z, LAT), AE_OK);
             assert_int_equal(ae_model_reconstruct(f->model, f->x, ROWS, IN, y, IN), AE_OK);
             assert_untouched_and_usable(f, &s); /* switches the loss to MSE */
-            set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
+            test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
         }
     }
 }
@@ -1040,8 +1010,8 @@ static void test_bce_without_sigmoid_output_is_a_state_error(void **state)
 static void test_bce_data_outside_unit_interval_is_refused_naming_row_and_column(void **state)
 {
     fixture *f = *state;
-    set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
-    set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
+    test_set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+    test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
     const float bad[] = {1.5f, -0.25f, nextafterf(1.0f, 2.0f), -1e-7f, 255.0f};
     for (int k = 0; k < N_CALL_KINDS; k++)
         for (size_t v = 0; v < ARRAY_LEN(bad); v++)
@@ -1053,8 +1023,8 @@ static void test_bce_data_outside_unit_interval_is_refused_naming_row_and_column
 static void test_bce_accepts_exact_zero_and_one(void **state)
 {
     fixture *f = *state;
-    set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
-    set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
+    test_set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+    test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
     float *x = data_with(f, 0, 0, 0.0f);
     x[3 * IN + 5] = 1.0f;
     x[11 * IN + 2] = -0.0f;
@@ -1098,8 +1068,7 @@ static void test_failed_call_message_survives_successful_calls(void **state)
 static void test_model_message_belongs_to_its_model(void **state)
 {
     fixture *f = *state;
-    ae_model *other = NULL;
-    assert_int_equal(ae_model_create(&other, WIDTHS, ARRAY_LEN(WIDTHS), NULL, 0), AE_OK);
+    ae_model *other = test_create_model(WIDTHS, ARRAY_LEN(WIDTHS), NULL, 0);
     float *x = data_with(f, 6, 5, INFINITY);
     assert_int_equal(ae_model_train_batch(f->model, x, ROWS, IN, NULL), AE_ERR_NON_FINITE_INPUT);
     assert_string_equal(ae_model_last_error(other), "");
@@ -1107,8 +1076,7 @@ static void test_model_message_belongs_to_its_model(void **state)
     assert_names_cell(ae_model_last_error(f->model), 6, 5);
     assert_has_message(ae_model_last_error(other));
     /* A clone starts with its source's message or none, but its own failures stay its own. */
-    ae_model *clone = NULL;
-    assert_int_equal(ae_model_clone(f->model, &clone), AE_OK);
+    ae_model *clone = test_clone_model(f->model);
     float *y = data_with(f, 8, 0, NAN);
     assert_int_equal(ae_model_train_batch(clone, y, ROWS, IN, NULL), AE_ERR_NON_FINITE_INPUT);
     assert_names_cell(ae_model_last_error(clone), 8, 0);
@@ -1145,8 +1113,7 @@ static void test_last_error_is_per_thread(void **state)
     assert_int_equal(ae_model_fit(f->model, x, ROWS, IN, NULL), AE_ERR_NON_FINITE_INPUT);
     assert_names_cell(ae_last_error(), 3, 2);
 
-    ae_model *other = NULL;
-    assert_int_equal(ae_model_create(&other, WIDTHS, ARRAY_LEN(WIDTHS), NULL, 0), AE_OK);
+    ae_model *other = test_create_model(WIDTHS, ARRAY_LEN(WIDTHS), NULL, 0);
     thread_job job = {other, "", "", 0};
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, fail_in_thread, &job), 0);
@@ -1190,8 +1157,8 @@ static void *score_bad_rows(void *arg)
 static void test_concurrent_failures_keep_their_own_messages(void **state)
 {
     fixture *f = *state;
-    set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
-    set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
+    test_set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+    test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
     concurrent_job jobs[N_THREADS];
     pthread_t threads[N_THREADS];
     for (size_t t = 0; t < N_THREADS; t++) {

@@ -15,6 +15,7 @@
 #include "autoenc.h"
 #include "reference_net.h"
 #include "test_data.h"
+#include "test_models.h"
 
 #define N_ACTIVATIONS 7
 
@@ -79,14 +80,6 @@ static const char *act_name(int act)
     return name ? name : "?";
 }
 
-static void set_param_ok(ae_model *model, ae_param param, double value)
-{
-    int rc = ae_model_set_param(model, param, value);
-    if (rc != AE_OK)
-        print_error("set_param(%d, %g): %s\n", (int)param, value, ae_model_last_error(model));
-    assert_int_equal(rc, AE_OK);
-}
-
 static ae_model *create_model(const grad_case *c)
 {
     ae_model *model = NULL;
@@ -94,14 +87,12 @@ static ae_model *create_model(const grad_case *c)
     if (rc != AE_OK)
         print_error("create: %s\n", ae_last_error());
     assert_int_equal(rc, AE_OK);
-    set_param_ok(model, AE_PARAM_HIDDEN_ACTIVATION, c->hidden);
-    set_param_ok(model, AE_PARAM_LATENT_ACTIVATION, c->latent);
-    set_param_ok(model, AE_PARAM_OUTPUT_ACTIVATION, c->output);
-    set_param_ok(model, AE_PARAM_LOSS, c->loss);
+    test_set_activations(model, c->hidden, c->latent, c->output);
+    test_set_param(model, AE_PARAM_LOSS, c->loss);
     if (c->leaky_slope != 0)
-        set_param_ok(model, AE_PARAM_LEAKY_SLOPE, c->leaky_slope);
+        test_set_param(model, AE_PARAM_LEAKY_SLOPE, c->leaky_slope);
     if (c->elu_alpha != 0)
-        set_param_ok(model, AE_PARAM_ELU_ALPHA, c->elu_alpha);
+        test_set_param(model, AE_PARAM_ELU_ALPHA, c->elu_alpha);
     return model;
 }
 

@@ -13,6 +13,7 @@
 
 #include "autoenc.h"
 #include "test_data.h"
+#include "test_models.h"
 
 #define N_IN 24
 #define N_LATENT 6
@@ -30,8 +31,7 @@
 static ae_model *make_model(int output_activation, int loss)
 {
     size_t widths[] = {N_IN, 16, N_LATENT};
-    ae_model *m = NULL;
-    assert_int_equal(ae_model_create(&m, widths, 3, NULL, 0), AE_OK);
+    ae_model *m = test_create_model(widths, 3, NULL, 0);
     assert_int_equal(ae_model_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH), AE_OK);
     assert_int_equal(ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, output_activation), AE_OK);
     assert_int_equal(ae_model_set_param(m, AE_PARAM_LOSS, loss), AE_OK);

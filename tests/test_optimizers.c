@@ -19,6 +19,7 @@
 
 #include "autoenc.h"
 #include "test_data.h"
+#include "test_models.h"
 
 /* ---- the expected step, in double ------------------------------------------ */
 
@@ -114,14 +115,6 @@ typedef struct fixture {
 
 static const size_t encoder_widths[] = {6, 5, 4, 3};
 
-static void set_param_ok(ae_model *model, ae_param param, double value)
-{
-    int rc = ae_model_set_param(model, param, value);
-    if (rc != AE_OK)
-        print_error("set_param(%d, %g): %s\n", (int)param, value, ae_model_last_error(model));
-    assert_int_equal(rc, AE_OK);
-}
-
 /* Random weights and non-zero biases (so weight decay wrongly applied to biases
  * would show). */
 static void set_random_params(fixture *f, test_rng *rng, double weight_scale)
@@ -149,10 +142,10 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     assert_int_equal(ae_model_create(&f->model, encoder_widths, 4, NULL, 0), AE_OK);
-    set_param_ok(f->model, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH); /* smooth, no dead units */
-    set_param_ok(f->model, AE_PARAM_LATENT_ACTIVATION, AE_ACT_LINEAR);
-    set_param_ok(f->model, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LINEAR);
-    set_param_ok(f->model, AE_PARAM_LOSS, AE_LOSS_MSE);
+    test_set_param(f->model, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH); /* smooth, no dead units */
+    test_set_param(f->model, AE_PARAM_LATENT_ACTIVATION, AE_ACT_LINEAR);
+    test_set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LINEAR);
+    test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_MSE);
     f->n_params = ae_model_param_count(f->model);
     size_t n_layers = ae_model_layer_count(f->model);
     for (size_t l = 0; l < n_layers; l++) {
@@ -184,15 +177,15 @@ static int teardown(void **state)
 
 static void apply_settings(ae_model *model, const opt_sim *sim)
 {
-    set_param_ok(model, AE_PARAM_OPTIMIZER, sim->optimizer);
-    set_param_ok(model, AE_PARAM_LEARNING_RATE, sim->lr);
-    set_param_ok(model, AE_PARAM_MOMENTUM, sim->momentum);
-    set_param_ok(model, AE_PARAM_NESTEROV, sim->nesterov);
-    set_param_ok(model, AE_PARAM_ADAM_BETA1, sim->beta1);
-    set_param_ok(model, AE_PARAM_ADAM_BETA2, sim->beta2);
-    set_param_ok(model, AE_PARAM_ADAM_EPSILON, sim->eps);
-    set_param_ok(model, AE_PARAM_WEIGHT_DECAY, sim->weight_decay);
-    set_param_ok(model, AE_PARAM_CLIP_NORM, sim->clip);
+    test_set_param(model, AE_PARAM_OPTIMIZER, sim->optimizer);
+    test_set_param(model, AE_PARAM_LEARNING_RATE, sim->lr);
+    test_set_param(model, AE_PARAM_MOMENTUM, sim->momentum);
+    test_set_param(model, AE_PARAM_NESTEROV, sim->nesterov);
+    test_set_param(model, AE_PARAM_ADAM_BETA1, sim->beta1);
+    test_set_param(model, AE_PARAM_ADAM_BETA2, sim->beta2);
+    test_set_param(model, AE_PARAM_ADAM_EPSILON, sim->eps);
+    test_set_param(model, AE_PARAM_WEIGHT_DECAY, sim->weight_decay);
+    test_set_param(model, AE_PARAM_CLIP_NORM, sim->clip);
 }
 
 static float *get_params(const fixture *f)
@@ -274,16 +267,28 @@ static void run_steps(fixture *f, opt_sim *sim, int n_steps, const char *label)
     free(expected);
 }
 
+/* Start @p sim from zero state, check @p n_steps against it, and free its state. */
+static void check_fresh_steps(fixture *f, opt_sim *sim, int n_steps, const char *label)
+{
+    sim_start(sim, f->n_params, f->n_weights);
+    run_steps(f, sim, n_steps, label);
+    sim_free(sim);
+}
+
+/* Apply all of @p sim's settings to the model, then check_fresh_steps(). */
+static void check_steps(fixture *f, opt_sim *sim, int n_steps, const char *label)
+{
+    apply_settings(f->model, sim);
+    check_fresh_steps(f, sim, n_steps, label);
+}
+
 /* ---- tests ----------------------------------------------------------------- */
 
 static void test_sgd_step_subtracts_learning_rate_times_gradient(void **state)
 {
     fixture *f = *state;
     opt_sim sim = sim_defaults(AE_OPT_SGD, 0.1);
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
-    run_steps(f, &sim, 2, "sgd");
-    sim_free(&sim);
+    check_steps(f, &sim, 2, "sgd");
 }
 
 static void test_sgd_momentum_accumulates_its_buffer_over_three_steps(void **state)
@@ -291,10 +296,7 @@ static void test_sgd_momentum_accumulates_its_buffer_over_three_steps(void **sta
     fixture *f = *state;
     opt_sim sim = sim_defaults(AE_OPT_SGD, 0.05);
     sim.momentum = 0.9;
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
-    run_steps(f, &sim, 3, "sgd momentum");
-    sim_free(&sim);
+    check_steps(f, &sim, 3, "sgd momentum");
 }
 
 static void test_sgd_nesterov_momentum_over_three_steps(void **state)
@@ -303,20 +305,14 @@ static void test_sgd_nesterov_momentum_over_three_steps(void **state)
     opt_sim sim = sim_defaults(AE_OPT_SGD, 0.05);
     sim.momentum = 0.8;
     sim.nesterov = 1;
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
-    run_steps(f, &sim, 3, "sgd nesterov");
-    sim_free(&sim);
+    check_steps(f, &sim, 3, "sgd nesterov");
 }
 
 static void test_adam_applies_bias_corrected_moments_over_three_steps(void **state)
 {
     fixture *f = *state;
     opt_sim sim = sim_defaults(AE_OPT_ADAM, 0.01);
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
-    run_steps(f, &sim, 3, "adam");
-    sim_free(&sim);
+    check_steps(f, &sim, 3, "adam");
 }
 
 /* Non-default betas, and an epsilon comparable to the gradients so that its place
@@ -328,10 +324,7 @@ static void test_adam_honours_betas_and_epsilon(void **state)
     sim.beta1 = 0.5;
     sim.beta2 = 0.8;
     sim.eps = 0.05;
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
-    run_steps(f, &sim, 3, "adam betas/eps");
-    sim_free(&sim);
+    check_steps(f, &sim, 3, "adam betas/eps");
 }
 
 static void test_adamw_decays_weights_decoupled_from_the_gradient(void **state)
@@ -339,10 +332,7 @@ static void test_adamw_decays_weights_decoupled_from_the_gradient(void **state)
     fixture *f = *state;
     opt_sim sim = sim_defaults(AE_OPT_ADAMW, 0.01);
     sim.weight_decay = 2.0;
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
-    run_steps(f, &sim, 3, "adamw");
-    sim_free(&sim);
+    check_steps(f, &sim, 3, "adamw");
 }
 
 static void test_sgd_weight_decay_applies_to_weights_not_biases(void **state)
@@ -351,10 +341,7 @@ static void test_sgd_weight_decay_applies_to_weights_not_biases(void **state)
     opt_sim sim = sim_defaults(AE_OPT_SGD, 0.1);
     sim.weight_decay = 0.5;
     sim.momentum = 0.5;
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
-    run_steps(f, &sim, 2, "sgd weight decay");
-    sim_free(&sim);
+    check_steps(f, &sim, 2, "sgd weight decay");
 }
 
 /* L2 decay added to the gradient before the moments; eps comparable to the
@@ -365,10 +352,7 @@ static void test_adam_weight_decay_is_added_to_the_gradient_of_weights_only(void
     opt_sim sim = sim_defaults(AE_OPT_ADAM, 0.01);
     sim.weight_decay = 0.5;
     sim.eps = 0.02;
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
-    run_steps(f, &sim, 3, "adam weight decay");
-    sim_free(&sim);
+    check_steps(f, &sim, 3, "adam weight decay");
 }
 
 static double current_grad_norm(const fixture *f)
@@ -386,10 +370,8 @@ static void test_gradient_clipping_scales_a_large_gradient_to_the_clip_norm(void
     assert_true(norm > 0);
     opt_sim sim = sim_defaults(AE_OPT_SGD, 0.1);
     sim.clip = 0.25 * norm; /* triggers */
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
     float *before = get_params(f);
-    run_steps(f, &sim, 1, "clip triggers");
+    check_steps(f, &sim, 1, "clip triggers");
     /* The step taken has norm lr * clip, up to the float rounding of the new
      * parameters (at most an ulp of each |p|). */
     float *after = get_params(f);
@@ -401,7 +383,6 @@ static void test_gradient_clipping_scales_a_large_gradient_to_the_clip_norm(void
     assert_true(fabs(sqrt(sum) - 0.1 * sim.clip) <= 2 * FLT_EPSILON * sqrt(p_sum));
     free(before);
     free(after);
-    sim_free(&sim);
 }
 
 static void test_gradient_clipping_leaves_a_small_gradient_unchanged(void **state)
@@ -410,10 +391,7 @@ static void test_gradient_clipping_leaves_a_small_gradient_unchanged(void **stat
     double norm = current_grad_norm(f);
     opt_sim sim = sim_defaults(AE_OPT_SGD, 0.1);
     sim.clip = 4.0 * norm; /* does not trigger */
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
-    run_steps(f, &sim, 1, "clip idle");
-    sim_free(&sim);
+    check_steps(f, &sim, 1, "clip idle");
 }
 
 /* PyTorch order: clip the loss gradient, then the optimizer adds wd * W. */
@@ -425,17 +403,14 @@ static void test_gradient_clipping_happens_before_weight_decay(void **state)
     sim.clip = 0.25 * norm;
     sim.weight_decay = 0.5;
     sim.momentum = 0.9;
-    apply_settings(f->model, &sim);
-    sim_start(&sim, f->n_params, f->n_weights);
-    run_steps(f, &sim, 3, "clip then weight decay");
-    sim_free(&sim);
+    check_steps(f, &sim, 3, "clip then weight decay");
 }
 
 static void test_train_batch_reports_the_loss_before_the_step(void **state)
 {
     fixture *f = *state;
-    set_param_ok(f->model, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
-    set_param_ok(f->model, AE_PARAM_LEARNING_RATE, 0.1);
+    test_set_param(f->model, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(f->model, AE_PARAM_LEARNING_RATE, 0.1);
     double before, reported, after;
     assert_int_equal(ae_model_loss(f->model, f->x, f->n_rows, f->ld, &before), AE_OK);
     assert_int_equal(ae_model_train_batch(f->model, f->x, f->n_rows, f->ld, &reported), AE_OK);
@@ -454,45 +429,32 @@ static void test_changing_the_optimizer_resets_its_state(void **state)
     /* build up SGD momentum */
     opt_sim sgd = sim_defaults(AE_OPT_SGD, 0.05);
     sgd.momentum = 0.9;
-    apply_settings(f->model, &sgd);
-    sim_start(&sgd, f->n_params, f->n_weights);
-    run_steps(f, &sgd, 2, "sgd before the switch");
-    sim_free(&sgd);
+    check_steps(f, &sgd, 2, "sgd before the switch");
 
     /* switch to Adam: t starts again at 1, m = v = 0 */
     opt_sim adam = sim_defaults(AE_OPT_ADAM, 0.01);
-    set_param_ok(f->model, AE_PARAM_OPTIMIZER, AE_OPT_ADAM);
-    set_param_ok(f->model, AE_PARAM_LEARNING_RATE, adam.lr);
-    sim_start(&adam, f->n_params, f->n_weights);
-    run_steps(f, &adam, 2, "adam after sgd");
-    sim_free(&adam);
+    test_set_param(f->model, AE_PARAM_OPTIMIZER, AE_OPT_ADAM);
+    test_set_param(f->model, AE_PARAM_LEARNING_RATE, adam.lr);
+    check_fresh_steps(f, &adam, 2, "adam after sgd");
 
     /* Adam -> AdamW (no decay: the same rule), the moments must be forgotten */
     opt_sim adamw = sim_defaults(AE_OPT_ADAMW, 0.01);
-    set_param_ok(f->model, AE_PARAM_OPTIMIZER, AE_OPT_ADAMW);
-    sim_start(&adamw, f->n_params, f->n_weights);
-    run_steps(f, &adamw, 1, "adamw after adam");
-    sim_free(&adamw);
+    test_set_param(f->model, AE_PARAM_OPTIMIZER, AE_OPT_ADAMW);
+    check_fresh_steps(f, &adamw, 1, "adamw after adam");
 
     /* and back to SGD with momentum: the buffer starts from zero again */
-    set_param_ok(f->model, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
-    set_param_ok(f->model, AE_PARAM_LEARNING_RATE, sgd.lr);
-    sim_start(&sgd, f->n_params, f->n_weights);
-    run_steps(f, &sgd, 1, "sgd after adamw");
-    sim_free(&sgd);
+    test_set_param(f->model, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(f->model, AE_PARAM_LEARNING_RATE, sgd.lr);
+    check_fresh_steps(f, &sgd, 1, "sgd after adamw");
 
     /* A change that is undone before the next step still resets: Adam -> SGD ->
      * Adam with no step in between forgets the Adam moments and step count. */
     adam.lr = sgd.lr;
-    set_param_ok(f->model, AE_PARAM_OPTIMIZER, AE_OPT_ADAM);
-    sim_start(&adam, f->n_params, f->n_weights);
-    run_steps(f, &adam, 2, "adam after sgd, again");
-    sim_free(&adam);
-    set_param_ok(f->model, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
-    set_param_ok(f->model, AE_PARAM_OPTIMIZER, AE_OPT_ADAM);
-    sim_start(&adam, f->n_params, f->n_weights);
-    run_steps(f, &adam, 1, "adam after adam -> sgd -> adam");
-    sim_free(&adam);
+    test_set_param(f->model, AE_PARAM_OPTIMIZER, AE_OPT_ADAM);
+    check_fresh_steps(f, &adam, 2, "adam after sgd, again");
+    test_set_param(f->model, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(f->model, AE_PARAM_OPTIMIZER, AE_OPT_ADAM);
+    check_fresh_steps(f, &adam, 1, "adam after adam -> sgd -> adam");
 }
 
 static void test_reset_clears_the_optimizer_state(void **state)
@@ -500,16 +462,11 @@ static void test_reset_clears_the_optimizer_state(void **state)
     fixture *f = *state;
     float *p0 = get_params(f);
     opt_sim adam = sim_defaults(AE_OPT_ADAM, 0.01);
-    apply_settings(f->model, &adam);
-    sim_start(&adam, f->n_params, f->n_weights);
-    run_steps(f, &adam, 2, "adam before reset");
-    sim_free(&adam);
+    check_steps(f, &adam, 2, "adam before reset");
 
     assert_int_equal(ae_model_reset(f->model), AE_OK);
     assert_int_equal(ae_model_set_params(f->model, p0, f->n_params), AE_OK);
-    sim_start(&adam, f->n_params, f->n_weights);
-    run_steps(f, &adam, 1, "adam after reset");
-    sim_free(&adam);
+    check_fresh_steps(f, &adam, 1, "adam after reset");
     free(p0);
 }
 
@@ -517,7 +474,7 @@ static void test_reset_clears_the_optimizer_state(void **state)
 static void test_train_batch_returns_diverged_and_keeps_params_when_the_loss_overflows(void **state)
 {
     fixture *f = *state;
-    set_param_ok(f->model, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_LINEAR);
+    test_set_param(f->model, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_LINEAR);
     float *sane = get_params(f);
     opt_sim adam = sim_defaults(AE_OPT_ADAM, 0.01);
     apply_settings(f->model, &adam);
@@ -538,9 +495,7 @@ static void test_train_batch_returns_diverged_and_keeps_params_when_the_loss_ove
     /* The skipped step left the optimizer state alone: from sane weights the next
      * step is a first Adam step (t = 1, zero moments). */
     assert_int_equal(ae_model_set_params(f->model, sane, f->n_params), AE_OK);
-    sim_start(&adam, f->n_params, f->n_weights);
-    run_steps(f, &adam, 1, "adam after a diverged step");
-    sim_free(&adam);
+    check_fresh_steps(f, &adam, 1, "adam after a diverged step");
     free(after);
     free(huge);
     free(sane);
@@ -551,7 +506,7 @@ static void test_train_batch_returns_diverged_and_keeps_params_when_the_loss_ove
 static void test_train_batch_returns_diverged_when_the_weights_blow_up(void **state)
 {
     fixture *f = *state;
-    set_param_ok(f->model, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_LINEAR);
+    test_set_param(f->model, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_LINEAR);
     opt_sim sgd = sim_defaults(AE_OPT_SGD, 1000.0);
     apply_settings(f->model, &sgd);
     int rc = AE_OK;

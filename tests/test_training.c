@@ -13,6 +13,7 @@
 
 #include "autoenc.h"
 #include "test_data.h"
+#include "test_models.h"
 
 #define N_IN 10
 #define MAX_EPOCHS 64
@@ -23,16 +24,10 @@
 static ae_model *make_model(uint64_t seed)
 {
     size_t widths[] = {N_IN, 6, 3};
-    ae_model *m = NULL;
-    assert_int_equal(ae_model_create(&m, widths, 3, NULL, 0), AE_OK);
+    ae_model *m = test_create_model(widths, 3, NULL, 0);
     assert_non_null(m);
     assert_int_equal(ae_model_set_param(m, AE_PARAM_SEED, (double)seed), AE_OK);
     return m;
-}
-
-static void set(ae_model *m, ae_param p, double v)
-{
-    assert_int_equal(ae_model_set_param(m, p, v), AE_OK);
 }
 
 static float *make_data(uint64_t seed, size_t rows)
@@ -44,48 +39,12 @@ static float *make_data(uint64_t seed, size_t rows)
     return x;
 }
 
-static float *get_params(const ae_model *m)
-{
-    size_t n = ae_model_param_count(m);
-    float *p = malloc(n * sizeof *p);
-    assert_non_null(p);
-    assert_int_equal(ae_model_get_params(m, p, n), AE_OK);
-    return p;
-}
-
-static int params_equal(const ae_model *a, const ae_model *b)
-{
-    size_t n = ae_model_param_count(a);
-    assert_int_equal(n, ae_model_param_count(b));
-    float *pa = get_params(a), *pb = get_params(b);
-    int same = memcmp(pa, pb, n * sizeof *pa) == 0;
-    free(pa);
-    free(pb);
-    return same;
-}
-
-static int params_equal_to(const ae_model *m, const float *expected)
-{
-    float *p = get_params(m);
-    int same = memcmp(p, expected, ae_model_param_count(m) * sizeof *p) == 0;
-    free(p);
-    return same;
-}
-
 static void assert_params_finite(const ae_model *m)
 {
-    float *p = get_params(m);
+    float *p = test_params_of(m);
     for (size_t i = 0; i < ae_model_param_count(m); i++)
         assert_true(isfinite(p[i]));
     free(p);
-}
-
-static ae_fit_report new_report(void)
-{
-    ae_fit_report r;
-    memset(&r, 0, sizeof r);
-    r.size = sizeof r;
-    return r;
 }
 
 static uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
@@ -185,6 +144,30 @@ static int record(const ae_progress *p, void *user)
     return 0;
 }
 
+/* recorder_init(), then install the recorder as @p m's progress callback. */
+static void recorder_attach(recorder *r, ae_model *m, int snapshots)
+{
+    recorder_init(r, m, snapshots);
+    assert_int_equal(ae_model_set_progress(m, record, r), AE_OK);
+}
+
+/* ae_model_fit on packed rows with a fresh report; asserts the returned status. */
+static ae_fit_report fit_expecting(ae_model *m, const float *x, size_t n_rows, int status)
+{
+    ae_fit_report r = test_new_fit_report();
+    assert_int_equal(ae_model_fit(m, x, n_rows, N_IN, &r), status);
+    return r;
+}
+
+/* Frees what a single-model test made; @p rec may be NULL. */
+static void free_run(recorder *rec, float *x, ae_model *m)
+{
+    if (rec)
+        recorder_free(rec);
+    free(x);
+    ae_model_free(m);
+}
+
 /* ------------------------------------------------------------------ report */
 
 static void test_fit_report_describes_a_completed_run(void **state)
@@ -194,10 +177,9 @@ static void test_fit_report_describes_a_completed_run(void **state)
     const uint64_t epochs = 3;
     ae_model *m = make_model(1);
     float *x = make_data(11, n);
-    set(m, AE_PARAM_EPOCHS, (double)epochs);
-    set(m, AE_PARAM_BATCH_SIZE, (double)batch);
+    test_set_epochs_and_batch(m, (double)epochs, (double)batch);
 
-    ae_fit_report r = new_report();
+    ae_fit_report r = test_new_fit_report();
     r.seconds = -1;
     r.samples_per_second = -1;
     assert_int_equal(ae_model_fit(m, x, n, N_IN, &r), AE_OK);
@@ -213,8 +195,7 @@ static void test_fit_report_describes_a_completed_run(void **state)
     assert_true(r.best_loss <= r.final_train_loss);
     assert_true(r.seconds > 0);
     assert_true(r.samples_per_second > 0 && isfinite(r.samples_per_second));
-    free(x);
-    ae_model_free(m);
+    free_run(NULL, x, m);
 }
 
 static void test_fit_report_with_smaller_size_leaves_later_fields_untouched(void **state)
@@ -226,8 +207,7 @@ static void test_fit_report_with_smaller_size_leaves_later_fields_untouched(void
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         ae_model *m = make_model(2);
         float *x = make_data(12, n);
-        set(m, AE_PARAM_EPOCHS, 2);
-        set(m, AE_PARAM_BATCH_SIZE, (double)batch);
+        test_set_epochs_and_batch(m, 2, (double)batch);
         unsigned char raw[sizeof(ae_fit_report) + 16];
         memset(raw, 0xA5, sizeof raw);
         ae_fit_report *r = (ae_fit_report *)(void *)raw;
@@ -242,8 +222,7 @@ static void test_fit_report_with_smaller_size_leaves_later_fields_untouched(void
         /* every byte past `size` is untouched, even past the struct */
         for (size_t i = sizes[k]; i < sizeof raw; i++)
             assert_int_equal(raw[i], 0xA5);
-        free(x);
-        ae_model_free(m);
+        free_run(NULL, x, m);
     }
 }
 
@@ -252,13 +231,12 @@ static void test_fit_accepts_a_null_report(void **state)
     (void)state;
     ae_model *m = make_model(3);
     float *x = make_data(13, 30);
-    set(m, AE_PARAM_EPOCHS, 2);
-    float *before = get_params(m);
+    test_set_param(m, AE_PARAM_EPOCHS, 2);
+    float *before = test_params_of(m);
     assert_int_equal(ae_model_fit(m, x, 30, N_IN, NULL), AE_OK);
-    assert_false(params_equal_to(m, before)); /* it did train */
+    assert_false(test_params_equal_to(m, before)); /* it did train */
     free(before);
-    free(x);
-    ae_model_free(m);
+    free_run(NULL, x, m);
 }
 
 /* -------------------------------------------------------- early stopping */
@@ -269,23 +247,18 @@ static void test_early_stopping_with_huge_min_delta_stops_after_one_plus_patienc
     for (uint64_t patience = 1; patience <= 4; patience++) {
         ae_model *m = make_model(4);
         float *x = make_data(14, 64);
-        set(m, AE_PARAM_EPOCHS, 50);
-        set(m, AE_PARAM_BATCH_SIZE, 16);
-        set(m, AE_PARAM_PATIENCE, (double)patience);
-        set(m, AE_PARAM_MIN_DELTA, 1e30); /* only the first epoch counts as an improvement */
+        test_set_epochs_and_batch(m, 50, 16);
+        test_set_param(m, AE_PARAM_PATIENCE, (double)patience);
+        test_set_param(m, AE_PARAM_MIN_DELTA, 1e30); /* only the first epoch counts as an improvement */
         recorder rec;
-        recorder_init(&rec, m, 0);
-        assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-        ae_fit_report r = new_report();
-        assert_int_equal(ae_model_fit(m, x, 64, N_IN, &r), AE_OK);
+        recorder_attach(&rec, m, 0);
+        ae_fit_report r = fit_expecting(m, x, 64, AE_OK);
         assert_int_equal(r.stop_reason, AE_STOP_EARLY);
         assert_int_equal(r.epochs_run, 1 + patience);
         assert_int_equal(r.steps_run, (1 + patience) * 4);
         assert_int_equal(rec.epoch_calls, 1 + patience);
         assert_int_equal(r.best_epoch, 1);
-        recorder_free(&rec);
-        free(x);
-        ae_model_free(m);
+        free_run(&rec, x, m);
     }
 }
 
@@ -296,25 +269,20 @@ static void test_early_stopping_treats_an_unchanged_loss_as_no_improvement(void 
      * and, without shuffling, every epoch's loss stay exactly the same */
     ae_model *m = make_model(4);
     float *x = make_data(14, 64);
-    set(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
-    set(m, AE_PARAM_LEARNING_RATE, 1e-30);
-    set(m, AE_PARAM_SHUFFLE, 0);
-    set(m, AE_PARAM_EPOCHS, 50);
-    set(m, AE_PARAM_BATCH_SIZE, 16);
-    set(m, AE_PARAM_PATIENCE, 2);
+    test_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(m, AE_PARAM_LEARNING_RATE, 1e-30);
+    test_set_param(m, AE_PARAM_SHUFFLE, 0);
+    test_set_epochs_and_batch(m, 50, 16);
+    test_set_param(m, AE_PARAM_PATIENCE, 2);
     recorder rec;
-    recorder_init(&rec, m, 0);
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, 64, N_IN, &r), AE_OK);
+    recorder_attach(&rec, m, 0);
+    ae_fit_report r = fit_expecting(m, x, 64, AE_OK);
     assert_true(rec.epoch_train[2] == rec.epoch_train[1]);
     assert_int_equal(r.stop_reason, AE_STOP_EARLY);
     assert_int_equal(r.epochs_run, 3);
     assert_int_equal(r.best_epoch, 1);
     assert_true(r.best_loss == rec.epoch_train[1]);
-    recorder_free(&rec);
-    free(x);
-    ae_model_free(m);
+    free_run(&rec, x, m);
 }
 
 /* Replays the documented rule on the recorded monitored losses: stop when `patience`
@@ -338,9 +306,9 @@ static uint64_t expected_stop_epoch(const double *loss, uint64_t epochs, uint64_
 /* A learning rate so large (Adam, 0.3) that the validation loss stops improving. */
 static void noisy_setup(ae_model *m)
 {
-    set(m, AE_PARAM_LEARNING_RATE, 0.3);
-    set(m, AE_PARAM_BATCH_SIZE, 8);
-    set(m, AE_PARAM_VALIDATION_FRACTION, 0.25);
+    test_set_param(m, AE_PARAM_LEARNING_RATE, 0.3);
+    test_set_param(m, AE_PARAM_BATCH_SIZE, 8);
+    test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.25);
 }
 
 static void test_early_stopping_stops_when_validation_stops_improving(void **state)
@@ -350,13 +318,11 @@ static void test_early_stopping_stops_when_validation_stops_improving(void **sta
     ae_model *m = make_model(5);
     float *x = make_data(15, 80);
     noisy_setup(m);
-    set(m, AE_PARAM_EPOCHS, (double)epochs);
-    set(m, AE_PARAM_PATIENCE, (double)patience);
+    test_set_param(m, AE_PARAM_EPOCHS, (double)epochs);
+    test_set_param(m, AE_PARAM_PATIENCE, (double)patience);
     recorder rec;
-    recorder_init(&rec, m, 0);
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, 80, N_IN, &r), AE_OK);
+    recorder_attach(&rec, m, 0);
+    ae_fit_report r = fit_expecting(m, x, 80, AE_OK);
     assert_true(rec.fields_ok);
     assert_int_equal(r.stop_reason, AE_STOP_EARLY);
     assert_true(r.epochs_run < epochs);
@@ -364,9 +330,7 @@ static void test_early_stopping_stops_when_validation_stops_improving(void **sta
     for (uint64_t e = 1; e <= r.epochs_run; e++)
         assert_true(isfinite(rec.epoch_val[e]));
     assert_int_equal(expected_stop_epoch(rec.epoch_val, r.epochs_run, patience, 0.0), r.epochs_run);
-    recorder_free(&rec);
-    free(x);
-    ae_model_free(m);
+    free_run(&rec, x, m);
 }
 
 static void test_early_stopping_off_runs_all_epochs(void **state)
@@ -375,14 +339,12 @@ static void test_early_stopping_off_runs_all_epochs(void **state)
     ae_model *m = make_model(5);
     float *x = make_data(15, 80);
     noisy_setup(m);
-    set(m, AE_PARAM_EPOCHS, 30);
-    set(m, AE_PARAM_MIN_DELTA, 1e30); /* ignored while PATIENCE is 0 */
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, 80, N_IN, &r), AE_OK);
+    test_set_param(m, AE_PARAM_EPOCHS, 30);
+    test_set_param(m, AE_PARAM_MIN_DELTA, 1e30); /* ignored while PATIENCE is 0 */
+    ae_fit_report r = fit_expecting(m, x, 80, AE_OK);
     assert_int_equal(r.stop_reason, AE_STOP_COMPLETED);
     assert_int_equal(r.epochs_run, 30);
-    free(x);
-    ae_model_free(m);
+    free_run(NULL, x, m);
 }
 
 /* ----------------------------------------------------------- restore best */
@@ -403,14 +365,12 @@ static void run_restore(int restore, int with_validation)
     float *x = make_data(16, 80);
     noisy_setup(m);
     if (!with_validation)
-        set(m, AE_PARAM_VALIDATION_FRACTION, 0);
-    set(m, AE_PARAM_EPOCHS, (double)epochs);
-    set(m, AE_PARAM_RESTORE_BEST, restore);
+        test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0);
+    test_set_param(m, AE_PARAM_EPOCHS, (double)epochs);
+    test_set_param(m, AE_PARAM_RESTORE_BEST, restore);
     recorder rec;
-    recorder_init(&rec, m, 1);
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, 80, N_IN, &r), AE_OK);
+    recorder_attach(&rec, m, 1);
+    ae_fit_report r = fit_expecting(m, x, 80, AE_OK);
     assert_true(rec.fields_ok);
     assert_int_equal(r.epochs_run, epochs);
     const double *monitored = with_validation ? rec.epoch_val : rec.epoch_train;
@@ -421,18 +381,16 @@ static void run_restore(int restore, int with_validation)
     assert_true(r.best_loss == monitored[best]);
     if (restore) {
         assert_int_equal(r.restored_best, 1);
-        assert_true(params_equal_to(m, rec.snapshots + best * rec.n_params));
+        assert_true(test_params_equal_to(m, rec.snapshots + best * rec.n_params));
     } else {
         assert_int_equal(r.restored_best, 0);
-        assert_true(params_equal_to(m, rec.snapshots + epochs * rec.n_params));
+        assert_true(test_params_equal_to(m, rec.snapshots + epochs * rec.n_params));
     }
     /* the reported final losses are those of the last epoch, whatever was restored */
     assert_true(r.final_train_loss == rec.epoch_train[epochs]);
     if (with_validation)
         assert_true(r.final_val_loss == rec.epoch_val[epochs]);
-    recorder_free(&rec);
-    free(x);
-    ae_model_free(m);
+    free_run(&rec, x, m);
 }
 
 static void test_restore_best_keeps_the_weights_of_the_best_validation_epoch(void **state)
@@ -459,22 +417,18 @@ static void test_restore_best_applies_on_early_stop(void **state)
     ae_model *m = make_model(5);
     float *x = make_data(15, 80);
     noisy_setup(m);
-    set(m, AE_PARAM_EPOCHS, 60);
-    set(m, AE_PARAM_PATIENCE, 3);
+    test_set_param(m, AE_PARAM_EPOCHS, 60);
+    test_set_param(m, AE_PARAM_PATIENCE, 3);
     recorder rec;
-    recorder_init(&rec, m, 1);
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, 80, N_IN, &r), AE_OK);
+    recorder_attach(&rec, m, 1);
+    ae_fit_report r = fit_expecting(m, x, 80, AE_OK);
     assert_int_equal(r.stop_reason, AE_STOP_EARLY);
     assert_true(r.epochs_run <= MAX_EPOCHS);
     uint64_t best = argmin_epoch(rec.epoch_val, r.epochs_run);
     assert_int_equal(r.best_epoch, best);
     assert_int_equal(r.restored_best, 1);
-    assert_true(params_equal_to(m, rec.snapshots + best * rec.n_params));
-    recorder_free(&rec);
-    free(x);
-    ae_model_free(m);
+    assert_true(test_params_equal_to(m, rec.snapshots + best * rec.n_params));
+    free_run(&rec, x, m);
 }
 
 /* -------------------------------------------------------------- validation */
@@ -486,14 +440,11 @@ static void test_validation_fraction_holds_out_rows_and_reports_their_loss(void 
     const uint64_t epochs = 3;
     ae_model *m = make_model(7);
     float *x = make_data(17, n);
-    set(m, AE_PARAM_EPOCHS, (double)epochs);
-    set(m, AE_PARAM_BATCH_SIZE, (double)batch);
-    set(m, AE_PARAM_VALIDATION_FRACTION, 0.25);
+    test_set_epochs_and_batch(m, (double)epochs, (double)batch);
+    test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.25);
     recorder rec;
-    recorder_init(&rec, m, 0);
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, n, N_IN, &r), AE_OK);
+    recorder_attach(&rec, m, 0);
+    ae_fit_report r = fit_expecting(m, x, n, AE_OK);
     assert_true(rec.fields_ok);
     assert_int_equal(rec.epoch_calls, epochs);
     /* 75 training rows: 5 batches of up to 16 */
@@ -504,9 +455,7 @@ static void test_validation_fraction_holds_out_rows_and_reports_their_loss(void 
     assert_true(isfinite(r.final_val_loss));
     assert_true(r.final_val_loss == rec.epoch_val[epochs]);
     assert_true(r.best_loss == rec.epoch_val[argmin_epoch(rec.epoch_val, epochs)]);
-    recorder_free(&rec);
-    free(x);
-    ae_model_free(m);
+    free_run(&rec, x, m);
 }
 
 static void test_explicit_validation_set_loss_equals_model_loss_at_the_end(void **state)
@@ -517,14 +466,12 @@ static void test_explicit_validation_set_loss_equals_model_loss_at_the_end(void 
     ae_model *m = make_model(8);
     float *x = make_data(18, n);
     float *x_val = make_data(19, n_val);
-    set(m, AE_PARAM_EPOCHS, (double)epochs);
-    set(m, AE_PARAM_BATCH_SIZE, 32);
-    set(m, AE_PARAM_RESTORE_BEST, 0);
-    set(m, AE_PARAM_VALIDATION_FRACTION, 0.5); /* ignored: an explicit set is given */
+    test_set_epochs_and_batch(m, (double)epochs, 32);
+    test_set_param(m, AE_PARAM_RESTORE_BEST, 0);
+    test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.5); /* ignored: an explicit set is given */
     recorder rec;
-    recorder_init(&rec, m, 0);
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
+    recorder_attach(&rec, m, 0);
+    ae_fit_report r = test_new_fit_report();
     assert_int_equal(ae_model_fit_validated(m, x, n, N_IN, x_val, n_val, N_IN, &r), AE_OK);
     assert_true(rec.fields_ok);
     /* every training row is used: 3 batches of 32 */
@@ -548,13 +495,13 @@ static void test_fit_validated_without_a_set_is_fit(void **state)
     (void)state;
     ae_model *a = make_model(9), *b = make_model(9);
     float *x = make_data(20, 50);
-    set(a, AE_PARAM_EPOCHS, 3);
-    set(b, AE_PARAM_EPOCHS, 3);
+    test_set_param(a, AE_PARAM_EPOCHS, 3);
+    test_set_param(b, AE_PARAM_EPOCHS, 3);
     assert_int_equal(ae_model_fit(a, x, 50, N_IN, NULL), AE_OK);
-    ae_fit_report r = new_report();
+    ae_fit_report r = test_new_fit_report();
     assert_int_equal(ae_model_fit_validated(b, x, 50, N_IN, NULL, 0, 0, &r), AE_OK);
     assert_true(isnan(r.final_val_loss));
-    assert_true(params_equal(a, b));
+    assert_true(test_same_params(a, b));
     free(x);
     ae_model_free(a);
     ae_model_free(b);
@@ -569,13 +516,10 @@ static void test_progress_callback_is_called_once_per_epoch(void **state)
     const uint64_t epochs = 5;
     ae_model *m = make_model(10);
     float *x = make_data(21, n);
-    set(m, AE_PARAM_EPOCHS, (double)epochs);
-    set(m, AE_PARAM_BATCH_SIZE, (double)batch);
+    test_set_epochs_and_batch(m, (double)epochs, (double)batch);
     recorder rec;
-    recorder_init(&rec, m, 0);
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, n, N_IN, &r), AE_OK);
+    recorder_attach(&rec, m, 0);
+    ae_fit_report r = fit_expecting(m, x, n, AE_OK);
     assert_int_equal(rec.calls, epochs);
     assert_int_equal(rec.epoch_calls, epochs);
     assert_int_equal(rec.batch_calls, 0);
@@ -594,8 +538,7 @@ static void test_progress_callback_is_called_once_per_epoch(void **state)
     assert_int_equal(ae_model_set_progress(m, NULL, NULL), AE_OK);
     assert_int_equal(ae_model_fit(m, x, n, N_IN, &r), AE_OK);
     assert_int_equal(rec.calls, epochs);
-    free(x);
-    ae_model_free(m);
+    free_run(NULL, x, m);
 }
 
 static void test_progress_every_batch_reports_each_batch_and_the_weighted_epoch_mean(void **state)
@@ -605,16 +548,13 @@ static void test_progress_every_batch_reports_each_batch_and_the_weighted_epoch_
     const uint64_t epochs = 3, batches = 4;
     float *x = make_data(22, n);
     ae_model *m = make_model(11);
-    set(m, AE_PARAM_EPOCHS, (double)epochs);
-    set(m, AE_PARAM_BATCH_SIZE, (double)batch);
-    set(m, AE_PARAM_SHUFFLE, 0);
-    set(m, AE_PARAM_PROGRESS_EVERY_BATCH, 1);
+    test_set_epochs_and_batch(m, (double)epochs, (double)batch);
+    test_set_param(m, AE_PARAM_SHUFFLE, 0);
+    test_set_param(m, AE_PARAM_PROGRESS_EVERY_BATCH, 1);
     recorder rec;
-    recorder_init(&rec, m, 0);
+    recorder_attach(&rec, m, 0);
     rec.every_batch = 1;
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, n, N_IN, &r), AE_OK);
+    fit_expecting(m, x, n, AE_OK);
     /* one call per batch, the epoch-end call standing for the last batch */
     assert_int_equal(rec.batch_calls, epochs * (batches - 1));
     assert_int_equal(rec.epoch_calls, epochs);
@@ -640,8 +580,7 @@ static void test_progress_every_batch_reports_each_batch_and_the_weighted_epoch_
         /* the same doubles summed in the same order; allow a few ulps */
         assert_true(fabs(rec.epoch_train[e] - weighted) <= 1e-15 * weighted);
     }
-    free(x);
-    ae_model_free(m);
+    free_run(NULL, x, m);
     ae_model_free(b);
 }
 
@@ -653,15 +592,12 @@ static void test_cancelling_at_an_epoch_end_returns_cancelled_and_leaves_a_usabl
     const size_t n = 64, batch = 16;
     ae_model *m = make_model(12);
     float *x = make_data(23, n);
-    set(m, AE_PARAM_EPOCHS, 10);
-    set(m, AE_PARAM_BATCH_SIZE, (double)batch);
-    set(m, AE_PARAM_RESTORE_BEST, 0);
+    test_set_epochs_and_batch(m, 10, (double)batch);
+    test_set_param(m, AE_PARAM_RESTORE_BEST, 0);
     recorder rec;
-    recorder_init(&rec, m, 1);
+    recorder_attach(&rec, m, 1);
     rec.cancel_epoch = 3;
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, n, N_IN, &r), AE_ERR_CANCELLED);
+    ae_fit_report r = fit_expecting(m, x, n, AE_ERR_CANCELLED);
     assert_true(strlen(ae_model_last_error(m)) > 0);
     assert_true(strlen(ae_last_error()) > 0);
     assert_int_equal(r.stop_reason, AE_STOP_CANCELLED);
@@ -670,7 +606,7 @@ static void test_cancelling_at_an_epoch_end_returns_cancelled_and_leaves_a_usabl
     assert_int_equal(rec.epoch_calls, 3);
     assert_true(isfinite(r.final_train_loss));
     /* weights as after the last completed step */
-    assert_true(params_equal_to(m, rec.snapshots + 3 * rec.n_params));
+    assert_true(test_params_equal_to(m, rec.snapshots + 3 * rec.n_params));
 
     /* still usable: encode works, and fit works again */
     float codes[64 * 3];
@@ -679,14 +615,11 @@ static void test_cancelling_at_an_epoch_end_returns_cancelled_and_leaves_a_usabl
         assert_true(isfinite(codes[i]));
     rec.cancel_epoch = 0;
     assert_int_equal(ae_model_set_progress(m, NULL, NULL), AE_OK);
-    ae_fit_report r2 = new_report();
-    assert_int_equal(ae_model_fit(m, x, n, N_IN, &r2), AE_OK);
+    ae_fit_report r2 = fit_expecting(m, x, n, AE_OK);
     assert_int_equal(r2.stop_reason, AE_STOP_COMPLETED);
     assert_int_equal(r2.epochs_run, 10);
     assert_true(r2.final_train_loss < r.final_train_loss);
-    recorder_free(&rec);
-    free(x);
-    ae_model_free(m);
+    free_run(&rec, x, m);
 }
 
 static void test_cancelling_mid_epoch_reports_no_completed_epoch(void **state)
@@ -695,18 +628,15 @@ static void test_cancelling_mid_epoch_reports_no_completed_epoch(void **state)
     const size_t n = 64, batch = 16;
     ae_model *m = make_model(13);
     float *x = make_data(24, n);
-    set(m, AE_PARAM_EPOCHS, 5);
-    set(m, AE_PARAM_BATCH_SIZE, (double)batch);
-    set(m, AE_PARAM_PROGRESS_EVERY_BATCH, 1);
+    test_set_epochs_and_batch(m, 5, (double)batch);
+    test_set_param(m, AE_PARAM_PROGRESS_EVERY_BATCH, 1);
     recorder rec;
-    recorder_init(&rec, m, 0);
+    recorder_attach(&rec, m, 0);
     rec.every_batch = 1;
     rec.cancel_batch_epoch = 1;
     rec.cancel_batch = 2;
-    float *before = get_params(m);
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, n, N_IN, &r), AE_ERR_CANCELLED);
+    float *before = test_params_of(m);
+    ae_fit_report r = fit_expecting(m, x, n, AE_ERR_CANCELLED);
     assert_int_equal(r.stop_reason, AE_STOP_CANCELLED);
     assert_int_equal(r.epochs_run, 0);
     assert_int_equal(r.steps_run, 2);
@@ -715,14 +645,12 @@ static void test_cancelling_mid_epoch_reports_no_completed_epoch(void **state)
     assert_true(isnan(r.best_loss));
     assert_int_equal(rec.calls, 2);
     /* two steps were taken and kept (there is no best epoch to restore) */
-    assert_false(params_equal_to(m, before));
+    assert_false(test_params_equal_to(m, before));
     assert_params_finite(m);
     assert_int_equal(ae_model_set_progress(m, NULL, NULL), AE_OK);
     assert_int_equal(ae_model_fit(m, x, n, N_IN, NULL), AE_OK);
     free(before);
-    recorder_free(&rec);
-    free(x);
-    ae_model_free(m);
+    free_run(&rec, x, m);
 }
 
 static void test_cancelling_with_restore_best_restores_the_best_epoch(void **state)
@@ -731,32 +659,27 @@ static void test_cancelling_with_restore_best_restores_the_best_epoch(void **sta
     ae_model *m = make_model(6);
     float *x = make_data(16, 80);
     noisy_setup(m);
-    set(m, AE_PARAM_EPOCHS, 40);
+    test_set_param(m, AE_PARAM_EPOCHS, 40);
     recorder rec;
-    recorder_init(&rec, m, 1);
+    recorder_attach(&rec, m, 1);
     rec.cancel_epoch = 12;
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, 80, N_IN, &r), AE_ERR_CANCELLED);
+    ae_fit_report r = fit_expecting(m, x, 80, AE_ERR_CANCELLED);
     assert_int_equal(r.epochs_run, 12);
     uint64_t best = argmin_epoch(rec.epoch_val, 12);
     assert_true(best < 12); /* so that restoring is visible */
     assert_int_equal(r.best_epoch, best);
     assert_int_equal(r.restored_best, 1);
-    assert_true(params_equal_to(m, rec.snapshots + best * rec.n_params));
-    recorder_free(&rec);
-    free(x);
-    ae_model_free(m);
+    assert_true(test_params_equal_to(m, rec.snapshots + best * rec.n_params));
+    free_run(&rec, x, m);
 }
 
 /* ------------------------------------------------------------- determinism */
 
 static void configure_for_determinism(ae_model *m)
 {
-    set(m, AE_PARAM_EPOCHS, 4);
-    set(m, AE_PARAM_BATCH_SIZE, 8);
-    set(m, AE_PARAM_VALIDATION_FRACTION, 0.2);
-    set(m, AE_PARAM_SHUFFLE, 1);
+    test_set_epochs_and_batch(m, 4, 8);
+    test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.2);
+    test_set_param(m, AE_PARAM_SHUFFLE, 1);
 }
 
 static void test_same_seed_and_settings_give_bit_identical_weights(void **state)
@@ -766,10 +689,10 @@ static void test_same_seed_and_settings_give_bit_identical_weights(void **state)
     ae_model *a = make_model(42), *b = make_model(42);
     configure_for_determinism(a);
     configure_for_determinism(b);
-    ae_fit_report ra = new_report(), rb = new_report();
+    ae_fit_report ra = test_new_fit_report(), rb = test_new_fit_report();
     assert_int_equal(ae_model_fit(a, x, 90, N_IN, &ra), AE_OK);
     assert_int_equal(ae_model_fit(b, x, 90, N_IN, &rb), AE_OK);
-    assert_true(params_equal(a, b));
+    assert_true(test_same_params(a, b));
     assert_true(ra.final_train_loss == rb.final_train_loss);
     assert_true(ra.final_val_loss == rb.final_val_loss);
     free(x);
@@ -784,21 +707,21 @@ static void test_a_different_seed_gives_different_weights(void **state)
     ae_model *a = make_model(42), *b = make_model(43);
     configure_for_determinism(a);
     configure_for_determinism(b);
-    assert_false(params_equal(a, b)); /* different initial weights */
+    assert_false(test_same_params(a, b)); /* different initial weights */
     assert_int_equal(ae_model_fit(a, x, 90, N_IN, NULL), AE_OK);
     assert_int_equal(ae_model_fit(b, x, 90, N_IN, NULL), AE_OK);
-    assert_false(params_equal(a, b));
+    assert_false(test_same_params(a, b));
 
     /* same initial weights, different seed: the shuffling and the held-out rows differ */
     ae_model *c = make_model(42), *d = make_model(44);
     configure_for_determinism(c);
     configure_for_determinism(d);
-    float *init = get_params(c);
+    float *init = test_params_of(c);
     assert_int_equal(ae_model_set_params(d, init, ae_model_param_count(d)), AE_OK);
-    assert_true(params_equal(c, d));
+    assert_true(test_same_params(c, d));
     assert_int_equal(ae_model_fit(c, x, 90, N_IN, NULL), AE_OK);
     assert_int_equal(ae_model_fit(d, x, 90, N_IN, NULL), AE_OK);
-    assert_false(params_equal(c, d));
+    assert_false(test_same_params(c, d));
     free(init);
     free(x);
     ae_model_free(a);
@@ -812,16 +735,16 @@ static void test_shuffle_on_and_off_give_different_weights(void **state)
     (void)state;
     float *x = make_data(26, 64);
     ae_model *a = make_model(7), *b = make_model(7);
-    set(a, AE_PARAM_EPOCHS, 3);
-    set(b, AE_PARAM_EPOCHS, 3);
-    set(a, AE_PARAM_BATCH_SIZE, 8);
-    set(b, AE_PARAM_BATCH_SIZE, 8);
-    set(a, AE_PARAM_SHUFFLE, 0);
-    set(b, AE_PARAM_SHUFFLE, 1);
-    assert_true(params_equal(a, b));
+    test_set_param(a, AE_PARAM_EPOCHS, 3);
+    test_set_param(b, AE_PARAM_EPOCHS, 3);
+    test_set_param(a, AE_PARAM_BATCH_SIZE, 8);
+    test_set_param(b, AE_PARAM_BATCH_SIZE, 8);
+    test_set_param(a, AE_PARAM_SHUFFLE, 0);
+    test_set_param(b, AE_PARAM_SHUFFLE, 1);
+    assert_true(test_same_params(a, b));
     assert_int_equal(ae_model_fit(a, x, 64, N_IN, NULL), AE_OK);
     assert_int_equal(ae_model_fit(b, x, 64, N_IN, NULL), AE_OK);
-    assert_false(params_equal(a, b));
+    assert_false(test_same_params(a, b));
     free(x);
     ae_model_free(a);
     ae_model_free(b);
@@ -833,17 +756,16 @@ static void test_fit_without_shuffle_equals_train_batch_over_consecutive_rows(vo
     const size_t n = 50, batch = 16; /* batches of 16, 16, 16, 2 rows */
     float *x = make_data(27, n);
     ae_model *a = make_model(8), *b = make_model(8);
-    set(a, AE_PARAM_EPOCHS, 3);
-    set(a, AE_PARAM_BATCH_SIZE, (double)batch);
-    set(a, AE_PARAM_SHUFFLE, 0);
-    set(a, AE_PARAM_RESTORE_BEST, 0);
+    test_set_epochs_and_batch(a, 3, (double)batch);
+    test_set_param(a, AE_PARAM_SHUFFLE, 0);
+    test_set_param(a, AE_PARAM_RESTORE_BEST, 0);
     assert_int_equal(ae_model_fit(a, x, n, N_IN, NULL), AE_OK);
     for (int epoch = 0; epoch < 3; epoch++)
         for (size_t first = 0; first < n; first += batch) {
             size_t rows = n - first < batch ? n - first : batch;
             assert_int_equal(ae_model_train_batch(b, x + first * N_IN, rows, N_IN, NULL), AE_OK);
         }
-    assert_true(params_equal(a, b));
+    assert_true(test_same_params(a, b));
     free(x);
     ae_model_free(a);
     ae_model_free(b);
@@ -875,13 +797,13 @@ static void test_fit_without_shuffle_visits_training_rows_in_data_order_with_a_v
     const size_t n = 24;
     float *x = make_data(33, n);
     ae_model *m = make_model(14);
-    set(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
-    set(m, AE_PARAM_LEARNING_RATE, 1e-30);
-    set(m, AE_PARAM_SHUFFLE, 0);
-    set(m, AE_PARAM_VALIDATION_FRACTION, 0.25);
-    set(m, AE_PARAM_BATCH_SIZE, 1);
-    set(m, AE_PARAM_EPOCHS, 2);
-    set(m, AE_PARAM_PROGRESS_EVERY_BATCH, 1);
+    test_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(m, AE_PARAM_LEARNING_RATE, 1e-30);
+    test_set_param(m, AE_PARAM_SHUFFLE, 0);
+    test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.25);
+    test_set_param(m, AE_PARAM_BATCH_SIZE, 1);
+    test_set_param(m, AE_PARAM_EPOCHS, 2);
+    test_set_param(m, AE_PARAM_PROGRESS_EVERY_BATCH, 1);
     float scores[24];
     assert_int_equal(ae_model_score(m, x, n, N_IN, scores), AE_OK);
     row_trace trace;
@@ -906,8 +828,7 @@ static void test_fit_without_shuffle_visits_training_rows_in_data_order_with_a_v
             previous_row = row;
         }
     }
-    free(x);
-    ae_model_free(m);
+    free_run(NULL, x, m);
 }
 
 /* ----------------------------------------------------------------- resuming */
@@ -918,20 +839,17 @@ static void test_repeated_fit_calls_resume_training(void **state)
     const size_t n = 80;
     float *x = make_data(28, n);
     ae_model *m = make_model(9);
-    set(m, AE_PARAM_EPOCHS, 2);
-    set(m, AE_PARAM_BATCH_SIZE, 16);
+    test_set_epochs_and_batch(m, 2, 16);
     double previous = INFINITY, loss = 0;
     assert_int_equal(ae_model_loss(m, x, n, N_IN, &previous), AE_OK);
     for (int call = 0; call < 5; call++) {
-        ae_fit_report r = new_report();
-        assert_int_equal(ae_model_fit(m, x, n, N_IN, &r), AE_OK);
+        ae_fit_report r = fit_expecting(m, x, n, AE_OK);
         assert_int_equal(r.epochs_run, 2); /* counted per call */
         assert_int_equal(ae_model_loss(m, x, n, N_IN, &loss), AE_OK);
         assert_true(loss < previous);
         previous = loss;
     }
-    free(x);
-    ae_model_free(m);
+    free_run(NULL, x, m);
 }
 
 static void test_two_fits_equal_one_fit_of_both_lengths_without_shuffle(void **state)
@@ -941,18 +859,18 @@ static void test_two_fits_equal_one_fit_of_both_lengths_without_shuffle(void **s
     const size_t n = 48;
     float *x = make_data(29, n);
     ae_model *a = make_model(10), *b = make_model(10);
-    set(a, AE_PARAM_SHUFFLE, 0);
-    set(b, AE_PARAM_SHUFFLE, 0);
-    set(a, AE_PARAM_RESTORE_BEST, 0);
-    set(b, AE_PARAM_RESTORE_BEST, 0);
-    set(a, AE_PARAM_BATCH_SIZE, 16);
-    set(b, AE_PARAM_BATCH_SIZE, 16);
-    set(a, AE_PARAM_EPOCHS, 2);
-    set(b, AE_PARAM_EPOCHS, 4);
+    test_set_param(a, AE_PARAM_SHUFFLE, 0);
+    test_set_param(b, AE_PARAM_SHUFFLE, 0);
+    test_set_param(a, AE_PARAM_RESTORE_BEST, 0);
+    test_set_param(b, AE_PARAM_RESTORE_BEST, 0);
+    test_set_param(a, AE_PARAM_BATCH_SIZE, 16);
+    test_set_param(b, AE_PARAM_BATCH_SIZE, 16);
+    test_set_param(a, AE_PARAM_EPOCHS, 2);
+    test_set_param(b, AE_PARAM_EPOCHS, 4);
     assert_int_equal(ae_model_fit(a, x, n, N_IN, NULL), AE_OK);
     assert_int_equal(ae_model_fit(a, x, n, N_IN, NULL), AE_OK);
     assert_int_equal(ae_model_fit(b, x, n, N_IN, NULL), AE_OK);
-    assert_true(params_equal(a, b));
+    assert_true(test_same_params(a, b));
     free(x);
     ae_model_free(a);
     ae_model_free(b);
@@ -970,17 +888,14 @@ static ae_fit_report run_divergence(double lr)
     float *x = test_random_matrix(&rng, n, N_IN, N_IN, -10.0f, 10.0f);
     assert_non_null(x);
     ae_model *m = make_model(11);
-    set(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_LINEAR); /* nothing saturates or dies */
-    set(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
-    set(m, AE_PARAM_LEARNING_RATE, lr);
-    set(m, AE_PARAM_EPOCHS, 20);
-    set(m, AE_PARAM_BATCH_SIZE, 16);
-    set(m, AE_PARAM_RESTORE_BEST, 0);
+    test_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_LINEAR); /* nothing saturates or dies */
+    test_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(m, AE_PARAM_LEARNING_RATE, lr);
+    test_set_epochs_and_batch(m, 20, 16);
+    test_set_param(m, AE_PARAM_RESTORE_BEST, 0);
     recorder rec;
-    recorder_init(&rec, m, 1);
-    assert_int_equal(ae_model_set_progress(m, record, &rec), AE_OK);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, n, N_IN, &r), AE_ERR_DIVERGED);
+    recorder_attach(&rec, m, 1);
+    ae_fit_report r = fit_expecting(m, x, n, AE_ERR_DIVERGED);
     assert_true(strlen(ae_model_last_error(m)) > 0);
     assert_int_equal(r.stop_reason, AE_STOP_DIVERGED);
     assert_true(r.epochs_run < 20);
@@ -988,7 +903,7 @@ static ae_fit_report run_divergence(double lr)
     assert_params_finite(m);
     /* restored to the weights at the start of the epoch that diverged */
     assert_true(rec.snapshot_valid[r.epochs_run]);
-    assert_true(params_equal_to(m, rec.snapshots + r.epochs_run * rec.n_params));
+    assert_true(test_params_equal_to(m, rec.snapshots + r.epochs_run * rec.n_params));
     if (r.epochs_run > 0)
         assert_true(r.final_train_loss == rec.epoch_train[r.epochs_run]);
     else
@@ -999,9 +914,7 @@ static ae_fit_report run_divergence(double lr)
     assert_true(isfinite(loss));
     float codes[64 * 3];
     assert_int_equal(ae_model_encode(m, x, n, N_IN, codes, 3), AE_OK);
-    recorder_free(&rec);
-    free(x);
-    ae_model_free(m);
+    free_run(&rec, x, m);
     return r;
 }
 
@@ -1029,12 +942,10 @@ static void test_fit_with_batch_larger_than_the_data_takes_one_step_per_epoch(vo
     const size_t n = 10;
     float *x = make_data(31, n);
     ae_model *m = make_model(12);
-    set(m, AE_PARAM_EPOCHS, 4);
-    set(m, AE_PARAM_BATCH_SIZE, 64);
-    set(m, AE_PARAM_SHUFFLE, 0);
-    set(m, AE_PARAM_RESTORE_BEST, 0);
-    ae_fit_report r = new_report();
-    assert_int_equal(ae_model_fit(m, x, n, N_IN, &r), AE_OK);
+    test_set_epochs_and_batch(m, 4, 64);
+    test_set_param(m, AE_PARAM_SHUFFLE, 0);
+    test_set_param(m, AE_PARAM_RESTORE_BEST, 0);
+    ae_fit_report r = fit_expecting(m, x, n, AE_OK);
     assert_int_equal(r.epochs_run, 4);
     assert_int_equal(r.steps_run, 4);
     assert_true(isfinite(r.final_train_loss));
@@ -1042,9 +953,8 @@ static void test_fit_with_batch_larger_than_the_data_takes_one_step_per_epoch(vo
     ae_model *b = make_model(12);
     for (int i = 0; i < 4; i++)
         assert_int_equal(ae_model_train_batch(b, x, n, N_IN, NULL), AE_OK);
-    assert_true(params_equal(m, b));
-    free(x);
-    ae_model_free(m);
+    assert_true(test_same_params(m, b));
+    free_run(NULL, x, m);
     ae_model_free(b);
 }
 
@@ -1072,19 +982,19 @@ static void test_fit_with_padded_rows_equals_fit_on_packed_rows(void **state)
     ae_model *c = make_model(13), *d = make_model(13);
     ae_model *all[] = {a, b, c, d};
     for (int i = 0; i < 4; i++) {
-        set(all[i], AE_PARAM_EPOCHS, 3);
-        set(all[i], AE_PARAM_BATCH_SIZE, 16);
+        test_set_param(all[i], AE_PARAM_EPOCHS, 3);
+        test_set_param(all[i], AE_PARAM_BATCH_SIZE, 16);
     }
-    ae_fit_report ra = new_report(), rb = new_report(), rc = new_report(), rd = new_report();
+    ae_fit_report ra = test_new_fit_report(), rb = test_new_fit_report(), rc = test_new_fit_report(), rd = test_new_fit_report();
     assert_int_equal(ae_model_fit(a, padded, n, ld, &ra), AE_OK);
     assert_int_equal(ae_model_fit(b, packed, n, N_IN, &rb), AE_OK);
-    assert_true(params_equal(a, b));
+    assert_true(test_same_params(a, b));
     assert_true(ra.final_train_loss == rb.final_train_loss);
     assert_params_finite(a);
     /* and with a padded validation set */
     assert_int_equal(ae_model_fit_validated(c, padded, n, ld, val_padded, 20, ld, &rc), AE_OK);
     assert_int_equal(ae_model_fit_validated(d, packed, n, N_IN, packed, 20, N_IN, &rd), AE_OK);
-    assert_true(params_equal(c, d));
+    assert_true(test_same_params(c, d));
     assert_true(isfinite(rc.final_val_loss));
     assert_true(rc.final_val_loss == rd.final_val_loss);
     free(padded);
