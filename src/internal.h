@@ -8,6 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Hot elementwise loops are compiled for AVX2 and AVX-512 as well as the baseline, and
+ * the best one for the running processor is picked at load time, so the shipped library
+ * needs no -march flag. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(AE_NO_MULTIVERSIONING)
+#define AE_VECTOR_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define AE_VECTOR_CLONES
+#endif
+
 /* ---- error plumbing (error.c) ------------------------------------------ */
 
 #define AE_MESSAGE_SIZE 256

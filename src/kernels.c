@@ -6,13 +6,28 @@
 #include <math.h>
 #include <string.h>
 
-static inline float sigmoid(float z)
+/* exp(x) for x <= 0 in plain arithmetic, so loops that use it vectorise (a call to expf
+ * stops that): exp(x) = 2^n exp(r) with n = round(x / ln 2) and |r| <= ln(2) / 2, a
+ * degree-7 Taylor polynomial for exp(r) (error below 1e-8 relative), and 2^n built in the
+ * exponent bits. Inputs below -87 give exp(-87) ~ 1.6e-38, the edge of the normal range. */
+static inline float exp_nonpositive(float x)
 {
-    /* Never exponentiate a large positive number. */
-    if (z >= 0.0f)
-        return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
+    x = x > -87.0f ? x : -87.0f;
+    const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float n = (x * 1.44269504088896341f + round_magic) - round_magic;
+    float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f; /* ln 2 in two parts */
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
 }
 
 /* log(1 + e) for e in [0, 1], without a library call so the loop stays cheap:
@@ -32,7 +47,15 @@ static inline float log1p_unit(float e)
     return 2.0f * u * series;
 }
 
-static inline float softplus(float z) { return fmaxf(z, 0.0f) + log1pf(expf(-fabsf(z))); }
+/* Sigmoid from e = exp(-|z|): never exponentiates a large positive number. */
+static inline float sigmoid_from(float z, float e) { return (z >= 0.0f ? 1.0f : e) / (1.0f + e); }
+
+static inline float sigmoid(float z) { return sigmoid_from(z, exp_nonpositive(-fabsf(z))); }
+
+static inline float softplus(float z)
+{
+    return (z > 0.0f ? z : 0.0f) + log1p_unit(exp_nonpositive(-fabsf(z)));
+}
 
 static inline float activate(float z, int activation, float slope, float alpha)
 {
@@ -61,6 +84,7 @@ static inline float derivative_from_output(float a, int activation, float slope,
     }
 }
 
+AE_VECTOR_CLONES
 void ae_bias_activate(float *z, size_t ld, size_t n_rows, size_t n_out, const float *bias,
                       int activation, const ae_settings *settings)
 {
@@ -71,6 +95,10 @@ void ae_bias_activate(float *z, size_t ld, size_t n_rows, size_t n_out, const fl
         case AE_ACT_LINEAR:
             for (size_t j = 0; j < n_out; j++)
                 row[j] += bias[j];
+            break;
+        case AE_ACT_SIGMOID:
+            for (size_t j = 0; j < n_out; j++)
+                row[j] = sigmoid(row[j] + bias[j]);
             break;
         case AE_ACT_RELU:
             for (size_t j = 0; j < n_out; j++)
@@ -87,6 +115,7 @@ void ae_bias_activate(float *z, size_t ld, size_t n_rows, size_t n_out, const fl
     }
 }
 
+AE_VECTOR_CLONES
 void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int activation,
                                   const ae_settings *settings)
 {
@@ -105,42 +134,85 @@ void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int ac
     }
 }
 
+/* Lanes of float partial sums: independent accumulators the compiler can vectorise,
+ * added up in double at the end of a row. */
+enum { LOSS_LANES = 16 };
+
+/* Binary cross-entropy fused with the sigmoid, for one row. From the logit z the loss is
+ * softplus(z) - t z and its gradient is sigmoid(z) - t: both stable, both built on one
+ * exponential e = exp(-|z|). The loss is summed as max(z, 0) - t z + log1p(e) so that
+ * for large |z| the small term is not lost in a difference of nearly equal numbers. */
+static inline float bce_element(float *y, const float *t, const float *bias, float *d,
+                                float grad_scale, size_t j)
+{
+    float z = y[j] + bias[j];
+    float e = exp_nonpositive(-fabsf(z));
+    float p = sigmoid_from(z, e);
+    y[j] = p;
+    if (d)
+        d[j] = grad_scale * (p - t[j]);
+    return ((z > 0.0f ? z : 0.0f) - t[j] * z) + log1p_unit(e);
+}
+
+static inline float mse_element(float *y, const float *t, const float *bias, float *d,
+                                float grad_scale, size_t j, int activation, float slope, float alpha)
+{
+    float a = activate(y[j] + bias[j], activation, slope, alpha);
+    float diff = a - t[j];
+    y[j] = a;
+    if (d)
+        d[j] = grad_scale * 2.0f * diff * derivative_from_output(a, activation, slope, alpha);
+    return diff * diff;
+}
+
+AE_VECTOR_CLONES
+static double bce_row(float *y, const float *t, const float *bias, float *d, float grad_scale,
+                      size_t n)
+{
+    float lane[LOSS_LANES] = {0};
+    size_t j = 0;
+    for (; j + LOSS_LANES <= n; j += LOSS_LANES)
+        for (size_t k = 0; k < LOSS_LANES; k++)
+            lane[k] += bce_element(y, t, bias, d, grad_scale, j + k);
+    double sum = 0.0;
+    for (; j < n; j++)
+        sum += (double)bce_element(y, t, bias, d, grad_scale, j);
+    for (size_t k = 0; k < LOSS_LANES; k++)
+        sum += (double)lane[k];
+    return sum;
+}
+
+AE_VECTOR_CLONES
+static double mse_row(float *y, const float *t, const float *bias, float *d, float grad_scale,
+                      size_t n, int activation, float slope, float alpha)
+{
+    float lane[LOSS_LANES] = {0};
+    size_t j = 0;
+    for (; j + LOSS_LANES <= n; j += LOSS_LANES)
+        for (size_t k = 0; k < LOSS_LANES; k++)
+            lane[k] += mse_element(y, t, bias, d, grad_scale, j + k, activation, slope, alpha);
+    double sum = 0.0;
+    for (; j < n; j++)
+        sum += (double)mse_element(y, t, bias, d, grad_scale, j, activation, slope, alpha);
+    for (size_t k = 0; k < LOSS_LANES; k++)
+        sum += (double)lane[k];
+    return sum;
+}
+
 double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, const float *bias,
                       const float *target, size_t ld_target, int activation, int loss,
                       const ae_settings *settings, float *delta, float grad_scale,
                       double *row_loss)
 {
-    const float slope = settings->leaky_slope, alpha = settings->elu_alpha;
     double total = 0.0;
     for (size_t i = 0; i < n_rows; i++) {
         float *y = out + i * ld_out;
         const float *t = target + i * ld_target;
         float *d = delta ? delta + i * n_out : NULL;
-        double row_sum = 0.0;
-        if (loss == AE_LOSS_BCE) {
-            /* Sigmoid and cross-entropy together: from the logit z the loss is
-             * softplus(z) - t z and its gradient is sigmoid(z) - t, both stable and both
-             * built on one exponential e = exp(-|z|). */
-            for (size_t j = 0; j < n_out; j++) {
-                float z = y[j] + bias[j];
-                float e = expf(-fabsf(z));
-                float p = (z >= 0.0f ? 1.0f : e) / (1.0f + e);
-                /* In double: the difference of two nearly equal terms for large |z|. */
-                row_sum += (double)(z > 0.0f ? z : 0.0f) - (double)t[j] * (double)z + (double)log1p_unit(e);
-                y[j] = p;
-                if (d)
-                    d[j] = grad_scale * (p - t[j]);
-            }
-        } else {
-            for (size_t j = 0; j < n_out; j++) {
-                float a = activate(y[j] + bias[j], activation, slope, alpha);
-                float diff = a - t[j];
-                row_sum += (double)diff * (double)diff;
-                y[j] = a;
-                if (d)
-                    d[j] = grad_scale * 2.0f * diff * derivative_from_output(a, activation, slope, alpha);
-            }
-        }
+        double row_sum = loss == AE_LOSS_BCE
+                             ? bce_row(y, t, bias, d, grad_scale, n_out)
+                             : mse_row(y, t, bias, d, grad_scale, n_out, activation,
+                                       settings->leaky_slope, settings->elu_alpha);
         if (row_loss)
             row_loss[i] = row_sum;
         total += row_sum;
@@ -148,6 +220,7 @@ double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, co
     return total;
 }
 
+AE_VECTOR_CLONES
 void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
 {
     memset(sums, 0, n_cols * sizeof *sums);
@@ -158,6 +231,7 @@ void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
     }
 }
 
+AE_VECTOR_CLONES
 double ae_sum_squares(const float *v, size_t n)
 {
     /* Blocks summed in float across independent lanes (which the compiler vectorises),

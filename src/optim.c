@@ -63,6 +63,7 @@ int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *s
  * over the biases (without), so the loops have no branch. Each returns a sum that is 0
  * when all new values are finite and NaN otherwise.
  */
+AE_VECTOR_CLONES
 static float sgd_span(const ae_settings *s, const float *p, float *g_then_new, float *buf,
                       size_t n, float wd)
 {
@@ -85,6 +86,7 @@ typedef struct adam_coefficients {
     float b1, b2, one_minus_b1, one_minus_b2, eps, step_size, inv_sqrt_correction2;
 } adam_coefficients;
 
+AE_VECTOR_CLONES
 static float adam_span(const adam_coefficients *c, const float *p, float *g_then_new, float *mo,
                        float *ve, size_t n, float l2, float shrink)
 {
