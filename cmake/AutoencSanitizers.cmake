@@ -13,3 +13,10 @@ elseif(AE_SANITIZE STREQUAL "thread")
 elseif(NOT AE_SANITIZE STREQUAL "")
   message(FATAL_ERROR "AE_SANITIZE must be '', 'address' or 'thread', not '${AE_SANITIZE}'")
 endif()
+
+# The instrumented code cannot run inside the ifunc resolvers that pick the AVX2/AVX-512
+# clones at load time (they run before the sanitizer runtime starts), so sanitizer builds
+# use the baseline loops only.
+if(NOT AE_SANITIZE STREQUAL "")
+  add_compile_definitions(AE_NO_MULTIVERSIONING)
+endif()

@@ -264,7 +264,15 @@ typedef enum ae_param {
     AE_PARAM_PATIENCE = 24,            /**< early stopping: epochs without improvement, 0 = off, [0, 1e9] [0] */
     AE_PARAM_MIN_DELTA = 25,           /**< early stopping: smallest loss decrease that counts, [0, 1e30] [0] */
     AE_PARAM_RESTORE_BEST = 26,        /**< after fit, keep the weights of the best monitored epoch, 0 or 1 [1] */
-    AE_PARAM_PROGRESS_EVERY_BATCH = 27 /**< also call the progress callback after every batch, 0 or 1 [0] */
+    AE_PARAM_PROGRESS_EVERY_BATCH = 27, /**< also call the progress callback after every batch, 0 or 1 [0] */
+
+    AE_PARAM_THREADS = 30              /**< threads for the elementwise work of training (optimizer
+                                            update, loss), the caller's included; 0 = one per online
+                                            processor. Started at the first training call, stopped by
+                                            ae_model_free(); inference always runs on the calling thread.
+                                            Matrix products use the BLAS library's own threads
+                                            (OPENBLAS_NUM_THREADS). Results are bit-identical for the
+                                            same setting. [0, 64] [0] */
 } ae_param;
 
 /**
@@ -445,6 +453,55 @@ AE_API int ae_model_score(const ae_model *model, const float *x, size_t n_rows, 
 /** Mean loss over all rows of @p x, accumulated in double. */
 AE_API int ae_model_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                          double *loss);
+/** @} */
+
+/**
+ * @defgroup ae_files Saving and loading
+ * @brief Model files: architecture, settings, parameters and optionally the
+ * optimizer state, little-endian, checksummed; see docs/format.md.
+ *
+ * Loading validates every size, count and value before allocating, so a
+ * damaged or hostile file yields #AE_ERR_FORMAT, #AE_ERR_CHECKSUM or
+ * #AE_ERR_VERSION, never a crash. Files written by any earlier version load.
+ * @{
+ */
+/** Flags for saving. Values pinned forever. */
+typedef enum ae_save_flags {
+    AE_SAVE_DEFAULT = 0,          /**< architecture, settings, parameters, generator state */
+    AE_SAVE_OPTIMIZER_STATE = 1   /**< also the optimizer state, so training resumes exactly */
+} ae_save_flags;
+
+/**
+ * Save @p model to @p path atomically: a temporary file in the same folder is
+ * written, flushed and renamed over @p path, and the folder is flushed; on any
+ * failure @p path is untouched and the temporary file removed.
+ * @param flags a combination of ::ae_save_flags.
+ * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT, #AE_ERR_IO or #AE_ERR_OUT_OF_MEMORY.
+ * Thread-safe with other const calls on the same model.
+ */
+AE_API int ae_model_save(const ae_model *model, const char *path, unsigned flags);
+
+/** Load a model saved by ae_model_save(). @p out receives it (NULL on failure).
+ *  @return #AE_OK, #AE_ERR_INVALID_ARGUMENT, #AE_ERR_IO, #AE_ERR_FORMAT,
+ *  #AE_ERR_CHECKSUM, #AE_ERR_VERSION or #AE_ERR_OUT_OF_MEMORY. */
+AE_API int ae_model_load(ae_model **out, const char *path);
+
+/** The exact number of bytes ae_model_save_to_memory() writes with @p flags, into @p size.
+ *  @return #AE_OK, #AE_ERR_INVALID_ARGUMENT or #AE_ERR_SIZE_OVERFLOW (a model too large
+ *  for a 32-bit address space). */
+AE_API int ae_model_save_size(const ae_model *model, unsigned flags, size_t *size);
+
+/**
+ * Save into the caller's @p buffer of @p capacity bytes; @p written receives
+ * the bytes used, or on #AE_ERR_BUFFER_TOO_SMALL the bytes needed (nothing is
+ * written then). The bytes are those of a file saved with the same flags.
+ * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT, #AE_ERR_BUFFER_TOO_SMALL or #AE_ERR_SIZE_OVERFLOW.
+ */
+AE_API int ae_model_save_to_memory(const ae_model *model, unsigned flags, void *buffer,
+                                   size_t capacity, size_t *written);
+
+/** Load a model from @p size bytes at @p data (not kept after the call). */
+AE_API int ae_model_load_from_memory(ae_model **out, const void *data, size_t size);
 /** @} */
 
 /**

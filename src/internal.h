@@ -73,7 +73,7 @@ uint64_t ae_rng_below(ae_rng *rng, uint64_t bound);
 /* ---- settings (params.c) ------------------------------------------------ */
 
 /* Number of ae_param values; the model keeps one double per slot. */
-#define AE_PARAM_SLOT_COUNT 24
+#define AE_PARAM_SLOT_COUNT 25
 
 /* The typed view of the settings that the engine reads. */
 typedef struct ae_settings {
@@ -92,6 +92,7 @@ typedef struct ae_settings {
     uint64_t patience;
     double min_delta;
     bool restore_best, progress_every_batch;
+    size_t threads; /* 0 = one per online processor */
 } ae_settings;
 
 /* Slot of a parameter in the value array, -1 if unknown. */
@@ -100,6 +101,23 @@ void ae_param_defaults(double *values);
 /* AE_OK if value is valid for param, else records why. */
 int ae_param_check(ae_model *err_model, ae_param param, double value);
 void ae_settings_from_values(ae_settings *settings, const double *values);
+
+/* ---- worker threads for elementwise work (parallel.c) -------------------- */
+
+#define AE_MAX_THREADS 64
+
+typedef struct ae_pool ae_pool;
+/* Work on items [begin, end) as part `part` (0 = the calling thread). */
+typedef void (*ae_task_fn)(void *context, size_t part, size_t begin, size_t end);
+/* Start n_threads - 1 workers (none for n_threads <= 1: *pool stays NULL, and tasks run
+ * on the caller). Fewer workers than asked if the system refuses threads. */
+int ae_pool_start(ae_pool **pool, size_t n_threads);
+void ae_pool_stop(ae_pool *pool);
+/* Threads the pool runs tasks on, the caller included (1 for NULL). */
+size_t ae_pool_threads(const ae_pool *pool);
+/* Run task over [0, n_items) split into one contiguous range per thread, boundaries on
+ * multiples of grain; returns when all ranges are done. */
+void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, size_t grain);
 
 /* ---- the model ---------------------------------------------------------- */
 
@@ -143,6 +161,8 @@ struct ae_model {
 
     ae_optimizer_state optim;
     ae_workspace work;
+    ae_pool *pool; /* workers for training's elementwise work; NULL = the caller alone */
+    size_t pool_refused; /* thread count the system could not fully grant, 0 if none */
 
     ae_progress_fn progress;
     void *progress_user;
@@ -154,6 +174,8 @@ static inline size_t ae_input_dim(const ae_model *m) { return m->layers[0].n_in;
 static inline size_t ae_latent_dim(const ae_model *m) { return m->layers[m->n_encoder_layers - 1].n_out; }
 
 /* model.c */
+/* Start or resize the worker pool to match the threads setting. */
+int ae_model_ensure_pool(ae_model *model);
 void ae_model_init_weights(ae_model *model);
 int ae_model_activation_for_layer(const ae_model *model, size_t layer);
 void ae_model_apply_activations(ae_model *model);
@@ -228,5 +250,10 @@ int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *s
 /* Mean loss over rows of x without a model workspace (const model). */
 int ae_eval_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                  double *loss, float *row_scores);
+
+/* ---- model files (format.c) ---- */
+
+/* CRC-32C (Castagnoli) of n_bytes at data, continuing from crc (0 to start). */
+uint32_t ae_crc32c(uint32_t crc, const void *data, size_t n_bytes);
 
 #endif

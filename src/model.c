@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <unistd.h>
 #include <math.h>
 #include <string.h>
 
@@ -156,6 +157,7 @@ void ae_model_free(ae_model *m)
 {
     if (!m)
         return;
+    ae_pool_stop(m->pool);
     ae_workspace_release(&m->work);
     ae_optimizer_state_release(&m->optim);
     ae_free(m->params);
@@ -175,6 +177,8 @@ int ae_model_clone(const ae_model *src, ae_model **out)
     /* Own nothing yet, so a failure below frees only what was copied. */
     m->layers = NULL;
     m->params = m->grads = NULL;
+    m->pool = NULL; /* the copy starts its own workers when it trains */
+    m->pool_refused = 0;
     memset(&m->work, 0, sizeof m->work);
     memset(&m->optim, 0, sizeof m->optim);
     m->layers = ae_calloc(src->n_layers, sizeof *m->layers);
@@ -261,6 +265,26 @@ int ae_model_set_progress(ae_model *m, ae_progress_fn callback, void *user_data)
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     m->progress = callback;
     m->progress_user = user_data;
+    return AE_OK;
+}
+
+static size_t online_processors(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > AE_MAX_THREADS ? AE_MAX_THREADS : (size_t)n;
+}
+
+int ae_model_ensure_pool(ae_model *m)
+{
+    size_t wanted = m->settings.threads ? m->settings.threads : online_processors();
+    if (ae_pool_threads(m->pool) == wanted || (wanted > 1 && m->pool_refused == wanted))
+        return AE_OK;
+    ae_pool_stop(m->pool);
+    m->pool = NULL;
+    AE_CHECK(ae_pool_start(&m->pool, wanted) == AE_OK, m, AE_ERR_OUT_OF_MEMORY,
+             "out of memory starting %zu threads", wanted);
+    /* The system may grant fewer threads; remember, so we do not retry every step. */
+    m->pool_refused = ae_pool_threads(m->pool) == wanted ? 0 : wanted;
     return AE_OK;
 }
 

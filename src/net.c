@@ -79,6 +79,33 @@ int ae_workspace_reserve(ae_model *m, size_t n_rows)
 
 /* ---- loss and gradient -------------------------------------------------------- */
 
+/* The output layer's loss over rows split between the model's threads; each part sums its
+ * rows and the parts are added in order. */
+typedef struct loss_task {
+    const ae_model *model;
+    float *y;
+    const float *target;
+    size_t ld_target;
+    float *delta;
+    float grad_scale;
+    double partial[AE_MAX_THREADS];
+} loss_task;
+
+static void loss_range(void *context, size_t part, size_t begin, size_t end)
+{
+    loss_task *t = context;
+    const ae_model *m = t->model;
+    const ae_layer *top = &m->layers[m->n_layers - 1];
+    t->partial[part] = ae_output_loss(
+        t->y + begin * top->n_out, top->n_out, end - begin, top->n_out,
+        m->params + top->bias_offset, t->target + begin * t->ld_target, t->ld_target,
+        top->activation, m->settings.loss, &m->settings,
+        t->delta ? t->delta + begin * top->n_out : NULL, t->grad_scale, NULL);
+}
+
+/* Rows per unit of work: enough elements that waking a thread pays off. */
+static size_t loss_grain(size_t n_out) { return n_out >= 16384 ? 1 : 16384 / n_out; }
+
 double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, size_t n_rows, float *delta)
 {
     ae_workspace *w = &m->work;
@@ -97,8 +124,13 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, size_t n_ro
     float *y = w->activations + w->activation_offsets[last];
     float grad_scale = 1.0f / (float)(n_rows * top->n_out);
     ae_layer_linear(m, last, in, ld_in, n_rows, y, top->n_out);
-    return ae_output_loss(y, top->n_out, n_rows, top->n_out, m->params + top->bias_offset, x, ld_x,
-                          top->activation, m->settings.loss, &m->settings, delta, grad_scale, NULL);
+    loss_task task = {.model = m, .y = y, .target = x, .ld_target = ld_x, .delta = delta,
+                      .grad_scale = grad_scale};
+    ae_pool_run(m->pool, loss_range, &task, n_rows, loss_grain(top->n_out));
+    double sum = 0.0;
+    for (size_t part = 0; part < ae_pool_threads(m->pool); part++)
+        sum += task.partial[part];
+    return sum;
 }
 
 double ae_backprop(ae_model *m, const float *x, size_t ld_x, size_t n_rows)

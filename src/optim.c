@@ -102,48 +102,108 @@ static float adam_span(const adam_coefficients *c, const float *p, float *g_then
     return finite_check;
 }
 
-static float sgd_step(ae_model *m)
-{
-    const ae_settings *s = &m->settings;
-    float *buf = m->optim.first_moment;
-    size_t nw = m->n_weights, nb = m->n_params - nw;
-    return sgd_span(s, m->params, m->grads, buf, nw, (float)s->weight_decay) +
-           sgd_span(s, m->params + nw, m->grads + nw, buf ? buf + nw : NULL, nb, 0.0f);
-}
+/* One optimizer update split across the model's threads: each part updates a contiguous
+ * range of the flat parameters (weights with decay, biases without) and reports whether
+ * its new values are finite. */
+typedef struct update_task {
+    ae_model *model;
+    adam_coefficients adam;
+    float l2, shrink;
+    float finite_check[AE_MAX_THREADS];
+} update_task;
 
-static float adam_step(ae_model *m)
+static void update_range(void *context, size_t part, size_t begin, size_t end)
 {
+    update_task *t = context;
+    ae_model *m = t->model;
     const ae_settings *s = &m->settings;
     ae_optimizer_state *st = &m->optim;
-    st->step++;
-    /* Coefficients in double, rounded once: 1 - (float)0.999 would be off by 1e-5. */
-    double t = (double)st->step;
-    adam_coefficients c = {
-        .b1 = (float)s->beta1, .b2 = (float)s->beta2,
-        .one_minus_b1 = (float)(1.0 - s->beta1), .one_minus_b2 = (float)(1.0 - s->beta2),
-        .eps = (float)s->epsilon,
-        .step_size = (float)(s->learning_rate / (1.0 - pow(s->beta1, t))),
-        .inv_sqrt_correction2 = (float)(1.0 / sqrt(1.0 - pow(s->beta2, t))),
-    };
-    const bool decoupled = s->optimizer == AE_OPT_ADAMW;
-    const float wd = (float)s->weight_decay;
-    const float l2 = decoupled ? 0.0f : wd;
-    const float shrink = decoupled ? (float)(1.0 - s->learning_rate * s->weight_decay) : 1.0f;
-    size_t nw = m->n_weights, nb = m->n_params - nw;
-    return adam_span(&c, m->params, m->grads, st->first_moment, st->second_moment, nw, l2, shrink) +
-           adam_span(&c, m->params + nw, m->grads + nw, st->first_moment + nw,
-                     st->second_moment + nw, nb, 0.0f, 1.0f);
+    const size_t nw = m->n_weights;
+    float check = 0.0f;
+    /* [begin, end) meets the weights in [begin, w_end) and the biases in [b_begin, end). */
+    size_t w_end = end < nw ? end : nw, b_begin = begin > nw ? begin : nw;
+    if (s->optimizer == AE_OPT_SGD) {
+        float *buf = st->first_moment;
+        if (begin < w_end)
+            check += sgd_span(s, m->params + begin, m->grads + begin, buf ? buf + begin : NULL,
+                              w_end - begin, (float)s->weight_decay);
+        if (b_begin < end)
+            check += sgd_span(s, m->params + b_begin, m->grads + b_begin,
+                              buf ? buf + b_begin : NULL, end - b_begin, 0.0f);
+    } else {
+        if (begin < w_end)
+            check += adam_span(&t->adam, m->params + begin, m->grads + begin,
+                               st->first_moment + begin, st->second_moment + begin,
+                               w_end - begin, t->l2, t->shrink);
+        if (b_begin < end)
+            check += adam_span(&t->adam, m->params + b_begin, m->grads + b_begin,
+                               st->first_moment + b_begin, st->second_moment + b_begin,
+                               end - b_begin, 0.0f, 1.0f);
+    }
+    t->finite_check[part] = check;
+}
+
+/* Elements per unit of work split between threads: whole cache lines and vectors. */
+#define AE_UPDATE_GRAIN 4096
+
+static float apply_update(ae_model *m)
+{
+    const ae_settings *s = &m->settings;
+    update_task task = {.model = m};
+    if (s->optimizer != AE_OPT_SGD) {
+        ae_optimizer_state *st = &m->optim;
+        st->step++;
+        /* Coefficients in double, rounded once: 1 - (float)0.999 would be off by 1e-5. */
+        double t = (double)st->step;
+        task.adam = (adam_coefficients){
+            .b1 = (float)s->beta1, .b2 = (float)s->beta2,
+            .one_minus_b1 = (float)(1.0 - s->beta1), .one_minus_b2 = (float)(1.0 - s->beta2),
+            .eps = (float)s->epsilon,
+            .step_size = (float)(s->learning_rate / (1.0 - pow(s->beta1, t))),
+            .inv_sqrt_correction2 = (float)(1.0 / sqrt(1.0 - pow(s->beta2, t))),
+        };
+        bool decoupled = s->optimizer == AE_OPT_ADAMW;
+        task.l2 = decoupled ? 0.0f : (float)s->weight_decay;
+        task.shrink = decoupled ? (float)(1.0 - s->learning_rate * s->weight_decay) : 1.0f;
+    }
+    ae_pool_run(m->pool, update_range, &task, m->n_params, AE_UPDATE_GRAIN);
+    float check = 0.0f;
+    for (size_t part = 0; part < ae_pool_threads(m->pool); part++)
+        check += task.finite_check[part];
+    return check;
+}
+
+typedef struct norm_task {
+    const float *values;
+    double partial[AE_MAX_THREADS];
+} norm_task;
+
+static void norm_range(void *context, size_t part, size_t begin, size_t end)
+{
+    norm_task *t = context;
+    t->partial[part] = ae_sum_squares(t->values + begin, end - begin);
+}
+
+/* Global L2 norm of the gradient, parts summed in order: the same for a thread count. */
+static double gradient_norm(ae_model *m)
+{
+    norm_task task = {.values = m->grads};
+    ae_pool_run(m->pool, norm_range, &task, m->n_params, AE_UPDATE_GRAIN);
+    double sum = 0.0;
+    for (size_t part = 0; part < ae_pool_threads(m->pool); part++)
+        sum += task.partial[part];
+    return sqrt(sum);
 }
 
 int ae_optimizer_step(ae_model *m)
 {
-    double norm = sqrt(ae_sum_squares(m->grads, m->n_params));
+    double norm = gradient_norm(m);
     AE_CHECK(isfinite(norm), m, AE_ERR_DIVERGED,
              "the gradient is not finite; the step was skipped and the weights are unchanged");
     if (m->settings.clip_norm > 0.0 && norm > m->settings.clip_norm)
         ae_scale(m->grads, m->n_params, (float)(m->settings.clip_norm / norm));
     AE_FORWARD(ae_optimizer_state_ensure(m));
-    float finite_check = m->settings.optimizer == AE_OPT_SGD ? sgd_step(m) : adam_step(m);
+    float finite_check = apply_update(m);
     if (!isfinite(finite_check)) {
         /* The new values sit in the gradient buffer: the weights are untouched. */
         ae_optimizer_state_reset(&m->optim);

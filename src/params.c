@@ -39,6 +39,7 @@ static const param_info param_table[AE_PARAM_SLOT_COUNT] = {
     {AE_PARAM_MIN_DELTA, "min_delta", 0, 0, 1e30, 0},
     {AE_PARAM_RESTORE_BEST, "restore_best", 1, 0, 1, INTEGRAL},
     {AE_PARAM_PROGRESS_EVERY_BATCH, "progress_every_batch", 0, 0, 1, INTEGRAL},
+    {AE_PARAM_THREADS, "threads", 0, 0, AE_MAX_THREADS, INTEGRAL},
 };
 
 int ae_param_slot(ae_param param)
@@ -100,6 +101,7 @@ void ae_settings_from_values(ae_settings *s, const double *v)
     s->min_delta = value_of(v, AE_PARAM_MIN_DELTA);
     s->restore_best = value_of(v, AE_PARAM_RESTORE_BEST) != 0;
     s->progress_every_batch = value_of(v, AE_PARAM_PROGRESS_EVERY_BATCH) != 0;
+    s->threads = (size_t)value_of(v, AE_PARAM_THREADS);
 }
 
 int ae_param_bounds(ae_param param, double *min_value, double *max_value, int *integral)

@@ -30,6 +30,7 @@ static int batch_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_
     AE_CHECK(n_rows <= INT_MAX, m, AE_ERR_INVALID_ARGUMENT,
              "a batch of %zu rows is larger than BLAS can take (%d)", n_rows, INT_MAX);
     AE_FORWARD(ae_workspace_reserve(m, n_rows));
+    AE_FORWARD(ae_model_ensure_pool(m));
     *loss = ae_backprop(m, x, ld_x, n_rows);
     AE_CHECK(isfinite(*loss), m, AE_ERR_DIVERGED,
              "the loss is not finite; the step was skipped and the weights are unchanged");
@@ -59,6 +60,7 @@ int ae_model_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, f
     AE_CHECK(n_rows <= INT_MAX, m, AE_ERR_INVALID_ARGUMENT,
              "a batch of %zu rows is larger than BLAS can take (%d)", n_rows, INT_MAX);
     AE_FORWARD(ae_workspace_reserve(m, n_rows));
+    AE_FORWARD(ae_model_ensure_pool(m));
     double batch_loss = ae_backprop(m, x, ld_x, n_rows);
     memcpy(gradient, m->grads, m->n_params * sizeof(float));
     if (loss)
@@ -171,6 +173,7 @@ static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows,
 
     run->batch = s->batch_size < run->n_train ? (size_t)s->batch_size : run->n_train;
     AE_FORWARD(ae_workspace_reserve(m, run->batch));
+    AE_FORWARD(ae_model_ensure_pool(m));
     run->epoch_start = ae_alloc_floats(m->n_params);
     run->best = s->restore_best ? ae_alloc_floats(m->n_params) : NULL;
     run->order = run->contiguous ? NULL : ae_calloc(n_rows, sizeof(size_t));

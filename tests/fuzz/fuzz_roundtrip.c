@@ -1,0 +1,122 @@
+/* libFuzzer target: the bytes are a recipe for a small model (widths, activations, loss,
+ * optimizer, seed, a few training steps, save flags). The model is saved to memory and
+ * loaded back; the copy must give the same bytes, the same codes, and, with the
+ * optimizer state, the same weights after one more training step. Any difference traps. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autoenc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+typedef struct recipe {
+    const uint8_t *data;
+    size_t size, pos;
+} recipe;
+
+/* The next byte of the recipe, 0 once it is used up. */
+static unsigned next(recipe *r) { return r->pos < r->size ? r->data[r->pos++] : 0; }
+
+static void *checked_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+static unsigned char *save(const ae_model *m, unsigned flags, size_t *n)
+{
+    if (ae_model_save_size(m, flags, n) != AE_OK)
+        __builtin_trap();
+    unsigned char *buf = checked_malloc(*n);
+    size_t written = 0;
+    if (ae_model_save_to_memory(m, flags, buf, *n, &written) != AE_OK || written != *n)
+        __builtin_trap();
+    return buf;
+}
+
+static int same_params(const ae_model *a, const ae_model *b)
+{
+    size_t n = ae_model_param_count(a);
+    if (n != ae_model_param_count(b))
+        return 0;
+    float *pa = checked_malloc(n * sizeof *pa), *pb = checked_malloc(n * sizeof *pb);
+    if (ae_model_get_params(a, pa, n) != AE_OK || ae_model_get_params(b, pb, n) != AE_OK)
+        __builtin_trap();
+    int same = memcmp(pa, pb, n * sizeof *pa) == 0;
+    free(pa);
+    free(pb);
+    return same;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    recipe r = {data, size, 0};
+    size_t enc[5], dec[5];
+    size_t n_enc = 2 + next(&r) % 3, n_dec = 0;
+    for (size_t i = 0; i < n_enc; i++)
+        enc[i] = 1 + next(&r) % 8;
+    if (next(&r) & 1) { /* a decoder of its own */
+        n_dec = 2 + next(&r) % 3;
+        for (size_t i = 0; i < n_dec; i++)
+            dec[i] = 1 + next(&r) % 8;
+        dec[0] = enc[n_enc - 1];
+        dec[n_dec - 1] = enc[0];
+    }
+    ae_model *m = NULL;
+    if (ae_model_create(&m, enc, n_enc, n_dec ? dec : NULL, n_dec) != AE_OK)
+        __builtin_trap();
+    int output = (int)(next(&r) % 7);
+    ae_model_set_param(m, AE_PARAM_THREADS, 1);
+    ae_model_set_param(m, AE_PARAM_SEED, next(&r) | next(&r) << 8);
+    ae_model_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, next(&r) % 7);
+    ae_model_set_param(m, AE_PARAM_LATENT_ACTIVATION, next(&r) % 7);
+    ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, output);
+    if (output == AE_ACT_SIGMOID && (next(&r) & 1))
+        ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
+    ae_model_set_param(m, AE_PARAM_OPTIMIZER, next(&r) % 3);
+    ae_model_set_param(m, AE_PARAM_MOMENTUM, (next(&r) % 10) / 10.0);
+    ae_model_set_param(m, AE_PARAM_NESTEROV, next(&r) & 1);
+    ae_model_set_param(m, AE_PARAM_WEIGHT_DECAY, (next(&r) % 4) / 100.0);
+    ae_model_set_param(m, AE_PARAM_LEARNING_RATE, (1 + next(&r) % 100) / 1000.0);
+    ae_model_set_param(m, AE_PARAM_CLIP_NORM, (next(&r) % 3) * 0.5);
+
+    size_t in = ae_model_input_dim(m), latent = ae_model_latent_dim(m), rows = 1 + next(&r) % 4;
+    float *x = checked_malloc(rows * in * sizeof *x);
+    for (size_t i = 0; i < rows * in; i++)
+        x[i] = (float)next(&r) / 255.0f;
+    unsigned steps = next(&r) % 4;
+    for (unsigned s = 0; s < steps; s++)
+        ae_model_train_batch(m, x, rows, in, NULL); /* may diverge: still a valid model */
+    unsigned flags = next(&r) & 1 ? AE_SAVE_OPTIMIZER_STATE : AE_SAVE_DEFAULT;
+
+    size_t n1, n2;
+    unsigned char *first = save(m, flags, &n1);
+    ae_model *copy = NULL;
+    if (ae_model_load_from_memory(&copy, first, n1) != AE_OK)
+        __builtin_trap();
+    unsigned char *second = save(copy, flags, &n2);
+    if (n1 != n2 || memcmp(first, second, n1) != 0 || !same_params(m, copy))
+        __builtin_trap();
+    float *za = checked_malloc(rows * latent * sizeof *za), *zb = checked_malloc(rows * latent * sizeof *zb);
+    if (ae_model_encode(m, x, rows, in, za, latent) != AE_OK ||
+        ae_model_encode(copy, x, rows, in, zb, latent) != AE_OK ||
+        memcmp(za, zb, rows * latent * sizeof *za) != 0)
+        __builtin_trap();
+    if (flags == AE_SAVE_OPTIMIZER_STATE) {
+        int sa = ae_model_train_batch(m, x, rows, in, NULL);
+        int sb = ae_model_train_batch(copy, x, rows, in, NULL);
+        if (sa != sb || !same_params(m, copy))
+            __builtin_trap();
+    }
+    free(za);
+    free(zb);
+    free(first);
+    free(second);
+    free(x);
+    ae_model_free(copy);
+    ae_model_free(m);
+    return 0;
+}

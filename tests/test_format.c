@@ -1,0 +1,1512 @@
+/* Model files (docs/format.md): round trips through memory and files, exact sizes,
+ * every truncation and every flipped bit of a valid file, crafted hostile files with a
+ * correct checksum, compatibility rules, atomic saving, and the golden files. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "autoenc.h"
+#include "test_data.h"
+#include "test_models.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+
+/* Malformed inputs tried by the whole suite, reported at the end. */
+static size_t malformed_tried;
+
+/* ---- a bitwise CRC-32C, independent of the library's table ---------------------- */
+
+static uint32_t crc32c_bitwise(const unsigned char *data, size_t n)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= data[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc & 1u) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+    return ~crc;
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t rd64(const unsigned char *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+static void wr16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static void wr32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void wr64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void wrf64(unsigned char *p, double f)
+{
+    uint64_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    wr64(p, bits);
+}
+
+/* Recompute the trailing CRC so a crafted file passes the checksum. */
+static void fix_crc(unsigned char *file, size_t n) { wr32(file + n - 4, crc32c_bitwise(file, n - 4)); }
+
+/* ---- an allocator that tracks live and peak bytes --------------------------------- */
+
+typedef struct tracker {
+    size_t live, peak, live_blocks;
+    long fail_at; /* fail the allocation with this 0-based index; -1: never */
+    long count;
+} tracker;
+
+static tracker track;
+
+static void *tracking_alloc(size_t size, void *user)
+{
+    (void)user;
+    if (track.fail_at >= 0 && track.count++ == track.fail_at)
+        return NULL;
+    size_t *block = malloc(size + 16);
+    if (!block)
+        return NULL;
+    block[0] = size;
+    track.live += size;
+    track.live_blocks++;
+    if (track.live > track.peak)
+        track.peak = track.live;
+    return (char *)block + 16;
+}
+
+static void tracking_free(void *ptr, void *user)
+{
+    (void)user;
+    size_t *block = (size_t *)((char *)ptr - 16);
+    track.live -= block[0];
+    track.live_blocks--;
+    free(block);
+}
+
+static void track_start(long fail_at)
+{
+    memset(&track, 0, sizeof track);
+    track.fail_at = fail_at;
+    assert_int_equal(ae_set_allocator(tracking_alloc, tracking_free, NULL), AE_OK);
+}
+
+static void track_stop(void) { assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK); }
+
+/* ---- models and files ------------------------------------------------------------ */
+
+static float *golden_input(size_t rows, size_t cols)
+{
+    float *x = malloc(rows * cols * sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            x[i * cols + j] = (float)((i * 7 + j * 3) % 11) / 10.0f;
+    return x;
+}
+
+/* A small mirrored model with non-default settings, trained a few steps with Adam so it
+ * has optimizer state and a used generator. */
+static ae_model *trained_small_model(void)
+{
+    static const size_t widths[] = {6, 4, 2};
+    ae_model *m = test_create_model(widths, ARRAY_LEN(widths), NULL, 0);
+    test_set_param(m, AE_PARAM_SEED, 42);
+    test_set_activations(m, AE_ACT_TANH, AE_ACT_LINEAR, AE_ACT_SIGMOID);
+    test_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
+    test_set_epochs_and_batch(m, 2, 4);
+    float *x = golden_input(12, 6);
+    assert_int_equal(ae_model_fit(m, x, 12, 6, NULL), AE_OK);
+    free(x);
+    return m;
+}
+
+static unsigned char *save_to_buffer(const ae_model *m, unsigned flags, size_t *n)
+{
+    assert_int_equal(ae_model_save_size(m, flags, n), AE_OK);
+    unsigned char *buf = malloc(*n);
+    assert_non_null(buf);
+    size_t written = 0;
+    assert_int_equal(ae_model_save_to_memory(m, flags, buf, *n, &written), AE_OK);
+    assert_int_equal(written, *n);
+    return buf;
+}
+
+static ae_model *load_buffer(const unsigned char *buf, size_t n)
+{
+    ae_model *m = NULL;
+    int status = ae_model_load_from_memory(&m, buf, n);
+    if (status != AE_OK)
+        print_error("load failed: %s (%s)\n", ae_status_str(status), ae_last_error());
+    assert_int_equal(status, AE_OK);
+    assert_non_null(m);
+    return m;
+}
+
+
+/* Number of settings the library knows (ids with a name). */
+static size_t known_setting_count(void)
+{
+    size_t n = 0;
+    for (int id = 0; id < 256; id++)
+        n += ae_param_name((ae_param)id) != NULL;
+    return n;
+}
+
+/* Same architecture, activations, settings and bitwise parameters, and bitwise equal
+ * encode and reconstruct results. */
+static void assert_same_model(const ae_model *a, const ae_model *b)
+{
+    assert_int_equal(ae_model_layer_count(a), ae_model_layer_count(b));
+    assert_int_equal(ae_model_encoder_layer_count(a), ae_model_encoder_layer_count(b));
+    assert_int_equal(ae_model_param_count(a), ae_model_param_count(b));
+    for (size_t l = 0; l < ae_model_layer_count(a); l++) {
+        size_t out_a, in_a, out_b, in_b;
+        int act_a, act_b;
+        assert_int_equal(ae_model_layer_info(a, l, &out_a, &in_a, &act_a), AE_OK);
+        assert_int_equal(ae_model_layer_info(b, l, &out_b, &in_b, &act_b), AE_OK);
+        assert_int_equal(out_a, out_b);
+        assert_int_equal(in_a, in_b);
+        assert_int_equal(act_a, act_b);
+    }
+    for (int id = 0; id < 256; id++) {
+        if (!ae_param_name((ae_param)id))
+            continue;
+        double va, vb;
+        assert_int_equal(ae_model_get_param(a, (ae_param)id, &va), AE_OK);
+        assert_int_equal(ae_model_get_param(b, (ae_param)id, &vb), AE_OK);
+        assert_memory_equal(&va, &vb, sizeof va);
+    }
+    assert_true(test_same_params(a, b));
+    size_t in = ae_model_input_dim(a), lat = ae_model_latent_dim(a), rows = 5;
+    float *x = golden_input(rows, in);
+    float *za = calloc(rows * lat, sizeof *za), *zb = calloc(rows * lat, sizeof *zb);
+    float *ya = calloc(rows * in, sizeof *ya), *yb = calloc(rows * in, sizeof *yb);
+    assert_true(za && zb && ya && yb);
+    assert_int_equal(ae_model_encode(a, x, rows, in, za, lat), AE_OK);
+    assert_int_equal(ae_model_encode(b, x, rows, in, zb, lat), AE_OK);
+    assert_memory_equal(za, zb, rows * lat * sizeof *za);
+    assert_int_equal(ae_model_reconstruct(a, x, rows, in, ya, in), AE_OK);
+    assert_int_equal(ae_model_reconstruct(b, x, rows, in, yb, in), AE_OK);
+    assert_memory_equal(ya, yb, rows * in * sizeof *ya);
+    free(x);
+    free(za);
+    free(zb);
+    free(ya);
+    free(yb);
+}
+
+/* ---- a section-level view of a file, to craft hostile variants ------------------- */
+
+typedef struct section {
+    unsigned char tag[4];
+    uint32_t flags;
+    unsigned char *payload;
+    size_t length;
+} section;
+
+typedef struct parsed {
+    unsigned major, minor;
+    size_t n_sections;
+    section s[16];
+} parsed;
+
+static void parse_file(const unsigned char *file, size_t n, parsed *p)
+{
+    memset(p, 0, sizeof *p);
+    assert_true(n >= 20);
+    p->major = (unsigned)(file[8] | file[9] << 8);
+    p->minor = (unsigned)(file[10] | file[11] << 8);
+    uint32_t count = rd32(file + 12);
+    size_t pos = 16;
+    assert_true(count <= ARRAY_LEN(p->s));
+    for (uint32_t i = 0; i < count; i++) {
+        section *s = &p->s[i];
+        memcpy(s->tag, file + pos, 4);
+        s->flags = rd32(file + pos + 4);
+        s->length = (size_t)rd64(file + pos + 8);
+        s->payload = malloc(s->length ? s->length : 1);
+        assert_non_null(s->payload);
+        memcpy(s->payload, file + pos + 16, s->length);
+        pos += 16 + s->length;
+    }
+    p->n_sections = count;
+    assert_int_equal(pos + 4, n);
+}
+
+static void free_parsed(parsed *p)
+{
+    for (size_t i = 0; i < p->n_sections; i++)
+        free(p->s[i].payload);
+    p->n_sections = 0;
+}
+
+static section *find_section(parsed *p, const char *tag)
+{
+    for (size_t i = 0; i < p->n_sections; i++)
+        if (memcmp(p->s[i].tag, tag, 4) == 0)
+            return &p->s[i];
+    fail_msg("no section %s", tag);
+    return NULL;
+}
+
+static void resize_section(section *s, size_t length)
+{
+    s->payload = realloc(s->payload, length ? length : 1);
+    assert_non_null(s->payload);
+    for (size_t i = s->length; i < length; i++)
+        s->payload[i] = 0;
+    s->length = length;
+}
+
+static void remove_section(parsed *p, const char *tag)
+{
+    section *s = find_section(p, tag);
+    free(s->payload);
+    size_t i = (size_t)(s - p->s);
+    memmove(&p->s[i], &p->s[i + 1], (p->n_sections - i - 1) * sizeof p->s[0]);
+    p->n_sections--;
+}
+
+static void add_section(parsed *p, const char *tag, uint32_t flags, const void *payload, size_t length)
+{
+    assert_true(p->n_sections < ARRAY_LEN(p->s));
+    section *s = &p->s[p->n_sections++];
+    memcpy(s->tag, tag, 4);
+    s->flags = flags;
+    s->length = length;
+    s->payload = malloc(length ? length : 1);
+    assert_non_null(s->payload);
+    if (length)
+        memcpy(s->payload, payload, length);
+}
+
+/* The file for p, with a correct CRC. */
+static unsigned char *emit_file(const parsed *p, size_t *n)
+{
+    size_t size = 16 + 4;
+    for (size_t i = 0; i < p->n_sections; i++)
+        size += 16 + p->s[i].length;
+    unsigned char *file = malloc(size);
+    assert_non_null(file);
+    static const unsigned char magic[8] = {0x89, 'A', 'E', 'N', 'C', 0x0D, 0x0A, 0x1A};
+    memcpy(file, magic, 8);
+    wr16(file + 8, p->major);
+    wr16(file + 10, p->minor);
+    wr32(file + 12, (uint32_t)p->n_sections);
+    size_t pos = 16;
+    for (size_t i = 0; i < p->n_sections; i++) {
+        memcpy(file + pos, p->s[i].tag, 4);
+        wr32(file + pos + 4, p->s[i].flags);
+        wr64(file + pos + 8, p->s[i].length);
+        memcpy(file + pos + 16, p->s[i].payload, p->s[i].length);
+        pos += 16 + p->s[i].length;
+    }
+    fix_crc(file, size);
+    *n = size;
+    return file;
+}
+
+/* Load a malformed buffer: the status must be `expected`, nothing returned, nothing
+ * leaked, a message set, and memory never beyond the data size plus a constant. */
+static void expect_load_fails(const unsigned char *file, size_t n, int expected)
+{
+    malformed_tried++;
+    track_start(-1);
+    ae_model *m = (ae_model *)(uintptr_t)1;
+    int status = ae_model_load_from_memory(&m, file, n);
+    size_t peak = track.peak, live = track.live_blocks;
+    if (status == AE_OK)
+        ae_model_free(m);
+    track_stop();
+    if (status != expected)
+        print_error("expected %s, got %s: %s\n", ae_status_str(expected), ae_status_str(status),
+                    ae_last_error());
+    assert_int_equal(status, expected);
+    assert_null(m);
+    assert_int_equal(live, 0);
+    assert_true(peak <= n + 65536);
+    assert_true(strlen(ae_last_error()) > 0);
+}
+
+/* Emit p and expect the load to fail with `expected`. */
+static void expect_parsed_fails(const parsed *p, int expected)
+{
+    size_t n;
+    unsigned char *file = emit_file(p, &n);
+    expect_load_fails(file, n, expected);
+    free(file);
+}
+
+static ae_model *load_parsed(const parsed *p)
+{
+    size_t n;
+    unsigned char *file = emit_file(p, &n);
+    ae_model *m = load_buffer(file, n);
+    free(file);
+    return m;
+}
+
+/* Fixture: the parsed file of the trained small model saved with optimizer state. */
+typedef struct fixture {
+    ae_model *model;
+    unsigned char *file;
+    size_t n;
+    parsed p;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->model = trained_small_model();
+    f->file = save_to_buffer(f->model, AE_SAVE_OPTIMIZER_STATE, &f->n);
+    parse_file(f->file, f->n, &f->p);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    free_parsed(&f->p);
+    free(f->file);
+    ae_model_free(f->model);
+    free(f);
+    return 0;
+}
+
+/* Offsets inside the ARCH payload of layer l. */
+#define ARCH_LAYER(l) (8 + 24 * (size_t)(l))
+
+/* ================================================================================== */
+/* Round trips                                                                         */
+/* ================================================================================== */
+
+static void test_crc_of_saved_file_is_crc32c_of_the_bytes_before_it(void **state)
+{
+    fixture *f = *state;
+    static const unsigned char check[] = "123456789";
+    assert_int_equal(crc32c_bitwise(check, 9), 0xE3069283u);
+    assert_int_equal(rd32(f->file + f->n - 4), crc32c_bitwise(f->file, f->n - 4));
+    static const unsigned char magic[8] = {0x89, 'A', 'E', 'N', 'C', 0x0D, 0x0A, 0x1A};
+    assert_memory_equal(f->file, magic, 8);
+    assert_int_equal(f->p.major, 1);
+    assert_int_equal(f->p.minor, 0);
+    assert_int_equal(f->p.n_sections, 5);
+    static const char *tags[] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM"};
+    static const uint32_t flags[] = {1, 1, 1, 1, 0};
+    for (size_t i = 0; i < 5; i++) {
+        assert_memory_equal(f->p.s[i].tag, tags[i], 4);
+        assert_int_equal(f->p.s[i].flags, flags[i]);
+    }
+}
+
+static void test_memory_round_trip_gives_an_identical_model(void **state)
+{
+    fixture *f = *state;
+    size_t n;
+    unsigned char *file = save_to_buffer(f->model, AE_SAVE_DEFAULT, &n);
+    assert_true(n < f->n);
+    ae_model *loaded = load_buffer(file, n);
+    assert_same_model(f->model, loaded);
+    /* Saving the loaded model gives the same bytes. */
+    size_t n2;
+    unsigned char *again = save_to_buffer(loaded, AE_SAVE_DEFAULT, &n2);
+    assert_int_equal(n, n2);
+    assert_memory_equal(file, again, n);
+    free(again);
+    ae_model_free(loaded);
+    free(file);
+}
+
+static void test_round_trip_with_optimizer_state_gives_identical_bytes(void **state)
+{
+    fixture *f = *state;
+    ae_model *loaded = load_buffer(f->file, f->n);
+    assert_same_model(f->model, loaded);
+    size_t n2;
+    unsigned char *again = save_to_buffer(loaded, AE_SAVE_OPTIMIZER_STATE, &n2);
+    assert_int_equal(f->n, n2);
+    assert_memory_equal(f->file, again, n2);
+    free(again);
+    ae_model_free(loaded);
+}
+
+static void test_asymmetric_decoder_round_trips(void **state)
+{
+    (void)state;
+    static const size_t enc[] = {7, 5, 3}, dec[] = {3, 9, 4, 7};
+    ae_model *m = test_create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
+    test_set_activations(m, AE_ACT_ELU, AE_ACT_TANH, AE_ACT_SOFTPLUS);
+    size_t n;
+    unsigned char *file = save_to_buffer(m, AE_SAVE_OPTIMIZER_STATE, &n);
+    ae_model *loaded = load_buffer(file, n);
+    assert_int_equal(ae_model_layer_count(loaded), 5);
+    assert_int_equal(ae_model_encoder_layer_count(loaded), 2);
+    assert_same_model(m, loaded);
+    ae_model_free(loaded);
+    ae_model_free(m);
+    free(file);
+}
+
+static void test_every_setting_survives_a_round_trip(void **state)
+{
+    (void)state;
+    static const size_t widths[] = {5, 3};
+    ae_model *m = test_create_model(widths, ARRAY_LEN(widths), NULL, 0);
+    static const struct { ae_param param; double value; } values[] = {
+        {AE_PARAM_SEED, 9007199254740992.0}, {AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_LEAKY_RELU},
+        {AE_PARAM_LATENT_ACTIVATION, AE_ACT_SIGMOID}, {AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID},
+        {AE_PARAM_LOSS, AE_LOSS_BCE}, {AE_PARAM_LEAKY_SLOPE, 0.3}, {AE_PARAM_ELU_ALPHA, 2.5},
+        {AE_PARAM_OPTIMIZER, AE_OPT_SGD}, {AE_PARAM_LEARNING_RATE, 0.123456789},
+        {AE_PARAM_MOMENTUM, 0.7}, {AE_PARAM_NESTEROV, 1}, {AE_PARAM_ADAM_BETA1, 0.5},
+        {AE_PARAM_ADAM_BETA2, 0.75}, {AE_PARAM_ADAM_EPSILON, 1e-5}, {AE_PARAM_WEIGHT_DECAY, 0.01},
+        {AE_PARAM_CLIP_NORM, 3.5}, {AE_PARAM_EPOCHS, 77}, {AE_PARAM_BATCH_SIZE, 3},
+        {AE_PARAM_SHUFFLE, 0}, {AE_PARAM_VALIDATION_FRACTION, 0.25}, {AE_PARAM_PATIENCE, 4},
+        {AE_PARAM_MIN_DELTA, 1e-3}, {AE_PARAM_RESTORE_BEST, 0}, {AE_PARAM_PROGRESS_EVERY_BATCH, 1},
+        {AE_PARAM_THREADS, 2}};
+    /* Every setting the library knows is in the table (a new one must be added here). */
+    assert_int_equal(ARRAY_LEN(values), known_setting_count());
+    for (size_t i = 0; i < ARRAY_LEN(values); i++)
+        test_set_param(m, values[i].param, values[i].value);
+    size_t n;
+    unsigned char *file = save_to_buffer(m, AE_SAVE_DEFAULT, &n);
+    ae_model *loaded = load_buffer(file, n);
+    for (size_t i = 0; i < ARRAY_LEN(values); i++) {
+        double v;
+        assert_int_equal(ae_model_get_param(loaded, values[i].param, &v), AE_OK);
+        assert_memory_equal(&v, &values[i].value, sizeof v);
+    }
+    assert_same_model(m, loaded);
+    ae_model_free(loaded);
+    ae_model_free(m);
+    free(file);
+}
+
+/* Fit both and compare the weights bitwise. */
+static void assert_fit_continues_identically(ae_model *a, ae_model *b)
+{
+    size_t in = ae_model_input_dim(a);
+    float *x = golden_input(20, in);
+    ae_fit_report ra = test_new_fit_report(), rb = test_new_fit_report();
+    assert_int_equal(ae_model_fit(a, x, 20, in, &ra), AE_OK);
+    assert_int_equal(ae_model_fit(b, x, 20, in, &rb), AE_OK);
+    assert_int_equal(ra.steps_run, rb.steps_run);
+    assert_true(test_same_params(a, b));
+    free(x);
+}
+
+static void test_training_continues_bit_identically_after_load_with_optimizer_state(void **state)
+{
+    (void)state;
+    static const int optimizers[] = {AE_OPT_SGD, AE_OPT_ADAM, AE_OPT_ADAMW};
+    for (size_t k = 0; k < ARRAY_LEN(optimizers); k++) {
+        ae_model *m = trained_small_model();
+        test_set_param(m, AE_PARAM_OPTIMIZER, optimizers[k]);
+        test_set_param(m, AE_PARAM_MOMENTUM, 0.9);
+        test_set_param(m, AE_PARAM_WEIGHT_DECAY, 0.01);
+        test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.2);
+        float *x = golden_input(10, 6);
+        assert_int_equal(ae_model_fit(m, x, 10, 6, NULL), AE_OK); /* builds the state */
+        free(x);
+        size_t n;
+        unsigned char *file = save_to_buffer(m, AE_SAVE_OPTIMIZER_STATE, &n);
+        ae_model *loaded = load_buffer(file, n);
+        assert_fit_continues_identically(m, loaded);
+        ae_model_free(loaded);
+        ae_model_free(m);
+        free(file);
+    }
+}
+
+static void test_fresh_model_loaded_without_optimizer_state_trains_like_the_original(void **state)
+{
+    (void)state;
+    static const size_t widths[] = {6, 4, 2};
+    ae_model *m = test_create_model(widths, ARRAY_LEN(widths), NULL, 0);
+    test_set_param(m, AE_PARAM_SEED, 5);
+    size_t n;
+    unsigned char *file = save_to_buffer(m, AE_SAVE_DEFAULT, &n);
+    ae_model *loaded = load_buffer(file, n);
+    /* Still fresh: a new seed redraws the weights in both. */
+    test_set_param(m, AE_PARAM_SEED, 6);
+    test_set_param(loaded, AE_PARAM_SEED, 6);
+    assert_true(test_same_params(m, loaded));
+    assert_fit_continues_identically(m, loaded);
+    ae_model_free(loaded);
+    ae_model_free(m);
+    free(file);
+}
+
+static void test_generator_state_is_preserved(void **state)
+{
+    fixture *f = *state;
+    /* Without the optimizer state, both start from a fresh optimizer: reset the original's. */
+    ae_model *original = test_clone_model(f->model);
+    test_set_param(original, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(original, AE_PARAM_OPTIMIZER, AE_OPT_ADAM);
+    size_t n;
+    unsigned char *file = save_to_buffer(original, AE_SAVE_DEFAULT, &n);
+    ae_model *loaded = load_buffer(file, n);
+    /* Shuffling and the validation split draw from the generator. */
+    test_set_param(original, AE_PARAM_VALIDATION_FRACTION, 0.3);
+    test_set_param(loaded, AE_PARAM_VALIDATION_FRACTION, 0.3);
+    assert_fit_continues_identically(original, loaded);
+    ae_model_free(loaded);
+    ae_model_free(original);
+    free(file);
+}
+
+static void test_file_round_trip_writes_exactly_the_memory_bytes(void **state)
+{
+    fixture *f = *state;
+    char dir[] = "/tmp/ae_format_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.aemodel", dir);
+    assert_int_equal(ae_model_save(f->model, path, AE_SAVE_OPTIMIZER_STATE), AE_OK);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    unsigned char *bytes = malloc(f->n + 1);
+    assert_non_null(bytes);
+    assert_int_equal(fread(bytes, 1, f->n + 1, fp), f->n);
+    fclose(fp);
+    assert_memory_equal(bytes, f->file, f->n);
+    free(bytes);
+    ae_model *loaded = NULL;
+    assert_int_equal(ae_model_load(&loaded, path), AE_OK);
+    assert_same_model(f->model, loaded);
+    ae_model_free(loaded);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_save_size_equals_bytes_written(void **state)
+{
+    fixture *f = *state;
+    for (unsigned flags = 0; flags <= AE_SAVE_OPTIMIZER_STATE; flags++) {
+        size_t size = 0;
+        assert_int_equal(ae_model_save_size(f->model, flags, &size), AE_OK);
+        unsigned char *buf = malloc(size + 64);
+        assert_non_null(buf);
+        memset(buf, 0xAB, size + 64);
+        size_t written = 0;
+        assert_int_equal(ae_model_save_to_memory(f->model, flags, buf, size + 64, &written), AE_OK);
+        assert_int_equal(written, size);
+        for (size_t i = size; i < size + 64; i++)
+            assert_int_equal(buf[i], 0xAB);
+        free(buf);
+    }
+    /* 16 header + ARCH(16+8+4*24) + SETT(16+4+S*12) + PARM(16+8+4*P) + RNG(16+33)
+     * + OPTM(16+14+2*4*P) + 4, with P = 6*4+4 + 4*2+2 + 2*4+4 + 4*6+6 = 80. */
+    assert_int_equal(ae_model_param_count(f->model), 80);
+    size_t s = known_setting_count();
+    assert_int_equal(f->n, 16 + (16 + 8 + 96) + (16 + 4 + 12 * s) + (16 + 8 + 320) + (16 + 33) +
+                               (16 + 14 + 640) + 4);
+}
+
+static void test_too_small_buffer_reports_the_size_needed(void **state)
+{
+    fixture *f = *state;
+    unsigned char *buf = malloc(f->n);
+    assert_non_null(buf);
+    memset(buf, 0x5A, f->n);
+    size_t written = 0;
+    assert_int_equal(ae_model_save_to_memory(f->model, AE_SAVE_OPTIMIZER_STATE, buf, f->n - 1, &written),
+                     AE_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(written, f->n);
+    for (size_t i = 0; i < f->n; i++)
+        assert_int_equal(buf[i], 0x5A);
+    written = 0;
+    assert_int_equal(ae_model_save_to_memory(f->model, AE_SAVE_OPTIMIZER_STATE, NULL, 0, &written),
+                     AE_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(written, f->n);
+    free(buf);
+}
+
+static void test_save_and_load_reject_bad_arguments(void **state)
+{
+    fixture *f = *state;
+    size_t size;
+    unsigned char buf[8];
+    ae_model *m = (ae_model *)(uintptr_t)1;
+    assert_int_equal(ae_model_save_size(NULL, 0, &size), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_save_size(f->model, 0, NULL), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_save_size(f->model, 2, &size), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_save_to_memory(f->model, 0, buf, sizeof buf, NULL), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_save_to_memory(NULL, 0, buf, sizeof buf, &size), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_save(NULL, "/tmp/x", 0), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_save(f->model, NULL, 0), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_save(f->model, "", 0), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_save(f->model, "/tmp/x", 0x10), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_load(NULL, "/tmp/x"), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_load(&m, NULL), AE_ERR_INVALID_ARGUMENT);
+    assert_null(m);
+    m = (ae_model *)(uintptr_t)1;
+    assert_int_equal(ae_model_load_from_memory(&m, NULL, 10), AE_ERR_INVALID_ARGUMENT);
+    assert_null(m);
+    assert_int_equal(ae_model_load_from_memory(NULL, f->file, f->n), AE_ERR_INVALID_ARGUMENT);
+}
+
+static void test_load_of_missing_file_or_folder_is_an_io_error(void **state)
+{
+    (void)state;
+    ae_model *m = (ae_model *)(uintptr_t)1;
+    assert_int_equal(ae_model_load(&m, "/nonexistent-ae-dir/model.aemodel"), AE_ERR_IO);
+    assert_null(m);
+    assert_non_null(strstr(ae_last_error(), "/nonexistent-ae-dir/model.aemodel"));
+    assert_int_equal(ae_model_load(&m, "/tmp"), AE_ERR_IO);
+    assert_null(m);
+}
+
+/* ================================================================================== */
+/* Truncations and bit flips                                                            */
+/* ================================================================================== */
+
+static void test_load_rejects_every_proper_prefix(void **state)
+{
+    fixture *f = *state;
+    size_t before = malformed_tried;
+    for (size_t len = 0; len < f->n; len++) {
+        unsigned char *copy = malloc(len ? len : 1); /* exact size: ASan sees any over-read */
+        assert_non_null(copy);
+        memcpy(copy, f->file, len);
+        expect_load_fails(copy, len, AE_ERR_FORMAT);
+        free(copy);
+    }
+    print_message("      %zu proper prefixes: all AE_ERR_FORMAT\n", malformed_tried - before);
+}
+
+static void test_load_rejects_every_single_bit_flip(void **state)
+{
+    fixture *f = *state;
+    size_t counts[3] = {0};
+    for (size_t byte = 0; byte < f->n; byte++) {
+        for (int bit = 0; bit < 8; bit++) {
+            unsigned char *copy = malloc(f->n);
+            assert_non_null(copy);
+            memcpy(copy, f->file, f->n);
+            copy[byte] ^= (unsigned char)(1u << bit);
+            malformed_tried++;
+            track_start(-1);
+            ae_model *m = (ae_model *)(uintptr_t)1;
+            int status = ae_model_load_from_memory(&m, copy, f->n);
+            size_t live = track.live_blocks;
+            if (status == AE_OK)
+                ae_model_free(m);
+            track_stop();
+            if (status == AE_OK)
+                fail_msg("a flip of bit %d of byte %zu loaded", bit, byte);
+            assert_null(m);
+            assert_int_equal(live, 0);
+            if (byte < 8)
+                assert_int_equal(status, AE_ERR_FORMAT); /* magic */
+            else if (byte < 10)
+                assert_true(status == AE_ERR_VERSION || status == AE_ERR_FORMAT); /* major */
+            else
+                assert_true(status == AE_ERR_CHECKSUM || status == AE_ERR_FORMAT);
+            counts[status == AE_ERR_CHECKSUM ? 0 : status == AE_ERR_FORMAT ? 1 : 2]++;
+            free(copy);
+        }
+    }
+    print_message("      %zu bit flips: %zu AE_ERR_CHECKSUM, %zu AE_ERR_FORMAT, %zu AE_ERR_VERSION\n",
+                  8 * f->n, counts[0], counts[1], counts[2]);
+}
+
+/* ================================================================================== */
+/* Crafted files with a correct checksum                                               */
+/* ================================================================================== */
+
+static void test_crafted_file_with_correct_crc_loads_when_unchanged(void **state)
+{
+    fixture *f = *state;
+    ae_model *m = load_parsed(&f->p);
+    assert_same_model(f->model, m);
+    ae_model_free(m);
+}
+
+/* Set one u64 or u32 field of a section in a copy of the fixture and expect `expected`. */
+static void expect_field_fails(fixture *f, const char *tag, size_t offset, unsigned width,
+                               uint64_t value, int expected)
+{
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    section *s = find_section(&p, tag);
+    assert_true(offset + width <= s->length);
+    if (width == 8)
+        wr64(s->payload + offset, value);
+    else if (width == 4)
+        wr32(s->payload + offset, (uint32_t)value);
+    else
+        s->payload[offset] = (unsigned char)value;
+    expect_parsed_fails(&p, expected);
+    free_parsed(&p);
+}
+
+static void test_load_rejects_bad_layer_counts(void **state)
+{
+    fixture *f = *state;
+    static const uint32_t bad_layers[] = {0, 1, 3, 5, 4097, 0xFFFFFFFFu};
+    for (size_t i = 0; i < ARRAY_LEN(bad_layers); i++)
+        expect_field_fails(f, "ARCH", 0, 4, bad_layers[i], AE_ERR_FORMAT);
+    static const uint32_t bad_encoder[] = {0, 4, 5, 0xFFFFFFFFu};
+    for (size_t i = 0; i < ARRAY_LEN(bad_encoder); i++)
+        expect_field_fails(f, "ARCH", 4, 4, bad_encoder[i], AE_ERR_FORMAT);
+    /* Encoder layers 1 or 3 are consistent counts but contradict the activations. */
+    expect_field_fails(f, "ARCH", 4, 4, 1, AE_ERR_FORMAT);
+    expect_field_fails(f, "ARCH", 4, 4, 3, AE_ERR_FORMAT);
+}
+
+static void test_load_rejects_huge_and_zero_widths(void **state)
+{
+    fixture *f = *state;
+    static const uint64_t bad[] = {0, (1ull << 24) + 1, 1ull << 32, 1ull << 63, UINT64_MAX};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        expect_field_fails(f, "ARCH", ARCH_LAYER(1), 8, bad[i], AE_ERR_FORMAT);     /* n_in */
+        expect_field_fails(f, "ARCH", ARCH_LAYER(1) + 8, 8, bad[i], AE_ERR_FORMAT); /* n_out */
+    }
+}
+
+/* Every width set consistently to `width`, PARM claiming `n_params`, its payload left as is. */
+static void expect_uniform_widths_fail(fixture *f, uint64_t width, uint64_t n_params)
+{
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    section *arch = find_section(&p, "ARCH");
+    for (size_t l = 0; l < 4; l++) {
+        wr64(arch->payload + ARCH_LAYER(l), width);
+        wr64(arch->payload + ARCH_LAYER(l) + 8, width);
+    }
+    wr64(find_section(&p, "PARM")->payload, n_params);
+    expect_parsed_fails(&p, AE_ERR_FORMAT);
+    free_parsed(&p);
+}
+
+static void test_load_rejects_width_products_that_wrap_or_exceed_the_file(void **state)
+{
+    fixture *f = *state;
+    /* 2^32 x 2^32 wraps to 0 in 64 bits: a reader multiplying blindly would see 4 * 2^32
+     * biases, or with n_params forged to the wrapped sum, accept it. */
+    expect_uniform_widths_fail(f, 1ull << 32, 4 * (1ull << 32));
+    expect_uniform_widths_fail(f, 1ull << 32, 0);
+    /* 2^16 x 2^16 = 2^32 per layer: valid widths, but the parameters cannot be in 200 bytes. */
+    uint64_t w = 1ull << 16;
+    expect_uniform_widths_fail(f, w, 4 * (w * w + w));
+    expect_uniform_widths_fail(f, 1ull << 24, 4 * ((1ull << 48) + (1ull << 24)));
+    /* n_params forged so that 4 * n_params wraps to the real payload size. */
+    expect_uniform_widths_fail(f, w, (1ull << 62) + 80);
+}
+
+static void test_load_rejects_mismatched_widths(void **state)
+{
+    fixture *f = *state;
+    /* layer 1 input differs from layer 0 output (4) */
+    expect_field_fails(f, "ARCH", ARCH_LAYER(1), 8, 5, AE_ERR_FORMAT);
+    /* last output differs from the input width (6) */
+    expect_field_fails(f, "ARCH", ARCH_LAYER(3) + 8, 8, 7, AE_ERR_FORMAT);
+    /* first input differs from the last output */
+    expect_field_fails(f, "ARCH", ARCH_LAYER(0), 8, 5, AE_ERR_FORMAT);
+}
+
+static void test_load_rejects_bad_activations(void **state)
+{
+    fixture *f = *state;
+    static const uint32_t bad[] = {7, 100, 0x80000000u, 0xFFFFFFFFu /* -1 */};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+        expect_field_fails(f, "ARCH", ARCH_LAYER(2) + 16, 4, bad[i], AE_ERR_FORMAT);
+    /* a valid activation that contradicts the settings (hidden is tanh) */
+    expect_field_fails(f, "ARCH", ARCH_LAYER(2) + 16, 4, AE_ACT_RELU, AE_ERR_FORMAT);
+    /* reserved field not zero */
+    expect_field_fails(f, "ARCH", ARCH_LAYER(0) + 20, 4, 1, AE_ERR_FORMAT);
+}
+
+/* Offset in SETT's payload of the record for `param`. */
+static size_t setting_offset(section *sett, ae_param param)
+{
+    uint32_t count = rd32(sett->payload);
+    for (uint32_t i = 0; i < count; i++)
+        if (rd32(sett->payload + 4 + 12 * (size_t)i) == (uint32_t)param)
+            return 4 + 12 * (size_t)i;
+    fail_msg("setting %d not in the file", (int)param);
+    return 0;
+}
+
+static void expect_setting_fails(fixture *f, ae_param param, double value)
+{
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    section *sett = find_section(&p, "SETT");
+    wrf64(sett->payload + setting_offset(sett, param) + 4, value);
+    expect_parsed_fails(&p, AE_ERR_FORMAT);
+    free_parsed(&p);
+}
+
+static void test_load_rejects_out_of_range_settings(void **state)
+{
+    fixture *f = *state;
+    expect_setting_fails(f, AE_PARAM_LEARNING_RATE, 0.0);
+    expect_setting_fails(f, AE_PARAM_LEARNING_RATE, -1.0);
+    expect_setting_fails(f, AE_PARAM_LEARNING_RATE, NAN);
+    expect_setting_fails(f, AE_PARAM_LEARNING_RATE, INFINITY);
+    expect_setting_fails(f, AE_PARAM_LEARNING_RATE, 1e9);
+    expect_setting_fails(f, AE_PARAM_EPOCHS, 1.5);
+    expect_setting_fails(f, AE_PARAM_EPOCHS, 0);
+    expect_setting_fails(f, AE_PARAM_SEED, -1);
+    expect_setting_fails(f, AE_PARAM_SEED, 1e300);
+    expect_setting_fails(f, AE_PARAM_HIDDEN_ACTIVATION, -1); /* negative enum */
+    expect_setting_fails(f, AE_PARAM_HIDDEN_ACTIVATION, 7);  /* unknown enum */
+    expect_setting_fails(f, AE_PARAM_LOSS, 2);
+    expect_setting_fails(f, AE_PARAM_OPTIMIZER, -2147483648.0);
+    expect_setting_fails(f, AE_PARAM_OPTIMIZER, 3);
+    expect_setting_fails(f, AE_PARAM_ADAM_BETA2, 1.0);
+    expect_setting_fails(f, AE_PARAM_NESTEROV, 0.5);
+    /* A valid value that changes a role's activation contradicts ARCH. */
+    expect_setting_fails(f, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LINEAR);
+}
+
+static void test_load_rejects_unknown_duplicate_and_miscounted_settings(void **state)
+{
+    fixture *f = *state;
+    /* unknown id in a 1.0 file */
+    expect_field_fails(f, "SETT", 4, 4, 999, AE_ERR_FORMAT);
+    expect_field_fails(f, "SETT", 4, 4, 0xFFFFFFFFu, AE_ERR_FORMAT);
+    /* duplicate id: record 1 becomes a second record 0 */
+    expect_field_fails(f, "SETT", 16, 4, rd32(find_section(&f->p, "SETT")->payload + 4), AE_ERR_FORMAT);
+    /* count not matching the length */
+    uint32_t count = (uint32_t)known_setting_count();
+    expect_field_fails(f, "SETT", 0, 4, count - 1, AE_ERR_FORMAT);
+    expect_field_fails(f, "SETT", 0, 4, count + 1, AE_ERR_FORMAT);
+    expect_field_fails(f, "SETT", 0, 4, 0xFFFFFFFFu, AE_ERR_FORMAT);
+    /* count 0 in a longer section */
+    expect_field_fails(f, "SETT", 0, 4, 0, AE_ERR_FORMAT);
+}
+
+static void test_missing_setting_loads_with_its_default(void **state)
+{
+    fixture *f = *state;
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    section *sett = find_section(&p, "SETT");
+    size_t at = setting_offset(sett, AE_PARAM_PATIENCE);
+    memmove(sett->payload + at, sett->payload + at + 12, sett->length - at - 12);
+    wr32(sett->payload, rd32(sett->payload) - 1);
+    resize_section(sett, sett->length >= 12 ? sett->length - 12 : 0);
+    ae_model *m = load_parsed(&p);
+    double v;
+    assert_int_equal(ae_model_get_param(m, AE_PARAM_PATIENCE, &v), AE_OK);
+    assert_true(v == 0.0);
+    ae_model_free(m);
+    free_parsed(&p);
+}
+
+static void test_load_rejects_parameter_count_and_value_errors(void **state)
+{
+    fixture *f = *state;
+    expect_field_fails(f, "PARM", 0, 8, 79, AE_ERR_FORMAT);
+    expect_field_fails(f, "PARM", 0, 8, 81, AE_ERR_FORMAT);
+    expect_field_fails(f, "PARM", 0, 8, 0, AE_ERR_FORMAT);
+    expect_field_fails(f, "PARM", 0, 8, UINT64_MAX, AE_ERR_FORMAT);
+    uint32_t nan_bits = 0x7FC00000u, inf_bits = 0x7F800000u, ninf_bits = 0xFF800000u;
+    expect_field_fails(f, "PARM", 8, 4, nan_bits, AE_ERR_FORMAT);
+    expect_field_fails(f, "PARM", 8 + 4 * 79, 4, inf_bits, AE_ERR_FORMAT);
+    expect_field_fails(f, "PARM", 8 + 4 * 40, 4, ninf_bits, AE_ERR_FORMAT);
+    /* one float too many, with the count unchanged */
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    resize_section(find_section(&p, "PARM"), 8 + 4 * 81);
+    expect_parsed_fails(&p, AE_ERR_FORMAT);
+    free_parsed(&p);
+}
+
+static void test_load_rejects_bad_generator_state(void **state)
+{
+    fixture *f = *state;
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    memset(find_section(&p, "RNG ")->payload, 0, 32);
+    expect_parsed_fails(&p, AE_ERR_FORMAT);
+    free_parsed(&p);
+    expect_field_fails(f, "RNG ", 32, 1, 2, AE_ERR_FORMAT);
+    expect_field_fails(f, "RNG ", 32, 1, 0xFF, AE_ERR_FORMAT);
+    parse_file(f->file, f->n, &p);
+    resize_section(find_section(&p, "RNG "), 32);
+    expect_parsed_fails(&p, AE_ERR_FORMAT);
+    free_parsed(&p);
+}
+
+static void test_load_rejects_bad_optimizer_state(void **state)
+{
+    fixture *f = *state;
+    expect_field_fails(f, "OPTM", 0, 4, 3, AE_ERR_FORMAT);           /* unknown kind */
+    expect_field_fails(f, "OPTM", 0, 4, 0xFFFFFFFFu, AE_ERR_FORMAT); /* negative kind */
+    expect_field_fails(f, "OPTM", 0, 4, AE_OPT_SGD, AE_ERR_FORMAT);  /* SGD with a second moment */
+    expect_field_fails(f, "OPTM", 0, 4, AE_OPT_ADAMW, AE_ERR_FORMAT); /* settings say Adam */
+    expect_field_fails(f, "OPTM", 12, 1, 2, AE_ERR_FORMAT);
+    expect_field_fails(f, "OPTM", 13, 1, 0, AE_ERR_FORMAT); /* length then too long */
+    expect_field_fails(f, "OPTM", 14, 4, 0x7FC00000u, AE_ERR_FORMAT);          /* NaN m */
+    expect_field_fails(f, "OPTM", 14 + 4 * 80, 4, 0xBF800000u, AE_ERR_FORMAT); /* v = -1 */
+    expect_field_fails(f, "OPTM", 14 + 4 * 159, 4, 0x7F800000u, AE_ERR_FORMAT); /* v = Inf */
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    resize_section(find_section(&p, "OPTM"), 13);
+    expect_parsed_fails(&p, AE_ERR_FORMAT);
+    free_parsed(&p);
+}
+
+static void test_load_rejects_section_lengths_beyond_the_file(void **state)
+{
+    fixture *f = *state;
+    /* ARCH's length field sits at byte 24 of the file. */
+    static const uint64_t lengths[] = {UINT64_MAX, 1ull << 63, 1ull << 32, 100000, 121};
+    for (size_t i = 0; i < ARRAY_LEN(lengths); i++) {
+        unsigned char *copy = malloc(f->n);
+        assert_non_null(copy);
+        memcpy(copy, f->file, f->n);
+        wr64(copy + 24, lengths[i]);
+        fix_crc(copy, f->n);
+        expect_load_fails(copy, f->n, AE_ERR_FORMAT);
+        free(copy);
+    }
+    /* section count one too many, one too few, huge; trailing bytes */
+    static const uint32_t counts[] = {6, 4, 0, 0xFFFFFFFFu};
+    for (size_t i = 0; i < ARRAY_LEN(counts); i++) {
+        unsigned char *copy = malloc(f->n);
+        assert_non_null(copy);
+        memcpy(copy, f->file, f->n);
+        wr32(copy + 12, counts[i]);
+        fix_crc(copy, f->n);
+        expect_load_fails(copy, f->n, AE_ERR_FORMAT);
+        free(copy);
+    }
+    unsigned char *longer = malloc(f->n + 3);
+    assert_non_null(longer);
+    memcpy(longer, f->file, f->n - 4);
+    memset(longer + f->n - 4, 0, 3);
+    fix_crc(longer, f->n + 3);
+    expect_load_fails(longer, f->n + 3, AE_ERR_FORMAT);
+    free(longer);
+}
+
+static void test_load_rejects_duplicate_and_missing_sections(void **state)
+{
+    fixture *f = *state;
+    static const char *tags[] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM"};
+    for (size_t i = 0; i < ARRAY_LEN(tags); i++) {
+        parsed p;
+        parse_file(f->file, f->n, &p);
+        section *s = find_section(&p, tags[i]);
+        add_section(&p, tags[i], s->flags, s->payload, s->length);
+        expect_parsed_fails(&p, AE_ERR_FORMAT);
+        free_parsed(&p);
+        if (i < 4) {
+            parse_file(f->file, f->n, &p);
+            remove_section(&p, tags[i]);
+            expect_parsed_fails(&p, AE_ERR_FORMAT);
+            free_parsed(&p);
+        }
+    }
+    /* A known tag with the wrong length. */
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    resize_section(find_section(&p, "ARCH"), 8 + 24 * 4 + 1);
+    expect_parsed_fails(&p, AE_ERR_FORMAT);
+    free_parsed(&p);
+    /* No sections at all. */
+    parse_file(f->file, f->n, &p);
+    while (p.n_sections)
+        remove_section(&p, (const char *)p.s[0].tag);
+    expect_parsed_fails(&p, AE_ERR_FORMAT);
+    free_parsed(&p);
+}
+
+static void test_unknown_required_section_is_a_version_error(void **state)
+{
+    fixture *f = *state;
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    add_section(&p, "VARL", 1, "xyz", 3);
+    expect_parsed_fails(&p, AE_ERR_VERSION);
+    assert_non_null(strstr(ae_last_error(), "VARL"));
+    free_parsed(&p);
+    /* Other flag bits do not make a section required. */
+    parse_file(f->file, f->n, &p);
+    add_section(&p, "\x01\xFFzz", 0xFFFFFFFEu, "", 0);
+    ae_model *m = load_parsed(&p);
+    ae_model_free(m);
+    free_parsed(&p);
+}
+
+static void test_unknown_optional_section_is_skipped(void **state)
+{
+    fixture *f = *state;
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    static const unsigned char junk[1000] = {0xFF};
+    /* first, in the middle and last */
+    memmove(&p.s[1], &p.s[0], p.n_sections * sizeof p.s[0]);
+    p.n_sections++;
+    memcpy(p.s[0].tag, "META", 4);
+    p.s[0].flags = 0;
+    p.s[0].length = sizeof junk;
+    p.s[0].payload = malloc(sizeof junk);
+    assert_non_null(p.s[0].payload);
+    memcpy(p.s[0].payload, junk, sizeof junk);
+    add_section(&p, "HIST", 0, junk, 17);
+    add_section(&p, "ZERO", 0, junk, 0);
+    ae_model *m = load_parsed(&p);
+    assert_same_model(f->model, m);
+    ae_model_free(m);
+    free_parsed(&p);
+}
+
+static void test_sections_load_in_any_order(void **state)
+{
+    fixture *f = *state;
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    section tmp = p.s[0];
+    p.s[0] = p.s[4];
+    p.s[4] = tmp;
+    tmp = p.s[1];
+    p.s[1] = p.s[2];
+    p.s[2] = tmp;
+    ae_model *m = load_parsed(&p);
+    assert_same_model(f->model, m);
+    assert_fit_continues_identically(f->model, m);
+    ae_model_free(m);
+    free_parsed(&p);
+}
+
+static void test_newer_major_version_is_refused(void **state)
+{
+    fixture *f = *state;
+    static const unsigned majors[] = {2, 3, 0xFFFF};
+    for (size_t i = 0; i < ARRAY_LEN(majors); i++) {
+        parsed p;
+        parse_file(f->file, f->n, &p);
+        p.major = majors[i];
+        expect_parsed_fails(&p, AE_ERR_VERSION);
+        free_parsed(&p);
+        /* Even a file whose rest is garbage: the version decides first. */
+        unsigned char header[24] = {0x89, 'A', 'E', 'N', 'C', 0x0D, 0x0A, 0x1A};
+        wr16(header + 8, majors[i]);
+        memset(header + 12, 0xEE, 12);
+        expect_load_fails(header, sizeof header, AE_ERR_VERSION);
+    }
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    p.major = 0;
+    expect_parsed_fails(&p, AE_ERR_FORMAT);
+    free_parsed(&p);
+}
+
+static void test_newer_minor_version_loads_skipping_unknown_settings(void **state)
+{
+    fixture *f = *state;
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    p.minor = 7;
+    section *sett = find_section(&p, "SETT");
+    size_t old = sett->length;
+    resize_section(sett, old + 12);
+    wr32(sett->payload, rd32(sett->payload) + 1);
+    wr32(sett->payload + old, 200); /* a setting from the future, any value */
+    wrf64(sett->payload + old + 4, -5.0);
+    add_section(&p, "NEW1", 0, "abc", 3);
+    ae_model *m = load_parsed(&p);
+    assert_same_model(f->model, m);
+    ae_model_free(m);
+    free_parsed(&p);
+}
+
+static void test_load_rejects_wrong_magic_and_tiny_inputs(void **state)
+{
+    fixture *f = *state;
+    for (size_t byte = 0; byte < 8; byte++) {
+        unsigned char *copy = malloc(f->n);
+        assert_non_null(copy);
+        memcpy(copy, f->file, f->n);
+        copy[byte] = (unsigned char)~copy[byte];
+        fix_crc(copy, f->n);
+        expect_load_fails(copy, f->n, AE_ERR_FORMAT);
+        free(copy);
+    }
+    static const char text[] = "this is a text file, not a model at all\n";
+    expect_load_fails((const unsigned char *)text, sizeof text - 1, AE_ERR_FORMAT);
+    expect_load_fails(f->file, 0, AE_ERR_FORMAT);
+}
+
+/* ================================================================================== */
+/* Allocation failure and memory bound                                                  */
+/* ================================================================================== */
+
+static void test_load_fails_cleanly_when_any_allocation_fails(void **state)
+{
+    fixture *f = *state;
+    long n_allocations = -1;
+    for (long k = 0; n_allocations < 0 || k < n_allocations; k++) {
+        track_start(k);
+        ae_model *m = (ae_model *)(uintptr_t)1;
+        int status = ae_model_load_from_memory(&m, f->file, f->n);
+        long count = track.count;
+        if (status == AE_OK) {
+            ae_model_free(m);
+            track_stop();
+            n_allocations = count - 1; /* the allocation k was never reached */
+            break;
+        }
+        size_t live = track.live_blocks;
+        track_stop();
+        assert_int_equal(status, AE_ERR_OUT_OF_MEMORY);
+        assert_null(m);
+        assert_int_equal(live, 0);
+    }
+    assert_true(n_allocations > 0);
+}
+
+static void test_load_memory_stays_within_the_model_and_a_constant(void **state)
+{
+    fixture *f = *state;
+    track_start(-1);
+    ae_model *m = NULL;
+    assert_int_equal(ae_model_load_from_memory(&m, f->file, f->n), AE_OK);
+    size_t peak = track.peak, model_bytes = track.live;
+    ae_model_free(m);
+    track_stop();
+    assert_true(peak <= model_bytes + 65536);
+}
+
+/* ================================================================================== */
+/* Atomic saving                                                                        */
+/* ================================================================================== */
+
+static size_t count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void assert_file_holds(const char *path, const char *text)
+{
+    char buf[256] = {0};
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    size_t got = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    assert_int_equal(got, strlen(text));
+    assert_string_equal(buf, text);
+}
+
+static void test_save_replaces_an_existing_file_and_leaves_no_temporary(void **state)
+{
+    fixture *f = *state;
+    char dir[] = "/tmp/ae_format_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.aemodel", dir);
+    write_text(path, "old contents");
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(ae_model_save(f->model, path, AE_SAVE_DEFAULT), AE_OK);
+    assert_int_equal(count_entries(dir), 1);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640); /* replacing keeps the permissions */
+    ae_model *m = NULL;
+    assert_int_equal(ae_model_load(&m, path), AE_OK);
+    assert_same_model(f->model, m);
+    ae_model_free(m);
+    /* Relative paths too (no folder part). */
+    char cwd[512];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(ae_model_save(f->model, "model.aemodel", AE_SAVE_OPTIMIZER_STATE), AE_OK);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(count_entries(dir), 1);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_save_into_a_missing_folder_fails_and_creates_nothing(void **state)
+{
+    fixture *f = *state;
+    char dir[] = "/tmp/ae_format_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/missing/model.aemodel", dir);
+    assert_int_equal(ae_model_save(f->model, path, AE_SAVE_DEFAULT), AE_ERR_IO);
+    assert_non_null(strstr(ae_last_error(), "No such file"));
+    assert_int_equal(count_entries(dir), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_failed_rename_keeps_the_old_target_and_removes_the_temporary(void **state)
+{
+    fixture *f = *state;
+    char dir[] = "/tmp/ae_format_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    /* The target is a non-empty folder: the file is written, the rename fails. */
+    char target[256], inner[300];
+    snprintf(target, sizeof target, "%s/model.aemodel", dir);
+    assert_int_equal(mkdir(target, 0755), 0);
+    snprintf(inner, sizeof inner, "%s/keep", target);
+    write_text(inner, "still here");
+    assert_int_equal(ae_model_save(f->model, target, AE_SAVE_OPTIMIZER_STATE), AE_ERR_IO);
+    assert_non_null(strstr(ae_last_error(), "rename"));
+    assert_int_equal(count_entries(dir), 1);
+    assert_file_holds(inner, "still here");
+    assert_int_equal(unlink(inner), 0);
+    assert_int_equal(rmdir(target), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Saving over `path` in the read-only folder `dir` must fail and change nothing. */
+static int save_into_read_only_folder(const ae_model *m, const char *dir, const char *path)
+{
+    if (ae_model_save(m, path, AE_SAVE_DEFAULT) != AE_ERR_IO)
+        return 1;
+    if (count_entries(dir) != 1)
+        return 2;
+    return 0;
+}
+
+static void test_save_into_a_read_only_folder_keeps_the_old_file(void **state)
+{
+    fixture *f = *state;
+    char dir[] = "/tmp/ae_format_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.aemodel", dir);
+    write_text(path, "old model");
+    assert_int_equal(chmod(dir, 0555), 0);
+    int result;
+    if (geteuid() == 0) {
+        /* root ignores folder permissions: check as an unprivileged user in a child. */
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(3);
+            _exit(save_into_read_only_folder(f->model, dir, path));
+        }
+        int status = 0;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status));
+        result = WEXITSTATUS(status);
+    } else {
+        result = save_into_read_only_folder(f->model, dir, path);
+    }
+    assert_int_equal(result, 0);
+    assert_file_holds(path, "old model");
+    assert_int_equal(count_entries(dir), 1);
+    assert_int_equal(chmod(dir, 0700), 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_save_fails_cleanly_when_any_allocation_fails(void **state)
+{
+    fixture *f = *state;
+    char dir[] = "/tmp/ae_format_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.aemodel", dir);
+    write_text(path, "old");
+    for (long k = 0;; k++) {
+        track_start(k);
+        int status = ae_model_save(f->model, path, AE_SAVE_OPTIMIZER_STATE);
+        size_t live = track.live_blocks;
+        track_stop();
+        assert_int_equal(live, 0);
+        if (status == AE_OK)
+            break;
+        assert_int_equal(status, AE_ERR_OUT_OF_MEMORY);
+        assert_file_holds(path, "old");
+        assert_int_equal(count_entries(dir), 1);
+        assert_true(k < 20);
+    }
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* ================================================================================== */
+/* Golden files                                                                         */
+/* ================================================================================== */
+
+/* Expected results, computed by tests/data/make_golden.c when the files were written. */
+#include "data/golden-v1.0-expected.h"
+
+static ae_model *load_golden(const char *name)
+{
+    /* tests/data next to this source file (CMake compiles it by its absolute path). */
+    char path[1024];
+    const char *slash = strrchr(__FILE__, '/');
+    int dir_length = slash ? (int)(slash - __FILE__) : 1;
+    snprintf(path, sizeof path, "%.*s/data/%s", dir_length, slash ? __FILE__ : ".", name);
+    ae_model *m = NULL;
+    int status = ae_model_load(&m, path);
+    if (status != AE_OK)
+        print_error("%s: %s\n", path, ae_last_error());
+    assert_int_equal(status, AE_OK);
+    return m;
+}
+
+static void assert_close(const float *got, const float *expected, size_t n, double tolerance)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs((double)got[i] - (double)expected[i]) <= tolerance))
+            fail_msg("entry %zu: got %.9g, expected %.9g", i, (double)got[i], (double)expected[i]);
+}
+
+static void test_golden_mirrored_model_loads_with_known_outputs(void **state)
+{
+    (void)state;
+    ae_model *m = load_golden("golden-v1.0-mirrored.aemodel");
+    assert_int_equal(ae_model_layer_count(m), 4);
+    assert_int_equal(ae_model_encoder_layer_count(m), 2);
+    assert_int_equal(ae_model_input_dim(m), GOLDEN_INPUT_DIM);
+    assert_int_equal(ae_model_latent_dim(m), GOLDEN_MIRRORED_LATENT);
+    double v;
+    assert_int_equal(ae_model_get_param(m, AE_PARAM_LOSS, &v), AE_OK);
+    assert_true(v == AE_LOSS_BCE);
+    assert_int_equal(ae_model_get_param(m, AE_PARAM_SEED, &v), AE_OK);
+    assert_true(v == 7);
+    /* Parameters are stored exactly. */
+    float *params = test_params_of(m);
+    assert_memory_equal(params, golden_mirrored_first_params, sizeof golden_mirrored_first_params);
+    free(params);
+    float *x = golden_input(GOLDEN_ROWS, GOLDEN_INPUT_DIM);
+    float z[GOLDEN_ROWS * GOLDEN_MIRRORED_LATENT], y[GOLDEN_ROWS * GOLDEN_INPUT_DIM];
+    assert_int_equal(ae_model_encode(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, z, GOLDEN_MIRRORED_LATENT), AE_OK);
+    assert_close(z, golden_mirrored_codes, ARRAY_LEN(z), 1e-5);
+    assert_int_equal(ae_model_reconstruct(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, y, GOLDEN_INPUT_DIM), AE_OK);
+    assert_close(y, golden_mirrored_outputs, ARRAY_LEN(y), 1e-5);
+    free(x);
+    ae_model_free(m);
+}
+
+static void test_golden_model_with_optimizer_state_resumes_training(void **state)
+{
+    (void)state;
+    ae_model *m = load_golden("golden-v1.0-optimizer.aemodel");
+    assert_int_equal(ae_model_layer_count(m), 3);
+    assert_int_equal(ae_model_encoder_layer_count(m), 2);
+    double v;
+    assert_int_equal(ae_model_get_param(m, AE_PARAM_OPTIMIZER, &v), AE_OK);
+    assert_true(v == AE_OPT_ADAMW);
+    float *x = golden_input(GOLDEN_ROWS, GOLDEN_INPUT_DIM);
+    float z[GOLDEN_ROWS * GOLDEN_OPTIMIZER_LATENT];
+    assert_int_equal(ae_model_encode(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, z, GOLDEN_OPTIMIZER_LATENT), AE_OK);
+    assert_close(z, golden_optimizer_codes_before, ARRAY_LEN(z), 1e-5);
+    /* One more step uses the saved Adam moments and step count. */
+    double loss;
+    assert_int_equal(ae_model_train_batch(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, &loss), AE_OK);
+    assert_true(fabs(loss - golden_optimizer_loss_before_step) <= 1e-6);
+    assert_int_equal(ae_model_encode(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, z, GOLDEN_OPTIMIZER_LATENT), AE_OK);
+    assert_close(z, golden_optimizer_codes_after_step, ARRAY_LEN(z), 1e-5);
+    free(x);
+    ae_model_free(m);
+}
+
+static int report_counts(void **state)
+{
+    (void)state;
+    print_message("[ format   ] %zu malformed inputs tried in total\n", malformed_tried);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_crc_of_saved_file_is_crc32c_of_the_bytes_before_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_round_trip_gives_an_identical_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_with_optimizer_state_gives_identical_bytes, setup, teardown),
+        cmocka_unit_test(test_asymmetric_decoder_round_trips),
+        cmocka_unit_test(test_every_setting_survives_a_round_trip),
+        cmocka_unit_test(test_training_continues_bit_identically_after_load_with_optimizer_state),
+        cmocka_unit_test(test_fresh_model_loaded_without_optimizer_state_trains_like_the_original),
+        cmocka_unit_test_setup_teardown(test_generator_state_is_preserved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_round_trip_writes_exactly_the_memory_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_size_equals_bytes_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_small_buffer_reports_the_size_needed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_and_load_reject_bad_arguments, setup, teardown),
+        cmocka_unit_test(test_load_of_missing_file_or_folder_is_an_io_error),
+        cmocka_unit_test_setup_teardown(test_load_rejects_every_proper_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_every_single_bit_flip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crafted_file_with_correct_crc_loads_when_unchanged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_bad_layer_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_huge_and_zero_widths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_width_products_that_wrap_or_exceed_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_mismatched_widths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_bad_activations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_out_of_range_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_unknown_duplicate_and_miscounted_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_setting_loads_with_its_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_parameter_count_and_value_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_bad_generator_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_bad_optimizer_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_section_lengths_beyond_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_duplicate_and_missing_sections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_required_section_is_a_version_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_optional_section_is_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sections_load_in_any_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_major_version_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_minor_version_loads_skipping_unknown_settings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_wrong_magic_and_tiny_inputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_fails_cleanly_when_any_allocation_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_memory_stays_within_the_model_and_a_constant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_replaces_an_existing_file_and_leaves_no_temporary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_into_a_missing_folder_fails_and_creates_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_rename_keeps_the_old_target_and_removes_the_temporary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_into_a_read_only_folder_keeps_the_old_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_fails_cleanly_when_any_allocation_fails, setup, teardown),
+        cmocka_unit_test(test_golden_mirrored_model_loads_with_known_outputs),
+        cmocka_unit_test(test_golden_model_with_optimizer_state_resumes_training),
+    };
+    return cmocka_run_group_tests_name("format", tests, NULL, report_counts);
+}
