@@ -1,127 +1,684 @@
-/* Training-step and encode throughput of a model against the GEMM-only floor measured in
- * the same run: bare cblas_sgemm calls with exactly the shapes a step performs.
+/* Training-step and encode throughput against the GEMM-only floor measured in the same
+ * process and run: bare BLAS calls with exactly the shapes a step (or an encode) performs,
+ * on separate buffers per layer like the real step, interleaved with the library's calls
+ * so that machine noise hits all of them alike.
  *
- *   bench_step [batch] [repetitions] [width ...]     default: 256 30 784 512 256 64
+ *   bench_step [--models LIST] [--batches LIST] [--reps N] [--min-reps N] [--warmup N]
+ *              [--budget SECONDS] [--threads N] [--scaling] [--json FILE]
  *
- * Prints medians over the repetitions (after warm-up) and the ratio to the floor. */
+ *   --models   comma-separated: reference (784-512-256-64), wide (4096-2048-1024-256),
+ *              narrow (64-32-8), or encoder widths such as 784-1024-64; all mirrored,
+ *              ReLU inside, linear latent, sigmoid output, BCE loss, Adam (lr 1e-3).
+ *              Default: reference,wide,narrow.
+ *   --batches  comma-separated batch sizes. Default: 1,64,256,1024.
+ *   --reps     most repetitions per configuration (default 200); fewer are run when a
+ *              repetition is slow, so that one configuration takes about --budget
+ *              seconds (default 3), but never fewer than --min-reps (default 5).
+ *   --warmup   untimed repetitions first (default 3).
+ *   --threads  OpenBLAS threads and the library's AE_PARAM_THREADS (default: OpenBLAS's own
+ *              choice, OPENBLAS_NUM_THREADS, and the library's default, one per processor).
+ *   --scaling  instead of the models above, sweep width (784-W-W-64, W = 128..2048) and
+ *              depth (784, k layers of 512, 64; k = 1..6) at batch 256 (or --batches).
+ *   --json     also write every figure to FILE.
+ *   --profile N  only N training steps of the first model and batch, nothing else timed
+ *              (for perf record: the profile then holds the step alone).
+ *
+ * Reported per configuration: medians of step and encode time as samples/s and GFLOP/s,
+ * the floor's, the ratio floor/library (100% = at the floor), the library's own heap
+ * (through the allocation hook: live bytes of the trained model, peak during a step and
+ * an encode, allocations per call) and the peak resident memory the model added. */
+#include "bench_common.h"
+
 #include <autoenc.h>
 #include <cblas.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
-static double now(void)
+#define MAX_WIDTHS 16
+#define MAX_MODELS 32
+#define MAX_BATCHES 16
+
+typedef struct model_spec {
+    char name[64];
+    size_t widths[MAX_WIDTHS]; /* encoder widths; the decoder mirrors them */
+    size_t n_widths;
+} model_spec;
+
+typedef struct options {
+    model_spec models[MAX_MODELS];
+    size_t n_models;
+    size_t batches[MAX_BATCHES];
+    size_t n_batches;
+    int reps, min_reps, warmup, threads, profile_steps;
+    double budget;
+    const char *json_path;
+} options;
+
+typedef struct timing {
+    double median_s, q25_s, q75_s;
+} timing;
+
+typedef struct result {
+    const model_spec *spec;
+    size_t batch;
+    int reps;
+    double step_flops, encode_flops;
+    timing step, floor, encode, encode_floor;
+    const char *floor_kind, *encode_floor_kind;
+    double loss_first, loss_last;
+    int64_t lib_model_bytes, lib_step_peak_bytes, lib_encode_peak_bytes;
+    double allocs_per_step, allocs_per_encode;
+    int64_t rss_model_peak_bytes, rss_floor_bytes;
+} result;
+
+/* ---- the floor: bare BLAS with the step's shapes, one set of buffers per layer ---- */
+
+typedef struct floor_bufs {
+    size_t n_layers, n_encoder_layers, batch;
+    size_t width[2 * MAX_WIDTHS];   /* width[l] = input width of layer l, width[n_layers] = output */
+    float *act[2 * MAX_WIDTHS];     /* batch x width[l] */
+    float *delta[2 * MAX_WIDTHS];   /* batch x width[l], l >= 1 */
+    float *weight[2 * MAX_WIDTHS];  /* width[l+1] x width[l] */
+    float *grad[2 * MAX_WIDTHS];    /* width[l+1] x width[l] */
+} floor_bufs;
+
+static int64_t g_max_rss; /* highest peak RSS seen at the end of any configuration */
+
+static uint64_t g_fill_state = 0x9e3779b97f4a7c15u;
+
+static float fill_value(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    g_fill_state ^= g_fill_state << 13;
+    g_fill_state ^= g_fill_state >> 7;
+    g_fill_state ^= g_fill_state << 17;
+    return (float)(g_fill_state >> 40) / 16777216.0f; /* [0, 1) */
 }
 
-static int by_value(const void *a, const void *b)
+static float *filled(size_t n, float scale)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    if (p)
+        for (size_t i = 0; i < n; i++)
+            p[i] = scale * (fill_value() - 0.5f);
+    return p;
 }
 
-static double median(double *v, int n)
+static void floor_free(floor_bufs *f)
 {
-    qsort(v, (size_t)n, sizeof *v, by_value);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    for (size_t l = 0; l <= f->n_layers; l++) {
+        free(f->act[l]), free(f->delta[l]);
+        if (l < f->n_layers)
+            free(f->weight[l]), free(f->grad[l]);
+    }
+    memset(f, 0, sizeof *f);
 }
 
-/* The GEMMs of one training step: forward for every layer, weight gradients for every
- * layer, input gradients for all layers but the first. */
-static void gemm_floor_step(const ae_model *m, size_t batch, float *a, float *b, float *c, float *w)
+static int floor_init(floor_bufs *f, const ae_model *m, size_t batch)
 {
-    size_t n_layers = ae_model_layer_count(m);
-    for (size_t l = 0; l < n_layers; l++) {
+    memset(f, 0, sizeof *f);
+    f->n_layers = ae_model_layer_count(m);
+    f->n_encoder_layers = ae_model_encoder_layer_count(m);
+    f->batch = batch;
+    for (size_t l = 0; l < f->n_layers; l++) {
         size_t out, in;
         ae_model_layer_info(m, l, &out, &in, NULL);
-        int rows = (int)batch, n_out = (int)out, n_in = (int)in;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_out, n_in, 1, a, n_in, w, n_in, 0, c, n_out);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, rows, 1, c, n_out, a, n_in, 0, w, n_in);
-        if (l)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n_in, n_out, 1, c, n_out, w, n_in, 0, b, n_in);
+        f->width[l] = in;
+        f->width[l + 1] = out;
     }
+    int ok = 1;
+    for (size_t l = 0; l <= f->n_layers; l++) {
+        f->act[l] = filled(batch * f->width[l], 1.0f);
+        f->delta[l] = l ? filled(batch * f->width[l], 0.01f) : NULL;
+        ok = ok && f->act[l] && (l == 0 || f->delta[l]);
+        if (l < f->n_layers) {
+            size_t n = f->width[l + 1] * f->width[l];
+            f->weight[l] = filled(n, 2.0f / (float)f->width[l]);
+            f->grad[l] = filled(n, 0.0f);
+            ok = ok && f->weight[l] && f->grad[l];
+        }
+    }
+    if (!ok)
+        floor_free(f);
+    return ok ? 0 : -1;
+}
+
+/* Forward for every layer; weight gradients for every layer and input gradients for all
+ * but the first, from the last layer back, as a step does them. */
+static void floor_step_gemm(const floor_bufs *f)
+{
+    int rows = (int)f->batch;
+    for (size_t l = 0; l < f->n_layers; l++) {
+        int in = (int)f->width[l], out = (int)f->width[l + 1];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, f->act[l], in,
+                    f->weight[l], in, 0.0f, f->act[l + 1], out);
+    }
+    for (size_t l = f->n_layers; l-- > 0;) {
+        int in = (int)f->width[l], out = (int)f->width[l + 1];
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, f->delta[l + 1], out,
+                    f->act[l], in, 0.0f, f->grad[l], in);
+        if (l)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, f->delta[l + 1],
+                        out, f->weight[l], in, 0.0f, f->delta[l], in);
+    }
+}
+
+/* The same step for one row with BLAS level 2: sgemv forward, sger for the weight
+ * gradient (it accumulates where sgemm overwrites: the same traffic), sgemv back. */
+static void floor_step_blas2(const floor_bufs *f)
+{
+    for (size_t l = 0; l < f->n_layers; l++) {
+        int in = (int)f->width[l], out = (int)f->width[l + 1];
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, f->weight[l], in, f->act[l], 1, 0.0f,
+                    f->act[l + 1], 1);
+    }
+    for (size_t l = f->n_layers; l-- > 0;) {
+        int in = (int)f->width[l], out = (int)f->width[l + 1];
+        cblas_sger(CblasRowMajor, out, in, 1e-6f, f->delta[l + 1], 1, f->act[l], 1, f->grad[l], in);
+        if (l)
+            cblas_sgemv(CblasRowMajor, CblasTrans, out, in, 1.0f, f->weight[l], in, f->delta[l + 1], 1,
+                        0.0f, f->delta[l], 1);
+    }
+}
+
+/* Encode: the encoder layers' forward products (sgemv for one row, as the library does). */
+static void floor_encode(const floor_bufs *f)
+{
+    int rows = (int)f->batch;
+    for (size_t l = 0; l < f->n_encoder_layers; l++) {
+        int in = (int)f->width[l], out = (int)f->width[l + 1];
+        if (rows == 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, f->weight[l], in, f->act[l], 1, 0.0f,
+                        f->act[l + 1], 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, f->act[l], in,
+                        f->weight[l], in, 0.0f, f->act[l + 1], out);
+    }
+}
+
+/* ---- one configuration ---------------------------------------------------------- */
+
+static timing summarize(double *v, size_t n)
+{
+    timing t;
+    t.q25_s = bench_quantile(v, n, 0.25);
+    t.q75_s = bench_quantile(v, n, 0.75);
+    t.median_s = bench_median(v, n);
+    return t;
+}
+
+static int fail(const char *what, const ae_model *m)
+{
+    fprintf(stderr, "bench_step: %s: %s\n", what, m ? ae_model_last_error(m) : ae_last_error());
+    return -1;
+}
+
+static int run_config(const model_spec *spec, size_t batch, const options *o, result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->spec = spec;
+    r->batch = batch;
+    size_t d = spec->widths[0];
+
+    float *x = malloc(batch * d * sizeof *x);
+    if (!x)
+        return fail("out of memory", NULL);
+    for (size_t i = 0; i < batch * d; i++)
+        x[i] = fill_value();
+
+    /* The model's memory: everything the library allocates, and what the process grew. */
+    int64_t rss_base = bench_rss_now();
+    bench_rss_reset_peak();
+    int64_t lib_base = bench_alloc_get().current_bytes;
+    bench_alloc_reset_peak();
+
+    ae_model *m = NULL;
+    if (ae_model_create(&m, spec->widths, spec->n_widths, NULL, 0) != AE_OK)
+        return free(x), fail("create", NULL);
+    if (ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID) != AE_OK ||
+        ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE) != AE_OK ||
+        ae_model_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_ADAM) != AE_OK ||
+        ae_model_set_param(m, AE_PARAM_LEARNING_RATE, 1e-3) != AE_OK ||
+        (o->threads > 0 && ae_model_set_param(m, AE_PARAM_THREADS, o->threads) != AE_OK))
+        return ae_model_free(m), free(x), fail("set_param", m);
+    size_t latent = ae_model_latent_dim(m);
+    float *z = malloc(batch * latent * sizeof *z);
+    if (!z)
+        return ae_model_free(m), free(x), fail("out of memory", NULL);
+
+    int status = AE_OK;
+    for (int w = 0; w < o->warmup && status == AE_OK; w++)
+        status = ae_model_train_batch(m, x, batch, d, w ? NULL : &r->loss_first);
+    if (status != AE_OK)
+        return free(z), ae_model_free(m), free(x), fail("train_batch", m);
+    r->lib_model_bytes = bench_alloc_get().current_bytes - lib_base;
+    r->lib_step_peak_bytes = bench_alloc_get().peak_bytes - lib_base;
+    bench_alloc_reset_peak();
+    for (int w = 0; w < o->warmup && status == AE_OK; w++)
+        status = ae_model_encode(m, x, batch, d, z, latent);
+    if (status != AE_OK)
+        return free(z), ae_model_free(m), free(x), fail("encode", m);
+    r->lib_encode_peak_bytes = bench_alloc_get().peak_bytes - bench_alloc_get().current_bytes;
+    int64_t rss_peak = bench_rss_peak();
+    r->rss_model_peak_bytes = rss_peak >= 0 && rss_base >= 0 ? rss_peak - rss_base : -1;
+
+    int64_t rss_before_floor = bench_rss_now();
+    floor_bufs f;
+    if (floor_init(&f, m, batch) != 0)
+        return free(z), ae_model_free(m), free(x), fail("out of memory for the floor", NULL);
+    int64_t rss_after_floor = bench_rss_now();
+    r->rss_floor_bytes = rss_after_floor >= 0 && rss_before_floor >= 0 ? rss_after_floor - rss_before_floor : -1;
+
+    /* Flops of a step and of an encode. */
+    for (size_t l = 0; l < f.n_layers; l++) {
+        double mult = 2.0 * (double)batch * (double)f.width[l] * (double)f.width[l + 1];
+        r->step_flops += mult * (l ? 3 : 2);
+        if (l < f.n_encoder_layers)
+            r->encode_flops += mult;
+    }
+
+    /* Warm the floor, then time one repetition of everything to choose the count. */
+    double t0 = bench_now();
+    for (int w = 0; w < (o->warmup > 0 ? o->warmup : 1); w++) {
+        floor_step_gemm(&f);
+        if (batch == 1)
+            floor_step_blas2(&f);
+        floor_encode(&f);
+    }
+    double t_floor_warm = (bench_now() - t0) / (o->warmup > 0 ? o->warmup : 1);
+    t0 = bench_now();
+    status = ae_model_train_batch(m, x, batch, d, NULL);
+    if (status == AE_OK)
+        status = ae_model_encode(m, x, batch, d, z, latent);
+    if (status != AE_OK) {
+        floor_free(&f);
+        return free(z), ae_model_free(m), free(x), fail("warm-up", m);
+    }
+    double t_rep = t_floor_warm + (bench_now() - t0);
+    int reps = (int)(o->budget / (t_rep > 1e-9 ? t_rep : 1e-9));
+    reps = reps > o->reps ? o->reps : reps;
+    reps = reps < o->min_reps ? o->min_reps : reps;
+    r->reps = reps;
+
+    double *t = malloc(5 * (size_t)reps * sizeof *t);
+    if (!t) {
+        floor_free(&f);
+        return free(z), ae_model_free(m), free(x), fail("out of memory", NULL);
+    }
+    double *t_step = t, *t_floor = t + reps, *t_blas2 = t + 2 * reps, *t_enc = t + 3 * reps,
+           *t_enc_floor = t + 4 * reps;
+    int64_t step_allocs = 0, encode_allocs = 0;
+    /* Floor and library alternate which goes first, so neither always finds the caches
+     * warmed (or flushed) by the other. */
+    for (int rep = 0; rep < reps && status == AE_OK; rep++) {
+        for (int turn = 0; turn < 2 && status == AE_OK; turn++) {
+            if ((turn == 0) == (rep % 2 == 0)) {
+                double a = bench_now();
+                floor_step_gemm(&f);
+                t_floor[rep] = bench_now() - a;
+                if (batch == 1) {
+                    a = bench_now();
+                    floor_step_blas2(&f);
+                    t_blas2[rep] = bench_now() - a;
+                }
+            } else {
+                int64_t n0 = bench_alloc_get().n_allocs;
+                double a = bench_now();
+                status = ae_model_train_batch(m, x, batch, d, rep == reps - 1 ? &r->loss_last : NULL);
+                t_step[rep] = bench_now() - a;
+                step_allocs += bench_alloc_get().n_allocs - n0;
+            }
+        }
+        for (int turn = 0; turn < 2 && status == AE_OK; turn++) {
+            if ((turn == 0) == (rep % 2 == 0)) {
+                double a = bench_now();
+                floor_encode(&f);
+                t_enc_floor[rep] = bench_now() - a;
+            } else {
+                int64_t n0 = bench_alloc_get().n_allocs;
+                double a = bench_now();
+                status = ae_model_encode(m, x, batch, d, z, latent);
+                t_enc[rep] = bench_now() - a;
+                encode_allocs += bench_alloc_get().n_allocs - n0;
+            }
+        }
+    }
+    if (status != AE_OK) {
+        fail("timed run", m);
+    } else {
+        r->step = summarize(t_step, (size_t)reps);
+        r->floor = summarize(t_floor, (size_t)reps);
+        r->floor_kind = "sgemm";
+        if (batch == 1) {
+            timing blas2 = summarize(t_blas2, (size_t)reps);
+            if (blas2.median_s < r->floor.median_s) { /* the faster way is the floor */
+                r->floor = blas2;
+                r->floor_kind = "sgemv+sger";
+            }
+        }
+        r->encode = summarize(t_enc, (size_t)reps);
+        r->encode_floor = summarize(t_enc_floor, (size_t)reps);
+        r->encode_floor_kind = batch == 1 ? "sgemv" : "sgemm";
+        r->allocs_per_step = (double)step_allocs / reps;
+        r->allocs_per_encode = (double)encode_allocs / reps;
+    }
+    int64_t rss_now_peak = bench_rss_peak();
+    g_max_rss = rss_now_peak > g_max_rss ? rss_now_peak : g_max_rss;
+    free(t);
+    floor_free(&f);
+    free(z);
+    ae_model_free(m);
+    free(x);
+    return status == AE_OK ? 0 : -1;
+}
+
+/* Training steps alone, for a profiler. */
+static int profile_steps(const model_spec *spec, size_t batch, int steps)
+{
+    size_t d = spec->widths[0];
+    float *x = malloc(batch * d * sizeof *x);
+    ae_model *m = NULL;
+    if (!x || ae_model_create(&m, spec->widths, spec->n_widths, NULL, 0) != AE_OK)
+        return free(x), fail("create", NULL), 1;
+    for (size_t i = 0; i < batch * d; i++)
+        x[i] = fill_value();
+    ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+    ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
+    double t0 = bench_now();
+    int status = AE_OK;
+    for (int s = 0; s < steps && status == AE_OK; s++)
+        status = ae_model_train_batch(m, x, batch, d, NULL);
+    double t = bench_now() - t0;
+    if (status != AE_OK)
+        fail("train_batch", m);
+    else
+        printf("%s batch %zu: %d steps, %.3f ms per step (mean), %.0f samples/s\n", spec->name, batch, steps,
+               1e3 * t / steps, (double)batch * steps / t);
+    ae_model_free(m);
+    free(x);
+    return status == AE_OK ? 0 : 1;
+}
+
+/* ---- output --------------------------------------------------------------------- */
+
+static double mib(int64_t bytes)
+{
+    return (double)bytes / (1024.0 * 1024.0);
+}
+
+static void print_tables(const result *res, size_t n)
+{
+    printf("\nTraining step (BCE, Adam), medians; ratio = floor time / library time\n");
+    printf("%-22s %5s %4s | %10s %8s | %10s %8s %-10s | %6s\n", "model", "batch", "reps", "samples/s",
+           "GFLOP/s", "floor s/s", "GFLOP/s", "floor by", "ratio");
+    for (size_t i = 0; i < n; i++) {
+        const result *r = &res[i];
+        printf("%-22s %5zu %4d | %10.0f %8.1f | %10.0f %8.1f %-10s | %5.1f%%\n", r->spec->name, r->batch,
+               r->reps, (double)r->batch / r->step.median_s, r->step_flops / r->step.median_s * 1e-9,
+               (double)r->batch / r->floor.median_s, r->step_flops / r->floor.median_s * 1e-9, r->floor_kind,
+               100.0 * r->floor.median_s / r->step.median_s);
+    }
+    printf("\nEncode, medians\n");
+    printf("%-22s %5s | %10s %8s | %10s %8s %-6s | %6s\n", "model", "batch", "samples/s", "GFLOP/s",
+           "floor s/s", "GFLOP/s", "by", "ratio");
+    for (size_t i = 0; i < n; i++) {
+        const result *r = &res[i];
+        printf("%-22s %5zu | %10.0f %8.1f | %10.0f %8.1f %-6s | %5.1f%%\n", r->spec->name, r->batch,
+               (double)r->batch / r->encode.median_s, r->encode_flops / r->encode.median_s * 1e-9,
+               (double)r->batch / r->encode_floor.median_s, r->encode_flops / r->encode_floor.median_s * 1e-9,
+               r->encode_floor_kind, 100.0 * r->encode_floor.median_s / r->encode.median_s);
+    }
+    printf("\nMemory (library heap through the allocation hook; RSS = peak resident growth while\n"
+           "creating and warming the model, including the first touch of its pages)\n");
+    printf("%-22s %5s | %10s %10s %10s | %7s %7s | %9s %9s\n", "model", "batch", "model MiB", "step peak",
+           "enc peak", "alloc/", "alloc/", "RSS peak", "floor buf");
+    printf("%-22s %5s | %10s %10s %10s | %7s %7s | %9s %9s\n", "", "", "(live)", "MiB", "MiB", "step",
+           "encode", "MiB", "MiB");
+    for (size_t i = 0; i < n; i++) {
+        const result *r = &res[i];
+        printf("%-22s %5zu | %10.2f %10.2f %10.2f | %7.1f %7.1f | %9.1f %9.1f\n", r->spec->name, r->batch,
+               mib(r->lib_model_bytes), mib(r->lib_step_peak_bytes), mib(r->lib_encode_peak_bytes),
+               r->allocs_per_step, r->allocs_per_encode, mib(r->rss_model_peak_bytes), mib(r->rss_floor_bytes));
+    }
+}
+
+static void json_timing(FILE *f, const char *key, timing t, double batch, double flops)
+{
+    fprintf(f, "\"%s\": {\"median_s\": %.9g, \"q25_s\": %.9g, \"q75_s\": %.9g, \"samples_per_s\": %.6g, "
+               "\"gflops\": %.6g}",
+            key, t.median_s, t.q25_s, t.q75_s, batch / t.median_s, flops / t.median_s * 1e-9);
+}
+
+static int write_json(const char *path, const result *res, size_t n, const options *o)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    fprintf(f, "{\n  \"benchmark\": \"bench_step\",\n  \"library_version\": \"%s\",\n", ae_version_string());
+    fprintf(f, "  \"openblas\": {\"config\": \"%s\", \"core\": \"%s\", \"threads\": %d},\n", openblas_get_config(),
+            openblas_get_corename(), openblas_get_num_threads());
+    const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
+    fprintf(f, "  \"env\": {\"OPENBLAS_CORETYPE\": \"%s\", \"OPENBLAS_L2_SIZE\": \"%s\"},\n", ct ? ct : "",
+            l2 ? l2 : "");
+    fprintf(f, "  \"settings\": {\"warmup\": %d, \"max_reps\": %d, \"min_reps\": %d, \"budget_s\": %g},\n",
+            o->warmup, o->reps, o->min_reps, o->budget);
+    fprintf(f, "  \"results\": [\n");
+    for (size_t i = 0; i < n; i++) {
+        const result *r = &res[i];
+        fprintf(f, "    {\"model\": \"%s\", \"encoder_widths\": [", r->spec->name);
+        for (size_t k = 0; k < r->spec->n_widths; k++)
+            fprintf(f, "%s%zu", k ? ", " : "", r->spec->widths[k]);
+        fprintf(f, "], \"batch\": %zu, \"reps\": %d, \"step_flops\": %.6g, \"encode_flops\": %.6g,\n      ", r->batch,
+                r->reps, r->step_flops, r->encode_flops);
+        json_timing(f, "step", r->step, (double)r->batch, r->step_flops);
+        fprintf(f, ",\n      ");
+        json_timing(f, "step_floor", r->floor, (double)r->batch, r->step_flops);
+        fprintf(f, ", \"step_floor_kind\": \"%s\", \"step_ratio\": %.4f,\n      ", r->floor_kind,
+                r->floor.median_s / r->step.median_s);
+        json_timing(f, "encode", r->encode, (double)r->batch, r->encode_flops);
+        fprintf(f, ",\n      ");
+        json_timing(f, "encode_floor", r->encode_floor, (double)r->batch, r->encode_flops);
+        fprintf(f, ", \"encode_floor_kind\": \"%s\", \"encode_ratio\": %.4f,\n      ", r->encode_floor_kind,
+                r->encode_floor.median_s / r->encode.median_s);
+        fprintf(f, "\"memory\": {\"lib_model_bytes\": %lld, \"lib_step_peak_bytes\": %lld, "
+                   "\"lib_encode_scratch_peak_bytes\": %lld, \"allocs_per_step\": %.3g, \"allocs_per_encode\": "
+                   "%.3g, \"rss_model_peak_bytes\": %lld, \"rss_floor_buffers_bytes\": %lld},\n      ",
+                (long long)r->lib_model_bytes, (long long)r->lib_step_peak_bytes, (long long)r->lib_encode_peak_bytes,
+                r->allocs_per_step, r->allocs_per_encode, (long long)r->rss_model_peak_bytes,
+                (long long)r->rss_floor_bytes);
+        fprintf(f, "\"loss_first\": %.9g, \"loss_last\": %.9g}%s\n", r->loss_first, r->loss_last,
+                i + 1 < n ? "," : "");
+    }
+    fprintf(f, "  ],\n  \"peak_rss_bytes\": %lld\n}\n", (long long)g_max_rss);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---- arguments ------------------------------------------------------------------ */
+
+static int parse_widths(const char *text, model_spec *spec)
+{
+    spec->n_widths = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p || v == 0 || spec->n_widths == MAX_WIDTHS)
+            return -1;
+        spec->widths[spec->n_widths++] = (size_t)v;
+        p = end;
+        if (*p == '-')
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return spec->n_widths >= 2 ? 0 : -1;
+}
+
+static int add_model(options *o, const char *name, const char *widths)
+{
+    if (o->n_models == MAX_MODELS)
+        return -1;
+    model_spec *spec = &o->models[o->n_models];
+    if (parse_widths(widths, spec) != 0)
+        return -1;
+    snprintf(spec->name, sizeof spec->name, "%s", name);
+    o->n_models++;
+    return 0;
+}
+
+static int parse_models(options *o, const char *list)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int rc;
+        if (strcmp(tok, "reference") == 0)
+            rc = add_model(o, "reference", "784-512-256-64");
+        else if (strcmp(tok, "wide") == 0)
+            rc = add_model(o, "wide", "4096-2048-1024-256");
+        else if (strcmp(tok, "narrow") == 0)
+            rc = add_model(o, "narrow", "64-32-8");
+        else
+            rc = add_model(o, tok, tok);
+        if (rc != 0)
+            return -1;
+    }
+    return o->n_models ? 0 : -1;
+}
+
+static int parse_batches(options *o, const char *list)
+{
+    o->n_batches = 0;
+    const char *p = list;
+    while (*p) {
+        char *end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p || v == 0 || v > 1000000 || o->n_batches == MAX_BATCHES)
+            return -1;
+        o->batches[o->n_batches++] = (size_t)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return -1;
+    }
+    return o->n_batches ? 0 : -1;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: bench_step [--models LIST] [--batches LIST] [--reps N] [--min-reps N] [--warmup N]\n"
+                    "                  [--budget SECONDS] [--threads N] [--scaling] [--json FILE] [--profile N]\n");
+    return 2;
 }
 
 int main(int argc, char **argv)
 {
-    size_t batch = argc > 1 ? (size_t)atol(argv[1]) : 256;
-    int reps = argc > 2 ? atoi(argv[2]) : 30;
-    size_t widths[32] = {784, 512, 256, 64};
-    size_t n_widths = 4;
-    if (argc > 3) {
-        n_widths = 0;
-        for (int i = 3; i < argc && n_widths < 32; i++)
-            widths[n_widths++] = (size_t)atol(argv[i]);
-    }
-    if (batch == 0 || reps < 1 || n_widths < 2) {
-        fprintf(stderr, "usage: bench_step [batch] [repetitions] [width ...]\n");
-        return 2;
-    }
-
-    ae_model *m = NULL;
-    if (ae_model_create(&m, widths, n_widths, NULL, 0) != AE_OK) {
-        fprintf(stderr, "bench_step: %s\n", ae_last_error());
-        return 1;
-    }
-    ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
-    ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
-
-    size_t d = widths[0], max_width = 0, flops = 0, n_layers = ae_model_layer_count(m);
-    for (size_t l = 0; l < n_layers; l++) {
-        size_t out, in;
-        ae_model_layer_info(m, l, &out, &in, NULL);
-        max_width = out > max_width ? out : max_width;
-        max_width = in > max_width ? in : max_width;
-        flops += 2 * batch * out * in * (l ? 3 : 2);
-    }
-    float *x = malloc(batch * d * sizeof *x);
-    float *a = calloc(batch * max_width, sizeof *a), *b = calloc(batch * max_width, sizeof *b);
-    float *c = calloc(batch * max_width, sizeof *c), *w = calloc(max_width * max_width, sizeof *w);
-    float *z = malloc(batch * ae_model_latent_dim(m) * sizeof *z);
-    double *t_step = malloc((size_t)reps * sizeof *t_step), *t_floor = malloc((size_t)reps * sizeof *t_floor);
-    double *t_enc = malloc((size_t)reps * sizeof *t_enc);
-    if (!x || !a || !b || !c || !w || !z || !t_step || !t_floor || !t_enc) {
-        fprintf(stderr, "bench_step: out of memory\n");
-        return 1;
-    }
-    for (size_t i = 0; i < batch * d; i++)
-        x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
-
-    for (int warm = 0; warm < 3; warm++) {
-        gemm_floor_step(m, batch, a, b, c, w);
-        ae_model_train_batch(m, x, batch, d, NULL);
-    }
-    /* Interleave the measurements so machine noise hits all of them alike. */
-    for (int r = 0; r < reps; r++) {
-        double t0 = now();
-        gemm_floor_step(m, batch, a, b, c, w);
-        double t1 = now();
-        if (ae_model_train_batch(m, x, batch, d, NULL) != AE_OK) {
-            fprintf(stderr, "bench_step: %s\n", ae_last_error());
-            return 1;
+    static options o;
+    o.reps = 200, o.min_reps = 5, o.warmup = 3, o.budget = 3.0;
+    int scaling = 0, batches_given = 0;
+    const char *models = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(arg, "--scaling") == 0) {
+            scaling = 1;
+            continue;
         }
-        double t2 = now();
-        ae_model_encode(m, x, batch, d, z, ae_model_latent_dim(m));
-        double t3 = now();
-        t_floor[r] = t1 - t0;
-        t_step[r] = t2 - t1;
-        t_enc[r] = t3 - t2;
+        if (!val)
+            return usage();
+        i++;
+        if (strcmp(arg, "--models") == 0)
+            models = val;
+        else if (strcmp(arg, "--batches") == 0) {
+            if (parse_batches(&o, val) != 0)
+                return usage();
+            batches_given = 1;
+        } else if (strcmp(arg, "--reps") == 0)
+            o.reps = atoi(val);
+        else if (strcmp(arg, "--min-reps") == 0)
+            o.min_reps = atoi(val);
+        else if (strcmp(arg, "--warmup") == 0)
+            o.warmup = atoi(val);
+        else if (strcmp(arg, "--budget") == 0)
+            o.budget = atof(val);
+        else if (strcmp(arg, "--threads") == 0)
+            o.threads = atoi(val);
+        else if (strcmp(arg, "--json") == 0)
+            o.json_path = val;
+        else if (strcmp(arg, "--profile") == 0)
+            o.profile_steps = atoi(val);
+        else
+            return usage();
     }
-    double floor_s = median(t_floor, reps), step_s = median(t_step, reps), enc_s = median(t_enc, reps);
-    printf("model");
-    for (size_t i = 0; i < n_widths; i++)
-        printf("%s%zu", i ? "-" : " ", widths[i]);
-    printf(" mirrored, batch %zu, %d repetitions (medians)\n", batch, reps);
-    printf("  GEMM-only floor : %10.0f samples/s  %7.1f GFLOP/s\n", batch / floor_s, flops / floor_s * 1e-9);
-    printf("  training step   : %10.0f samples/s  %7.1f GFLOP/s  %5.1f%% of floor\n", batch / step_s,
-           flops / step_s * 1e-9, 100.0 * floor_s / step_s);
-    printf("  encode          : %10.0f samples/s\n", batch / enc_s);
-    ae_model_free(m);
-    free(x), free(a), free(b), free(c), free(w), free(z), free(t_step), free(t_floor), free(t_enc);
-    return 0;
+    if (o.reps < 1 || o.min_reps < 1 || o.warmup < 0 || o.budget < 0 || o.threads < 0)
+        return usage();
+    if (o.min_reps > o.reps)
+        o.min_reps = o.reps;
+    if (scaling) {
+        static const char *const sweep[] = {
+            "784-128-128-64", "784-256-256-64", "784-512-512-64", "784-1024-1024-64", "784-2048-2048-64",
+            "784-512-64", "784-512-512-512-64", "784-512-512-512-512-64", "784-512-512-512-512-512-512-64"};
+        for (size_t i = 0; i < sizeof sweep / sizeof *sweep; i++)
+            add_model(&o, sweep[i], sweep[i]);
+        if (!batches_given)
+            o.batches[0] = 256, o.n_batches = 1;
+    } else if (parse_models(&o, models ? models : "reference,wide,narrow") != 0) {
+        return usage();
+    }
+    if (!batches_given && !scaling) {
+        static const size_t def[] = {1, 64, 256, 1024};
+        memcpy(o.batches, def, sizeof def);
+        o.n_batches = 4;
+    }
+    if (o.threads > 0)
+        openblas_set_num_threads(o.threads);
+#ifdef __GLIBC__
+    /* A fixed threshold: large blocks always come from mmap and go back to the system when
+     * freed, so each configuration's resident memory starts from the same place (glibc
+     * otherwise raises the threshold and keeps freed blocks in its heap). */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+    if (bench_alloc_install() != 0)
+        return fail("ae_set_allocator", NULL), 1;
+
+    const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
+    printf("libautoenc %s; OpenBLAS core %s, %d threads (%s); OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s\n",
+           ae_version_string(), openblas_get_corename(), openblas_get_num_threads(), openblas_get_config(),
+           ct ? ct : "(unset)", l2 ? l2 : "(unset)");
+    printf("ReLU inside, linear latent, sigmoid output, BCE, Adam lr 1e-3; mirrored decoders; "
+           "warm-up %d, up to %d repetitions (at least %d, about %.1f s per configuration)\n",
+           o.warmup, o.reps, o.min_reps, o.budget);
+    fflush(stdout);
+
+    if (o.profile_steps > 0)
+        return profile_steps(&o.models[0], o.batches[0], o.profile_steps);
+
+    result *res = calloc(o.n_models * o.n_batches, sizeof *res);
+    if (!res)
+        return 1;
+    size_t n_res = 0;
+    int rc = 0;
+    double t_start = bench_now();
+    for (size_t mi = 0; mi < o.n_models; mi++) {
+        for (size_t bi = 0; bi < o.n_batches; bi++) {
+            fprintf(stderr, "  %s, batch %zu ...", o.models[mi].name, o.batches[bi]);
+            double t0 = bench_now();
+            if (run_config(&o.models[mi], o.batches[bi], &o, &res[n_res]) == 0) {
+                fprintf(stderr, " %d reps, %.1f s\n", res[n_res].reps, bench_now() - t0);
+                n_res++;
+            } else {
+                rc = 1;
+            }
+        }
+    }
+    print_tables(res, n_res);
+    printf("\nwhole run %.0f s; peak RSS of the process %.1f MiB\n", bench_now() - t_start, mib(g_max_rss));
+    if (o.json_path && write_json(o.json_path, res, n_res, &o) != 0)
+        rc = 1;
+    free(res);
+    return rc;
 }

@@ -20,19 +20,42 @@ typedef struct infer_pass {
     float *row_scores;           /* with_loss: per-row mean loss, or NULL */
 } infer_pass;
 
+/* Scratch of at least `bytes`: the model's spare one if free and large enough, else a new
+ * allocation. The model is const to callers; its spare slot is the one field that changes,
+ * and only through atomic exchanges, so concurrent calls never share a buffer. */
+static ae_scratch *take_scratch(const ae_model *m, size_t bytes)
+{
+    _Atomic(ae_scratch *) *slot = (_Atomic(ae_scratch *) *)&m->spare_scratch;
+    ae_scratch *s = atomic_exchange(slot, NULL);
+    if (s && s->capacity >= bytes)
+        return s;
+    ae_free(s);
+    s = ae_alloc(sizeof *s + bytes);
+    if (s)
+        s->capacity = bytes;
+    return s;
+}
+
+static void give_back_scratch(const ae_model *m, ae_scratch *s)
+{
+    _Atomic(ae_scratch *) *slot = (_Atomic(ae_scratch *) *)&m->spare_scratch;
+    ae_scratch *expected = NULL;
+    if (!atomic_compare_exchange_strong(slot, &expected, s))
+        ae_free(s); /* another call gave one back first */
+}
+
 static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
 {
     size_t chunk = n_rows < AE_INFER_CHUNK_ROWS ? n_rows : AE_INFER_CHUNK_ROWS;
-    size_t buffer_floats = chunk * m->max_width; /* cannot overflow: chunk <= 1024, widths checked */
-    bool one_layer_to_caller = p->last - p->first == 1 && p->out && !p->with_loss;
-    float *scratch = one_layer_to_caller ? NULL : ae_alloc_floats(2 * buffer_floats);
-    double *row_loss = p->with_loss ? ae_calloc(chunk, sizeof(double)) : NULL;
-    if ((!one_layer_to_caller && !scratch) || (p->with_loss && !row_loss)) {
-        ae_free(scratch);
-        ae_free(row_loss);
-        return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for inference scratch");
-    }
-    float *buffers[2] = {scratch, scratch ? scratch + buffer_floats : NULL};
+    /* Two ping-pong activation buffers and the per-row losses; cannot overflow on a 64-bit
+     * system: chunk <= 1024 and widths <= INT_MAX. */
+    size_t buffer_floats = chunk * m->max_width;
+    size_t bytes = 2 * buffer_floats * sizeof(float) + chunk * sizeof(double);
+    ae_scratch *scratch_block = take_scratch(m, bytes);
+    AE_CHECK(scratch_block != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for inference scratch");
+    double *row_loss = (double *)(void *)scratch_block->data;
+    float *scratch = (float *)(void *)(scratch_block->data + chunk * sizeof(double));
+    float *buffers[2] = {scratch, scratch + buffer_floats};
     const size_t d_out = m->layers[p->last - 1].n_out;
 
     for (size_t start = 0; start < n_rows; start += chunk) {
@@ -58,8 +81,7 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
             ld_in = ld_dest;
         }
     }
-    ae_free(scratch);
-    ae_free(row_loss);
+    give_back_scratch(m, scratch_block);
     return AE_OK;
 }
 

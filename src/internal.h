@@ -4,6 +4,8 @@
 
 #include "autoenc.h"
 
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,6 +104,13 @@ void ae_param_defaults(double *values);
 int ae_param_check(ae_model *err_model, ae_param param, double value);
 void ae_settings_from_values(ae_settings *settings, const double *values);
 
+/* Inference scratch kept by a model between calls: a const call takes it if no other
+ * call holds it (an atomic exchange), else allocates its own, and gives it back after. */
+typedef struct ae_scratch {
+    size_t capacity; /* bytes of data */
+    alignas(max_align_t) unsigned char data[];
+} ae_scratch;
+
 /* ---- worker threads for elementwise work (parallel.c) -------------------- */
 
 #define AE_MAX_THREADS 64
@@ -162,6 +171,7 @@ struct ae_model {
     ae_optimizer_state optim;
     ae_workspace work;
     ae_pool *pool; /* workers for training's elementwise work; NULL = the caller alone */
+    _Atomic(ae_scratch *) spare_scratch; /* see ae_scratch; NULL when taken or none yet */
     size_t pool_refused; /* thread count the system could not fully grant, 0 if none */
 
     ae_progress_fn progress;

@@ -158,6 +158,7 @@ void ae_model_free(ae_model *m)
     if (!m)
         return;
     ae_pool_stop(m->pool);
+    ae_free(atomic_load(&m->spare_scratch));
     ae_workspace_release(&m->work);
     ae_optimizer_state_release(&m->optim);
     ae_free(m->params);
@@ -179,6 +180,7 @@ int ae_model_clone(const ae_model *src, ae_model **out)
     m->params = m->grads = NULL;
     m->pool = NULL; /* the copy starts its own workers when it trains */
     m->pool_refused = 0;
+    atomic_init(&m->spare_scratch, NULL);
     memset(&m->work, 0, sizeof m->work);
     memset(&m->optim, 0, sizeof m->optim);
     m->layers = ae_calloc(src->n_layers, sizeof *m->layers);
