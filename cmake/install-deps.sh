@@ -2,11 +2,20 @@
 # Installs, on Debian 12, the packages libautoenc needs to build, run its tests
 # and its demo, and build its documentation. Does nothing if all are present.
 # Runs as root, or through sudo otherwise. Extra package names may be given
-# as arguments (e.g. valgrind).
+# as arguments (e.g. valgrind). With --ci first, also what .ci/run needs for the
+# dynamic checks: clang and libclang-rt-14-dev (libFuzzer targets), valgrind
+# (memcheck) and abigail-tools (abidw/abidiff, the ABI guard). gcc's ASan, UBSan
+# and TSan runtimes come with gcc.
 set -eu
 
+ci_packages=""
+if [ "${1:-}" = "--ci" ]; then
+    ci_packages="clang libclang-rt-14-dev valgrind abigail-tools"
+    shift
+fi
+
 packages="cmake gcc g++ libc6-dev make pkg-config binutils libopenblas-dev libcmocka-dev \
-doxygen zlib1g-dev dataset-fashion-mnist $*"
+doxygen zlib1g-dev dataset-fashion-mnist $ci_packages $*"
 
 missing=""
 for package in $packages; do

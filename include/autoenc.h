@@ -475,6 +475,8 @@ typedef enum ae_save_flags {
  * Save @p model to @p path atomically: a temporary file in the same folder is
  * written, flushed and renamed over @p path, and the folder is flushed; on any
  * failure @p path is untouched and the temporary file removed.
+ * @param model the model to save.
+ * @param path  the file to write (replaced atomically).
  * @param flags a combination of ::ae_save_flags.
  * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT, #AE_ERR_IO or #AE_ERR_OUT_OF_MEMORY.
  * Thread-safe with other const calls on the same model.

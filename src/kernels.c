@@ -234,21 +234,19 @@ void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
 AE_VECTOR_CLONES
 double ae_sum_squares(const float *v, size_t n)
 {
-    /* Blocks summed in float across independent lanes (which the compiler vectorises),
-     * the block sums in double: accurate to float rounding of a block, and fast. */
-    enum { LANES = 16, BLOCK = 1024 };
-    double total = 0.0;
+    /* Squares in double (a float square overflows above 1.8e19) across independent lanes,
+     * which the compiler vectorises; the lanes are added in a fixed order. */
+    enum { LANES = 16 };
+    double lane[LANES] = {0};
     size_t i = 0;
-    for (; i + BLOCK <= n; i += BLOCK) {
-        float lane[LANES] = {0};
-        for (size_t k = 0; k < BLOCK; k += LANES)
-            for (size_t j = 0; j < LANES; j++)
-                lane[j] += v[i + k + j] * v[i + k + j];
+    for (; i + LANES <= n; i += LANES)
         for (size_t j = 0; j < LANES; j++)
-            total += (double)lane[j];
-    }
+            lane[j] += (double)v[i + j] * (double)v[i + j];
+    double total = 0.0;
     for (; i < n; i++)
         total += (double)v[i] * (double)v[i];
+    for (size_t j = 0; j < LANES; j++)
+        total += lane[j];
     return total;
 }
 
