@@ -236,6 +236,15 @@ typedef enum ae_optimizer {
     AE_OPT_ADAMW = 2  /**< Adam with decoupled weight decay, as torch.optim.AdamW */
 } ae_optimizer;
 
+/** Corruption applied to training inputs for denoising. Values pinned forever. */
+typedef enum ae_noise {
+    AE_NOISE_NONE = 0,            /**< train on the clean input */
+    AE_NOISE_GAUSSIAN = 1,        /**< add normal noise of deviation #AE_PARAM_NOISE_LEVEL */
+    AE_NOISE_MASKING = 2,         /**< set each value to 0 with probability #AE_PARAM_NOISE_LEVEL */
+    AE_NOISE_SALT_AND_PEPPER = 3  /**< set each value, with probability #AE_PARAM_NOISE_LEVEL, to
+                                       0 or 1 with equal chance (for data in [0, 1]) */
+} ae_noise;
+
 /** Settings. Values pinned forever. Defaults in brackets. */
 typedef enum ae_param {
     AE_PARAM_SEED = 1,                 /**< generator seed, integer in [0, 2^53] [0] */
@@ -266,13 +275,20 @@ typedef enum ae_param {
     AE_PARAM_RESTORE_BEST = 26,        /**< after fit, keep the weights of the best monitored epoch, 0 or 1 [1] */
     AE_PARAM_PROGRESS_EVERY_BATCH = 27, /**< also call the progress callback after every batch, 0 or 1 [0] */
 
-    AE_PARAM_THREADS = 30              /**< threads for the elementwise work of training (optimizer
+    AE_PARAM_THREADS = 30,             /**< threads for the elementwise work of training (optimizer
                                             update, loss), the caller's included; 0 = one per online
                                             processor. Started at the first training call, stopped by
                                             ae_model_free(); inference always runs on the calling thread.
                                             Matrix products use the BLAS library's own threads
                                             (OPENBLAS_NUM_THREADS). Results are bit-identical for the
                                             same setting. [0, 64] [0] */
+
+    AE_PARAM_NOISE = 40,               /**< ::ae_noise: denoising. Each training batch is corrupted
+                                            afresh by the model's generator while the loss compares
+                                            with the clean batch; validation and inference see clean
+                                            inputs. [NONE] */
+    AE_PARAM_NOISE_LEVEL = 41          /**< deviation for GAUSSIAN, probability (at most 1) for
+                                            MASKING and SALT_AND_PEPPER, [0, 1e6] [0.1] */
 } ae_param;
 
 /**
@@ -412,7 +428,8 @@ AE_API int ae_model_train_batch(ae_model *model, const float *x, size_t n_rows, 
 
 /**
  * Loss and gradient on a batch without changing the weights, for custom
- * optimizers and for checking gradients.
+ * optimizers and for checking gradients. The input is used as it is: no
+ * denoising noise is drawn (#AE_PARAM_NOISE acts in training steps only).
  * @param model    the model (its weights are not changed).
  * @param x        `n_rows x ae_model_input_dim()` row-major, leading dimension @p ld_x.
  * @param n_rows   number of rows in @p x, at least 1.

@@ -75,7 +75,7 @@ uint64_t ae_rng_below(ae_rng *rng, uint64_t bound);
 /* ---- settings (params.c) ------------------------------------------------ */
 
 /* Number of ae_param values; the model keeps one double per slot. */
-#define AE_PARAM_SLOT_COUNT 25
+#define AE_PARAM_SLOT_COUNT 27
 
 /* The typed view of the settings that the engine reads. */
 typedef struct ae_settings {
@@ -95,6 +95,8 @@ typedef struct ae_settings {
     double min_delta;
     bool restore_best, progress_every_batch;
     size_t threads; /* 0 = one per online processor */
+    int noise;
+    float noise_level;
 } ae_settings;
 
 /* Slot of a parameter in the value array, -1 if unknown. */
@@ -141,6 +143,7 @@ typedef struct ae_layer {
 typedef struct ae_workspace {
     size_t batch_capacity; /* rows the buffers hold; 0 = nothing allocated */
     float *batch;          /* gathered input rows, batch_capacity x input_dim */
+    float *corrupted;      /* the batch with denoising noise, batch_capacity x input_dim */
     float *activations;    /* every layer's output, one block per layer */
     float *delta;          /* dLoss/dZ of the current layer */
     float *delta_prev;     /* dLoss/dZ of the layer below */
@@ -219,6 +222,9 @@ double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, co
                       const float *target, size_t ld_target, int activation, int loss,
                       const ae_settings *settings, float *delta, float grad_scale,
                       double *row_loss);
+/* out (n_rows x n_cols packed) = x corrupted by the settings' noise, drawn from rng. */
+void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float *out,
+                const ae_settings *settings, ae_rng *rng);
 /* Column sums of an n_rows x n_cols packed matrix into sums (overwrites). */
 void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums);
 /* Sum of squares in double. */
@@ -236,10 +242,12 @@ void ae_layer_forward(const ae_model *model, size_t layer, const float *in, size
 /* Forward through the whole network with the model's workspace, keeping every layer's
  * output; returns the loss sum over all elements. When delta is not NULL it receives the
  * output layer's dLoss/dZ for the mean loss. */
-double ae_net_forward_loss(ae_model *model, const float *x, size_t ld_x, size_t n_rows, float *delta);
+double ae_net_forward_loss(ae_model *model, const float *x, size_t ld_x, const float *target,
+                           size_t ld_target, size_t n_rows, float *delta);
 /* Loss and gradient of the whole network for the n_rows rows of x (packed or strided),
  * using the model's workspace. Gradients overwrite model->grads. Returns mean loss. */
-double ae_backprop(ae_model *model, const float *x, size_t ld_x, size_t n_rows);
+double ae_backprop(ae_model *model, const float *x, size_t ld_x, const float *target,
+                   size_t ld_target, size_t n_rows);
 /* Make the workspace hold batches of n_rows rows. */
 int ae_workspace_reserve(ae_model *model, size_t n_rows);
 void ae_workspace_release(ae_workspace *work);

@@ -220,6 +220,43 @@ double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, co
     return total;
 }
 
+void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float *out,
+                const ae_settings *settings, ae_rng *rng)
+{
+    const float level = settings->noise_level;
+    for (size_t i = 0; i < n_rows; i++) {
+        const float *row = x + i * ld_x;
+        float *dst = out + i * n_cols;
+        switch (settings->noise) {
+        case AE_NOISE_GAUSSIAN:
+            /* Box-Muller gives two independent normals per draw. */
+            for (size_t j = 0; j < n_cols; j += 2) {
+                double radius = sqrt(-2.0 * log(1.0 - ae_rng_uniform(rng)));
+                double angle = 6.283185307179586 * ae_rng_uniform(rng);
+                dst[j] = row[j] + level * (float)(radius * cos(angle));
+                if (j + 1 < n_cols)
+                    dst[j + 1] = row[j + 1] + level * (float)(radius * sin(angle));
+            }
+            break;
+        case AE_NOISE_MASKING:
+            for (size_t j = 0; j < n_cols; j++)
+                dst[j] = ae_rng_uniform(rng) < level ? 0.0f : row[j];
+            break;
+        case AE_NOISE_SALT_AND_PEPPER:
+            for (size_t j = 0; j < n_cols; j++) {
+                uint64_t bits = ae_rng_next(rng);
+                /* 53 bits decide whether to corrupt, the lowest bit salt or pepper. */
+                bool hit = (double)(bits >> 11) * 0x1.0p-53 < level;
+                dst[j] = hit ? (float)(bits & 1) : row[j];
+            }
+            break;
+        default:
+            memcpy(dst, row, n_cols * sizeof *dst);
+            break;
+        }
+    }
+}
+
 AE_VECTOR_CLONES
 void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
 {

@@ -32,6 +32,7 @@ void ae_layer_forward(const ae_model *m, size_t layer, const float *in, size_t l
 void ae_workspace_release(ae_workspace *w)
 {
     ae_free(w->batch);
+    ae_free(w->corrupted);
     ae_free(w->activations);
     ae_free(w->delta);
     ae_free(w->delta_prev);
@@ -57,11 +58,12 @@ int ae_workspace_reserve(ae_model *m, size_t n_rows)
 
     ae_workspace fresh = {0};
     fresh.batch = ae_alloc_floats(batch_floats);
+    fresh.corrupted = ae_alloc_floats(batch_floats);
     fresh.activations = ae_alloc_floats(total);
     fresh.delta = ae_alloc_floats(delta_floats);
     fresh.delta_prev = ae_alloc_floats(delta_floats);
     fresh.activation_offsets = ae_calloc(m->n_layers, sizeof(size_t));
-    if (!fresh.batch || !fresh.activations || !fresh.delta || !fresh.delta_prev ||
+    if (!fresh.batch || !fresh.corrupted || !fresh.activations || !fresh.delta || !fresh.delta_prev ||
         !fresh.activation_offsets) {
         ae_workspace_release(&fresh);
         return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu rows", n_rows);
@@ -106,7 +108,8 @@ static void loss_range(void *context, size_t part, size_t begin, size_t end)
 /* Rows per unit of work: enough elements that waking a thread pays off. */
 static size_t loss_grain(size_t n_out) { return n_out >= 16384 ? 1 : 16384 / n_out; }
 
-double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, size_t n_rows, float *delta)
+double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float *target,
+                           size_t ld_target, size_t n_rows, float *delta)
 {
     ae_workspace *w = &m->work;
     const size_t last = m->n_layers - 1;
@@ -124,7 +127,7 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, size_t n_ro
     float *y = w->activations + w->activation_offsets[last];
     float grad_scale = 1.0f / (float)(n_rows * top->n_out);
     ae_layer_linear(m, last, in, ld_in, n_rows, y, top->n_out);
-    loss_task task = {.model = m, .y = y, .target = x, .ld_target = ld_x, .delta = delta,
+    loss_task task = {.model = m, .y = y, .target = target, .ld_target = ld_target, .delta = delta,
                       .grad_scale = grad_scale};
     ae_pool_run(m->pool, loss_range, &task, n_rows, loss_grain(top->n_out));
     double sum = 0.0;
@@ -133,11 +136,12 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, size_t n_ro
     return sum;
 }
 
-double ae_backprop(ae_model *m, const float *x, size_t ld_x, size_t n_rows)
+double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target,
+                   size_t ld_target, size_t n_rows)
 {
     ae_workspace *w = &m->work;
     const size_t n_elements = n_rows * ae_input_dim(m);
-    double loss_sum = ae_net_forward_loss(m, x, ld_x, n_rows, w->delta);
+    double loss_sum = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta);
 
     /* Backward: delta holds dLoss/dZ of layer l. */
     float *delta = w->delta, *delta_prev = w->delta_prev;

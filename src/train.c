@@ -21,6 +21,10 @@ static int check_training_input(ae_model *m, const char *name, const float *x, s
 {
     AE_FORWARD(ae_check_matrix(m, name, x, n_rows, ae_input_dim(m), ld_x));
     AE_FORWARD(ae_check_loss_config(m, m));
+    AE_CHECK(m->settings.noise == AE_NOISE_NONE || m->settings.noise == AE_NOISE_GAUSSIAN ||
+                 m->settings.noise_level <= 1.0f,
+             m, AE_ERR_STATE, "noise_level %g is a probability for this noise and must be at most 1",
+             (double)m->settings.noise_level);
     return ae_check_data(m, m, name, x, n_rows, ld_x, true);
 }
 
@@ -31,7 +35,14 @@ static int batch_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_
              "a batch of %zu rows is larger than BLAS can take (%d)", n_rows, INT_MAX);
     AE_FORWARD(ae_workspace_reserve(m, n_rows));
     AE_FORWARD(ae_model_ensure_pool(m));
-    *loss = ae_backprop(m, x, ld_x, n_rows);
+    if (m->settings.noise != AE_NOISE_NONE) {
+        /* Denoising: learn to map a corrupted batch back to the clean one. */
+        size_t d = ae_input_dim(m);
+        ae_corrupt(x, ld_x, n_rows, d, m->work.corrupted, &m->settings, &m->rng);
+        *loss = ae_backprop(m, m->work.corrupted, d, x, ld_x, n_rows);
+    } else {
+        *loss = ae_backprop(m, x, ld_x, x, ld_x, n_rows);
+    }
     AE_CHECK(isfinite(*loss), m, AE_ERR_DIVERGED,
              "the loss is not finite; the step was skipped and the weights are unchanged");
     return AE_OK;
@@ -61,7 +72,7 @@ int ae_model_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, f
              "a batch of %zu rows is larger than BLAS can take (%d)", n_rows, INT_MAX);
     AE_FORWARD(ae_workspace_reserve(m, n_rows));
     AE_FORWARD(ae_model_ensure_pool(m));
-    double batch_loss = ae_backprop(m, x, ld_x, n_rows);
+    double batch_loss = ae_backprop(m, x, ld_x, x, ld_x, n_rows);
     memcpy(gradient, m->grads, m->n_params * sizeof(float));
     if (loss)
         *loss = batch_loss;
@@ -139,10 +150,11 @@ static double validation_loss(ae_model *m, const fit_run *run)
     for (size_t start = 0; start < run->n_val; start += chunk) {
         size_t n = run->n_val - start < chunk ? run->n_val - start : chunk;
         if (run->x_val) {
-            sum += ae_net_forward_loss(m, run->x_val + start * run->ld_val, run->ld_val, n, NULL);
+            const float *rows = run->x_val + start * run->ld_val;
+            sum += ae_net_forward_loss(m, rows, run->ld_val, rows, run->ld_val, n, NULL);
         } else {
             gather_rows(m, run, run->order + run->n_train + start, n);
-            sum += ae_net_forward_loss(m, m->work.batch, d, n, NULL);
+            sum += ae_net_forward_loss(m, m->work.batch, d, m->work.batch, d, n, NULL);
         }
     }
     return sum / ((double)run->n_val * (double)d);

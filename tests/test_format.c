@@ -495,7 +495,7 @@ static void test_every_setting_survives_a_round_trip(void **state)
         {AE_PARAM_CLIP_NORM, 3.5}, {AE_PARAM_EPOCHS, 77}, {AE_PARAM_BATCH_SIZE, 3},
         {AE_PARAM_SHUFFLE, 0}, {AE_PARAM_VALIDATION_FRACTION, 0.25}, {AE_PARAM_PATIENCE, 4},
         {AE_PARAM_MIN_DELTA, 1e-3}, {AE_PARAM_RESTORE_BEST, 0}, {AE_PARAM_PROGRESS_EVERY_BATCH, 1},
-        {AE_PARAM_THREADS, 2}};
+        {AE_PARAM_THREADS, 2}, {AE_PARAM_NOISE, AE_NOISE_SALT_AND_PEPPER}, {AE_PARAM_NOISE_LEVEL, 0.375}};
     /* Every setting the library knows is in the table (a new one must be added here). */
     assert_int_equal(ARRAY_LEN(values), known_setting_count());
     for (size_t i = 0; i < ARRAY_LEN(values); i++)
