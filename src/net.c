@@ -106,7 +106,7 @@ static void loss_range(void *context, size_t part, size_t begin, size_t end)
 }
 
 /* Rows per unit of work: enough elements that waking a thread pays off. */
-static size_t loss_grain(size_t n_out) { return n_out >= 16384 ? 1 : 16384 / n_out; }
+static size_t loss_grain(size_t n_out) { return n_out >= 32768 ? 1 : 32768 / n_out; }
 
 double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float *target,
                            size_t ld_target, size_t n_rows, float *delta)

@@ -143,8 +143,9 @@ static void update_range(void *context, size_t part, size_t begin, size_t end)
     t->finite_check[part] = check;
 }
 
-/* Elements per unit of work split between threads: whole cache lines and vectors. */
-#define AE_UPDATE_GRAIN 4096
+/* Elements per unit of work split between threads. Waking a worker costs microseconds,
+ * so a model smaller than two units is updated on the calling thread alone. */
+#define AE_UPDATE_GRAIN 32768
 
 static float apply_update(ae_model *m)
 {
