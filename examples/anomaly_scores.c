@@ -1,6 +1,7 @@
-/* Anomaly detection: train on one class only ("normal" = trousers), then
- * score every test image with ae_model_score(), its own reconstruction error.
- * Images unlike anything seen in training reconstruct badly and score high. */
+/* Anomaly detection: train on one class only ("normal" = trousers), set a
+ * threshold from the training images (ae_model_fit_threshold), then label every
+ * test image with ae_model_detect(): its score is its own reconstruction error,
+ * and images unlike anything seen in training reconstruct badly and score high. */
 #include <autoenc.h>
 
 #include "fashion_mnist.h"
@@ -23,17 +24,12 @@ static const char *const CLASS_NAMES[CLASSES] = {"T-shirt/top", "Trouser", "Pull
                                                  "Coat",        "Sandal",  "Shirt",    "Sneaker",
                                                  "Bag",         "Ankle boot"};
 
-static int compare_floats(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 int main(void)
 {
     fashion_mnist train = {0}, test = {0};
     ae_model *model = NULL;
-    float *normal = NULL, *normal_scores = NULL, *test_scores = NULL;
+    float *normal = NULL, *test_scores = NULL;
+    uint8_t *is_anomaly = NULL;
     int status = 1;
     char err[512];
 
@@ -45,9 +41,9 @@ int main(void)
 
     /* Gather the normal rows into one block: fit takes a row-major matrix. */
     normal = malloc(train.n_rows * DIM * sizeof *normal);
-    normal_scores = malloc(train.n_rows * sizeof *normal_scores);
     test_scores = malloc(test.n_rows * sizeof *test_scores);
-    if (normal == NULL || normal_scores == NULL || test_scores == NULL) {
+    is_anomaly = malloc(test.n_rows);
+    if (normal == NULL || test_scores == NULL || is_anomaly == NULL) {
         fprintf(stderr, "anomaly_scores: out of memory\n");
         goto done;
     }
@@ -64,18 +60,18 @@ int main(void)
     CHECK(ae_model_set_param(model, AE_PARAM_EPOCHS, 15));
     CHECK(ae_model_fit(model, normal, n_normal, DIM, NULL));
 
-    /* Threshold: the 99th percentile of the scores of the normal training rows. */
-    CHECK(ae_model_score(model, normal, n_normal, DIM, normal_scores));
-    qsort(normal_scores, n_normal, sizeof *normal_scores, compare_floats);
-    float threshold = normal_scores[(size_t)(0.99 * (double)(n_normal - 1))];
+    /* Threshold: the 99th percentile of the normal training rows' scores (1% contamination).
+     * It is kept in the model, and saved with it. */
+    double threshold;
+    CHECK(ae_model_fit_threshold(model, normal, n_normal, DIM, 0.01, &threshold));
 
-    CHECK(ae_model_score(model, test.pixels, test.n_rows, DIM, test_scores));
+    CHECK(ae_model_detect(model, test.pixels, test.n_rows, DIM, is_anomaly, test_scores));
     double sum[CLASSES] = {0};
     size_t count[CLASSES] = {0}, flagged[CLASSES] = {0};
     for (size_t i = 0; i < test.n_rows; i++) {
         sum[test.labels[i]] += test_scores[i];
         count[test.labels[i]]++;
-        flagged[test.labels[i]] += test_scores[i] > threshold;
+        flagged[test.labels[i]] += is_anomaly[i];
     }
 
     printf("trained on %zu %s images; threshold (99th percentile of their scores) %.4f\n\n",
@@ -90,8 +86,8 @@ int main(void)
 done:
     ae_model_free(model);
     free(normal);
-    free(normal_scores);
     free(test_scores);
+    free(is_anomaly);
     fashion_mnist_free(&train);
     fashion_mnist_free(&test);
     return status;

@@ -473,6 +473,73 @@ AE_API int ae_model_loss(const ae_model *model, const float *x, size_t n_rows, s
 /** @} */
 
 /**
+ * @defgroup ae_anomaly Anomaly detection
+ * @brief Reconstruction error as an anomaly score, a threshold kept in the
+ * model (and in its file), and labels.
+ *
+ * A row's score is ae_model_score(): its mean reconstruction loss. Rows
+ * scoring above the model's threshold are anomalous. The threshold is either
+ * given, or set from data as the `1 - contamination` quantile of its scores
+ * (linear interpolation between order statistics, as numpy's default), so
+ * that about a share `contamination` of those rows lies above it. The
+ * threshold is copied by ae_model_clone() and saved with the model; training
+ * and ae_model_reset() leave it as it is (fit it again after retraining).
+ * @{
+ */
+/**
+ * Per-feature reconstruction error: @p errors[i * ld_errors + j] is the
+ * model's elementwise loss for row i, feature j (squared error for MSE,
+ * cross-entropy for BCE), so a row's mean over j is its score.
+ * @param model     the model (const: safe to call concurrently).
+ * @param x         `n_rows x input_dim`, leading dimension @p ld_x; for
+ *                  #AE_LOSS_BCE in [0, 1].
+ * @param n_rows    rows of @p x, at least 1.
+ * @param ld_x      leading dimension of @p x, at least input_dim.
+ * @param errors    receives `n_rows x input_dim` errors, leading dimension
+ *                  @p ld_errors (caller-owned; padding is left untouched).
+ * @param ld_errors leading dimension of @p errors, at least input_dim.
+ */
+AE_API int ae_model_feature_errors(const ae_model *model, const float *x, size_t n_rows,
+                                   size_t ld_x, float *errors, size_t ld_errors);
+
+/**
+ * Set the threshold from data: the `1 - contamination` quantile of the scores
+ * of the rows of @p x (typically the training data, or held-out normal data).
+ * On failure the model keeps its previous threshold (or none).
+ * @param model         the model; needs exclusive access.
+ * @param x             `n_rows x input_dim`, leading dimension @p ld_x.
+ * @param n_rows        rows of @p x, at least 1.
+ * @param ld_x          leading dimension of @p x, at least input_dim.
+ * @param contamination the expected share of anomalies, in [0, 0.5]; 0 gives
+ *                      the largest score.
+ * @param threshold     receives the threshold set (may be NULL).
+ * @return #AE_OK, an argument or data error, or #AE_ERR_STATE if a row's score
+ *         is not finite (the model's outputs overflow).
+ */
+AE_API int ae_model_fit_threshold(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                                  double contamination, double *threshold);
+
+/** Set the threshold explicitly (finite, at least 0). */
+AE_API int ae_model_set_threshold(ae_model *model, double threshold);
+
+/** Read the threshold; #AE_ERR_STATE if none was set or fitted. */
+AE_API int ae_model_get_threshold(const ae_model *model, double *threshold);
+
+/**
+ * Label rows: @p is_anomaly[i] = 1 if row i scores above the threshold, else 0.
+ * @param model      the model (const: safe to call concurrently).
+ * @param x          `n_rows x input_dim`, leading dimension @p ld_x.
+ * @param n_rows     rows of @p x, at least 1.
+ * @param ld_x       leading dimension of @p x, at least input_dim.
+ * @param is_anomaly receives @p n_rows labels, 0 or 1.
+ * @param scores     receives the @p n_rows scores too when not NULL.
+ * @return #AE_OK, #AE_ERR_STATE without a threshold, or an argument or data error.
+ */
+AE_API int ae_model_detect(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                           uint8_t *is_anomaly, float *scores);
+/** @} */
+
+/**
  * @defgroup ae_files Saving and loading
  * @brief Model files: architecture, settings, parameters and optionally the
  * optimizer state, little-endian, checksummed; see docs/format.md.

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #define FORMAT_MAJOR 1u
-#define FORMAT_MINOR 0u
+#define FORMAT_MINOR 1u
 #define HEADER_SIZE 16u
 #define SECTION_HEADER_SIZE 16u
 #define CRC_SIZE 4u
@@ -25,13 +25,17 @@
 #define SETTING_RECORD_SIZE 12u
 #define RNG_SECTION_SIZE 33u
 #define OPTM_FIXED_SIZE 14u
+#define THRS_SECTION_SIZE 8u
 #define FLAG_REQUIRED 1u
 #define MAX_PARAM_ID 256 /* setting ids are small; the writer scans 0 .. MAX_PARAM_ID - 1 */
 
 static const unsigned char file_magic[8] = {0x89, 'A', 'E', 'N', 'C', 0x0D, 0x0A, 0x1A};
 
-enum { SEC_ARCH, SEC_SETT, SEC_PARM, SEC_RNG, SEC_OPTM, SEC_COUNT };
-static const char section_tags[SEC_COUNT][5] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM"};
+enum { SEC_ARCH, SEC_SETT, SEC_PARM, SEC_RNG, SEC_OPTM, SEC_THRS, SEC_COUNT };
+static const char section_tags[SEC_COUNT][5] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM", "THRS"};
+
+/* Optional sections carry what an older reader may drop without changing the results. */
+static bool section_required(int section) { return section != SEC_OPTM && section != SEC_THRS; }
 
 /* ---- little-endian encoding ------------------------------------------------ */
 
@@ -129,7 +133,7 @@ static bool has_second_moment(const ae_model *m) { return m->optim.second_moment
 /* Payload lengths of the sections, overflow-checked; false if the model cannot be saved
  * in this address space. */
 typedef struct section_sizes {
-    size_t arch, sett, parm, rng, optm;
+    size_t arch, sett, parm, rng, optm, thrs;
     size_t total;
 } section_sizes;
 
@@ -151,6 +155,7 @@ static bool plan_sizes(const ae_model *m, unsigned flags, section_sizes *s)
     s->parm = 8;
     s->rng = RNG_SECTION_SIZE;
     s->optm = OPTM_FIXED_SIZE;
+    s->thrs = THRS_SECTION_SIZE;
     bool ok = add_size(&s->parm, param_bytes);
     if (has_first_moment(m))
         ok = ok && add_size(&s->optm, param_bytes);
@@ -163,13 +168,15 @@ static bool plan_sizes(const ae_model *m, unsigned flags, section_sizes *s)
          add_size(&s->total, SECTION_HEADER_SIZE) && add_size(&s->total, s->parm);
     if (flags & AE_SAVE_OPTIMIZER_STATE)
         ok = ok && add_size(&s->total, SECTION_HEADER_SIZE) && add_size(&s->total, s->optm);
+    if (m->has_threshold)
+        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE + s->thrs);
     return ok;
 }
 
 static void put_section_header(writer *w, int section, size_t length)
 {
     put_tag(w, section_tags[section]);
-    put_u32(w, FLAG_REQUIRED * (section != SEC_OPTM));
+    put_u32(w, section_required(section) ? FLAG_REQUIRED : 0);
     put_u64(w, length);
 }
 
@@ -180,7 +187,7 @@ static void serialise(const ae_model *m, unsigned flags, const section_sizes *s,
         put_u8(w, file_magic[i]);
     put_u16(w, FORMAT_MAJOR);
     put_u16(w, FORMAT_MINOR);
-    put_u32(w, (flags & AE_SAVE_OPTIMIZER_STATE) ? 5 : 4);
+    put_u32(w, 4 + ((flags & AE_SAVE_OPTIMIZER_STATE) ? 1 : 0) + (m->has_threshold ? 1 : 0));
 
     put_section_header(w, SEC_ARCH, s->arch);
     put_u32(w, (uint32_t)m->n_layers);
@@ -221,6 +228,11 @@ static void serialise(const ae_model *m, unsigned flags, const section_sizes *s,
             put_floats(w, m->optim.first_moment, m->n_params);
         if (has_second_moment(m))
             put_floats(w, m->optim.second_moment, m->n_params);
+    }
+
+    if (m->has_threshold) {
+        put_section_header(w, SEC_THRS, s->thrs);
+        put_f64(w, m->threshold);
     }
 
     uint32_t crc = w->bytes ? ae_crc32c(0, w->bytes, w->pos) : 0;
@@ -383,7 +395,7 @@ static int check_frame(const unsigned char *d, size_t n, parsed_file *pf)
         pos += SECTION_HEADER_SIZE + length;
     }
     for (int s = 0; s < SEC_COUNT; s++)
-        if (s != SEC_OPTM && !pf->sections[s].present)
+        if (section_required(s) && !pf->sections[s].present)
             return FORMAT_ERROR("the required section '%s' is missing", section_tags[s]);
     return AE_OK;
 }
@@ -584,6 +596,20 @@ static int read_optimizer(const unsigned char *d, const parsed_file *pf)
     return AE_OK;
 }
 
+static int read_threshold(const unsigned char *d, const parsed_file *pf)
+{
+    const section_ref *ref = &pf->sections[SEC_THRS];
+    if (!ref->present)
+        return AE_OK;
+    AE_FORWARD(check_length(ref, SEC_THRS, THRS_SECTION_SIZE));
+    double threshold = get_f64(d + ref->payload);
+    if (!isfinite(threshold) || threshold < 0.0)
+        return FORMAT_ERROR("the anomaly threshold at byte %zu is %g; it must be finite and not "
+                            "negative",
+                            ref->payload, threshold);
+    return AE_OK;
+}
+
 static void get_floats(const unsigned char *d, size_t at, float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -619,6 +645,10 @@ static int build_model(const unsigned char *d, const parsed_file *pf, ae_model *
     for (size_t i = 0; i < 4; i++)
         m->rng.s[i] = get_u64(d + rng + 8 * i);
     m->fresh_weights = d[rng + 32] != 0;
+    if (pf->sections[SEC_THRS].present) {
+        m->threshold = get_f64(d + pf->sections[SEC_THRS].payload);
+        m->has_threshold = true;
+    }
 
     const section_ref *optm = &pf->sections[SEC_OPTM];
     if (optm->present) {
@@ -660,6 +690,7 @@ static int load_bytes(ae_model **out, const unsigned char *d, size_t n)
     AE_FORWARD(read_parameters(d, &pf));
     AE_FORWARD(read_generator(d, &pf));
     AE_FORWARD(read_optimizer(d, &pf));
+    AE_FORWARD(read_threshold(d, &pf));
     return build_model(d, &pf, out);
 }
 

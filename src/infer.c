@@ -18,6 +18,8 @@ typedef struct infer_pass {
     bool with_loss;              /* fuse the output layer with the loss against `in` */
     double loss_sum;             /* with_loss: sum of elementwise losses */
     float *row_scores;           /* with_loss: per-row mean loss, or NULL */
+    float *element_losses;       /* with_loss: each element's loss instead of the sums, or NULL */
+    size_t ld_element_losses;
 } infer_pass;
 
 /* Scratch of at least `bytes`: the model's spare one if free and large enough, else a new
@@ -69,11 +71,21 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
             if (top && p->with_loss) {
                 const ae_layer *L = &m->layers[l];
                 ae_layer_linear(m, l, in, ld_in, rows, dest, ld_dest);
-                p->loss_sum += ae_output_loss(dest, ld_dest, rows, L->n_out, m->params + L->bias_offset,
-                                              p->in + start * p->ld_in, p->ld_in, L->activation,
-                                              m->settings.loss, &m->settings, NULL, 0.0f, row_loss);
-                for (size_t i = 0; p->row_scores && i < rows; i++)
-                    p->row_scores[start + i] = (float)(row_loss[i] / (double)d_out);
+                const float *target = p->in + start * p->ld_in;
+                if (p->element_losses) {
+                    ae_output_element_losses(dest, ld_dest, rows, L->n_out, m->params + L->bias_offset,
+                                             target, p->ld_in, L->activation, m->settings.loss,
+                                             &m->settings,
+                                             p->element_losses + start * p->ld_element_losses,
+                                             p->ld_element_losses);
+                } else {
+                    p->loss_sum += ae_output_loss(dest, ld_dest, rows, L->n_out,
+                                                  m->params + L->bias_offset, target, p->ld_in,
+                                                  L->activation, m->settings.loss, &m->settings,
+                                                  NULL, 0.0f, row_loss);
+                    for (size_t i = 0; p->row_scores && i < rows; i++)
+                        p->row_scores[start + i] = (float)(row_loss[i] / (double)d_out);
+                }
             } else {
                 ae_layer_forward(m, l, in, ld_in, rows, dest, ld_dest);
             }
@@ -143,6 +155,14 @@ int ae_eval_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, 
     if (loss)
         *loss = pass.loss_sum / ((double)n_rows * (double)ae_input_dim(m));
     return AE_OK;
+}
+
+int ae_eval_element_losses(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                           float *losses, size_t ld_losses)
+{
+    infer_pass pass = {.first = 0, .last = m->n_layers, .in = x, .ld_in = ld_x, .with_loss = true,
+                       .element_losses = losses, .ld_element_losses = ld_losses};
+    return run_pass(m, &pass, n_rows);
 }
 
 int ae_model_score(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *scores)

@@ -180,6 +180,9 @@ struct ae_model {
     ae_progress_fn progress;
     void *progress_user;
 
+    double threshold;   /* anomaly threshold (anomaly.c), finite and >= 0 */
+    bool has_threshold; /* set or fitted; saved in the THRS section */
+
     char message[AE_MESSAGE_SIZE];
 };
 
@@ -222,6 +225,12 @@ double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, co
                       const float *target, size_t ld_target, int activation, int loss,
                       const ae_settings *settings, float *delta, float grad_scale,
                       double *row_loss);
+/* As ae_output_loss without gradients, but each element's loss goes to
+ * losses[i * ld_losses + j] (the same values ae_output_loss sums). */
+void ae_output_element_losses(float *out, size_t ld_out, size_t n_rows, size_t n_out,
+                              const float *bias, const float *target, size_t ld_target,
+                              int activation, int loss, const ae_settings *settings,
+                              float *losses, size_t ld_losses);
 /* out (n_rows x n_cols packed) = x corrupted by the settings' noise, drawn from rng. */
 void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float *out,
                 const ae_settings *settings, ae_rng *rng);
@@ -268,6 +277,10 @@ int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *s
 /* Mean loss over rows of x without a model workspace (const model). */
 int ae_eval_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                  double *loss, float *row_scores);
+/* Each element's loss (n_rows x input_dim, leading dimension ld_losses) for rows of x
+ * already checked by the caller (matrix, loss configuration and data). */
+int ae_eval_element_losses(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                           float *losses, size_t ld_losses);
 
 /* ---- model files (format.c) ---- */
 

@@ -85,8 +85,8 @@ static inline float derivative_from_output(float a, int activation, float slope,
 }
 
 AE_VECTOR_CLONES
-void ae_bias_activate(float *z, size_t ld, size_t n_rows, size_t n_out, const float *bias,
-                      int activation, const ae_settings *settings)
+static void bias_activate_kernel(float *z, size_t ld, size_t n_rows, size_t n_out,
+                                 const float *bias, int activation, const ae_settings *settings)
 {
     const float slope = settings->leaky_slope, alpha = settings->elu_alpha;
     for (size_t i = 0; i < n_rows; i++) {
@@ -115,9 +115,17 @@ void ae_bias_activate(float *z, size_t ld, size_t n_rows, size_t n_out, const fl
     }
 }
 
+/* The clones are static: an exported target_clones dispatcher would leak out of the
+ * library whatever its visibility. */
+void ae_bias_activate(float *z, size_t ld, size_t n_rows, size_t n_out, const float *bias,
+                      int activation, const ae_settings *settings)
+{
+    bias_activate_kernel(z, ld, n_rows, n_out, bias, activation, settings);
+}
+
 AE_VECTOR_CLONES
-void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int activation,
-                                  const ae_settings *settings)
+static void mul_activation_derivative_kernel(float *delta, const float *a, size_t n,
+                                             int activation, const ae_settings *settings)
 {
     const float slope = settings->leaky_slope, alpha = settings->elu_alpha;
     switch (activation) {
@@ -132,6 +140,12 @@ void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int ac
             delta[i] *= derivative_from_output(a[i], activation, slope, alpha);
         break;
     }
+}
+
+void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int activation,
+                                  const ae_settings *settings)
+{
+    mul_activation_derivative_kernel(delta, a, n, activation, settings);
 }
 
 /* Lanes of float partial sums: independent accumulators the compiler can vectorise,
@@ -220,6 +234,36 @@ double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, co
     return total;
 }
 
+AE_VECTOR_CLONES
+static void output_element_losses_kernel(float *out, size_t ld_out, size_t n_rows,
+                                         size_t n_out, const float *bias, const float *target,
+                                         size_t ld_target, int activation, int loss,
+                                         const ae_settings *settings, float *losses,
+                                         size_t ld_losses)
+{
+    const float slope = settings->leaky_slope, alpha = settings->elu_alpha;
+    for (size_t i = 0; i < n_rows; i++) {
+        float *y = out + i * ld_out;
+        const float *t = target + i * ld_target;
+        float *e = losses + i * ld_losses;
+        if (loss == AE_LOSS_BCE)
+            for (size_t j = 0; j < n_out; j++)
+                e[j] = bce_element(y, t, bias, NULL, 0.0f, j);
+        else
+            for (size_t j = 0; j < n_out; j++)
+                e[j] = mse_element(y, t, bias, NULL, 0.0f, j, activation, slope, alpha);
+    }
+}
+
+void ae_output_element_losses(float *out, size_t ld_out, size_t n_rows, size_t n_out,
+                              const float *bias, const float *target, size_t ld_target,
+                              int activation, int loss, const ae_settings *settings,
+                              float *losses, size_t ld_losses)
+{
+    output_element_losses_kernel(out, ld_out, n_rows, n_out, bias, target, ld_target, activation,
+                                 loss, settings, losses, ld_losses);
+}
+
 void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float *out,
                 const ae_settings *settings, ae_rng *rng)
 {
@@ -258,7 +302,7 @@ void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float
 }
 
 AE_VECTOR_CLONES
-void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
+static void column_sums_kernel(const float *m, size_t n_rows, size_t n_cols, float *sums)
 {
     memset(sums, 0, n_cols * sizeof *sums);
     for (size_t i = 0; i < n_rows; i++) {
@@ -268,8 +312,13 @@ void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
     }
 }
 
+void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
+{
+    column_sums_kernel(m, n_rows, n_cols, sums);
+}
+
 AE_VECTOR_CLONES
-double ae_sum_squares(const float *v, size_t n)
+static double sum_squares_kernel(const float *v, size_t n)
 {
     /* Squares in double (a float square overflows above 1.8e19) across independent lanes,
      * which the compiler vectorises; the lanes are added in a fixed order. */
@@ -285,6 +334,11 @@ double ae_sum_squares(const float *v, size_t n)
     for (size_t j = 0; j < LANES; j++)
         total += lane[j];
     return total;
+}
+
+double ae_sum_squares(const float *v, size_t n)
+{
+    return sum_squares_kernel(v, n);
 }
 
 void ae_scale(float *v, size_t n, float factor)

@@ -422,7 +422,7 @@ static void test_crc_of_saved_file_is_crc32c_of_the_bytes_before_it(void **state
     static const unsigned char magic[8] = {0x89, 'A', 'E', 'N', 'C', 0x0D, 0x0A, 0x1A};
     assert_memory_equal(f->file, magic, 8);
     assert_int_equal(f->p.major, 1);
-    assert_int_equal(f->p.minor, 0);
+    assert_int_equal(f->p.minor, 1);
     assert_int_equal(f->p.n_sections, 5);
     static const char *tags[] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM"};
     static const uint32_t flags[] = {1, 1, 1, 1, 0};
@@ -1403,6 +1403,109 @@ static void assert_close(const float *got, const float *expected, size_t n, doub
             fail_msg("entry %zu: got %.9g, expected %.9g", i, (double)got[i], (double)expected[i]);
 }
 
+/* ================================================================================== */
+/* The anomaly threshold (section THRS, format 1.1)                                    */
+/* ================================================================================== */
+
+static double threshold_of(const ae_model *m)
+{
+    double value = -1.0;
+    assert_int_equal(ae_model_get_threshold(m, &value), AE_OK);
+    return value;
+}
+
+static void test_threshold_round_trips_in_an_optional_thrs_section(void **state)
+{
+    fixture *f = *state;
+    /* Without a threshold there is no THRS section and the loaded model has none. */
+    for (size_t i = 0; i < f->p.n_sections; i++)
+        assert_memory_not_equal(f->p.s[i].tag, "THRS", 4);
+    ae_model *plain = load_buffer(f->file, f->n);
+    double unused;
+    assert_int_equal(ae_model_get_threshold(plain, &unused), AE_ERR_STATE);
+    ae_model_free(plain);
+
+    const double value = 0.123456789012345678;
+    assert_int_equal(ae_model_set_threshold(f->model, value), AE_OK);
+    size_t n;
+    unsigned char *file = save_to_buffer(f->model, AE_SAVE_DEFAULT, &n);
+    parsed p;
+    parse_file(file, n, &p);
+    assert_int_equal(p.minor, 1);
+    section *thrs = find_section(&p, "THRS");
+    assert_int_equal(thrs->flags, 0); /* optional: an older reader drops it */
+    assert_int_equal(thrs->length, 8);
+    double stored;
+    uint64_t bits = rd64(thrs->payload);
+    memcpy(&stored, &bits, sizeof stored);
+    assert_true(stored == value);
+
+    ae_model *loaded = load_buffer(file, n);
+    assert_same_model(f->model, loaded);
+    assert_true(threshold_of(loaded) == value);
+    /* Saving the loaded model gives the same bytes. */
+    size_t n2;
+    unsigned char *again = save_to_buffer(loaded, AE_SAVE_DEFAULT, &n2);
+    assert_int_equal(n, n2);
+    assert_memory_equal(file, again, n);
+    free(again);
+    ae_model_free(loaded);
+
+    /* What a 1.0 reader sees once it has skipped THRS: the same model, no threshold. */
+    remove_section(&p, "THRS");
+    loaded = load_parsed(&p);
+    assert_same_model(f->model, loaded);
+    assert_int_equal(ae_model_get_threshold(loaded, &unused), AE_ERR_STATE);
+    ae_model_free(loaded);
+    free_parsed(&p);
+    free(file);
+}
+
+static void test_load_rejects_bad_threshold_payloads(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(ae_model_set_threshold(f->model, 0.5), AE_OK);
+    size_t n;
+    unsigned char *file = save_to_buffer(f->model, AE_SAVE_OPTIMIZER_STATE, &n);
+    parsed p;
+    parse_file(file, n, &p);
+    section *thrs = find_section(&p, "THRS");
+    static const double bad[] = {NAN, INFINITY, -INFINITY, -1.0, -1e-300};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        wrf64(thrs->payload, bad[i]);
+        expect_parsed_fails(&p, AE_ERR_FORMAT);
+    }
+    wrf64(thrs->payload, 0.0); /* zero is a valid threshold */
+    ae_model *m = load_parsed(&p);
+    assert_true(threshold_of(m) == 0.0);
+    ae_model_free(m);
+    for (size_t length = 0; length < 17; length++) {
+        if (length == 8)
+            continue;
+        resize_section(thrs, length);
+        expect_parsed_fails(&p, AE_ERR_FORMAT);
+    }
+    resize_section(thrs, 8);
+    wrf64(thrs->payload, 0.25);
+    add_section(&p, "THRS", 0, thrs->payload, 8); /* twice */
+    expect_parsed_fails(&p, AE_ERR_FORMAT);
+    free_parsed(&p);
+    /* Every bit flip inside the section is caught (by the checksum at least). */
+    size_t at = n - 4 - 8;
+    assert_memory_equal(file + at - 16, "THRS", 4);
+    for (size_t bit = 0; bit < 8 * (16 + 8); bit++) {
+        unsigned char *copy = malloc(n);
+        assert_non_null(copy);
+        memcpy(copy, file, n);
+        copy[at - 16 + bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        ae_model *out = NULL;
+        assert_int_not_equal(ae_model_load_from_memory(&out, copy, n), AE_OK);
+        assert_null(out);
+        free(copy);
+    }
+    free(file);
+}
+
 static void test_golden_mirrored_model_loads_with_known_outputs(void **state)
 {
     (void)state;
@@ -1505,6 +1608,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_rename_keeps_the_old_target_and_removes_the_temporary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_into_a_read_only_folder_keeps_the_old_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_fails_cleanly_when_any_allocation_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threshold_round_trips_in_an_optional_thrs_section, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_rejects_bad_threshold_payloads, setup, teardown),
         cmocka_unit_test(test_golden_mirrored_model_loads_with_known_outputs),
         cmocka_unit_test(test_golden_model_with_optimizer_state_resumes_training),
     };

@@ -13,15 +13,16 @@ if(MODE STREQUAL "library")
   if(NOT nm_result EQUAL 0)
     message(FATAL_ERROR "${NM} -D --defined-only ${LIBRARY} failed: ${nm_error}")
   endif()
-  # Lines read "<address> <type> <name>[@version]"; functions are type T.
+  # Lines read "<address> <type> <name>[@version]". Every type counts, not only T:
+  # an ifunc (i) or weak (W) symbol leaking out is an export too.
   string(REGEX MATCHALL "[^\n]+" nm_lines "${nm_output}")
   set(actual "")
   foreach(line IN LISTS nm_lines)
-    if(line MATCHES "^[0-9a-fA-F]+ T ([^ @]+)")
+    if(line MATCHES "^[0-9a-fA-F]+ [A-Za-z] ([^ @]+)")
       list(APPEND actual "${CMAKE_MATCH_1}")
     endif()
   endforeach()
-  set(source "${LIBRARY} (nm -D --defined-only, T symbols)")
+  set(source "${LIBRARY} (nm -D --defined-only, all symbols)")
 elseif(MODE STREQUAL "header")
   # Every declaration that starts with AE_API, preprocessor lines excluded.
   file(STRINGS "${HEADER}" header_lines)
