@@ -193,7 +193,6 @@ static inline size_t ae_latent_dim(const ae_model *m) { return m->layers[m->n_en
 /* Start or resize the worker pool to match the threads setting. */
 int ae_model_ensure_pool(ae_model *model);
 void ae_model_init_weights(ae_model *model);
-int ae_model_activation_for_layer(const ae_model *model, size_t layer);
 void ae_model_apply_activations(ae_model *model);
 
 /* Validation shared by entry points (model.c). */

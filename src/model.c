@@ -66,7 +66,7 @@ static int plan_layers(ae_model *m, const size_t *enc, size_t n_enc, const size_
     return AE_OK;
 }
 
-int ae_model_activation_for_layer(const ae_model *m, size_t layer)
+static int activation_for_layer(const ae_model *m, size_t layer)
 {
     if (layer == m->n_encoder_layers - 1)
         return m->settings.latent_activation;
@@ -78,7 +78,7 @@ int ae_model_activation_for_layer(const ae_model *m, size_t layer)
 void ae_model_apply_activations(ae_model *m)
 {
     for (size_t l = 0; l < m->n_layers; l++)
-        m->layers[l].activation = ae_model_activation_for_layer(m, l);
+        m->layers[l].activation = activation_for_layer(m, l);
 }
 
 static bool uses_he_init(int activation)
