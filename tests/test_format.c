@@ -50,23 +50,16 @@ static uint32_t rd32(const unsigned char *p)
 
 static uint64_t rd64(const unsigned char *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
-static void wr16(unsigned char *p, unsigned v)
+/* Write the low `width` bytes of v at p, little-endian. */
+static void wr_le(unsigned char *p, unsigned width, uint64_t v)
 {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-
-static void wr32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
+    for (unsigned i = 0; i < width; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static void wr64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
+static void wr16(unsigned char *p, unsigned v) { wr_le(p, 2, v); }
+static void wr32(unsigned char *p, uint32_t v) { wr_le(p, 4, v); }
+static void wr64(unsigned char *p, uint64_t v) { wr_le(p, 8, v); }
 
 static void wrf64(unsigned char *p, double f)
 {
@@ -161,6 +154,24 @@ static unsigned char *save_to_buffer(const ae_model *m, unsigned flags, size_t *
     return buf;
 }
 
+/* A copy of the first n bytes of buf in a block of exactly n bytes (1 if n is 0), so that
+ * ASan sees any read beyond them. */
+static unsigned char *copy_of(const unsigned char *buf, size_t n)
+{
+    unsigned char *copy = malloc(n ? n : 1);
+    assert_non_null(copy);
+    memcpy(copy, buf, n);
+    return copy;
+}
+
+/* A copy of buf with bit `bit` (counted from the first byte's lowest bit) flipped. */
+static unsigned char *copy_with_bit_flipped(const unsigned char *buf, size_t n, size_t bit)
+{
+    unsigned char *copy = copy_of(buf, n);
+    copy[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+    return copy;
+}
+
 static ae_model *load_buffer(const unsigned char *buf, size_t n)
 {
     ae_model *m = NULL;
@@ -172,6 +183,39 @@ static ae_model *load_buffer(const unsigned char *buf, size_t n)
     return m;
 }
 
+
+/* Save m with flags and load the bytes back. */
+static ae_model *save_and_load(const ae_model *m, unsigned flags)
+{
+    size_t n;
+    unsigned char *file = save_to_buffer(m, flags, &n);
+    ae_model *loaded = load_buffer(file, n);
+    free(file);
+    return loaded;
+}
+
+/* Saving m with flags gives exactly the n bytes of file. */
+static void assert_saves_as(const ae_model *m, unsigned flags, const unsigned char *file, size_t n)
+{
+    size_t n2;
+    unsigned char *again = save_to_buffer(m, flags, &n2);
+    assert_int_equal(n, n2);
+    assert_memory_equal(file, again, n);
+    free(again);
+}
+
+static void assert_layer_counts(const ae_model *m, size_t layers, size_t encoder_layers)
+{
+    assert_int_equal(ae_model_layer_count(m), layers);
+    assert_int_equal(ae_model_encoder_layer_count(m), encoder_layers);
+}
+
+static void assert_param_is(const ae_model *m, ae_param param, double expected)
+{
+    double v;
+    assert_int_equal(ae_model_get_param(m, param, &v), AE_OK);
+    assert_true(v == expected);
+}
 
 /* Number of settings the library knows (ids with a name). */
 static size_t known_setting_count(void)
@@ -186,8 +230,7 @@ static size_t known_setting_count(void)
  * encode and reconstruct results. */
 static void assert_same_model(const ae_model *a, const ae_model *b)
 {
-    assert_int_equal(ae_model_layer_count(a), ae_model_layer_count(b));
-    assert_int_equal(ae_model_encoder_layer_count(a), ae_model_encoder_layer_count(b));
+    assert_layer_counts(b, ae_model_layer_count(a), ae_model_encoder_layer_count(a));
     assert_int_equal(ae_model_param_count(a), ae_model_param_count(b));
     for (size_t l = 0; l < ae_model_layer_count(a); l++) {
         size_t out_a, in_a, out_b, in_b;
@@ -336,23 +379,36 @@ static unsigned char *emit_file(const parsed *p, size_t *n)
     return file;
 }
 
-/* Load a malformed buffer: the status must be `expected`, nothing returned, nothing
- * leaked, a message set, and memory never beyond the data size plus a constant. */
-static void expect_load_fails(const unsigned char *file, size_t n, int expected)
+/* Load a malformed buffer under the tracking allocator, counting it: returns the status,
+ * whether a model came back (it is freed), and the peak and live allocations of the load. */
+static int tracked_malformed_load(const unsigned char *file, size_t n, int *returned_model,
+                                  size_t *peak, size_t *live)
 {
     malformed_tried++;
     track_start(-1);
     ae_model *m = (ae_model *)(uintptr_t)1;
     int status = ae_model_load_from_memory(&m, file, n);
-    size_t peak = track.peak, live = track.live_blocks;
+    *peak = track.peak;
+    *live = track.live_blocks;
+    *returned_model = m != NULL;
     if (status == AE_OK)
         ae_model_free(m);
     track_stop();
+    return status;
+}
+
+/* Load a malformed buffer: the status must be `expected`, nothing returned, nothing
+ * leaked, a message set, and memory never beyond the data size plus a constant. */
+static void expect_load_fails(const unsigned char *file, size_t n, int expected)
+{
+    int returned_model;
+    size_t peak, live;
+    int status = tracked_malformed_load(file, n, &returned_model, &peak, &live);
     if (status != expected)
         print_error("expected %s, got %s: %s\n", ae_status_str(expected), ae_status_str(status),
                     ae_last_error());
     assert_int_equal(status, expected);
-    assert_null(m);
+    assert_false(returned_model);
     assert_int_equal(live, 0);
     assert_true(peak <= n + 65536);
     assert_true(strlen(ae_last_error()) > 0);
@@ -365,6 +421,13 @@ static void expect_parsed_fails(const parsed *p, int expected)
     unsigned char *file = emit_file(p, &n);
     expect_load_fails(file, n, expected);
     free(file);
+}
+
+/* The same, then free p. */
+static void expect_parsed_fails_then_free(parsed *p, int expected)
+{
+    expect_parsed_fails(p, expected);
+    free_parsed(p);
 }
 
 static ae_model *load_parsed(const parsed *p)
@@ -406,6 +469,55 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Copy the fixture's file, write the low `width` bytes of value at `offset`, fix the CRC
+ * and expect the load to fail with `expected`. */
+static void expect_patched_file_fails(const fixture *f, size_t offset, unsigned width, uint64_t value,
+                                      int expected)
+{
+    unsigned char *copy = copy_of(f->file, f->n);
+    wr_le(copy + offset, width, value);
+    fix_crc(copy, f->n);
+    expect_load_fails(copy, f->n, expected);
+    free(copy);
+}
+
+/* Resize section `tag` of a copy of the fixture (zero-filling) and expect AE_ERR_FORMAT. */
+static void expect_resized_section_fails(const fixture *f, const char *tag, size_t length)
+{
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    resize_section(find_section(&p, tag), length);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+}
+
+/* The crafted file p loads as the fixture's model; p is freed. */
+static void assert_parsed_loads_as_fixture(const fixture *f, parsed *p)
+{
+    ae_model *m = load_parsed(p);
+    assert_same_model(f->model, m);
+    ae_model_free(m);
+    free_parsed(p);
+}
+
+/* A fresh folder under /tmp and a path inside it. */
+typedef struct temp_dir {
+    char dir[32];
+    char path[256];
+} temp_dir;
+
+static void make_temp_dir(temp_dir *t, const char *name)
+{
+    memcpy(t->dir, "/tmp/ae_format_XXXXXX", sizeof "/tmp/ae_format_XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(t->path, sizeof t->path, "%s/%s", t->dir, name);
+}
+
+static void remove_temp_file_and_dir(const temp_dir *t)
+{
+    assert_int_equal(unlink(t->path), 0);
+    assert_int_equal(rmdir(t->dir), 0);
+}
+
 /* Offsets inside the ARCH payload of layer l. */
 #define ARCH_LAYER(l) (8 + 24 * (size_t)(l))
 
@@ -441,11 +553,7 @@ static void test_memory_round_trip_gives_an_identical_model(void **state)
     ae_model *loaded = load_buffer(file, n);
     assert_same_model(f->model, loaded);
     /* Saving the loaded model gives the same bytes. */
-    size_t n2;
-    unsigned char *again = save_to_buffer(loaded, AE_SAVE_DEFAULT, &n2);
-    assert_int_equal(n, n2);
-    assert_memory_equal(file, again, n);
-    free(again);
+    assert_saves_as(loaded, AE_SAVE_DEFAULT, file, n);
     ae_model_free(loaded);
     free(file);
 }
@@ -455,11 +563,7 @@ static void test_round_trip_with_optimizer_state_gives_identical_bytes(void **st
     fixture *f = *state;
     ae_model *loaded = load_buffer(f->file, f->n);
     assert_same_model(f->model, loaded);
-    size_t n2;
-    unsigned char *again = save_to_buffer(loaded, AE_SAVE_OPTIMIZER_STATE, &n2);
-    assert_int_equal(f->n, n2);
-    assert_memory_equal(f->file, again, n2);
-    free(again);
+    assert_saves_as(loaded, AE_SAVE_OPTIMIZER_STATE, f->file, f->n);
     ae_model_free(loaded);
 }
 
@@ -469,15 +573,11 @@ static void test_asymmetric_decoder_round_trips(void **state)
     static const size_t enc[] = {7, 5, 3}, dec[] = {3, 9, 4, 7};
     ae_model *m = test_create_model(enc, ARRAY_LEN(enc), dec, ARRAY_LEN(dec));
     test_set_activations(m, AE_ACT_ELU, AE_ACT_TANH, AE_ACT_SOFTPLUS);
-    size_t n;
-    unsigned char *file = save_to_buffer(m, AE_SAVE_OPTIMIZER_STATE, &n);
-    ae_model *loaded = load_buffer(file, n);
-    assert_int_equal(ae_model_layer_count(loaded), 5);
-    assert_int_equal(ae_model_encoder_layer_count(loaded), 2);
+    ae_model *loaded = save_and_load(m, AE_SAVE_OPTIMIZER_STATE);
+    assert_layer_counts(loaded, 5, 2);
     assert_same_model(m, loaded);
     ae_model_free(loaded);
     ae_model_free(m);
-    free(file);
 }
 
 static void test_every_setting_survives_a_round_trip(void **state)
@@ -500,9 +600,7 @@ static void test_every_setting_survives_a_round_trip(void **state)
     assert_int_equal(ARRAY_LEN(values), known_setting_count());
     for (size_t i = 0; i < ARRAY_LEN(values); i++)
         test_set_param(m, values[i].param, values[i].value);
-    size_t n;
-    unsigned char *file = save_to_buffer(m, AE_SAVE_DEFAULT, &n);
-    ae_model *loaded = load_buffer(file, n);
+    ae_model *loaded = save_and_load(m, AE_SAVE_DEFAULT);
     for (size_t i = 0; i < ARRAY_LEN(values); i++) {
         double v;
         assert_int_equal(ae_model_get_param(loaded, values[i].param, &v), AE_OK);
@@ -511,7 +609,6 @@ static void test_every_setting_survives_a_round_trip(void **state)
     assert_same_model(m, loaded);
     ae_model_free(loaded);
     ae_model_free(m);
-    free(file);
 }
 
 /* Fit both and compare the weights bitwise. */
@@ -540,13 +637,10 @@ static void test_training_continues_bit_identically_after_load_with_optimizer_st
         float *x = golden_input(10, 6);
         assert_int_equal(ae_model_fit(m, x, 10, 6, NULL), AE_OK); /* builds the state */
         free(x);
-        size_t n;
-        unsigned char *file = save_to_buffer(m, AE_SAVE_OPTIMIZER_STATE, &n);
-        ae_model *loaded = load_buffer(file, n);
+        ae_model *loaded = save_and_load(m, AE_SAVE_OPTIMIZER_STATE);
         assert_fit_continues_identically(m, loaded);
         ae_model_free(loaded);
         ae_model_free(m);
-        free(file);
     }
 }
 
@@ -556,9 +650,7 @@ static void test_fresh_model_loaded_without_optimizer_state_trains_like_the_orig
     static const size_t widths[] = {6, 4, 2};
     ae_model *m = test_create_model(widths, ARRAY_LEN(widths), NULL, 0);
     test_set_param(m, AE_PARAM_SEED, 5);
-    size_t n;
-    unsigned char *file = save_to_buffer(m, AE_SAVE_DEFAULT, &n);
-    ae_model *loaded = load_buffer(file, n);
+    ae_model *loaded = save_and_load(m, AE_SAVE_DEFAULT);
     /* Still fresh: a new seed redraws the weights in both. */
     test_set_param(m, AE_PARAM_SEED, 6);
     test_set_param(loaded, AE_PARAM_SEED, 6);
@@ -566,7 +658,6 @@ static void test_fresh_model_loaded_without_optimizer_state_trains_like_the_orig
     assert_fit_continues_identically(m, loaded);
     ae_model_free(loaded);
     ae_model_free(m);
-    free(file);
 }
 
 static void test_generator_state_is_preserved(void **state)
@@ -576,27 +667,22 @@ static void test_generator_state_is_preserved(void **state)
     ae_model *original = test_clone_model(f->model);
     test_set_param(original, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
     test_set_param(original, AE_PARAM_OPTIMIZER, AE_OPT_ADAM);
-    size_t n;
-    unsigned char *file = save_to_buffer(original, AE_SAVE_DEFAULT, &n);
-    ae_model *loaded = load_buffer(file, n);
+    ae_model *loaded = save_and_load(original, AE_SAVE_DEFAULT);
     /* Shuffling and the validation split draw from the generator. */
     test_set_param(original, AE_PARAM_VALIDATION_FRACTION, 0.3);
     test_set_param(loaded, AE_PARAM_VALIDATION_FRACTION, 0.3);
     assert_fit_continues_identically(original, loaded);
     ae_model_free(loaded);
     ae_model_free(original);
-    free(file);
 }
 
 static void test_file_round_trip_writes_exactly_the_memory_bytes(void **state)
 {
     fixture *f = *state;
-    char dir[] = "/tmp/ae_format_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256];
-    snprintf(path, sizeof path, "%s/model.aemodel", dir);
-    assert_int_equal(ae_model_save(f->model, path, AE_SAVE_OPTIMIZER_STATE), AE_OK);
-    FILE *fp = fopen(path, "rb");
+    temp_dir t;
+    make_temp_dir(&t, "model.aemodel");
+    assert_int_equal(ae_model_save(f->model, t.path, AE_SAVE_OPTIMIZER_STATE), AE_OK);
+    FILE *fp = fopen(t.path, "rb");
     assert_non_null(fp);
     unsigned char *bytes = malloc(f->n + 1);
     assert_non_null(bytes);
@@ -605,11 +691,10 @@ static void test_file_round_trip_writes_exactly_the_memory_bytes(void **state)
     assert_memory_equal(bytes, f->file, f->n);
     free(bytes);
     ae_model *loaded = NULL;
-    assert_int_equal(ae_model_load(&loaded, path), AE_OK);
+    assert_int_equal(ae_model_load(&loaded, t.path), AE_OK);
     assert_same_model(f->model, loaded);
     ae_model_free(loaded);
-    assert_int_equal(unlink(path), 0);
-    assert_int_equal(rmdir(dir), 0);
+    remove_temp_file_and_dir(&t);
 }
 
 static void test_save_size_equals_bytes_written(void **state)
@@ -699,9 +784,7 @@ static void test_load_rejects_every_proper_prefix(void **state)
     fixture *f = *state;
     size_t before = malformed_tried;
     for (size_t len = 0; len < f->n; len++) {
-        unsigned char *copy = malloc(len ? len : 1); /* exact size: ASan sees any over-read */
-        assert_non_null(copy);
-        memcpy(copy, f->file, len);
+        unsigned char *copy = copy_of(f->file, len); /* exact size: ASan sees any over-read */
         expect_load_fails(copy, len, AE_ERR_FORMAT);
         free(copy);
     }
@@ -714,21 +797,13 @@ static void test_load_rejects_every_single_bit_flip(void **state)
     size_t counts[3] = {0};
     for (size_t byte = 0; byte < f->n; byte++) {
         for (int bit = 0; bit < 8; bit++) {
-            unsigned char *copy = malloc(f->n);
-            assert_non_null(copy);
-            memcpy(copy, f->file, f->n);
-            copy[byte] ^= (unsigned char)(1u << bit);
-            malformed_tried++;
-            track_start(-1);
-            ae_model *m = (ae_model *)(uintptr_t)1;
-            int status = ae_model_load_from_memory(&m, copy, f->n);
-            size_t live = track.live_blocks;
-            if (status == AE_OK)
-                ae_model_free(m);
-            track_stop();
+            unsigned char *copy = copy_with_bit_flipped(f->file, f->n, 8 * byte + (size_t)bit);
+            int returned_model;
+            size_t peak, live;
+            int status = tracked_malformed_load(copy, f->n, &returned_model, &peak, &live);
             if (status == AE_OK)
                 fail_msg("a flip of bit %d of byte %zu loaded", bit, byte);
-            assert_null(m);
+            assert_false(returned_model);
             assert_int_equal(live, 0);
             if (byte < 8)
                 assert_int_equal(status, AE_ERR_FORMAT); /* magic */
@@ -764,14 +839,8 @@ static void expect_field_fails(fixture *f, const char *tag, size_t offset, unsig
     parse_file(f->file, f->n, &p);
     section *s = find_section(&p, tag);
     assert_true(offset + width <= s->length);
-    if (width == 8)
-        wr64(s->payload + offset, value);
-    else if (width == 4)
-        wr32(s->payload + offset, (uint32_t)value);
-    else
-        s->payload[offset] = (unsigned char)value;
-    expect_parsed_fails(&p, expected);
-    free_parsed(&p);
+    wr_le(s->payload + offset, width, value);
+    expect_parsed_fails_then_free(&p, expected);
 }
 
 static void test_load_rejects_bad_layer_counts(void **state)
@@ -809,8 +878,7 @@ static void expect_uniform_widths_fail(fixture *f, uint64_t width, uint64_t n_pa
         wr64(arch->payload + ARCH_LAYER(l) + 8, width);
     }
     wr64(find_section(&p, "PARM")->payload, n_params);
-    expect_parsed_fails(&p, AE_ERR_FORMAT);
-    free_parsed(&p);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
 }
 
 static void test_load_rejects_width_products_that_wrap_or_exceed_the_file(void **state)
@@ -868,8 +936,7 @@ static void expect_setting_fails(fixture *f, ae_param param, double value)
     parse_file(f->file, f->n, &p);
     section *sett = find_section(&p, "SETT");
     wrf64(sett->payload + setting_offset(sett, param) + 4, value);
-    expect_parsed_fails(&p, AE_ERR_FORMAT);
-    free_parsed(&p);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
 }
 
 static void test_load_rejects_out_of_range_settings(void **state)
@@ -923,9 +990,7 @@ static void test_missing_setting_loads_with_its_default(void **state)
     wr32(sett->payload, rd32(sett->payload) - 1);
     resize_section(sett, sett->length >= 12 ? sett->length - 12 : 0);
     ae_model *m = load_parsed(&p);
-    double v;
-    assert_int_equal(ae_model_get_param(m, AE_PARAM_PATIENCE, &v), AE_OK);
-    assert_true(v == 0.0);
+    assert_param_is(m, AE_PARAM_PATIENCE, 0.0);
     ae_model_free(m);
     free_parsed(&p);
 }
@@ -942,11 +1007,7 @@ static void test_load_rejects_parameter_count_and_value_errors(void **state)
     expect_field_fails(f, "PARM", 8 + 4 * 79, 4, inf_bits, AE_ERR_FORMAT);
     expect_field_fails(f, "PARM", 8 + 4 * 40, 4, ninf_bits, AE_ERR_FORMAT);
     /* one float too many, with the count unchanged */
-    parsed p;
-    parse_file(f->file, f->n, &p);
-    resize_section(find_section(&p, "PARM"), 8 + 4 * 81);
-    expect_parsed_fails(&p, AE_ERR_FORMAT);
-    free_parsed(&p);
+    expect_resized_section_fails(f, "PARM", 8 + 4 * 81);
 }
 
 static void test_load_rejects_bad_generator_state(void **state)
@@ -955,14 +1016,10 @@ static void test_load_rejects_bad_generator_state(void **state)
     parsed p;
     parse_file(f->file, f->n, &p);
     memset(find_section(&p, "RNG ")->payload, 0, 32);
-    expect_parsed_fails(&p, AE_ERR_FORMAT);
-    free_parsed(&p);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
     expect_field_fails(f, "RNG ", 32, 1, 2, AE_ERR_FORMAT);
     expect_field_fails(f, "RNG ", 32, 1, 0xFF, AE_ERR_FORMAT);
-    parse_file(f->file, f->n, &p);
-    resize_section(find_section(&p, "RNG "), 32);
-    expect_parsed_fails(&p, AE_ERR_FORMAT);
-    free_parsed(&p);
+    expect_resized_section_fails(f, "RNG ", 32);
 }
 
 static void test_load_rejects_bad_optimizer_state(void **state)
@@ -977,11 +1034,7 @@ static void test_load_rejects_bad_optimizer_state(void **state)
     expect_field_fails(f, "OPTM", 14, 4, 0x7FC00000u, AE_ERR_FORMAT);          /* NaN m */
     expect_field_fails(f, "OPTM", 14 + 4 * 80, 4, 0xBF800000u, AE_ERR_FORMAT); /* v = -1 */
     expect_field_fails(f, "OPTM", 14 + 4 * 159, 4, 0x7F800000u, AE_ERR_FORMAT); /* v = Inf */
-    parsed p;
-    parse_file(f->file, f->n, &p);
-    resize_section(find_section(&p, "OPTM"), 13);
-    expect_parsed_fails(&p, AE_ERR_FORMAT);
-    free_parsed(&p);
+    expect_resized_section_fails(f, "OPTM", 13);
 }
 
 static void test_load_rejects_section_lengths_beyond_the_file(void **state)
@@ -989,26 +1042,12 @@ static void test_load_rejects_section_lengths_beyond_the_file(void **state)
     fixture *f = *state;
     /* ARCH's length field sits at byte 24 of the file. */
     static const uint64_t lengths[] = {UINT64_MAX, 1ull << 63, 1ull << 32, 100000, 121};
-    for (size_t i = 0; i < ARRAY_LEN(lengths); i++) {
-        unsigned char *copy = malloc(f->n);
-        assert_non_null(copy);
-        memcpy(copy, f->file, f->n);
-        wr64(copy + 24, lengths[i]);
-        fix_crc(copy, f->n);
-        expect_load_fails(copy, f->n, AE_ERR_FORMAT);
-        free(copy);
-    }
+    for (size_t i = 0; i < ARRAY_LEN(lengths); i++)
+        expect_patched_file_fails(f, 24, 8, lengths[i], AE_ERR_FORMAT);
     /* section count one too many, one too few, huge; trailing bytes */
     static const uint32_t counts[] = {6, 4, 0, 0xFFFFFFFFu};
-    for (size_t i = 0; i < ARRAY_LEN(counts); i++) {
-        unsigned char *copy = malloc(f->n);
-        assert_non_null(copy);
-        memcpy(copy, f->file, f->n);
-        wr32(copy + 12, counts[i]);
-        fix_crc(copy, f->n);
-        expect_load_fails(copy, f->n, AE_ERR_FORMAT);
-        free(copy);
-    }
+    for (size_t i = 0; i < ARRAY_LEN(counts); i++)
+        expect_patched_file_fails(f, 12, 4, counts[i], AE_ERR_FORMAT);
     unsigned char *longer = malloc(f->n + 3);
     assert_non_null(longer);
     memcpy(longer, f->file, f->n - 4);
@@ -1027,27 +1066,21 @@ static void test_load_rejects_duplicate_and_missing_sections(void **state)
         parse_file(f->file, f->n, &p);
         section *s = find_section(&p, tags[i]);
         add_section(&p, tags[i], s->flags, s->payload, s->length);
-        expect_parsed_fails(&p, AE_ERR_FORMAT);
-        free_parsed(&p);
+        expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
         if (i < 4) {
             parse_file(f->file, f->n, &p);
             remove_section(&p, tags[i]);
-            expect_parsed_fails(&p, AE_ERR_FORMAT);
-            free_parsed(&p);
+            expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
         }
     }
     /* A known tag with the wrong length. */
-    parsed p;
-    parse_file(f->file, f->n, &p);
-    resize_section(find_section(&p, "ARCH"), 8 + 24 * 4 + 1);
-    expect_parsed_fails(&p, AE_ERR_FORMAT);
-    free_parsed(&p);
+    expect_resized_section_fails(f, "ARCH", 8 + 24 * 4 + 1);
     /* No sections at all. */
+    parsed p;
     parse_file(f->file, f->n, &p);
     while (p.n_sections)
         remove_section(&p, (const char *)p.s[0].tag);
-    expect_parsed_fails(&p, AE_ERR_FORMAT);
-    free_parsed(&p);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
 }
 
 static void test_unknown_required_section_is_a_version_error(void **state)
@@ -1084,10 +1117,7 @@ static void test_unknown_optional_section_is_skipped(void **state)
     memcpy(p.s[0].payload, junk, sizeof junk);
     add_section(&p, "HIST", 0, junk, 17);
     add_section(&p, "ZERO", 0, junk, 0);
-    ae_model *m = load_parsed(&p);
-    assert_same_model(f->model, m);
-    ae_model_free(m);
-    free_parsed(&p);
+    assert_parsed_loads_as_fixture(f, &p);
 }
 
 static void test_sections_load_in_any_order(void **state)
@@ -1116,8 +1146,7 @@ static void test_newer_major_version_is_refused(void **state)
         parsed p;
         parse_file(f->file, f->n, &p);
         p.major = majors[i];
-        expect_parsed_fails(&p, AE_ERR_VERSION);
-        free_parsed(&p);
+        expect_parsed_fails_then_free(&p, AE_ERR_VERSION);
         /* Even a file whose rest is garbage: the version decides first. */
         unsigned char header[24] = {0x89, 'A', 'E', 'N', 'C', 0x0D, 0x0A, 0x1A};
         wr16(header + 8, majors[i]);
@@ -1127,8 +1156,7 @@ static void test_newer_major_version_is_refused(void **state)
     parsed p;
     parse_file(f->file, f->n, &p);
     p.major = 0;
-    expect_parsed_fails(&p, AE_ERR_FORMAT);
-    free_parsed(&p);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
 }
 
 static void test_newer_minor_version_loads_skipping_unknown_settings(void **state)
@@ -1144,24 +1172,14 @@ static void test_newer_minor_version_loads_skipping_unknown_settings(void **stat
     wr32(sett->payload + old, 200); /* a setting from the future, any value */
     wrf64(sett->payload + old + 4, -5.0);
     add_section(&p, "NEW1", 0, "abc", 3);
-    ae_model *m = load_parsed(&p);
-    assert_same_model(f->model, m);
-    ae_model_free(m);
-    free_parsed(&p);
+    assert_parsed_loads_as_fixture(f, &p);
 }
 
 static void test_load_rejects_wrong_magic_and_tiny_inputs(void **state)
 {
     fixture *f = *state;
-    for (size_t byte = 0; byte < 8; byte++) {
-        unsigned char *copy = malloc(f->n);
-        assert_non_null(copy);
-        memcpy(copy, f->file, f->n);
-        copy[byte] = (unsigned char)~copy[byte];
-        fix_crc(copy, f->n);
-        expect_load_fails(copy, f->n, AE_ERR_FORMAT);
-        free(copy);
-    }
+    for (size_t byte = 0; byte < 8; byte++)
+        expect_patched_file_fails(f, byte, 1, (unsigned char)~f->file[byte], AE_ERR_FORMAT);
     static const char text[] = "this is a text file, not a model at all\n";
     expect_load_fails((const unsigned char *)text, sizeof text - 1, AE_ERR_FORMAT);
     expect_load_fails(f->file, 0, AE_ERR_FORMAT);
@@ -1243,66 +1261,66 @@ static void assert_file_holds(const char *path, const char *text)
     assert_string_equal(buf, text);
 }
 
+/* A fresh folder holding model.aemodel with the given text (t->path). */
+static void make_temp_dir_with_old_model(temp_dir *t, const char *text)
+{
+    make_temp_dir(t, "model.aemodel");
+    write_text(t->path, text);
+}
+
 static void test_save_replaces_an_existing_file_and_leaves_no_temporary(void **state)
 {
     fixture *f = *state;
-    char dir[] = "/tmp/ae_format_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256];
-    snprintf(path, sizeof path, "%s/model.aemodel", dir);
-    write_text(path, "old contents");
-    assert_int_equal(chmod(path, 0640), 0);
-    assert_int_equal(ae_model_save(f->model, path, AE_SAVE_DEFAULT), AE_OK);
-    assert_int_equal(count_entries(dir), 1);
+    temp_dir t;
+    make_temp_dir_with_old_model(&t, "old contents");
+    assert_int_equal(chmod(t.path, 0640), 0);
+    assert_int_equal(ae_model_save(f->model, t.path, AE_SAVE_DEFAULT), AE_OK);
+    assert_int_equal(count_entries(t.dir), 1);
     struct stat st;
-    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(stat(t.path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0640); /* replacing keeps the permissions */
     ae_model *m = NULL;
-    assert_int_equal(ae_model_load(&m, path), AE_OK);
+    assert_int_equal(ae_model_load(&m, t.path), AE_OK);
     assert_same_model(f->model, m);
     ae_model_free(m);
     /* Relative paths too (no folder part). */
     char cwd[512];
     assert_non_null(getcwd(cwd, sizeof cwd));
-    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(chdir(t.dir), 0);
     assert_int_equal(ae_model_save(f->model, "model.aemodel", AE_SAVE_OPTIMIZER_STATE), AE_OK);
     assert_int_equal(chdir(cwd), 0);
-    assert_int_equal(count_entries(dir), 1);
-    assert_int_equal(unlink(path), 0);
-    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(count_entries(t.dir), 1);
+    remove_temp_file_and_dir(&t);
 }
 
 static void test_save_into_a_missing_folder_fails_and_creates_nothing(void **state)
 {
     fixture *f = *state;
-    char dir[] = "/tmp/ae_format_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256];
-    snprintf(path, sizeof path, "%s/missing/model.aemodel", dir);
-    assert_int_equal(ae_model_save(f->model, path, AE_SAVE_DEFAULT), AE_ERR_IO);
+    temp_dir t;
+    make_temp_dir(&t, "missing/model.aemodel");
+    assert_int_equal(ae_model_save(f->model, t.path, AE_SAVE_DEFAULT), AE_ERR_IO);
     assert_non_null(strstr(ae_last_error(), "No such file"));
-    assert_int_equal(count_entries(dir), 0);
-    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(count_entries(t.dir), 0);
+    assert_int_equal(rmdir(t.dir), 0);
 }
 
 static void test_failed_rename_keeps_the_old_target_and_removes_the_temporary(void **state)
 {
     fixture *f = *state;
-    char dir[] = "/tmp/ae_format_XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    temp_dir t;
+    make_temp_dir(&t, "model.aemodel");
     /* The target is a non-empty folder: the file is written, the rename fails. */
-    char target[256], inner[300];
-    snprintf(target, sizeof target, "%s/model.aemodel", dir);
-    assert_int_equal(mkdir(target, 0755), 0);
-    snprintf(inner, sizeof inner, "%s/keep", target);
+    char inner[300];
+    assert_int_equal(mkdir(t.path, 0755), 0);
+    snprintf(inner, sizeof inner, "%s/keep", t.path);
     write_text(inner, "still here");
-    assert_int_equal(ae_model_save(f->model, target, AE_SAVE_OPTIMIZER_STATE), AE_ERR_IO);
+    assert_int_equal(ae_model_save(f->model, t.path, AE_SAVE_OPTIMIZER_STATE), AE_ERR_IO);
     assert_non_null(strstr(ae_last_error(), "rename"));
-    assert_int_equal(count_entries(dir), 1);
+    assert_int_equal(count_entries(t.dir), 1);
     assert_file_holds(inner, "still here");
     assert_int_equal(unlink(inner), 0);
-    assert_int_equal(rmdir(target), 0);
-    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(rmdir(t.path), 0);
+    assert_int_equal(rmdir(t.dir), 0);
 }
 
 /* Saving over `path` in the read-only folder `dir` must fail and change nothing. */
@@ -1318,12 +1336,9 @@ static int save_into_read_only_folder(const ae_model *m, const char *dir, const 
 static void test_save_into_a_read_only_folder_keeps_the_old_file(void **state)
 {
     fixture *f = *state;
-    char dir[] = "/tmp/ae_format_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256];
-    snprintf(path, sizeof path, "%s/model.aemodel", dir);
-    write_text(path, "old model");
-    assert_int_equal(chmod(dir, 0555), 0);
+    temp_dir t;
+    make_temp_dir_with_old_model(&t, "old model");
+    assert_int_equal(chmod(t.dir, 0555), 0);
     int result;
     if (geteuid() == 0) {
         /* root ignores folder permissions: check as an unprivileged user in a child. */
@@ -1332,46 +1347,41 @@ static void test_save_into_a_read_only_folder_keeps_the_old_file(void **state)
         if (child == 0) {
             if (setgid(65534) != 0 || setuid(65534) != 0)
                 _exit(3);
-            _exit(save_into_read_only_folder(f->model, dir, path));
+            _exit(save_into_read_only_folder(f->model, t.dir, t.path));
         }
         int status = 0;
         assert_int_equal(waitpid(child, &status, 0), child);
         assert_true(WIFEXITED(status));
         result = WEXITSTATUS(status);
     } else {
-        result = save_into_read_only_folder(f->model, dir, path);
+        result = save_into_read_only_folder(f->model, t.dir, t.path);
     }
     assert_int_equal(result, 0);
-    assert_file_holds(path, "old model");
-    assert_int_equal(count_entries(dir), 1);
-    assert_int_equal(chmod(dir, 0700), 0);
-    assert_int_equal(unlink(path), 0);
-    assert_int_equal(rmdir(dir), 0);
+    assert_file_holds(t.path, "old model");
+    assert_int_equal(count_entries(t.dir), 1);
+    assert_int_equal(chmod(t.dir, 0700), 0);
+    remove_temp_file_and_dir(&t);
 }
 
 static void test_save_fails_cleanly_when_any_allocation_fails(void **state)
 {
     fixture *f = *state;
-    char dir[] = "/tmp/ae_format_XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256];
-    snprintf(path, sizeof path, "%s/model.aemodel", dir);
-    write_text(path, "old");
+    temp_dir t;
+    make_temp_dir_with_old_model(&t, "old");
     for (long k = 0;; k++) {
         track_start(k);
-        int status = ae_model_save(f->model, path, AE_SAVE_OPTIMIZER_STATE);
+        int status = ae_model_save(f->model, t.path, AE_SAVE_OPTIMIZER_STATE);
         size_t live = track.live_blocks;
         track_stop();
         assert_int_equal(live, 0);
         if (status == AE_OK)
             break;
         assert_int_equal(status, AE_ERR_OUT_OF_MEMORY);
-        assert_file_holds(path, "old");
-        assert_int_equal(count_entries(dir), 1);
+        assert_file_holds(t.path, "old");
+        assert_int_equal(count_entries(t.dir), 1);
         assert_true(k < 20);
     }
-    assert_int_equal(unlink(path), 0);
-    assert_int_equal(rmdir(dir), 0);
+    remove_temp_file_and_dir(&t);
 }
 
 /* ================================================================================== */
@@ -1381,7 +1391,8 @@ static void test_save_fails_cleanly_when_any_allocation_fails(void **state)
 /* Expected results, computed by tests/data/make_golden.c when the files were written. */
 #include "data/golden-v1.0-expected.h"
 
-static ae_model *load_golden(const char *name)
+/* Load tests/data/<name> and check its layer counts. */
+static ae_model *load_golden(const char *name, size_t layers, size_t encoder_layers)
 {
     /* tests/data next to this source file (CMake compiles it by its absolute path). */
     char path[1024];
@@ -1393,6 +1404,7 @@ static ae_model *load_golden(const char *name)
     if (status != AE_OK)
         print_error("%s: %s\n", path, ae_last_error());
     assert_int_equal(status, AE_OK);
+    assert_layer_counts(m, layers, encoder_layers);
     return m;
 }
 
@@ -1401,6 +1413,16 @@ static void assert_close(const float *got, const float *expected, size_t n, doub
     for (size_t i = 0; i < n; i++)
         if (!(fabs((double)got[i] - (double)expected[i]) <= tolerance))
             fail_msg("entry %zu: got %.9g, expected %.9g", i, (double)got[i], (double)expected[i]);
+}
+
+/* The codes of the golden input x are within 1e-5 of `expected`. */
+static void assert_golden_codes(ae_model *m, const float *x, size_t latent, const float *expected)
+{
+    float *z = calloc(GOLDEN_ROWS * latent, sizeof *z);
+    assert_non_null(z);
+    assert_int_equal(ae_model_encode(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, z, latent), AE_OK);
+    assert_close(z, expected, GOLDEN_ROWS * latent, 1e-5);
+    free(z);
 }
 
 /* ================================================================================== */
@@ -1444,11 +1466,7 @@ static void test_threshold_round_trips_in_an_optional_thrs_section(void **state)
     assert_same_model(f->model, loaded);
     assert_true(threshold_of(loaded) == value);
     /* Saving the loaded model gives the same bytes. */
-    size_t n2;
-    unsigned char *again = save_to_buffer(loaded, AE_SAVE_DEFAULT, &n2);
-    assert_int_equal(n, n2);
-    assert_memory_equal(file, again, n);
-    free(again);
+    assert_saves_as(loaded, AE_SAVE_DEFAULT, file, n);
     ae_model_free(loaded);
 
     /* What a 1.0 reader sees once it has skipped THRS: the same model, no threshold. */
@@ -1488,16 +1506,12 @@ static void test_load_rejects_bad_threshold_payloads(void **state)
     resize_section(thrs, 8);
     wrf64(thrs->payload, 0.25);
     add_section(&p, "THRS", 0, thrs->payload, 8); /* twice */
-    expect_parsed_fails(&p, AE_ERR_FORMAT);
-    free_parsed(&p);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
     /* Every bit flip inside the section is caught (by the checksum at least). */
     size_t at = n - 4 - 8;
     assert_memory_equal(file + at - 16, "THRS", 4);
     for (size_t bit = 0; bit < 8 * (16 + 8); bit++) {
-        unsigned char *copy = malloc(n);
-        assert_non_null(copy);
-        memcpy(copy, file, n);
-        copy[at - 16 + bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        unsigned char *copy = copy_with_bit_flipped(file, n, 8 * (at - 16) + bit);
         ae_model *out = NULL;
         assert_int_not_equal(ae_model_load_from_memory(&out, copy, n), AE_OK);
         assert_null(out);
@@ -1509,24 +1523,18 @@ static void test_load_rejects_bad_threshold_payloads(void **state)
 static void test_golden_mirrored_model_loads_with_known_outputs(void **state)
 {
     (void)state;
-    ae_model *m = load_golden("golden-v1.0-mirrored.aemodel");
-    assert_int_equal(ae_model_layer_count(m), 4);
-    assert_int_equal(ae_model_encoder_layer_count(m), 2);
+    ae_model *m = load_golden("golden-v1.0-mirrored.aemodel", 4, 2);
     assert_int_equal(ae_model_input_dim(m), GOLDEN_INPUT_DIM);
     assert_int_equal(ae_model_latent_dim(m), GOLDEN_MIRRORED_LATENT);
-    double v;
-    assert_int_equal(ae_model_get_param(m, AE_PARAM_LOSS, &v), AE_OK);
-    assert_true(v == AE_LOSS_BCE);
-    assert_int_equal(ae_model_get_param(m, AE_PARAM_SEED, &v), AE_OK);
-    assert_true(v == 7);
+    assert_param_is(m, AE_PARAM_LOSS, AE_LOSS_BCE);
+    assert_param_is(m, AE_PARAM_SEED, 7);
     /* Parameters are stored exactly. */
     float *params = test_params_of(m);
     assert_memory_equal(params, golden_mirrored_first_params, sizeof golden_mirrored_first_params);
     free(params);
     float *x = golden_input(GOLDEN_ROWS, GOLDEN_INPUT_DIM);
-    float z[GOLDEN_ROWS * GOLDEN_MIRRORED_LATENT], y[GOLDEN_ROWS * GOLDEN_INPUT_DIM];
-    assert_int_equal(ae_model_encode(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, z, GOLDEN_MIRRORED_LATENT), AE_OK);
-    assert_close(z, golden_mirrored_codes, ARRAY_LEN(z), 1e-5);
+    float y[GOLDEN_ROWS * GOLDEN_INPUT_DIM];
+    assert_golden_codes(m, x, GOLDEN_MIRRORED_LATENT, golden_mirrored_codes);
     assert_int_equal(ae_model_reconstruct(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, y, GOLDEN_INPUT_DIM), AE_OK);
     assert_close(y, golden_mirrored_outputs, ARRAY_LEN(y), 1e-5);
     free(x);
@@ -1536,22 +1544,15 @@ static void test_golden_mirrored_model_loads_with_known_outputs(void **state)
 static void test_golden_model_with_optimizer_state_resumes_training(void **state)
 {
     (void)state;
-    ae_model *m = load_golden("golden-v1.0-optimizer.aemodel");
-    assert_int_equal(ae_model_layer_count(m), 3);
-    assert_int_equal(ae_model_encoder_layer_count(m), 2);
-    double v;
-    assert_int_equal(ae_model_get_param(m, AE_PARAM_OPTIMIZER, &v), AE_OK);
-    assert_true(v == AE_OPT_ADAMW);
+    ae_model *m = load_golden("golden-v1.0-optimizer.aemodel", 3, 2);
+    assert_param_is(m, AE_PARAM_OPTIMIZER, AE_OPT_ADAMW);
     float *x = golden_input(GOLDEN_ROWS, GOLDEN_INPUT_DIM);
-    float z[GOLDEN_ROWS * GOLDEN_OPTIMIZER_LATENT];
-    assert_int_equal(ae_model_encode(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, z, GOLDEN_OPTIMIZER_LATENT), AE_OK);
-    assert_close(z, golden_optimizer_codes_before, ARRAY_LEN(z), 1e-5);
+    assert_golden_codes(m, x, GOLDEN_OPTIMIZER_LATENT, golden_optimizer_codes_before);
     /* One more step uses the saved Adam moments and step count. */
     double loss;
     assert_int_equal(ae_model_train_batch(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, &loss), AE_OK);
     assert_true(fabs(loss - golden_optimizer_loss_before_step) <= 1e-6);
-    assert_int_equal(ae_model_encode(m, x, GOLDEN_ROWS, GOLDEN_INPUT_DIM, z, GOLDEN_OPTIMIZER_LATENT), AE_OK);
-    assert_close(z, golden_optimizer_codes_after_step, ARRAY_LEN(z), 1e-5);
+    assert_golden_codes(m, x, GOLDEN_OPTIMIZER_LATENT, golden_optimizer_codes_after_step);
     free(x);
     ae_model_free(m);
 }
@@ -1563,53 +1564,56 @@ static int report_counts(void **state)
     return 0;
 }
 
+/* A test run on a fresh fixture. */
+#define FIXTURE_TEST(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_crc_of_saved_file_is_crc32c_of_the_bytes_before_it, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_memory_round_trip_gives_an_identical_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip_with_optimizer_state_gives_identical_bytes, setup, teardown),
+        FIXTURE_TEST(test_crc_of_saved_file_is_crc32c_of_the_bytes_before_it),
+        FIXTURE_TEST(test_memory_round_trip_gives_an_identical_model),
+        FIXTURE_TEST(test_round_trip_with_optimizer_state_gives_identical_bytes),
         cmocka_unit_test(test_asymmetric_decoder_round_trips),
         cmocka_unit_test(test_every_setting_survives_a_round_trip),
         cmocka_unit_test(test_training_continues_bit_identically_after_load_with_optimizer_state),
         cmocka_unit_test(test_fresh_model_loaded_without_optimizer_state_trains_like_the_original),
-        cmocka_unit_test_setup_teardown(test_generator_state_is_preserved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_round_trip_writes_exactly_the_memory_bytes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_save_size_equals_bytes_written, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_too_small_buffer_reports_the_size_needed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_save_and_load_reject_bad_arguments, setup, teardown),
+        FIXTURE_TEST(test_generator_state_is_preserved),
+        FIXTURE_TEST(test_file_round_trip_writes_exactly_the_memory_bytes),
+        FIXTURE_TEST(test_save_size_equals_bytes_written),
+        FIXTURE_TEST(test_too_small_buffer_reports_the_size_needed),
+        FIXTURE_TEST(test_save_and_load_reject_bad_arguments),
         cmocka_unit_test(test_load_of_missing_file_or_folder_is_an_io_error),
-        cmocka_unit_test_setup_teardown(test_load_rejects_every_proper_prefix, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_every_single_bit_flip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crafted_file_with_correct_crc_loads_when_unchanged, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_bad_layer_counts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_huge_and_zero_widths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_width_products_that_wrap_or_exceed_the_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_mismatched_widths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_bad_activations, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_out_of_range_settings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_unknown_duplicate_and_miscounted_settings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_setting_loads_with_its_default, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_parameter_count_and_value_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_bad_generator_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_bad_optimizer_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_section_lengths_beyond_the_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_duplicate_and_missing_sections, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_required_section_is_a_version_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_optional_section_is_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sections_load_in_any_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_newer_major_version_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_newer_minor_version_loads_skipping_unknown_settings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_wrong_magic_and_tiny_inputs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_fails_cleanly_when_any_allocation_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_memory_stays_within_the_model_and_a_constant, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_save_replaces_an_existing_file_and_leaves_no_temporary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_save_into_a_missing_folder_fails_and_creates_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_rename_keeps_the_old_target_and_removes_the_temporary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_save_into_a_read_only_folder_keeps_the_old_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_save_fails_cleanly_when_any_allocation_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threshold_round_trips_in_an_optional_thrs_section, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_rejects_bad_threshold_payloads, setup, teardown),
+        FIXTURE_TEST(test_load_rejects_every_proper_prefix),
+        FIXTURE_TEST(test_load_rejects_every_single_bit_flip),
+        FIXTURE_TEST(test_crafted_file_with_correct_crc_loads_when_unchanged),
+        FIXTURE_TEST(test_load_rejects_bad_layer_counts),
+        FIXTURE_TEST(test_load_rejects_huge_and_zero_widths),
+        FIXTURE_TEST(test_load_rejects_width_products_that_wrap_or_exceed_the_file),
+        FIXTURE_TEST(test_load_rejects_mismatched_widths),
+        FIXTURE_TEST(test_load_rejects_bad_activations),
+        FIXTURE_TEST(test_load_rejects_out_of_range_settings),
+        FIXTURE_TEST(test_load_rejects_unknown_duplicate_and_miscounted_settings),
+        FIXTURE_TEST(test_missing_setting_loads_with_its_default),
+        FIXTURE_TEST(test_load_rejects_parameter_count_and_value_errors),
+        FIXTURE_TEST(test_load_rejects_bad_generator_state),
+        FIXTURE_TEST(test_load_rejects_bad_optimizer_state),
+        FIXTURE_TEST(test_load_rejects_section_lengths_beyond_the_file),
+        FIXTURE_TEST(test_load_rejects_duplicate_and_missing_sections),
+        FIXTURE_TEST(test_unknown_required_section_is_a_version_error),
+        FIXTURE_TEST(test_unknown_optional_section_is_skipped),
+        FIXTURE_TEST(test_sections_load_in_any_order),
+        FIXTURE_TEST(test_newer_major_version_is_refused),
+        FIXTURE_TEST(test_newer_minor_version_loads_skipping_unknown_settings),
+        FIXTURE_TEST(test_load_rejects_wrong_magic_and_tiny_inputs),
+        FIXTURE_TEST(test_load_fails_cleanly_when_any_allocation_fails),
+        FIXTURE_TEST(test_load_memory_stays_within_the_model_and_a_constant),
+        FIXTURE_TEST(test_save_replaces_an_existing_file_and_leaves_no_temporary),
+        FIXTURE_TEST(test_save_into_a_missing_folder_fails_and_creates_nothing),
+        FIXTURE_TEST(test_failed_rename_keeps_the_old_target_and_removes_the_temporary),
+        FIXTURE_TEST(test_save_into_a_read_only_folder_keeps_the_old_file),
+        FIXTURE_TEST(test_save_fails_cleanly_when_any_allocation_fails),
+        FIXTURE_TEST(test_threshold_round_trips_in_an_optional_thrs_section),
+        FIXTURE_TEST(test_load_rejects_bad_threshold_payloads),
         cmocka_unit_test(test_golden_mirrored_model_loads_with_known_outputs),
         cmocka_unit_test(test_golden_model_with_optimizer_state_resumes_training),
     };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "autoenc.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,31 +19,12 @@ typedef struct recipe {
 /* The next byte of the recipe, 0 once it is used up. */
 static unsigned next(recipe *r) { return r->pos < r->size ? r->data[r->pos++] : 0; }
 
-static void *checked_malloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
-static unsigned char *save(const ae_model *m, unsigned flags, size_t *n)
-{
-    if (ae_model_save_size(m, flags, n) != AE_OK)
-        __builtin_trap();
-    unsigned char *buf = checked_malloc(*n);
-    size_t written = 0;
-    if (ae_model_save_to_memory(m, flags, buf, *n, &written) != AE_OK || written != *n)
-        __builtin_trap();
-    return buf;
-}
-
 static int same_params(const ae_model *a, const ae_model *b)
 {
     size_t n = ae_model_param_count(a);
     if (n != ae_model_param_count(b))
         return 0;
-    float *pa = checked_malloc(n * sizeof *pa), *pb = checked_malloc(n * sizeof *pb);
+    float *pa = fuzz_malloc(n * sizeof *pa), *pb = fuzz_malloc(n * sizeof *pb);
     if (ae_model_get_params(a, pa, n) != AE_OK || ae_model_get_params(b, pb, n) != AE_OK)
         __builtin_trap();
     int same = memcmp(pa, pb, n * sizeof *pa) == 0;
@@ -83,8 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ae_model_set_param(m, AE_PARAM_LEARNING_RATE, (1 + next(&r) % 100) / 1000.0);
     ae_model_set_param(m, AE_PARAM_CLIP_NORM, (next(&r) % 3) * 0.5);
 
-    size_t in = ae_model_input_dim(m), latent = ae_model_latent_dim(m), rows = 1 + next(&r) % 4;
-    float *x = checked_malloc(rows * in * sizeof *x);
+    size_t in = ae_model_input_dim(m), rows = 1 + next(&r) % 4;
+    float *x = fuzz_malloc(rows * in * sizeof *x);
     for (size_t i = 0; i < rows * in; i++)
         x[i] = (float)next(&r) / 255.0f;
     unsigned steps = next(&r) % 4;
@@ -92,29 +74,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ae_model_train_batch(m, x, rows, in, NULL); /* may diverge: still a valid model */
     unsigned flags = next(&r) & 1 ? AE_SAVE_OPTIMIZER_STATE : AE_SAVE_DEFAULT;
 
-    size_t n1, n2;
-    unsigned char *first = save(m, flags, &n1);
-    ae_model *copy = NULL;
-    if (ae_model_load_from_memory(&copy, first, n1) != AE_OK)
+    ae_model *copy = fuzz_reload_checking_bytes(m, flags);
+    if (!same_params(m, copy))
         __builtin_trap();
-    unsigned char *second = save(copy, flags, &n2);
-    if (n1 != n2 || memcmp(first, second, n1) != 0 || !same_params(m, copy))
-        __builtin_trap();
-    float *za = checked_malloc(rows * latent * sizeof *za), *zb = checked_malloc(rows * latent * sizeof *zb);
-    if (ae_model_encode(m, x, rows, in, za, latent) != AE_OK ||
-        ae_model_encode(copy, x, rows, in, zb, latent) != AE_OK ||
-        memcmp(za, zb, rows * latent * sizeof *za) != 0)
-        __builtin_trap();
+    fuzz_check_same_codes(m, copy, x, rows);
     if (flags == AE_SAVE_OPTIMIZER_STATE) {
         int sa = ae_model_train_batch(m, x, rows, in, NULL);
         int sb = ae_model_train_batch(copy, x, rows, in, NULL);
         if (sa != sb || !same_params(m, copy))
             __builtin_trap();
     }
-    free(za);
-    free(zb);
-    free(first);
-    free(second);
     free(x);
     ae_model_free(copy);
     ae_model_free(m);
