@@ -6,23 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A failure recorded only in the thread's slot (by a const helper) is copied onto the
- * model, as every non-const call does. */
-static int on_model(ae_model *m, int status)
-{
-    if (status != AE_OK)
-        memcpy(m->message, ae_last_error(), sizeof m->message);
-    return status;
-}
-
 int ae_model_feature_errors(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
                             float *errors, size_t ld_errors)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
-    AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
     AE_FORWARD(ae_check_matrix(NULL, "errors", errors, n_rows, ae_input_dim(m), ld_errors));
-    AE_FORWARD(ae_check_loss_config(NULL, m));
-    AE_FORWARD(ae_check_data(NULL, m, "x", x, n_rows, ld_x, true));
     return ae_eval_element_losses(m, x, n_rows, ld_x, errors, ld_errors);
 }
 
@@ -50,10 +38,10 @@ int ae_model_fit_threshold(ae_model *m, const float *x, size_t n_rows, size_t ld
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_CHECK(contamination >= 0.0 && contamination <= 0.5, m, AE_ERR_INVALID_ARGUMENT,
              "contamination %g is outside [0, 0.5]", contamination);
-    AE_FORWARD(on_model(m, ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x)));
+    AE_FORWARD(ae_fail_on_model(m, ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x)));
     float *scores = ae_alloc_floats(n_rows);
     AE_CHECK(scores != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for %zu scores", n_rows);
-    int status = on_model(m, ae_eval_loss(m, x, n_rows, ld_x, NULL, scores));
+    int status = ae_fail_on_model(m, ae_eval_loss(m, x, n_rows, ld_x, NULL, scores));
     for (size_t i = 0; status == AE_OK && i < n_rows; i++)
         if (!isfinite(scores[i]))
             status = ae_fail(m, AE_ERR_STATE,

@@ -36,6 +36,13 @@ const char *ae_model_last_error(const ae_model *model)
     return model ? model->message : "model is NULL";
 }
 
+int ae_fail_on_model(ae_model *model, int status)
+{
+    if (status != AE_OK && model)
+        memcpy(model->message, thread_message, sizeof model->message);
+    return status;
+}
+
 int ae_fail(ae_model *model, int status, const char *format, ...)
 {
     va_list args;

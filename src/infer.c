@@ -107,21 +107,12 @@ static int check_inference(const ae_model *m, const float *in, size_t n_rows, si
     return AE_OK;
 }
 
-static int check_finite(const float *x, size_t n_rows, size_t ld, size_t width, const char *name)
-{
-    for (size_t i = 0; i < n_rows; i++)
-        for (size_t j = 0; j < width; j++)
-            AE_CHECK(x[i * ld + j] - x[i * ld + j] == 0.0f, NULL, AE_ERR_NON_FINITE_INPUT,
-                     "%s holds a non-finite value at row %zu, column %zu", name, i, j);
-    return AE_OK;
-}
-
 static int transform(const ae_model *m, size_t first, size_t last, const float *in, size_t n_rows,
                      size_t ld_in, float *out, size_t ld_out)
 {
     size_t in_width = m ? m->layers[first].n_in : 0, out_width = m ? m->layers[last - 1].n_out : 0;
     AE_FORWARD(check_inference(m, in, n_rows, ld_in, in_width, out, ld_out, out_width));
-    AE_FORWARD(check_finite(in, n_rows, ld_in, in_width, "input"));
+    AE_FORWARD(ae_check_data(NULL, m, "input", in, n_rows, in_width, ld_in, false));
     infer_pass pass = {.first = first, .last = last, .in = in, .ld_in = ld_in, .out = out, .ld_out = ld_out};
     return run_pass(m, &pass, n_rows);
 }
@@ -142,13 +133,19 @@ int ae_model_reconstruct(const ae_model *m, const float *x, size_t n_rows, size_
     return transform(m, 0, m ? m->n_layers : 1, x, n_rows, ld_x, y, ld_y);
 }
 
-int ae_eval_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss,
-                 float *row_scores)
+/* Checks shared by the calls that compare reconstructions with their inputs. */
+static int check_scoring_input(const ae_model *m, const float *x, size_t n_rows, size_t ld_x)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
     AE_FORWARD(ae_check_loss_config(NULL, m));
-    AE_FORWARD(ae_check_data(NULL, m, "x", x, n_rows, ld_x, true));
+    return ae_check_data(NULL, m, "x", x, n_rows, ae_input_dim(m), ld_x, true);
+}
+
+int ae_eval_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss,
+                 float *row_scores)
+{
+    AE_FORWARD(check_scoring_input(m, x, n_rows, ld_x));
     infer_pass pass = {.first = 0, .last = m->n_layers, .in = x, .ld_in = ld_x, .with_loss = true,
                        .row_scores = row_scores};
     AE_FORWARD(run_pass(m, &pass, n_rows));
@@ -160,6 +157,7 @@ int ae_eval_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, 
 int ae_eval_element_losses(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
                            float *losses, size_t ld_losses)
 {
+    AE_FORWARD(check_scoring_input(m, x, n_rows, ld_x));
     infer_pass pass = {.first = 0, .last = m->n_layers, .in = x, .ld_in = ld_x, .with_loss = true,
                        .element_losses = losses, .ld_element_losses = ld_losses};
     return run_pass(m, &pass, n_rows);

@@ -32,6 +32,10 @@ int ae_fail(ae_model *model, int status, const char *format, ...)
 #endif
     ;
 
+/* A failure that a const helper recorded in the thread's slot only is copied onto the
+ * model, as every non-const call's failures are; returns status unchanged. */
+int ae_fail_on_model(ae_model *model, int status);
+
 /* Check a condition; on failure record the message and return the status. */
 #define AE_CHECK(cond, model, status, ...)                                     \
     do {                                                                       \
@@ -200,7 +204,7 @@ int ae_check_matrix(ae_model *err_model, const char *name, const float *data, si
                     size_t n_cols, size_t ld);
 /* NaN/Inf and (for BCE) range checks naming the first bad row and column. */
 int ae_check_data(ae_model *err_model, const ae_model *model, const char *name, const float *x,
-                  size_t n_rows, size_t ld, bool targets);
+                  size_t n_rows, size_t n_cols, size_t ld, bool targets);
 /* The loss/output-activation pairing is valid. */
 int ae_check_loss_config(ae_model *err_model, const ae_model *model);
 
@@ -276,8 +280,8 @@ int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *s
 /* Mean loss over rows of x without a model workspace (const model). */
 int ae_eval_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                  double *loss, float *row_scores);
-/* Each element's loss (n_rows x input_dim, leading dimension ld_losses) for rows of x
- * already checked by the caller (matrix, loss configuration and data). */
+/* Each element's loss (n_rows x input_dim, leading dimension ld_losses) for the rows of x,
+ * which it checks as ae_eval_loss does. */
 int ae_eval_element_losses(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                            float *losses, size_t ld_losses);
 

@@ -309,9 +309,8 @@ int ae_check_matrix(ae_model *err_model, const char *name, const float *data, si
 }
 
 int ae_check_data(ae_model *err_model, const ae_model *m, const char *name, const float *x,
-                  size_t n_rows, size_t ld, bool targets)
+                  size_t n_rows, size_t n_cols, size_t ld, bool targets)
 {
-    size_t n_cols = ae_input_dim(m);
     bool need_unit_range = targets && m->settings.loss == AE_LOSS_BCE;
     for (size_t i = 0; i < n_rows; i++) {
         const float *row = x + i * ld;

@@ -25,7 +25,7 @@ static int check_training_input(ae_model *m, const char *name, const float *x, s
                  m->settings.noise_level <= 1.0f,
              m, AE_ERR_STATE, "noise_level %g is a probability for this noise and must be at most 1",
              (double)m->settings.noise_level);
-    return ae_check_data(m, m, name, x, n_rows, ld_x, true);
+    return ae_check_data(m, m, name, x, n_rows, ae_input_dim(m), ld_x, true);
 }
 
 /* Loss and gradient of one batch into model->grads; no allocation once the workspace fits. */

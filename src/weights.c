@@ -39,10 +39,7 @@ static int write_span(ae_model *m, size_t offset, const float *src, size_t n)
 /* Locate errors are recorded on the model too for the non-const setters. */
 static int locate_for_write(ae_model *m, size_t layer, bool bias, size_t n, size_t *offset)
 {
-    int status = locate(m, layer, bias, n, offset);
-    if (status != AE_OK && m)
-        memcpy(m->message, ae_last_error(), sizeof m->message);
-    return status;
+    return ae_fail_on_model(m, locate(m, layer, bias, n, offset));
 }
 
 int ae_model_get_weights(const ae_model *m, size_t layer, float *w, size_t n_w)
