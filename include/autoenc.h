@@ -447,8 +447,10 @@ AE_API int ae_model_gradient(ae_model *model, const float *x, size_t n_rows, siz
 /**
  * @defgroup ae_inference Inference
  * @brief Encode, decode, reconstruct and score. All take a const model and
- * are safe to call concurrently on one model; each allocates its own scratch
- * (bounded, independent of @p n_rows for large batches).
+ * are safe to call concurrently on one model. Rows go through in chunks, so
+ * the scratch is bounded whatever @p n_rows; a call reuses the model's spare
+ * scratch when no other call holds it (no allocation in the common case) and
+ * allocates its own otherwise. The spare is freed with the model.
  * @{
  */
 /** Latent codes: @p z (`n_rows x latent_dim`, leading dimension @p ld_z) from @p x

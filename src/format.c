@@ -653,7 +653,7 @@ static int build_model(const unsigned char *d, const parsed_file *pf, ae_model *
     const section_ref *optm = &pf->sections[SEC_OPTM];
     if (optm->present) {
         const size_t p = optm->payload;
-        ae_optimizer_state_reset(&m->optim);
+        ae_optimizer_state_release(&m->optim);
         m->optim.kind = (int)get_u32(d + p);
         m->optim.step = get_u64(d + p + 4);
         size_t at = p + OPTM_FIXED_SIZE;

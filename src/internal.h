@@ -270,7 +270,6 @@ void ae_workspace_release(ae_workspace *work);
  * (non-finite gradient norm: nothing applied). */
 int ae_optimizer_step(ae_model *model);
 int ae_optimizer_state_ensure(ae_model *model);
-void ae_optimizer_state_reset(ae_optimizer_state *state);
 void ae_optimizer_state_release(ae_optimizer_state *state);
 int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *src,
                             size_t n_params);

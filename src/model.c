@@ -201,7 +201,7 @@ int ae_model_reset(ae_model *m)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     ae_model_init_weights(m);
-    ae_optimizer_state_reset(&m->optim);
+    ae_optimizer_state_release(&m->optim);
     return AE_OK;
 }
 
@@ -248,7 +248,7 @@ int ae_model_set_param(ae_model *m, ae_param param, double value)
     else if (param == AE_PARAM_SEED)
         ae_rng_seed(&m->rng, m->settings.seed);
     if (m->settings.optimizer != previous_optimizer)
-        ae_optimizer_state_reset(&m->optim);
+        ae_optimizer_state_release(&m->optim);
     return AE_OK;
 }
 

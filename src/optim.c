@@ -13,8 +13,6 @@ void ae_optimizer_state_release(ae_optimizer_state *s)
     memset(s, 0, sizeof *s);
 }
 
-void ae_optimizer_state_reset(ae_optimizer_state *s) { ae_optimizer_state_release(s); }
-
 static bool needs_first_moment(const ae_settings *s)
 {
     return s->optimizer != AE_OPT_SGD || s->momentum > 0.0;
@@ -207,7 +205,7 @@ int ae_optimizer_step(ae_model *m)
     float finite_check = apply_update(m);
     if (!isfinite(finite_check)) {
         /* The new values sit in the gradient buffer: the weights are untouched. */
-        ae_optimizer_state_reset(&m->optim);
+        ae_optimizer_state_release(&m->optim);
         return ae_fail(m, AE_ERR_DIVERGED,
                        "the step would make weights non-finite; it was skipped, the weights are "
                        "unchanged and the optimizer state was reset");

@@ -220,7 +220,7 @@ static int notify(ae_model *m, fit_run *run, uint64_t epoch, uint64_t batch, uin
 static int diverged(ae_model *m, fit_run *run, uint64_t epoch)
 {
     memcpy(m->params, run->epoch_start, m->n_params * sizeof(float));
-    ae_optimizer_state_reset(&m->optim);
+    ae_optimizer_state_release(&m->optim);
     run->report.stop_reason = AE_STOP_DIVERGED;
     return ae_fail(m, AE_ERR_DIVERGED,
                    "training diverged in epoch %llu (non-finite loss or gradient); the weights "
