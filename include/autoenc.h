@@ -66,7 +66,7 @@ extern "C" {
  * @{
  */
 #define AE_VERSION_MAJOR 0 /**< Incremented on an incompatible ABI change. */
-#define AE_VERSION_MINOR 1 /**< Incremented when functions or enum values are added. */
+#define AE_VERSION_MINOR 2 /**< Incremented when functions or enum values are added. */
 #define AE_VERSION_PATCH 0 /**< Incremented for fixes that change no interface. */
 /** The version as one number: `major * 10000 + minor * 100 + patch`. */
 #define AE_VERSION_NUMBER (AE_VERSION_MAJOR * 10000 + AE_VERSION_MINOR * 100 + AE_VERSION_PATCH)
@@ -245,6 +245,16 @@ typedef enum ae_noise {
                                        0 or 1 with equal chance (for data in [0, 1]) */
 } ae_noise;
 
+/** How input features are scaled (#AE_PARAM_SCALING). Values pinned forever.
+ *  A feature's scaled value is `(x - offset) / scale`. */
+typedef enum ae_scaling {
+    AE_SCALING_NONE = 0,       /**< features are used as they are */
+    AE_SCALING_MINMAX = 1,     /**< offset = minimum, scale = maximum - minimum (1 for a
+                                    constant feature): the fitted rows map into [0, 1] */
+    AE_SCALING_STANDARDIZE = 2 /**< offset = mean, scale = standard deviation (population,
+                                    1 for a constant feature); not with #AE_LOSS_BCE */
+} ae_scaling;
+
 /** Settings. Values pinned forever. Defaults in brackets. */
 typedef enum ae_param {
     AE_PARAM_SEED = 1,                 /**< generator seed, integer in [0, 2^53] [0] */
@@ -287,8 +297,30 @@ typedef enum ae_param {
                                             afresh by the model's generator while the loss compares
                                             with the clean batch; validation and inference see clean
                                             inputs. [NONE] */
-    AE_PARAM_NOISE_LEVEL = 41          /**< deviation for GAUSSIAN, probability (at most 1) for
+    AE_PARAM_NOISE_LEVEL = 41,         /**< deviation for GAUSSIAN, probability (at most 1) for
                                             MASKING and SALT_AND_PEPPER, [0, 1e6] [0.1] */
+
+    AE_PARAM_SCALING = 50,             /**< ::ae_scaling of the input features, kept in the model:
+                                            fitted by the first ae_model_fit() on its rows (or by
+                                            ae_model_fit_scaling()), then applied by every call that
+                                            takes inputs and undone by every call that returns
+                                            outputs. Changing it forgets a fitted scaling. [NONE] */
+
+    AE_PARAM_SPARSITY_WEIGHT = 60,     /**< weight of the KL-divergence sparsity penalty on the
+                                            mean activations of #AE_PARAM_SPARSITY_LAYER, whose
+                                            activation must be sigmoid; 0 = off, [0, 1e3] [0] */
+    AE_PARAM_SPARSITY_TARGET = 61,     /**< the target mean activation rho, (0, 1) [0.05] */
+    AE_PARAM_SPARSITY_LAYER = 62,      /**< the encoder layer the sparsity penalty watches;
+                                            -1 = the latent layer, [-1, 4095] [-1] */
+    AE_PARAM_ACTIVITY_L1 = 63,         /**< weight of the L1 penalty on the latent code,
+                                            0 = off, [0, 1e3] [0] */
+    AE_PARAM_CONTRACTIVE_WEIGHT = 64,  /**< weight of the contractive penalty, 0 = off, [0, 1e3] [0] */
+
+    AE_PARAM_DROPOUT_INPUT = 70,       /**< training only: probability of zeroing each input value
+                                            (survivors scaled by 1 / (1 - p)); the loss compares
+                                            with the clean input, [0, 1) [0] */
+    AE_PARAM_DROPOUT_HIDDEN = 71       /**< training only: the same for the outputs of every layer
+                                            but the output layer, [0, 1) [0] */
 } ae_param;
 
 /**
@@ -316,6 +348,26 @@ AE_API const char *ae_activation_name(ae_activation activation);
 /**
  * @defgroup ae_training Training
  * @brief Whole runs with ae_model_fit(), single steps for custom loops.
+ *
+ * The training objective of a batch of `n` rows is the reconstruction loss
+ * (the mean of the elementwise loss over all `n x input_dim` values, against
+ * the clean, scaled input) plus the enabled penalties:
+ * - sparsity (#AE_PARAM_SPARSITY_WEIGHT `beta`, target `rho`): with
+ *   `r_j` the mean over the batch of unit j's activation in
+ *   #AE_PARAM_SPARSITY_LAYER (clamped into [1e-6, 1 - 1e-6]),
+ *   `beta * sum_j (rho log(rho / r_j) + (1 - rho) log((1 - rho) / (1 - r_j)))`;
+ * - activity L1 (#AE_PARAM_ACTIVITY_L1 `lambda`): `lambda / n * sum |h|`
+ *   over the latent codes `h` of the batch;
+ * - contractive (#AE_PARAM_CONTRACTIVE_WEIGHT `gamma`): `gamma / n` times
+ *   the sum over the rows of the squared Frobenius norm of the Jacobian of the
+ *   latent code with respect to the latent layer's input,
+ *   `sum_j act'(z_j)^2 * sum_i W_ji^2` (for a one-layer encoder, the Jacobian
+ *   with respect to the input itself).
+ *
+ * The penalties see the activations before hidden dropout. Training losses
+ * (ae_model_train_batch(), ae_model_gradient(), the fit report's training
+ * loss, the progress callback) are this objective; validation losses,
+ * ae_model_loss() and ae_model_score() are the reconstruction loss alone.
  * @{
  */
 /** Why a fit ended. Values pinned forever. */
@@ -428,14 +480,16 @@ AE_API int ae_model_train_batch(ae_model *model, const float *x, size_t n_rows, 
 
 /**
  * Loss and gradient on a batch without changing the weights, for custom
- * optimizers and for checking gradients. The input is used as it is: no
- * denoising noise is drawn (#AE_PARAM_NOISE acts in training steps only).
+ * optimizers and for checking gradients. The input is used as it is (after
+ * the model's scaling): no denoising noise is drawn and nothing is dropped
+ * (#AE_PARAM_NOISE and dropout act in training steps only), so the result is
+ * the deterministic gradient of the training objective, penalties included.
  * @param model    the model (its weights are not changed).
  * @param x        `n_rows x ae_model_input_dim()` row-major, leading dimension @p ld_x.
  * @param n_rows   number of rows in @p x, at least 1.
  * @param ld_x     leading dimension of @p x, at least ae_model_input_dim().
  * @param gradient receives ae_model_param_count() floats in the flat layout of
- *                 ae_model_get_params(); the loss is the model's loss only
+ *                 ae_model_get_params(); the loss is the training objective
  *                 (weight decay is applied by the optimizer, not here).
  * @param n_gradient must equal ae_model_param_count().
  * @param loss     receives the batch loss (may be NULL).
@@ -539,6 +593,94 @@ AE_API int ae_model_get_threshold(const ae_model *model, double *threshold);
  */
 AE_API int ae_model_detect(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                            uint8_t *is_anomaly, float *scores);
+/** @} */
+
+/**
+ * @defgroup ae_scaling_group Scaling
+ * @brief Per-feature scaling that travels with the model (#AE_PARAM_SCALING).
+ *
+ * With a scaling other than #AE_SCALING_NONE the network works on scaled
+ * features `(x - offset) / scale`: training, encoding, scoring, anomaly
+ * errors and thresholds all see scaled inputs (so features in different
+ * units weigh alike), while ae_model_decode() and ae_model_reconstruct()
+ * return outputs in the original units (`y * scale + offset`). The offsets
+ * and scales are fitted from data once, by the first ae_model_fit() (from all
+ * its rows, validation rows included) or by ae_model_fit_scaling(), and are
+ * then kept: later fits, ae_model_reset() and training steps leave them
+ * alone, and they are copied, saved and loaded with the model. Until they
+ * are fitted, calls that need them return #AE_ERR_STATE (ae_model_fit()
+ * fits them itself). With #AE_SCALING_MINMAX and #AE_LOSS_BCE, rows outside
+ * the fitted range are refused with #AE_ERR_INPUT_RANGE.
+ * @{
+ */
+/** Fit the scaling of #AE_PARAM_SCALING to the rows of @p x now (replacing a
+ *  fitted one); #AE_ERR_STATE if the setting is #AE_SCALING_NONE. */
+AE_API int ae_model_fit_scaling(ae_model *model, const float *x, size_t n_rows, size_t ld_x);
+/** Copy the fitted offsets and scales (@p n must equal input_dim);
+ *  #AE_ERR_STATE if none are fitted. */
+AE_API int ae_model_get_scaling(const ae_model *model, float *offset, float *scale, size_t n);
+/** Set the offsets and scales (finite; scales positive) explicitly, e.g. from
+ *  another model; #AE_ERR_STATE if the setting is #AE_SCALING_NONE. */
+AE_API int ae_model_set_scaling(ae_model *model, const float *offset, const float *scale, size_t n);
+/** @} */
+
+/**
+ * @defgroup ae_transfer Pre-training and transfer
+ * @brief Greedy layer-wise pre-training, encoder export, weight transfer.
+ *
+ * Warm starts need no special call: ae_model_fit() continues from the current
+ * weights and optimizer state, also of a loaded model.
+ * @{
+ */
+/**
+ * Greedy layer-wise pre-training of a model whose decoder mirrors its encoder.
+ *
+ * Stage k (k = 0 .. encoder_layer_count - 1) trains a shallow autoencoder made
+ * of encoder layer k and its mirror, decoder layer `layer_count - 1 - k`, with
+ * the model's settings (optimizer, epochs, batches, validation, noise,
+ * dropout), on the codes that the already pre-trained layers 0 .. k-1 give
+ * for @p x (stage 0 on the scaled rows of @p x themselves), and copies its
+ * weights into the model. Stage 0 uses the model's loss, later stages mean
+ * squared error; the sparsity penalty acts in the stage whose code layer is
+ * #AE_PARAM_SPARSITY_LAYER, the activity and contractive penalties in the last
+ * stage. Fine-tune the whole stack afterwards with ae_model_fit(). The model's
+ * optimizer state is reset; a scaling is fitted first if needed. Stages after
+ * the first hold the codes of all rows in memory (`n_rows x width` floats).
+ *
+ * @param model     a model with a mirrored decoder (#AE_ERR_STATE otherwise).
+ * @param x         `n_rows x input_dim`, leading dimension @p ld_x.
+ * @param n_rows    rows of @p x, at least 1.
+ * @param ld_x      leading dimension of @p x, at least input_dim.
+ * @param reports   NULL, or @p n_reports reports (each with `size` set), one
+ *                  per stage, filled as ae_model_fit() fills its report.
+ * @param n_reports 0 with NULL, else ae_model_encoder_layer_count().
+ * @return #AE_OK, or the first failing stage's status; on failure the model's
+ *         weights are those it had before the call.
+ */
+AE_API int ae_model_pretrain(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                             ae_fit_report *reports, size_t n_reports);
+
+/**
+ * Make a new model of the encoder alone: its layers, weights, settings and
+ * scaling (no optimizer state, no anomaly threshold). An encoder-only model
+ * encodes, saves and loads, and gives its layers to other models through
+ * ae_model_copy_layers(); calls that need a decoder (training, decoding,
+ * reconstructing, scoring) return #AE_ERR_STATE. Its ae_model_layer_count()
+ * equals its ae_model_encoder_layer_count().
+ */
+AE_API int ae_model_export_encoder(const ae_model *model, ae_model **out);
+
+/**
+ * Copy the weights and biases of @p n_layers consecutive layers of @p src,
+ * starting at @p src_layer, into @p dst starting at @p dst_layer; every pair
+ * of layers must have the same shape (activations may differ). @p dst's
+ * optimizer state is reset (its moments belonged to the old weights) and its
+ * weights stop being fresh. Scaling is not copied (see ae_model_set_scaling()).
+ * @return #AE_OK, or #AE_ERR_INVALID_ARGUMENT (NULL, range, shape mismatch,
+ *         or @p dst equal to @p src) with @p dst unchanged.
+ */
+AE_API int ae_model_copy_layers(ae_model *dst, size_t dst_layer, const ae_model *src,
+                                size_t src_layer, size_t n_layers);
 /** @} */
 
 /**

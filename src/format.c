@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #define FORMAT_MAJOR 1u
-#define FORMAT_MINOR 1u
+#define FORMAT_MINOR 2u
 #define HEADER_SIZE 16u
 #define SECTION_HEADER_SIZE 16u
 #define CRC_SIZE 4u
@@ -31,11 +31,15 @@
 
 static const unsigned char file_magic[8] = {0x89, 'A', 'E', 'N', 'C', 0x0D, 0x0A, 0x1A};
 
-enum { SEC_ARCH, SEC_SETT, SEC_PARM, SEC_RNG, SEC_OPTM, SEC_THRS, SEC_COUNT };
-static const char section_tags[SEC_COUNT][5] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM", "THRS"};
+enum { SEC_ARCH, SEC_SETT, SEC_PARM, SEC_RNG, SEC_OPTM, SEC_THRS, SEC_SCAL, SEC_ENCO, SEC_COUNT };
+static const char section_tags[SEC_COUNT][5] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM", "THRS",
+                                                "SCAL", "ENCO"};
 
-/* Optional sections carry what an older reader may drop without changing the results. */
+/* Optional sections carry what an older reader may drop without changing the results;
+ * the others are flagged required, so an older reader refuses a file it would misread. */
 static bool section_required(int section) { return section != SEC_OPTM && section != SEC_THRS; }
+/* Sections every file has; the others appear when the model has what they hold. */
+static bool section_always_present(int section) { return section <= SEC_RNG; }
 
 /* ---- little-endian encoding ------------------------------------------------ */
 
@@ -133,7 +137,7 @@ static bool has_second_moment(const ae_model *m) { return m->optim.second_moment
 /* Payload lengths of the sections, overflow-checked; false if the model cannot be saved
  * in this address space. */
 typedef struct section_sizes {
-    size_t arch, sett, parm, rng, optm, thrs;
+    size_t arch, sett, parm, rng, optm, thrs, scal;
     size_t total;
 } section_sizes;
 
@@ -156,6 +160,7 @@ static bool plan_sizes(const ae_model *m, unsigned flags, section_sizes *s)
     s->rng = RNG_SECTION_SIZE;
     s->optm = OPTM_FIXED_SIZE;
     s->thrs = THRS_SECTION_SIZE;
+    s->scal = 8 + 8 * ae_input_dim(m); /* input_dim <= INT_MAX */
     bool ok = add_size(&s->parm, param_bytes);
     if (has_first_moment(m))
         ok = ok && add_size(&s->optm, param_bytes);
@@ -170,6 +175,10 @@ static bool plan_sizes(const ae_model *m, unsigned flags, section_sizes *s)
         ok = ok && add_size(&s->total, SECTION_HEADER_SIZE) && add_size(&s->total, s->optm);
     if (m->has_threshold)
         ok = ok && add_size(&s->total, SECTION_HEADER_SIZE + s->thrs);
+    if (m->scaling)
+        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE + s->scal);
+    if (!ae_has_decoder(m))
+        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE);
     return ok;
 }
 
@@ -187,7 +196,8 @@ static void serialise(const ae_model *m, unsigned flags, const section_sizes *s,
         put_u8(w, file_magic[i]);
     put_u16(w, FORMAT_MAJOR);
     put_u16(w, FORMAT_MINOR);
-    put_u32(w, 4 + ((flags & AE_SAVE_OPTIMIZER_STATE) ? 1 : 0) + (m->has_threshold ? 1 : 0));
+    put_u32(w, 4 + ((flags & AE_SAVE_OPTIMIZER_STATE) ? 1 : 0) + (m->has_threshold ? 1 : 0) +
+                   (m->scaling ? 1 : 0) + (ae_has_decoder(m) ? 0 : 1));
 
     put_section_header(w, SEC_ARCH, s->arch);
     put_u32(w, (uint32_t)m->n_layers);
@@ -234,6 +244,15 @@ static void serialise(const ae_model *m, unsigned flags, const section_sizes *s,
         put_section_header(w, SEC_THRS, s->thrs);
         put_f64(w, m->threshold);
     }
+
+    if (m->scaling) {
+        put_section_header(w, SEC_SCAL, s->scal);
+        put_u64(w, ae_input_dim(m));
+        put_floats(w, m->scaling, 2 * ae_input_dim(m));
+    }
+
+    if (!ae_has_decoder(m))
+        put_section_header(w, SEC_ENCO, 0);
 
     uint32_t crc = w->bytes ? ae_crc32c(0, w->bytes, w->pos) : 0;
     put_u32(w, crc);
@@ -294,7 +313,7 @@ typedef struct parsed_file {
     double values[AE_PARAM_SLOT_COUNT];
     ae_settings settings;
     uint32_t n_layers, n_encoder_layers;
-    uint64_t n_params;
+    uint64_t n_params, input_dim;
 } parsed_file;
 
 /* A tag for messages: printable bytes as they are, others as \xNN. */
@@ -395,7 +414,7 @@ static int check_frame(const unsigned char *d, size_t n, parsed_file *pf)
         pos += SECTION_HEADER_SIZE + length;
     }
     for (int s = 0; s < SEC_COUNT; s++)
-        if (section_required(s) && !pf->sections[s].present)
+        if (section_always_present(s) && !pf->sections[s].present)
             return FORMAT_ERROR("the required section '%s' is missing", section_tags[s]);
     return AE_OK;
 }
@@ -467,10 +486,16 @@ static int read_architecture(const unsigned char *d, parsed_file *pf)
     AE_FORWARD(check_min_length(ref, SEC_ARCH, 8));
     const size_t p = ref->payload;
     uint32_t n_layers = get_u32(d + p), n_enc = get_u32(d + p + 4);
-    if (n_layers < 2 || n_layers > MAX_LAYERS)
-        return FORMAT_ERROR("%u layers at byte %zu; a model has 2 to %u", (unsigned)n_layers, p,
-                            MAX_LAYERS);
-    if (n_enc < 1 || n_enc >= n_layers)
+    const bool encoder_only = pf->sections[SEC_ENCO].present;
+    const uint32_t min_layers = encoder_only ? 1 : 2;
+    if (n_layers < min_layers || n_layers > MAX_LAYERS)
+        return FORMAT_ERROR("%u layers at byte %zu; a model has %u to %u", (unsigned)n_layers, p,
+                            (unsigned)min_layers, MAX_LAYERS);
+    if (encoder_only && n_enc != n_layers)
+        return FORMAT_ERROR("%u encoder layers at byte %zu; an encoder-only model (section "
+                            "'ENCO') has all its %u layers in the encoder",
+                            (unsigned)n_enc, p + 4, (unsigned)n_layers);
+    if (!encoder_only && (n_enc < 1 || n_enc >= n_layers))
         return FORMAT_ERROR("%u encoder layers at byte %zu; with %u layers it must be 1 to %u",
                             (unsigned)n_enc, p + 4, (unsigned)n_layers, (unsigned)n_layers - 1);
     AE_FORWARD(check_length(ref, SEC_ARCH, 8 + (uint64_t)LAYER_RECORD_SIZE * n_layers));
@@ -507,12 +532,13 @@ static int read_architecture(const unsigned char *d, parsed_file *pf)
         previous_out = n_out;
     }
     uint64_t input_dim = get_u64(d + p + 8);
-    if (previous_out != input_dim)
+    if (!encoder_only && previous_out != input_dim)
         return FORMAT_ERROR("the output width %llu of the last layer differs from the input "
                             "width %llu",
                             (unsigned long long)previous_out, (unsigned long long)input_dim);
     pf->n_layers = n_layers;
     pf->n_encoder_layers = n_enc;
+    pf->input_dim = input_dim;
     pf->n_params = n_params;
     return AE_OK;
 }
@@ -610,6 +636,40 @@ static int read_threshold(const unsigned char *d, const parsed_file *pf)
     return AE_OK;
 }
 
+static int read_scaling(const unsigned char *d, const parsed_file *pf)
+{
+    const section_ref *ref = &pf->sections[SEC_SCAL];
+    if (!ref->present)
+        return AE_OK;
+    AE_FORWARD(check_min_length(ref, SEC_SCAL, 8));
+    uint64_t n = get_u64(d + ref->payload);
+    if (n != pf->input_dim)
+        return FORMAT_ERROR("section 'SCAL' at byte %zu scales %llu features; the model has %llu",
+                            ref->header, (unsigned long long)n, (unsigned long long)pf->input_dim);
+    AE_FORWARD(check_length(ref, SEC_SCAL, 8 + 8 * n));
+    if (pf->settings.scaling == AE_SCALING_NONE)
+        return FORMAT_ERROR("section 'SCAL' at byte %zu holds a scaling, but the scaling setting "
+                            "is none",
+                            ref->header);
+    const size_t at = ref->payload + 8;
+    AE_FORWARD(check_finite_floats(d, at, n, "scaling offset", false));
+    for (size_t j = 0; j < n; j++) {
+        float scale = get_f32(d + at + 4 * (n + j));
+        if (!(isfinite(scale) && scale > 0.0f))
+            return FORMAT_ERROR("scale %zu at byte %zu is %g; scales must be finite and positive",
+                                j, at + 4 * (n + j), (double)scale);
+    }
+    return AE_OK;
+}
+
+static int read_encoder_only(const parsed_file *pf)
+{
+    const section_ref *ref = &pf->sections[SEC_ENCO];
+    if (ref->present)
+        AE_FORWARD(check_length(ref, SEC_ENCO, 0));
+    return AE_OK;
+}
+
 static void get_floats(const unsigned char *d, size_t at, float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -632,10 +692,20 @@ static int build_model(const unsigned char *d, const parsed_file *pf, ae_model *
     decoder[n_layers - n_enc] = (size_t)get_u64(d + arch + LAYER_RECORD_SIZE * (n_layers - 1) + 8);
 
     ae_model *m = NULL;
-    int status = ae_model_create(&m, widths, n_enc + 1, decoder, n_layers - n_enc + 1);
+    int status = n_enc == n_layers ? ae_model_create_encoder_only(&m, widths, n_enc + 1)
+                                   : ae_model_create(&m, widths, n_enc + 1, decoder, n_layers - n_enc + 1);
     ae_free(widths);
     if (status != AE_OK)
         return status;
+    const section_ref *scal = &pf->sections[SEC_SCAL];
+    if (scal->present) {
+        m->scaling = ae_alloc_floats(2 * (size_t)pf->input_dim);
+        if (!m->scaling) {
+            ae_model_free(m);
+            return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory loading the scaling");
+        }
+        get_floats(d, scal->payload + 8, m->scaling, 2 * (size_t)pf->input_dim);
+    }
 
     memcpy(m->param_values, pf->values, sizeof m->param_values);
     m->settings = pf->settings;
@@ -686,11 +756,13 @@ static int load_bytes(ae_model **out, const unsigned char *d, size_t n)
     AE_FORWARD(check_frame(d, n, &pf));
     /* Settings first: the layers' activations are checked against them. */
     AE_FORWARD(read_settings(d, &pf));
+    AE_FORWARD(read_encoder_only(&pf));
     AE_FORWARD(read_architecture(d, &pf));
     AE_FORWARD(read_parameters(d, &pf));
     AE_FORWARD(read_generator(d, &pf));
     AE_FORWARD(read_optimizer(d, &pf));
     AE_FORWARD(read_threshold(d, &pf));
+    AE_FORWARD(read_scaling(d, &pf));
     return build_model(d, &pf, out);
 }
 

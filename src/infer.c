@@ -52,18 +52,27 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
     /* Two ping-pong activation buffers and the per-row losses; cannot overflow on a 64-bit
      * system: chunk <= 1024 and widths <= INT_MAX. */
     size_t buffer_floats = chunk * m->max_width;
-    size_t bytes = 2 * buffer_floats * sizeof(float) + chunk * sizeof(double);
+    /* A third buffer holds the scaled inputs when the model scales them. */
+    const bool scale_in = p->first == 0 && m->scaling, unscale_out = p->last == m->n_layers && m->scaling;
+    size_t bytes = (scale_in ? 3 : 2) * buffer_floats * sizeof(float) + chunk * sizeof(double);
     ae_scratch *scratch_block = take_scratch(m, bytes);
     AE_CHECK(scratch_block != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for inference scratch");
     double *row_loss = (double *)(void *)scratch_block->data;
     float *scratch = (float *)(void *)(scratch_block->data + chunk * sizeof(double));
-    float *buffers[2] = {scratch, scratch + buffer_floats};
+    float *buffers[2] = {scratch, scratch + buffer_floats}, *scaled = scratch + 2 * buffer_floats;
     const size_t d_out = m->layers[p->last - 1].n_out;
 
     for (size_t start = 0; start < n_rows; start += chunk) {
         size_t rows = n_rows - start < chunk ? n_rows - start : chunk;
         const float *in = p->in + start * p->ld_in;
         size_t ld_in = p->ld_in;
+        if (scale_in) {
+            ae_scaling_apply(m, in, ld_in, rows, scaled, ae_input_dim(m));
+            in = scaled;
+            ld_in = ae_input_dim(m);
+        }
+        const float *target = in; /* the loss compares with the (scaled) input */
+        const size_t ld_target = ld_in;
         for (size_t l = p->first; l < p->last; l++) {
             bool top = l + 1 == p->last;
             float *dest = top && p->out ? p->out + start * p->ld_out : buffers[(l - p->first) % 2];
@@ -71,16 +80,15 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
             if (top && p->with_loss) {
                 const ae_layer *L = &m->layers[l];
                 ae_layer_linear(m, l, in, ld_in, rows, dest, ld_dest);
-                const float *target = p->in + start * p->ld_in;
                 if (p->element_losses) {
                     ae_output_element_losses(dest, ld_dest, rows, L->n_out, m->params + L->bias_offset,
-                                             target, p->ld_in, L->activation, m->settings.loss,
+                                             target, ld_target, L->activation, m->settings.loss,
                                              &m->settings,
                                              p->element_losses + start * p->ld_element_losses,
                                              p->ld_element_losses);
                 } else {
                     p->loss_sum += ae_output_loss(dest, ld_dest, rows, L->n_out,
-                                                  m->params + L->bias_offset, target, p->ld_in,
+                                                  m->params + L->bias_offset, target, ld_target,
                                                   L->activation, m->settings.loss, &m->settings,
                                                   NULL, 0.0f, row_loss);
                     for (size_t i = 0; p->row_scores && i < rows; i++)
@@ -88,6 +96,9 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
                 }
             } else {
                 ae_layer_forward(m, l, in, ld_in, rows, dest, ld_dest);
+                if (top && unscale_out && p->out)
+                    ae_unscale_rows(dest, ld_dest, rows, d_out, ae_scaling_offsets(m),
+                                    ae_scaling_scales(m));
             }
             in = dest;
             ld_in = ld_dest;
@@ -107,36 +118,49 @@ static int check_inference(const ae_model *m, const float *in, size_t n_rows, si
     return AE_OK;
 }
 
-static int transform(const ae_model *m, size_t first, size_t last, const float *in, size_t n_rows,
-                     size_t ld_in, float *out, size_t ld_out)
+int ae_infer_layers(const ae_model *m, size_t first, size_t last, const float *in, size_t n_rows,
+                    size_t ld_in, float *out, size_t ld_out)
 {
-    size_t in_width = m ? m->layers[first].n_in : 0, out_width = m ? m->layers[last - 1].n_out : 0;
-    AE_FORWARD(check_inference(m, in, n_rows, ld_in, in_width, out, ld_out, out_width));
-    AE_FORWARD(ae_check_data(NULL, m, "input", in, n_rows, in_width, ld_in, false));
     infer_pass pass = {.first = first, .last = last, .in = in, .ld_in = ld_in, .out = out, .ld_out = ld_out};
     return run_pass(m, &pass, n_rows);
 }
 
+static int transform(const ae_model *m, bool encoder, bool decoder, const float *in, size_t n_rows,
+                     size_t ld_in, float *out, size_t ld_out)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    if (decoder)
+        AE_FORWARD(ae_check_decoder(NULL, m, encoder ? "reconstruct" : "decode"));
+    AE_FORWARD(ae_check_scaling_fitted(NULL, m));
+    size_t first = encoder ? 0 : m->n_encoder_layers, last = decoder ? m->n_layers : m->n_encoder_layers;
+    size_t in_width = m->layers[first].n_in, out_width = m->layers[last - 1].n_out;
+    AE_FORWARD(check_inference(m, in, n_rows, ld_in, in_width, out, ld_out, out_width));
+    AE_FORWARD(ae_check_data(NULL, m, "input", in, n_rows, in_width, ld_in, false));
+    return ae_infer_layers(m, first, last, in, n_rows, ld_in, out, ld_out);
+}
+
 int ae_model_encode(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *z, size_t ld_z)
 {
-    return transform(m, 0, m ? m->n_encoder_layers : 1, x, n_rows, ld_x, z, ld_z);
+    return transform(m, true, false, x, n_rows, ld_x, z, ld_z);
 }
 
 int ae_model_decode(const ae_model *m, const float *z, size_t n_rows, size_t ld_z, float *y, size_t ld_y)
 {
-    return transform(m, m ? m->n_encoder_layers : 0, m ? m->n_layers : 1, z, n_rows, ld_z, y, ld_y);
+    return transform(m, false, true, z, n_rows, ld_z, y, ld_y);
 }
 
 int ae_model_reconstruct(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *y,
                          size_t ld_y)
 {
-    return transform(m, 0, m ? m->n_layers : 1, x, n_rows, ld_x, y, ld_y);
+    return transform(m, true, true, x, n_rows, ld_x, y, ld_y);
 }
 
 /* Checks shared by the calls that compare reconstructions with their inputs. */
 static int check_scoring_input(const ae_model *m, const float *x, size_t n_rows, size_t ld_x)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_FORWARD(ae_check_decoder(NULL, m, "score reconstructions"));
+    AE_FORWARD(ae_check_scaling_fitted(NULL, m));
     AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
     AE_FORWARD(ae_check_loss_config(NULL, m));
     return ae_check_data(NULL, m, "x", x, n_rows, ae_input_dim(m), ld_x, true);

@@ -79,7 +79,7 @@ uint64_t ae_rng_below(ae_rng *rng, uint64_t bound);
 /* ---- settings (params.c) ------------------------------------------------ */
 
 /* Number of ae_param values; the model keeps one double per slot. */
-#define AE_PARAM_SLOT_COUNT 27
+#define AE_PARAM_SLOT_COUNT 35
 
 /* The typed view of the settings that the engine reads. */
 typedef struct ae_settings {
@@ -101,6 +101,11 @@ typedef struct ae_settings {
     size_t threads; /* 0 = one per online processor */
     int noise;
     float noise_level;
+    int scaling;
+    double sparsity_weight, sparsity_target;
+    long sparsity_layer; /* -1 = the latent layer */
+    double activity_l1, contractive_weight;
+    float dropout_input, dropout_hidden;
 } ae_settings;
 
 /* Slot of a parameter in the value array, -1 if unknown. */
@@ -152,6 +157,9 @@ typedef struct ae_workspace {
     float *delta;          /* dLoss/dZ of the current layer */
     float *delta_prev;     /* dLoss/dZ of the layer below */
     size_t *activation_offsets; /* n_layers offsets into activations */
+    float *dropped;        /* hidden dropout: each layer's output after dropout, as activations */
+    uint8_t *keep;         /* hidden dropout: which outputs survived, as activations */
+    float *columns;        /* per-unit penalty terms, 3 x max_width */
 } ae_workspace;
 
 typedef struct ae_optimizer_state {
@@ -184,6 +192,8 @@ struct ae_model {
     ae_progress_fn progress;
     void *progress_user;
 
+    float *scaling;     /* fitted scaling: input_dim offsets then input_dim scales; NULL if none */
+
     double threshold;   /* anomaly threshold (anomaly.c), finite and >= 0 */
     bool has_threshold; /* set or fitted; saved in the THRS section */
 
@@ -191,6 +201,13 @@ struct ae_model {
 };
 
 static inline size_t ae_input_dim(const ae_model *m) { return m->layers[0].n_in; }
+static inline size_t ae_latent_layer(const ae_model *m) { return m->n_encoder_layers - 1; }
+static inline bool ae_has_decoder(const ae_model *m) { return m->n_layers > m->n_encoder_layers; }
+static inline const float *ae_scaling_offsets(const ae_model *m) { return m->scaling; }
+static inline const float *ae_scaling_scales(const ae_model *m)
+{
+    return m->scaling + ae_input_dim(m);
+}
 static inline size_t ae_latent_dim(const ae_model *m) { return m->layers[m->n_encoder_layers - 1].n_out; }
 
 /* model.c */
@@ -205,8 +222,12 @@ int ae_check_matrix(ae_model *err_model, const char *name, const float *data, si
 /* NaN/Inf and (for BCE) range checks naming the first bad row and column. */
 int ae_check_data(ae_model *err_model, const ae_model *model, const char *name, const float *x,
                   size_t n_rows, size_t n_cols, size_t ld, bool targets);
-/* The loss/output-activation pairing is valid. */
+/* The loss/output-activation pairing is valid (and the scaling suits the loss). */
 int ae_check_loss_config(ae_model *err_model, const ae_model *model);
+/* AE_ERR_STATE for an encoder-only model; `what` completes "it cannot ...". */
+int ae_check_decoder(ae_model *err_model, const ae_model *model, const char *what);
+/* A new encoder-only model with the given encoder widths (weights drawn as by create). */
+int ae_model_create_encoder_only(ae_model **out, const size_t *widths, size_t n_widths);
 
 /* ---- elementwise kernels (kernels.c) ------------------------------------ */
 
@@ -237,6 +258,24 @@ void ae_output_element_losses(float *out, size_t ld_out, size_t n_rows, size_t n
 /* out (n_rows x n_cols packed) = x corrupted by the settings' noise, drawn from rng. */
 void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float *out,
                 const ae_settings *settings, ae_rng *rng);
+/* out (packed n_cols) = in with each value zeroed with probability p, survivors scaled by
+ * 1/(1-p); keep (packed, may be NULL) records survivors. */
+void ae_dropout(const float *in, size_t ld_in, size_t n_rows, size_t n_cols, float p,
+                ae_rng *rng, float *out, uint8_t *keep);
+/* delta = keep ? delta / (1-p) : 0, elementwise. */
+void ae_dropout_backward(float *delta, const uint8_t *keep, size_t n, float p);
+/* out = (x - offset) / scale per column; and its inverse in place. */
+void ae_scale_rows(const float *x, size_t ld_x, size_t n_rows, size_t n_cols,
+                   const float *offset, const float *scale, float *out, size_t ld_out);
+void ae_unscale_rows(float *y, size_t ld_y, size_t n_rows, size_t n_cols, const float *offset,
+                     const float *scale);
+/* Contractive penalty pieces for a layer's outputs a (packed n_rows x n_cols):
+ * sums[j] = sum over rows of act'(z_ij)^2; returns sum_j sums[j] * row_norms[j]. */
+double ae_contractive_columns(const float *a, size_t n_rows, size_t n_cols, int activation,
+                              const ae_settings *settings, const float *row_norms, float *sums);
+/* delta_ij += coefficients[j] * 2 act'(z_ij) act''(z_ij). */
+void ae_contractive_delta(float *delta, const float *a, size_t n_rows, size_t n_cols,
+                          int activation, const ae_settings *settings, const float *coefficients);
 /* Column sums of an n_rows x n_cols packed matrix into sums (overwrites). */
 void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums);
 /* Sum of squares in double. */
@@ -253,16 +292,53 @@ void ae_layer_forward(const ae_model *model, size_t layer, const float *in, size
                       size_t n_rows, float *out, size_t ld_out);
 /* Forward through the whole network with the model's workspace, keeping every layer's
  * output; returns the loss sum over all elements. When delta is not NULL it receives the
- * output layer's dLoss/dZ for the mean loss. */
+ * output layer's dLoss/dZ for the mean loss. With dropout, hidden dropout masks are drawn
+ * from the model's generator. */
 double ae_net_forward_loss(ae_model *model, const float *x, size_t ld_x, const float *target,
-                           size_t ld_target, size_t n_rows, float *delta);
-/* Loss and gradient of the whole network for the n_rows rows of x (packed or strided),
- * using the model's workspace. Gradients overwrite model->grads. Returns mean loss. */
+                           size_t ld_target, size_t n_rows, float *delta, bool dropout);
+/* Training objective (mean loss plus penalties) and its gradient for the n_rows rows of x
+ * (packed or strided), using the model's workspace. Gradients overwrite model->grads. */
 double ae_backprop(ae_model *model, const float *x, size_t ld_x, const float *target,
-                   size_t ld_target, size_t n_rows);
-/* Make the workspace hold batches of n_rows rows. */
+                   size_t ld_target, size_t n_rows, bool dropout);
+/* Make the workspace hold batches of n_rows rows (and the hidden dropout buffers when the
+ * settings ask for dropout). */
 int ae_workspace_reserve(ae_model *model, size_t n_rows);
 void ae_workspace_release(ae_workspace *work);
+
+/* ---- training (train.c) ---------------------------------------------------- */
+
+/* Copy the fields of a full report that fit in the caller's (out->size), keeping its size;
+ * NULL out is a no-op. */
+void ae_fit_report_copy(ae_fit_report *out, const ae_fit_report *full);
+
+/* ---- penalties of the training objective (penalties.c) -------------------- */
+
+bool ae_penalties_active(const ae_settings *settings);
+/* The settings' penalties fit the model (sparsity on a sigmoid encoder layer). */
+int ae_check_penalties(ae_model *err_model, const ae_model *model);
+/* Sum of the penalties for the batch whose activations the workspace holds; keeps the
+ * per-unit terms the gradient needs. */
+double ae_penalties_forward(ae_model *model, size_t n_rows);
+/* grad (packed n_rows x width of `layer`) += dPenalties/dA of the layer's outputs. */
+void ae_penalties_activation_grad(const ae_model *model, size_t layer, float *grad, size_t n_rows);
+/* delta += dPenalties/dZ through act'' (the contractive term), after act' was applied. */
+void ae_penalties_preactivation_grad(const ae_model *model, size_t layer, float *delta,
+                                     size_t n_rows);
+/* model->grads of the layer's weights += their direct penalty gradient. */
+void ae_penalties_weight_grad(ae_model *model, size_t layer, size_t n_rows);
+
+/* ---- scaling (scaling.c) ---------------------------------------------------- */
+
+/* AE_ERR_STATE if the settings ask for a scaling that is not fitted. */
+int ae_check_scaling_fitted(ae_model *err_model, const ae_model *model);
+/* Fit the scaling of the settings to the rows of x (data already checked). */
+int ae_scaling_fit(ae_model *model, const float *x, size_t n_rows, size_t ld_x);
+/* out (n_rows x input_dim, leading dimension ld_out) = x scaled by the fitted scaling, or
+ * copied when the model has none. */
+void ae_scaling_apply(const ae_model *model, const float *x, size_t ld_x, size_t n_rows,
+                      float *out, size_t ld_out);
+/* Copy a model's scaling onto another of the same input width (NULL source: none). */
+int ae_scaling_copy(ae_model *dst, const ae_model *src);
 
 /* ---- optimizers (optim.c) ----------------------------------------------- */
 
@@ -276,6 +352,10 @@ int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *s
 
 /* ---- inference helpers (infer.c) ---------------------------------------- */
 
+/* Run layers [first, last) on the rows of `in` (scaled when first is 0, unscaled when last
+ * is the output layer), no checks. */
+int ae_infer_layers(const ae_model *model, size_t first, size_t last, const float *in,
+                    size_t n_rows, size_t ld_in, float *out, size_t ld_out);
 /* Mean loss over rows of x without a model workspace (const model). */
 int ae_eval_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                  double *loss, float *row_scores);

@@ -84,6 +84,18 @@ static inline float derivative_from_output(float a, int activation, float slope,
     }
 }
 
+/* f''(z), also in terms of a = f(z); 0 for the piecewise-linear activations. */
+static inline float second_derivative_from_output(float a, float d1, int activation, float alpha)
+{
+    switch (activation) {
+    case AE_ACT_ELU: return a > 0.0f ? 0.0f : a + alpha;
+    case AE_ACT_SIGMOID: return d1 * (1.0f - 2.0f * a);
+    case AE_ACT_TANH: return -2.0f * a * d1;
+    case AE_ACT_SOFTPLUS: return d1 * (1.0f - d1);
+    default: return 0.0f;
+    }
+}
+
 AE_VECTOR_CLONES
 static void bias_activate_kernel(float *z, size_t ld, size_t n_rows, size_t n_out,
                                  const float *bias, int activation, const ae_settings *settings)
@@ -345,4 +357,83 @@ void ae_scale(float *v, size_t n, float factor)
 {
     for (size_t i = 0; i < n; i++)
         v[i] *= factor;
+}
+
+/* ---- dropout ---------------------------------------------------------------------- */
+
+/* Whether each of n values survives dropout with probability p: a fresh 53-bit uniform per
+ * value from the model's generator. */
+void ae_dropout(const float *in, size_t ld_in, size_t n_rows, size_t n_cols, float p,
+                ae_rng *rng, float *out, uint8_t *keep)
+{
+    const float survivor_scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n_rows; i++) {
+        const float *row = in + i * ld_in;
+        for (size_t j = 0; j < n_cols; j++) {
+            bool kept = ae_rng_uniform(rng) >= (double)p;
+            if (keep)
+                keep[i * n_cols + j] = kept;
+            out[i * n_cols + j] = kept ? row[j] * survivor_scale : 0.0f;
+        }
+    }
+}
+
+void ae_dropout_backward(float *delta, const uint8_t *keep, size_t n, float p)
+{
+    const float survivor_scale = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++)
+        delta[i] = keep[i] ? delta[i] * survivor_scale : 0.0f;
+}
+
+/* ---- scaling ---------------------------------------------------------------------- */
+
+void ae_scale_rows(const float *x, size_t ld_x, size_t n_rows, size_t n_cols,
+                   const float *offset, const float *scale, float *out, size_t ld_out)
+{
+    for (size_t i = 0; i < n_rows; i++)
+        for (size_t j = 0; j < n_cols; j++)
+            out[i * ld_out + j] = (x[i * ld_x + j] - offset[j]) / scale[j];
+}
+
+void ae_unscale_rows(float *y, size_t ld_y, size_t n_rows, size_t n_cols, const float *offset,
+                     const float *scale)
+{
+    for (size_t i = 0; i < n_rows; i++)
+        for (size_t j = 0; j < n_cols; j++)
+            y[i * ld_y + j] = y[i * ld_y + j] * scale[j] + offset[j];
+}
+
+/* ---- contractive penalty ------------------------------------------------------------ */
+
+double ae_contractive_columns(const float *a, size_t n_rows, size_t n_cols, int activation,
+                              const ae_settings *settings, const float *row_norms, float *sums)
+{
+    double total = 0.0;
+    for (size_t j = 0; j < n_cols; j++)
+        sums[j] = 0.0f;
+    for (size_t i = 0; i < n_rows; i++) {
+        const float *row = a + i * n_cols;
+        for (size_t j = 0; j < n_cols; j++) {
+            float d1 = derivative_from_output(row[j], activation, settings->leaky_slope,
+                                              settings->elu_alpha);
+            sums[j] += d1 * d1;
+        }
+    }
+    for (size_t j = 0; j < n_cols; j++)
+        total += (double)sums[j] * (double)row_norms[j];
+    return total;
+}
+
+void ae_contractive_delta(float *delta, const float *a, size_t n_rows, size_t n_cols,
+                          int activation, const ae_settings *settings, const float *coefficients)
+{
+    for (size_t i = 0; i < n_rows; i++) {
+        for (size_t j = 0; j < n_cols; j++) {
+            float v = a[i * n_cols + j];
+            float d1 = derivative_from_output(v, activation, settings->leaky_slope,
+                                              settings->elu_alpha);
+            float d2 = second_derivative_from_output(v, d1, activation, settings->elu_alpha);
+            delta[i * n_cols + j] += coefficients[j] * 2.0f * d1 * d2;
+        }
+    }
 }

@@ -107,6 +107,17 @@ void ae_model_init_weights(ae_model *m)
     m->fresh_weights = true;
 }
 
+/* Build a model from checked widths: n_decoder_layers 0 makes an encoder alone; a
+ * decoder_widths of NULL mirrors the encoder. */
+static int build(ae_model **out, const size_t *encoder_widths, size_t n_encoder_widths,
+                 const size_t *decoder_widths, size_t n_decoder_layers);
+
+int ae_model_create_encoder_only(ae_model **out, const size_t *widths, size_t n_widths)
+{
+    *out = NULL;
+    return build(out, widths, n_widths, NULL, 0);
+}
+
 int ae_model_create(ae_model **out, const size_t *encoder_widths, size_t n_encoder_widths,
                     const size_t *decoder_widths, size_t n_decoder_widths)
 {
@@ -125,10 +136,17 @@ int ae_model_create(ae_model **out, const size_t *encoder_widths, size_t n_encod
                  decoder_widths[n_decoder_widths - 1], encoder_widths[0]);
     }
 
+    return build(out, encoder_widths, n_encoder_widths, decoder_widths,
+                 decoder_widths ? n_decoder_widths - 1 : n_encoder_widths - 1);
+}
+
+static int build(ae_model **out, const size_t *encoder_widths, size_t n_encoder_widths,
+                 const size_t *decoder_widths, size_t n_decoder_layers)
+{
     ae_model *m = ae_calloc(1, sizeof *m);
     AE_CHECK(m != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory creating a model");
     m->n_encoder_layers = n_encoder_widths - 1;
-    m->n_layers = m->n_encoder_layers + (decoder_widths ? n_decoder_widths - 1 : n_encoder_widths - 1);
+    m->n_layers = m->n_encoder_layers + n_decoder_layers;
     m->layers = ae_calloc(m->n_layers, sizeof *m->layers);
     int status = m->layers ? AE_OK
                            : ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory creating a model");
@@ -163,6 +181,7 @@ void ae_model_free(ae_model *m)
     ae_optimizer_state_release(&m->optim);
     ae_free(m->params);
     ae_free(m->grads);
+    ae_free(m->scaling);
     ae_free(m->layers);
     ae_free(m);
 }
@@ -177,7 +196,7 @@ int ae_model_clone(const ae_model *src, ae_model **out)
     *m = *src;
     /* Own nothing yet, so a failure below frees only what was copied. */
     m->layers = NULL;
-    m->params = m->grads = NULL;
+    m->params = m->grads = m->scaling = NULL;
     m->pool = NULL; /* the copy starts its own workers when it trains */
     m->pool_refused = 0;
     atomic_init(&m->spare_scratch, NULL);
@@ -187,7 +206,8 @@ int ae_model_clone(const ae_model *src, ae_model **out)
     m->params = ae_alloc_floats(src->n_params);
     m->grads = ae_alloc_floats(src->n_params);
     if (!m->layers || !m->params || !m->grads ||
-        ae_optimizer_state_copy(&m->optim, &src->optim, src->n_params) != AE_OK) {
+        ae_optimizer_state_copy(&m->optim, &src->optim, src->n_params) != AE_OK ||
+        ae_scaling_copy(m, src) != AE_OK) {
         ae_model_free(m);
         return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory cloning a model");
     }
@@ -239,7 +259,7 @@ int ae_model_set_param(ae_model *m, ae_param param, double value)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_FORWARD(ae_param_check(m, param, value));
-    int previous_optimizer = m->settings.optimizer;
+    int previous_optimizer = m->settings.optimizer, previous_scaling = m->settings.scaling;
     m->param_values[ae_param_slot(param)] = value;
     ae_settings_from_values(&m->settings, m->param_values);
     ae_model_apply_activations(m);
@@ -249,6 +269,10 @@ int ae_model_set_param(ae_model *m, ae_param param, double value)
         ae_rng_seed(&m->rng, m->settings.seed);
     if (m->settings.optimizer != previous_optimizer)
         ae_optimizer_state_release(&m->optim);
+    if (m->settings.scaling != previous_scaling) {
+        ae_free(m->scaling); /* fitted for another kind of scaling */
+        m->scaling = NULL;
+    }
     return AE_OK;
 }
 
@@ -312,15 +336,19 @@ int ae_check_data(ae_model *err_model, const ae_model *m, const char *name, cons
                   size_t n_rows, size_t n_cols, size_t ld, bool targets)
 {
     bool need_unit_range = targets && m->settings.loss == AE_LOSS_BCE;
+    /* Targets are the scaled inputs: check the values the loss will see. */
+    const float *offset = need_unit_range && m->scaling ? ae_scaling_offsets(m) : NULL;
+    const float *scale = offset ? ae_scaling_scales(m) : NULL;
     for (size_t i = 0; i < n_rows; i++) {
         const float *row = x + i * ld;
         for (size_t j = 0; j < n_cols; j++) {
             AE_CHECK(isfinite(row[j]), err_model, AE_ERR_NON_FINITE_INPUT,
                      "%s holds %s at row %zu, column %zu", name, isnan(row[j]) ? "NaN" : "Inf", i, j);
-            AE_CHECK(!need_unit_range || (row[j] >= 0.0f && row[j] <= 1.0f), err_model,
-                     AE_ERR_INPUT_RANGE,
-                     "%s holds %g at row %zu, column %zu; binary cross-entropy needs values in [0, 1]",
-                     name, (double)row[j], i, j);
+            float v = offset ? (row[j] - offset[j]) / scale[j] : row[j];
+            AE_CHECK(!need_unit_range || (v >= 0.0f && v <= 1.0f), err_model, AE_ERR_INPUT_RANGE,
+                     "%s holds %g at row %zu, column %zu%s; binary cross-entropy needs values in "
+                     "[0, 1]",
+                     name, (double)v, i, j, offset ? " after scaling" : "");
         }
     }
     return AE_OK;
@@ -332,6 +360,18 @@ int ae_check_loss_config(ae_model *err_model, const ae_model *m)
              err_model, AE_ERR_STATE,
              "binary cross-entropy needs a sigmoid output activation (output is %s)",
              ae_activation_name((ae_activation)m->settings.output_activation));
+    AE_CHECK(m->settings.loss != AE_LOSS_BCE || m->settings.scaling != AE_SCALING_STANDARDIZE,
+             err_model, AE_ERR_STATE,
+             "binary cross-entropy needs targets in [0, 1], which standardised features are not: "
+             "use min-max scaling or mean squared error");
+    return AE_OK;
+}
+
+int ae_check_decoder(ae_model *err_model, const ae_model *m, const char *what)
+{
+    AE_CHECK(ae_has_decoder(m), err_model, AE_ERR_STATE,
+             "the model is an encoder alone (exported by ae_model_export_encoder); it cannot %s",
+             what);
     return AE_OK;
 }
 

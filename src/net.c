@@ -37,13 +37,19 @@ void ae_workspace_release(ae_workspace *w)
     ae_free(w->delta);
     ae_free(w->delta_prev);
     ae_free(w->activation_offsets);
+    ae_free(w->dropped);
+    ae_free(w->keep);
+    ae_free(w->columns);
     memset(w, 0, sizeof *w);
 }
 
 int ae_workspace_reserve(ae_model *m, size_t n_rows)
 {
-    if (m->work.batch_capacity >= n_rows)
+    const bool need_dropout = m->settings.dropout_hidden > 0.0f;
+    if (m->work.batch_capacity >= n_rows && (!need_dropout || m->work.dropped))
         return AE_OK;
+    if (m->work.batch_capacity > n_rows)
+        n_rows = m->work.batch_capacity; /* growing for dropout: keep the capacity */
     /* Sizes: every layer's output for n_rows rows, two deltas of the widest layer,
      * and the gathered batch; all products overflow-checked. */
     size_t total = 0, batch_floats, delta_floats;
@@ -63,8 +69,13 @@ int ae_workspace_reserve(ae_model *m, size_t n_rows)
     fresh.delta = ae_alloc_floats(delta_floats);
     fresh.delta_prev = ae_alloc_floats(delta_floats);
     fresh.activation_offsets = ae_calloc(m->n_layers, sizeof(size_t));
+    fresh.columns = ae_calloc(m->max_width, 3 * sizeof(float));
+    if (need_dropout) {
+        fresh.dropped = ae_alloc_floats(total);
+        fresh.keep = ae_alloc(total);
+    }
     if (!fresh.batch || !fresh.corrupted || !fresh.activations || !fresh.delta || !fresh.delta_prev ||
-        !fresh.activation_offsets) {
+        !fresh.activation_offsets || !fresh.columns || (need_dropout && (!fresh.dropped || !fresh.keep))) {
         ae_workspace_release(&fresh);
         return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu rows", n_rows);
     }
@@ -108,19 +119,35 @@ static void loss_range(void *context, size_t part, size_t begin, size_t end)
 /* Rows per unit of work: enough elements that waking a thread pays off. */
 static size_t loss_grain(size_t n_out) { return n_out >= 32768 ? 1 : 32768 / n_out; }
 
+/* What layer l + 1 reads: layer l's output after hidden dropout, if any. */
+static const float *layer_output_seen(const ae_model *m, size_t l, bool dropout)
+{
+    const ae_workspace *w = &m->work;
+    return (dropout ? w->dropped : w->activations) + w->activation_offsets[l];
+}
+
+static bool hidden_dropout(const ae_model *m, bool dropout)
+{
+    return dropout && m->settings.dropout_hidden > 0.0f;
+}
+
 double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float *target,
-                           size_t ld_target, size_t n_rows, float *delta)
+                           size_t ld_target, size_t n_rows, float *delta, bool dropout)
 {
     ae_workspace *w = &m->work;
     const size_t last = m->n_layers - 1;
+    const bool drop = hidden_dropout(m, dropout);
     /* Keep every layer's output for the backward pass. */
     const float *in = x;
     size_t ld_in = ld_x;
     for (size_t l = 0; l < last; l++) {
-        float *out = w->activations + w->activation_offsets[l];
-        ae_layer_forward(m, l, in, ld_in, n_rows, out, m->layers[l].n_out);
-        in = out;
-        ld_in = m->layers[l].n_out;
+        const size_t width = m->layers[l].n_out, at = w->activation_offsets[l];
+        ae_layer_forward(m, l, in, ld_in, n_rows, w->activations + at, width);
+        if (drop)
+            ae_dropout(w->activations + at, width, n_rows, width, m->settings.dropout_hidden,
+                       &m->rng, w->dropped + at, w->keep + at);
+        in = layer_output_seen(m, l, drop);
+        ld_in = width;
     }
     /* The output layer is fused with the loss and its gradient. */
     const ae_layer *top = &m->layers[last];
@@ -137,34 +164,49 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
 }
 
 double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target,
-                   size_t ld_target, size_t n_rows)
+                   size_t ld_target, size_t n_rows, bool dropout)
 {
     ae_workspace *w = &m->work;
     const size_t n_elements = n_rows * ae_input_dim(m);
-    double loss_sum = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta);
+    const bool drop = hidden_dropout(m, dropout);
+    const bool penalties = ae_penalties_active(&m->settings);
+    double loss_sum = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta, dropout);
+    double penalty = penalties ? ae_penalties_forward(m, n_rows) : 0.0;
 
     /* Backward: delta holds dLoss/dZ of layer l. */
     float *delta = w->delta, *delta_prev = w->delta_prev;
     for (size_t l = m->n_layers; l-- > 0;) {
         const ae_layer *L = &m->layers[l];
-        const float *a_prev = l ? w->activations + w->activation_offsets[l - 1] : x;
+        const float *a_prev = l ? layer_output_seen(m, l - 1, drop) : x;
         size_t ld_prev = l ? L->n_in : ld_x;
         /* dW = delta^T A_prev */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)L->n_out, (int)L->n_in,
                     (int)n_rows, 1.0f, delta, (int)L->n_out, a_prev, (int)ld_prev, 0.0f,
                     m->grads + L->weight_offset, (int)L->n_in);
         ae_column_sums(delta, n_rows, L->n_out, m->grads + L->bias_offset);
+        if (penalties)
+            ae_penalties_weight_grad(m, l, n_rows);
         if (l == 0)
             break; /* no gradient with respect to the data */
-        /* delta_prev = (delta W) * act'(A_prev) */
+        /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
+         * layer l - 1's outputs */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_rows, (int)L->n_in,
                     (int)L->n_out, 1.0f, delta, (int)L->n_out, m->params + L->weight_offset,
                     (int)L->n_in, 0.0f, delta_prev, (int)L->n_in);
-        ae_mul_activation_derivative(delta_prev, a_prev, n_rows * L->n_in,
-                                     m->layers[l - 1].activation, &m->settings);
+        const size_t below = l - 1, n_below = n_rows * L->n_in;
+        const float *a_below = w->activations + w->activation_offsets[below];
+        if (drop)
+            ae_dropout_backward(delta_prev, w->keep + w->activation_offsets[below], n_below,
+                                m->settings.dropout_hidden);
+        if (penalties)
+            ae_penalties_activation_grad(m, below, delta_prev, n_rows);
+        ae_mul_activation_derivative(delta_prev, a_below, n_below, m->layers[below].activation,
+                                     &m->settings);
+        if (penalties)
+            ae_penalties_preactivation_grad(m, below, delta_prev, n_rows);
         float *swap = delta;
         delta = delta_prev;
         delta_prev = swap;
     }
-    return loss_sum / (double)n_elements;
+    return loss_sum / (double)n_elements + penalty;
 }

@@ -42,6 +42,14 @@ static const param_info param_table[AE_PARAM_SLOT_COUNT] = {
     {AE_PARAM_THREADS, "threads", 0, 0, AE_MAX_THREADS, INTEGRAL},
     {AE_PARAM_NOISE, "noise", AE_NOISE_NONE, 0, AE_NOISE_SALT_AND_PEPPER, INTEGRAL},
     {AE_PARAM_NOISE_LEVEL, "noise_level", 0.1, 0, 1e6, 0},
+    {AE_PARAM_SCALING, "scaling", AE_SCALING_NONE, 0, AE_SCALING_STANDARDIZE, INTEGRAL},
+    {AE_PARAM_SPARSITY_WEIGHT, "sparsity_weight", 0, 0, 1e3, 0},
+    {AE_PARAM_SPARSITY_TARGET, "sparsity_target", 0.05, 0, 1, MIN_OPEN | MAX_OPEN},
+    {AE_PARAM_SPARSITY_LAYER, "sparsity_layer", -1, -1, 4095, INTEGRAL},
+    {AE_PARAM_ACTIVITY_L1, "activity_l1", 0, 0, 1e3, 0},
+    {AE_PARAM_CONTRACTIVE_WEIGHT, "contractive_weight", 0, 0, 1e3, 0},
+    {AE_PARAM_DROPOUT_INPUT, "dropout_input", 0, 0, 1, MAX_OPEN},
+    {AE_PARAM_DROPOUT_HIDDEN, "dropout_hidden", 0, 0, 1, MAX_OPEN},
 };
 
 int ae_param_slot(ae_param param)
@@ -106,6 +114,14 @@ void ae_settings_from_values(ae_settings *s, const double *v)
     s->threads = (size_t)value_of(v, AE_PARAM_THREADS);
     s->noise = (int)value_of(v, AE_PARAM_NOISE);
     s->noise_level = (float)value_of(v, AE_PARAM_NOISE_LEVEL);
+    s->scaling = (int)value_of(v, AE_PARAM_SCALING);
+    s->sparsity_weight = value_of(v, AE_PARAM_SPARSITY_WEIGHT);
+    s->sparsity_target = value_of(v, AE_PARAM_SPARSITY_TARGET);
+    s->sparsity_layer = (long)value_of(v, AE_PARAM_SPARSITY_LAYER);
+    s->activity_l1 = value_of(v, AE_PARAM_ACTIVITY_L1);
+    s->contractive_weight = value_of(v, AE_PARAM_CONTRACTIVE_WEIGHT);
+    s->dropout_input = (float)value_of(v, AE_PARAM_DROPOUT_INPUT);
+    s->dropout_hidden = (float)value_of(v, AE_PARAM_DROPOUT_HIDDEN);
 }
 
 int ae_param_bounds(ae_param param, double *min_value, double *max_value, int *integral)

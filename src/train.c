@@ -15,49 +15,96 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Everything a training call checks before it touches the model. */
-static int check_training_input(ae_model *m, const char *name, const float *x, size_t n_rows,
-                                size_t ld_x)
+/* The model's settings allow training (shared by every training call). */
+static int check_training_config(ae_model *m)
 {
-    AE_FORWARD(ae_check_matrix(m, name, x, n_rows, ae_input_dim(m), ld_x));
+    AE_FORWARD(ae_check_decoder(m, m, "be trained"));
     AE_FORWARD(ae_check_loss_config(m, m));
+    AE_FORWARD(ae_check_penalties(m, m));
     AE_CHECK(m->settings.noise == AE_NOISE_NONE || m->settings.noise == AE_NOISE_GAUSSIAN ||
                  m->settings.noise_level <= 1.0f,
              m, AE_ERR_STATE, "noise_level %g is a probability for this noise and must be at most 1",
              (double)m->settings.noise_level);
+    return AE_OK;
+}
+
+/* Everything a training call checks about its data before it touches the model. */
+static int check_training_input(ae_model *m, const char *name, const float *x, size_t n_rows,
+                                size_t ld_x)
+{
+    AE_FORWARD(ae_check_matrix(m, name, x, n_rows, ae_input_dim(m), ld_x));
     return ae_check_data(m, m, name, x, n_rows, ae_input_dim(m), ld_x, true);
 }
 
-/* Loss and gradient of one batch into model->grads; no allocation once the workspace fits. */
-static int batch_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
+/* Make room for a batch of n_rows rows. */
+static int prepare_batch(ae_model *m, size_t n_rows)
 {
     AE_CHECK(n_rows <= INT_MAX, m, AE_ERR_INVALID_ARGUMENT,
              "a batch of %zu rows is larger than BLAS can take (%d)", n_rows, INT_MAX);
     AE_FORWARD(ae_workspace_reserve(m, n_rows));
-    AE_FORWARD(ae_model_ensure_pool(m));
-    if (m->settings.noise != AE_NOISE_NONE) {
+    return ae_model_ensure_pool(m);
+}
+
+/* Objective and gradient of one batch of scaled rows into model->grads; no allocation once
+ * the workspace fits. A training step corrupts and drops out; a bare gradient does not. */
+static double batch_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, bool step)
+{
+    const ae_settings *s = &m->settings;
+    const float *input = x;
+    size_t ld_input = ld_x, d = ae_input_dim(m);
+    if (step && s->noise != AE_NOISE_NONE) {
         /* Denoising: learn to map a corrupted batch back to the clean one. */
-        size_t d = ae_input_dim(m);
-        ae_corrupt(x, ld_x, n_rows, d, m->work.corrupted, &m->settings, &m->rng);
-        *loss = ae_backprop(m, m->work.corrupted, d, x, ld_x, n_rows);
-    } else {
-        *loss = ae_backprop(m, x, ld_x, x, ld_x, n_rows);
+        ae_corrupt(x, ld_x, n_rows, d, m->work.corrupted, s, &m->rng);
+        input = m->work.corrupted;
+        ld_input = d;
     }
+    if (step && s->dropout_input > 0.0f) {
+        ae_dropout(input, ld_input, n_rows, d, s->dropout_input, &m->rng, m->work.corrupted, NULL);
+        input = m->work.corrupted;
+        ld_input = d;
+    }
+    return ae_backprop(m, input, ld_input, x, ld_x, n_rows, step);
+}
+
+/* A training step from a batch of scaled rows: gradient, then the optimizer. */
+static int train_step(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
+{
+    *loss = batch_gradient(m, x, n_rows, ld_x, true);
     AE_CHECK(isfinite(*loss), m, AE_ERR_DIVERGED,
              "the loss is not finite; the step was skipped and the weights are unchanged");
+    return ae_optimizer_step(m);
+}
+
+/* Checks and scaling shared by ae_model_train_batch and ae_model_gradient: *rows receives
+ * the batch as the network sees it. */
+static int single_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                        const float **rows, size_t *ld_rows)
+{
+    AE_FORWARD(check_training_config(m));
+    AE_FORWARD(ae_check_scaling_fitted(m, m));
+    AE_FORWARD(check_training_input(m, "x", x, n_rows, ld_x));
+    AE_FORWARD(prepare_batch(m, n_rows));
+    *rows = x;
+    *ld_rows = ld_x;
+    if (m->scaling) {
+        ae_scaling_apply(m, x, ld_x, n_rows, m->work.batch, ae_input_dim(m));
+        *rows = m->work.batch;
+        *ld_rows = ae_input_dim(m);
+    }
     return AE_OK;
 }
 
 int ae_model_train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
-    AE_FORWARD(check_training_input(m, "x", x, n_rows, ld_x));
+    const float *rows;
+    size_t ld;
+    AE_FORWARD(single_batch(m, x, n_rows, ld_x, &rows, &ld));
     double batch_loss = NAN;
-    int status = batch_gradient(m, x, n_rows, ld_x, &batch_loss);
+    int status = train_step(m, rows, n_rows, ld, &batch_loss);
     if (loss)
         *loss = batch_loss;
-    AE_FORWARD(status);
-    return ae_optimizer_step(m);
+    return status;
 }
 
 int ae_model_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *gradient,
@@ -67,12 +114,10 @@ int ae_model_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, f
     AE_CHECK(gradient != NULL, m, AE_ERR_INVALID_ARGUMENT, "gradient is NULL");
     AE_CHECK(n_gradient == m->n_params, m, AE_ERR_INVALID_ARGUMENT,
              "gradient holds %zu floats; the model has %zu parameters", n_gradient, m->n_params);
-    AE_FORWARD(check_training_input(m, "x", x, n_rows, ld_x));
-    AE_CHECK(n_rows <= INT_MAX, m, AE_ERR_INVALID_ARGUMENT,
-             "a batch of %zu rows is larger than BLAS can take (%d)", n_rows, INT_MAX);
-    AE_FORWARD(ae_workspace_reserve(m, n_rows));
-    AE_FORWARD(ae_model_ensure_pool(m));
-    double batch_loss = ae_backprop(m, x, ld_x, x, ld_x, n_rows);
+    const float *rows;
+    size_t ld;
+    AE_FORWARD(single_batch(m, x, n_rows, ld_x, &rows, &ld));
+    double batch_loss = batch_gradient(m, rows, n_rows, ld, false);
     memcpy(gradient, m->grads, m->n_params * sizeof(float));
     if (loss)
         *loss = batch_loss;
@@ -121,12 +166,12 @@ static void shuffle_indices(ae_rng *rng, size_t *idx, size_t n)
     }
 }
 
-/* Copy the rows named by idx into the packed batch buffer. */
+/* Copy the rows named by idx into the packed batch buffer, scaled if the model scales. */
 static void gather_rows(const ae_model *m, const fit_run *run, const size_t *idx, size_t n_rows)
 {
     size_t d = ae_input_dim(m);
     for (size_t i = 0; i < n_rows; i++)
-        memcpy(m->work.batch + i * d, run->x + idx[i] * run->ld_x, d * sizeof(float));
+        ae_scaling_apply(m, run->x + idx[i] * run->ld_x, run->ld_x, 1, m->work.batch + i * d, d);
 }
 
 /* Point at n_rows training rows starting at position `start` of the order. */
@@ -149,13 +194,17 @@ static double validation_loss(ae_model *m, const fit_run *run)
     double sum = 0.0;
     for (size_t start = 0; start < run->n_val; start += chunk) {
         size_t n = run->n_val - start < chunk ? run->n_val - start : chunk;
-        if (run->x_val) {
-            const float *rows = run->x_val + start * run->ld_val;
-            sum += ae_net_forward_loss(m, rows, run->ld_val, rows, run->ld_val, n, NULL);
-        } else {
+        const float *rows = m->work.batch;
+        size_t ld = d;
+        if (!run->x_val)
             gather_rows(m, run, run->order + run->n_train + start, n);
-            sum += ae_net_forward_loss(m, m->work.batch, d, m->work.batch, d, n, NULL);
+        else if (m->scaling)
+            ae_scaling_apply(m, run->x_val + start * run->ld_val, run->ld_val, n, m->work.batch, d);
+        else {
+            rows = run->x_val + start * run->ld_val;
+            ld = run->ld_val;
         }
+        sum += ae_net_forward_loss(m, rows, ld, rows, ld, n, NULL, false);
     }
     return sum / ((double)run->n_val * (double)d);
 }
@@ -181,11 +230,10 @@ static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows,
         run->n_val = n_held_out;
     }
     run->n_train = n_rows - n_held_out;
-    run->contiguous = !s->shuffle && n_held_out == 0;
+    run->contiguous = !s->shuffle && n_held_out == 0 && !m->scaling;
 
     run->batch = s->batch_size < run->n_train ? (size_t)s->batch_size : run->n_train;
-    AE_FORWARD(ae_workspace_reserve(m, run->batch));
-    AE_FORWARD(ae_model_ensure_pool(m));
+    AE_FORWARD(prepare_batch(m, run->batch));
     run->epoch_start = ae_alloc_floats(m->n_params);
     run->best = s->restore_best ? ae_alloc_floats(m->n_params) : NULL;
     run->order = run->contiguous ? NULL : ae_calloc(n_rows, sizeof(size_t));
@@ -242,7 +290,7 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
         size_t ld;
         const float *rows = batch_rows(m, run, start, n, &ld);
         double loss = NAN;
-        if (batch_gradient(m, rows, n, ld, &loss) != AE_OK || ae_optimizer_step(m) != AE_OK)
+        if (train_step(m, rows, n, ld, &loss) != AE_OK)
             return diverged(m, run, epoch);
         run->report.steps_run++;
         run->samples += (double)n;
@@ -309,8 +357,7 @@ static int check_report(ae_model *m, const ae_fit_report *report)
     return AE_OK;
 }
 
-/* Copy the fields that fit in the caller's struct, keeping its size. */
-static void write_report(ae_fit_report *out, const ae_fit_report *full)
+void ae_fit_report_copy(ae_fit_report *out, const ae_fit_report *full)
 {
     if (!out)
         return;
@@ -326,9 +373,25 @@ int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld
     double started = now_seconds();
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_FORWARD(check_report(m, report));
-    AE_FORWARD(check_training_input(m, "x", x, n_rows, ld_x));
-    if (x_val || n_val_rows)
-        AE_FORWARD(check_training_input(m, "x_val", x_val, n_val_rows, ld_val));
+    AE_FORWARD(check_training_config(m));
+    AE_FORWARD(ae_check_matrix(m, "x", x, n_rows, ae_input_dim(m), ld_x));
+    AE_FORWARD(ae_check_data(m, m, "x", x, n_rows, ae_input_dim(m), ld_x, false));
+    /* The first fit of a scaling model fits the scaling; dropped again if a check fails. */
+    bool fitted_scaling = false;
+    if (m->settings.scaling != AE_SCALING_NONE && !m->scaling) {
+        AE_FORWARD(ae_scaling_fit(m, x, n_rows, ld_x));
+        fitted_scaling = true;
+    }
+    int checked = check_training_input(m, "x", x, n_rows, ld_x);
+    if (checked == AE_OK && (x_val || n_val_rows))
+        checked = check_training_input(m, "x_val", x_val, n_val_rows, ld_val);
+    if (checked != AE_OK) {
+        if (fitted_scaling) {
+            ae_free(m->scaling);
+            m->scaling = NULL;
+        }
+        return checked;
+    }
 
     fit_run run = {0};
     run.started = started;
@@ -347,7 +410,7 @@ int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld
         }
         run.report.seconds = now_seconds() - started;
         run.report.samples_per_second = run.report.seconds > 0 ? run.samples / run.report.seconds : 0;
-        write_report(report, &run.report);
+        ae_fit_report_copy(report, &run.report);
     }
     fit_run_release(&run);
     return status;

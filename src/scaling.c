@@ -1,0 +1,159 @@
+/* Per-feature scaling kept in the model (AE_PARAM_SCALING): fitting it from data, applying
+ * it to inputs, and the public calls to fit, read and set it. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *scaling_name(int kind)
+{
+    return kind == AE_SCALING_MINMAX ? "min-max" : kind == AE_SCALING_STANDARDIZE ? "standardising" : "no";
+}
+
+int ae_check_scaling_fitted(ae_model *err_model, const ae_model *m)
+{
+    AE_CHECK(m->settings.scaling == AE_SCALING_NONE || m->scaling != NULL, err_model, AE_ERR_STATE,
+             "the model's %s scaling is not fitted yet: call ae_model_fit() or "
+             "ae_model_fit_scaling() first",
+             scaling_name(m->settings.scaling));
+    return AE_OK;
+}
+
+/* Offsets and scales of every column, accumulated in double; false if a column's range
+ * overflows a float. */
+static bool compute_scaling(int kind, const float *x, size_t n_rows, size_t ld_x, size_t d,
+                            float *offset, float *scale, size_t *bad_column)
+{
+    for (size_t j = 0; j < d; j++) {
+        float low = x[j], high = x[j];
+        double sum = 0.0;
+        for (size_t i = 0; i < n_rows; i++) {
+            float v = x[i * ld_x + j];
+            low = v < low ? v : low;
+            high = v > high ? v : high;
+            sum += v;
+        }
+        if (kind == AE_SCALING_MINMAX) {
+            /* A float difference, so that (max - min) / scale is exactly 1. */
+            offset[j] = low;
+            scale[j] = high > low ? high - low : 1.0f;
+        } else {
+            double mean = sum / (double)n_rows, squares = 0.0;
+            for (size_t i = 0; i < n_rows; i++) {
+                double dev = (double)x[i * ld_x + j] - mean;
+                squares += dev * dev;
+            }
+            float deviation = (float)sqrt(squares / (double)n_rows);
+            offset[j] = (float)mean;
+            scale[j] = deviation > 0.0f ? deviation : 1.0f;
+        }
+        if (!isfinite(scale[j])) {
+            *bad_column = j;
+            return false;
+        }
+    }
+    return true;
+}
+
+int ae_scaling_fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
+{
+    const size_t d = ae_input_dim(m);
+    float *fitted = m->scaling ? m->scaling : ae_alloc_floats(2 * d);
+    AE_CHECK(fitted != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
+    float *offset = ae_alloc_floats(2 * d);
+    if (!offset) {
+        if (fitted != m->scaling)
+            ae_free(fitted);
+        return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
+    }
+    size_t bad = 0;
+    bool ok = compute_scaling(m->settings.scaling, x, n_rows, ld_x, d, offset, offset + d, &bad);
+    if (ok)
+        memcpy(fitted, offset, 2 * d * sizeof(float));
+    ae_free(offset);
+    if (!ok) {
+        if (fitted != m->scaling)
+            ae_free(fitted);
+        return ae_fail(m, AE_ERR_INPUT_RANGE,
+                       "column %zu spans more than a float can hold; it cannot be scaled", bad);
+    }
+    m->scaling = fitted;
+    return AE_OK;
+}
+
+void ae_scaling_apply(const ae_model *m, const float *x, size_t ld_x, size_t n_rows, float *out,
+                      size_t ld_out)
+{
+    const size_t d = ae_input_dim(m);
+    if (m->scaling) {
+        ae_scale_rows(x, ld_x, n_rows, d, ae_scaling_offsets(m), ae_scaling_scales(m), out, ld_out);
+        return;
+    }
+    for (size_t i = 0; i < n_rows; i++)
+        memcpy(out + i * ld_out, x + i * ld_x, d * sizeof(float));
+}
+
+int ae_scaling_copy(ae_model *dst, const ae_model *src)
+{
+    const size_t n = 2 * ae_input_dim(src); /* dst has the same width */
+    if (!src->scaling) {
+        ae_free(dst->scaling);
+        dst->scaling = NULL;
+        return AE_OK;
+    }
+    float *copy = dst->scaling ? dst->scaling : ae_alloc_floats(n);
+    AE_CHECK(copy != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory copying the scaling");
+    memcpy(copy, src->scaling, n * sizeof(float));
+    dst->scaling = copy;
+    return AE_OK;
+}
+
+/* ---- public calls ------------------------------------------------------------------ */
+
+static int check_scaling_setting(ae_model *m)
+{
+    AE_CHECK(m->settings.scaling != AE_SCALING_NONE, m, AE_ERR_STATE,
+             "the model's scaling setting is none: set AE_PARAM_SCALING first");
+    return AE_OK;
+}
+
+int ae_model_fit_scaling(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_FORWARD(check_scaling_setting(m));
+    AE_FORWARD(ae_check_matrix(m, "x", x, n_rows, ae_input_dim(m), ld_x));
+    AE_FORWARD(ae_check_data(m, m, "x", x, n_rows, ae_input_dim(m), ld_x, false));
+    return ae_scaling_fit(m, x, n_rows, ld_x);
+}
+
+int ae_model_get_scaling(const ae_model *m, float *offset, float *scale, size_t n)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_CHECK(offset != NULL && scale != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "offset or scale is NULL");
+    AE_CHECK(n == ae_input_dim(m), NULL, AE_ERR_INVALID_ARGUMENT,
+             "n = %zu; the model has %zu input features", n, ae_input_dim(m));
+    AE_CHECK(m->scaling != NULL, NULL, AE_ERR_STATE, "the model has no fitted scaling");
+    memcpy(offset, ae_scaling_offsets(m), n * sizeof(float));
+    memcpy(scale, ae_scaling_scales(m), n * sizeof(float));
+    return AE_OK;
+}
+
+int ae_model_set_scaling(ae_model *m, const float *offset, const float *scale, size_t n)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_CHECK(offset != NULL && scale != NULL, m, AE_ERR_INVALID_ARGUMENT, "offset or scale is NULL");
+    AE_CHECK(n == ae_input_dim(m), m, AE_ERR_INVALID_ARGUMENT,
+             "n = %zu; the model has %zu input features", n, ae_input_dim(m));
+    AE_FORWARD(check_scaling_setting(m));
+    for (size_t j = 0; j < n; j++) {
+        AE_CHECK(isfinite(offset[j]), m, AE_ERR_INVALID_ARGUMENT, "offset[%zu] is not finite", j);
+        AE_CHECK(isfinite(scale[j]) && scale[j] > 0.0f, m, AE_ERR_INVALID_ARGUMENT,
+                 "scale[%zu] = %g must be finite and positive", j, (double)scale[j]);
+    }
+    float *values = m->scaling ? m->scaling : ae_alloc_floats(2 * n);
+    AE_CHECK(values != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
+    memcpy(values, offset, n * sizeof(float));
+    memcpy(values + n, scale, n * sizeof(float));
+    m->scaling = values;
+    return AE_OK;
+}
