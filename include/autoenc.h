@@ -156,6 +156,46 @@ AE_API int ae_model_create(ae_model **out,
                            const size_t *encoder_widths, size_t n_encoder_widths,
                            const size_t *decoder_widths, size_t n_decoder_widths);
 
+/** Architecture variants for ae_model_create_ex(); combine with `|`. Values pinned forever. */
+typedef enum ae_architecture_flags {
+    AE_ARCH_PLAIN = 0,         /**< every layer has its own weights; a deterministic code */
+    AE_ARCH_TIED_WEIGHTS = 1,  /**< each decoder layer uses the transposed weights of its mirror
+                                    encoder layer (the decoder must mirror the encoder); the
+                                    decoder keeps only its own biases */
+    AE_ARCH_VARIATIONAL = 2    /**< a variational autoencoder: the latent layer gives a mean and a
+                                    log-variance per latent unit, training samples the code with
+                                    the reparameterisation trick and adds the KL divergence from
+                                    the standard normal prior (see ::ae_training); not with
+                                    #AE_ARCH_TIED_WEIGHTS */
+} ae_architecture_flags;
+
+/**
+ * Create a model of an architecture variant: as ae_model_create() with
+ * @p flags, a combination of ::ae_architecture_flags.
+ *
+ * With #AE_ARCH_TIED_WEIGHTS, ae_model_param_count() counts the encoder's
+ * weights and every layer's bias; a decoder layer's ae_model_get_weights()
+ * returns the transpose of its mirror's weights and ae_model_set_weights() on
+ * it is #AE_ERR_STATE (set the mirror instead).
+ *
+ * With #AE_ARCH_VARIATIONAL, the latent layer (layer
+ * `ae_model_encoder_layer_count() - 1`) has `2 * latent_dim` outputs: rows
+ * `0 .. latent_dim - 1` of its weights and bias give the mean, rows
+ * `latent_dim .. 2 * latent_dim - 1` the log-variance, both linear (the
+ * #AE_PARAM_LATENT_ACTIVATION setting must stay linear). ae_model_layer_info()
+ * reports that width; ae_model_latent_dim() reports `latent_dim`. Encoding
+ * gives the mean; ae_model_encode_distribution() gives both.
+ * @return as ae_model_create(), or #AE_ERR_INVALID_ARGUMENT for unknown or
+ *         incompatible flags or a decoder that tied weights cannot mirror.
+ */
+AE_API int ae_model_create_ex(ae_model **out,
+                              const size_t *encoder_widths, size_t n_encoder_widths,
+                              const size_t *decoder_widths, size_t n_decoder_widths,
+                              unsigned flags);
+
+/** @return the model's ::ae_architecture_flags (0 if @p model is NULL). */
+AE_API unsigned ae_model_architecture(const ae_model *model);
+
 /** Free a model and everything it owns. NULL is a no-op. */
 AE_API void ae_model_free(ae_model *model);
 
@@ -319,8 +359,14 @@ typedef enum ae_param {
     AE_PARAM_DROPOUT_INPUT = 70,       /**< training only: probability of zeroing each input value
                                             (survivors scaled by 1 / (1 - p)); the loss compares
                                             with the clean input, [0, 1) [0] */
-    AE_PARAM_DROPOUT_HIDDEN = 71       /**< training only: the same for the outputs of every layer
-                                            but the output layer, [0, 1) [0] */
+    AE_PARAM_DROPOUT_HIDDEN = 71,      /**< training only: the same for the outputs of every layer
+                                            but the output layer (and a variational latent layer),
+                                            [0, 1) [0] */
+
+    AE_PARAM_KL_WEIGHT = 80,           /**< variational models: weight beta of the KL term, [0, 1e3] [1] */
+    AE_PARAM_KL_WARMUP_EPOCHS = 81     /**< variational models: in ae_model_fit(), beta grows linearly
+                                            over this many epochs (epoch e of a fit uses
+                                            beta * min(1, e / warmup)); 0 = off, [0, 1e9] [0] */
 } ae_param;
 
 /**
@@ -364,6 +410,17 @@ AE_API const char *ae_activation_name(ae_activation activation);
  *   `sum_j act'(z_j)^2 * sum_i W_ji^2` (for a one-layer encoder, the Jacobian
  *   with respect to the input itself).
  *
+ * Variational models (#AE_ARCH_VARIATIONAL) add the KL divergence of each
+ * row's Gaussian code from the standard normal prior,
+ * `KL = -1/2 sum_j (1 + logvar_j - mean_j^2 - exp(logvar_j))`, as
+ * `beta / (n * input_dim) * sum over rows of KL` (#AE_PARAM_KL_WEIGHT), so
+ * that `input_dim` times the objective is the mean over rows of the summed
+ * reconstruction loss plus `beta * KL`: for #AE_LOSS_BCE and beta 1, the
+ * negative evidence lower bound (ELBO) per row. A training step decodes a
+ * code sampled as `mean + exp(logvar / 2) * eps`, eps standard normal from the
+ * model's generator; ae_model_gradient(), validation and inference decode the
+ * mean (eps = 0).
+ *
  * The penalties see the activations before hidden dropout. Training losses
  * (ae_model_train_batch(), ae_model_gradient(), the fit report's training
  * loss, the progress callback) are this objective; validation losses,
@@ -395,6 +452,11 @@ typedef struct ae_fit_report {
     double best_loss;          /**< lowest monitored loss: validation if any, else training (NaN if none) */
     double seconds;            /**< wall-clock time of the whole call */
     double samples_per_second; /**< training rows processed per second, validation excluded */
+    double final_kl;           /**< variational: mean KL divergence per row over the last completed
+                                    epoch's training batches (NaN otherwise) */
+    double final_elbo;         /**< variational: the evidence lower bound per row over the same
+                                    batches, `-(summed reconstruction loss + KL)`; a true ELBO for
+                                    #AE_LOSS_BCE (NaN otherwise) */
 } ae_fit_report;
 
 /** Progress passed to the callback. Fields may be appended; read `size` first. */
@@ -526,6 +588,49 @@ AE_API int ae_model_score(const ae_model *model, const float *x, size_t n_rows, 
 /** Mean loss over all rows of @p x, accumulated in double. */
 AE_API int ae_model_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                          double *loss);
+
+/**
+ * Mean and log-variance of the Gaussian code of each row of a variational
+ * model (#AE_ERR_STATE for other models).
+ * @param model            the model (const: safe to call concurrently).
+ * @param x                `n_rows x input_dim`, leading dimension @p ld_x.
+ * @param n_rows           rows of @p x, at least 1.
+ * @param ld_x             leading dimension of @p x, at least input_dim.
+ * @param mean             receives `n_rows x latent_dim`, leading dimension @p ld_mean.
+ * @param ld_mean          at least latent_dim.
+ * @param log_variance     receives `n_rows x latent_dim`, leading dimension
+ *                         @p ld_log_variance (may be NULL).
+ * @param ld_log_variance  at least latent_dim (ignored with NULL).
+ */
+AE_API int ae_model_encode_distribution(const ae_model *model, const float *x, size_t n_rows,
+                                        size_t ld_x, float *mean, size_t ld_mean,
+                                        float *log_variance, size_t ld_log_variance);
+
+/**
+ * Generate @p n_rows new rows from a variational model: codes drawn from the
+ * standard normal prior by a generator seeded with @p seed (the same seed
+ * gives the same rows), decoded into @p y (`n_rows x input_dim`, leading
+ * dimension @p ld_y, in the original units). #AE_ERR_STATE for a model that
+ * is not variational.
+ */
+AE_API int ae_model_sample(const ae_model *model, uint64_t seed, size_t n_rows, float *y,
+                           size_t ld_y);
+
+/**
+ * Walk the latent space from one input to another: the codes of @p x_a and
+ * @p x_b (the means, for a variational model) are mixed as
+ * `(1 - t) * z_a + t * z_b` for `t = i / (n_steps - 1)`, i = 0 .. n_steps - 1,
+ * and decoded into the rows of @p y (`n_steps x input_dim`, leading dimension
+ * @p ld_y). Any model with a decoder.
+ * @param model   the model (const: safe to call concurrently).
+ * @param x_a     one row of input_dim features: the start.
+ * @param x_b     one row of input_dim features: the end.
+ * @param n_steps rows of @p y, at least 2 (the first decodes x_a's code, the last x_b's).
+ * @param y       receives the decoded rows.
+ * @param ld_y    leading dimension of @p y, at least input_dim.
+ */
+AE_API int ae_model_interpolate(const ae_model *model, const float *x_a, const float *x_b,
+                                size_t n_steps, float *y, size_t ld_y);
 /** @} */
 
 /**
@@ -676,6 +781,9 @@ AE_API int ae_model_export_encoder(const ae_model *model, ae_model **out);
  * of layers must have the same shape (activations may differ). @p dst's
  * optimizer state is reset (its moments belonged to the old weights) and its
  * weights stop being fresh. Scaling is not copied (see ae_model_set_scaling()).
+ * A tied decoder layer of @p dst (#AE_ARCH_TIED_WEIGHTS) receives only the
+ * bias, since its weights are its mirror's; a tied layer of @p src gives its
+ * effective (transposed) weights.
  * @return #AE_OK, or #AE_ERR_INVALID_ARGUMENT (NULL, range, shape mismatch,
  *         or @p dst equal to @p src) with @p dst unchanged.
  */

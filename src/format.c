@@ -31,9 +31,12 @@
 
 static const unsigned char file_magic[8] = {0x89, 'A', 'E', 'N', 'C', 0x0D, 0x0A, 0x1A};
 
-enum { SEC_ARCH, SEC_SETT, SEC_PARM, SEC_RNG, SEC_OPTM, SEC_THRS, SEC_SCAL, SEC_ENCO, SEC_COUNT };
-static const char section_tags[SEC_COUNT][5] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM", "THRS",
-                                                "SCAL", "ENCO"};
+enum {
+    SEC_ARCH, SEC_SETT, SEC_PARM, SEC_RNG, SEC_OPTM, SEC_THRS, SEC_SCAL, SEC_ENCO, SEC_TIED,
+    SEC_VARL, SEC_COUNT
+};
+static const char section_tags[SEC_COUNT][5] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM",
+                                                "THRS", "SCAL", "ENCO", "TIED", "VARL"};
 
 /* Optional sections carry what an older reader may drop without changing the results;
  * the others are flagged required, so an older reader refuses a file it would misread. */
@@ -179,6 +182,10 @@ static bool plan_sizes(const ae_model *m, unsigned flags, section_sizes *s)
         ok = ok && add_size(&s->total, SECTION_HEADER_SIZE + s->scal);
     if (!ae_has_decoder(m))
         ok = ok && add_size(&s->total, SECTION_HEADER_SIZE);
+    if (m->architecture & AE_ARCH_TIED_WEIGHTS)
+        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE);
+    if (ae_is_variational(m))
+        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE);
     return ok;
 }
 
@@ -197,7 +204,8 @@ static void serialise(const ae_model *m, unsigned flags, const section_sizes *s,
     put_u16(w, FORMAT_MAJOR);
     put_u16(w, FORMAT_MINOR);
     put_u32(w, 4 + ((flags & AE_SAVE_OPTIMIZER_STATE) ? 1 : 0) + (m->has_threshold ? 1 : 0) +
-                   (m->scaling ? 1 : 0) + (ae_has_decoder(m) ? 0 : 1));
+                   (m->scaling ? 1 : 0) + (ae_has_decoder(m) ? 0 : 1) +
+                   ((m->architecture & AE_ARCH_TIED_WEIGHTS) ? 1 : 0) + (ae_is_variational(m) ? 1 : 0));
 
     put_section_header(w, SEC_ARCH, s->arch);
     put_u32(w, (uint32_t)m->n_layers);
@@ -253,6 +261,10 @@ static void serialise(const ae_model *m, unsigned flags, const section_sizes *s,
 
     if (!ae_has_decoder(m))
         put_section_header(w, SEC_ENCO, 0);
+    if (m->architecture & AE_ARCH_TIED_WEIGHTS)
+        put_section_header(w, SEC_TIED, 0);
+    if (ae_is_variational(m))
+        put_section_header(w, SEC_VARL, 0);
 
     uint32_t crc = w->bytes ? ae_crc32c(0, w->bytes, w->pos) : 0;
     put_u32(w, crc);
@@ -487,6 +499,15 @@ static int read_architecture(const unsigned char *d, parsed_file *pf)
     const size_t p = ref->payload;
     uint32_t n_layers = get_u32(d + p), n_enc = get_u32(d + p + 4);
     const bool encoder_only = pf->sections[SEC_ENCO].present;
+    const bool tied = pf->sections[SEC_TIED].present, variational = pf->sections[SEC_VARL].present;
+    if (tied && (variational || encoder_only))
+        return FORMAT_ERROR("section 'TIED' at byte %zu combined with '%s': tied weights need a "
+                            "plain mirrored decoder",
+                            pf->sections[SEC_TIED].header, variational ? "VARL" : "ENCO");
+    if (variational && pf->settings.latent_activation != AE_ACT_LINEAR)
+        return FORMAT_ERROR("section 'VARL': a variational latent layer is linear, but the "
+                            "settings give it %s",
+                            ae_activation_name((ae_activation)pf->settings.latent_activation));
     const uint32_t min_layers = encoder_only ? 1 : 2;
     if (n_layers < min_layers || n_layers > MAX_LAYERS)
         return FORMAT_ERROR("%u layers at byte %zu; a model has %u to %u", (unsigned)n_layers, p,
@@ -511,11 +532,25 @@ static int read_architecture(const unsigned char *d, parsed_file *pf)
         if (n_out < 1 || n_out > MAX_WIDTH || n_out > INT_MAX)
             return FORMAT_ERROR("layer %u output width %llu at byte %zu is outside 1 .. 2^24",
                                 (unsigned)l, (unsigned long long)n_out, at + 8);
-        if (l > 0 && n_in != previous_out)
+        /* After a variational latent layer (mean and log-variance) comes a code half as wide. */
+        uint64_t expected_in = variational && l == n_enc ? previous_out / 2 : previous_out;
+        if (variational && l + 1 == n_enc && n_out % 2 != 0)
+            return FORMAT_ERROR("the variational latent layer %u has an odd output width %llu at "
+                                "byte %zu; it holds a mean and a log-variance per unit",
+                                (unsigned)l, (unsigned long long)n_out, at + 8);
+        if (l > 0 && n_in != expected_in)
             return FORMAT_ERROR("layer %u input width %llu at byte %zu differs from layer %u's "
                                 "output width %llu",
                                 (unsigned)l, (unsigned long long)n_in, at, (unsigned)l - 1,
                                 (unsigned long long)previous_out);
+        if (tied && l >= n_enc) {
+            size_t mirror_at = p + 8 + (size_t)LAYER_RECORD_SIZE * (n_layers - 1 - l);
+            if (n_layers != 2 * n_enc || get_u64(d + mirror_at) != n_out ||
+                get_u64(d + mirror_at + 8) != n_in)
+                return FORMAT_ERROR("layer %u at byte %zu is not the mirror of layer %u, as "
+                                    "tied weights ('TIED') need",
+                                    (unsigned)l, at, (unsigned)(n_layers - 1 - l));
+        }
         if (activation > AE_ACT_SOFTPLUS)
             return FORMAT_ERROR("layer %u has unknown activation %u at byte %zu", (unsigned)l,
                                 (unsigned)activation, at + 16);
@@ -527,8 +562,9 @@ static int read_architecture(const unsigned char *d, parsed_file *pf)
         if (reserved != 0)
             return FORMAT_ERROR("reserved field of layer %u at byte %zu is %u, not 0", (unsigned)l,
                                 at + 20, (unsigned)reserved);
-        /* Each term is below 2^49 and there are at most 2^12 layers: no overflow. */
-        n_params += n_in * n_out + n_out;
+        /* Each term is below 2^49 and there are at most 2^12 layers: no overflow. A tied
+         * decoder layer has only its bias. */
+        n_params += (tied && l >= n_enc ? 0 : n_in * n_out) + n_out;
         previous_out = n_out;
     }
     uint64_t input_dim = get_u64(d + p + 8);
@@ -662,11 +698,15 @@ static int read_scaling(const unsigned char *d, const parsed_file *pf)
     return AE_OK;
 }
 
-static int read_encoder_only(const parsed_file *pf)
+/* ENCO, TIED and VARL are markers: present or not, with an empty payload. */
+static int read_markers(const parsed_file *pf)
 {
-    const section_ref *ref = &pf->sections[SEC_ENCO];
-    if (ref->present)
-        AE_FORWARD(check_length(ref, SEC_ENCO, 0));
+    static const int markers[] = {SEC_ENCO, SEC_TIED, SEC_VARL};
+    for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++) {
+        const section_ref *ref = &pf->sections[markers[i]];
+        if (ref->present)
+            AE_FORWARD(check_length(ref, markers[i], 0));
+    }
     return AE_OK;
 }
 
@@ -692,8 +732,14 @@ static int build_model(const unsigned char *d, const parsed_file *pf, ae_model *
     decoder[n_layers - n_enc] = (size_t)get_u64(d + arch + LAYER_RECORD_SIZE * (n_layers - 1) + 8);
 
     ae_model *m = NULL;
-    int status = n_enc == n_layers ? ae_model_create_encoder_only(&m, widths, n_enc + 1)
-                                   : ae_model_create(&m, widths, n_enc + 1, decoder, n_layers - n_enc + 1);
+    const unsigned architecture = (pf->sections[SEC_TIED].present ? AE_ARCH_TIED_WEIGHTS : 0u) |
+                                  (pf->sections[SEC_VARL].present ? AE_ARCH_VARIATIONAL : 0u);
+    if (architecture & AE_ARCH_VARIATIONAL)
+        widths[n_enc] /= 2; /* the code width; the latent layer doubles it */
+    int status = n_enc == n_layers
+                     ? ae_model_create_encoder_only(&m, widths, n_enc + 1, architecture)
+                     : ae_model_create_ex(&m, widths, n_enc + 1, decoder, n_layers - n_enc + 1,
+                                          architecture);
     ae_free(widths);
     if (status != AE_OK)
         return status;
@@ -756,7 +802,7 @@ static int load_bytes(ae_model **out, const unsigned char *d, size_t n)
     AE_FORWARD(check_frame(d, n, &pf));
     /* Settings first: the layers' activations are checked against them. */
     AE_FORWARD(read_settings(d, &pf));
-    AE_FORWARD(read_encoder_only(&pf));
+    AE_FORWARD(read_markers(&pf));
     AE_FORWARD(read_architecture(d, &pf));
     AE_FORWARD(read_parameters(d, &pf));
     AE_FORWARD(read_generator(d, &pf));

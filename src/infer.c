@@ -20,7 +20,20 @@ typedef struct infer_pass {
     float *row_scores;           /* with_loss: per-row mean loss, or NULL */
     float *element_losses;       /* with_loss: each element's loss instead of the sums, or NULL */
     size_t ld_element_losses;
+    float *log_variance;         /* a variational encoder's log-variances, or NULL */
+    size_t ld_log_variance;
 } infer_pass;
+
+/* Split the mean and log-variance halves of a variational latent layer's output rows. */
+static void split_code(const float *stats, size_t rows, size_t k, float *mean, size_t ld_mean,
+                       float *log_variance, size_t ld_log_variance)
+{
+    for (size_t i = 0; i < rows; i++) {
+        memcpy(mean + i * ld_mean, stats + i * 2 * k, k * sizeof(float));
+        if (log_variance)
+            memcpy(log_variance + i * ld_log_variance, stats + i * 2 * k + k, k * sizeof(float));
+    }
+}
 
 /* Scratch of at least `bytes`: the model's spare one if free and large enough, else a new
  * allocation. The model is const to callers; its spare slot is the one field that changes,
@@ -75,8 +88,11 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
         const size_t ld_target = ld_in;
         for (size_t l = p->first; l < p->last; l++) {
             bool top = l + 1 == p->last;
-            float *dest = top && p->out ? p->out + start * p->ld_out : buffers[(l - p->first) % 2];
-            size_t ld_dest = top && p->out ? p->ld_out : m->layers[l].n_out;
+            /* A variational latent layer's rows hold mean and log-variance side by side; the
+             * next layer reads the means through the leading dimension. */
+            bool split = top && ae_is_variational(m) && l == ae_latent_layer(m);
+            float *dest = top && p->out && !split ? p->out + start * p->ld_out : buffers[(l - p->first) % 2];
+            size_t ld_dest = top && p->out && !split ? p->ld_out : m->layers[l].n_out;
             if (top && p->with_loss) {
                 const ae_layer *L = &m->layers[l];
                 ae_layer_linear(m, l, in, ld_in, rows, dest, ld_dest);
@@ -96,6 +112,10 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
                 }
             } else {
                 ae_layer_forward(m, l, in, ld_in, rows, dest, ld_dest);
+                if (split && p->out)
+                    split_code(dest, rows, ae_latent_dim(m), p->out + start * p->ld_out, p->ld_out,
+                               p->log_variance ? p->log_variance + start * p->ld_log_variance : NULL,
+                               p->ld_log_variance);
                 if (top && unscale_out && p->out)
                     ae_unscale_rows(dest, ld_dest, rows, d_out, ae_scaling_offsets(m),
                                     ae_scaling_scales(m));
@@ -133,7 +153,8 @@ static int transform(const ae_model *m, bool encoder, bool decoder, const float 
         AE_FORWARD(ae_check_decoder(NULL, m, encoder ? "reconstruct" : "decode"));
     AE_FORWARD(ae_check_scaling_fitted(NULL, m));
     size_t first = encoder ? 0 : m->n_encoder_layers, last = decoder ? m->n_layers : m->n_encoder_layers;
-    size_t in_width = m->layers[first].n_in, out_width = m->layers[last - 1].n_out;
+    size_t in_width = m->layers[first].n_in;
+    size_t out_width = decoder ? m->layers[last - 1].n_out : ae_latent_dim(m);
     AE_FORWARD(check_inference(m, in, n_rows, ld_in, in_width, out, ld_out, out_width));
     AE_FORWARD(ae_check_data(NULL, m, "input", in, n_rows, in_width, ld_in, false));
     return ae_infer_layers(m, first, last, in, n_rows, ld_in, out, ld_out);
@@ -197,4 +218,80 @@ int ae_model_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
 {
     AE_CHECK(loss != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "loss is NULL");
     return ae_eval_loss(m, x, n_rows, ld_x, loss, NULL);
+}
+
+/* ---- variational models and the latent space ---------------------------------------- */
+
+int ae_model_encode_distribution(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                                 float *mean, size_t ld_mean, float *log_variance,
+                                 size_t ld_log_variance)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_CHECK(ae_is_variational(m), NULL, AE_ERR_STATE,
+             "the model is not variational: its code has no distribution (use ae_model_encode)");
+    if (log_variance)
+        AE_FORWARD(ae_check_matrix(NULL, "log_variance", log_variance, n_rows, ae_latent_dim(m),
+                                   ld_log_variance));
+    AE_FORWARD(ae_check_scaling_fitted(NULL, m));
+    AE_FORWARD(check_inference(m, x, n_rows, ld_x, ae_input_dim(m), mean, ld_mean, ae_latent_dim(m)));
+    AE_FORWARD(ae_check_data(NULL, m, "input", x, n_rows, ae_input_dim(m), ld_x, false));
+    infer_pass pass = {.first = 0, .last = m->n_encoder_layers, .in = x, .ld_in = ld_x, .out = mean,
+                       .ld_out = ld_mean, .log_variance = log_variance,
+                       .ld_log_variance = ld_log_variance};
+    return run_pass(m, &pass, n_rows);
+}
+
+int ae_model_sample(const ae_model *m, uint64_t seed, size_t n_rows, float *y, size_t ld_y)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_CHECK(ae_is_variational(m), NULL, AE_ERR_STATE,
+             "the model is not variational: it has no prior to sample codes from");
+    AE_FORWARD(ae_check_decoder(NULL, m, "generate rows"));
+    AE_FORWARD(ae_check_scaling_fitted(NULL, m));
+    AE_FORWARD(ae_check_matrix(NULL, "y", y, n_rows, ae_input_dim(m), ld_y));
+    const size_t k = ae_latent_dim(m), chunk = n_rows < AE_INFER_CHUNK_ROWS ? n_rows : AE_INFER_CHUNK_ROWS;
+    float *codes = ae_alloc_floats(chunk * k);
+    AE_CHECK(codes != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for %zu codes", chunk);
+    ae_rng rng;
+    ae_rng_seed(&rng, seed);
+    int status = AE_OK;
+    for (size_t start = 0; status == AE_OK && start < n_rows; start += chunk) {
+        size_t rows = n_rows - start < chunk ? n_rows - start : chunk;
+        for (size_t i = 0; i < rows * k; i++)
+            codes[i] = (float)ae_rng_normal(&rng);
+        status = ae_infer_layers(m, m->n_encoder_layers, m->n_layers, codes, rows, k,
+                                 y + start * ld_y, ld_y);
+    }
+    ae_free(codes);
+    return status;
+}
+
+int ae_model_interpolate(const ae_model *m, const float *x_a, const float *x_b, size_t n_steps,
+                         float *y, size_t ld_y)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_CHECK(n_steps >= 2, NULL, AE_ERR_INVALID_ARGUMENT,
+             "n_steps is %zu; the path needs at least its two ends", n_steps);
+    AE_FORWARD(ae_check_decoder(NULL, m, "decode a path"));
+    AE_FORWARD(ae_check_matrix(NULL, "y", y, n_steps, ae_input_dim(m), ld_y));
+    const size_t k = ae_latent_dim(m), d = ae_input_dim(m);
+    size_t n_floats;
+    AE_CHECK(ae_mul_size(n_steps + 2, k, &n_floats), NULL, AE_ERR_SIZE_OVERFLOW,
+             "%zu steps of %zu codes overflow", n_steps, k);
+    float *codes = ae_alloc_floats(n_floats);
+    AE_CHECK(codes != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for %zu codes", n_steps);
+    float *ends = codes + n_steps * k; /* z_a, then z_b */
+    int status = ae_model_encode(m, x_a, 1, d, ends, k);
+    if (status == AE_OK)
+        status = ae_model_encode(m, x_b, 1, d, ends + k, k);
+    if (status == AE_OK) {
+        for (size_t i = 0; i < n_steps; i++) {
+            float t = (float)i / (float)(n_steps - 1);
+            for (size_t j = 0; j < k; j++)
+                codes[i * k + j] = (1.0f - t) * ends[j] + t * ends[k + j];
+        }
+        status = ae_infer_layers(m, m->n_encoder_layers, m->n_layers, codes, n_steps, k, y, ld_y);
+    }
+    ae_free(codes);
+    return status;
 }

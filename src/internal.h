@@ -79,7 +79,7 @@ uint64_t ae_rng_below(ae_rng *rng, uint64_t bound);
 /* ---- settings (params.c) ------------------------------------------------ */
 
 /* Number of ae_param values; the model keeps one double per slot. */
-#define AE_PARAM_SLOT_COUNT 35
+#define AE_PARAM_SLOT_COUNT 37
 
 /* The typed view of the settings that the engine reads. */
 typedef struct ae_settings {
@@ -106,6 +106,8 @@ typedef struct ae_settings {
     long sparsity_layer; /* -1 = the latent layer */
     double activity_l1, contractive_weight;
     float dropout_input, dropout_hidden;
+    double kl_weight;
+    uint64_t kl_warmup_epochs;
 } ae_settings;
 
 /* Slot of a parameter in the value array, -1 if unknown. */
@@ -143,9 +145,11 @@ void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, 
 
 typedef struct ae_layer {
     size_t n_in, n_out;
-    size_t weight_offset; /* into params/grads: W, n_out x n_in row-major */
+    size_t weight_offset; /* into params/grads: W, n_out x n_in row-major (n_in x n_out if transposed) */
     size_t bias_offset;   /* into params/grads: b, n_out */
     int activation;
+    bool transposed;      /* tied weights: W is the mirror encoder layer's, used transposed */
+    bool shared_grad;     /* tied weights: a decoder layer wrote this W's gradient first */
 } ae_layer;
 
 /* Training scratch, sized for one batch size and reused by every step. */
@@ -160,6 +164,9 @@ typedef struct ae_workspace {
     float *dropped;        /* hidden dropout: each layer's output after dropout, as activations */
     uint8_t *keep;         /* hidden dropout: which outputs survived, as activations */
     float *columns;        /* per-unit penalty terms, 3 x max_width */
+    float *code;           /* variational: the code each row decodes, batch_capacity x latent */
+    double kl_sum;         /* variational: KL divergence summed over the last batch's rows */
+    double recon_sum;      /* the last batch's reconstruction loss summed over its elements */
 } ae_workspace;
 
 typedef struct ae_optimizer_state {
@@ -171,6 +178,7 @@ typedef struct ae_optimizer_state {
 
 struct ae_model {
     size_t n_layers, n_encoder_layers;
+    unsigned architecture; /* ae_architecture_flags */
     ae_layer *layers;
     size_t max_width; /* widest layer output or input */
 
@@ -185,6 +193,7 @@ struct ae_model {
 
     ae_optimizer_state optim;
     ae_workspace work;
+    double kl_ramp; /* variational: the KL warm-up's share of beta in this step, 1 outside fit */
     ae_pool *pool; /* workers for training's elementwise work; NULL = the caller alone */
     _Atomic(ae_scratch *) spare_scratch; /* see ae_scratch; NULL when taken or none yet */
     size_t pool_refused; /* thread count the system could not fully grant, 0 if none */
@@ -208,7 +217,12 @@ static inline const float *ae_scaling_scales(const ae_model *m)
 {
     return m->scaling + ae_input_dim(m);
 }
-static inline size_t ae_latent_dim(const ae_model *m) { return m->layers[m->n_encoder_layers - 1].n_out; }
+static inline bool ae_is_variational(const ae_model *m) { return (m->architecture & AE_ARCH_VARIATIONAL) != 0; }
+/* The code's width: a variational latent layer gives a mean and a log-variance per unit. */
+static inline size_t ae_latent_dim(const ae_model *m)
+{
+    return m->layers[m->n_encoder_layers - 1].n_out >> (ae_is_variational(m) ? 1 : 0);
+}
 
 /* model.c */
 /* Start or resize the worker pool to match the threads setting. */
@@ -226,8 +240,10 @@ int ae_check_data(ae_model *err_model, const ae_model *model, const char *name, 
 int ae_check_loss_config(ae_model *err_model, const ae_model *model);
 /* AE_ERR_STATE for an encoder-only model; `what` completes "it cannot ...". */
 int ae_check_decoder(ae_model *err_model, const ae_model *model, const char *what);
-/* A new encoder-only model with the given encoder widths (weights drawn as by create). */
-int ae_model_create_encoder_only(ae_model **out, const size_t *widths, size_t n_widths);
+/* A new encoder-only model with the given encoder widths (weights drawn as by create) and
+ * architecture flags (the encoder's part of them). */
+int ae_model_create_encoder_only(ae_model **out, const size_t *widths, size_t n_widths,
+                                 unsigned architecture);
 
 /* ---- elementwise kernels (kernels.c) ------------------------------------ */
 

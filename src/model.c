@@ -26,12 +26,15 @@ static int check_widths(const size_t *widths, size_t n_widths, const char *what)
 /* Lay out the layers and count parameters, checking every product and sum for overflow. */
 static int plan_layers(ae_model *m, const size_t *enc, size_t n_enc, const size_t *dec)
 {
+    const bool tied = (m->architecture & AE_ARCH_TIED_WEIGHTS) != 0;
     size_t n_weights = 0, n_biases = 0;
     for (size_t l = 0; l < m->n_layers; l++) {
         ae_layer *layer = &m->layers[l];
         if (l < m->n_encoder_layers) {
             layer->n_in = enc[l];
             layer->n_out = enc[l + 1];
+            if (l + 1 == m->n_encoder_layers && ae_is_variational(m))
+                layer->n_out *= 2; /* a mean and a log-variance per latent unit */
         } else if (dec) {
             layer->n_in = dec[l - m->n_encoder_layers];
             layer->n_out = dec[l - m->n_encoder_layers + 1];
@@ -45,7 +48,16 @@ static int plan_layers(ae_model *m, const size_t *enc, size_t n_enc, const size_
                      n_weights <= SIZE_MAX - layer_weights && n_biases <= SIZE_MAX - layer->n_out,
                  NULL, AE_ERR_SIZE_OVERFLOW, "layer %zu (%zu x %zu) is too large", l,
                  layer->n_out, layer->n_in);
-        layer->weight_offset = n_weights;
+        if (tied && l >= m->n_encoder_layers) {
+            /* The mirror's weights, transposed: no weights of its own. */
+            ae_layer *mirror = &m->layers[m->n_layers - 1 - l];
+            layer->weight_offset = mirror->weight_offset;
+            layer->transposed = true;
+            mirror->shared_grad = true;
+            layer_weights = 0;
+        } else {
+            layer->weight_offset = n_weights;
+        }
         n_weights += layer_weights;
         n_biases += layer->n_out;
         if (layer->n_out > m->max_width)
@@ -92,7 +104,7 @@ void ae_model_init_weights(ae_model *m)
     for (size_t l = 0; l < m->n_layers; l++) {
         const ae_layer *layer = &m->layers[l];
         float *w = m->params + layer->weight_offset;
-        size_t n = layer->n_out * layer->n_in;
+        size_t n = layer->transposed ? 0 : layer->n_out * layer->n_in;
         if (uses_he_init(layer->activation)) {
             double std = sqrt(2.0 / (double)layer->n_in);
             for (size_t i = 0; i < n; i++)
@@ -110,20 +122,50 @@ void ae_model_init_weights(ae_model *m)
 /* Build a model from checked widths: n_decoder_layers 0 makes an encoder alone; a
  * decoder_widths of NULL mirrors the encoder. */
 static int build(ae_model **out, const size_t *encoder_widths, size_t n_encoder_widths,
-                 const size_t *decoder_widths, size_t n_decoder_layers);
+                 const size_t *decoder_widths, size_t n_decoder_layers, unsigned architecture);
 
-int ae_model_create_encoder_only(ae_model **out, const size_t *widths, size_t n_widths)
+int ae_model_create_encoder_only(ae_model **out, const size_t *widths, size_t n_widths,
+                                 unsigned architecture)
 {
     *out = NULL;
-    return build(out, widths, n_widths, NULL, 0);
+    return build(out, widths, n_widths, NULL, 0, architecture & AE_ARCH_VARIATIONAL);
 }
 
 int ae_model_create(ae_model **out, const size_t *encoder_widths, size_t n_encoder_widths,
                     const size_t *decoder_widths, size_t n_decoder_widths)
 {
+    return ae_model_create_ex(out, encoder_widths, n_encoder_widths, decoder_widths,
+                              n_decoder_widths, AE_ARCH_PLAIN);
+}
+
+/* A decoder given explicitly mirrors the encoder when its widths are the encoder's reversed. */
+static bool widths_mirror(const size_t *enc, size_t n_enc, const size_t *dec, size_t n_dec)
+{
+    if (!dec)
+        return true;
+    if (n_dec != n_enc)
+        return false;
+    for (size_t i = 0; i < n_dec; i++)
+        if (dec[i] != enc[n_enc - 1 - i])
+            return false;
+    return true;
+}
+
+int ae_model_create_ex(ae_model **out, const size_t *encoder_widths, size_t n_encoder_widths,
+                       const size_t *decoder_widths, size_t n_decoder_widths, unsigned flags)
+{
     AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
     *out = NULL;
+    AE_CHECK((flags & ~(unsigned)(AE_ARCH_TIED_WEIGHTS | AE_ARCH_VARIATIONAL)) == 0, NULL,
+             AE_ERR_INVALID_ARGUMENT, "unknown architecture flags 0x%x", flags);
+    AE_CHECK(flags != (AE_ARCH_TIED_WEIGHTS | AE_ARCH_VARIATIONAL), NULL, AE_ERR_INVALID_ARGUMENT,
+             "tied weights and a variational latent layer do not combine (the latent layer has "
+             "twice the outputs its mirror takes)");
     AE_FORWARD(check_widths(encoder_widths, n_encoder_widths, "encoder_widths"));
+    if (flags & AE_ARCH_VARIATIONAL)
+        AE_CHECK(encoder_widths[n_encoder_widths - 1] <= INT_MAX / 2, NULL, AE_ERR_SIZE_OVERFLOW,
+                 "the latent width %zu is too large for a mean and a log-variance",
+                 encoder_widths[n_encoder_widths - 1]);
     if (decoder_widths || n_decoder_widths) {
         AE_FORWARD(check_widths(decoder_widths, n_decoder_widths, "decoder_widths"));
         AE_CHECK(decoder_widths[0] == encoder_widths[n_encoder_widths - 1], NULL,
@@ -136,15 +178,22 @@ int ae_model_create(ae_model **out, const size_t *encoder_widths, size_t n_encod
                  decoder_widths[n_decoder_widths - 1], encoder_widths[0]);
     }
 
+    AE_CHECK(!(flags & AE_ARCH_TIED_WEIGHTS) ||
+                 widths_mirror(encoder_widths, n_encoder_widths, decoder_widths, n_decoder_widths),
+             NULL, AE_ERR_INVALID_ARGUMENT,
+             "tied weights need a decoder that mirrors the encoder (decoder_widths NULL or the "
+             "encoder widths reversed)");
     return build(out, encoder_widths, n_encoder_widths, decoder_widths,
-                 decoder_widths ? n_decoder_widths - 1 : n_encoder_widths - 1);
+                 decoder_widths ? n_decoder_widths - 1 : n_encoder_widths - 1, flags);
 }
 
 static int build(ae_model **out, const size_t *encoder_widths, size_t n_encoder_widths,
-                 const size_t *decoder_widths, size_t n_decoder_layers)
+                 const size_t *decoder_widths, size_t n_decoder_layers, unsigned architecture)
 {
     ae_model *m = ae_calloc(1, sizeof *m);
     AE_CHECK(m != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory creating a model");
+    m->architecture = architecture;
+    m->kl_ramp = 1.0;
     m->n_encoder_layers = n_encoder_widths - 1;
     m->n_layers = m->n_encoder_layers + n_decoder_layers;
     m->layers = ae_calloc(m->n_layers, sizeof *m->layers);
@@ -232,6 +281,7 @@ size_t ae_model_latent_dim(const ae_model *m) { return m ? ae_latent_dim(m) : 0;
 size_t ae_model_layer_count(const ae_model *m) { return m ? m->n_layers : 0; }
 size_t ae_model_encoder_layer_count(const ae_model *m) { return m ? m->n_encoder_layers : 0; }
 size_t ae_model_param_count(const ae_model *m) { return m ? m->n_params : 0; }
+unsigned ae_model_architecture(const ae_model *m) { return m ? m->architecture : 0; }
 
 int ae_model_layer_info(const ae_model *m, size_t layer, size_t *n_out, size_t *n_in, int *activation)
 {
@@ -259,6 +309,10 @@ int ae_model_set_param(ae_model *m, ae_param param, double value)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_FORWARD(ae_param_check(m, param, value));
+    AE_CHECK(!(ae_is_variational(m) && param == AE_PARAM_LATENT_ACTIVATION && value != AE_ACT_LINEAR),
+             m, AE_ERR_STATE,
+             "a variational model's latent layer gives a mean and a log-variance: its activation "
+             "stays linear");
     int previous_optimizer = m->settings.optimizer, previous_scaling = m->settings.scaling;
     m->param_values[ae_param_slot(param)] = value;
     ae_settings_from_values(&m->settings, m->param_values);

@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <string.h>
 
 void ae_layer_linear(const ae_model *m, size_t layer, const float *in, size_t ld_in,
@@ -10,12 +11,16 @@ void ae_layer_linear(const ae_model *m, size_t layer, const float *in, size_t ld
 {
     const ae_layer *L = &m->layers[layer];
     const float *w = m->params + L->weight_offset;
+    /* Tied weights are the mirror's n_in x n_out matrix V, and this layer's W is V^T. */
+    const enum CBLAS_TRANSPOSE w_op = L->transposed ? CblasNoTrans : CblasTrans;
+    const int ld_w = (int)(L->transposed ? L->n_out : L->n_in);
     if (n_rows == 1) /* out = W in: a matrix-vector product */
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)L->n_out, (int)L->n_in, 1.0f, w,
-                    (int)L->n_in, in, 1, 0.0f, out, 1);
+        cblas_sgemv(CblasRowMajor, L->transposed ? CblasTrans : CblasNoTrans,
+                    (int)(L->transposed ? L->n_in : L->n_out), (int)(L->transposed ? L->n_out : L->n_in),
+                    1.0f, w, ld_w, in, 1, 0.0f, out, 1);
     else /* out = in W^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_rows, (int)L->n_out,
-                    (int)L->n_in, 1.0f, in, (int)ld_in, w, (int)L->n_in, 0.0f, out, (int)ld_out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, w_op, (int)n_rows, (int)L->n_out, (int)L->n_in,
+                    1.0f, in, (int)ld_in, w, ld_w, 0.0f, out, (int)ld_out);
 }
 
 void ae_layer_forward(const ae_model *m, size_t layer, const float *in, size_t ld_in,
@@ -40,6 +45,7 @@ void ae_workspace_release(ae_workspace *w)
     ae_free(w->dropped);
     ae_free(w->keep);
     ae_free(w->columns);
+    ae_free(w->code);
     memset(w, 0, sizeof *w);
 }
 
@@ -70,12 +76,15 @@ int ae_workspace_reserve(ae_model *m, size_t n_rows)
     fresh.delta_prev = ae_alloc_floats(delta_floats);
     fresh.activation_offsets = ae_calloc(m->n_layers, sizeof(size_t));
     fresh.columns = ae_calloc(m->max_width, 3 * sizeof(float));
+    if (ae_is_variational(m))
+        fresh.code = ae_alloc_floats(n_rows * ae_latent_dim(m)); /* <= delta_floats: no overflow */
     if (need_dropout) {
         fresh.dropped = ae_alloc_floats(total);
         fresh.keep = ae_alloc(total);
     }
     if (!fresh.batch || !fresh.corrupted || !fresh.activations || !fresh.delta || !fresh.delta_prev ||
-        !fresh.activation_offsets || !fresh.columns || (need_dropout && (!fresh.dropped || !fresh.keep))) {
+        !fresh.activation_offsets || !fresh.columns || (need_dropout && (!fresh.dropped || !fresh.keep)) ||
+        (ae_is_variational(m) && !fresh.code)) {
         ae_workspace_release(&fresh);
         return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu rows", n_rows);
     }
@@ -119,16 +128,66 @@ static void loss_range(void *context, size_t part, size_t begin, size_t end)
 /* Rows per unit of work: enough elements that waking a thread pays off. */
 static size_t loss_grain(size_t n_out) { return n_out >= 32768 ? 1 : 32768 / n_out; }
 
-/* What layer l + 1 reads: layer l's output after hidden dropout, if any. */
-static const float *layer_output_seen(const ae_model *m, size_t l, bool dropout)
+static bool variational_latent(const ae_model *m, size_t l)
 {
-    const ae_workspace *w = &m->work;
-    return (dropout ? w->dropped : w->activations) + w->activation_offsets[l];
+    return ae_is_variational(m) && l == ae_latent_layer(m);
 }
 
-static bool hidden_dropout(const ae_model *m, bool dropout)
+/* Whether layer l's outputs go through hidden dropout in this pass. */
+static bool drops_out(const ae_model *m, size_t l, bool step)
 {
-    return dropout && m->settings.dropout_hidden > 0.0f;
+    return step && m->settings.dropout_hidden > 0.0f && l + 1 < m->n_layers &&
+           !variational_latent(m, l);
+}
+
+/* What layer l + 1 reads: layer l's output after hidden dropout, if any, or the code a
+ * variational latent layer gives. */
+static const float *layer_output_seen(const ae_model *m, size_t l, bool step)
+{
+    const ae_workspace *w = &m->work;
+    if (variational_latent(m, l))
+        return w->code;
+    return (drops_out(m, l, step) ? w->dropped : w->activations) + w->activation_offsets[l];
+}
+
+/* Variational latent layer, forward: the code of each row, mean + exp(logvar / 2) * eps with
+ * eps drawn in a training step and 0 otherwise; the KL divergence sum goes to kl_sum. */
+static void sample_code(ae_model *m, size_t n_rows, bool step)
+{
+    ae_workspace *w = &m->work;
+    const size_t k = ae_latent_dim(m);
+    const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)];
+    double kl = 0.0;
+    for (size_t i = 0; i < n_rows; i++) {
+        const float *mean = stats + i * 2 * k, *log_var = mean + k;
+        float *code = w->code + i * k;
+        for (size_t j = 0; j < k; j++) {
+            double variance = exp((double)log_var[j]);
+            kl += -0.5 * (1.0 + (double)log_var[j] - (double)mean[j] * mean[j] - variance);
+            code[j] = step ? mean[j] + (float)(sqrt(variance) * ae_rng_normal(&m->rng)) : mean[j];
+        }
+    }
+    w->kl_sum = kl;
+}
+
+/* Variational latent layer, backward: from g = dObjective/dcode (n_rows x k) to
+ * dObjective/d(mean, logvar) (n_rows x 2k) in out, with the KL term's own gradient. */
+static void code_backward(const ae_model *m, const float *g, size_t n_rows, float *out)
+{
+    const ae_workspace *w = &m->work;
+    const size_t k = ae_latent_dim(m);
+    const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)];
+    const float c = (float)(m->settings.kl_weight * m->kl_ramp / ((double)n_rows * (double)ae_input_dim(m)));
+    for (size_t i = 0; i < n_rows; i++) {
+        const float *mean = stats + i * 2 * k, *log_var = mean + k, *code = w->code + i * k;
+        const float *g_row = g + i * k;
+        float *d_mean = out + i * 2 * k, *d_log_var = d_mean + k;
+        for (size_t j = 0; j < k; j++) {
+            /* code = mean + exp(logvar / 2) eps, so dcode/dlogvar = (code - mean) / 2. */
+            d_mean[j] = g_row[j] + c * mean[j];
+            d_log_var[j] = 0.5f * g_row[j] * (code[j] - mean[j]) + c * 0.5f * expm1f(log_var[j]);
+        }
+    }
 }
 
 double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float *target,
@@ -136,18 +195,20 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
 {
     ae_workspace *w = &m->work;
     const size_t last = m->n_layers - 1;
-    const bool drop = hidden_dropout(m, dropout);
     /* Keep every layer's output for the backward pass. */
     const float *in = x;
     size_t ld_in = ld_x;
+    w->kl_sum = 0.0;
     for (size_t l = 0; l < last; l++) {
         const size_t width = m->layers[l].n_out, at = w->activation_offsets[l];
         ae_layer_forward(m, l, in, ld_in, n_rows, w->activations + at, width);
-        if (drop)
+        if (drops_out(m, l, dropout))
             ae_dropout(w->activations + at, width, n_rows, width, m->settings.dropout_hidden,
                        &m->rng, w->dropped + at, w->keep + at);
-        in = layer_output_seen(m, l, drop);
-        ld_in = width;
+        if (variational_latent(m, l))
+            sample_code(m, n_rows, dropout);
+        in = layer_output_seen(m, l, dropout);
+        ld_in = m->layers[l + 1].n_in;
     }
     /* The output layer is fused with the loss and its gradient. */
     const ae_layer *top = &m->layers[last];
@@ -168,21 +229,24 @@ double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target
 {
     ae_workspace *w = &m->work;
     const size_t n_elements = n_rows * ae_input_dim(m);
-    const bool drop = hidden_dropout(m, dropout);
     const bool penalties = ae_penalties_active(&m->settings);
     double loss_sum = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta, dropout);
     double penalty = penalties ? ae_penalties_forward(m, n_rows) : 0.0;
+    w->recon_sum = loss_sum;
 
     /* Backward: delta holds dLoss/dZ of layer l. */
     float *delta = w->delta, *delta_prev = w->delta_prev;
     for (size_t l = m->n_layers; l-- > 0;) {
         const ae_layer *L = &m->layers[l];
-        const float *a_prev = l ? layer_output_seen(m, l - 1, drop) : x;
-        size_t ld_prev = l ? L->n_in : ld_x;
-        /* dW = delta^T A_prev */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)L->n_out, (int)L->n_in,
-                    (int)n_rows, 1.0f, delta, (int)L->n_out, a_prev, (int)ld_prev, 0.0f,
-                    m->grads + L->weight_offset, (int)L->n_in);
+        const float *a_prev = l ? layer_output_seen(m, l - 1, dropout) : x;
+        const int ld_prev = (int)(l ? L->n_in : ld_x), n_out = (int)L->n_out, n_in = (int)L->n_in;
+        float *grad_w = m->grads + L->weight_offset, *w_l = m->params + L->weight_offset;
+        if (L->transposed) /* dV = A_prev^T delta for the mirror's V = W^T; written first */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, (int)n_rows, 1.0f,
+                        a_prev, ld_prev, delta, n_out, 0.0f, grad_w, n_out);
+        else /* dW = delta^T A_prev, added to a tied decoder layer's share */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)n_rows, 1.0f,
+                        delta, n_out, a_prev, ld_prev, L->shared_grad ? 1.0f : 0.0f, grad_w, n_in);
         ae_column_sums(delta, n_rows, L->n_out, m->grads + L->bias_offset);
         if (penalties)
             ae_penalties_weight_grad(m, l, n_rows);
@@ -190,12 +254,17 @@ double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target
             break; /* no gradient with respect to the data */
         /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
          * layer l - 1's outputs */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n_rows, (int)L->n_in,
-                    (int)L->n_out, 1.0f, delta, (int)L->n_out, m->params + L->weight_offset,
-                    (int)L->n_in, 0.0f, delta_prev, (int)L->n_in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, L->transposed ? CblasTrans : CblasNoTrans,
+                    (int)n_rows, n_in, n_out, 1.0f, delta, n_out, w_l, L->transposed ? n_out : n_in,
+                    0.0f, delta_prev, n_in);
         const size_t below = l - 1, n_below = n_rows * L->n_in;
+        if (variational_latent(m, below)) {
+            /* delta is free now: it receives the latent layer's (linear) delta. */
+            code_backward(m, delta_prev, n_rows, delta);
+            continue;
+        }
         const float *a_below = w->activations + w->activation_offsets[below];
-        if (drop)
+        if (drops_out(m, below, dropout))
             ae_dropout_backward(delta_prev, w->keep + w->activation_offsets[below], n_below,
                                 m->settings.dropout_hidden);
         if (penalties)
@@ -208,5 +277,6 @@ double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target
         delta = delta_prev;
         delta_prev = swap;
     }
-    return loss_sum / (double)n_elements + penalty;
+    double kl = m->settings.kl_weight * m->kl_ramp * w->kl_sum / (double)n_elements;
+    return loss_sum / (double)n_elements + penalty + kl;
 }

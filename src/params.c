@@ -50,6 +50,8 @@ static const param_info param_table[AE_PARAM_SLOT_COUNT] = {
     {AE_PARAM_CONTRACTIVE_WEIGHT, "contractive_weight", 0, 0, 1e3, 0},
     {AE_PARAM_DROPOUT_INPUT, "dropout_input", 0, 0, 1, MAX_OPEN},
     {AE_PARAM_DROPOUT_HIDDEN, "dropout_hidden", 0, 0, 1, MAX_OPEN},
+    {AE_PARAM_KL_WEIGHT, "kl_weight", 1, 0, 1e3, 0},
+    {AE_PARAM_KL_WARMUP_EPOCHS, "kl_warmup_epochs", 0, 0, 1e9, INTEGRAL},
 };
 
 int ae_param_slot(ae_param param)
@@ -122,6 +124,8 @@ void ae_settings_from_values(ae_settings *s, const double *v)
     s->contractive_weight = value_of(v, AE_PARAM_CONTRACTIVE_WEIGHT);
     s->dropout_input = (float)value_of(v, AE_PARAM_DROPOUT_INPUT);
     s->dropout_hidden = (float)value_of(v, AE_PARAM_DROPOUT_HIDDEN);
+    s->kl_weight = value_of(v, AE_PARAM_KL_WEIGHT);
+    s->kl_warmup_epochs = (uint64_t)value_of(v, AE_PARAM_KL_WARMUP_EPOCHS);
 }
 
 int ae_param_bounds(ae_param param, double *min_value, double *max_value, int *integral)

@@ -24,7 +24,12 @@ static size_t sparsity_layer(const ae_model *m)
 
 int ae_check_penalties(ae_model *err_model, const ae_model *m)
 {
-    if (m->settings.sparsity_weight <= 0.0)
+    const ae_settings *s = &m->settings;
+    AE_CHECK(!ae_is_variational(m) || (s->activity_l1 <= 0.0 && s->contractive_weight <= 0.0), err_model,
+             AE_ERR_STATE,
+             "the activity and contractive penalties act on a deterministic latent code; a "
+             "variational model's code is regularised by its KL term");
+    if (s->sparsity_weight <= 0.0)
         return AE_OK;
     size_t k = sparsity_layer(m);
     AE_CHECK(k < m->n_encoder_layers, err_model, AE_ERR_STATE,

@@ -140,6 +140,7 @@ typedef struct fit_run {
     float *best;          /* weights of the best epoch, when restore_best */
     double started;
     double samples;       /* training rows processed, for the throughput */
+    double epoch_kl, epoch_recon; /* variational: KL and reconstruction sums over the epoch's rows */
     ae_fit_report report;
 } fit_run;
 
@@ -284,6 +285,9 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
     if (m->settings.shuffle && run->order)
         shuffle_indices(&m->rng, run->order, run->n_train);
     double loss_sum = 0.0;
+    run->epoch_kl = run->epoch_recon = 0.0;
+    const uint64_t warmup = m->settings.kl_warmup_epochs;
+    m->kl_ramp = warmup && epoch < warmup ? (double)epoch / (double)warmup : 1.0;
     for (uint64_t b = 0; b < batches; b++) {
         size_t start = (size_t)b * batch;
         size_t n = run->n_train - start < batch ? run->n_train - start : batch;
@@ -295,6 +299,8 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
         run->report.steps_run++;
         run->samples += (double)n;
         loss_sum += loss * (double)n;
+        run->epoch_kl += m->work.kl_sum;
+        run->epoch_recon += m->work.recon_sum;
         if (m->settings.progress_every_batch && b + 1 < batches &&
             notify(m, run, epoch, b + 1, batches, false, loss, NAN))
             return AE_ERR_CANCELLED;
@@ -327,6 +333,10 @@ static int fit_epochs(ae_model *m, fit_run *run)
         r->epochs_run = epoch;
         r->final_train_loss = train_loss;
         r->final_val_loss = val_loss;
+        if (ae_is_variational(m)) {
+            r->final_kl = run->epoch_kl / (double)run->n_train;
+            r->final_elbo = -(run->epoch_recon + run->epoch_kl) / (double)run->n_train;
+        }
         if (r->best_epoch == 0 || monitored < r->best_loss - s->min_delta) {
             r->best_loss = monitored;
             r->best_epoch = epoch;
@@ -396,10 +406,12 @@ int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld
     fit_run run = {0};
     run.started = started;
     run.report = (ae_fit_report){.size = sizeof(ae_fit_report), .final_train_loss = NAN,
-                                 .final_val_loss = NAN, .best_loss = NAN};
+                                 .final_val_loss = NAN, .best_loss = NAN, .final_kl = NAN,
+                                 .final_elbo = NAN};
     int status = prepare_fit(m, &run, x, n_rows, ld_x, x_val, n_val_rows, ld_val);
     if (status == AE_OK) {
         status = fit_epochs(m, &run);
+        m->kl_ramp = 1.0; /* the warm-up belongs to this fit */
         /* The best epoch's weights, unless they are the current ones (or training diverged,
          * which restored the start of the failing epoch). */
         size_t bytes = m->n_params * sizeof(float);

@@ -5,13 +5,23 @@
 #include <math.h>
 #include <string.h>
 
-/* Copy layer `from` of src onto layer `to` of dst (same shape, checked by the caller). */
+/* Copy layer `from` of src onto layer `to` of dst (same shape, checked by the caller). A
+ * tied layer of dst takes only the bias: its weights are its mirror's. */
 static void copy_layer(ae_model *dst, size_t to, const ae_model *src, size_t from)
 {
     const ae_layer *d = &dst->layers[to], *s = &src->layers[from];
-    memcpy(dst->params + d->weight_offset, src->params + s->weight_offset,
-           s->n_out * s->n_in * sizeof(float));
     memcpy(dst->params + d->bias_offset, src->params + s->bias_offset, s->n_out * sizeof(float));
+    if (d->transposed)
+        return;
+    float *w = dst->params + d->weight_offset;
+    const float *v = src->params + s->weight_offset;
+    if (!s->transposed) {
+        memcpy(w, v, s->n_out * s->n_in * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < s->n_out; i++) /* a tied source layer: its mirror's V transposed */
+        for (size_t j = 0; j < s->n_in; j++)
+            w[i * s->n_in + j] = v[j * s->n_out + i];
 }
 
 /* New weights invalidate the optimizer's moments and end the fresh state. */
@@ -65,8 +75,9 @@ int ae_model_export_encoder(const ae_model *src, ae_model **out)
     widths[0] = ae_input_dim(src);
     for (size_t l = 0; l < n_enc; l++)
         widths[l + 1] = src->layers[l].n_out;
+    widths[n_enc] = ae_latent_dim(src); /* a variational latent layer doubles it again */
     ae_model *m = NULL;
-    int status = ae_model_create_encoder_only(&m, widths, n_enc + 1);
+    int status = ae_model_create_encoder_only(&m, widths, n_enc + 1, src->architecture);
     ae_free(widths);
     if (status == AE_OK)
         status = ae_scaling_copy(m, src);
@@ -105,7 +116,7 @@ static int make_stage(ae_model *m, size_t k, ae_model **out)
     const ae_layer *e = &m->layers[k];
     const size_t mirror = m->n_layers - 1 - k, widths[2] = {e->n_in, e->n_out};
     ae_model *stage = NULL;
-    AE_FORWARD(ae_model_create(&stage, widths, 2, NULL, 0));
+    AE_FORWARD(ae_model_create_ex(&stage, widths, 2, NULL, 0, m->architecture & AE_ARCH_TIED_WEIGHTS));
     const bool first = k == 0, last = k + 1 == m->n_encoder_layers;
     const long sparse_layer = m->settings.sparsity_layer < 0 ? (long)ae_latent_layer(m)
                                                               : m->settings.sparsity_layer;
@@ -169,6 +180,9 @@ static int check_pretrain_args(ae_model *m, const float *x, size_t n_rows, size_
         AE_CHECK(reports[k].size >= sizeof reports[k].size, m, AE_ERR_INVALID_ARGUMENT,
                  "reports[%zu].size must be set to sizeof(ae_fit_report)", k);
     AE_FORWARD(ae_check_decoder(m, m, "be pre-trained"));
+    AE_CHECK(!ae_is_variational(m), m, AE_ERR_STATE,
+             "layer-wise pre-training trains deterministic shallow autoencoders; a variational "
+             "model trains as a whole with ae_model_fit()");
     AE_CHECK(mirrored(m), m, AE_ERR_STATE,
              "layer-wise pre-training needs a decoder that mirrors the encoder");
     AE_FORWARD(ae_check_matrix(m, "x", x, n_rows, ae_input_dim(m), ld_x));

@@ -46,13 +46,25 @@ int ae_model_get_weights(const ae_model *m, size_t layer, float *w, size_t n_w)
 {
     size_t offset = 0;
     AE_FORWARD(locate(m, layer, false, n_w, &offset));
-    return read_span(m, offset, w, n_w);
+    const ae_layer *L = &m->layers[layer];
+    if (!L->transposed)
+        return read_span(m, offset, w, n_w);
+    /* Tied: the mirror's n_in x n_out weights, handed out as this layer's n_out x n_in. */
+    AE_CHECK(w != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "destination is NULL");
+    const float *mirror = m->params + offset;
+    for (size_t i = 0; i < L->n_out; i++)
+        for (size_t j = 0; j < L->n_in; j++)
+            w[i * L->n_in + j] = mirror[j * L->n_out + i];
+    return AE_OK;
 }
 
 int ae_model_set_weights(ae_model *m, size_t layer, const float *w, size_t n_w)
 {
     size_t offset = 0;
     AE_FORWARD(locate_for_write(m, layer, false, n_w, &offset));
+    AE_CHECK(!m->layers[layer].transposed, m, AE_ERR_STATE,
+             "layer %zu uses the tied weights of layer %zu; set those instead", layer,
+             m->n_layers - 1 - layer);
     return write_span(m, offset, w, n_w);
 }
 
