@@ -66,7 +66,8 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
      * system: chunk <= 1024 and widths <= INT_MAX. */
     size_t buffer_floats = chunk * m->max_width;
     /* A third buffer holds the scaled inputs when the model scales them. */
-    const bool scale_in = p->first == 0 && m->scaling, unscale_out = p->last == m->n_layers && m->scaling;
+    const bool scale_in = p->first == 0 && m->scaling;
+    const bool unscale_out = p->last == m->n_layers && ae_has_decoder(m) && m->scaling;
     size_t bytes = (scale_in ? 3 : 2) * buffer_floats * sizeof(float) + chunk * sizeof(double);
     ae_scratch *scratch_block = take_scratch(m, bytes);
     AE_CHECK(scratch_block != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for inference scratch");

@@ -17,8 +17,8 @@ unsigned char *fuzz_save(const ae_model *m, unsigned flags, size_t *n);
  * the load succeeds and both saves give the same bytes. Returns the copy. */
 ae_model *fuzz_reload_checking_bytes(const ae_model *m, unsigned flags);
 
-/* Encode the rows x (n_rows x input width) with a and with b: traps unless both
- * succeed with bitwise identical codes. */
+/* Encode the rows x (n_rows x input width) with a and with b: traps unless both succeed
+ * with bitwise identical codes, or both refuse with AE_ERR_STATE (a scaling not fitted). */
 void fuzz_check_same_codes(const ae_model *a, const ae_model *b, const float *x, size_t n_rows);
 
 #endif

@@ -1,7 +1,8 @@
-/* libFuzzer target: the bytes are a recipe for a small model (widths, activations, loss,
- * optimizer, seed, a few training steps, save flags). The model is saved to memory and
- * loaded back; the copy must give the same bytes, the same codes, and, with the
- * optimizer state, the same weights after one more training step. Any difference traps. */
+/* libFuzzer target: the bytes are a recipe for a small model (architecture variant, widths,
+ * activations, loss, optimizer, regularisers, scaling, seed, a few training steps, save
+ * flags). The model is saved to memory and loaded back; the copy must give the same bytes,
+ * the same codes, and, with the optimizer state, the same weights after one more training
+ * step. Its exported encoder must round-trip the same way. Any difference traps. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +37,13 @@ static int same_params(const ae_model *a, const ae_model *b)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     recipe r = {data, size, 0};
+    static const unsigned architectures[] = {AE_ARCH_PLAIN, AE_ARCH_TIED_WEIGHTS, AE_ARCH_VARIATIONAL};
+    const unsigned architecture = architectures[next(&r) % 3];
     size_t enc[5], dec[5];
     size_t n_enc = 2 + next(&r) % 3, n_dec = 0;
     for (size_t i = 0; i < n_enc; i++)
         enc[i] = 1 + next(&r) % 8;
-    if (next(&r) & 1) { /* a decoder of its own */
+    if ((next(&r) & 1) && architecture != AE_ARCH_TIED_WEIGHTS) { /* a decoder of its own */
         n_dec = 2 + next(&r) % 3;
         for (size_t i = 0; i < n_dec; i++)
             dec[i] = 1 + next(&r) % 8;
@@ -48,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dec[n_dec - 1] = enc[0];
     }
     ae_model *m = NULL;
-    if (ae_model_create(&m, enc, n_enc, n_dec ? dec : NULL, n_dec) != AE_OK)
+    if (ae_model_create_ex(&m, enc, n_enc, n_dec ? dec : NULL, n_dec, architecture) != AE_OK)
         __builtin_trap();
     int output = (int)(next(&r) % 7);
     ae_model_set_param(m, AE_PARAM_THREADS, 1);
@@ -64,11 +67,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ae_model_set_param(m, AE_PARAM_WEIGHT_DECAY, (next(&r) % 4) / 100.0);
     ae_model_set_param(m, AE_PARAM_LEARNING_RATE, (1 + next(&r) % 100) / 1000.0);
     ae_model_set_param(m, AE_PARAM_CLIP_NORM, (next(&r) % 3) * 0.5);
+    /* Regularisers and scaling; settings a model refuses (a variational model's penalties,
+     * standardised BCE targets) make training calls fail, which is allowed. */
+    ae_model_set_param(m, AE_PARAM_DROPOUT_INPUT, (next(&r) % 3) * 0.25);
+    ae_model_set_param(m, AE_PARAM_DROPOUT_HIDDEN, (next(&r) % 3) * 0.25);
+    ae_model_set_param(m, AE_PARAM_ACTIVITY_L1, (next(&r) % 3) * 0.05);
+    ae_model_set_param(m, AE_PARAM_CONTRACTIVE_WEIGHT, (next(&r) % 3) * 0.05);
+    ae_model_set_param(m, AE_PARAM_KL_WEIGHT, (next(&r) % 3) * 0.5);
+    const unsigned scaling = next(&r) % 3;
+    ae_model_set_param(m, AE_PARAM_SCALING, scaling);
 
     size_t in = ae_model_input_dim(m), rows = 1 + next(&r) % 4;
     float *x = fuzz_malloc(rows * in * sizeof *x);
     for (size_t i = 0; i < rows * in; i++)
         x[i] = (float)next(&r) / 255.0f;
+    if (scaling != AE_SCALING_NONE && ae_model_fit_scaling(m, x, rows, in) != AE_OK)
+        __builtin_trap();
     unsigned steps = next(&r) % 4;
     for (unsigned s = 0; s < steps; s++)
         ae_model_train_batch(m, x, rows, in, NULL); /* may diverge: still a valid model */
@@ -84,6 +98,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sa != sb || !same_params(m, copy))
             __builtin_trap();
     }
+    ae_model *encoder = NULL;
+    if (ae_model_export_encoder(m, &encoder) != AE_OK)
+        __builtin_trap();
+    fuzz_check_same_codes(m, encoder, x, rows);
+    ae_model *encoder_copy = fuzz_reload_checking_bytes(encoder, AE_SAVE_DEFAULT);
+    fuzz_check_same_codes(encoder, encoder_copy, x, rows);
+    ae_model_free(encoder_copy);
+    ae_model_free(encoder);
     free(x);
     ae_model_free(copy);
     ae_model_free(m);
