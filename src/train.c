@@ -100,6 +100,9 @@ int ae_model_train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x
     const float *rows;
     size_t ld;
     AE_FORWARD(single_batch(m, x, n_rows, ld_x, &rows, &ld));
+    /* Everything the step allocates comes before it draws noise, masks or codes from the
+     * generator, so a step refused for memory leaves the model exactly as it was. */
+    AE_FORWARD(ae_optimizer_state_ensure(m));
     double batch_loss = NAN;
     int status = train_step(m, rows, n_rows, ld, &batch_loss);
     if (loss)
@@ -409,6 +412,10 @@ int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld
                                  .final_val_loss = NAN, .best_loss = NAN, .final_kl = NAN,
                                  .final_elbo = NAN};
     int status = prepare_fit(m, &run, x, n_rows, ld_x, x_val, n_val_rows, ld_val);
+    if (status != AE_OK && fitted_scaling) {
+        ae_free(m->scaling); /* nothing was trained with it */
+        m->scaling = NULL;
+    }
     if (status == AE_OK) {
         status = fit_epochs(m, &run);
         m->kl_ramp = 1.0; /* the warm-up belongs to this fit */

@@ -198,6 +198,7 @@ int ae_model_pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
     float *before = ae_alloc_floats(m->n_params), *codes = NULL;
     AE_CHECK(before != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for pre-training");
     memcpy(before, m->params, m->n_params * sizeof(float));
+    const ae_rng rng_before = m->rng; /* the stages draw their generators from it */
 
     int status = AE_OK;
     for (size_t k = 0; status == AE_OK && k < m->n_encoder_layers; k++) {
@@ -226,6 +227,7 @@ int ae_model_pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
         weights_replaced(m);
     } else {
         memcpy(m->params, before, m->n_params * sizeof(float));
+        m->rng = rng_before;
         ae_fail_on_model(m, status);
     }
     ae_free(before);

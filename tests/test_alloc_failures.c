@@ -164,7 +164,9 @@ static const ae_param ALL_PARAMS[] = {
     AE_PARAM_ADAM_BETA1, AE_PARAM_ADAM_BETA2, AE_PARAM_ADAM_EPSILON, AE_PARAM_WEIGHT_DECAY,
     AE_PARAM_CLIP_NORM, AE_PARAM_EPOCHS, AE_PARAM_BATCH_SIZE, AE_PARAM_SHUFFLE,
     AE_PARAM_VALIDATION_FRACTION, AE_PARAM_PATIENCE, AE_PARAM_MIN_DELTA,
-    AE_PARAM_RESTORE_BEST, AE_PARAM_PROGRESS_EVERY_BATCH};
+    AE_PARAM_RESTORE_BEST, AE_PARAM_PROGRESS_EVERY_BATCH, AE_PARAM_SCALING,
+    AE_PARAM_SPARSITY_WEIGHT, AE_PARAM_ACTIVITY_L1, AE_PARAM_CONTRACTIVE_WEIGHT,
+    AE_PARAM_DROPOUT_INPUT, AE_PARAM_DROPOUT_HIDDEN, AE_PARAM_KL_WEIGHT};
 
 typedef struct settings_snapshot {
     double values[ARRAY_LEN(ALL_PARAMS)];
@@ -251,11 +253,21 @@ static bool same_report(const ae_fit_report *a, const ae_fit_report *b)
            same_double(a->best_loss, b->best_loss);
 }
 
+/* Both have no fitted scaling, or the same one. */
+static bool same_scaling(const ae_model *a, const ae_model *b)
+{
+    float oa[IN], sa[IN], ob[IN], sb[IN];
+    int ra = ae_model_get_scaling(a, oa, sa, IN), rb = ae_model_get_scaling(b, ob, sb, IN);
+    return ra == rb && (ra != AE_OK || (memcmp(oa, ob, sizeof oa) == 0 && memcmp(sa, sb, sizeof sa) == 0));
+}
+
 static bool same_model(const ae_model *a, const ae_model *b)
 {
     if (ae_model_param_count(a) != ae_model_param_count(b) ||
         ae_model_layer_count(a) != ae_model_layer_count(b) ||
-        ae_model_encoder_layer_count(a) != ae_model_encoder_layer_count(b))
+        ae_model_encoder_layer_count(a) != ae_model_encoder_layer_count(b) ||
+        ae_model_architecture(a) != ae_model_architecture(b) ||
+        (ae_model_input_dim(a) == IN && !same_scaling(a, b)))
         return false;
     settings_snapshot sa = settings_of(a), sb = settings_of(b);
     return memcmp(&sa, &sb, sizeof sa) == 0 && test_same_params(a, b);
@@ -362,6 +374,48 @@ static int call_set_params(ae_model *m, outcome *o)
     int rc = ae_model_set_params(m, p, n);
     free(p);
     return rc;
+}
+
+/* The calls of the variants: scaling, pre-training, transfer, variational inference. */
+static int call_fit_scaling(ae_model *m, outcome *o)
+{
+    (void)o;
+    return ae_model_fit_scaling(m, data.x, ROWS, IN);
+}
+
+static int call_pretrain(ae_model *m, outcome *o)
+{
+    ae_fit_report reports[4];
+    size_t n = ae_model_encoder_layer_count(m);
+    assert_true(n <= 4);
+    for (size_t k = 0; k < n; k++)
+        reports[k] = test_new_fit_report();
+    int rc = ae_model_pretrain(m, data.x, ROWS, IN, reports, n);
+    o->report = reports[n - 1];
+    return rc;
+}
+
+static int call_export_encoder(ae_model *m, outcome *o)
+{
+    o->model = (ae_model *)(uintptr_t)0x1; /* must be overwritten with NULL on failure */
+    return ae_model_export_encoder(m, &o->model);
+}
+
+static int call_sample(ae_model *m, outcome *o)
+{
+    return ae_model_sample(m, 99, data.n_rows, output_buffer(o, data.n_rows * IN), IN);
+}
+
+static int call_interpolate(ae_model *m, outcome *o)
+{
+    return ae_model_interpolate(m, data.x, data.x + IN, 5, output_buffer(o, 5 * IN), IN);
+}
+
+static int call_encode_distribution(ae_model *m, outcome *o)
+{
+    float *out = output_buffer(o, 2 * data.n_rows * LATENT);
+    return ae_model_encode_distribution(m, data.x, data.n_rows, IN, out, LATENT,
+                                        out + data.n_rows * LATENT, LATENT);
 }
 
 /* Saving and loading. A model file is read back into the outcome's bytes; loads read
@@ -899,6 +953,114 @@ static void test_save_over_a_file_fails_cleanly_at_every_allocation_keeping_the_
     check_call_on_all_bases("save over a file", call_save_over_a_file, true);
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* Variants                                                                            */
+/* ---------------------------------------------------------------------------------- */
+
+typedef enum variant_kind {
+    VARIANT_TIED_STANDARDIZED_REGULARISED, /* tied weights, scaling not yet fitted, dropout,
+                                              contractive and L1 penalties */
+    VARIANT_VARIATIONAL_MINMAX,            /* variational, min-max scaling fitted, KL warm-up,
+                                              hidden dropout */
+    VARIANT_SPARSE_HIDDEN                  /* KL sparsity on a sigmoid hidden layer */
+} variant_kind;
+
+static ae_model *make_variant(variant_kind kind)
+{
+    static const size_t encoder[] = {IN, 6, LATENT};
+    static const unsigned architecture[] = {AE_ARCH_TIED_WEIGHTS, AE_ARCH_VARIATIONAL, AE_ARCH_PLAIN};
+    ae_model *m = NULL;
+    assert_int_equal(ae_model_create_ex(&m, encoder, ARRAY_LEN(encoder), NULL, 0, architecture[kind]),
+                     AE_OK);
+    test_set_param(m, AE_PARAM_SEED, 11);
+    test_set_epochs_and_batch(m, 2, 5);
+    switch (kind) {
+    case VARIANT_TIED_STANDARDIZED_REGULARISED:
+        test_set_activations(m, AE_ACT_TANH, AE_ACT_TANH, AE_ACT_LINEAR);
+        test_set_param(m, AE_PARAM_SCALING, AE_SCALING_STANDARDIZE);
+        test_set_param(m, AE_PARAM_DROPOUT_INPUT, 0.2);
+        test_set_param(m, AE_PARAM_DROPOUT_HIDDEN, 0.3);
+        test_set_param(m, AE_PARAM_CONTRACTIVE_WEIGHT, 0.1);
+        test_set_param(m, AE_PARAM_ACTIVITY_L1, 0.01);
+        break;
+    case VARIANT_VARIATIONAL_MINMAX:
+        test_set_activations(m, AE_ACT_ELU, AE_ACT_LINEAR, AE_ACT_SIGMOID);
+        test_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
+        test_set_param(m, AE_PARAM_SCALING, AE_SCALING_MINMAX);
+        test_set_param(m, AE_PARAM_KL_WARMUP_EPOCHS, 2);
+        test_set_param(m, AE_PARAM_DROPOUT_HIDDEN, 0.25);
+        assert_int_equal(ae_model_fit_scaling(m, data.x, BIG_ROWS, IN), AE_OK);
+        break;
+    case VARIANT_SPARSE_HIDDEN:
+        test_set_activations(m, AE_ACT_SIGMOID, AE_ACT_LINEAR, AE_ACT_LINEAR);
+        test_set_param(m, AE_PARAM_SPARSITY_WEIGHT, 0.5);
+        test_set_param(m, AE_PARAM_SPARSITY_LAYER, 0);
+        break;
+    }
+    return m;
+}
+
+static const char *const VARIANT_NAMES[] = {"tied, standardised, regularised",
+                                            "variational, min-max", "sparse hidden layer"};
+
+static void check_call_on_variants(const char *name, model_call call, bool is_const,
+                                   const variant_kind *kinds, size_t n_kinds)
+{
+    for (size_t k = 0; k < n_kinds; k++) {
+        ae_model *base = make_variant(kinds[k]);
+        char what[160];
+        snprintf(what, sizeof what, "%s (%s)", name, VARIANT_NAMES[kinds[k]]);
+        check_call(what, base, call, is_const);
+        ae_model_free(base);
+    }
+}
+
+static const variant_kind ALL_VARIANTS[] = {VARIANT_TIED_STANDARDIZED_REGULARISED,
+                                            VARIANT_VARIATIONAL_MINMAX, VARIANT_SPARSE_HIDDEN};
+
+static void test_variant_training_fails_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    check_call_on_variants("fit", call_fit, false, ALL_VARIANTS, ARRAY_LEN(ALL_VARIANTS));
+    check_call_on_variants("clone", call_clone, true, ALL_VARIANTS, ARRAY_LEN(ALL_VARIANTS));
+    static const variant_kind fitted[] = {VARIANT_VARIATIONAL_MINMAX, VARIANT_SPARSE_HIDDEN};
+    check_call_on_variants("train_batch", call_train_batch, false, fitted, ARRAY_LEN(fitted));
+    check_call_on_variants("gradient", call_gradient, false, fitted, ARRAY_LEN(fitted));
+    check_call_on_variants("fit_scaling", call_fit_scaling, false, ALL_VARIANTS, 2);
+}
+
+static void test_variant_inference_fails_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    static const variant_kind fitted[] = {VARIANT_VARIATIONAL_MINMAX, VARIANT_SPARSE_HIDDEN};
+    static const variant_kind variational[] = {VARIANT_VARIATIONAL_MINMAX};
+    data.n_rows = BIG_ROWS;
+    check_call_on_variants("encode", call_encode, true, fitted, ARRAY_LEN(fitted));
+    check_call_on_variants("reconstruct", call_reconstruct, true, fitted, ARRAY_LEN(fitted));
+    check_call_on_variants("score", call_score, true, fitted, ARRAY_LEN(fitted));
+    check_call_on_variants("encode_distribution", call_encode_distribution, true, variational, 1);
+    check_call_on_variants("sample", call_sample, true, variational, 1);
+    data.n_rows = ROWS;
+    check_call_on_variants("interpolate", call_interpolate, true, fitted, ARRAY_LEN(fitted));
+    check_call_on_variants("export_encoder", call_export_encoder, true, fitted, ARRAY_LEN(fitted));
+}
+
+static void test_pretrain_fails_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    check_call_on_variants("pretrain", call_pretrain, false, ALL_VARIANTS, 1);
+    check_call_on_variants("pretrain", call_pretrain, false, ALL_VARIANTS + 2, 1);
+}
+
+static void test_variant_files_fail_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    static const variant_kind fitted[] = {VARIANT_VARIATIONAL_MINMAX, VARIANT_SPARSE_HIDDEN};
+    check_call_on_variants("save_to_memory", call_save_to_memory, true, fitted, ARRAY_LEN(fitted));
+    check_call_on_variants("load_from_memory", call_load_from_memory, true, ALL_VARIANTS,
+                           ARRAY_LEN(ALL_VARIANTS));
+}
+
 static void test_load_from_memory_fails_cleanly_at_every_allocation(void **state)
 {
     (void)state;
@@ -935,6 +1097,10 @@ int main(void)
         FILE_TEST(test_save_over_a_file_fails_cleanly_at_every_allocation_keeping_the_old_file),
         FILE_TEST(test_load_from_memory_fails_cleanly_at_every_allocation),
         FILE_TEST(test_load_fails_cleanly_at_every_allocation),
+        ALLOC_TEST(test_variant_training_fails_cleanly_at_every_allocation),
+        ALLOC_TEST(test_variant_inference_fails_cleanly_at_every_allocation),
+        ALLOC_TEST(test_pretrain_fails_cleanly_at_every_allocation),
+        FILE_TEST(test_variant_files_fail_cleanly_at_every_allocation),
     };
     return cmocka_run_group_tests(tests, make_data, free_data);
 }
