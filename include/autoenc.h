@@ -165,7 +165,7 @@ typedef enum ae_architecture_flags {
     AE_ARCH_VARIATIONAL = 2    /**< a variational autoencoder: the latent layer gives a mean and a
                                     log-variance per latent unit, training samples the code with
                                     the reparameterisation trick and adds the KL divergence from
-                                    the standard normal prior (see ::ae_training); not with
+                                    the standard normal prior (see @ref ae_training); not with
                                     #AE_ARCH_TIED_WEIGHTS */
 } ae_architecture_flags;
 
@@ -710,7 +710,8 @@ AE_API int ae_model_detect(const ae_model *model, const float *x, size_t n_rows,
  * units weigh alike), while ae_model_decode() and ae_model_reconstruct()
  * return outputs in the original units (`y * scale + offset`). The offsets
  * and scales are fitted from data once, by the first ae_model_fit() (from all
- * its rows, validation rows included) or by ae_model_fit_scaling(), and are
+ * its rows, validation rows included; ae_model_fit_validated() from its training rows,
+ * not from the validation set) or by ae_model_fit_scaling(), and are
  * then kept: later fits, ae_model_reset() and training steps leave them
  * alone, and they are copied, saved and loaded with the model. Until they
  * are fitted, calls that need them return #AE_ERR_STATE (ae_model_fit()
@@ -719,7 +720,8 @@ AE_API int ae_model_detect(const ae_model *model, const float *x, size_t n_rows,
  * @{
  */
 /** Fit the scaling of #AE_PARAM_SCALING to the rows of @p x now (replacing a
- *  fitted one); #AE_ERR_STATE if the setting is #AE_SCALING_NONE. */
+ *  fitted one); #AE_ERR_STATE if the setting is #AE_SCALING_NONE,
+ *  #AE_ERR_INPUT_RANGE if a column's range overflows a float. */
 AE_API int ae_model_fit_scaling(ae_model *model, const float *x, size_t n_rows, size_t ld_x);
 /** Copy the fitted offsets and scales (@p n must equal input_dim);
  *  #AE_ERR_STATE if none are fitted. */

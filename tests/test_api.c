@@ -74,10 +74,21 @@ static const param_doc PARAM_DOCS[] = {
     {AE_PARAM_THREADS, 0, 0, 64, 0, 0, 1},
     {AE_PARAM_NOISE, AE_NOISE_NONE, 0, 3, 0, 0, 1},
     {AE_PARAM_NOISE_LEVEL, 0.1, 0, 1e6, 0, 0, 0},
+    {AE_PARAM_SCALING, AE_SCALING_NONE, 0, 2, 0, 0, 1},
+    {AE_PARAM_SPARSITY_WEIGHT, 0, 0, 1e3, 0, 0, 0},
+    {AE_PARAM_SPARSITY_TARGET, 0.05, 0, 1, 1, 1, 0},
+    {AE_PARAM_SPARSITY_LAYER, -1, -1, 4095, 0, 0, 1},
+    {AE_PARAM_ACTIVITY_L1, 0, 0, 1e3, 0, 0, 0},
+    {AE_PARAM_CONTRACTIVE_WEIGHT, 0, 0, 1e3, 0, 0, 0},
+    {AE_PARAM_DROPOUT_INPUT, 0, 0, 1, 0, 1, 0},
+    {AE_PARAM_DROPOUT_HIDDEN, 0, 0, 1, 0, 1, 0},
+    {AE_PARAM_KL_WEIGHT, 1, 0, 1e3, 0, 0, 0},
+    {AE_PARAM_KL_WARMUP_EPOCHS, 0, 0, 1e9, 0, 0, 1},
 };
 
 /* Values that are not any ae_param. */
-static const int UNKNOWN_PARAMS[] = {0, 8, 9, 19, 28, 29, 31, 39, 42, 100, -1, INT_MAX, INT_MIN};
+static const int UNKNOWN_PARAMS[] = {0, 8, 9, 19, 28, 29, 31, 39, 42, 49, 51, 59, 65, 69, 72, 79,
+                                     82, 100, -1, INT_MAX, INT_MIN};
 
 /* All settings of a model, in PARAM_DOCS order. */
 static void settings_of(const ae_model *m, double *out)
