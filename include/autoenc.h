@@ -454,9 +454,10 @@ typedef struct ae_fit_report {
     double samples_per_second; /**< training rows processed per second, validation excluded */
     double final_kl;           /**< variational: mean KL divergence per row over the last completed
                                     epoch's training batches (NaN otherwise) */
-    double final_elbo;         /**< variational: the evidence lower bound per row over the same
-                                    batches, `-(summed reconstruction loss + KL)`; a true ELBO for
-                                    #AE_LOSS_BCE (NaN otherwise) */
+    double final_elbo;         /**< variational: `-(summed reconstruction loss + KL)` per row over
+                                    the same batches; for #AE_LOSS_BCE the evidence lower bound,
+                                    for MSE the same bound up to the constants of a unit-variance
+                                    Gaussian likelihood (NaN for models that are not variational) */
 } ae_fit_report;
 
 /** Progress passed to the callback. Fields may be appended; read `size` first. */
