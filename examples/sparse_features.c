@@ -11,8 +11,11 @@
  * Then it prints, for held-out images, the mean code activation, the share of code
  * values that are off (below 0.01), how many units an image switches on (above 0.1),
  * how much the code moves under a small change of the input (the Jacobian's norm)
- * and the reconstruction error, next to that of predicting the mean training image. The penalties shape the training objective only:
- * ae_model_loss() and the validation loss stay the plain reconstruction loss. */
+ * and the reconstruction error, next to that of predicting the mean training image.
+ * The penalties shape the training objective only: ae_model_loss() and the validation
+ * loss stay the plain reconstruction loss.
+ *
+ * Usage: sparse_features [EPOCHS]   (20 by default) */
 #include <autoenc.h>
 
 #include "fashion_mnist.h"
@@ -81,8 +84,14 @@ static int measure(const ae_model *model, const float *x, size_t n, float *codes
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    char *end = NULL;
+    long epochs = argc > 1 ? strtol(argv[1], &end, 10) : 20;
+    if (argc > 2 || epochs < 1 || (argc > 1 && *end != '\0')) {
+        fprintf(stderr, "usage: sparse_features [EPOCHS]\n");
+        return 2;
+    }
     fashion_mnist train = {0}, test = {0};
     ae_model *models[N_MODELS] = {NULL, NULL, NULL};
     float *codes = NULL, *restored = NULL, *weights = NULL;
@@ -103,7 +112,7 @@ int main(void)
         CHECK(ae_model_set_param(models[k], AE_PARAM_LATENT_ACTIVATION, AE_ACT_SIGMOID));
         CHECK(ae_model_set_param(models[k], AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID));
         CHECK(ae_model_set_param(models[k], AE_PARAM_LOSS, AE_LOSS_BCE));
-        CHECK(ae_model_set_param(models[k], AE_PARAM_EPOCHS, 20));
+        CHECK(ae_model_set_param(models[k], AE_PARAM_EPOCHS, (double)epochs));
     }
     /* Sparse: each unit should be on for about 5% of the images. The penalty needs a
      * sigmoid on the layer it watches (by default the code, AE_PARAM_SPARSITY_LAYER -1). */
