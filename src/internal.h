@@ -292,6 +292,11 @@ double ae_contractive_columns(const float *a, size_t n_rows, size_t n_cols, int 
 /* delta_ij += coefficients[j] * 2 act'(z_ij) act''(z_ij). */
 void ae_contractive_delta(float *delta, const float *a, size_t n_rows, size_t n_cols,
                           int activation, const ae_settings *settings, const float *coefficients);
+/* Whether all n values are finite. */
+bool ae_all_finite(const float *v, size_t n);
+/* Whether all n values, scaled as (v - offset) / scale when offset is not NULL, lie in
+ * [0, 1]; the values must be finite. */
+bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float *scale);
 /* Column sums of an n_rows x n_cols packed matrix into sums (overwrites). */
 void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums);
 /* Sum of squares in double. */

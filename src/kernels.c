@@ -437,3 +437,53 @@ void ae_contractive_delta(float *delta, const float *a, size_t n_rows, size_t n_
         }
     }
 }
+
+/* ---- input validation ----------------------------------------------------------------- */
+
+/* Both scans run in independent lanes so that they vectorise without reassociating a
+ * float sum; they only say yes or no, and the caller finds the offending value itself. */
+enum { PROBE_LANES = 16 };
+
+AE_VECTOR_CLONES
+static bool all_finite_kernel(const float *v, size_t n)
+{
+    /* x * 0 is 0 for every finite x and NaN for NaN and +-Inf. */
+    float lane[PROBE_LANES] = {0};
+    size_t i = 0;
+    for (; i + PROBE_LANES <= n; i += PROBE_LANES)
+        for (size_t j = 0; j < PROBE_LANES; j++)
+            lane[j] += v[i + j] * 0.0f;
+    float total = 0.0f;
+    for (; i < n; i++)
+        total += v[i] * 0.0f;
+    for (size_t j = 0; j < PROBE_LANES; j++)
+        total += lane[j];
+    return total == 0.0f;
+}
+
+bool ae_all_finite(const float *v, size_t n) { return all_finite_kernel(v, n); }
+
+AE_VECTOR_CLONES
+static bool in_unit_range_kernel(const float *v, size_t n, const float *offset, const float *scale)
+{
+    unsigned outside[PROBE_LANES] = {0};
+    size_t i = 0;
+    for (; i + PROBE_LANES <= n; i += PROBE_LANES)
+        for (size_t j = 0; j < PROBE_LANES; j++) {
+            float x = offset ? (v[i + j] - offset[i + j]) / scale[i + j] : v[i + j];
+            outside[j] |= (unsigned)(x < 0.0f) | (unsigned)(x > 1.0f);
+        }
+    unsigned any = 0;
+    for (; i < n; i++) {
+        float x = offset ? (v[i] - offset[i]) / scale[i] : v[i];
+        any |= (unsigned)(x < 0.0f) | (unsigned)(x > 1.0f);
+    }
+    for (size_t j = 0; j < PROBE_LANES; j++)
+        any |= outside[j];
+    return any == 0;
+}
+
+bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float *scale)
+{
+    return in_unit_range_kernel(v, n, offset, scale);
+}
