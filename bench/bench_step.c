@@ -69,6 +69,7 @@ typedef struct result {
     int reps;
     double step_flops, encode_flops;
     timing step, floor, encode, encode_floor;
+    timing gradient; /* ae_model_gradient: forward and backward, no update (plus copying the gradient out) */
     const char *floor_kind, *encode_floor_kind;
     double loss_first, loss_last;
     int64_t lib_model_bytes, lib_step_peak_bytes, lib_encode_peak_bytes;
@@ -304,13 +305,19 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     reps = reps < o->min_reps ? o->min_reps : reps;
     r->reps = reps;
 
-    double *t = malloc(5 * (size_t)reps * sizeof *t);
+    size_t n_params = ae_model_param_count(m);
+    float *gradient = malloc(n_params * sizeof *gradient);
+    double *t = malloc(6 * (size_t)reps * sizeof *t);
+    if (!gradient) {
+        free(t);
+        t = NULL;
+    }
     if (!t) {
         floor_free(&f);
         return free(z), ae_model_free(m), free(x), fail("out of memory", NULL);
     }
     double *t_step = t, *t_floor = t + reps, *t_blas2 = t + 2 * reps, *t_enc = t + 3 * reps,
-           *t_enc_floor = t + 4 * reps;
+           *t_enc_floor = t + 4 * reps, *t_grad = t + 5 * reps;
     int64_t step_allocs = 0, encode_allocs = 0;
     /* Floor and library alternate which goes first, so neither always finds the caches
      * warmed (or flushed) by the other. */
@@ -331,6 +338,12 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
                 status = ae_model_train_batch(m, x, batch, d, rep == reps - 1 ? &r->loss_last : NULL);
                 t_step[rep] = bench_now() - a;
                 step_allocs += bench_alloc_get().n_allocs - n0;
+                /* The same batch's loss and gradient without the update: what the
+                 * optimizer costs is the difference. */
+                a = bench_now();
+                if (status == AE_OK)
+                    status = ae_model_gradient(m, x, batch, d, gradient, n_params, NULL);
+                t_grad[rep] = bench_now() - a;
             }
         }
         for (int turn = 0; turn < 2 && status == AE_OK; turn++) {
@@ -351,6 +364,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         fail("timed run", m);
     } else {
         r->step = summarize(t_step, (size_t)reps);
+        r->gradient = summarize(t_grad, (size_t)reps);
         r->floor = summarize(t_floor, (size_t)reps);
         r->floor_kind = "sgemm";
         if (batch == 1) {
@@ -369,6 +383,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     int64_t rss_now_peak = bench_rss_peak();
     g_max_rss = rss_now_peak > g_max_rss ? rss_now_peak : g_max_rss;
     free(t);
+    free(gradient);
     floor_free(&f);
     free(z);
     ae_model_free(m);
@@ -421,6 +436,18 @@ static void print_tables(const result *res, size_t n)
                r->reps, (double)r->batch / r->step.median_s, r->step_flops / r->step.median_s * 1e-9,
                (double)r->batch / r->floor.median_s, r->step_flops / r->floor.median_s * 1e-9, r->floor_kind,
                100.0 * r->floor.median_s / r->step.median_s);
+    }
+    printf("\nWhere a step's time goes, medians in ms: the gradient (ae_model_gradient: forward, backward\n"
+           "and copying the gradient out) against the same floor, and the rest of the step (clip check,\n"
+           "gradient norm and optimizer update)\n");
+    printf("%-22s %5s | %9s %9s %9s | %10s | %9s\n", "model", "batch", "step", "gradient", "floor",
+           "grad/floor", "update");
+    for (size_t i = 0; i < n; i++) {
+        const result *r = &res[i];
+        printf("%-22s %5zu | %9.3f %9.3f %9.3f | %9.1f%% | %9.3f\n", r->spec->name, r->batch,
+               1e3 * r->step.median_s, 1e3 * r->gradient.median_s, 1e3 * r->floor.median_s,
+               100.0 * r->floor.median_s / r->gradient.median_s,
+               1e3 * (r->step.median_s - r->gradient.median_s));
     }
     printf("\nEncode, medians\n");
     printf("%-22s %5s | %10s %8s | %10s %8s %-6s | %6s\n", "model", "batch", "samples/s", "GFLOP/s",
@@ -481,6 +508,8 @@ static int write_json(const char *path, const result *res, size_t n, const optio
         json_timing(f, "step_floor", r->floor, (double)r->batch, r->step_flops);
         fprintf(f, ", \"step_floor_kind\": \"%s\", \"step_ratio\": %.4f,\n      ", r->floor_kind,
                 r->floor.median_s / r->step.median_s);
+        json_timing(f, "gradient", r->gradient, (double)r->batch, r->step_flops);
+        fprintf(f, ",\n      ");
         json_timing(f, "encode", r->encode, (double)r->batch, r->encode_flops);
         fprintf(f, ",\n      ");
         json_timing(f, "encode_floor", r->encode_floor, (double)r->batch, r->encode_flops);
