@@ -13,35 +13,25 @@
 #include <stdlib.h>
 
 #include "autoenc.h"
+#include "grad_check.h"
 #include "reference_net.h"
 #include "test_data.h"
 #include "test_models.h"
 
 #define N_ACTIVATIONS 7
 
-/* Central-difference step in double. Truncation error ~ h^2 |L'''| / 6 ~ 1e-13 and
- * rounding error ~ 1e-16 |L| / h ~ 1e-10: the difference quotient is exact to far
- * below anything a float gradient can resolve. */
-#define FD_STEP 1e-6
+/* The reference loss at the reference's current parameters, for central differences. */
+typedef struct fd_point {
+    const ref_net *net;
+    const float *x;
+    size_t n_rows, ld;
+} fd_point;
 
-/* Gradient tolerance: |g - fd| <= GRAD_RTOL |fd| + GRAD_ATOL * scale, where scale is
- * the largest |fd| within the same tensor (one layer's W or one layer's b).
- * The library works in float (unit roundoff 6e-8): each gradient entry is a short
- * sum (5 rows, widths <= 9, <= 8 layers) of products whose float rounding error is
- * a few tens of ulps of the largest terms, i.e. ~1e-6 of the tensor's scale, and the
- * float forward pass perturbs the point by a similar relative amount. The bounds
- * below sit 10-100x above that (the worst case measured over all configurations
- * is 2% of the bound; AE_TEST_VERBOSE=1 prints it), while any real mistake (a wrong
- * derivative, slope or alpha, a missing factor, a transposed index, a bias summed
- * over the wrong axis, a wrong 1/N) moves some entry by a large fraction of its
- * tensor's scale. Scaling per tensor (not by the global maximum) keeps the check
- * sharp for deep layers whose gradients are orders of magnitude smaller. */
-#define GRAD_RTOL 1e-3
-#define GRAD_ATOL 1e-4
-
-/* The library's loss is accumulated in double from a float forward pass: its
- * relative error is that of the float activations, ~1e-6 for these small nets. */
-#define LOSS_RTOL 1e-5
+static double reference_loss(void *context)
+{
+    const fd_point *p = context;
+    return ref_net_loss(p->net, p->x, p->n_rows, p->ld);
+}
 
 /* Valid test points keep every pre-activation feeding a kinked activation (relu,
  * leaky relu, elu) at least this far from 0. An FD step moves a pre-activation by
@@ -96,35 +86,6 @@ static ae_model *create_model(const grad_case *c)
     return model;
 }
 
-/* Random weights (normal, std 1.3/sqrt(n_in)) and biases of random sign with
- * 0.1 <= |b| <= 0.5, so pre-activations spread around 0 without collapsing on it. */
-static void set_random_params(ae_model *model, const grad_case *c, test_rng *rng)
-{
-    size_t n_params = ae_model_param_count(model), n_layers = ae_model_layer_count(model);
-    float *params = malloc(n_params * sizeof *params);
-    assert_non_null(params);
-    size_t offset = 0;
-    for (size_t l = 0; l < n_layers; l++) {
-        size_t n_out, n_in;
-        assert_int_equal(ae_model_layer_info(model, l, &n_out, &n_in, NULL), AE_OK);
-        double std = 1.3 / sqrt((double)n_in);
-        for (size_t i = 0; i < n_out * n_in; i++)
-            params[offset++] = (float)(std * test_rng_normal(rng));
-    }
-    for (size_t l = 0; l < n_layers; l++) {
-        size_t n_out;
-        assert_int_equal(ae_model_layer_info(model, l, &n_out, NULL, NULL), AE_OK);
-        for (size_t i = 0; i < n_out; i++) {
-            double magnitude = 0.1 + 0.4 * test_rng_uniform(rng);
-            if (l == n_layers - 1 && c->output_bias != 0)
-                magnitude = c->output_bias;
-            params[offset++] = (float)(test_rng_uniform(rng) < 0.5 ? -magnitude : magnitude);
-        }
-    }
-    assert_int_equal(offset, n_params);
-    assert_int_equal(ae_model_set_params(model, params, n_params), AE_OK);
-    free(params);
-}
 
 /* Data: uniform in [-1, 1] for MSE, in [0, 1] for BCE with some exact 0 and 1
  * targets. Padding columns hold NaN (test_random_matrix), so reading them shows. */
@@ -163,7 +124,7 @@ static void check_case(const grad_case *c, uint64_t seed, const char *label)
     int attempt;
     for (attempt = 0; attempt < 20; attempt++) {
         free(x);
-        set_random_params(model, c, &rng);
+        free(test_set_spread_params(model, &rng, c->output_bias));
         x = make_data(c, input_dim, &rng);
         assert_int_equal(ref_net_from_model(&net, model), 0);
         if (ref_net_min_kink_distance(&net, x, c->n_rows, ld) >= KINK_MARGIN)
@@ -189,11 +150,11 @@ static void check_case(const grad_case *c, uint64_t seed, const char *label)
         print_error("%s: gradient: %s\n", label, ae_model_last_error(model));
     assert_int_equal(rc, AE_OK);
     assert_int_equal(ae_model_loss(model, x, c->n_rows, ld, &model_loss), AE_OK);
-    if (rel_diff(grad_loss, ref_loss) > LOSS_RTOL || rel_diff(model_loss, ref_loss) > LOSS_RTOL)
+    if (rel_diff(grad_loss, ref_loss) > GRAD_LOSS_RTOL || rel_diff(model_loss, ref_loss) > GRAD_LOSS_RTOL)
         print_error("%s: loss reference %.9g, gradient %.9g, loss %.9g\n", label, ref_loss,
                     grad_loss, model_loss);
-    assert_true(rel_diff(grad_loss, ref_loss) <= LOSS_RTOL);
-    assert_true(rel_diff(model_loss, ref_loss) <= LOSS_RTOL);
+    assert_true(rel_diff(grad_loss, ref_loss) <= GRAD_LOSS_RTOL);
+    assert_true(rel_diff(model_loss, ref_loss) <= GRAD_LOSS_RTOL);
 
     /* per-row score */
     double *ref_rows = malloc(c->n_rows * sizeof *ref_rows);
@@ -203,56 +164,27 @@ static void check_case(const grad_case *c, uint64_t seed, const char *label)
     assert_int_equal(ref_net_row_losses(&net, x, c->n_rows, ld, ref_rows), 0);
     assert_int_equal(ae_model_score(model, x, c->n_rows, ld, scores), AE_OK);
     for (size_t r = 0; r < c->n_rows; r++) {
-        if (rel_diff(scores[r], ref_rows[r]) > LOSS_RTOL)
+        if (rel_diff(scores[r], ref_rows[r]) > GRAD_LOSS_RTOL)
             print_error("%s: score row %zu: %.9g vs reference %.9g\n", label, r, (double)scores[r],
                         ref_rows[r]);
-        assert_true(rel_diff(scores[r], ref_rows[r]) <= LOSS_RTOL);
+        assert_true(rel_diff(scores[r], ref_rows[r]) <= GRAD_LOSS_RTOL);
     }
 
     /* (b) every parameter against the central difference of the double loss */
     double *fd = malloc(n_params * sizeof *fd);
     assert_non_null(fd);
-    for (size_t i = 0; i < n_params; i++) {
-        double saved = net.params[i];
-        double h = FD_STEP * fmax(1.0, fabs(saved));
-        net.params[i] = saved + h;
-        double plus = ref_net_loss(&net, x, c->n_rows, ld);
-        net.params[i] = saved - h;
-        double minus = ref_net_loss(&net, x, c->n_rows, ld);
-        net.params[i] = saved;
-        fd[i] = (plus - minus) / (2 * h);
-    }
-    size_t failures = 0;
-    double worst = 0;
+    fd_point point = {&net, x, c->n_rows, ld};
+    grad_central_differences(net.params, n_params, reference_loss, &point, fd);
+    grad_check gc = {.label = label};
     for (size_t l = 0; l < net.n_layers; l++) {
         const ref_layer *layer = &net.layers[l];
-        size_t starts[2] = {layer->w_offset, layer->b_offset};
-        size_t counts[2] = {layer->n_out * layer->n_in, layer->n_out};
-        for (int part = 0; part < 2; part++) {
-            double scale = 0;
-            for (size_t k = 0; k < counts[part]; k++)
-                scale = fmax(scale, fabs(fd[starts[part] + k]));
-            /* Every tensor must carry gradient, or the check would prove nothing there. */
-            if (!(scale > 1e-7))
-                print_error("%s: layer %zu %s has no gradient (scale %g)\n", label, l,
-                            part ? "bias" : "weights", scale);
-            assert_true(scale > 1e-7);
-            for (size_t k = 0; k < counts[part]; k++) {
-                size_t i = starts[part] + k;
-                double err = fabs((double)grad[i] - fd[i]);
-                double tol = GRAD_RTOL * fabs(fd[i]) + GRAD_ATOL * scale;
-                worst = fmax(worst, err / tol);
-                if (!(err <= tol) && failures++ < 8)
-                    print_error("%s: layer %zu %s[%zu]: gradient %.9g, finite difference %.9g "
-                                "(tensor scale %.3g)\n",
-                                label, l, part ? "bias" : "weights", k, (double)grad[i], fd[i],
-                                scale);
-            }
-        }
+        char what[64];
+        snprintf(what, sizeof what, "layer %zu weights", l);
+        grad_check_tensor(&gc, what, grad, fd, layer->w_offset, layer->n_out * layer->n_in);
+        snprintf(what, sizeof what, "layer %zu bias", l);
+        grad_check_tensor(&gc, what, grad, fd, layer->b_offset, layer->n_out);
     }
-    if (getenv("AE_TEST_VERBOSE"))
-        print_message("%s: worst error/tolerance %.3g\n", label, worst);
-    assert_int_equal(failures, 0);
+    grad_check_finish(&gc);
 
     free(fd);
     free(ref_rows);
@@ -397,7 +329,7 @@ static void check_setting_is_honoured(int activation, ae_param param, double val
     assert_true(got == value);
     test_rng rng;
     test_rng_seed(&rng, 6100u + (uint64_t)param);
-    set_random_params(model, &c, &rng);
+    free(test_set_spread_params(model, &rng, c.output_bias));
     float *x = make_data(&c, ae_model_input_dim(model), &rng);
     ref_net net;
     assert_int_equal(ref_net_from_model(&net, model), 0);
@@ -412,7 +344,7 @@ static void check_setting_is_honoured(int activation, ae_param param, double val
     /* the setting matters for this data (else the test could not fail) ... */
     assert_true(rel_diff(with_default, with_value) > 1e-2);
     /* ... and the library uses it */
-    assert_true(rel_diff(lib, with_value) <= LOSS_RTOL);
+    assert_true(rel_diff(lib, with_value) <= GRAD_LOSS_RTOL);
     free(x);
     ref_net_free(&net);
     ae_model_free(model);
@@ -444,7 +376,7 @@ static void test_loss_and_score_match_reference_on_a_large_batch(void **state)
         ae_model *model = create_model(&c);
         test_rng rng;
         test_rng_seed(&rng, 7000u + k);
-        set_random_params(model, &c, &rng);
+        free(test_set_spread_params(model, &rng, c.output_bias));
         float *x = make_data(&c, 20, &rng);
         size_t ld = 25;
         ref_net net;
@@ -457,13 +389,13 @@ static void test_loss_and_score_match_reference_on_a_large_batch(void **state)
         assert_int_equal(ae_model_score(model, x, c.n_rows, ld, scores), AE_OK);
         size_t bad = 0;
         for (size_t r = 0; r < c.n_rows; r++)
-            if (!(rel_diff(scores[r], ref_rows[r]) <= LOSS_RTOL) && bad++ < 5)
+            if (!(rel_diff(scores[r], ref_rows[r]) <= GRAD_LOSS_RTOL) && bad++ < 5)
                 print_error("row %zu: score %.9g, reference %.9g\n", r, (double)scores[r],
                             ref_rows[r]);
         assert_int_equal(bad, 0);
         double lib;
         assert_int_equal(ae_model_loss(model, x, c.n_rows, ld, &lib), AE_OK);
-        assert_true(rel_diff(lib, ref_net_loss(&net, x, c.n_rows, ld)) <= LOSS_RTOL);
+        assert_true(rel_diff(lib, ref_net_loss(&net, x, c.n_rows, ld)) <= GRAD_LOSS_RTOL);
         free(ref_rows);
         free(scores);
         free(x);

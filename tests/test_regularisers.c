@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "autoenc.h"
+#include "grad_check.h"
 #include "reference_net.h"
 #include "test_data.h"
 #include "test_models.h"
@@ -28,17 +29,12 @@
 #define N_ACTIVATIONS 7
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The tolerances of tests/test_gradients.c, for the same reasons: the nets are as
- * small (widths <= 8, <= 6 layers, 6 rows) and the penalties add only short float
- * sums to the objective and its gradient (<= 5 units times <= 6 rows, plus one row
- * norm of <= 7 squares per unit), whose rounding error is again ~1e-6 of a tensor's
- * scale, while a wrong derivative, a missing act'' term, a wrong 1/n or a KL mean
- * over the wrong axis moves entries by a large fraction of it.
- * FD_STEP: central differences in double are exact to ~1e-10 relative here. */
-#define FD_STEP 1e-6
-#define GRAD_RTOL 1e-3
-#define GRAD_ATOL 1e-4
-#define LOSS_RTOL 1e-5
+/* The tolerances of tests/support/grad_check.h hold for the same reasons: the nets are
+ * as small (widths <= 8, <= 6 layers, 6 rows) and the penalties add only short float sums
+ * to the objective and its gradient (<= 5 units times <= 6 rows, plus one row norm of
+ * <= 7 squares per unit), whose rounding error is again ~1e-6 of a tensor's scale, while a
+ * wrong derivative, a missing act'' term, a wrong 1/n or a KL mean over the wrong axis
+ * moves entries by a large fraction of it. */
 /* No pre-activation of a kinked activation (relu, leaky relu, elu; with L1 on, any
  * latent unit whose code crosses 0) within this distance of its kink. */
 #define KINK_MARGIN 1e-3
@@ -97,31 +93,18 @@ static ae_model *create_model(const pen_case *c)
  * range [1e-6, 1 - 1e-6]. */
 static void set_random_params(ae_model *model, const pen_case *c, test_rng *rng)
 {
-    size_t n_params = ae_model_param_count(model), n_layers = ae_model_layer_count(model);
-    size_t latent = ae_model_encoder_layer_count(model) - 1;
-    float *params = malloc(n_params * sizeof *params);
-    assert_non_null(params);
-    size_t offset = 0;
-    for (size_t l = 0; l < n_layers; l++) {
-        size_t n_out, n_in;
-        assert_int_equal(ae_model_layer_info(model, l, &n_out, &n_in, NULL), AE_OK);
-        double std = 1.3 / sqrt((double)n_in);
-        for (size_t i = 0; i < n_out * n_in; i++)
-            params[offset++] = (float)(std * test_rng_normal(rng));
+    float *params = test_set_spread_params(model, rng, 0);
+    if (c->saturation_bias != 0) {
+        size_t latent = ae_model_encoder_layer_count(model) - 1, n_out;
+        assert_int_equal(ae_model_layer_info(model, latent, &n_out, NULL, NULL), AE_OK);
+        float *bias = malloc(n_out * sizeof *bias);
+        assert_non_null(bias);
+        assert_int_equal(ae_model_get_bias(model, latent, bias, n_out), AE_OK);
+        bias[0] = (float)-c->saturation_bias;
+        bias[1] = (float)c->saturation_bias;
+        assert_int_equal(ae_model_set_bias(model, latent, bias, n_out), AE_OK);
+        free(bias);
     }
-    for (size_t l = 0; l < n_layers; l++) {
-        size_t n_out;
-        assert_int_equal(ae_model_layer_info(model, l, &n_out, NULL, NULL), AE_OK);
-        for (size_t i = 0; i < n_out; i++) {
-            double magnitude = 0.1 + 0.4 * test_rng_uniform(rng);
-            float value = (float)(test_rng_uniform(rng) < 0.5 ? -magnitude : magnitude);
-            if (c->saturation_bias != 0 && l == latent && i < 2)
-                value = (float)(i == 0 ? -c->saturation_bias : c->saturation_bias);
-            params[offset++] = value;
-        }
-    }
-    assert_int_equal(offset, n_params);
-    assert_int_equal(ae_model_set_params(model, params, n_params), AE_OK);
     free(params);
 }
 
@@ -202,15 +185,15 @@ static void check_case(const pen_case *c, uint64_t seed, const char *label)
         print_error("%s: train_batch: %s\n", label, ae_model_last_error(stepped));
     assert_int_equal(rc, AE_OK);
     ae_model_free(stepped);
-    if (rel_diff(grad_loss, terms.total) > LOSS_RTOL || rel_diff(step_loss, terms.total) > LOSS_RTOL ||
-        rel_diff(model_loss, terms.reconstruction) > LOSS_RTOL)
+    if (rel_diff(grad_loss, terms.total) > GRAD_LOSS_RTOL || rel_diff(step_loss, terms.total) > GRAD_LOSS_RTOL ||
+        rel_diff(model_loss, terms.reconstruction) > GRAD_LOSS_RTOL)
         print_error("%s: objective: reference %.9g (reconstruction %.9g, sparsity %.9g, "
                     "activity %.9g, contractive %.9g); gradient %.9g, step %.9g; loss %.9g\n",
                     label, terms.total, terms.reconstruction, terms.sparsity, terms.activity,
                     terms.contractive, grad_loss, step_loss, model_loss);
-    assert_true(rel_diff(grad_loss, terms.total) <= LOSS_RTOL);
-    assert_true(rel_diff(step_loss, terms.total) <= LOSS_RTOL);
-    assert_true(rel_diff(model_loss, terms.reconstruction) <= LOSS_RTOL);
+    assert_true(rel_diff(grad_loss, terms.total) <= GRAD_LOSS_RTOL);
+    assert_true(rel_diff(step_loss, terms.total) <= GRAD_LOSS_RTOL);
+    assert_true(rel_diff(model_loss, terms.reconstruction) <= GRAD_LOSS_RTOL);
 
     /* (b) every parameter against the central difference of the reference objective;
      * fd_plain is that of the reconstruction loss alone, to show the penalties move
@@ -218,43 +201,29 @@ static void check_case(const pen_case *c, uint64_t seed, const char *label)
     double *fd = malloc(n_params * sizeof *fd), *fd_plain = malloc(n_params * sizeof *fd_plain);
     assert_non_null(fd);
     assert_non_null(fd_plain);
-    assert_int_equal(ref_net_objective_gradient(&net, x, N_ROWS, input_dim, FD_STEP, fd), 0);
+    assert_int_equal(ref_net_objective_gradient(&net, x, N_ROWS, input_dim, GRAD_FD_STEP, fd), 0);
     ref_net plain = net;
     plain.sparsity_weight = plain.activity_l1 = plain.contractive_weight = 0;
-    assert_int_equal(ref_net_objective_gradient(&plain, x, N_ROWS, input_dim, FD_STEP, fd_plain), 0);
+    assert_int_equal(ref_net_objective_gradient(&plain, x, N_ROWS, input_dim, GRAD_FD_STEP, fd_plain), 0);
 
-    size_t failures = 0;
-    double worst = 0, penalty_effect = 0;
+    grad_check gc = {.label = label};
+    double penalty_effect = 0;
     for (size_t l = 0; l < net.n_layers; l++) {
         const ref_layer *layer = &net.layers[l];
         size_t starts[2] = {layer->w_offset, layer->b_offset};
         size_t counts[2] = {layer->n_out * layer->n_in, layer->n_out};
         for (int part = 0; part < 2; part++) {
-            double scale = 0;
-            for (size_t k = 0; k < counts[part]; k++)
-                scale = fmax(scale, fabs(fd[starts[part] + k]));
-            if (!(scale > 1e-7))
-                print_error("%s: layer %zu %s has no gradient (scale %g)\n", label, l,
-                            part ? "bias" : "weights", scale);
-            assert_true(scale > 1e-7);
-            for (size_t k = 0; k < counts[part]; k++) {
-                size_t i = starts[part] + k;
-                double tol = GRAD_RTOL * fabs(fd[i]) + GRAD_ATOL * scale;
-                double err = fabs((double)grad[i] - fd[i]);
-                worst = fmax(worst, err / tol);
-                penalty_effect = fmax(penalty_effect, fabs(fd[i] - fd_plain[i]) / tol);
-                if (!(err <= tol) && failures++ < 8)
-                    print_error("%s: layer %zu %s[%zu]: gradient %.9g, finite difference %.9g "
-                                "(without penalties %.9g, tensor scale %.3g)\n",
-                                label, l, part ? "bias" : "weights", k, (double)grad[i], fd[i],
-                                fd_plain[i], scale);
-            }
+            char what[64];
+            snprintf(what, sizeof what, "layer %zu %s", l, part ? "bias" : "weights");
+            double scale = grad_check_tensor(&gc, what, grad, fd, starts[part], counts[part]);
+            for (size_t i = starts[part]; i < starts[part] + counts[part]; i++)
+                penalty_effect = fmax(penalty_effect, fabs(fd[i] - fd_plain[i]) /
+                                                          (GRAD_RTOL * fabs(fd[i]) + GRAD_ATOL * scale));
         }
     }
     if (getenv("AE_TEST_VERBOSE"))
-        print_message("%s: worst error/tolerance %.3g, penalty effect/tolerance %.3g\n", label,
-                      worst, penalty_effect);
-    assert_int_equal(failures, 0);
+        print_message("%s: penalty effect/tolerance %.3g\n", label, penalty_effect);
+    grad_check_finish(&gc);
     assert_true(penalty_effect > PENALTY_GRAD_MARGIN);
 
     free(fd);
@@ -640,7 +609,7 @@ static void test_objective_is_the_reconstruction_loss_when_every_weight_is_zero(
     assert_true(rel_diff(l_plain, recon) <= 1e-6);
     ref_net net;
     assert_int_equal(ref_net_from_model(&net, plain), 0);
-    assert_true(rel_diff(l_plain, ref_net_loss(&net, x, 10, 7)) <= LOSS_RTOL);
+    assert_true(rel_diff(l_plain, ref_net_loss(&net, x, 10, 7)) <= GRAD_LOSS_RTOL);
     ref_net_free(&net);
     free(g_plain);
     free(g_toggled);
@@ -740,10 +709,10 @@ static void test_fit_reports_the_objective_for_training_and_the_reconstruction_l
                   "(reconstruction %.6f, objective %.6f)\n",
                   report.final_train_loss, at_start.total, at_start.reconstruction,
                   report.final_val_loss, val_terms.reconstruction, val_terms.total);
-    assert_true(rel_diff(report.final_train_loss, at_start.total) <= LOSS_RTOL);
-    assert_true(rel_diff(report.final_val_loss, val_terms.reconstruction) <= LOSS_RTOL);
-    assert_true(rel_diff(seen.train_loss, at_start.total) <= LOSS_RTOL);
-    assert_true(rel_diff(seen.val_loss, val_terms.reconstruction) <= LOSS_RTOL);
+    assert_true(rel_diff(report.final_train_loss, at_start.total) <= GRAD_LOSS_RTOL);
+    assert_true(rel_diff(report.final_val_loss, val_terms.reconstruction) <= GRAD_LOSS_RTOL);
+    assert_true(rel_diff(seen.train_loss, at_start.total) <= GRAD_LOSS_RTOL);
+    assert_true(rel_diff(seen.val_loss, val_terms.reconstruction) <= GRAD_LOSS_RTOL);
     /* the two readings are far apart, so each assertion tells them apart */
     assert_true(at_start.total > 1.1 * at_start.reconstruction);
     assert_true(val_terms.total > 1.1 * val_terms.reconstruction);
@@ -870,9 +839,9 @@ static void test_validation_loss_is_computed_without_dropout(void **state)
     print_message("dropout 0.5/0.5: training loss %.6f (clean %.6f), validation %.6f "
                   "(reference %.6f)\n",
                   report.final_train_loss, before, report.final_val_loss, val_ref);
-    assert_true(rel_diff(report.final_val_loss, val_ref) <= LOSS_RTOL);
+    assert_true(rel_diff(report.final_val_loss, val_ref) <= GRAD_LOSS_RTOL);
     /* the training loss of the single step was taken with dropout: not the clean loss */
-    assert_true(rel_diff(report.final_train_loss, before) > 100 * LOSS_RTOL);
+    assert_true(rel_diff(report.final_train_loss, before) > 100 * GRAD_LOSS_RTOL);
     ref_net_free(&net);
     free(x);
     free(val);
@@ -1050,9 +1019,9 @@ static void test_penalties_see_the_code_before_hidden_dropout(void **state)
         double loss, loss_plain;
         assert_int_equal(ae_model_train_batch(m, x, 40, 6, &loss), AE_OK);
         assert_int_equal(ae_model_train_batch(no_dropout, x, 40, 6, &loss_plain), AE_OK);
-        if (rel_diff(loss, terms.total) > LOSS_RTOL)
+        if (rel_diff(loss, terms.total) > GRAD_LOSS_RTOL)
             print_error("step %d: loss %.9g, objective before dropout %.9g\n", step, loss, terms.total);
-        assert_true(rel_diff(loss, terms.total) <= LOSS_RTOL);
+        assert_true(rel_diff(loss, terms.total) <= GRAD_LOSS_RTOL);
         assert_false(test_same_params(m, no_dropout));
     }
     ref_net_free(&net);

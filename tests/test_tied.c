@@ -20,16 +20,14 @@
 #include <unistd.h>
 
 #include "autoenc.h"
+#include "grad_check.h"
+#include "reference_net.h"
 #include "test_data.h"
 #include "test_models.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Tolerances and their reasoning as in test_gradients.c. */
-#define FD_STEP 1e-6
-#define GRAD_RTOL 1e-3
-#define GRAD_ATOL 1e-4
-#define LOSS_RTOL 1e-5
+/* Tolerances: tests/support/grad_check.h. */
 #define KINK_MARGIN 1e-3
 
 static const size_t enc1[] = {6, 3};
@@ -116,24 +114,9 @@ static double tref_weight(const tref *r, const tref_layer *L, size_t o, size_t j
                          : r->params[L->w_offset + o * L->n_in + j];
 }
 
-static int has_kink(int activation)
-{
-    return activation == AE_ACT_RELU || activation == AE_ACT_LEAKY_RELU || activation == AE_ACT_ELU;
-}
-
 static double tref_activation(const tref *r, int activation, double z)
 {
-    switch (activation) {
-    case AE_ACT_LINEAR: return z;
-    case AE_ACT_RELU: return z > 0 ? z : 0;
-    case AE_ACT_LEAKY_RELU: return z > 0 ? z : r->leaky_slope * z;
-    case AE_ACT_ELU: return z > 0 ? z : r->elu_alpha * expm1(z);
-    case AE_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
-    case AE_ACT_TANH: return tanh(z);
-    case AE_ACT_SOFTPLUS: return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
-    default: fail_msg("unknown activation %d", activation);
-    }
-    return NAN;
+    return ref_activation_with(activation, z, r->leaky_slope, r->elu_alpha);
 }
 
 /* Mean loss over all elements of the rows of x; *min_kink receives the smallest |z| that
@@ -152,7 +135,7 @@ static double tref_loss(const tref *r, const float *x, size_t n_rows, size_t ld,
                 double z = r->params[L->b_offset + o];
                 for (size_t j = 0; j < L->n_in; j++)
                     z += tref_weight(r, L, o, j) * in[j];
-                if (has_kink(L->activation))
+                if (ref_has_kink(L->activation))
                     kink = fmin(kink, fabs(z));
                 if (l < last) {
                     out[o] = tref_activation(r, L->activation, z);
@@ -185,45 +168,7 @@ static ae_model *create_tied(const size_t *encoder, size_t n_encoder)
     return model;
 }
 
-/* Random weights (normal, std 1.3 / sqrt(n_in) of the encoder layer) and biases of random
- * sign with 0.1 <= |b| <= 0.5, set through the flat vector. */
-static void set_random_params(ae_model *model, test_rng *rng)
-{
-    size_t n_params = ae_model_param_count(model), n_layers = ae_model_layer_count(model);
-    size_t n_enc = ae_model_encoder_layer_count(model);
-    float *params = malloc(n_params * sizeof *params);
-    assert_non_null(params);
-    size_t offset = 0;
-    for (size_t l = 0; l < n_enc; l++) {
-        size_t n_out, n_in;
-        assert_int_equal(ae_model_layer_info(model, l, &n_out, &n_in, NULL), AE_OK);
-        double std = 1.3 / sqrt((double)n_in);
-        for (size_t i = 0; i < n_out * n_in; i++)
-            params[offset++] = (float)(std * test_rng_normal(rng));
-    }
-    for (size_t l = 0; l < n_layers; l++) {
-        size_t n_out;
-        assert_int_equal(ae_model_layer_info(model, l, &n_out, NULL, NULL), AE_OK);
-        for (size_t i = 0; i < n_out; i++) {
-            double magnitude = 0.1 + 0.4 * test_rng_uniform(rng);
-            params[offset++] = (float)(test_rng_uniform(rng) < 0.5 ? -magnitude : magnitude);
-        }
-    }
-    assert_int_equal(offset, n_params);
-    assert_int_equal(ae_model_set_params(model, params, n_params), AE_OK);
-    free(params);
-}
 
-static float *make_data(test_rng *rng, int loss, size_t n_rows, size_t dim, size_t ld)
-{
-    float *x = test_random_matrix(rng, n_rows, dim, ld, loss == AE_LOSS_BCE ? 0.0f : -1.0f, 1.0f);
-    assert_non_null(x);
-    if (loss == AE_LOSS_BCE) {
-        x[0] = 0.0f;
-        x[1] = 1.0f;
-    }
-    return x;
-}
 
 static float *alloc_floats(size_t n)
 {
@@ -307,7 +252,7 @@ static void test_flat_parameters_hold_the_encoder_weights_then_every_bias(void *
     test_rng rng;
     test_rng_seed(&rng, 10);
     ae_model *model = create_tied(enc3, 4);
-    set_random_params(model, &rng);
+    free(test_set_spread_params(model, &rng, 0));
     float *params = test_params_of(model);
     size_t offset = 0;
     for (size_t l = 0; l < 3; l++) {
@@ -337,7 +282,7 @@ static void test_decoder_weights_are_the_transpose_of_the_mirror_weights(void **
     test_rng_seed(&rng, 11);
     ae_model *model = create_tied(enc3, 4);
     assert_decoder_is_tied(model); /* as initialised */
-    set_random_params(model, &rng);
+    free(test_set_spread_params(model, &rng, 0));
     assert_decoder_is_tied(model); /* as set through the flat vector */
     /* setting an encoder layer changes its mirror */
     size_t n_out, n_in;
@@ -361,7 +306,7 @@ static void test_set_weights_on_a_tied_decoder_layer_is_refused(void **state)
     test_rng rng;
     test_rng_seed(&rng, 12);
     ae_model *model = create_tied(enc2, 3);
-    set_random_params(model, &rng);
+    free(test_set_spread_params(model, &rng, 0));
     float *before = test_params_of(model);
     for (size_t l = 2; l < 4; l++) {
         size_t n_out, n_in;
@@ -396,17 +341,22 @@ typedef struct tied_case {
 
 /* Central differences of the reference loss over the model's parameters: a shared weight
  * moves both layers that use it, so its quotient is the sum of both uses. */
+typedef struct tref_point {
+    tref *ref;
+    const float *x;
+    size_t n_rows, ld;
+} tref_point;
+
+static double tref_point_loss(void *context)
+{
+    tref_point *p = context;
+    return tref_loss(p->ref, p->x, p->n_rows, p->ld, NULL);
+}
+
 static void tref_gradient(tref *ref, const float *x, size_t n_rows, size_t ld, double *fd)
 {
-    for (size_t i = 0; i < ref->n_params; i++) {
-        double saved = ref->params[i], h = FD_STEP * fmax(1.0, fabs(saved));
-        ref->params[i] = saved + h;
-        double plus = tref_loss(ref, x, n_rows, ld, NULL);
-        ref->params[i] = saved - h;
-        double minus = tref_loss(ref, x, n_rows, ld, NULL);
-        ref->params[i] = saved;
-        fd[i] = (plus - minus) / (2 * h);
-    }
+    tref_point point = {ref, x, n_rows, ld};
+    grad_central_differences(ref->params, ref->n_params, tref_point_loss, &point, fd);
 }
 
 /* The tensors a gradient is judged by: the shared W (once, at its encoder layer) and each
@@ -414,11 +364,8 @@ static void tref_gradient(tref *ref, const float *x, size_t n_rows, size_t ld, d
 static double tensor_scale(const tref *ref, const double *fd, size_t l, int part)
 {
     const tref_layer *L = &ref->layers[l];
-    size_t start = part ? L->b_offset : L->w_offset, count = part ? L->n_out : L->n_out * L->n_in;
-    double scale = 0;
-    for (size_t k = 0; k < count; k++)
-        scale = fmax(scale, fabs(fd[start + k]));
-    return scale;
+    return part ? grad_tensor_scale(fd, L->b_offset, L->n_out)
+                : grad_tensor_scale(fd, L->w_offset, L->n_out * L->n_in);
 }
 
 static int every_tensor_has_gradient(const tref *ref, const double *fd)
@@ -451,8 +398,8 @@ static void check_tied_case(const tied_case *c, uint64_t seed, const char *label
     for (attempt = 0; attempt < 20; attempt++) {
         free(x);
         tref_free(&ref);
-        set_random_params(model, &rng);
-        x = make_data(&rng, c->loss, c->n_rows, dim, ld);
+        free(test_set_spread_params(model, &rng, 0));
+        x = test_loss_data(&rng, c->loss, c->n_rows, dim, ld);
         tref_from_model(&ref, model);
         ref_loss = tref_loss(&ref, x, c->n_rows, ld, &kink);
         if (kink < KINK_MARGIN)
@@ -471,35 +418,23 @@ static void check_tied_case(const tied_case *c, uint64_t seed, const char *label
         print_error("%s: gradient: %s\n", label, ae_model_last_error(model));
     assert_int_equal(rc, AE_OK);
     assert_int_equal(ae_model_loss(model, x, c->n_rows, ld, &model_loss), AE_OK);
-    if (rel_diff(grad_loss, ref_loss) > LOSS_RTOL || rel_diff(model_loss, ref_loss) > LOSS_RTOL)
+    if (rel_diff(grad_loss, ref_loss) > GRAD_LOSS_RTOL || rel_diff(model_loss, ref_loss) > GRAD_LOSS_RTOL)
         print_error("%s: loss reference %.9g, gradient %.9g, loss %.9g\n", label, ref_loss,
                     grad_loss, model_loss);
-    assert_true(rel_diff(grad_loss, ref_loss) <= LOSS_RTOL);
-    assert_true(rel_diff(model_loss, ref_loss) <= LOSS_RTOL);
+    assert_true(rel_diff(grad_loss, ref_loss) <= GRAD_LOSS_RTOL);
+    assert_true(rel_diff(model_loss, ref_loss) <= GRAD_LOSS_RTOL);
 
-    size_t failures = 0;
-    double worst = 0;
+    grad_check gc = {.label = label};
     for (size_t l = 0; l < ref.n_layers; l++) {
         const tref_layer *L = &ref.layers[l];
         size_t starts[2] = {L->w_offset, L->b_offset}, counts[2] = {L->n_out * L->n_in, L->n_out};
         for (int part = L->transposed ? 1 : 0; part < 2; part++) {
-            double scale = tensor_scale(&ref, fd, l, part);
-            for (size_t k = 0; k < counts[part]; k++) {
-                size_t i = starts[part] + k;
-                double err = fabs((double)grad[i] - fd[i]);
-                double tol = GRAD_RTOL * fabs(fd[i]) + GRAD_ATOL * scale;
-                worst = fmax(worst, err / tol);
-                if (!(err <= tol) && failures++ < 8)
-                    print_error("%s: layer %zu %s[%zu]: gradient %.9g, finite difference %.9g "
-                                "(scale %.3g)\n",
-                                label, l, part ? "bias" : "weights", k, (double)grad[i], fd[i],
-                                scale);
-            }
+            char what[64];
+            snprintf(what, sizeof what, "layer %zu %s", l, part ? "bias" : "weights");
+            grad_check_tensor(&gc, what, grad, fd, starts[part], counts[part]);
         }
     }
-    if (getenv("AE_TEST_VERBOSE"))
-        print_message("%s: worst error/tolerance %.3g\n", label, worst);
-    assert_int_equal(failures, 0);
+    grad_check_finish(&gc);
     free(fd);
     free(grad);
     free(x);
@@ -563,7 +498,7 @@ static void test_shared_weight_gradient_is_the_sum_of_both_uses(void **state)
     ae_model *plain = test_create_model(enc3, 4, NULL, 0);
     test_set_activations(tied, AE_ACT_TANH, AE_ACT_LINEAR, AE_ACT_SIGMOID);
     test_set_activations(plain, AE_ACT_TANH, AE_ACT_LINEAR, AE_ACT_SIGMOID);
-    set_random_params(tied, &rng);
+    free(test_set_spread_params(tied, &rng, 0));
     for (size_t l = 0; l < 6; l++) {
         size_t n_out, n_in;
         float *w = layer_weights(tied, l, &n_out, &n_in), *b = layer_bias(tied, l);
@@ -573,12 +508,12 @@ static void test_shared_weight_gradient_is_the_sum_of_both_uses(void **state)
         free(b);
     }
     const size_t n_rows = 11, n_tied = ae_model_param_count(tied), n_plain = ae_model_param_count(plain);
-    float *x = make_data(&rng, AE_LOSS_MSE, n_rows, 9, 9);
+    float *x = test_loss_data(&rng, AE_LOSS_MSE, n_rows, 9, 9);
     float *g_tied = alloc_floats(n_tied), *g_plain = alloc_floats(n_plain);
     double loss_tied, loss_plain;
     assert_int_equal(ae_model_gradient(tied, x, n_rows, 9, g_tied, n_tied, &loss_tied), AE_OK);
     assert_int_equal(ae_model_gradient(plain, x, n_rows, 9, g_plain, n_plain, &loss_plain), AE_OK);
-    assert_true(rel_diff(loss_tied, loss_plain) <= LOSS_RTOL);
+    assert_true(rel_diff(loss_tied, loss_plain) <= GRAD_LOSS_RTOL);
     /* plain layout: W0 W1 W2 W3 W4 W5 then biases; tied: W0 W1 W2 then biases */
     size_t plain_offsets[6], tied_offset = 0, offset = 0, n_out[6], n_in[6];
     for (size_t l = 0; l < 6; l++) {
@@ -623,9 +558,9 @@ static void test_sgd_step_moves_the_shared_weights_by_the_summed_gradient(void *
     test_set_param(model, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
     test_set_param(model, AE_PARAM_LEARNING_RATE, lr);
     test_set_param(model, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    set_random_params(model, &rng);
+    free(test_set_spread_params(model, &rng, 0));
     const size_t n_params = ae_model_param_count(model), n_rows = 6;
-    float *x = make_data(&rng, AE_LOSS_MSE, n_rows, 7, 7);
+    float *x = test_loss_data(&rng, AE_LOSS_MSE, n_rows, 7, 7);
     float *before = test_params_of(model), *grad = alloc_floats(n_params);
     assert_int_equal(ae_model_gradient(model, x, n_rows, 7, grad, n_params, NULL), AE_OK);
     assert_int_equal(ae_model_train_batch(model, x, n_rows, 7, NULL), AE_OK);
@@ -816,7 +751,7 @@ static void test_copy_layers_into_a_tied_layer_copies_only_the_bias(void **state
     test_rng_seed(&rng, 7000);
     ae_model *tied = create_tied(enc2, 3);
     ae_model *plain = test_create_model(enc2, 3, NULL, 0);
-    set_random_params(tied, &rng);
+    free(test_set_spread_params(tied, &rng, 0));
     test_set_param(plain, AE_PARAM_SEED, 99); /* other weights than the tied model's */
     float *b = alloc_floats(7);
     for (size_t i = 0; i < 7; i++)
@@ -870,7 +805,7 @@ static void test_copy_layers_from_a_tied_layer_gives_the_transposed_weights(void
     test_rng_seed(&rng, 7100);
     ae_model *tied = create_tied(enc2, 3);
     ae_model *plain = test_create_model(enc2, 3, NULL, 0);
-    set_random_params(tied, &rng);
+    free(test_set_spread_params(tied, &rng, 0));
     assert_int_equal(ae_model_copy_layers(plain, 2, tied, 2, 2), AE_OK);
     for (size_t l = 2; l < 4; l++) {
         size_t n_out, n_in;
@@ -888,11 +823,11 @@ static void test_copy_layers_from_a_tied_layer_gives_the_transposed_weights(void
     }
     /* a plain copy of the whole tied model computes what the tied model computes */
     assert_int_equal(ae_model_copy_layers(plain, 0, tied, 0, 4), AE_OK);
-    float *x = make_data(&rng, AE_LOSS_MSE, 10, 7, 7);
+    float *x = test_loss_data(&rng, AE_LOSS_MSE, 10, 7, 7);
     double loss_tied, loss_plain;
     assert_int_equal(ae_model_loss(tied, x, 10, 7, &loss_tied), AE_OK);
     assert_int_equal(ae_model_loss(plain, x, 10, 7, &loss_plain), AE_OK);
-    assert_true(rel_diff(loss_plain, loss_tied) <= LOSS_RTOL);
+    assert_true(rel_diff(loss_plain, loss_tied) <= GRAD_LOSS_RTOL);
     free(x);
     ae_model_free(tied);
     ae_model_free(plain);

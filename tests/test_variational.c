@@ -19,18 +19,14 @@
 #include <unistd.h>
 
 #include "autoenc.h"
+#include "grad_check.h"
+#include "reference_net.h"
 #include "test_data.h"
 #include "test_models.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Tolerances, as in test_gradients.c (the reasoning there applies unchanged: the library
- * works in float, these nets are small, a real mistake moves an entry by a large share of
- * its tensor's scale). FD_STEP: central differences of a double objective. */
-#define FD_STEP 1e-6
-#define GRAD_RTOL 1e-3
-#define GRAD_ATOL 1e-4
-#define LOSS_RTOL 1e-5
+/* Tolerances: tests/support/grad_check.h (the reasoning there applies unchanged). */
 #define KINK_MARGIN 1e-3
 
 /* ---- a double-precision reference of a variational model ------------------------- */
@@ -107,24 +103,9 @@ static void vref_free(vref *r)
     r->params = NULL;
 }
 
-static int has_kink(int activation)
-{
-    return activation == AE_ACT_RELU || activation == AE_ACT_LEAKY_RELU || activation == AE_ACT_ELU;
-}
-
 static double vref_activation(const vref *r, int activation, double z)
 {
-    switch (activation) {
-    case AE_ACT_LINEAR: return z;
-    case AE_ACT_RELU: return z > 0 ? z : 0;
-    case AE_ACT_LEAKY_RELU: return z > 0 ? z : r->leaky_slope * z;
-    case AE_ACT_ELU: return z > 0 ? z : r->elu_alpha * expm1(z);
-    case AE_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
-    case AE_ACT_TANH: return tanh(z);
-    case AE_ACT_SOFTPLUS: return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
-    default: fail_msg("unknown activation %d", activation);
-    }
-    return NAN;
+    return ref_activation_with(activation, z, r->leaky_slope, r->elu_alpha);
 }
 
 /* One output element's loss from its pre-activation z against target x. */
@@ -153,7 +134,7 @@ static void vref_eval(const vref *r, const float *x, size_t n_rows, size_t ld, v
                 double z = b[o];
                 for (size_t j = 0; j < L->n_in; j++)
                     z += w[o * L->n_in + j] * in[j];
-                if (has_kink(L->activation))
+                if (ref_has_kink(L->activation))
                     min_kink = fmin(min_kink, fabs(z));
                 if (l == last)
                     loss_sum += vref_element_loss(r, L->activation, z, x[i * ld + o]);
@@ -196,47 +177,7 @@ static ae_model *create_vae(const size_t *encoder, size_t n_encoder, const size_
     return model;
 }
 
-/* Random weights (normal, std 1.3 / sqrt(n_in)) and biases of random sign with
- * 0.1 <= |b| <= 0.5, so pre-activations spread around 0 and log-variances lie within a
- * few units of 0. */
-static void set_random_params(ae_model *model, test_rng *rng)
-{
-    size_t n_params = ae_model_param_count(model), n_layers = ae_model_layer_count(model);
-    float *params = malloc(n_params * sizeof *params);
-    assert_non_null(params);
-    size_t offset = 0;
-    for (size_t l = 0; l < n_layers; l++) {
-        size_t n_out, n_in;
-        assert_int_equal(ae_model_layer_info(model, l, &n_out, &n_in, NULL), AE_OK);
-        double std = 1.3 / sqrt((double)n_in);
-        for (size_t i = 0; i < n_out * n_in; i++)
-            params[offset++] = (float)(std * test_rng_normal(rng));
-    }
-    for (size_t l = 0; l < n_layers; l++) {
-        size_t n_out;
-        assert_int_equal(ae_model_layer_info(model, l, &n_out, NULL, NULL), AE_OK);
-        for (size_t i = 0; i < n_out; i++) {
-            double magnitude = 0.1 + 0.4 * test_rng_uniform(rng);
-            params[offset++] = (float)(test_rng_uniform(rng) < 0.5 ? -magnitude : magnitude);
-        }
-    }
-    assert_int_equal(offset, n_params);
-    assert_int_equal(ae_model_set_params(model, params, n_params), AE_OK);
-    free(params);
-}
 
-/* Uniform in [0, 1] for BCE (with exact 0 and 1 targets), in [-1, 1] otherwise; NaN in
- * the padding columns. */
-static float *make_data(test_rng *rng, int loss, size_t n_rows, size_t dim, size_t ld)
-{
-    float *x = test_random_matrix(rng, n_rows, dim, ld, loss == AE_LOSS_BCE ? 0.0f : -1.0f, 1.0f);
-    assert_non_null(x);
-    if (loss == AE_LOSS_BCE) {
-        x[0] = 0.0f;
-        x[1] = 1.0f;
-    }
-    return x;
-}
 
 static double rel_diff(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-300); }
 
@@ -281,6 +222,19 @@ typedef struct vae_case {
  * layer's weights and bias are judged as two tensors each, the mean rows and the
  * log-variance rows: with eps = 0 the log-variance gets gradient from the KL term alone,
  * so its scale is set by the KL weight, not by the reconstruction. */
+/* The reference objective at the reference's current parameters, for central differences. */
+typedef struct vref_point {
+    vref *ref;
+    const float *x;
+    size_t n_rows, ld;
+} vref_point;
+
+static double vref_point_objective(void *context)
+{
+    vref_point *p = context;
+    return vref_objective(p->ref, p->x, p->n_rows, p->ld);
+}
+
 static void check_vae_case(const vae_case *c, uint64_t seed, const char *label)
 {
     ae_model *model = create_vae(c->encoder, c->n_encoder, c->decoder, c->n_decoder);
@@ -300,8 +254,8 @@ static void check_vae_case(const vae_case *c, uint64_t seed, const char *label)
     for (attempt = 0; attempt < 20; attempt++) {
         free(x);
         vref_free(&ref);
-        set_random_params(model, &rng);
-        x = make_data(&rng, c->loss, c->n_rows, dim, ld);
+        free(test_set_spread_params(model, &rng, 0));
+        x = test_loss_data(&rng, c->loss, c->n_rows, dim, ld);
         vref_from_model(&ref, model);
         vref_eval(&ref, x, c->n_rows, ld, &terms);
         if (terms.min_kink >= KINK_MARGIN)
@@ -319,27 +273,19 @@ static void check_vae_case(const vae_case *c, uint64_t seed, const char *label)
         print_error("%s: gradient: %s\n", label, ae_model_last_error(model));
     assert_int_equal(rc, AE_OK);
     assert_int_equal(ae_model_loss(model, x, c->n_rows, ld, &model_loss), AE_OK);
-    if (rel_diff(grad_loss, terms.objective) > LOSS_RTOL ||
-        rel_diff(model_loss, terms.reconstruction) > LOSS_RTOL)
+    if (rel_diff(grad_loss, terms.objective) > GRAD_LOSS_RTOL ||
+        rel_diff(model_loss, terms.reconstruction) > GRAD_LOSS_RTOL)
         print_error("%s: objective %.9g vs reference %.9g; loss %.9g vs reference %.9g\n", label,
                     grad_loss, terms.objective, model_loss, terms.reconstruction);
-    assert_true(rel_diff(grad_loss, terms.objective) <= LOSS_RTOL);
-    assert_true(rel_diff(model_loss, terms.reconstruction) <= LOSS_RTOL);
+    assert_true(rel_diff(grad_loss, terms.objective) <= GRAD_LOSS_RTOL);
+    assert_true(rel_diff(model_loss, terms.reconstruction) <= GRAD_LOSS_RTOL);
 
     /* (b) every parameter against the central difference of the double objective */
     double *fd = malloc(n_params * sizeof *fd);
     assert_non_null(fd);
-    for (size_t i = 0; i < n_params; i++) {
-        double saved = ref.params[i], h = FD_STEP * fmax(1.0, fabs(saved));
-        ref.params[i] = saved + h;
-        double plus = vref_objective(&ref, x, c->n_rows, ld);
-        ref.params[i] = saved - h;
-        double minus = vref_objective(&ref, x, c->n_rows, ld);
-        ref.params[i] = saved;
-        fd[i] = (plus - minus) / (2 * h);
-    }
-    size_t failures = 0;
-    double worst = 0;
+    vref_point point = {&ref, x, c->n_rows, ld};
+    grad_central_differences(ref.params, n_params, vref_point_objective, &point, fd);
+    grad_check gc = {.label = label};
     const size_t latent_layer = ref.n_encoder_layers - 1;
     for (size_t l = 0; l < ref.n_layers; l++) {
         const vref_layer *L = &ref.layers[l];
@@ -367,27 +313,12 @@ static void check_vae_case(const vae_case *c, uint64_t seed, const char *label)
                 }
                 continue;
             }
-            double scale = 0;
-            for (size_t i = start; i < start + count; i++)
-                scale = fmax(scale, fabs(fd[i]));
-            if (!(scale > 1e-7))
-                print_error("%s: layer %zu tensor %zu has no gradient (scale %g)\n", label, l, t,
-                            scale);
-            assert_true(scale > 1e-7);
-            for (size_t i = start; i < start + count; i++) {
-                double err = fabs((double)grad[i] - fd[i]);
-                double tol = GRAD_RTOL * fabs(fd[i]) + GRAD_ATOL * scale;
-                worst = fmax(worst, err / tol);
-                if (!(err <= tol) && failures++ < 8)
-                    print_error("%s: layer %zu tensor %zu entry %zu: gradient %.9g, finite "
-                                "difference %.9g (scale %.3g)\n",
-                                label, l, t, i - start, (double)grad[i], fd[i], scale);
-            }
+            char what[64];
+            snprintf(what, sizeof what, "layer %zu tensor %zu", l, t);
+            grad_check_tensor(&gc, what, grad, fd, start, count);
         }
     }
-    if (getenv("AE_TEST_VERBOSE"))
-        print_message("%s: worst error/tolerance %.3g\n", label, worst);
-    assert_int_equal(failures, 0);
+    grad_check_finish(&gc);
 
     free(fd);
     free(grad);
@@ -467,9 +398,9 @@ static void test_objective_adds_the_weighted_kl_divergence_to_the_reconstruction
     test_rng rng;
     test_rng_seed(&rng, 400);
     ae_model *model = small_bce_vae(1);
-    set_random_params(model, &rng);
+    free(test_set_spread_params(model, &rng, 0));
     const size_t n_rows = 9, n_params = ae_model_param_count(model);
-    float *x = make_data(&rng, AE_LOSS_BCE, n_rows, SMALL_DIM, SMALL_DIM);
+    float *x = test_loss_data(&rng, AE_LOSS_BCE, n_rows, SMALL_DIM, SMALL_DIM);
     float *grad = alloc_floats(n_params);
     for (size_t b = 0; b < ARRAY_LEN(betas); b++) {
         test_set_param(model, AE_PARAM_KL_WEIGHT, betas[b]);
@@ -482,11 +413,11 @@ static void test_objective_adds_the_weighted_kl_divergence_to_the_reconstruction
                          AE_OK);
         assert_int_equal(ae_model_loss(model, x, n_rows, SMALL_DIM, &reconstruction), AE_OK);
         double kl_term = betas[b] * terms.kl_sum / (double)(n_rows * SMALL_DIM);
-        assert_true(rel_diff(reconstruction, terms.reconstruction) <= LOSS_RTOL);
+        assert_true(rel_diff(reconstruction, terms.reconstruction) <= GRAD_LOSS_RTOL);
         assert_true(fabs((objective - reconstruction) - kl_term) <=
-                    LOSS_RTOL * (terms.reconstruction + kl_term));
+                    GRAD_LOSS_RTOL * (terms.reconstruction + kl_term));
         if (betas[b] > 0) /* the term is there, not lost in the tolerance */
-            assert_true(kl_term > 100 * LOSS_RTOL * terms.objective);
+            assert_true(kl_term > 100 * GRAD_LOSS_RTOL * terms.objective);
         vref_free(&ref);
     }
     free(grad);
@@ -539,9 +470,9 @@ static void test_encode_gives_the_mean_half_of_encode_distribution_bit_for_bit(v
     test_rng_seed(&rng, 500);
     ae_model *model = create_vae(deep_encoder, 4, deep_decoder, 4);
     test_set_param(model, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_ELU);
-    set_random_params(model, &rng);
+    free(test_set_spread_params(model, &rng, 0));
     const size_t n_rows = 37, dim = 8, k = 2, ld_x = 11, ld_z = 3, ld_mean = 5, ld_lv = 4;
-    float *x = make_data(&rng, AE_LOSS_MSE, n_rows, dim, ld_x);
+    float *x = test_loss_data(&rng, AE_LOSS_MSE, n_rows, dim, ld_x);
     float *z = alloc_floats(n_rows * ld_z), *mean = alloc_floats(n_rows * ld_mean);
     float *mean_only = alloc_floats(n_rows * ld_mean), *log_var = alloc_floats(n_rows * ld_lv);
     assert_int_equal(ae_model_encode(model, x, n_rows, ld_x, z, ld_z), AE_OK);
@@ -591,13 +522,13 @@ static void test_mean_and_log_variance_come_from_the_two_halves_of_the_latent_la
     test_rng_seed(&rng, 600);
     ae_model *model = create_vae(two_layer_encoder, 3, NULL, 0);
     test_set_param(model, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    set_random_params(model, &rng);
+    free(test_set_spread_params(model, &rng, 0));
     float w0[H * D], b0[H], w1[2 * K * H], b1[2 * K];
     assert_int_equal(ae_model_get_weights(model, 0, w0, H * D), AE_OK);
     assert_int_equal(ae_model_get_bias(model, 0, b0, H), AE_OK);
     assert_int_equal(ae_model_get_weights(model, 1, w1, 2 * K * H), AE_OK);
     assert_int_equal(ae_model_get_bias(model, 1, b1, 2 * K), AE_OK);
-    float *x = make_data(&rng, AE_LOSS_MSE, N, D, D);
+    float *x = test_loss_data(&rng, AE_LOSS_MSE, N, D, D);
     float mean[N * K], log_var[N * K];
     assert_int_equal(ae_model_encode_distribution(model, x, N, D, mean, K, log_var, K), AE_OK);
     for (size_t i = 0; i < N; i++) {
@@ -638,7 +569,7 @@ static void test_sample_is_deterministic_per_seed_and_differs_across_seeds(void 
     test_rng rng;
     test_rng_seed(&rng, 700);
     ae_model *model = small_bce_vae(2);
-    set_random_params(model, &rng);
+    free(test_set_spread_params(model, &rng, 0));
     ae_model *before = test_clone_model(model);
     float a[N * LD], b[N * LD], c[N * LD];
     for (size_t i = 0; i < N * LD; i++)
@@ -663,7 +594,7 @@ static void test_sample_is_deterministic_per_seed_and_differs_across_seeds(void 
     /* Sampling is const: neither the weights nor the model's own generator moved (a
      * training step after it matches one on a copy taken before). */
     assert_true(test_same_params(model, before));
-    float *x = make_data(&rng, AE_LOSS_BCE, 4, SMALL_DIM, SMALL_DIM);
+    float *x = test_loss_data(&rng, AE_LOSS_BCE, 4, SMALL_DIM, SMALL_DIM);
     double loss_model, loss_before;
     assert_int_equal(ae_model_train_batch(model, x, 4, SMALL_DIM, &loss_model), AE_OK);
     assert_int_equal(ae_model_train_batch(before, x, 4, SMALL_DIM, &loss_before), AE_OK);
@@ -702,7 +633,7 @@ static void check_interpolation(ae_model *model, test_rng *rng, int loss)
 {
     enum { STEPS = 6 };
     const size_t dim = ae_model_input_dim(model), k = ae_model_latent_dim(model), ld_y = dim + 3;
-    float *x = make_data(rng, loss, 2, dim, dim);
+    float *x = test_loss_data(rng, loss, 2, dim, dim);
     float *ends = alloc_floats(2 * k), *codes = alloc_floats(STEPS * k);
     float *y = alloc_floats(STEPS * ld_y), *expected = alloc_floats(STEPS * ld_y);
     assert_int_equal(ae_model_encode(model, x, 1, dim, ends, k), AE_OK);
@@ -745,7 +676,7 @@ static void test_interpolate_ends_decode_the_two_codes_exactly(void **state)
     test_rng rng;
     test_rng_seed(&rng, 800);
     ae_model *model = small_bce_vae(4);
-    set_random_params(model, &rng);
+    free(test_set_spread_params(model, &rng, 0));
     check_interpolation(model, &rng, AE_LOSS_BCE);
     ae_model_free(model);
 }
@@ -757,7 +688,7 @@ static void test_interpolate_works_on_plain_models_too(void **state)
     test_rng_seed(&rng, 801);
     ae_model *plain = test_create_model(deep_encoder, 4, deep_decoder, 4);
     test_set_param(plain, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH);
-    set_random_params(plain, &rng);
+    free(test_set_spread_params(plain, &rng, 0));
     check_interpolation(plain, &rng, AE_LOSS_MSE);
     ae_model_free(plain);
 }
@@ -794,7 +725,7 @@ static float *fit_data(uint64_t seed)
 {
     test_rng rng;
     test_rng_seed(&rng, seed);
-    return make_data(&rng, AE_LOSS_BCE, FIT_ROWS, SMALL_DIM, SMALL_DIM);
+    return test_loss_data(&rng, AE_LOSS_BCE, FIT_ROWS, SMALL_DIM, SMALL_DIM);
 }
 
 static void test_fit_report_gives_kl_and_elbo_for_variational_models_only(void **state)
@@ -909,10 +840,10 @@ static void test_train_batch_uses_the_full_kl_weight_after_a_warm_up_fit(void **
     vref_eval(&ref, x, n_rows, SMALL_DIM, &terms);
     double full = terms.objective;
     double ramped = terms.reconstruction + 0.1 * 2.0 * terms.kl_sum / (double)(n_rows * SMALL_DIM);
-    assert_true(rel_diff(ramped, full) > 100 * LOSS_RTOL); /* the two are told apart */
+    assert_true(rel_diff(ramped, full) > 100 * GRAD_LOSS_RTOL); /* the two are told apart */
     double step_loss = NAN;
     assert_int_equal(ae_model_train_batch(model, x, n_rows, SMALL_DIM, &step_loss), AE_OK);
-    assert_true(rel_diff(step_loss, full) <= LOSS_RTOL);
+    assert_true(rel_diff(step_loss, full) <= GRAD_LOSS_RTOL);
     vref_free(&ref);
     free(zeros);
     ae_model_free(model);
@@ -929,13 +860,13 @@ static void test_training_step_samples_the_code_while_the_gradient_is_determinis
     ae_model *a = small_bce_vae(10);
     test_set_param(a, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
     test_set_param(a, AE_PARAM_LEARNING_RATE, 0.1);
-    set_random_params(a, &rng); /* weights no longer fresh: a new seed only reseeds */
+    free(test_set_spread_params(a, &rng, 0)); /* weights no longer fresh: a new seed only reseeds */
     ae_model *b = test_clone_model(a), *c = test_clone_model(a);
     test_set_param(c, AE_PARAM_SEED, 12345);
     assert_true(test_same_params(a, c)); /* same weights, another generator state */
 
     const size_t n_rows = 8, n_params = ae_model_param_count(a);
-    float *x = make_data(&rng, AE_LOSS_BCE, n_rows, SMALL_DIM, SMALL_DIM);
+    float *x = test_loss_data(&rng, AE_LOSS_BCE, n_rows, SMALL_DIM, SMALL_DIM);
     float *g1 = alloc_floats(n_params), *g2 = alloc_floats(n_params);
     double l1 = NAN, l2 = NAN;
     assert_int_equal(ae_model_gradient(a, x, n_rows, SMALL_DIM, g1, n_params, &l1), AE_OK);
@@ -972,10 +903,10 @@ static void test_hidden_dropout_leaves_the_variational_latent_layer_alone(void *
     test_rng rng;
     test_rng_seed(&rng, 1050);
     ae_model *plain_step = create_vae(one_layer_encoder, 2, NULL, 0);
-    set_random_params(plain_step, &rng);
+    free(test_set_spread_params(plain_step, &rng, 0));
     ae_model *dropout_step = test_clone_model(plain_step);
     test_set_param(dropout_step, AE_PARAM_DROPOUT_HIDDEN, 0.5);
-    float *x = make_data(&rng, AE_LOSS_MSE, 10, 6, 6);
+    float *x = test_loss_data(&rng, AE_LOSS_MSE, 10, 6, 6);
     for (int step = 0; step < 3; step++) {
         double a = NAN, b = NAN;
         assert_int_equal(ae_model_train_batch(plain_step, x, 10, 6, &a), AE_OK);
@@ -985,10 +916,10 @@ static void test_hidden_dropout_leaves_the_variational_latent_layer_alone(void *
     }
     /* with a hidden layer before the latent one, the same setting does act */
     ae_model *deeper = create_vae(two_layer_encoder, 3, NULL, 0);
-    set_random_params(deeper, &rng);
+    free(test_set_spread_params(deeper, &rng, 0));
     ae_model *deeper_dropout = test_clone_model(deeper);
     test_set_param(deeper_dropout, AE_PARAM_DROPOUT_HIDDEN, 0.5);
-    float *x7 = make_data(&rng, AE_LOSS_MSE, 10, 7, 7);
+    float *x7 = test_loss_data(&rng, AE_LOSS_MSE, 10, 7, 7);
     assert_int_equal(ae_model_train_batch(deeper, x7, 10, 7, NULL), AE_OK);
     assert_int_equal(ae_model_train_batch(deeper_dropout, x7, 10, 7, NULL), AE_OK);
     assert_false(test_same_params(deeper, deeper_dropout));

@@ -81,15 +81,20 @@ static double softplus(double z) { return fmax(z, 0.0) + log1p(exp(-fabs(z))); }
 
 double ref_activation(const ref_net *net, int activation, double z)
 {
+    return ref_activation_with(activation, z, net->leaky_slope, net->elu_alpha);
+}
+
+double ref_activation_with(int activation, double z, double leaky_slope, double elu_alpha)
+{
     switch (activation) {
     case AE_ACT_LINEAR:
         return z;
     case AE_ACT_RELU:
         return z > 0 ? z : 0.0;
     case AE_ACT_LEAKY_RELU:
-        return z > 0 ? z : net->leaky_slope * z;
+        return z > 0 ? z : leaky_slope * z;
     case AE_ACT_ELU:
-        return z > 0 ? z : net->elu_alpha * expm1(z);
+        return z > 0 ? z : elu_alpha * expm1(z);
     case AE_ACT_SIGMOID:
         return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
     case AE_ACT_TANH:
@@ -127,7 +132,7 @@ double ref_activation_derivative(const ref_net *net, int activation, double z)
     }
 }
 
-static int has_kink(int activation)
+int ref_has_kink(int activation)
 {
     return activation == AE_ACT_RELU || activation == AE_ACT_LEAKY_RELU || activation == AE_ACT_ELU;
 }
@@ -167,7 +172,7 @@ static void forward_row(const ref_net *net, const float *x, double *a, double *z
             for (size_t i = 0; i < layer->n_in; i++)
                 sum += w[o * layer->n_in + i] * a[i];
             z[o] = sum;
-            int kinked = has_kink(layer->activation) ||
+            int kinked = ref_has_kink(layer->activation) ||
                          (l == latent && net->activity_l1 != 0 && crosses_zero(layer->activation));
             if (kinked && fabs(sum) < *min_kink)
                 *min_kink = fabs(sum);

@@ -97,6 +97,10 @@ double ref_net_min_kink_distance(const ref_net *net, const float *x, size_t n_ro
 
 /* The activation in double, with the net's slope and alpha. */
 double ref_activation(const ref_net *net, int activation, double z);
+/* The same with the leaky ReLU slope and the ELU alpha given directly. */
+double ref_activation_with(int activation, double z, double leaky_slope, double elu_alpha);
+/* Whether the activation has a kink at 0 (ReLU, leaky ReLU, ELU). */
+int ref_has_kink(int activation);
 
 /* Its first derivative (at a kink, the right-hand one is not promised: keep away). */
 double ref_activation_derivative(const ref_net *net, int activation, double z);

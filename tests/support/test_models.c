@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "test_models.h"
+#include "test_data.h"
+
+#include <math.h>
 
 ae_model *test_create_model(const size_t *encoder, size_t n_encoder, const size_t *decoder,
                             size_t n_decoder)
@@ -85,4 +88,46 @@ ae_fit_report test_new_fit_report(void)
     memset(&r, 0, sizeof r);
     r.size = sizeof r;
     return r;
+}
+
+float *test_set_spread_params(ae_model *model, test_rng *rng, double output_bias)
+{
+    size_t n_params = ae_model_param_count(model), n_layers = ae_model_layer_count(model);
+    size_t with_weights = (ae_model_architecture(model) & AE_ARCH_TIED_WEIGHTS)
+                              ? ae_model_encoder_layer_count(model)
+                              : n_layers;
+    float *params = malloc(n_params * sizeof *params);
+    assert_non_null(params);
+    size_t offset = 0;
+    for (size_t l = 0; l < with_weights; l++) {
+        size_t n_out, n_in;
+        assert_int_equal(ae_model_layer_info(model, l, &n_out, &n_in, NULL), AE_OK);
+        double deviation = 1.3 / sqrt((double)n_in);
+        for (size_t i = 0; i < n_out * n_in; i++)
+            params[offset++] = (float)(deviation * test_rng_normal(rng));
+    }
+    for (size_t l = 0; l < n_layers; l++) {
+        size_t n_out;
+        assert_int_equal(ae_model_layer_info(model, l, &n_out, NULL, NULL), AE_OK);
+        for (size_t i = 0; i < n_out; i++) {
+            double magnitude = 0.1 + 0.4 * test_rng_uniform(rng);
+            if (l == n_layers - 1 && output_bias != 0)
+                magnitude = output_bias;
+            params[offset++] = (float)(test_rng_uniform(rng) < 0.5 ? -magnitude : magnitude);
+        }
+    }
+    assert_int_equal(offset, n_params);
+    assert_int_equal(ae_model_set_params(model, params, n_params), AE_OK);
+    return params;
+}
+
+float *test_loss_data(test_rng *rng, int loss, size_t n_rows, size_t dim, size_t ld)
+{
+    float *x = test_random_matrix(rng, n_rows, dim, ld, loss == AE_LOSS_BCE ? 0.0f : -1.0f, 1.0f);
+    assert_non_null(x);
+    if (loss == AE_LOSS_BCE) {
+        x[0] = 0.0f;
+        x[1] = 1.0f;
+    }
+    return x;
 }

@@ -35,4 +35,19 @@ int test_params_equal_to(const ae_model *model, const float *expected);
 /** A zeroed fit report with its size field set. */
 ae_fit_report test_new_fit_report(void);
 
+struct test_rng;
+
+/**
+ * Parameters for gradient checks: every weight the model owns (all layers', or only the
+ * encoder's with tied weights) normal with deviation 1.3 / sqrt(n_in), every bias of random
+ * sign with 0.1 <= |b| <= 0.5, so pre-activations spread around 0 without collapsing on it.
+ * Returns the malloc'ed flat vector after setting it; @p output_bias, when not 0, replaces
+ * the magnitude of the output layer's biases.
+ */
+float *test_set_spread_params(ae_model *model, struct test_rng *rng, double output_bias);
+
+/** Data for a loss: uniform in [0, 1] for BCE, with x[0] = 0 and x[1] = 1 (exact targets),
+ *  in [-1, 1] otherwise; NaN in the padding columns (ld > dim). */
+float *test_loss_data(struct test_rng *rng, int loss, size_t n_rows, size_t dim, size_t ld);
+
 #endif
