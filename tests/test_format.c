@@ -1844,6 +1844,119 @@ static void test_load_rejects_bad_enco_sections(void **state)
     ae_model_free(encoder);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Tied and variational models (sections TIED and VARL, format 1.2)                     */
+/* ------------------------------------------------------------------------------------ */
+
+/* A trained 5-4-3 model of the given architecture (mirrored decoder). */
+static ae_model *trained_variant(unsigned architecture)
+{
+    static const size_t widths[] = {5, 4, 3};
+    ae_model *m = NULL;
+    assert_int_equal(ae_model_create_ex(&m, widths, ARRAY_LEN(widths), NULL, 0, architecture), AE_OK);
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_TANH), AE_OK);
+    float *x = golden_input(6, 5);
+    for (int step = 0; step < 3; step++)
+        assert_int_equal(ae_model_train_batch(m, x, 6, 5, NULL), AE_OK);
+    free(x);
+    return m;
+}
+
+static void test_tied_and_variational_models_round_trip_with_empty_marker_sections(void **state)
+{
+    (void)state;
+    static const unsigned architectures[] = {AE_ARCH_TIED_WEIGHTS, AE_ARCH_VARIATIONAL};
+    static const char *const markers[] = {"TIED", "VARL"};
+    for (size_t k = 0; k < ARRAY_LEN(architectures); k++) {
+        ae_model *m = trained_variant(architectures[k]);
+        size_t n;
+        unsigned char *file = save_to_buffer(m, AE_SAVE_OPTIMIZER_STATE, &n);
+        parsed p;
+        parse_file(file, n, &p);
+        section *marker = find_section(&p, markers[k]);
+        assert_int_equal(marker->length, 0);
+        assert_int_equal(marker->flags, 1); /* required */
+        assert_int_equal(p.minor, 2);
+        free_parsed(&p);
+        ae_model *loaded = load_buffer(file, n);
+        assert_int_equal(ae_model_architecture(loaded), architectures[k]);
+        assert_true(test_same_params(m, loaded));
+        assert_saves_as(loaded, AE_SAVE_OPTIMIZER_STATE, file, n);
+        ae_model_free(loaded);
+        free(file);
+        ae_model_free(m);
+    }
+}
+
+static void test_load_rejects_bad_tied_and_variational_files(void **state)
+{
+    (void)state;
+    ae_model *tied = trained_variant(AE_ARCH_TIED_WEIGHTS);
+    ae_model *variational = trained_variant(AE_ARCH_VARIATIONAL);
+    size_t n_tied, n_var;
+    unsigned char *tied_file = save_to_buffer(tied, AE_SAVE_DEFAULT, &n_tied);
+    unsigned char *var_file = save_to_buffer(variational, AE_SAVE_DEFAULT, &n_var);
+    parsed p;
+    /* Markers with a payload, or twice. */
+    parse_file(tied_file, n_tied, &p);
+    resize_section(find_section(&p, "TIED"), 4);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+    parse_file(var_file, n_var, &p);
+    add_section(&p, "VARL", 1, "", 0);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+    /* Without TIED, the tied file's PARM is too short for the decoder's weights. */
+    parse_file(tied_file, n_tied, &p);
+    remove_section(&p, "TIED");
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+    /* Without VARL, the latent layer's width is twice the next layer's input. */
+    parse_file(var_file, n_var, &p);
+    remove_section(&p, "VARL");
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+    /* TIED and VARL together; TIED on an encoder alone. */
+    parse_file(var_file, n_var, &p);
+    add_section(&p, "TIED", 1, "", 0);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+    ae_model *encoder = NULL;
+    assert_int_equal(ae_model_export_encoder(tied, &encoder), AE_OK);
+    size_t n_enc;
+    unsigned char *enc_file = save_to_buffer(encoder, AE_SAVE_DEFAULT, &n_enc);
+    parse_file(enc_file, n_enc, &p);
+    add_section(&p, "TIED", 1, "", 0);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+    /* TIED on a plain model whose decoder does not mirror its encoder. */
+    static const size_t encoder_widths[] = {5, 4, 3}, decoder_widths[] = {3, 2, 5};
+    ae_model *uneven = test_create_model(encoder_widths, 3, decoder_widths, 3);
+    size_t n_uneven;
+    unsigned char *uneven_file = save_to_buffer(uneven, AE_SAVE_DEFAULT, &n_uneven);
+    parse_file(uneven_file, n_uneven, &p);
+    add_section(&p, "TIED", 1, "", 0);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+    /* VARL with a non-linear latent activation in the settings and the layer record. */
+    parse_file(var_file, n_var, &p);
+    section *sett = find_section(&p, "SETT");
+    section *arch = find_section(&p, "ARCH");
+    uint32_t count = rd32(sett->payload);
+    for (uint32_t i = 0; i < count; i++)
+        if (rd32(sett->payload + 4 + 12 * i) == AE_PARAM_LATENT_ACTIVATION)
+            wrf64(sett->payload + 4 + 12 * i + 4, AE_ACT_TANH);
+    wr32(arch->payload + 8 + 24 * 1 + 16, AE_ACT_TANH); /* layer 1 is the latent layer */
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+    /* VARL with an odd latent width (and the next layer's input rounded down). */
+    parse_file(var_file, n_var, &p);
+    arch = find_section(&p, "ARCH");
+    wr64(arch->payload + 8 + 24 * 1 + 8, 5);
+    wr64(arch->payload + 8 + 24 * 2, 2);
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+    free(uneven_file);
+    ae_model_free(uneven);
+    free(enc_file);
+    ae_model_free(encoder);
+    free(tied_file);
+    free(var_file);
+    ae_model_free(tied);
+    ae_model_free(variational);
+}
+
 /* Every proper prefix and every single-bit flip of the file fails to load. */
 static void assert_every_prefix_and_bit_flip_fails(const unsigned char *file, size_t n)
 {
@@ -1984,6 +2097,8 @@ int main(void)
         FIXTURE_TEST(test_encoder_only_model_round_trips_with_an_empty_required_enco_section),
         FIXTURE_TEST(test_load_rejects_bad_enco_sections),
         cmocka_unit_test(test_load_rejects_every_prefix_and_bit_flip_of_scaled_and_encoder_only_files),
+        cmocka_unit_test(test_tied_and_variational_models_round_trip_with_empty_marker_sections),
+        cmocka_unit_test(test_load_rejects_bad_tied_and_variational_files),
         cmocka_unit_test(test_golden_mirrored_model_loads_with_known_outputs),
         cmocka_unit_test(test_golden_model_with_optimizer_state_resumes_training),
     };
