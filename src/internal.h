@@ -313,14 +313,16 @@ void ae_layer_forward(const ae_model *model, size_t layer, const float *in, size
                       size_t n_rows, float *out, size_t ld_out);
 /* Forward through the whole network with the model's workspace, keeping every layer's
  * output; returns the loss sum over all elements. When delta is not NULL it receives the
- * output layer's dLoss/dZ for the mean loss. With dropout, hidden dropout masks are drawn
- * from the model's generator. */
+ * output layer's dLoss/dZ for the mean loss. A training step (step true) draws hidden
+ * dropout masks and variational codes from the model's generator; otherwise the pass is
+ * deterministic (no dropout, codes at their means). */
 double ae_net_forward_loss(ae_model *model, const float *x, size_t ld_x, const float *target,
-                           size_t ld_target, size_t n_rows, float *delta, bool dropout);
-/* Training objective (mean loss plus penalties) and its gradient for the n_rows rows of x
- * (packed or strided), using the model's workspace. Gradients overwrite model->grads. */
+                           size_t ld_target, size_t n_rows, float *delta, bool step);
+/* Training objective (mean loss plus penalties and KL term) and its gradient for the
+ * n_rows rows of x (packed or strided), using the model's workspace. Gradients overwrite
+ * model->grads. */
 double ae_backprop(ae_model *model, const float *x, size_t ld_x, const float *target,
-                   size_t ld_target, size_t n_rows, bool dropout);
+                   size_t ld_target, size_t n_rows, bool step);
 /* Make the workspace hold batches of n_rows rows (and the hidden dropout buffers when the
  * settings ask for dropout). */
 int ae_workspace_reserve(ae_model *model, size_t n_rows);

@@ -191,7 +191,7 @@ static void code_backward(const ae_model *m, const float *g, size_t n_rows, floa
 }
 
 double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float *target,
-                           size_t ld_target, size_t n_rows, float *delta, bool dropout)
+                           size_t ld_target, size_t n_rows, float *delta, bool step)
 {
     ae_workspace *w = &m->work;
     const size_t last = m->n_layers - 1;
@@ -202,12 +202,12 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
     for (size_t l = 0; l < last; l++) {
         const size_t width = m->layers[l].n_out, at = w->activation_offsets[l];
         ae_layer_forward(m, l, in, ld_in, n_rows, w->activations + at, width);
-        if (drops_out(m, l, dropout))
+        if (drops_out(m, l, step))
             ae_dropout(w->activations + at, width, n_rows, width, m->settings.dropout_hidden,
                        &m->rng, w->dropped + at, w->keep + at);
         if (variational_latent(m, l))
-            sample_code(m, n_rows, dropout);
-        in = layer_output_seen(m, l, dropout);
+            sample_code(m, n_rows, step);
+        in = layer_output_seen(m, l, step);
         ld_in = m->layers[l + 1].n_in;
     }
     /* The output layer is fused with the loss and its gradient. */
@@ -225,12 +225,12 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
 }
 
 double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target,
-                   size_t ld_target, size_t n_rows, bool dropout)
+                   size_t ld_target, size_t n_rows, bool step)
 {
     ae_workspace *w = &m->work;
     const size_t n_elements = n_rows * ae_input_dim(m);
     const bool penalties = ae_penalties_active(&m->settings);
-    double loss_sum = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta, dropout);
+    double loss_sum = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta, step);
     double penalty = penalties ? ae_penalties_forward(m, n_rows) : 0.0;
     w->recon_sum = loss_sum;
 
@@ -238,7 +238,7 @@ double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target
     float *delta = w->delta, *delta_prev = w->delta_prev;
     for (size_t l = m->n_layers; l-- > 0;) {
         const ae_layer *L = &m->layers[l];
-        const float *a_prev = l ? layer_output_seen(m, l - 1, dropout) : x;
+        const float *a_prev = l ? layer_output_seen(m, l - 1, step) : x;
         const int ld_prev = (int)(l ? L->n_in : ld_x), n_out = (int)L->n_out, n_in = (int)L->n_in;
         float *grad_w = m->grads + L->weight_offset, *w_l = m->params + L->weight_offset;
         if (L->transposed) /* dV = A_prev^T delta for the mirror's V = W^T; written first */
@@ -264,7 +264,7 @@ double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target
             continue;
         }
         const float *a_below = w->activations + w->activation_offsets[below];
-        if (drops_out(m, below, dropout))
+        if (drops_out(m, below, step))
             ae_dropout_backward(delta_prev, w->keep + w->activation_offsets[below], n_below,
                                 m->settings.dropout_hidden);
         if (penalties)
