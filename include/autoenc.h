@@ -755,7 +755,8 @@ AE_API int ae_model_set_scaling(ae_model *model, const float *offset, const floa
  * optimizer state is reset; a scaling is fitted first if needed. Stages after
  * the first hold the codes of all rows in memory (`n_rows x width` floats).
  *
- * @param model     a model with a mirrored decoder (#AE_ERR_STATE otherwise).
+ * @param model     a model with a mirrored decoder, not variational (#AE_ERR_STATE
+ *                  otherwise: a variational model trains as a whole).
  * @param x         `n_rows x input_dim`, leading dimension @p ld_x.
  * @param n_rows    rows of @p x, at least 1.
  * @param ld_x      leading dimension of @p x, at least input_dim.
