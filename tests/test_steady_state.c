@@ -1,0 +1,237 @@
+/* No allocation in a steady state, counted through the allocation hook: once a model has
+ * taken one training step (or one inference call) of a batch size, further steps and calls
+ * of that size allocate nothing, for every variant of the model; a whole fit allocates the
+ * same number of blocks whatever its number of epochs, and never a copy of the data. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "autoenc.h"
+#include "test_data.h"
+#include "test_models.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+enum { DIM = 64, BATCH = 32, ROWS = 4096 };
+
+/* Counts allocations and live bytes; blocks carry their size in a header. */
+typedef struct counter {
+    size_t allocations;
+    size_t live_bytes, peak_bytes;
+} counter;
+
+static counter count;
+
+typedef union header {
+    size_t size;
+    max_align_t align;
+} header;
+
+static void *counting_alloc(size_t size, void *user)
+{
+    counter *c = user;
+    header *h = malloc(sizeof *h + size);
+    if (!h)
+        return NULL;
+    h->size = size;
+    c->allocations++;
+    c->live_bytes += size;
+    if (c->live_bytes > c->peak_bytes)
+        c->peak_bytes = c->live_bytes;
+    return h + 1;
+}
+
+static void counting_free(void *ptr, void *user)
+{
+    counter *c = user;
+    header *h = (header *)ptr - 1;
+    c->live_bytes -= h->size;
+    free(h);
+}
+
+static int install(void **state)
+{
+    (void)state;
+    count = (counter){0};
+    return ae_set_allocator(counting_alloc, counting_free, &count) == AE_OK ? 0 : -1;
+}
+
+static int uninstall(void **state)
+{
+    (void)state;
+    return ae_set_allocator(NULL, NULL, NULL) == AE_OK ? 0 : -1;
+}
+
+static float *data(size_t rows)
+{
+    test_rng rng;
+    test_rng_seed(&rng, 77);
+    float *x = test_random_matrix(&rng, rows, DIM, DIM, 0.0f, 1.0f);
+    assert_non_null(x);
+    return x;
+}
+
+/* The variants a steady state must hold for. */
+typedef enum variant {
+    PLAIN_ADAM,
+    SGD_MOMENTUM_CLIPPED,
+    DENOISING_DROPOUT,
+    PENALTIES_STANDARDIZED,
+    TIED_WEIGHTS,
+    VARIATIONAL_MINMAX,
+    N_VARIANTS
+} variant;
+
+static const char *const names[N_VARIANTS] = {"plain adam",         "sgd momentum, clipped",
+                                              "denoising, dropout", "penalties, standardised",
+                                              "tied weights",       "variational, min-max"};
+
+static ae_model *make(variant v, const float *x)
+{
+    static const size_t widths[] = {DIM, 32, 8};
+    unsigned architecture = v == TIED_WEIGHTS        ? AE_ARCH_TIED_WEIGHTS
+                            : v == VARIATIONAL_MINMAX ? AE_ARCH_VARIATIONAL
+                                                      : AE_ARCH_PLAIN;
+    ae_model *m = NULL;
+    assert_int_equal(ae_model_create_ex(&m, widths, ARRAY_LEN(widths), NULL, 0, architecture), AE_OK);
+    test_set_param(m, AE_PARAM_THREADS, 2); /* the worker pool too */
+    switch (v) {
+    case SGD_MOMENTUM_CLIPPED:
+        test_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+        test_set_param(m, AE_PARAM_MOMENTUM, 0.9);
+        test_set_param(m, AE_PARAM_CLIP_NORM, 0.5);
+        break;
+    case DENOISING_DROPOUT:
+        test_set_param(m, AE_PARAM_NOISE, AE_NOISE_MASKING);
+        test_set_param(m, AE_PARAM_DROPOUT_INPUT, 0.1);
+        test_set_param(m, AE_PARAM_DROPOUT_HIDDEN, 0.2);
+        break;
+    case PENALTIES_STANDARDIZED:
+        test_set_activations(m, AE_ACT_SIGMOID, AE_ACT_SIGMOID, AE_ACT_LINEAR);
+        test_set_param(m, AE_PARAM_SPARSITY_WEIGHT, 0.1);
+        test_set_param(m, AE_PARAM_SPARSITY_LAYER, 0);
+        test_set_param(m, AE_PARAM_ACTIVITY_L1, 0.01);
+        test_set_param(m, AE_PARAM_CONTRACTIVE_WEIGHT, 0.01);
+        test_set_param(m, AE_PARAM_SCALING, AE_SCALING_STANDARDIZE);
+        assert_int_equal(ae_model_fit_scaling(m, x, ROWS, DIM), AE_OK);
+        break;
+    case VARIATIONAL_MINMAX:
+        test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+        test_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
+        test_set_param(m, AE_PARAM_SCALING, AE_SCALING_MINMAX);
+        assert_int_equal(ae_model_fit_scaling(m, x, ROWS, DIM), AE_OK);
+        break;
+    default:
+        break;
+    }
+    return m;
+}
+
+static void test_training_steps_allocate_nothing_after_the_first(void **state)
+{
+    (void)state;
+    float *x = data(ROWS);
+    for (variant v = 0; v < N_VARIANTS; v++) {
+        ae_model *m = make(v, x);
+        size_t at_creation = count.allocations;
+        assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, NULL), AE_OK);
+        size_t before = count.allocations;
+        assert_true(before > at_creation); /* the first step sizes its workspace: counted */
+        for (size_t step = 1; step < 20; step++)
+            assert_int_equal(ae_model_train_batch(m, x + step * BATCH * DIM, BATCH, DIM, NULL), AE_OK);
+        if (count.allocations != before)
+            print_error("%s: %zu allocations in 19 steps\n", names[v], count.allocations - before);
+        assert_int_equal(count.allocations, before);
+        ae_model_free(m);
+    }
+    free(x);
+}
+
+static void test_inference_calls_allocate_nothing_after_the_first(void **state)
+{
+    (void)state;
+    float *x = data(ROWS);
+    float *out = malloc(ROWS * DIM * sizeof *out), *scores = malloc(ROWS * sizeof *scores);
+    float *codes = malloc(ROWS * DIM * sizeof *codes);
+    assert_non_null(out);
+    assert_non_null(scores);
+    assert_non_null(codes);
+    for (variant v = 0; v < N_VARIANTS; v++) {
+        ae_model *m = make(v, x);
+        size_t latent = ae_model_latent_dim(m);
+        /* The largest call first: it sizes the spare scratch the others reuse. */
+        assert_int_equal(ae_model_reconstruct(m, x, ROWS, DIM, out, DIM), AE_OK);
+        size_t before = count.allocations;
+        for (size_t rows = 1; rows <= ROWS; rows *= 4) {
+            assert_int_equal(ae_model_encode(m, x, rows, DIM, codes, latent), AE_OK);
+            assert_int_equal(ae_model_decode(m, codes, rows, latent, out, DIM), AE_OK);
+            assert_int_equal(ae_model_reconstruct(m, x, rows, DIM, out, DIM), AE_OK);
+            assert_int_equal(ae_model_score(m, x, rows, DIM, scores), AE_OK);
+        }
+        if (count.allocations != before)
+            print_error("%s: %zu allocations in inference\n", names[v], count.allocations - before);
+        assert_int_equal(count.allocations, before);
+        ae_model_free(m);
+    }
+    free(codes);
+    free(scores);
+    free(out);
+    free(x);
+}
+
+/* Allocations and peak live bytes (above what the model held before) of one fit. */
+static void fit_cost(variant v, const float *x, double epochs, size_t *allocations, size_t *peak)
+{
+    ae_model *m = make(v, x);
+    test_set_epochs_and_batch(m, epochs, BATCH);
+    test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.1);
+    size_t before = count.allocations, live = count.live_bytes;
+    count.peak_bytes = live;
+    assert_int_equal(ae_model_fit(m, x, ROWS, DIM, NULL), AE_OK);
+    *allocations = count.allocations - before;
+    *peak = count.peak_bytes - live;
+    ae_model_free(m);
+}
+
+static void test_fit_allocates_per_run_not_per_step_and_never_copies_the_data(void **state)
+{
+    (void)state;
+    float *x = data(ROWS);
+    const size_t data_bytes = (size_t)ROWS * DIM * sizeof(float);
+    for (variant v = 0; v < N_VARIANTS; v++) {
+        size_t allocations_1, allocations_4, peak_1, peak_4;
+        fit_cost(v, x, 1, &allocations_1, &peak_1);
+        fit_cost(v, x, 4, &allocations_4, &peak_4);
+        /* 4 epochs are 460 steps against 115: the same blocks, so none per step. */
+        if (allocations_4 != allocations_1)
+            print_error("%s: %zu allocations for 1 epoch, %zu for 4\n", names[v], allocations_1,
+                        allocations_4);
+        assert_int_equal(allocations_4, allocations_1);
+        assert_true(allocations_1 > 0 && peak_4 > 0); /* the run's buffers are counted */
+        /* The run's buffers (row order, weights for rollback, workspace, optimizer state)
+         * are far smaller than the 1 MiB of data: a copy of the data would show. */
+        if (peak_4 >= data_bytes / 4)
+            print_error("%s: fit peaked at %zu bytes above the model for %zu bytes of data\n",
+                        names[v], peak_4, data_bytes);
+        assert_true(peak_4 < data_bytes / 4);
+    }
+    free(x);
+}
+
+#define COUNTED_TEST(fn) cmocka_unit_test_setup_teardown(fn, install, uninstall)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        COUNTED_TEST(test_training_steps_allocate_nothing_after_the_first),
+        COUNTED_TEST(test_inference_calls_allocate_nothing_after_the_first),
+        COUNTED_TEST(test_fit_allocates_per_run_not_per_step_and_never_copies_the_data),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
