@@ -18,7 +18,7 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-enum { DIM = 64, BATCH = 32, ROWS = 4096 };
+enum { DIM = 64, BATCH = 32, ROWS = 2048 };
 
 /* Counts allocations and live bytes; blocks carry their size in a header. */
 typedef struct counter {
@@ -165,10 +165,13 @@ static void test_inference_calls_allocate_nothing_after_the_first(void **state)
     for (variant v = 0; v < N_VARIANTS; v++) {
         ae_model *m = make(v, x);
         size_t latent = ae_model_latent_dim(m);
-        /* The largest call first: it sizes the spare scratch the others reuse. */
-        assert_int_equal(ae_model_reconstruct(m, x, ROWS, DIM, out, DIM), AE_OK);
+        /* The largest call first: it sizes the spare scratch the others reuse. 1100 rows
+         * cross a chunk boundary (1024). */
+        static const size_t row_counts[] = {1, 16, 256, 1100};
+        assert_int_equal(ae_model_reconstruct(m, x, 1100, DIM, out, DIM), AE_OK);
         size_t before = count.allocations;
-        for (size_t rows = 1; rows <= ROWS; rows *= 4) {
+        for (size_t k = 0; k < ARRAY_LEN(row_counts); k++) {
+            const size_t rows = row_counts[k];
             assert_int_equal(ae_model_encode(m, x, rows, DIM, codes, latent), AE_OK);
             assert_int_equal(ae_model_decode(m, codes, rows, latent, out, DIM), AE_OK);
             assert_int_equal(ae_model_reconstruct(m, x, rows, DIM, out, DIM), AE_OK);
@@ -205,21 +208,23 @@ static void test_fit_allocates_per_run_not_per_step_and_never_copies_the_data(vo
     float *x = data(ROWS);
     const size_t data_bytes = (size_t)ROWS * DIM * sizeof(float);
     for (variant v = 0; v < N_VARIANTS; v++) {
-        size_t allocations_1, allocations_4, peak_1, peak_4;
+        size_t allocations_1, allocations_2, peak_1, peak_2;
         fit_cost(v, x, 1, &allocations_1, &peak_1);
-        fit_cost(v, x, 4, &allocations_4, &peak_4);
-        /* 4 epochs are 460 steps against 115: the same blocks, so none per step. */
-        if (allocations_4 != allocations_1)
-            print_error("%s: %zu allocations for 1 epoch, %zu for 4\n", names[v], allocations_1,
-                        allocations_4);
-        assert_int_equal(allocations_4, allocations_1);
-        assert_true(allocations_1 > 0 && peak_4 > 0); /* the run's buffers are counted */
+        fit_cost(v, x, 2, &allocations_2, &peak_2);
+        /* 2 epochs are 116 steps against 58: the same blocks, so none per step. */
+        if (allocations_2 != allocations_1)
+            print_error("%s: %zu allocations for 1 epoch, %zu for 2\n", names[v], allocations_1,
+                        allocations_2);
+        assert_int_equal(allocations_2, allocations_1);
+        assert_true(allocations_1 > 0 && peak_2 > 0); /* the run's buffers are counted */
         /* The run's buffers (row order, weights for rollback, workspace, optimizer state)
-         * are far smaller than the 1 MiB of data: a copy of the data would show. */
-        if (peak_4 >= data_bytes / 4)
+         * stay well below the 512 KiB of data: any copy of the data would pass the bound. */
+        if (getenv("AE_TEST_VERBOSE"))
+            print_message("%s: fit peak %zu bytes above the model\n", names[v], peak_2);
+        if (peak_2 >= data_bytes / 2)
             print_error("%s: fit peaked at %zu bytes above the model for %zu bytes of data\n",
-                        names[v], peak_4, data_bytes);
-        assert_true(peak_4 < data_bytes / 4);
+                        names[v], peak_2, data_bytes);
+        assert_true(peak_2 < data_bytes / 2);
     }
     free(x);
 }
