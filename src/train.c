@@ -379,6 +379,27 @@ void ae_fit_report_copy(ae_fit_report *out, const ae_fit_report *full)
            n - sizeof out->size);
 }
 
+/* Everything fit checks about its data, each row scanned once. The first fit of a scaling
+ * model fits the scaling from x (*fitted then says so); x then lies in the scaled range by
+ * construction, and only the validation rows need the BCE range check against it. */
+static int check_fit_data(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                          const float *x_val, size_t n_val_rows, size_t ld_val, bool *fitted)
+{
+    const size_t d = ae_input_dim(m);
+    const bool validation = x_val || n_val_rows;
+    AE_FORWARD(ae_check_matrix(m, "x", x, n_rows, d, ld_x));
+    if (validation)
+        AE_FORWARD(ae_check_matrix(m, "x_val", x_val, n_val_rows, d, ld_val));
+    if (m->settings.scaling == AE_SCALING_NONE || m->scaling) {
+        AE_FORWARD(ae_check_data(m, m, "x", x, n_rows, d, ld_x, true));
+        return validation ? ae_check_data(m, m, "x_val", x_val, n_val_rows, d, ld_val, true) : AE_OK;
+    }
+    AE_FORWARD(ae_check_data(m, m, "x", x, n_rows, d, ld_x, false));
+    AE_FORWARD(ae_scaling_fit(m, x, n_rows, ld_x));
+    *fitted = true;
+    return validation ? ae_check_data(m, m, "x_val", x_val, n_val_rows, d, ld_val, true) : AE_OK;
+}
+
 int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
                            const float *x_val, size_t n_val_rows, size_t ld_val,
                            ae_fit_report *report)
@@ -387,33 +408,18 @@ int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_FORWARD(check_report(m, report));
     AE_FORWARD(check_training_config(m));
-    AE_FORWARD(ae_check_matrix(m, "x", x, n_rows, ae_input_dim(m), ld_x));
-    AE_FORWARD(ae_check_data(m, m, "x", x, n_rows, ae_input_dim(m), ld_x, false));
-    /* The first fit of a scaling model fits the scaling; dropped again if a check fails. */
-    bool fitted_scaling = false;
-    if (m->settings.scaling != AE_SCALING_NONE && !m->scaling) {
-        AE_FORWARD(ae_scaling_fit(m, x, n_rows, ld_x));
-        fitted_scaling = true;
-    }
-    int checked = check_training_input(m, "x", x, n_rows, ld_x);
-    if (checked == AE_OK && (x_val || n_val_rows))
-        checked = check_training_input(m, "x_val", x_val, n_val_rows, ld_val);
-    if (checked != AE_OK) {
-        if (fitted_scaling) {
-            ae_free(m->scaling);
-            m->scaling = NULL;
-        }
-        return checked;
-    }
 
+    bool fitted_scaling = false;
+    int status = check_fit_data(m, x, n_rows, ld_x, x_val, n_val_rows, ld_val, &fitted_scaling);
     fit_run run = {0};
     run.started = started;
     run.report = (ae_fit_report){.size = sizeof(ae_fit_report), .final_train_loss = NAN,
                                  .final_val_loss = NAN, .best_loss = NAN, .final_kl = NAN,
                                  .final_elbo = NAN};
-    int status = prepare_fit(m, &run, x, n_rows, ld_x, x_val, n_val_rows, ld_val);
+    if (status == AE_OK)
+        status = prepare_fit(m, &run, x, n_rows, ld_x, x_val, n_val_rows, ld_val);
     if (status != AE_OK && fitted_scaling) {
-        ae_free(m->scaling); /* nothing was trained with it */
+        ae_free(m->scaling); /* nothing was trained with it: the model stays untouched */
         m->scaling = NULL;
     }
     if (status == AE_OK) {
