@@ -254,13 +254,14 @@ int ae_model_clone(const ae_model *src, ae_model **out)
     m->layers = ae_calloc(src->n_layers, sizeof *m->layers);
     m->params = ae_alloc_floats(src->n_params);
     m->grads = ae_alloc_floats(src->n_params);
+    if (m->layers)
+        memcpy(m->layers, src->layers, src->n_layers * sizeof *m->layers);
     if (!m->layers || !m->params || !m->grads ||
         ae_optimizer_state_copy(&m->optim, &src->optim, src->n_params) != AE_OK ||
         ae_scaling_copy(m, src) != AE_OK) {
         ae_model_free(m);
         return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory cloning a model");
     }
-    memcpy(m->layers, src->layers, src->n_layers * sizeof *m->layers);
     memcpy(m->params, src->params, src->n_params * sizeof(float));
     *out = m;
     return AE_OK;

@@ -55,28 +55,28 @@ static bool compute_scaling(int kind, const float *x, size_t n_rows, size_t ld_x
     return true;
 }
 
+/* The model's scaling buffer (input_dim offsets, then as many scales), allocated on first
+ * use; NULL if memory runs out (the model keeps what it had). */
+static float *scaling_buffer(ae_model *m)
+{
+    if (!m->scaling)
+        m->scaling = ae_alloc_floats(2 * ae_input_dim(m));
+    return m->scaling;
+}
+
 int ae_scaling_fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
 {
     const size_t d = ae_input_dim(m);
-    float *fitted = m->scaling ? m->scaling : ae_alloc_floats(2 * d);
+    /* Computed aside, so that a refused fit leaves a fitted scaling as it was. */
+    float *fitted = ae_alloc_floats(2 * d);
     AE_CHECK(fitted != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
-    float *offset = ae_alloc_floats(2 * d);
-    if (!offset) {
-        if (fitted != m->scaling)
-            ae_free(fitted);
-        return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
-    }
     size_t bad = 0;
-    bool ok = compute_scaling(m->settings.scaling, x, n_rows, ld_x, d, offset, offset + d, &bad);
-    if (ok)
-        memcpy(fitted, offset, 2 * d * sizeof(float));
-    ae_free(offset);
-    if (!ok) {
-        if (fitted != m->scaling)
-            ae_free(fitted);
+    if (!compute_scaling(m->settings.scaling, x, n_rows, ld_x, d, fitted, fitted + d, &bad)) {
+        ae_free(fitted);
         return ae_fail(m, AE_ERR_INPUT_RANGE,
                        "column %zu spans more than a float can hold; it cannot be scaled", bad);
     }
+    ae_free(m->scaling);
     m->scaling = fitted;
     return AE_OK;
 }
@@ -95,16 +95,13 @@ void ae_scaling_apply(const ae_model *m, const float *x, size_t ld_x, size_t n_r
 
 int ae_scaling_copy(ae_model *dst, const ae_model *src)
 {
-    const size_t n = 2 * ae_input_dim(src); /* dst has the same width */
     if (!src->scaling) {
         ae_free(dst->scaling);
         dst->scaling = NULL;
         return AE_OK;
     }
-    float *copy = dst->scaling ? dst->scaling : ae_alloc_floats(n);
-    AE_CHECK(copy != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory copying the scaling");
-    memcpy(copy, src->scaling, n * sizeof(float));
-    dst->scaling = copy;
+    AE_CHECK(scaling_buffer(dst) != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory copying the scaling");
+    memcpy(dst->scaling, src->scaling, 2 * ae_input_dim(src) * sizeof(float));
     return AE_OK;
 }
 
@@ -150,10 +147,8 @@ int ae_model_set_scaling(ae_model *m, const float *offset, const float *scale, s
         AE_CHECK(isfinite(scale[j]) && scale[j] > 0.0f, m, AE_ERR_INVALID_ARGUMENT,
                  "scale[%zu] = %g must be finite and positive", j, (double)scale[j]);
     }
-    float *values = m->scaling ? m->scaling : ae_alloc_floats(2 * n);
-    AE_CHECK(values != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
-    memcpy(values, offset, n * sizeof(float));
-    memcpy(values + n, scale, n * sizeof(float));
-    m->scaling = values;
+    AE_CHECK(scaling_buffer(m) != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
+    memcpy(m->scaling, offset, n * sizeof(float));
+    memcpy(m->scaling + n, scale, n * sizeof(float));
     return AE_OK;
 }
