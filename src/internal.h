@@ -337,6 +337,8 @@ void ae_fit_report_copy(ae_fit_report *out, const ae_fit_report *full);
 /* ---- penalties of the training objective (penalties.c) -------------------- */
 
 bool ae_penalties_active(const ae_settings *settings);
+/* The layer the sparsity penalty watches (the setting, with -1 meaning the latent layer). */
+size_t ae_sparsity_layer(const ae_model *model);
 /* The settings' penalties fit the model (sparsity on a sigmoid encoder layer). */
 int ae_check_penalties(ae_model *err_model, const ae_model *model);
 /* Sum of the penalties for the batch whose activations the workspace holds; keeps the

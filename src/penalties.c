@@ -17,7 +17,7 @@ bool ae_penalties_active(const ae_settings *s)
     return s->sparsity_weight > 0.0 || s->activity_l1 > 0.0 || s->contractive_weight > 0.0;
 }
 
-static size_t sparsity_layer(const ae_model *m)
+size_t ae_sparsity_layer(const ae_model *m)
 {
     return m->settings.sparsity_layer < 0 ? ae_latent_layer(m) : (size_t)m->settings.sparsity_layer;
 }
@@ -31,7 +31,7 @@ int ae_check_penalties(ae_model *err_model, const ae_model *m)
              "variational model's code is regularised by its KL term");
     if (s->sparsity_weight <= 0.0)
         return AE_OK;
-    size_t k = sparsity_layer(m);
+    size_t k = ae_sparsity_layer(m);
     AE_CHECK(k < m->n_encoder_layers, err_model, AE_ERR_STATE,
              "sparsity_layer %zu is not an encoder layer (the encoder has layers 0 .. %zu)", k,
              m->n_encoder_layers - 1);
@@ -50,7 +50,7 @@ static const float *layer_outputs(const ae_model *m, size_t layer)
 static double sparsity_forward(ae_model *m, size_t n_rows)
 {
     const ae_settings *s = &m->settings;
-    const size_t k = sparsity_layer(m), width = m->layers[k].n_out;
+    const size_t k = ae_sparsity_layer(m), width = m->layers[k].n_out;
     float *coefficient = m->work.columns;
     const double rho = s->sparsity_target, beta = s->sparsity_weight, n = (double)n_rows;
     ae_column_sums(layer_outputs(m, k), n_rows, width, coefficient);
@@ -107,7 +107,7 @@ void ae_penalties_activation_grad(const ae_model *m, size_t layer, float *grad, 
 {
     const ae_settings *s = &m->settings;
     const size_t width = m->layers[layer].n_out;
-    if (s->sparsity_weight > 0.0 && layer == sparsity_layer(m)) {
+    if (s->sparsity_weight > 0.0 && layer == ae_sparsity_layer(m)) {
         const float *coefficient = m->work.columns;
         for (size_t i = 0; i < n_rows; i++)
             for (size_t j = 0; j < width; j++)

@@ -118,8 +118,6 @@ static int make_stage(ae_model *m, size_t k, ae_model **out)
     ae_model *stage = NULL;
     AE_FORWARD(ae_model_create_ex(&stage, widths, 2, NULL, 0, m->architecture & AE_ARCH_TIED_WEIGHTS));
     const bool first = k == 0, last = k + 1 == m->n_encoder_layers;
-    const long sparse_layer = m->settings.sparsity_layer < 0 ? (long)ae_latent_layer(m)
-                                                              : m->settings.sparsity_layer;
     double v[AE_PARAM_SLOT_COUNT];
     memcpy(v, m->param_values, sizeof v);
     v[ae_param_slot(AE_PARAM_LATENT_ACTIVATION)] = e->activation;
@@ -127,7 +125,7 @@ static int make_stage(ae_model *m, size_t k, ae_model **out)
     v[ae_param_slot(AE_PARAM_LOSS)] = first ? m->settings.loss : AE_LOSS_MSE;
     v[ae_param_slot(AE_PARAM_SCALING)] = first ? m->settings.scaling : AE_SCALING_NONE;
     v[ae_param_slot(AE_PARAM_SPARSITY_LAYER)] = -1;
-    if (sparse_layer != (long)k)
+    if (ae_sparsity_layer(m) != k)
         v[ae_param_slot(AE_PARAM_SPARSITY_WEIGHT)] = 0;
     if (!last) {
         v[ae_param_slot(AE_PARAM_ACTIVITY_L1)] = 0;
