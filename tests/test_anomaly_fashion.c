@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "autoenc.h"
-#include "fashion_mnist.h"
+#include "test_fashion.h"
 #include "test_models.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -118,11 +118,8 @@ static void test_score_separates_a_normal_class_from_the_others(void **state)
     static const char *const names[FM_CLASSES] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
                                                   "Coat",        "Sandal",  "Shirt",    "Sneaker",
                                                   "Bag",         "Ankle boot"};
-    char err[256];
     fashion_mnist train = {0}, test = {0};
-    if (fashion_mnist_load(NULL, FASHION_MNIST_TRAIN, FM_TRAIN, &train, err, sizeof err) != 0 ||
-        fashion_mnist_load(NULL, FASHION_MNIST_TEST, 0, &test, err, sizeof err) != 0)
-        fail_msg("Fashion-MNIST is needed (Debian package dataset-fashion-mnist): %s", err);
+    test_load_fashion(FM_TRAIN, 0, &train, &test);
     assert_int_equal(train.n_cols, FM_DIM);
 
     float *normal = alloc_floats(train.n_rows * FM_DIM);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "autoenc.h"
-#include "fashion_mnist.h"
+#include "test_fashion.h"
 #include "test_data.h"
 #include "test_models.h"
 
@@ -42,11 +42,8 @@ static ae_model *fashion_model(int noise, double level)
 static void test_denoising_model_cleans_corrupted_images_better_than_a_plain_model(void **state)
 {
     (void)state;
-    char err[256];
     fashion_mnist train = {0}, test = {0};
-    if (fashion_mnist_load(NULL, FASHION_MNIST_TRAIN, FM_TRAIN, &train, err, sizeof err) != 0 ||
-        fashion_mnist_load(NULL, FASHION_MNIST_TEST, FM_TEST, &test, err, sizeof err) != 0)
-        fail_msg("Fashion-MNIST is needed (Debian package dataset-fashion-mnist): %s", err);
+    test_load_fashion(FM_TRAIN, FM_TEST, &train, &test);
 
     /* Held-out images with half their pixels masked, the corruption trained against. */
     size_t n = FM_TEST * 784;

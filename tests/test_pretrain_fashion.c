@@ -18,7 +18,7 @@
 #include <stdlib.h>
 
 #include "autoenc.h"
-#include "fashion_mnist.h"
+#include "test_fashion.h"
 #include "test_models.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -47,11 +47,8 @@ static double test_loss(const ae_model *m, const fashion_mnist *test)
 static void test_pretrained_model_reconstructs_held_out_images_at_least_as_well(void **state)
 {
     (void)state;
-    char err[256];
     fashion_mnist train = {0}, test = {0};
-    if (fashion_mnist_load(NULL, FASHION_MNIST_TRAIN, FM_TRAIN, &train, err, sizeof err) != 0 ||
-        fashion_mnist_load(NULL, FASHION_MNIST_TEST, FM_TEST, &test, err, sizeof err) != 0)
-        fail_msg("Fashion-MNIST is needed (Debian package dataset-fashion-mnist): %s", err);
+    test_load_fashion(FM_TRAIN, FM_TEST, &train, &test);
 
     /* From scratch: E epochs of the whole stack. */
     ae_model *scratch = fashion_model();

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 
 #include "autoenc.h"
-#include "fashion_mnist.h"
+#include "test_fashion.h"
 #include "test_models.h"
 
 enum { FM_TRAIN = 3000, FM_TEST = 1000, DIM = 784, CODE = 128, EPOCHS = 30 };
@@ -84,13 +84,8 @@ static void train(const fashion_mnist *train_set, const fashion_mnist *test, dou
 
 static int setup(void **state)
 {
-    char err[256];
     fashion_mnist train_set = {0}, test = {0};
-    if (fashion_mnist_load(NULL, FASHION_MNIST_TRAIN, FM_TRAIN, &train_set, err, sizeof err) != 0 ||
-        fashion_mnist_load(NULL, FASHION_MNIST_TEST, FM_TEST, &test, err, sizeof err) != 0) {
-        print_error("Fashion-MNIST is needed (Debian package dataset-fashion-mnist): %s\n", err);
-        return -1;
-    }
+    test_load_fashion(FM_TRAIN, FM_TEST, &train_set, &test);
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     train(&train_set, &test, 0.0, &f->plain);

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "autoenc.h"
-#include "fashion_mnist.h"
+#include "test_fashion.h"
 #include "test_models.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -71,11 +71,8 @@ static size_t out_of_range(const float *y, size_t n, double *mean)
 static void test_vae_learns_fashion_mnist_samples_and_interpolates(void **state)
 {
     (void)state;
-    char err[256];
     fashion_mnist train = {0}, test = {0};
-    if (fashion_mnist_load(NULL, FASHION_MNIST_TRAIN, FM_TRAIN, &train, err, sizeof err) != 0 ||
-        fashion_mnist_load(NULL, FASHION_MNIST_TEST, FM_TEST, &test, err, sizeof err) != 0)
-        fail_msg("Fashion-MNIST is needed (Debian package dataset-fashion-mnist): %s", err);
+    test_load_fashion(FM_TRAIN, FM_TEST, &train, &test);
 
     static const size_t widths[] = {DIM, 256, LATENT};
     ae_model *model = NULL;
