@@ -1,6 +1,8 @@
-/* Inference on a const model: encode, decode, reconstruct, score. Each call brings its
- * own scratch, so many threads can share one model. Rows go through in chunks, which
- * bounds the scratch whatever the number of rows. */
+/* Inference on a const model: encode, decode, reconstruct, score, and for variational
+ * models the code's distribution, sampling and interpolation. A call takes the model's
+ * spare scratch if no other call holds it, else allocates its own, so many threads can
+ * share one model. Rows go through in chunks, which bounds the scratch whatever the number
+ * of rows. */
 #include "internal.h"
 
 #include <string.h>
