@@ -79,6 +79,27 @@ AE_API const char *ae_version_string(void);
 /** @} */
 
 /**
+ * @defgroup ae_limits Limits
+ * @brief The largest models the library makes, trains, saves and loads.
+ *
+ * One set of limits holds everywhere: ae_model_create() and ae_model_create_ex()
+ * refuse a model beyond them, so every model that exists can be saved and loaded
+ * again. Each limit is also a function, for bindings that cannot read macros.
+ * @{
+ */
+/** The most dense layers a model may have, encoder and decoder together. */
+#define AE_MAX_LAYERS 4096
+/** The widest a layer's input or output may be (2^24). The latent layer of a
+ *  variational model holds two values per code unit, so its code is at most
+ *  half as wide. */
+#define AE_MAX_LAYER_WIDTH 16777216
+/** @return #AE_MAX_LAYERS. Thread-safe. */
+AE_API size_t ae_max_layers(void);
+/** @return #AE_MAX_LAYER_WIDTH. Thread-safe. */
+AE_API size_t ae_max_layer_width(void);
+/** @} */
+
+/**
  * @defgroup ae_errors Status codes and error messages
  * @brief Every function reports through a status code and a message.
  *
@@ -351,7 +372,7 @@ typedef enum ae_param {
                                             activation must be sigmoid; 0 = off, [0, 1e3] [0] */
     AE_PARAM_SPARSITY_TARGET = 61,     /**< the target mean activation rho, (0, 1) [0.05] */
     AE_PARAM_SPARSITY_LAYER = 62,      /**< the encoder layer the sparsity penalty watches;
-                                            -1 = the latent layer, [-1, 4095] [-1] */
+                                            -1 = the latent layer, [-1, #AE_MAX_LAYERS - 1] [-1] */
     AE_PARAM_ACTIVITY_L1 = 63,         /**< weight of the L1 penalty on the latent code,
                                             0 = off, [0, 1e3] [0] */
     AE_PARAM_CONTRACTIVE_WEIGHT = 64,  /**< weight of the contractive penalty, 0 = off, [0, 1e3] [0] */

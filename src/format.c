@@ -19,8 +19,6 @@
 #define HEADER_SIZE 16u
 #define SECTION_HEADER_SIZE 16u
 #define CRC_SIZE 4u
-#define MAX_LAYERS 4096u
-#define MAX_WIDTH ((uint64_t)1 << 24)
 #define LAYER_RECORD_SIZE 24u
 #define SETTING_RECORD_SIZE 12u
 #define RNG_SECTION_SIZE 33u
@@ -157,7 +155,7 @@ static bool plan_sizes(const ae_model *m, unsigned flags, section_sizes *s)
     size_t param_bytes;
     if (!ae_mul_size(m->n_params, 4, &param_bytes))
         return false;
-    s->arch = 8 + LAYER_RECORD_SIZE * m->n_layers; /* n_layers <= MAX_LAYERS */
+    s->arch = 8 + LAYER_RECORD_SIZE * m->n_layers; /* n_layers <= AE_MAX_LAYERS */
     s->sett = 4 + SETTING_RECORD_SIZE * setting_count();
     s->parm = 8;
     s->rng = RNG_SECTION_SIZE;
@@ -509,9 +507,9 @@ static int read_architecture(const unsigned char *d, parsed_file *pf)
                             "settings give it %s",
                             ae_activation_name((ae_activation)pf->settings.latent_activation));
     const uint32_t min_layers = encoder_only ? 1 : 2;
-    if (n_layers < min_layers || n_layers > MAX_LAYERS)
+    if (n_layers < min_layers || n_layers > AE_MAX_LAYERS)
         return FORMAT_ERROR("%u layers at byte %zu; a model has %u to %u", (unsigned)n_layers, p,
-                            (unsigned)min_layers, MAX_LAYERS);
+                            (unsigned)min_layers, (unsigned)AE_MAX_LAYERS);
     if (encoder_only && n_enc != n_layers)
         return FORMAT_ERROR("%u encoder layers at byte %zu; an encoder-only model (section "
                             "'ENCO') has all its %u layers in the encoder",
@@ -526,10 +524,10 @@ static int read_architecture(const unsigned char *d, parsed_file *pf)
         size_t at = p + 8 + (size_t)LAYER_RECORD_SIZE * l;
         uint64_t n_in = get_u64(d + at), n_out = get_u64(d + at + 8);
         uint32_t activation = get_u32(d + at + 16), reserved = get_u32(d + at + 20);
-        if (n_in < 1 || n_in > MAX_WIDTH || n_in > INT_MAX)
+        if (n_in < 1 || n_in > AE_MAX_LAYER_WIDTH || n_in > INT_MAX)
             return FORMAT_ERROR("layer %u input width %llu at byte %zu is outside 1 .. 2^24",
                                 (unsigned)l, (unsigned long long)n_in, at);
-        if (n_out < 1 || n_out > MAX_WIDTH || n_out > INT_MAX)
+        if (n_out < 1 || n_out > AE_MAX_LAYER_WIDTH || n_out > INT_MAX)
             return FORMAT_ERROR("layer %u output width %llu at byte %zu is outside 1 .. 2^24",
                                 (unsigned)l, (unsigned long long)n_out, at + 8);
         /* After a variational latent layer (mean and log-variance) comes a code half as wide. */

@@ -16,12 +16,16 @@ static int check_widths(const size_t *widths, size_t n_widths, const char *what)
     for (size_t i = 0; i < n_widths; i++)
     {
         AE_CHECK(widths[i] >= 1, NULL, AE_ERR_INVALID_ARGUMENT, "%s[%zu] is 0", what, i);
-        /* BLAS takes dimensions as int. */
-        AE_CHECK(widths[i] <= INT_MAX, NULL, AE_ERR_SIZE_OVERFLOW, "%s[%zu] = %zu is larger than %d",
-                 what, i, widths[i], INT_MAX);
+        /* The limit every model file must meet (and far below BLAS's int dimensions). */
+        AE_CHECK(widths[i] <= AE_MAX_LAYER_WIDTH, NULL, AE_ERR_INVALID_ARGUMENT,
+                 "%s[%zu] = %zu is wider than a layer may be (AE_MAX_LAYER_WIDTH = %d)", what, i,
+                 widths[i], AE_MAX_LAYER_WIDTH);
     }
     return AE_OK;
 }
+
+size_t ae_max_layers(void) { return AE_MAX_LAYERS; }
+size_t ae_max_layer_width(void) { return AE_MAX_LAYER_WIDTH; }
 
 /* Lay out the layers and count parameters, checking every product and sum for overflow. */
 static int plan_layers(ae_model *m, const size_t *enc, size_t n_enc, const size_t *dec)
@@ -163,9 +167,11 @@ int ae_model_create_ex(ae_model **out, const size_t *encoder_widths, size_t n_en
              "twice the outputs its mirror takes)");
     AE_FORWARD(check_widths(encoder_widths, n_encoder_widths, "encoder_widths"));
     if (flags & AE_ARCH_VARIATIONAL)
-        AE_CHECK(encoder_widths[n_encoder_widths - 1] <= INT_MAX / 2, NULL, AE_ERR_SIZE_OVERFLOW,
-                 "the latent width %zu is too large for a mean and a log-variance",
-                 encoder_widths[n_encoder_widths - 1]);
+        AE_CHECK(encoder_widths[n_encoder_widths - 1] <= AE_MAX_LAYER_WIDTH / 2, NULL,
+                 AE_ERR_INVALID_ARGUMENT,
+                 "the latent width %zu is too wide for a mean and a log-variance per unit (at "
+                 "most AE_MAX_LAYER_WIDTH / 2 = %d)",
+                 encoder_widths[n_encoder_widths - 1], AE_MAX_LAYER_WIDTH / 2);
     if (decoder_widths || n_decoder_widths) {
         AE_FORWARD(check_widths(decoder_widths, n_decoder_widths, "decoder_widths"));
         AE_CHECK(decoder_widths[0] == encoder_widths[n_encoder_widths - 1], NULL,
@@ -178,13 +184,20 @@ int ae_model_create_ex(ae_model **out, const size_t *encoder_widths, size_t n_en
                  decoder_widths[n_decoder_widths - 1], encoder_widths[0]);
     }
 
+    /* Each side has one layer fewer than widths; compared per side, so nothing overflows. */
+    const size_t n_encoder_layers = n_encoder_widths - 1,
+                 n_decoder_layers = decoder_widths ? n_decoder_widths - 1 : n_encoder_layers;
+    AE_CHECK(n_encoder_layers <= AE_MAX_LAYERS && n_decoder_layers <= AE_MAX_LAYERS - n_encoder_layers,
+             NULL, AE_ERR_INVALID_ARGUMENT,
+             "%zu encoder and %zu decoder layers are more than a model may have (AE_MAX_LAYERS "
+             "= %d)",
+             n_encoder_layers, n_decoder_layers, AE_MAX_LAYERS);
     AE_CHECK(!(flags & AE_ARCH_TIED_WEIGHTS) ||
                  widths_mirror(encoder_widths, n_encoder_widths, decoder_widths, n_decoder_widths),
              NULL, AE_ERR_INVALID_ARGUMENT,
              "tied weights need a decoder that mirrors the encoder (decoder_widths NULL or the "
              "encoder widths reversed)");
-    return build(out, encoder_widths, n_encoder_widths, decoder_widths,
-                 decoder_widths ? n_decoder_widths - 1 : n_encoder_widths - 1, flags);
+    return build(out, encoder_widths, n_encoder_widths, decoder_widths, n_decoder_layers, flags);
 }
 
 static int build(ae_model **out, const size_t *encoder_widths, size_t n_encoder_widths,

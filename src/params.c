@@ -45,7 +45,7 @@ static const param_info param_table[AE_PARAM_SLOT_COUNT] = {
     {AE_PARAM_SCALING, "scaling", AE_SCALING_NONE, 0, AE_SCALING_STANDARDIZE, INTEGRAL},
     {AE_PARAM_SPARSITY_WEIGHT, "sparsity_weight", 0, 0, 1e3, 0},
     {AE_PARAM_SPARSITY_TARGET, "sparsity_target", 0.05, 0, 1, MIN_OPEN | MAX_OPEN},
-    {AE_PARAM_SPARSITY_LAYER, "sparsity_layer", -1, -1, 4095, INTEGRAL},
+    {AE_PARAM_SPARSITY_LAYER, "sparsity_layer", -1, -1, AE_MAX_LAYERS - 1, INTEGRAL},
     {AE_PARAM_ACTIVITY_L1, "activity_l1", 0, 0, 1e3, 0},
     {AE_PARAM_CONTRACTIVE_WEIGHT, "contractive_weight", 0, 0, 1e3, 0},
     {AE_PARAM_DROPOUT_INPUT, "dropout_input", 0, 0, 1, MAX_OPEN},

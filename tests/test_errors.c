@@ -378,26 +378,42 @@ static void test_create_rejects_inconsistent_decoder_count(void **state)
     expect_create(AE_ERR_INVALID_ARGUMENT, WIDTHS, 3, NULL, 3);
 }
 
-static void test_create_reports_size_overflow_for_huge_widths(void **state)
+static void test_create_refuses_models_beyond_the_limits(void **state)
 {
     (void)state;
-    /* One layer's weight count overflows. */
+    /* Widths whose products would overflow size_t are far beyond the width limit. */
     const size_t a[] = {SIZE_MAX / 2, 4};
     const size_t b[] = {4, SIZE_MAX / 2};
     const size_t c[] = {3, SIZE_MAX, 3};
-    /* Each product fits, their sum (with the mirror and the biases) does not. */
-    const size_t d[] = {SIZE_MAX / 6, 3};
-    /* The element count fits, the byte count does not. */
-    const size_t e[] = {SIZE_MAX / 16, 4};
-    /* Overflow in an explicit decoder only. */
     const size_t enc[] = {4, 2};
     const size_t dec[] = {2, SIZE_MAX / 2, 4};
-    expect_create(AE_ERR_SIZE_OVERFLOW, a, 2, NULL, 0);
-    expect_create(AE_ERR_SIZE_OVERFLOW, b, 2, NULL, 0);
-    expect_create(AE_ERR_SIZE_OVERFLOW, c, 3, NULL, 0);
-    expect_create(AE_ERR_SIZE_OVERFLOW, d, 2, NULL, 0);
-    expect_create(AE_ERR_SIZE_OVERFLOW, e, 2, NULL, 0);
-    expect_create(AE_ERR_SIZE_OVERFLOW, enc, 2, dec, 3);
+    /* One past the limit, in the encoder and in an explicit decoder. */
+    const size_t wide[] = {4, (size_t)AE_MAX_LAYER_WIDTH + 1};
+    const size_t wide_dec[] = {2, (size_t)AE_MAX_LAYER_WIDTH + 1, 4};
+    /* A variational latent layer holds two values per code unit. */
+    const size_t wide_code[] = {4, (size_t)AE_MAX_LAYER_WIDTH / 2 + 1};
+    expect_create(AE_ERR_INVALID_ARGUMENT, a, 2, NULL, 0);
+    expect_create(AE_ERR_INVALID_ARGUMENT, b, 2, NULL, 0);
+    expect_create(AE_ERR_INVALID_ARGUMENT, c, 3, NULL, 0);
+    expect_create(AE_ERR_INVALID_ARGUMENT, enc, 2, dec, 3);
+    expect_create(AE_ERR_INVALID_ARGUMENT, wide, 2, NULL, 0);
+    expect_create(AE_ERR_INVALID_ARGUMENT, enc, 2, wide_dec, 3);
+    ae_model *m = NULL;
+    assert_int_equal(ae_model_create_ex(&m, wide_code, 2, NULL, 0, AE_ARCH_VARIATIONAL),
+                     AE_ERR_INVALID_ARGUMENT);
+    assert_null(m);
+    assert_non_null(strstr(ae_last_error(), "AE_MAX_LAYER_WIDTH"));
+
+    /* Layer counts: 2049 widths mirrored make 4096 layers, 2050 make 4098. */
+    size_t widths[2050];
+    for (size_t i = 0; i < 2050; i++)
+        widths[i] = 1;
+    expect_create(AE_ERR_INVALID_ARGUMENT, widths, 2050, NULL, 0);
+    assert_non_null(strstr(ae_last_error(), "AE_MAX_LAYERS"));
+    /* An explicit decoder counts too: 2048 encoder layers and 2049 decoder layers. */
+    expect_create(AE_ERR_INVALID_ARGUMENT, widths, 2049, widths, 2050);
+    assert_int_equal(ae_max_layers(), AE_MAX_LAYERS);
+    assert_int_equal(ae_max_layer_width(), AE_MAX_LAYER_WIDTH);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -1216,7 +1232,7 @@ int main(void)
         cmocka_unit_test(test_create_rejects_decoder_not_starting_at_latent),
         cmocka_unit_test(test_create_rejects_decoder_not_ending_at_input),
         cmocka_unit_test(test_create_rejects_inconsistent_decoder_count),
-        cmocka_unit_test(test_create_reports_size_overflow_for_huge_widths),
+        cmocka_unit_test(test_create_refuses_models_beyond_the_limits),
         cmocka_unit_test(test_model_last_error_of_null_model_is_not_null),
         FIXTURE_TEST(test_clone_rejects_null_arguments),
         cmocka_unit_test(test_reset_rejects_null_model),
