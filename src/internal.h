@@ -374,6 +374,14 @@ int ae_optimizer_state_ensure(ae_model *model);
 void ae_optimizer_state_release(ae_optimizer_state *state);
 int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *src,
                             size_t n_params);
+/* Adam's step counter stops at 2^53: exact in a double (the bias corrections use it) and
+ * far from wrapping to 0, which would divide by zero. */
+#define AE_MAX_OPTIMIZER_STEP ((uint64_t)1 << 53)
+/* Whether an optimizer state of `kind` with these buffers and step counter is one the
+ * library could have made (the rules shared by model files and ae_model_set_optimizer_state):
+ * AE_OK, or AE_ERR_INVALID_ARGUMENT with the reason recorded. */
+int ae_optimizer_state_check(ae_model *err_model, int kind, uint64_t step, bool has_first,
+                             bool has_second);
 
 /* ---- inference helpers (infer.c) ---------------------------------------- */
 

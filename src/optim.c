@@ -54,6 +54,29 @@ int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *s
     return AE_OK;
 }
 
+int ae_optimizer_state_check(ae_model *err_model, int kind, uint64_t step, bool has_first,
+                             bool has_second)
+{
+    AE_CHECK(kind >= AE_OPT_SGD && kind <= AE_OPT_ADAMW, err_model, AE_ERR_INVALID_ARGUMENT,
+             "unknown optimizer %d", kind);
+    AE_CHECK(step <= AE_MAX_OPTIMIZER_STEP, err_model, AE_ERR_INVALID_ARGUMENT,
+             "the step counter %llu is beyond 2^53, the most a state can count",
+             (unsigned long long)step);
+    if (kind == AE_OPT_SGD) {
+        AE_CHECK(!has_second, err_model, AE_ERR_INVALID_ARGUMENT,
+                 "SGD keeps one buffer (momentum), not a second moment");
+        AE_CHECK(step == 0, err_model, AE_ERR_INVALID_ARGUMENT,
+                 "SGD counts no steps, yet the step counter is %llu", (unsigned long long)step);
+        return AE_OK;
+    }
+    AE_CHECK(has_first == has_second, err_model, AE_ERR_INVALID_ARGUMENT,
+             "Adam keeps both moments or neither, not only the %s", has_first ? "first" : "second");
+    AE_CHECK(has_first || step == 0, err_model, AE_ERR_INVALID_ARGUMENT,
+             "Adam without moments has taken no step, yet the step counter is %llu",
+             (unsigned long long)step);
+    return AE_OK;
+}
+
 /*
  * Each rule reads parameter i and gradient i and writes the new parameter over gradient i,
  * so the step is computed out of place at no cost; the caller swaps the two buffers only
@@ -151,7 +174,8 @@ static float apply_update(ae_model *m)
     update_task task = {.model = m};
     if (s->optimizer != AE_OPT_SGD) {
         ae_optimizer_state *st = &m->optim;
-        st->step++;
+        if (st->step < AE_MAX_OPTIMIZER_STEP)
+            st->step++; /* past 2^53 both bias corrections are 1 in double: nothing changes */
         /* Coefficients in double, rounded once: 1 - (float)0.999 would be off by 1e-5. */
         double t = (double)st->step;
         task.adam = (adam_coefficients){
