@@ -125,7 +125,14 @@ typedef enum ae_status {
     AE_ERR_FORMAT = -10,            /**< Model data is malformed or truncated (the message says where). */
     AE_ERR_CHECKSUM = -11,          /**< Model data does not match its checksum. */
     AE_ERR_VERSION = -12,           /**< Model data needs a newer library (a newer major format version). */
-    AE_ERR_BUFFER_TOO_SMALL = -13   /**< The caller's buffer is too small; the size needed is reported. */
+    AE_ERR_BUFFER_TOO_SMALL = -13,  /**< The caller's buffer is too small; the size needed is reported. */
+    AE_ERR_NON_FINITE_RESULT = -14, /**< A result computed from finite inputs would be NaN or infinite:
+                                         the float arithmetic overflowed on a row (the message names
+                                         it); see @ref ae_overflow. */
+    AE_ERR_BUSY = -15               /**< The model is in use by another call that this one may not
+                                         overlap (a call that changes the model while others use it,
+                                         or a const call while it is being changed); nothing was
+                                         done. Recorded in the calling thread only. */
 } ae_status;
 
 /** @return a static English description of @p status (e.g. "out of memory");
@@ -343,8 +350,17 @@ typedef enum ae_param {
                                             validation set is given, [0, 0.9] [0] */
     AE_PARAM_PATIENCE = 24,            /**< early stopping: epochs without improvement, 0 = off, [0, 1e9] [0] */
     AE_PARAM_MIN_DELTA = 25,           /**< early stopping: smallest loss decrease that counts, [0, 1e30] [0] */
-    AE_PARAM_RESTORE_BEST = 26,        /**< after fit, keep the weights of the best monitored epoch, 0 or 1 [1] */
+    AE_PARAM_RESTORE_BEST = 26,        /**< after a fit with validation, keep the weights of the epoch with
+                                            the lowest validation loss, 0 or 1 [1]. Without validation a fit
+                                            ends with its last epoch's weights whatever this says: the
+                                            training loss is measured while the weights move, and choosing
+                                            an epoch by it would follow noise. */
     AE_PARAM_PROGRESS_EVERY_BATCH = 27, /**< also call the progress callback after every batch, 0 or 1 [0] */
+    AE_PARAM_DIVERGENCE_FACTOR = 28,   /**< a fit stops with #AE_ERR_DIVERGED when an epoch's training loss,
+                                            though finite, is more than this many times the loss the fit
+                                            started from (the mean over its first tenth of batches) or the
+                                            lowest epoch loss since; 0 = only non-finite losses count,
+                                            [0, 1e30] [1e4] */
 
     AE_PARAM_THREADS = 30,             /**< threads for the elementwise work of training (optimizer
                                             update, loss), the caller's included; 0 = one per online
@@ -366,6 +382,12 @@ typedef enum ae_param {
                                             ae_model_fit_scaling()), then applied by every call that
                                             takes inputs and undone by every call that returns
                                             outputs. Changing it forgets a fitted scaling. [NONE] */
+    AE_PARAM_SCALING_MIN_SCALE = 51,   /**< the smallest scale a fitted scaling gives a feature that is not
+                                            constant, in the feature's own units: a nearly constant feature
+                                            (standard deviation or range below this) is divided by this
+                                            instead, so that its tiny spread does not blow small
+                                            differences up into huge inputs; a constant feature gets 1.
+                                            Takes effect when a scaling is next fitted. [0, 1e30] [1e-3] */
 
     AE_PARAM_SPARSITY_WEIGHT = 60,     /**< weight of the KL-divergence sparsity penalty on the
                                             mean activations of #AE_PARAM_SPARSITY_LAYER, whose
@@ -834,20 +856,52 @@ typedef enum ae_save_flags {
 } ae_save_flags;
 
 /**
- * Save @p model to @p path atomically: a temporary file in the same folder is
- * written, flushed and renamed over @p path, and the folder is flushed; on any
- * failure @p path is untouched and the temporary file removed.
+ * Save @p model to @p path atomically: the new file is written next to the file
+ * @p path names, flushed, and renamed over it, so that after a crash the path
+ * holds the old file or the new one, never a mix.
+ *
+ * - A symbolic link is followed to the file it names (relative links from the
+ *   link's folder, at most 40 links, then #AE_ERR_IO); that file is replaced
+ *   and the link stays a link. A link to nothing creates the file it names.
+ * - A @p path that exists and is not a regular file (a folder, FIFO, device
+ *   or socket) is refused with #AE_ERR_IO and nothing is created.
+ * - The new file keeps the permission bits of the file it replaces and, when
+ *   the process may give them, its owner and group; a new file gets 0666 less
+ *   the umask.
+ * - The new file is written unnamed where the system offers it (Linux
+ *   O_TMPFILE) and named only just before the rename, so a process killed
+ *   while saving leaves nothing behind. Elsewhere it is a hidden file
+ *   ".<name>.XXXXXX" in the same folder, which a killed process may leave.
+ * - On any failure before the rename, @p path is untouched, no temporary file
+ *   remains, and the status is #AE_ERR_IO (or #AE_ERR_OUT_OF_MEMORY).
+ * - Once the rename has happened the call returns #AE_OK: @p path holds the
+ *   new file. Flushing the folder afterwards, so that the rename itself
+ *   survives a power loss, is best-effort (as in SQLite): it needs read
+ *   permission on the folder and a file system that can flush one; without
+ *   them, a crash may still show the old file, never a torn one.
+ *
+ * Paths of any length work when each folder on the way can be reached.
  * @param model the model to save.
  * @param path  the file to write (replaced atomically).
  * @param flags a combination of ::ae_save_flags.
- * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT, #AE_ERR_IO or #AE_ERR_OUT_OF_MEMORY.
+ * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT, #AE_ERR_SIZE_OVERFLOW, #AE_ERR_IO or
+ * #AE_ERR_OUT_OF_MEMORY.
  * Thread-safe with other const calls on the same model.
  */
 AE_API int ae_model_save(const ae_model *model, const char *path, unsigned flags);
 
-/** Load a model saved by ae_model_save(). @p out receives it (NULL on failure).
- *  @return #AE_OK, #AE_ERR_INVALID_ARGUMENT, #AE_ERR_IO, #AE_ERR_FORMAT,
- *  #AE_ERR_CHECKSUM, #AE_ERR_VERSION or #AE_ERR_OUT_OF_MEMORY. */
+/**
+ * Load a model saved by ae_model_save(). @p out receives it (NULL on failure).
+ *
+ * Anything but a regular file (a folder, FIFO, device or socket, also through
+ * a symbolic link) is refused with #AE_ERR_IO, without waiting on it. The
+ * 16-byte header is read and checked first, so a file that is not a model is
+ * refused without being read whole; then the file is read and checked as
+ * ae_model_load_from_memory() checks data, with the same statuses, and the
+ * messages prefixed with @p path.
+ * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT, #AE_ERR_IO, #AE_ERR_FORMAT,
+ * #AE_ERR_CHECKSUM, #AE_ERR_VERSION or #AE_ERR_OUT_OF_MEMORY.
+ */
 AE_API int ae_model_load(ae_model **out, const char *path);
 
 /** The exact number of bytes ae_model_save_to_memory() writes with @p flags, into @p size.

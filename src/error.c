@@ -25,6 +25,8 @@ const char *ae_status_str(int status)
     case AE_ERR_CHECKSUM: return "checksum mismatch";
     case AE_ERR_VERSION: return "unsupported format version";
     case AE_ERR_BUFFER_TOO_SMALL: return "buffer too small";
+    case AE_ERR_NON_FINITE_RESULT: return "non-finite result";
+    case AE_ERR_BUSY: return "model busy";
     default: return "unknown status";
     }
 }

@@ -5,6 +5,8 @@
  * of rows. */
 #include "internal.h"
 
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 /* Rows per chunk: large enough for sgemm to run at full speed, small enough that the
@@ -24,7 +26,14 @@ typedef struct infer_pass {
     size_t ld_element_losses;
     float *log_variance;         /* a variational encoder's log-variances, or NULL */
     size_t ld_log_variance;
+    /* Rows whose result overflowed to NaN or infinity (see ae_overflow in the header): a pass
+     * that returns outputs stops at the first; one that scores gives such a row's scores and
+     * errors the value AE_SCORE_OVERFLOW and goes on. */
+    size_t first_overflow;       /* the first such row, or SIZE_MAX */
 } infer_pass;
+
+/* The score and error given to a row whose error overflows: the largest float. */
+#define AE_SCORE_OVERFLOW FLT_MAX
 
 /* Split the mean and log-variance halves of a variational latent layer's output rows. */
 static void split_code(const float *stats, size_t rows, size_t k, float *mean, size_t ld_mean,
@@ -61,8 +70,49 @@ static void give_back_scratch(const ae_model *m, ae_scratch *s)
         ae_free(s); /* another call gave one back first */
 }
 
+/* Whether any of rows x width values (leading dimension ld) is not finite; the first such
+ * row (offset by start) is kept in the pass. */
+static bool note_first_overflow(infer_pass *p, const float *values, size_t ld, size_t rows,
+                                size_t width, size_t start)
+{
+    for (size_t i = 0; i < rows; i++)
+        if (!ae_all_finite(values + i * ld, width)) {
+            if (p->first_overflow == SIZE_MAX)
+                p->first_overflow = start + i;
+            return true;
+        }
+    return false;
+}
+
+/* Per-row scores from the rows' loss sums; a row whose sum overflowed scores AE_SCORE_OVERFLOW. */
+static void score_rows(infer_pass *p, const double *row_loss, size_t rows, size_t width, size_t start)
+{
+    for (size_t i = 0; i < rows; i++) {
+        bool finite = isfinite(row_loss[i]);
+        if (!finite && p->first_overflow == SIZE_MAX)
+            p->first_overflow = start + i;
+        if (p->row_scores)
+            p->row_scores[start + i] = finite ? (float)(row_loss[i] / (double)width) : AE_SCORE_OVERFLOW;
+    }
+}
+
+/* Elementwise errors that overflowed become AE_SCORE_OVERFLOW, as their row's score does. */
+static void saturate_errors(infer_pass *p, float *errors, size_t rows, size_t width, size_t start)
+{
+    for (size_t i = 0; i < rows; i++) {
+        float *row = errors + i * p->ld_element_losses;
+        if (ae_all_finite(row, width))
+            continue;
+        if (p->first_overflow == SIZE_MAX)
+            p->first_overflow = start + i;
+        for (size_t j = 0; j < width; j++)
+            row[j] = isfinite(row[j]) ? row[j] : AE_SCORE_OVERFLOW;
+    }
+}
+
 static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
 {
+    p->first_overflow = SIZE_MAX;
     size_t chunk = n_rows < AE_INFER_CHUNK_ROWS ? n_rows : AE_INFER_CHUNK_ROWS;
     /* Two ping-pong activation buffers and the per-row losses; cannot overflow on a 64-bit
      * system: chunk <= 1024 and widths <= INT_MAX. */
@@ -93,112 +143,149 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
             bool top = l + 1 == p->last;
             /* A variational latent layer's rows hold mean and log-variance side by side; the
              * next layer reads the means through the leading dimension. */
-            bool split = top && ae_is_variational(m) && l == ae_latent_layer(m);
+            const bool variational_latent = ae_is_variational(m) && l == ae_latent_layer(m);
+            bool split = top && variational_latent;
             float *dest = top && p->out && !split ? p->out + start * p->ld_out : buffers[(l - p->first) % 2];
             size_t ld_dest = top && p->out && !split ? p->ld_out : m->layers[l].n_out;
             if (top && p->with_loss) {
                 const ae_layer *L = &m->layers[l];
                 ae_layer_linear(m, l, in, ld_in, rows, dest, ld_dest);
                 if (p->element_losses) {
+                    float *errors = p->element_losses + start * p->ld_element_losses;
                     ae_output_element_losses(dest, ld_dest, rows, L->n_out, m->params + L->bias_offset,
                                              target, ld_target, L->activation, m->settings.loss,
-                                             &m->settings,
-                                             p->element_losses + start * p->ld_element_losses,
-                                             p->ld_element_losses);
+                                             &m->settings, errors, p->ld_element_losses);
+                    saturate_errors(p, errors, rows, L->n_out, start);
                 } else {
                     p->loss_sum += ae_output_loss(dest, ld_dest, rows, L->n_out,
                                                   m->params + L->bias_offset, target, ld_target,
                                                   L->activation, m->settings.loss, &m->settings,
                                                   NULL, 0.0f, row_loss);
-                    for (size_t i = 0; p->row_scores && i < rows; i++)
-                        p->row_scores[start + i] = (float)(row_loss[i] / (double)d_out);
+                    score_rows(p, row_loss, rows, d_out, start);
                 }
             } else {
                 ae_layer_forward(m, l, in, ld_in, rows, dest, ld_dest);
+                if (variational_latent)
+                    ae_clamp_log_variance(dest, rows, ae_latent_dim(m));
+                if (top && unscale_out && p->out)
+                    ae_unscale_rows(dest, ld_dest, rows, d_out, ae_scaling_offsets(m),
+                                    ae_scaling_scales(m));
+                /* An output row that overflowed ends the pass: nothing is given for it. */
+                if (top && p->out && note_first_overflow(p, dest, ld_dest, rows, m->layers[l].n_out, start))
+                    break;
                 if (split && p->out)
                     split_code(dest, rows, ae_latent_dim(m), p->out + start * p->ld_out, p->ld_out,
                                p->log_variance ? p->log_variance + start * p->ld_log_variance : NULL,
                                p->ld_log_variance);
-                if (top && unscale_out && p->out)
-                    ae_unscale_rows(dest, ld_dest, rows, d_out, ae_scaling_offsets(m),
-                                    ae_scaling_scales(m));
             }
             in = dest;
             ld_in = ld_dest;
         }
+        if (p->out && p->first_overflow != SIZE_MAX)
+            break;
     }
     give_back_scratch(m, scratch_block);
     return AE_OK;
 }
 
-/* Checks shared by every inference call: the model, the input and the output. */
-static int check_inference(const ae_model *m, const float *in, size_t n_rows, size_t ld_in,
-                           size_t in_width, const float *out, size_t ld_out, size_t out_width)
+/* Checks shared by every inference call: the input and the output. */
+static int check_inference(const float *in, size_t n_rows, size_t ld_in, size_t in_width,
+                           const float *out, size_t ld_out, size_t out_width)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_FORWARD(ae_check_matrix(NULL, "input", in, n_rows, in_width, ld_in));
     AE_FORWARD(ae_check_matrix(NULL, "output", out, n_rows, out_width, ld_out));
     return AE_OK;
+}
+
+/* The refusal of a pass whose row `row` overflowed; `what` names the result. */
+static int overflow_error(size_t row, const char *what)
+{
+    return ae_fail(NULL, AE_ERR_NON_FINITE_RESULT,
+                   "row %zu is too large for the model's float arithmetic: its %s would not be "
+                   "finite, so none is given",
+                   row, what);
+}
+
+/* A pass that returns outputs: AE_ERR_NON_FINITE_RESULT if a row overflowed. */
+static int run_output_pass(const ae_model *m, infer_pass *p, size_t n_rows, const char *what)
+{
+    AE_FORWARD(run_pass(m, p, n_rows));
+    return p->first_overflow == SIZE_MAX ? AE_OK : overflow_error(p->first_overflow, what);
 }
 
 int ae_infer_layers(const ae_model *m, size_t first, size_t last, const float *in, size_t n_rows,
                     size_t ld_in, float *out, size_t ld_out)
 {
     infer_pass pass = {.first = first, .last = last, .in = in, .ld_in = ld_in, .out = out, .ld_out = ld_out};
-    return run_pass(m, &pass, n_rows);
+    return run_output_pass(m, &pass, n_rows, last == m->n_layers ? "output" : "code");
 }
 
 static int transform(const ae_model *m, bool encoder, bool decoder, const float *in, size_t n_rows,
                      size_t ld_in, float *out, size_t ld_out)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     if (decoder)
         AE_FORWARD(ae_check_decoder(NULL, m, encoder ? "reconstruct" : "decode"));
     AE_FORWARD(ae_check_scaling_fitted(NULL, m));
     size_t first = encoder ? 0 : m->n_encoder_layers, last = decoder ? m->n_layers : m->n_encoder_layers;
     size_t in_width = m->layers[first].n_in;
     size_t out_width = decoder ? m->layers[last - 1].n_out : ae_latent_dim(m);
-    AE_FORWARD(check_inference(m, in, n_rows, ld_in, in_width, out, ld_out, out_width));
+    AE_FORWARD(check_inference(in, n_rows, ld_in, in_width, out, ld_out, out_width));
     AE_FORWARD(ae_check_data(NULL, m, "input", in, n_rows, in_width, ld_in, false));
-    return ae_infer_layers(m, first, last, in, n_rows, ld_in, out, ld_out);
+    infer_pass pass = {.first = first, .last = last, .in = in, .ld_in = ld_in, .out = out, .ld_out = ld_out};
+    return run_output_pass(m, &pass, n_rows,
+                           !decoder ? "code" : encoder ? "reconstruction" : "decoded output");
 }
 
 int ae_model_encode(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *z, size_t ld_z)
 {
-    return transform(m, true, false, x, n_rows, ld_x, z, ld_z);
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, transform(m, true, false, x, n_rows, ld_x, z, ld_z));
 }
 
 int ae_model_decode(const ae_model *m, const float *z, size_t n_rows, size_t ld_z, float *y, size_t ld_y)
 {
-    return transform(m, false, true, z, n_rows, ld_z, y, ld_y);
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, transform(m, false, true, z, n_rows, ld_z, y, ld_y));
 }
 
 int ae_model_reconstruct(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *y,
                          size_t ld_y)
 {
-    return transform(m, true, true, x, n_rows, ld_x, y, ld_y);
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, transform(m, true, true, x, n_rows, ld_x, y, ld_y));
 }
 
 /* Checks shared by the calls that compare reconstructions with their inputs. */
 static int check_scoring_input(const ae_model *m, const float *x, size_t n_rows, size_t ld_x)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_FORWARD(ae_check_decoder(NULL, m, "score reconstructions"));
     AE_FORWARD(ae_check_scaling_fitted(NULL, m));
     AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
-    AE_FORWARD(ae_check_loss_config(NULL, m));
+    AE_FORWARD(ae_check_loss_settings(NULL, m));
     return ae_check_data(NULL, m, "x", x, n_rows, ae_input_dim(m), ld_x, true);
 }
 
-int ae_eval_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss,
-                 float *row_scores)
+int ae_eval_scores(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *scores,
+                   size_t *first_overflow)
 {
     AE_FORWARD(check_scoring_input(m, x, n_rows, ld_x));
     infer_pass pass = {.first = 0, .last = m->n_layers, .in = x, .ld_in = ld_x, .with_loss = true,
-                       .row_scores = row_scores};
+                       .row_scores = scores};
     AE_FORWARD(run_pass(m, &pass, n_rows));
-    if (loss)
-        *loss = pass.loss_sum / ((double)n_rows * (double)ae_input_dim(m));
+    if (first_overflow)
+        *first_overflow = pass.first_overflow;
+    return AE_OK;
+}
+
+int ae_eval_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
+{
+    AE_FORWARD(check_scoring_input(m, x, n_rows, ld_x));
+    infer_pass pass = {.first = 0, .last = m->n_layers, .in = x, .ld_in = ld_x, .with_loss = true};
+    AE_FORWARD(run_pass(m, &pass, n_rows));
+    /* A mean has no room for a row beyond float range. */
+    if (pass.first_overflow != SIZE_MAX)
+        return overflow_error(pass.first_overflow, "loss");
+    *loss = pass.loss_sum / ((double)n_rows * (double)ae_input_dim(m));
     return AE_OK;
 }
 
@@ -211,42 +298,61 @@ int ae_eval_element_losses(const ae_model *m, const float *x, size_t n_rows, siz
     return run_pass(m, &pass, n_rows);
 }
 
-int ae_model_score(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *scores)
+static int score(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *scores)
 {
     AE_CHECK(scores != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "scores is NULL");
-    return ae_eval_loss(m, x, n_rows, ld_x, NULL, scores);
+    return ae_eval_scores(m, x, n_rows, ld_x, scores, NULL);
 }
 
-int ae_model_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
+int ae_model_score(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *scores)
 {
-    AE_CHECK(loss != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "loss is NULL");
-    return ae_eval_loss(m, x, n_rows, ld_x, loss, NULL);
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, score(m, x, n_rows, ld_x, scores));
+}
+
+static int loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *result)
+{
+    AE_CHECK(result != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "loss is NULL");
+    return ae_eval_loss(m, x, n_rows, ld_x, result);
+}
+
+int ae_model_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *result)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, loss(m, x, n_rows, ld_x, result));
 }
 
 /* ---- variational models and the latent space ---------------------------------------- */
 
-int ae_model_encode_distribution(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
-                                 float *mean, size_t ld_mean, float *log_variance,
-                                 size_t ld_log_variance)
+static int encode_distribution(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                               float *mean, size_t ld_mean, float *log_variance,
+                               size_t ld_log_variance)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_CHECK(ae_is_variational(m), NULL, AE_ERR_STATE,
              "the model is not variational: its code has no distribution (use ae_model_encode)");
     if (log_variance)
         AE_FORWARD(ae_check_matrix(NULL, "log_variance", log_variance, n_rows, ae_latent_dim(m),
                                    ld_log_variance));
     AE_FORWARD(ae_check_scaling_fitted(NULL, m));
-    AE_FORWARD(check_inference(m, x, n_rows, ld_x, ae_input_dim(m), mean, ld_mean, ae_latent_dim(m)));
+    AE_FORWARD(check_inference(x, n_rows, ld_x, ae_input_dim(m), mean, ld_mean, ae_latent_dim(m)));
     AE_FORWARD(ae_check_data(NULL, m, "input", x, n_rows, ae_input_dim(m), ld_x, false));
     infer_pass pass = {.first = 0, .last = m->n_encoder_layers, .in = x, .ld_in = ld_x, .out = mean,
                        .ld_out = ld_mean, .log_variance = log_variance,
                        .ld_log_variance = ld_log_variance};
-    return run_pass(m, &pass, n_rows);
+    return run_output_pass(m, &pass, n_rows, "code distribution");
 }
 
-int ae_model_sample(const ae_model *m, uint64_t seed, size_t n_rows, float *y, size_t ld_y)
+int ae_model_encode_distribution(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                                 float *mean, size_t ld_mean, float *log_variance,
+                                 size_t ld_log_variance)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, encode_distribution(m, x, n_rows, ld_x, mean, ld_mean, log_variance,
+                                               ld_log_variance));
+}
+
+static int sample(const ae_model *m, uint64_t seed, size_t n_rows, float *y, size_t ld_y)
+{
     AE_CHECK(ae_is_variational(m), NULL, AE_ERR_STATE,
              "the model is not variational: it has no prior to sample codes from");
     AE_FORWARD(ae_check_decoder(NULL, m, "generate rows"));
@@ -262,17 +368,25 @@ int ae_model_sample(const ae_model *m, uint64_t seed, size_t n_rows, float *y, s
         size_t rows = n_rows - start < chunk ? n_rows - start : chunk;
         for (size_t i = 0; i < rows * k; i++)
             codes[i] = (float)ae_rng_normal(&rng);
-        status = ae_infer_layers(m, m->n_encoder_layers, m->n_layers, codes, rows, k,
-                                 y + start * ld_y, ld_y);
+        infer_pass pass = {.first = m->n_encoder_layers, .last = m->n_layers, .in = codes,
+                           .ld_in = k, .out = y + start * ld_y, .ld_out = ld_y};
+        status = run_pass(m, &pass, rows);
+        if (status == AE_OK && pass.first_overflow != SIZE_MAX)
+            status = overflow_error(start + pass.first_overflow, "generated output");
     }
     ae_free(codes);
     return status;
 }
 
-int ae_model_interpolate(const ae_model *m, const float *x_a, const float *x_b, size_t n_steps,
-                         float *y, size_t ld_y)
+int ae_model_sample(const ae_model *m, uint64_t seed, size_t n_rows, float *y, size_t ld_y)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, sample(m, seed, n_rows, y, ld_y));
+}
+
+static int interpolate(const ae_model *m, const float *x_a, const float *x_b, size_t n_steps,
+                       float *y, size_t ld_y)
+{
     AE_CHECK(n_steps >= 2, NULL, AE_ERR_INVALID_ARGUMENT,
              "n_steps is %zu; the path needs at least its two ends", n_steps);
     AE_FORWARD(ae_check_decoder(NULL, m, "decode a path"));
@@ -284,9 +398,9 @@ int ae_model_interpolate(const ae_model *m, const float *x_a, const float *x_b, 
     float *codes = ae_alloc_floats(n_floats);
     AE_CHECK(codes != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for %zu codes", n_steps);
     float *ends = codes + n_steps * k; /* z_a, then z_b */
-    int status = ae_model_encode(m, x_a, 1, d, ends, k);
+    int status = transform(m, true, false, x_a, 1, d, ends, k);
     if (status == AE_OK)
-        status = ae_model_encode(m, x_b, 1, d, ends + k, k);
+        status = transform(m, true, false, x_b, 1, d, ends + k, k);
     if (status == AE_OK) {
         for (size_t i = 0; i < n_steps; i++) {
             float t = (float)i / (float)(n_steps - 1);
@@ -297,4 +411,11 @@ int ae_model_interpolate(const ae_model *m, const float *x_a, const float *x_b, 
     }
     ae_free(codes);
     return status;
+}
+
+int ae_model_interpolate(const ae_model *m, const float *x_a, const float *x_b, size_t n_steps,
+                         float *y, size_t ld_y)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, interpolate(m, x_a, x_b, n_steps, y, ld_y));
 }

@@ -51,6 +51,40 @@ int ae_fail_on_model(ae_model *model, int status);
             return ae_forward_status_;                                         \
     } while (0)
 
+/* ---- misuse detection (guard.c) ------------------------------------------ */
+
+/* Who is using a model: the number of const calls inside it, plus a bit while a call that
+ * changes it runs, and that call's thread. */
+typedef struct ae_guard {
+    _Atomic uint32_t users;
+    _Atomic uintptr_t writer_thread; /* 0 when no writer */
+} ae_guard;
+
+/* Every public call on a model enters first and leaves after: a const call as a reader, a
+ * call that changes the model as the writer. Entering fails with AE_ERR_BUSY (recorded in the
+ * thread's slot only, since another call owns the model) when the model is held the other
+ * way; the writer's own thread may still read (from its progress callback). Leaving as the
+ * writer records a failure on the model and returns status unchanged. */
+int ae_enter_reader(const ae_model *m);
+void ae_leave_reader(const ae_model *m);
+int ae_enter_writer(ae_model *m);
+int ae_leave_writer(ae_model *m, int status);
+
+/* Run `call` (an int-valued expression) as a reader or as the writer of `model` and return its
+ * status; AE_ERR_BUSY without running it when the model is held the other way. */
+#define AE_RETURN_AS_READER(model, call)                                        \
+    do {                                                                       \
+        AE_FORWARD(ae_enter_reader(model));                                    \
+        int ae_reader_status_ = (call);                                        \
+        ae_leave_reader(model);                                                \
+        return ae_reader_status_;                                              \
+    } while (0)
+#define AE_RETURN_AS_WRITER(model, call)                                        \
+    do {                                                                       \
+        AE_FORWARD(ae_enter_writer(model));                                    \
+        return ae_leave_writer((model), (call));                               \
+    } while (0)
+
 /* ---- allocation (alloc.c): every allocation of the library goes here ---- */
 
 void *ae_alloc(size_t n_bytes);
@@ -78,8 +112,9 @@ uint64_t ae_rng_below(ae_rng *rng, uint64_t bound);
 
 /* ---- settings (params.c) ------------------------------------------------ */
 
-/* Number of ae_param values; the model keeps one double per slot. */
-#define AE_PARAM_SLOT_COUNT 37
+/* Number of ae_param values; the model keeps one double per slot (and one bit, at most 64). */
+#define AE_PARAM_SLOT_COUNT 39
+_Static_assert(AE_PARAM_SLOT_COUNT <= 64, "a model keeps one bit per setting in a uint64_t");
 
 /* The typed view of the settings that the engine reads. */
 typedef struct ae_settings {
@@ -98,10 +133,12 @@ typedef struct ae_settings {
     uint64_t patience;
     double min_delta;
     bool restore_best, progress_every_batch;
+    double divergence_factor; /* 0 = off */
     size_t threads; /* 0 = one per online processor */
     int noise;
     float noise_level;
     int scaling;
+    double scaling_min_scale;
     double sparsity_weight, sparsity_target;
     long sparsity_layer; /* -1 = the latent layer */
     double activity_l1, contractive_weight;
@@ -187,6 +224,7 @@ struct ae_model {
     float *grads;
 
     double param_values[AE_PARAM_SLOT_COUNT]; /* what the caller set, by slot */
+    uint64_t chosen_settings; /* bit per slot: set by the caller (or loaded), not a default */
     ae_settings settings;                     /* the same, typed */
     ae_rng rng;
     bool fresh_weights; /* drawn by init and never trained or set */
@@ -195,7 +233,6 @@ struct ae_model {
     ae_workspace work;
     double kl_ramp; /* variational: the KL warm-up's share of beta in this step, 1 outside fit */
     ae_pool *pool; /* workers for training's elementwise work; NULL = the caller alone */
-    _Atomic(ae_scratch *) spare_scratch; /* see ae_scratch; NULL when taken or none yet */
     size_t pool_refused; /* thread count the system could not fully grant, 0 if none */
 
     ae_progress_fn progress;
@@ -207,7 +244,15 @@ struct ae_model {
     bool has_threshold; /* set or fitted; saved in the THRS section */
 
     char message[AE_MESSAGE_SIZE];
+
+    /* Last, from `guard` on: what const calls change, only through atomics (the message
+     * before them, never read by inference, keeps the hot fields off their cache line). A
+     * clone copies the model up to here (AE_MODEL_COPIED_BYTES) and starts these afresh, so
+     * it never reads them without an atomic. */
+    ae_guard guard;
+    _Atomic(ae_scratch *) spare_scratch; /* see ae_scratch; NULL when taken or none yet */
 };
+#define AE_MODEL_COPIED_BYTES offsetof(struct ae_model, guard)
 
 static inline size_t ae_input_dim(const ae_model *m) { return m->layers[0].n_in; }
 static inline size_t ae_latent_layer(const ae_model *m) { return m->n_encoder_layers - 1; }
@@ -224,22 +269,31 @@ static inline size_t ae_latent_dim(const ae_model *m)
     return m->layers[m->n_encoder_layers - 1].n_out >> (ae_is_variational(m) ? 1 : 0);
 }
 
-/* model.c */
+/* ---- models (model.c) ----------------------------------------------------- */
+
 /* Start or resize the worker pool to match the threads setting. */
 int ae_model_ensure_pool(ae_model *model);
 void ae_model_init_weights(ae_model *model);
 void ae_model_apply_activations(ae_model *model);
 
-/* Validation shared by entry points (model.c). */
+/* ---- checks shared by entry points (checks.c) ----------------------------- */
+
 int ae_check_matrix(ae_model *err_model, const char *name, const float *data, size_t n_rows,
                     size_t n_cols, size_t ld);
 /* NaN/Inf and (for BCE) range checks naming the first bad row and column. */
 int ae_check_data(ae_model *err_model, const ae_model *model, const char *name, const float *x,
                   size_t n_rows, size_t n_cols, size_t ld, bool targets);
-/* The loss/output-activation pairing is valid (and the scaling suits the loss). */
-int ae_check_loss_config(ae_model *err_model, const ae_model *model);
 /* AE_ERR_STATE for an encoder-only model; `what` completes "it cannot ...". */
 int ae_check_decoder(ae_model *err_model, const ae_model *model, const char *what);
+/* The model's settings suit each other and the model (every rule, as training needs), or
+ * only the rules the loss needs (as scoring needs). A file of an older version may hold
+ * settings that break a rule; such a model loads, and the calls that need the rule refuse. */
+int ae_check_settings(ae_model *err_model, const ae_model *model);
+int ae_check_loss_settings(ae_model *err_model, const ae_model *model);
+/* AE_ERR_STATE if setting param to value, giving the settings `next`, would break a rule the
+ * model's current settings keep; the message names the settings it conflicts with. */
+int ae_check_setting_change(ae_model *err_model, const ae_model *model, const ae_settings *next,
+                            ae_param param, double value);
 /* A new encoder-only model with the given encoder widths (weights drawn as by create) and
  * architecture flags (the encoder's part of them). */
 int ae_model_create_encoder_only(ae_model **out, const size_t *widths, size_t n_widths,
@@ -297,6 +351,12 @@ bool ae_all_finite(const float *v, size_t n);
 /* Whether all n values, scaled as (v - offset) / scale when offset is not NULL, lie in
  * [0, 1]; the values must be finite. */
 bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float *scale);
+/* A variational latent layer's log-variances (the second half of each of n_rows rows of 2k
+ * values) clamped into [AE_LOG_VARIANCE_MIN, AE_LOG_VARIANCE_MAX], so that exp(logvar)
+ * cannot overflow; NaN stays NaN. */
+#define AE_LOG_VARIANCE_MIN (-30.0f)
+#define AE_LOG_VARIANCE_MAX 20.0f
+void ae_clamp_log_variance(float *stats, size_t n_rows, size_t k);
 /* Column sums of an n_rows x n_cols packed matrix into sums (overwrites). */
 void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums);
 /* Sum of squares in double. */
@@ -339,8 +399,6 @@ void ae_fit_report_copy(ae_fit_report *out, const ae_fit_report *full);
 bool ae_penalties_active(const ae_settings *settings);
 /* The layer the sparsity penalty watches (the setting, with -1 meaning the latent layer). */
 size_t ae_sparsity_layer(const ae_model *model);
-/* The settings' penalties fit the model (sparsity on a sigmoid encoder layer). */
-int ae_check_penalties(ae_model *err_model, const ae_model *model);
 /* Sum of the penalties for the batch whose activations the workspace holds; keeps the
  * per-unit terms the gradient needs. */
 double ae_penalties_forward(ae_model *model, size_t n_rows);
@@ -386,14 +444,19 @@ int ae_optimizer_state_check(ae_model *err_model, int kind, uint64_t step, bool 
 /* ---- inference helpers (infer.c) ---------------------------------------- */
 
 /* Run layers [first, last) on the rows of `in` (scaled when first is 0, unscaled when last
- * is the output layer), no checks. */
+ * is the output layer), no checks; AE_ERR_NON_FINITE_RESULT names the first row whose
+ * output overflows. */
 int ae_infer_layers(const ae_model *model, size_t first, size_t last, const float *in,
                     size_t n_rows, size_t ld_in, float *out, size_t ld_out);
-/* Mean loss over rows of x without a model workspace (const model). */
-int ae_eval_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
-                 double *loss, float *row_scores);
+/* Each row's score (its mean loss) without a model workspace (const model), after checking
+ * the rows. A row whose loss overflows scores FLT_MAX; *first_overflow (may be NULL)
+ * receives the first such row, or SIZE_MAX. */
+int ae_eval_scores(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
+                   float *scores, size_t *first_overflow);
+/* The mean loss over the rows of x; AE_ERR_NON_FINITE_RESULT if a row's loss overflows. */
+int ae_eval_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x, double *loss);
 /* Each element's loss (n_rows x input_dim, leading dimension ld_losses) for the rows of x,
- * which it checks as ae_eval_loss does. */
+ * which it checks as ae_eval_loss does; an element that overflows is FLT_MAX. */
 int ae_eval_element_losses(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                            float *losses, size_t ld_losses);
 

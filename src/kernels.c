@@ -12,10 +12,12 @@
  * exponent bits. Inputs below -87 give exp(-87) ~ 1.6e-38, the edge of the normal range. */
 static inline float exp_nonpositive(float x)
 {
-    x = x > -87.0f ? x : -87.0f;
+    /* NaN takes the clamped path too (its integer conversion would be undefined) and comes
+     * back as NaN at the end, so that an overflow upstream is never hidden. */
+    const float clamped = x > -87.0f ? x : -87.0f;
     const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float n = (x * 1.44269504088896341f + round_magic) - round_magic;
-    float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f; /* ln 2 in two parts */
+    float n = (clamped * 1.44269504088896341f + round_magic) - round_magic;
+    float r = (clamped - n * 0.693145751953125f) - n * 1.42860682030941723e-6f; /* ln 2 in two parts */
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -27,7 +29,7 @@ static inline float exp_nonpositive(float x)
     int32_t bits = ((int32_t)n + 127) * (1 << 23);
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return x == x ? p * scale : x;
 }
 
 /* log(1 + e) for e in [0, 1], without a library call so the loop stays cheap:
@@ -60,7 +62,7 @@ static inline float softplus(float z)
 static inline float activate(float z, int activation, float slope, float alpha)
 {
     switch (activation) {
-    case AE_ACT_RELU: return z > 0.0f ? z : 0.0f;
+    case AE_ACT_RELU: return z < 0.0f ? 0.0f : z; /* NaN stays NaN, as in torch.relu */
     case AE_ACT_LEAKY_RELU: return z > 0.0f ? z : slope * z;
     case AE_ACT_ELU: return z > 0.0f ? z : alpha * expm1f(z);
     case AE_ACT_SIGMOID: return sigmoid(z);
@@ -116,7 +118,7 @@ static void bias_activate_kernel(float *z, size_t ld, size_t n_rows, size_t n_ou
             for (size_t j = 0; j < n_out; j++)
                 {
                     float pre = row[j] + bias[j];
-                    row[j] = pre > 0.0f ? pre : 0.0f;
+                    row[j] = pre < 0.0f ? 0.0f : pre; /* NaN stays NaN */
                 }
             break;
         default:
@@ -313,14 +315,25 @@ void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float
     }
 }
 
+/* Columns per block of the column sums: their double accumulators stay on the stack. */
+enum { COLUMN_BLOCK = 256 };
+
+/* Column sums accumulated in double (a float running sum over thousands of rows loses
+ * digits as the sum grows: the bias gradients would drift from torch's at large batches),
+ * a block of columns at a time so the accumulators fit on the stack. */
 AE_VECTOR_CLONES
 static void column_sums_kernel(const float *m, size_t n_rows, size_t n_cols, float *sums)
 {
-    memset(sums, 0, n_cols * sizeof *sums);
-    for (size_t i = 0; i < n_rows; i++) {
-        const float *row = m + i * n_cols;
-        for (size_t j = 0; j < n_cols; j++)
-            sums[j] += row[j];
+    for (size_t first = 0; first < n_cols; first += COLUMN_BLOCK) {
+        const size_t width = n_cols - first < COLUMN_BLOCK ? n_cols - first : COLUMN_BLOCK;
+        double acc[COLUMN_BLOCK] = {0};
+        for (size_t i = 0; i < n_rows; i++) {
+            const float *row = m + i * n_cols + first;
+            for (size_t j = 0; j < width; j++)
+                acc[j] += (double)row[j];
+        }
+        for (size_t j = 0; j < width; j++)
+            sums[first + j] = (float)acc[j];
     }
 }
 
@@ -357,6 +370,18 @@ void ae_scale(float *v, size_t n, float factor)
 {
     for (size_t i = 0; i < n; i++)
         v[i] *= factor;
+}
+
+void ae_clamp_log_variance(float *stats, size_t n_rows, size_t k)
+{
+    for (size_t i = 0; i < n_rows; i++) {
+        float *log_var = stats + i * 2 * k + k;
+        for (size_t j = 0; j < k; j++) {
+            float v = log_var[j];
+            log_var[j] = v < AE_LOG_VARIANCE_MIN ? AE_LOG_VARIANCE_MIN
+                         : v > AE_LOG_VARIANCE_MAX ? AE_LOG_VARIANCE_MAX : v;
+        }
+    }
 }
 
 /* ---- dropout ---------------------------------------------------------------------- */

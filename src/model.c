@@ -248,20 +248,19 @@ void ae_model_free(ae_model *m)
     ae_free(m);
 }
 
-int ae_model_clone(const ae_model *src, ae_model **out)
+/* A deep copy of src (whose readers the caller holds). */
+static int clone_model(const ae_model *src, ae_model **out)
 {
-    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
-    *out = NULL;
-    AE_CHECK(src != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
-    ae_model *m = ae_alloc(sizeof *m);
+    ae_model *m = ae_calloc(1, sizeof *m);
     AE_CHECK(m != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory cloning a model");
-    *m = *src;
+    /* Everything before the guard: the fields that concurrent const calls change (the guard,
+     * the spare scratch) are only touched atomically, so they start afresh (zero). */
+    memcpy(m, src, AE_MODEL_COPIED_BYTES);
     /* Own nothing yet, so a failure below frees only what was copied. */
     m->layers = NULL;
     m->params = m->grads = m->scaling = NULL;
     m->pool = NULL; /* the copy starts its own workers when it trains */
     m->pool_refused = 0;
-    atomic_init(&m->spare_scratch, NULL);
     memset(&m->work, 0, sizeof m->work);
     memset(&m->optim, 0, sizeof m->optim);
     m->layers = ae_calloc(src->n_layers, sizeof *m->layers);
@@ -280,12 +279,25 @@ int ae_model_clone(const ae_model *src, ae_model **out)
     return AE_OK;
 }
 
-int ae_model_reset(ae_model *m)
+int ae_model_clone(const ae_model *src, ae_model **out)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = NULL;
+    AE_CHECK(src != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(src, clone_model(src, out));
+}
+
+static int reset(ae_model *m)
+{
     ae_model_init_weights(m);
     ae_optimizer_state_release(&m->optim);
     return AE_OK;
+}
+
+int ae_model_reset(ae_model *m)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, reset(m));
 }
 
 /* ---- description --------------------------------------------------------- */
@@ -297,9 +309,8 @@ size_t ae_model_encoder_layer_count(const ae_model *m) { return m ? m->n_encoder
 size_t ae_model_param_count(const ae_model *m) { return m ? m->n_params : 0; }
 unsigned ae_model_architecture(const ae_model *m) { return m ? m->architecture : 0; }
 
-int ae_model_layer_info(const ae_model *m, size_t layer, size_t *n_out, size_t *n_in, int *activation)
+static int layer_info(const ae_model *m, size_t layer, size_t *n_out, size_t *n_in, int *activation)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_CHECK(layer < m->n_layers, NULL, AE_ERR_INVALID_ARGUMENT,
              "layer %zu does not exist (the model has %zu)", layer, m->n_layers);
     if (n_out)
@@ -311,6 +322,12 @@ int ae_model_layer_info(const ae_model *m, size_t layer, size_t *n_out, size_t *
     return AE_OK;
 }
 
+int ae_model_layer_info(const ae_model *m, size_t layer, size_t *n_out, size_t *n_in, int *activation)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, layer_info(m, layer, n_out, n_in, activation));
+}
+
 /* ---- settings ------------------------------------------------------------ */
 
 static bool redraws_fresh_weights(ae_param param)
@@ -319,17 +336,20 @@ static bool redraws_fresh_weights(ae_param param)
            param == AE_PARAM_LATENT_ACTIVATION || param == AE_PARAM_OUTPUT_ACTIVATION;
 }
 
-int ae_model_set_param(ae_model *m, ae_param param, double value)
+static int set_param(ae_model *m, ae_param param, double value)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_FORWARD(ae_param_check(m, param, value));
-    AE_CHECK(!(ae_is_variational(m) && param == AE_PARAM_LATENT_ACTIVATION && value != AE_ACT_LINEAR),
-             m, AE_ERR_STATE,
-             "a variational model's latent layer gives a mean and a log-variance: its activation "
-             "stays linear");
+    double next_values[AE_PARAM_SLOT_COUNT];
+    memcpy(next_values, m->param_values, sizeof next_values);
+    next_values[ae_param_slot(param)] = value;
+    ae_settings next;
+    ae_settings_from_values(&next, next_values);
+    AE_FORWARD(ae_check_setting_change(m, m, &next, param, value));
+
     int previous_optimizer = m->settings.optimizer, previous_scaling = m->settings.scaling;
-    m->param_values[ae_param_slot(param)] = value;
-    ae_settings_from_values(&m->settings, m->param_values);
+    memcpy(m->param_values, next_values, sizeof next_values);
+    m->settings = next;
+    m->chosen_settings |= (uint64_t)1 << ae_param_slot(param);
     ae_model_apply_activations(m);
     if (m->fresh_weights && redraws_fresh_weights(param))
         ae_model_init_weights(m);
@@ -344,9 +364,14 @@ int ae_model_set_param(ae_model *m, ae_param param, double value)
     return AE_OK;
 }
 
-int ae_model_get_param(const ae_model *m, ae_param param, double *value)
+int ae_model_set_param(ae_model *m, ae_param param, double value)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, set_param(m, param, value));
+}
+
+static int get_param(const ae_model *m, ae_param param, double *value)
+{
     AE_CHECK(value != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "value is NULL");
     int slot = ae_param_slot(param);
     AE_CHECK(slot >= 0, NULL, AE_ERR_INVALID_ARGUMENT, "unknown parameter %d", (int)param);
@@ -354,12 +379,23 @@ int ae_model_get_param(const ae_model *m, ae_param param, double *value)
     return AE_OK;
 }
 
-int ae_model_set_progress(ae_model *m, ae_progress_fn callback, void *user_data)
+int ae_model_get_param(const ae_model *m, ae_param param, double *value)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, get_param(m, param, value));
+}
+
+static int set_progress(ae_model *m, ae_progress_fn callback, void *user_data)
+{
     m->progress = callback;
     m->progress_user = user_data;
     return AE_OK;
+}
+
+int ae_model_set_progress(ae_model *m, ae_progress_fn callback, void *user_data)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, set_progress(m, callback, user_data));
 }
 
 static size_t online_processors(void)
@@ -379,71 +415,6 @@ int ae_model_ensure_pool(ae_model *m)
              "out of memory starting %zu threads", wanted);
     /* The system may grant fewer threads; remember, so we do not retry every step. */
     m->pool_refused = ae_pool_threads(m->pool) == wanted ? 0 : wanted;
-    return AE_OK;
-}
-
-/* ---- checks shared by entry points ----------------------------------------- */
-
-int ae_check_matrix(ae_model *err_model, const char *name, const float *data, size_t n_rows,
-                    size_t n_cols, size_t ld)
-{
-    AE_CHECK(data != NULL, err_model, AE_ERR_INVALID_ARGUMENT, "%s is NULL", name);
-    AE_CHECK(n_rows > 0, err_model, AE_ERR_INVALID_ARGUMENT, "%s has no rows", name);
-    AE_CHECK(ld >= n_cols, err_model, AE_ERR_INVALID_ARGUMENT,
-             "leading dimension of %s (%zu) is smaller than its row width (%zu)", name, ld, n_cols);
-    AE_CHECK(ld <= INT_MAX, err_model, AE_ERR_SIZE_OVERFLOW,
-             "leading dimension of %s (%zu) is larger than BLAS can take (%d)", name, ld, INT_MAX);
-    size_t span;
-    AE_CHECK(ae_mul_size(n_rows - 1, ld, &span) && span <= SIZE_MAX / sizeof(float) - n_cols,
-             err_model, AE_ERR_SIZE_OVERFLOW, "%s: %zu rows with leading dimension %zu overflow",
-             name, n_rows, ld);
-    return AE_OK;
-}
-
-int ae_check_data(ae_model *err_model, const ae_model *m, const char *name, const float *x,
-                  size_t n_rows, size_t n_cols, size_t ld, bool targets)
-{
-    bool need_unit_range = targets && m->settings.loss == AE_LOSS_BCE;
-    /* Targets are the scaled inputs: check the values the loss will see. */
-    const float *offset = need_unit_range && m->scaling ? ae_scaling_offsets(m) : NULL;
-    const float *scale = offset ? ae_scaling_scales(m) : NULL;
-    for (size_t i = 0; i < n_rows; i++) {
-        const float *row = x + i * ld;
-        /* A fast vectorised verdict per row; only a bad row is searched for its column. */
-        if (ae_all_finite(row, n_cols) &&
-            (!need_unit_range || ae_in_unit_range(row, n_cols, offset, scale)))
-            continue;
-        for (size_t j = 0; j < n_cols; j++) {
-            AE_CHECK(isfinite(row[j]), err_model, AE_ERR_NON_FINITE_INPUT,
-                     "%s holds %s at row %zu, column %zu", name, isnan(row[j]) ? "NaN" : "Inf", i, j);
-            float v = offset ? (row[j] - offset[j]) / scale[j] : row[j];
-            AE_CHECK(!need_unit_range || (v >= 0.0f && v <= 1.0f), err_model, AE_ERR_INPUT_RANGE,
-                     "%s holds %g at row %zu, column %zu%s; binary cross-entropy needs values in "
-                     "[0, 1]",
-                     name, (double)v, i, j, offset ? " after scaling" : "");
-        }
-    }
-    return AE_OK;
-}
-
-int ae_check_loss_config(ae_model *err_model, const ae_model *m)
-{
-    AE_CHECK(m->settings.loss != AE_LOSS_BCE || m->settings.output_activation == AE_ACT_SIGMOID,
-             err_model, AE_ERR_STATE,
-             "binary cross-entropy needs a sigmoid output activation (output is %s)",
-             ae_activation_name((ae_activation)m->settings.output_activation));
-    AE_CHECK(m->settings.loss != AE_LOSS_BCE || m->settings.scaling != AE_SCALING_STANDARDIZE,
-             err_model, AE_ERR_STATE,
-             "binary cross-entropy needs targets in [0, 1], which standardised features are not: "
-             "use min-max scaling or mean squared error");
-    return AE_OK;
-}
-
-int ae_check_decoder(ae_model *err_model, const ae_model *m, const char *what)
-{
-    AE_CHECK(ae_has_decoder(m), err_model, AE_ERR_STATE,
-             "the model is an encoder alone (exported by ae_model_export_encoder); it cannot %s",
-             what);
     return AE_OK;
 }
 

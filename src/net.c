@@ -183,9 +183,12 @@ static void code_backward(const ae_model *m, const float *g, size_t n_rows, floa
         const float *g_row = g + i * k;
         float *d_mean = out + i * 2 * k, *d_log_var = d_mean + k;
         for (size_t j = 0; j < k; j++) {
-            /* code = mean + exp(logvar / 2) eps, so dcode/dlogvar = (code - mean) / 2. */
+            /* code = mean + exp(logvar / 2) eps, so dcode/dlogvar = (code - mean) / 2; a
+             * log-variance held at a bound of its clamp passes no gradient (as torch.clamp). */
+            const bool clamped = log_var[j] <= AE_LOG_VARIANCE_MIN || log_var[j] >= AE_LOG_VARIANCE_MAX;
             d_mean[j] = g_row[j] + c * mean[j];
-            d_log_var[j] = 0.5f * g_row[j] * (code[j] - mean[j]) + c * 0.5f * expm1f(log_var[j]);
+            d_log_var[j] = clamped ? 0.0f
+                                   : 0.5f * g_row[j] * (code[j] - mean[j]) + c * 0.5f * expm1f(log_var[j]);
         }
     }
 }
@@ -205,8 +208,10 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
         if (drops_out(m, l, step))
             ae_dropout(w->activations + at, width, n_rows, width, m->settings.dropout_hidden,
                        &m->rng, w->dropped + at, w->keep + at);
-        if (variational_latent(m, l))
+        if (variational_latent(m, l)) {
+            ae_clamp_log_variance(w->activations + at, n_rows, ae_latent_dim(m));
             sample_code(m, n_rows, step);
+        }
         in = layer_output_seen(m, l, step);
         ld_in = m->layers[l + 1].n_in;
     }

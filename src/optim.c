@@ -98,7 +98,8 @@ static float sgd_span(const ae_settings *s, const float *p, float *g_then_new, f
         }
         float next = p[i] - lr * grad;
         g_then_new[i] = next;
-        finite_check += next * 0.0f;
+        /* The state must stay finite too, or a saved model would not load again. */
+        finite_check += next * 0.0f + (buf ? buf[i] * 0.0f : 0.0f);
     }
     return finite_check;
 }
@@ -118,7 +119,9 @@ static float adam_span(const adam_coefficients *c, const float *p, float *g_then
         ve[i] = c->b2 * ve[i] + c->one_minus_b2 * grad * grad;
         float next = shrink * p[i] - c->step_size * mo[i] / (sqrtf(ve[i]) * c->inv_sqrt_correction2 + c->eps);
         g_then_new[i] = next;
-        finite_check += next * 0.0f;
+        /* A squared gradient beyond float range makes ve infinite while the step stays finite;
+         * the state must stay finite too, or a saved model would not load again. */
+        finite_check += (next + mo[i] + ve[i]) * 0.0f;
     }
     return finite_check;
 }
@@ -223,8 +226,10 @@ int ae_optimizer_step(ae_model *m)
     double norm = gradient_norm(m);
     AE_CHECK(isfinite(norm), m, AE_ERR_DIVERGED,
              "the gradient is not finite; the step was skipped and the weights are unchanged");
-    if (m->settings.clip_norm > 0.0 && norm > m->settings.clip_norm)
-        ae_scale(m->grads, m->n_params, (float)(m->settings.clip_norm / norm));
+    /* As torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when that is below 1. */
+    const double clip_coefficient = m->settings.clip_norm / (norm + 1e-6);
+    if (m->settings.clip_norm > 0.0 && clip_coefficient < 1.0)
+        ae_scale(m->grads, m->n_params, (float)clip_coefficient);
     AE_FORWARD(ae_optimizer_state_ensure(m));
     float finite_check = apply_update(m);
     if (!isfinite(finite_check)) {

@@ -39,10 +39,12 @@ static const param_info param_table[AE_PARAM_SLOT_COUNT] = {
     {AE_PARAM_MIN_DELTA, "min_delta", 0, 0, 1e30, 0},
     {AE_PARAM_RESTORE_BEST, "restore_best", 1, 0, 1, INTEGRAL},
     {AE_PARAM_PROGRESS_EVERY_BATCH, "progress_every_batch", 0, 0, 1, INTEGRAL},
+    {AE_PARAM_DIVERGENCE_FACTOR, "divergence_factor", 1e4, 0, 1e30, 0},
     {AE_PARAM_THREADS, "threads", 0, 0, AE_MAX_THREADS, INTEGRAL},
     {AE_PARAM_NOISE, "noise", AE_NOISE_NONE, 0, AE_NOISE_SALT_AND_PEPPER, INTEGRAL},
     {AE_PARAM_NOISE_LEVEL, "noise_level", 0.1, 0, 1e6, 0},
     {AE_PARAM_SCALING, "scaling", AE_SCALING_NONE, 0, AE_SCALING_STANDARDIZE, INTEGRAL},
+    {AE_PARAM_SCALING_MIN_SCALE, "scaling_min_scale", 1e-3, 0, 1e30, 0},
     {AE_PARAM_SPARSITY_WEIGHT, "sparsity_weight", 0, 0, 1e3, 0},
     {AE_PARAM_SPARSITY_TARGET, "sparsity_target", 0.05, 0, 1, MIN_OPEN | MAX_OPEN},
     {AE_PARAM_SPARSITY_LAYER, "sparsity_layer", -1, -1, AE_MAX_LAYERS - 1, INTEGRAL},
@@ -113,10 +115,12 @@ void ae_settings_from_values(ae_settings *s, const double *v)
     s->min_delta = value_of(v, AE_PARAM_MIN_DELTA);
     s->restore_best = value_of(v, AE_PARAM_RESTORE_BEST) != 0;
     s->progress_every_batch = value_of(v, AE_PARAM_PROGRESS_EVERY_BATCH) != 0;
+    s->divergence_factor = value_of(v, AE_PARAM_DIVERGENCE_FACTOR);
     s->threads = (size_t)value_of(v, AE_PARAM_THREADS);
     s->noise = (int)value_of(v, AE_PARAM_NOISE);
     s->noise_level = (float)value_of(v, AE_PARAM_NOISE_LEVEL);
     s->scaling = (int)value_of(v, AE_PARAM_SCALING);
+    s->scaling_min_scale = value_of(v, AE_PARAM_SCALING_MIN_SCALE);
     s->sparsity_weight = value_of(v, AE_PARAM_SPARSITY_WEIGHT);
     s->sparsity_target = value_of(v, AE_PARAM_SPARSITY_TARGET);
     s->sparsity_layer = (long)value_of(v, AE_PARAM_SPARSITY_LAYER);

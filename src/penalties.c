@@ -22,26 +22,6 @@ size_t ae_sparsity_layer(const ae_model *m)
     return m->settings.sparsity_layer < 0 ? ae_latent_layer(m) : (size_t)m->settings.sparsity_layer;
 }
 
-int ae_check_penalties(ae_model *err_model, const ae_model *m)
-{
-    const ae_settings *s = &m->settings;
-    AE_CHECK(!ae_is_variational(m) || (s->activity_l1 <= 0.0 && s->contractive_weight <= 0.0), err_model,
-             AE_ERR_STATE,
-             "the activity and contractive penalties act on a deterministic latent code; a "
-             "variational model's code is regularised by its KL term");
-    if (s->sparsity_weight <= 0.0)
-        return AE_OK;
-    size_t k = ae_sparsity_layer(m);
-    AE_CHECK(k < m->n_encoder_layers, err_model, AE_ERR_STATE,
-             "sparsity_layer %zu is not an encoder layer (the encoder has layers 0 .. %zu)", k,
-             m->n_encoder_layers - 1);
-    AE_CHECK(m->layers[k].activation == AE_ACT_SIGMOID, err_model, AE_ERR_STATE,
-             "the sparsity penalty needs a sigmoid activation on layer %zu (it has %s): mean "
-             "activations must lie in (0, 1)",
-             k, ae_activation_name((ae_activation)m->layers[k].activation));
-    return AE_OK;
-}
-
 static const float *layer_outputs(const ae_model *m, size_t layer)
 {
     return m->work.activations + m->work.activation_offsets[layer];

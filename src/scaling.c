@@ -19,10 +19,19 @@ int ae_check_scaling_fitted(ae_model *err_model, const ae_model *m)
     return AE_OK;
 }
 
+/* The scale of a feature whose spread (range or standard deviation) is `spread`: 1 for a
+ * constant feature, at least min_scale otherwise. */
+static float floored_scale(float spread, double min_scale)
+{
+    if (!(spread > 0.0f))
+        return 1.0f;
+    return (double)spread < min_scale ? (float)min_scale : spread;
+}
+
 /* Offsets and scales of every column, accumulated in double; false if a column's range
  * overflows a float. */
-static bool compute_scaling(int kind, const float *x, size_t n_rows, size_t ld_x, size_t d,
-                            float *offset, float *scale, size_t *bad_column)
+static bool compute_scaling(int kind, double min_scale, const float *x, size_t n_rows, size_t ld_x,
+                            size_t d, float *offset, float *scale, size_t *bad_column)
 {
     for (size_t j = 0; j < d; j++) {
         float low = x[j], high = x[j];
@@ -36,7 +45,7 @@ static bool compute_scaling(int kind, const float *x, size_t n_rows, size_t ld_x
         if (kind == AE_SCALING_MINMAX) {
             /* A float difference, so that (max - min) / scale is exactly 1. */
             offset[j] = low;
-            scale[j] = high > low ? high - low : 1.0f;
+            scale[j] = floored_scale(high - low, min_scale);
         } else {
             double mean = sum / (double)n_rows, squares = 0.0;
             for (size_t i = 0; i < n_rows; i++) {
@@ -45,7 +54,7 @@ static bool compute_scaling(int kind, const float *x, size_t n_rows, size_t ld_x
             }
             float deviation = (float)sqrt(squares / (double)n_rows);
             offset[j] = (float)mean;
-            scale[j] = deviation > 0.0f ? deviation : 1.0f;
+            scale[j] = floored_scale(deviation, min_scale);
         }
         if (!isfinite(scale[j])) {
             *bad_column = j;
@@ -71,7 +80,7 @@ int ae_scaling_fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
     float *fitted = ae_alloc_floats(2 * d);
     AE_CHECK(fitted != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
     size_t bad = 0;
-    if (!compute_scaling(m->settings.scaling, x, n_rows, ld_x, d, fitted, fitted + d, &bad)) {
+    if (!compute_scaling(m->settings.scaling, m->settings.scaling_min_scale, x, n_rows, ld_x, d, fitted, fitted + d, &bad)) {
         ae_free(fitted);
         return ae_fail(m, AE_ERR_INPUT_RANGE,
                        "column %zu spans more than a float can hold; it cannot be scaled", bad);
@@ -114,18 +123,22 @@ static int check_scaling_setting(ae_model *m)
     return AE_OK;
 }
 
-int ae_model_fit_scaling(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
+static int fit_scaling(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_FORWARD(check_scaling_setting(m));
     AE_FORWARD(ae_check_matrix(m, "x", x, n_rows, ae_input_dim(m), ld_x));
     AE_FORWARD(ae_check_data(m, m, "x", x, n_rows, ae_input_dim(m), ld_x, false));
     return ae_scaling_fit(m, x, n_rows, ld_x);
 }
 
-int ae_model_get_scaling(const ae_model *m, float *offset, float *scale, size_t n)
+int ae_model_fit_scaling(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, fit_scaling(m, x, n_rows, ld_x));
+}
+
+static int get_scaling(const ae_model *m, float *offset, float *scale, size_t n)
+{
     AE_CHECK(offset != NULL && scale != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "offset or scale is NULL");
     AE_CHECK(n == ae_input_dim(m), NULL, AE_ERR_INVALID_ARGUMENT,
              "n = %zu; the model has %zu input features", n, ae_input_dim(m));
@@ -135,9 +148,14 @@ int ae_model_get_scaling(const ae_model *m, float *offset, float *scale, size_t 
     return AE_OK;
 }
 
-int ae_model_set_scaling(ae_model *m, const float *offset, const float *scale, size_t n)
+int ae_model_get_scaling(const ae_model *m, float *offset, float *scale, size_t n)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, get_scaling(m, offset, scale, n));
+}
+
+static int set_scaling(ae_model *m, const float *offset, const float *scale, size_t n)
+{
     AE_CHECK(offset != NULL && scale != NULL, m, AE_ERR_INVALID_ARGUMENT, "offset or scale is NULL");
     AE_CHECK(n == ae_input_dim(m), m, AE_ERR_INVALID_ARGUMENT,
              "n = %zu; the model has %zu input features", n, ae_input_dim(m));
@@ -151,4 +169,10 @@ int ae_model_set_scaling(ae_model *m, const float *offset, const float *scale, s
     memcpy(m->scaling, offset, n * sizeof(float));
     memcpy(m->scaling + n, scale, n * sizeof(float));
     return AE_OK;
+}
+
+int ae_model_set_scaling(ae_model *m, const float *offset, const float *scale, size_t n)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, set_scaling(m, offset, scale, n));
 }

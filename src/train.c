@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,13 +20,7 @@ static double now_seconds(void)
 static int check_training_config(ae_model *m)
 {
     AE_FORWARD(ae_check_decoder(m, m, "be trained"));
-    AE_FORWARD(ae_check_loss_config(m, m));
-    AE_FORWARD(ae_check_penalties(m, m));
-    AE_CHECK(m->settings.noise == AE_NOISE_NONE || m->settings.noise == AE_NOISE_GAUSSIAN ||
-                 m->settings.noise_level <= 1.0f,
-             m, AE_ERR_STATE, "noise_level %g is a probability for this noise and must be at most 1",
-             (double)m->settings.noise_level);
-    return AE_OK;
+    return ae_check_settings(m, m);
 }
 
 /* Everything a training call checks about its data before it touches the model. */
@@ -94,9 +89,8 @@ static int single_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
     return AE_OK;
 }
 
-int ae_model_train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
+static int train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     const float *rows;
     size_t ld;
     AE_FORWARD(single_batch(m, x, n_rows, ld_x, &rows, &ld));
@@ -110,21 +104,53 @@ int ae_model_train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x
     return status;
 }
 
-int ae_model_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *gradient,
-                      size_t n_gradient, double *loss)
+int ae_model_train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
-    AE_CHECK(gradient != NULL, m, AE_ERR_INVALID_ARGUMENT, "gradient is NULL");
-    AE_CHECK(n_gradient == m->n_params, m, AE_ERR_INVALID_ARGUMENT,
+    AE_RETURN_AS_WRITER(m, train_batch(m, x, n_rows, ld_x, loss));
+}
+
+/* The refusal of a gradient that overflowed, naming the first row whose loss does. */
+static int gradient_overflow(const ae_model *m, const float *x, size_t n_rows, size_t ld_x)
+{
+    size_t row = SIZE_MAX;
+    float *scores = ae_alloc_floats(n_rows);
+    if (scores && ae_eval_scores(m, x, n_rows, ld_x, scores, &row) != AE_OK)
+        row = SIZE_MAX;
+    ae_free(scores);
+    if (row != SIZE_MAX)
+        return ae_fail(NULL, AE_ERR_NON_FINITE_RESULT,
+                       "row %zu is too large for the model's float arithmetic: its loss, and so "
+                       "the batch's loss and gradient, would not be finite; none is given",
+                       row);
+    return ae_fail(NULL, AE_ERR_NON_FINITE_RESULT,
+                   "the batch's loss or gradient would not be finite (the float arithmetic "
+                   "overflowed); none is given");
+}
+
+static int gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *out,
+                    size_t n_gradient, double *loss)
+{
+    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "gradient is NULL");
+    AE_CHECK(n_gradient == m->n_params, NULL, AE_ERR_INVALID_ARGUMENT,
              "gradient holds %zu floats; the model has %zu parameters", n_gradient, m->n_params);
     const float *rows;
     size_t ld;
     AE_FORWARD(single_batch(m, x, n_rows, ld_x, &rows, &ld));
     double batch_loss = batch_gradient(m, rows, n_rows, ld, false);
-    memcpy(gradient, m->grads, m->n_params * sizeof(float));
+    if (!isfinite(batch_loss) || !ae_all_finite(m->grads, m->n_params))
+        return gradient_overflow(m, x, n_rows, ld_x);
+    memcpy(out, m->grads, m->n_params * sizeof(float));
     if (loss)
         *loss = batch_loss;
     return AE_OK;
+}
+
+int ae_model_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *out,
+                      size_t n_gradient, double *loss)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, gradient(m, x, n_rows, ld_x, out, n_gradient, loss));
 }
 
 /* ---- fit ------------------------------------------------------------------------ */
@@ -144,6 +170,12 @@ typedef struct fit_run {
     double started;
     double samples;       /* training rows processed, for the throughput */
     double epoch_kl, epoch_recon; /* variational: KL and reconstruction sums over the epoch's rows */
+    /* Divergence with finite losses: the loss a fit starts from (the mean of its first tenth
+     * of batches), then the lowest epoch loss; an epoch whose training loss is more than
+     * AE_PARAM_DIVERGENCE_FACTOR times it has diverged. */
+    double reference_loss;        /* NaN until the first tenth of epoch 1 is done */
+    uint64_t reference_batches;   /* batches that make the starting reference */
+    double reference_sum, reference_rows;
     ae_fit_report report;
 } fit_run;
 
@@ -238,10 +270,16 @@ static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows,
 
     run->batch = s->batch_size < run->n_train ? (size_t)s->batch_size : run->n_train;
     AE_FORWARD(prepare_batch(m, run->batch));
+    const uint64_t batches = (run->n_train + run->batch - 1) / run->batch;
+    run->reference_loss = NAN;
+    run->reference_batches = batches < 10 ? 1 : (batches + 9) / 10;
+    /* The best epoch is chosen on validation loss only: the training loss of an epoch is
+     * measured while the weights move, and would favour noise. */
+    const bool keep_best = s->restore_best && run->n_val > 0;
     run->epoch_start = ae_alloc_floats(m->n_params);
-    run->best = s->restore_best ? ae_alloc_floats(m->n_params) : NULL;
+    run->best = keep_best ? ae_alloc_floats(m->n_params) : NULL;
     run->order = run->contiguous ? NULL : ae_calloc(n_rows, sizeof(size_t));
-    AE_CHECK(run->epoch_start && (run->best || !s->restore_best) && (run->order || run->contiguous),
+    AE_CHECK(run->epoch_start && (run->best || !keep_best) && (run->order || run->contiguous),
              m, AE_ERR_OUT_OF_MEMORY, "out of memory preparing to train on %zu rows", n_rows);
     AE_FORWARD(ae_optimizer_state_ensure(m));
 
@@ -269,15 +307,23 @@ static int notify(ae_model *m, fit_run *run, uint64_t epoch, uint64_t batch, uin
     return m->progress(&p, m->progress_user);
 }
 
-static int diverged(ae_model *m, fit_run *run, uint64_t epoch)
+/* Roll back the epoch that diverged; `why` says how it did. */
+static int diverged(ae_model *m, fit_run *run, uint64_t epoch, const char *why)
 {
     memcpy(m->params, run->epoch_start, m->n_params * sizeof(float));
     ae_optimizer_state_release(&m->optim);
     run->report.stop_reason = AE_STOP_DIVERGED;
     return ae_fail(m, AE_ERR_DIVERGED,
-                   "training diverged in epoch %llu (non-finite loss or gradient); the weights "
-                   "from the start of that epoch were restored",
-                   (unsigned long long)epoch);
+                   "training diverged in epoch %llu (%s); the weights from the start of that "
+                   "epoch were restored",
+                   (unsigned long long)epoch, why);
+}
+
+/* Whether an epoch's finite training loss exploded against the reference (see fit_run). */
+static bool loss_exploded(const ae_model *m, const fit_run *run, double epoch_loss)
+{
+    const double factor = m->settings.divergence_factor;
+    return factor > 0.0 && isfinite(run->reference_loss) && epoch_loss > factor * run->reference_loss;
 }
 
 /* One pass over the training rows. Returns AE_OK, AE_ERR_CANCELLED or AE_ERR_DIVERGED. */
@@ -298,10 +344,16 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
         const float *rows = batch_rows(m, run, start, n, &ld);
         double loss = NAN;
         if (train_step(m, rows, n, ld, &loss) != AE_OK)
-            return diverged(m, run, epoch);
+            return diverged(m, run, epoch, "non-finite loss or gradient");
         run->report.steps_run++;
         run->samples += (double)n;
         loss_sum += loss * (double)n;
+        if (epoch == 1 && b < run->reference_batches) {
+            run->reference_sum += loss * (double)n;
+            run->reference_rows += (double)n;
+            if (b + 1 == run->reference_batches)
+                run->reference_loss = run->reference_sum / run->reference_rows;
+        }
         run->epoch_kl += m->work.kl_sum;
         run->epoch_recon += m->work.recon_sum;
         if (m->settings.progress_every_batch && b + 1 < batches &&
@@ -332,7 +384,16 @@ static int fit_epochs(ae_model *m, fit_run *run)
         double val_loss = run->n_val ? validation_loss(m, run) : NAN;
         double monitored = run->n_val ? val_loss : train_loss;
         if (!isfinite(monitored))
-            return diverged(m, run, epoch);
+            return diverged(m, run, epoch, "non-finite validation loss");
+        if (loss_exploded(m, run, train_loss)) {
+            char why[160];
+            snprintf(why, sizeof why,
+                     "its training loss %g is more than divergence_factor = %g times %g, the "
+                     "lowest this fit had",
+                     train_loss, s->divergence_factor, run->reference_loss);
+            return diverged(m, run, epoch, why);
+        }
+        run->reference_loss = fmin(run->reference_loss, train_loss);
         r->epochs_run = epoch;
         r->final_train_loss = train_loss;
         r->final_val_loss = val_loss;
@@ -400,12 +461,10 @@ static int check_fit_data(ae_model *m, const float *x, size_t n_rows, size_t ld_
     return validation ? ae_check_data(m, m, "x_val", x_val, n_val_rows, d, ld_val, true) : AE_OK;
 }
 
-int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
-                           const float *x_val, size_t n_val_rows, size_t ld_val,
-                           ae_fit_report *report)
+static int fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x, const float *x_val,
+               size_t n_val_rows, size_t ld_val, ae_fit_report *report)
 {
     double started = now_seconds();
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_FORWARD(check_report(m, report));
     AE_FORWARD(check_training_config(m));
 
@@ -441,7 +500,16 @@ int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld
     return status;
 }
 
+int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                           const float *x_val, size_t n_val_rows, size_t ld_val,
+                           ae_fit_report *report)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, fit(m, x, n_rows, ld_x, x_val, n_val_rows, ld_val, report));
+}
+
 int ae_model_fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x, ae_fit_report *report)
 {
-    return ae_model_fit_validated(m, x, n_rows, ld_x, NULL, 0, 0, report);
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, fit(m, x, n_rows, ld_x, NULL, 0, 0, report));
 }

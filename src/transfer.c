@@ -31,22 +31,19 @@ static void weights_replaced(ae_model *m)
     m->fresh_weights = false;
 }
 
-int ae_model_copy_layers(ae_model *dst, size_t dst_layer, const ae_model *src, size_t src_layer,
-                         size_t n_layers)
+static int copy_layers(ae_model *dst, size_t dst_layer, const ae_model *src, size_t src_layer,
+                       size_t n_layers)
 {
-    AE_CHECK(dst != NULL && src != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "a model is NULL");
-    AE_CHECK(dst != src, dst, AE_ERR_INVALID_ARGUMENT,
-             "dst and src are the same model; copy between two models");
-    AE_CHECK(n_layers >= 1, dst, AE_ERR_INVALID_ARGUMENT, "n_layers is 0");
-    AE_CHECK(src_layer <= src->n_layers && n_layers <= src->n_layers - src_layer, dst,
+    AE_CHECK(n_layers >= 1, NULL, AE_ERR_INVALID_ARGUMENT, "n_layers is 0");
+    AE_CHECK(src_layer <= src->n_layers && n_layers <= src->n_layers - src_layer, NULL,
              AE_ERR_INVALID_ARGUMENT, "src has layers 0 .. %zu; %zu layers from %zu do not fit",
              src->n_layers - 1, n_layers, src_layer);
-    AE_CHECK(dst_layer <= dst->n_layers && n_layers <= dst->n_layers - dst_layer, dst,
+    AE_CHECK(dst_layer <= dst->n_layers && n_layers <= dst->n_layers - dst_layer, NULL,
              AE_ERR_INVALID_ARGUMENT, "dst has layers 0 .. %zu; %zu layers from %zu do not fit",
              dst->n_layers - 1, n_layers, dst_layer);
     for (size_t k = 0; k < n_layers; k++) {
         const ae_layer *d = &dst->layers[dst_layer + k], *s = &src->layers[src_layer + k];
-        AE_CHECK(d->n_out == s->n_out && d->n_in == s->n_in, dst, AE_ERR_INVALID_ARGUMENT,
+        AE_CHECK(d->n_out == s->n_out && d->n_in == s->n_in, NULL, AE_ERR_INVALID_ARGUMENT,
                  "dst layer %zu is %zu x %zu, src layer %zu is %zu x %zu", dst_layer + k, d->n_out,
                  d->n_in, src_layer + k, s->n_out, s->n_in);
     }
@@ -56,19 +53,34 @@ int ae_model_copy_layers(ae_model *dst, size_t dst_layer, const ae_model *src, s
     return AE_OK;
 }
 
-/* Give model m the settings in values (a full slot array). */
-static void use_settings(ae_model *m, const double *values)
+/* dst is held as the writer already: the source joins as a reader. */
+static int copy_from_source(ae_model *dst, size_t dst_layer, const ae_model *src, size_t src_layer,
+                            size_t n_layers)
+{
+    AE_CHECK(src != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "src is NULL");
+    AE_CHECK(dst != src, NULL, AE_ERR_INVALID_ARGUMENT,
+             "dst and src are the same model; copy between two models");
+    AE_RETURN_AS_READER(src, copy_layers(dst, dst_layer, src, src_layer, n_layers));
+}
+
+int ae_model_copy_layers(ae_model *dst, size_t dst_layer, const ae_model *src, size_t src_layer,
+                         size_t n_layers)
+{
+    AE_CHECK(dst != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "dst is NULL");
+    AE_RETURN_AS_WRITER(dst, copy_from_source(dst, dst_layer, src, src_layer, n_layers));
+}
+
+/* Give model m the settings in values (a full slot array), chosen as in `like`. */
+static void use_settings(ae_model *m, const double *values, const ae_model *like)
 {
     memcpy(m->param_values, values, sizeof m->param_values);
+    m->chosen_settings = like->chosen_settings;
     ae_settings_from_values(&m->settings, m->param_values);
     ae_model_apply_activations(m);
 }
 
-int ae_model_export_encoder(const ae_model *src, ae_model **out)
+static int export_encoder(const ae_model *src, ae_model **out)
 {
-    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
-    *out = NULL;
-    AE_CHECK(src != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     const size_t n_enc = src->n_encoder_layers;
     size_t *widths = ae_calloc(n_enc + 1, sizeof *widths);
     AE_CHECK(widths != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory exporting the encoder");
@@ -85,13 +97,21 @@ int ae_model_export_encoder(const ae_model *src, ae_model **out)
         ae_model_free(m);
         return status;
     }
-    use_settings(m, src->param_values);
+    use_settings(m, src->param_values, src);
     for (size_t l = 0; l < n_enc; l++)
         copy_layer(m, l, src, l);
     m->rng = src->rng;
     m->fresh_weights = false;
     *out = m;
     return AE_OK;
+}
+
+int ae_model_export_encoder(const ae_model *src, ae_model **out)
+{
+    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = NULL;
+    AE_CHECK(src != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(src, export_encoder(src, out));
 }
 
 /* ---- layer-wise pre-training ------------------------------------------------------- */
@@ -131,7 +151,7 @@ static int make_stage(ae_model *m, size_t k, ae_model **out)
         v[ae_param_slot(AE_PARAM_ACTIVITY_L1)] = 0;
         v[ae_param_slot(AE_PARAM_CONTRACTIVE_WEIGHT)] = 0;
     }
-    use_settings(stage, v);
+    use_settings(stage, v, m);
     int status = first ? ae_scaling_copy(stage, m) : AE_OK;
     if (status != AE_OK) {
         ae_model_free(stage);
@@ -168,7 +188,6 @@ static int run_stage(ae_model *m, size_t k, const float *in, size_t n_rows, size
 static int check_pretrain_args(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
                                const ae_fit_report *reports, size_t n_reports)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_CHECK((reports == NULL) == (n_reports == 0), m, AE_ERR_INVALID_ARGUMENT,
              "reports and n_reports must both be given or both be empty");
     AE_CHECK(!reports || n_reports == m->n_encoder_layers, m, AE_ERR_INVALID_ARGUMENT,
@@ -187,8 +206,8 @@ static int check_pretrain_args(ae_model *m, const float *x, size_t n_rows, size_
     return ae_check_data(m, m, "x", x, n_rows, ae_input_dim(m), ld_x, false);
 }
 
-int ae_model_pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
-                      ae_fit_report *reports, size_t n_reports)
+static int pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                    ae_fit_report *reports, size_t n_reports)
 {
     AE_FORWARD(check_pretrain_args(m, x, n_rows, ld_x, reports, n_reports));
     if (m->settings.scaling != AE_SCALING_NONE && !m->scaling)
@@ -226,8 +245,14 @@ int ae_model_pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
     } else {
         memcpy(m->params, before, m->n_params * sizeof(float));
         m->rng = rng_before;
-        ae_fail_on_model(m, status);
     }
     ae_free(before);
     return status;
+}
+
+int ae_model_pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                      ae_fit_report *reports, size_t n_reports)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, pretrain(m, x, n_rows, ld_x, reports, n_reports));
 }

@@ -7,7 +7,6 @@
 /* The span of params that a request names, after checking the request. */
 static int locate(const ae_model *m, size_t layer, bool bias, size_t n, size_t *offset)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_CHECK(layer < m->n_layers, NULL, AE_ERR_INVALID_ARGUMENT,
              "layer %zu does not exist (the model has %zu)", layer, m->n_layers);
     const ae_layer *L = &m->layers[layer];
@@ -27,22 +26,16 @@ static int read_span(const ae_model *m, size_t offset, float *dst, size_t n)
 
 static int write_span(ae_model *m, size_t offset, const float *src, size_t n)
 {
-    AE_CHECK(src != NULL, m, AE_ERR_INVALID_ARGUMENT, "source is NULL");
+    AE_CHECK(src != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "source is NULL");
     for (size_t i = 0; i < n; i++)
-        AE_CHECK(isfinite(src[i]), m, AE_ERR_NON_FINITE_INPUT,
+        AE_CHECK(isfinite(src[i]), NULL, AE_ERR_NON_FINITE_INPUT,
                  "value %zu is %s; parameters must be finite", i, isnan(src[i]) ? "NaN" : "Inf");
     memcpy(m->params + offset, src, n * sizeof(float));
     m->fresh_weights = false;
     return AE_OK;
 }
 
-/* Locate errors are recorded on the model too for the non-const setters. */
-static int locate_for_write(ae_model *m, size_t layer, bool bias, size_t n, size_t *offset)
-{
-    return ae_fail_on_model(m, locate(m, layer, bias, n, offset));
-}
-
-int ae_model_get_weights(const ae_model *m, size_t layer, float *w, size_t n_w)
+static int get_weights(const ae_model *m, size_t layer, float *w, size_t n_w)
 {
     size_t offset = 0;
     AE_FORWARD(locate(m, layer, false, n_w, &offset));
@@ -58,42 +51,81 @@ int ae_model_get_weights(const ae_model *m, size_t layer, float *w, size_t n_w)
     return AE_OK;
 }
 
-int ae_model_set_weights(ae_model *m, size_t layer, const float *w, size_t n_w)
+int ae_model_get_weights(const ae_model *m, size_t layer, float *w, size_t n_w)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, get_weights(m, layer, w, n_w));
+}
+
+static int set_weights(ae_model *m, size_t layer, const float *w, size_t n_w)
 {
     size_t offset = 0;
-    AE_FORWARD(locate_for_write(m, layer, false, n_w, &offset));
-    AE_CHECK(!m->layers[layer].transposed, m, AE_ERR_STATE,
+    AE_FORWARD(locate(m, layer, false, n_w, &offset));
+    AE_CHECK(!m->layers[layer].transposed, NULL, AE_ERR_STATE,
              "layer %zu uses the tied weights of layer %zu; set those instead", layer,
              m->n_layers - 1 - layer);
     return write_span(m, offset, w, n_w);
 }
 
-int ae_model_get_bias(const ae_model *m, size_t layer, float *b, size_t n_b)
+int ae_model_set_weights(ae_model *m, size_t layer, const float *w, size_t n_w)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, set_weights(m, layer, w, n_w));
+}
+
+static int get_bias(const ae_model *m, size_t layer, float *b, size_t n_b)
 {
     size_t offset = 0;
     AE_FORWARD(locate(m, layer, true, n_b, &offset));
     return read_span(m, offset, b, n_b);
 }
 
-int ae_model_set_bias(ae_model *m, size_t layer, const float *b, size_t n_b)
+int ae_model_get_bias(const ae_model *m, size_t layer, float *b, size_t n_b)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, get_bias(m, layer, b, n_b));
+}
+
+static int set_bias(ae_model *m, size_t layer, const float *b, size_t n_b)
 {
     size_t offset = 0;
-    AE_FORWARD(locate_for_write(m, layer, true, n_b, &offset));
+    AE_FORWARD(locate(m, layer, true, n_b, &offset));
     return write_span(m, offset, b, n_b);
+}
+
+int ae_model_set_bias(ae_model *m, size_t layer, const float *b, size_t n_b)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, set_bias(m, layer, b, n_b));
+}
+
+static int check_param_count(const ae_model *m, size_t n)
+{
+    AE_CHECK(n == m->n_params, NULL, AE_ERR_INVALID_ARGUMENT,
+             "the model has %zu parameters, not %zu", m->n_params, n);
+    return AE_OK;
+}
+
+static int get_params(const ae_model *m, float *params, size_t n)
+{
+    AE_FORWARD(check_param_count(m, n));
+    return read_span(m, 0, params, n);
 }
 
 int ae_model_get_params(const ae_model *m, float *params, size_t n)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
-    AE_CHECK(n == m->n_params, NULL, AE_ERR_INVALID_ARGUMENT,
-             "the model has %zu parameters, not %zu", m->n_params, n);
-    return read_span(m, 0, params, n);
+    AE_RETURN_AS_READER(m, get_params(m, params, n));
+}
+
+static int set_params(ae_model *m, const float *params, size_t n)
+{
+    AE_FORWARD(check_param_count(m, n));
+    return write_span(m, 0, params, n);
 }
 
 int ae_model_set_params(ae_model *m, const float *params, size_t n)
 {
     AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
-    AE_CHECK(n == m->n_params, m, AE_ERR_INVALID_ARGUMENT,
-             "the model has %zu parameters, not %zu", m->n_params, n);
-    return write_span(m, 0, params, n);
+    AE_RETURN_AS_WRITER(m, set_params(m, params, n));
 }

@@ -71,13 +71,15 @@ static const param_doc PARAM_DOCS[] = {
     {AE_PARAM_MIN_DELTA, 0, 0, 1e30, 0, 0, 0},
     {AE_PARAM_RESTORE_BEST, 1, 0, 1, 0, 0, 1},
     {AE_PARAM_PROGRESS_EVERY_BATCH, 0, 0, 1, 0, 0, 1},
+    {AE_PARAM_DIVERGENCE_FACTOR, 1e4, 0, 1e30, 0, 0, 0},
     {AE_PARAM_THREADS, 0, 0, 64, 0, 0, 1},
     {AE_PARAM_NOISE, AE_NOISE_NONE, 0, 3, 0, 0, 1},
     {AE_PARAM_NOISE_LEVEL, 0.1, 0, 1e6, 0, 0, 0},
     {AE_PARAM_SCALING, AE_SCALING_NONE, 0, 2, 0, 0, 1},
+    {AE_PARAM_SCALING_MIN_SCALE, 1e-3, 0, 1e30, 0, 0, 0},
     {AE_PARAM_SPARSITY_WEIGHT, 0, 0, 1e3, 0, 0, 0},
     {AE_PARAM_SPARSITY_TARGET, 0.05, 0, 1, 1, 1, 0},
-    {AE_PARAM_SPARSITY_LAYER, -1, -1, 4095, 0, 0, 1},
+    {AE_PARAM_SPARSITY_LAYER, -1, -1, AE_MAX_LAYERS - 1, 0, 0, 1},
     {AE_PARAM_ACTIVITY_L1, 0, 0, 1e3, 0, 0, 0},
     {AE_PARAM_CONTRACTIVE_WEIGHT, 0, 0, 1e3, 0, 0, 0},
     {AE_PARAM_DROPOUT_INPUT, 0, 0, 1, 0, 1, 0},
@@ -87,7 +89,7 @@ static const param_doc PARAM_DOCS[] = {
 };
 
 /* Values that are not any ae_param. */
-static const int UNKNOWN_PARAMS[] = {0, 8, 9, 19, 28, 29, 31, 39, 42, 49, 51, 59, 65, 69, 72, 79,
+static const int UNKNOWN_PARAMS[] = {0, 8, 9, 19, 29, 31, 39, 42, 49, 52, 59, 65, 69, 72, 79,
                                      82, 100, -1, INT_MAX, INT_MIN};
 
 /* All settings of a model, in PARAM_DOCS order. */
@@ -185,12 +187,13 @@ static const int ALL_STATUSES[] = {
     AE_OK, AE_ERR_INVALID_ARGUMENT, AE_ERR_OUT_OF_MEMORY, AE_ERR_SIZE_OVERFLOW,
     AE_ERR_NON_FINITE_INPUT, AE_ERR_INPUT_RANGE, AE_ERR_STATE, AE_ERR_CANCELLED,
     AE_ERR_DIVERGED, AE_ERR_IO, AE_ERR_FORMAT, AE_ERR_CHECKSUM, AE_ERR_VERSION,
-    AE_ERR_BUFFER_TOO_SMALL};
+    AE_ERR_BUFFER_TOO_SMALL, AE_ERR_NON_FINITE_RESULT, AE_ERR_BUSY};
 
 static void test_status_codes_keep_their_pinned_values(void **state)
 {
     (void)state;
-    static const int pinned[] = {0, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13};
+    static const int pinned[] = {0,  -1,  -2,  -3,  -4,  -5,  -6,  -7,
+                                 -8, -9, -10, -11, -12, -13, -14, -15};
     for (size_t i = 0; i < ARRAY_LEN(ALL_STATUSES); i++)
         assert_int_equal(ALL_STATUSES[i], pinned[i]);
 }
@@ -212,7 +215,7 @@ static void test_status_str_is_distinct_and_nonempty_for_every_status(void **sta
 static void test_status_str_names_unknown_codes_unknown_status(void **state)
 {
     (void)state;
-    static const int unknown[] = {1, 2, -14, -15, 100, -100, INT_MAX, INT_MIN};
+    static const int unknown[] = {1, 2, -16, -17, 100, -100, INT_MAX, INT_MIN};
     for (size_t i = 0; i < ARRAY_LEN(unknown); i++) {
         const char *s = ae_status_str(unknown[i]);
         assert_non_null(s);
@@ -446,11 +449,13 @@ static void test_defaults_lie_within_bounds(void **state)
     }
 }
 
+/* Each setting on a model of its own: some values of one setting conflict with values of
+ * another (test_settings), which this test is not about. */
 static void test_set_param_round_trips_at_both_bounds(void **state)
 {
     (void)state;
-    ae_model *m = create_small();
     for (size_t i = 0; i < ARRAY_LEN(PARAM_DOCS); i++) {
+        ae_model *m = create_small();
         const param_doc *d = &PARAM_DOCS[i];
         for (int upper = 0; upper <= 1; upper++) {
             double v = inner_end(d, upper);
@@ -468,8 +473,8 @@ static void test_set_param_round_trips_at_both_bounds(void **state)
         double mid = d->integral ? floor((d->lo + d->hi) / 2) : (d->lo + d->hi) / 2;
         test_set_param(m, d->param, mid);
         assert_true(get_param(m, d->param) == mid);
+        ae_model_free(m);
     }
-    ae_model_free(m);
 }
 
 static void test_set_param_refuses_open_ends(void **state)
@@ -555,8 +560,8 @@ static void test_set_param_refuses_unknown_params(void **state)
 static void test_setting_one_param_leaves_the_others_alone(void **state)
 {
     (void)state;
-    ae_model *m = create_small();
     for (size_t i = 0; i < ARRAY_LEN(PARAM_DOCS); i++) {
+        ae_model *m = create_small();
         const param_doc *d = &PARAM_DOCS[i];
         double before[ARRAY_LEN(PARAM_DOCS)], after[ARRAY_LEN(PARAM_DOCS)];
         settings_of(m, before);
@@ -567,8 +572,8 @@ static void test_setting_one_param_leaves_the_others_alone(void **state)
             if (j != i)
                 assert_true(before[j] == after[j]);
         assert_true(after[i] == v);
+        ae_model_free(m);
     }
-    ae_model_free(m);
 }
 
 static void test_activation_names_are_distinct(void **state)

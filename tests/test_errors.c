@@ -993,33 +993,47 @@ static void test_padding_beyond_the_row_is_never_read(void **state)
     free(padded), free(g1), free(g2);
 }
 
+/* BCE without a sigmoid output: refused when both were chosen; with the output still at its
+ * default (the caller may set it next), every call that needs the loss refuses instead. */
 static void test_bce_without_sigmoid_output_is_a_state_error(void **state)
 {
     fixture *f = *state;
+    test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE); /* output: linear by default */
+    for (int k = 0; k < N_CALL_KINDS; k++) {
+        snapshot s = take_snapshot(f->model);
+        char model_msg[512];
+        snprintf(model_msg, sizeof model_msg, "%s", ae_model_last_error(f->model));
+        int rc = call_on_data(f, (call_kind)k, f->x);
+        if (rc != AE_ERR_STATE)
+            print_error("%s: %d\n", CALL_NAMES[k], rc);
+        assert_int_equal(rc, AE_ERR_STATE);
+        assert_non_null(strstr(ae_last_error(), "output_activation = linear"));
+        if (is_const_call((call_kind)k))
+            assert_string_equal(ae_model_last_error(f->model), model_msg);
+        else
+            assert_has_message(ae_model_last_error(f->model));
+        /* Encoding needs no loss: still fine. */
+        float z[ROWS * LAT], y[ROWS * IN];
+        assert_int_equal(ae_model_encode(f->model, f->x, ROWS, IN, z, LAT), AE_OK);
+        assert_int_equal(ae_model_reconstruct(f->model, f->x, ROWS, IN, y, IN), AE_OK);
+        assert_untouched_and_usable(f, &s); /* switches the loss to MSE */
+        test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
+    }
+    /* Once the output is chosen, the conflict is refused when it is set, either way round. */
     static const int outputs[] = {AE_ACT_LINEAR, AE_ACT_TANH, AE_ACT_RELU, AE_ACT_SOFTPLUS};
     for (size_t o = 0; o < ARRAY_LEN(outputs); o++) {
+        test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_MSE);
         test_set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, outputs[o]);
+        assert_int_equal(ae_model_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE), AE_ERR_STATE);
+        assert_non_null(strstr(ae_model_last_error(f->model), "loss = bce conflicts with output_activation"));
+        test_set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
         test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
-        for (int k = 0; k < N_CALL_KINDS; k++) {
-            snapshot s = take_snapshot(f->model);
-            char model_msg[512];
-            snprintf(model_msg, sizeof model_msg, "%s", ae_model_last_error(f->model));
-            int rc = call_on_data(f, (call_kind)k, f->x);
-            if (rc != AE_ERR_STATE)
-                print_error("%s: %d\n", CALL_NAMES[k], rc);
-            assert_int_equal(rc, AE_ERR_STATE);
-            assert_has_message(ae_last_error());
-            if (is_const_call((call_kind)k))
-                assert_string_equal(ae_model_last_error(f->model), model_msg);
-            else
-                assert_has_message(ae_model_last_error(f->model));
-            /* Encoding needs no loss: still fine. */
-            float z[ROWS * LAT], y[ROWS * IN];
-            assert_int_equal(ae_model_encode(f->model, f->x, ROWS, IN, z, LAT), AE_OK);
-            assert_int_equal(ae_model_reconstruct(f->model, f->x, ROWS, IN, y, IN), AE_OK);
-            assert_untouched_and_usable(f, &s); /* switches the loss to MSE */
-            test_set_param(f->model, AE_PARAM_LOSS, AE_LOSS_BCE);
-        }
+        assert_int_equal(ae_model_set_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, outputs[o]),
+                         AE_ERR_STATE);
+        assert_non_null(strstr(ae_model_last_error(f->model), "conflicts with loss = bce"));
+        double value;
+        assert_int_equal(ae_model_get_param(f->model, AE_PARAM_OUTPUT_ACTIVATION, &value), AE_OK);
+        assert_true(value == AE_ACT_SIGMOID);
     }
 }
 

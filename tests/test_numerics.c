@@ -83,16 +83,24 @@ static int all_finite(const float *v, size_t n)
 }
 
 /* The premise of the tests below: on @p rows the loss is finite and the gradient is
- * (or is not) finite. */
+ * (or is not) finite; a gradient that is not is refused, with no row to blame. */
 static void assert_gradient_finiteness(ae_model *m, const float *rows, size_t n_rows, int finite)
 {
     size_t n = ae_model_param_count(m);
     float *g = malloc(n * sizeof *g);
     assert_non_null(g);
     double loss = NAN;
-    assert_int_equal(ae_model_gradient(m, rows, n_rows, IN, g, n, &loss), AE_OK);
+    if (finite) {
+        assert_int_equal(ae_model_gradient(m, rows, n_rows, IN, g, n, &loss), AE_OK);
+        assert_true(all_finite(g, n));
+    } else {
+        assert_int_equal(ae_model_gradient(m, rows, n_rows, IN, g, n, &loss),
+                         AE_ERR_NON_FINITE_RESULT);
+        assert_non_null(strstr(ae_model_last_error(m), "gradient would not be finite"));
+        assert_null(strstr(ae_model_last_error(m), "row"));
+    }
+    assert_int_equal(ae_model_loss(m, rows, n_rows, IN, &loss), AE_OK);
     assert_true(isfinite(loss));
-    assert_int_equal(all_finite(g, n), finite);
     free(g);
 }
 
@@ -192,8 +200,8 @@ static void test_fit_stops_when_the_validation_loss_overflows_and_restores_the_e
     assert_non_null(x);
     float x_val[IN] = {3e38f, 3e38f, 3e38f, 3e38f};
     double val_loss = 0;
-    assert_int_equal(ae_model_loss(m, x_val, 1, IN, &val_loss), AE_OK);
-    assert_false(isfinite(val_loss)); /* the premise */
+    /* the premise: the validation row's loss overflows */
+    assert_int_equal(ae_model_loss(m, x_val, 1, IN, &val_loss), AE_ERR_NON_FINITE_RESULT);
 
     ae_fit_report r = test_new_fit_report();
     assert_int_equal(ae_model_fit_validated(m, x, 3 * BATCH, IN, x_val, 1, IN, &r), AE_ERR_DIVERGED);

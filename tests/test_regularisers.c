@@ -496,25 +496,64 @@ static void expect_training_accepted(ae_model *m, const char *label)
     free(x);
 }
 
+/* Setting `last` to `value` is refused (AE_ERR_STATE, the model unchanged) because it breaks
+ * the sparsity rules against settings already chosen. */
+static void expect_setting_refused(ae_model *m, ae_param last, double value, const char *label)
+{
+    double before;
+    assert_int_equal(ae_model_get_param(m, last, &before), AE_OK);
+    int rc = ae_model_set_param(m, last, value);
+    if (rc != AE_ERR_STATE)
+        print_error("%s: setting %s = %g gave %d\n", label, ae_param_name(last), value, rc);
+    assert_int_equal(rc, AE_ERR_STATE);
+    assert_non_null(strstr(ae_model_last_error(m), "conflicts with"));
+    double after;
+    assert_int_equal(ae_model_get_param(m, last, &after), AE_OK);
+    assert_true(after == before);
+}
+
+/* Sparsity on a non-sigmoid layer is refused when the last of its settings is set, whichever
+ * that is; with the watched layer never chosen (the caller may set it next), every training
+ * call refuses instead. */
 static void test_sparsity_on_a_non_sigmoid_layer_is_refused_by_every_training_call(void **state)
 {
     (void)state;
     const int others[] = {AE_ACT_LINEAR, AE_ACT_RELU, AE_ACT_LEAKY_RELU, AE_ACT_ELU, AE_ACT_TANH,
                           AE_ACT_SOFTPLUS};
     for (size_t k = 0; k < ARRAY_LEN(others); k++) {
-        /* the latent layer (by -1 and by index) */
+        const char *label = act_name(others[k]);
+        /* the latent layer by default: left to training */
+        ae_model *m = small_model(AE_ACT_SIGMOID, others[k], AE_ACT_SIGMOID);
+        test_set_param(m, AE_PARAM_SPARSITY_WEIGHT, 0.5);
+        expect_training_refused(m, label);
+        ae_model_free(m);
+        /* the latent layer chosen (by -1 and by index), before or after the weight */
         for (int by_index = 0; by_index < 2; by_index++) {
-            ae_model *m = small_model(AE_ACT_SIGMOID, others[k], AE_ACT_SIGMOID);
+            const double layer = by_index ? 1 : -1;
+            m = small_model(AE_ACT_SIGMOID, others[k], AE_ACT_SIGMOID);
+            test_set_param(m, AE_PARAM_SPARSITY_LAYER, layer);
+            expect_setting_refused(m, AE_PARAM_SPARSITY_WEIGHT, 0.5, label);
+            ae_model_free(m);
+            m = small_model(AE_ACT_SIGMOID, others[k], AE_ACT_SIGMOID);
             test_set_param(m, AE_PARAM_SPARSITY_WEIGHT, 0.5);
-            test_set_param(m, AE_PARAM_SPARSITY_LAYER, by_index ? 1 : -1);
-            expect_training_refused(m, act_name(others[k]));
+            expect_setting_refused(m, AE_PARAM_SPARSITY_LAYER, layer, label);
             ae_model_free(m);
         }
-        /* a hidden encoder layer */
-        ae_model *m = small_model(others[k], AE_ACT_SIGMOID, AE_ACT_SIGMOID);
+        /* a hidden encoder layer, before or after the weight */
+        m = small_model(others[k], AE_ACT_SIGMOID, AE_ACT_SIGMOID);
+        test_set_param(m, AE_PARAM_SPARSITY_WEIGHT, 0.5);
+        expect_setting_refused(m, AE_PARAM_SPARSITY_LAYER, 0, label);
+        test_set_param(m, AE_PARAM_SPARSITY_WEIGHT, 0);
+        test_set_param(m, AE_PARAM_SPARSITY_LAYER, 0);
+        expect_setting_refused(m, AE_PARAM_SPARSITY_WEIGHT, 0.5, label);
+        ae_model_free(m);
+        /* the watched layer's activation changed last */
+        m = small_model(AE_ACT_SIGMOID, AE_ACT_SIGMOID, AE_ACT_SIGMOID);
         test_set_param(m, AE_PARAM_SPARSITY_WEIGHT, 0.5);
         test_set_param(m, AE_PARAM_SPARSITY_LAYER, 0);
-        expect_training_refused(m, act_name(others[k]));
+        expect_setting_refused(m, AE_PARAM_HIDDEN_ACTIVATION, others[k], label);
+        test_set_param(m, AE_PARAM_SPARSITY_LAYER, -1);
+        expect_setting_refused(m, AE_PARAM_LATENT_ACTIVATION, others[k], label);
         ae_model_free(m);
     }
     /* and the same models are accepted once the watched layer is sigmoid */
@@ -529,19 +568,24 @@ static void test_sparsity_on_a_non_sigmoid_layer_is_refused_by_every_training_ca
     ae_model_free(m);
 }
 
-/* Layers 2 and 3 of a 6-4-3-4-6 model are decoder layers (sigmoid here, so only
- * their role is wrong); 4095 is no layer at all. */
+/* Layers 2 and 3 of a 6-4-3-4-6 model are decoder layers (sigmoid here, so only their role is
+ * wrong); 4095 is no layer at all. Refused when set, before or after the weight; the model
+ * keeps training and scoring as it was. */
 static void test_sparsity_on_a_decoder_layer_is_refused_by_every_training_call(void **state)
 {
     (void)state;
-    const double layers[] = {2, 3, 4095};
+    const double layers[] = {2, 3, AE_MAX_LAYERS - 1};
     for (size_t k = 0; k < ARRAY_LEN(layers); k++) {
-        ae_model *m = small_model(AE_ACT_SIGMOID, AE_ACT_SIGMOID, AE_ACT_SIGMOID);
-        test_set_param(m, AE_PARAM_SPARSITY_WEIGHT, 0.5);
-        test_set_param(m, AE_PARAM_SPARSITY_LAYER, layers[k]);
         char label[32];
         snprintf(label, sizeof label, "layer %g", layers[k]);
-        expect_training_refused(m, label);
+        ae_model *m = small_model(AE_ACT_SIGMOID, AE_ACT_SIGMOID, AE_ACT_SIGMOID);
+        test_set_param(m, AE_PARAM_SPARSITY_WEIGHT, 0.5);
+        expect_setting_refused(m, AE_PARAM_SPARSITY_LAYER, layers[k], label);
+        expect_training_accepted(m, label);
+        ae_model_free(m);
+        m = small_model(AE_ACT_SIGMOID, AE_ACT_SIGMOID, AE_ACT_SIGMOID);
+        test_set_param(m, AE_PARAM_SPARSITY_LAYER, layers[k]);
+        expect_setting_refused(m, AE_PARAM_SPARSITY_WEIGHT, 0.5, label);
         /* the inference calls do not involve the penalty and still work */
         test_rng rng;
         test_rng_seed(&rng, 17100u);

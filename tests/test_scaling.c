@@ -815,33 +815,58 @@ static void test_scaling_calls_refuse_bad_arguments(void **state)
 /* Binary cross-entropy                                                                 */
 /* ================================================================================== */
 
-static void test_standardize_with_bce_is_refused_by_training(void **state)
+/* BCE needs targets in [0, 1]; standardised features are not: refused when set, in either
+ * order, naming the other setting, and the model keeps its settings. (A model file of an
+ * older version may hold the pair: test_settings checks that training refuses it.) */
+static void test_standardize_with_bce_is_refused_when_set(void **state)
 {
     (void)state;
     float *x = mixed_data(26, ROWS, LD);
-    ae_model *m = small_model(AE_SCALING_STANDARDIZE, AE_LOSS_BCE);
-    float *before = test_params_of(m);
-    size_t n = ae_model_param_count(m);
-    float *g = alloc_floats(n);
-    double loss;
-    assert_int_equal(ae_model_fit(m, x, ROWS, LD, NULL), AE_ERR_STATE);
-    assert_true(strlen(ae_model_last_error(m)) > 0);
-    assert_no_scaling(m); /* refused before touching the model */
-    assert_int_equal(ae_model_pretrain(m, x, ROWS, LD, NULL, 0), AE_ERR_STATE);
-    assert_true(test_params_equal_to(m, before)); /* (a scaling it fitted may stay) */
+    ae_model *m = small_model(AE_SCALING_STANDARDIZE, AE_LOSS_MSE);
+    test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LINEAR);
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE), AE_ERR_STATE);
+    assert_non_null(strstr(ae_model_last_error(m), "loss = bce conflicts with"));
     ae_model_free(m);
-    m = small_model(AE_SCALING_STANDARDIZE, AE_LOSS_BCE);
+    m = small_model(AE_SCALING_MINMAX, AE_LOSS_BCE);
     assert_int_equal(ae_model_fit_scaling(m, x, ROWS, LD), AE_OK);
-    assert_int_equal(ae_model_fit(m, x, ROWS, LD, NULL), AE_ERR_STATE);
-    assert_int_equal(ae_model_train_batch(m, x, ROWS, LD, &loss), AE_ERR_STATE);
-    assert_int_equal(ae_model_gradient(m, x, ROWS, LD, g, n, &loss), AE_ERR_STATE);
-    assert_true(test_params_equal_to(m, before));
-    /* MSE with the same scaling trains. */
-    test_set_param(m, AE_PARAM_LOSS, AE_LOSS_MSE);
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_SCALING, AE_SCALING_STANDARDIZE), AE_ERR_STATE);
+    assert_non_null(strstr(ae_model_last_error(m), "scaling = standardize conflicts with loss = bce"));
+    /* Refused before anything changed: the fitted min-max scaling is still there. */
+    float offset[DIM], scale[DIM];
+    assert_int_equal(ae_model_get_scaling(m, offset, scale, DIM), AE_OK);
+    double loss;
     assert_int_equal(ae_model_train_batch(m, x, ROWS, LD, &loss), AE_OK);
-    free(before);
-    free(g);
     free(x);
+    ae_model_free(m);
+}
+
+/* Standardised features take both signs without bound: an output that cannot (sigmoid, tanh,
+ * ReLU, softplus, ELU) is refused when set, in either order, with any loss. */
+static void test_standardize_with_a_bounded_output_is_refused_when_set(void **state)
+{
+    (void)state;
+    static const int bounded[] = {AE_ACT_SIGMOID, AE_ACT_TANH, AE_ACT_RELU, AE_ACT_SOFTPLUS,
+                                  AE_ACT_ELU};
+    for (size_t k = 0; k < ARRAY_LEN(bounded); k++) {
+        ae_model *m = small_model(AE_SCALING_STANDARDIZE, AE_LOSS_MSE);
+        assert_int_equal(ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, bounded[k]),
+                         AE_ERR_STATE);
+        assert_non_null(strstr(ae_model_last_error(m), "conflicts with scaling = standardize"));
+        ae_model_free(m);
+        m = small_model(AE_SCALING_NONE, AE_LOSS_MSE);
+        test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, bounded[k]);
+        assert_int_equal(ae_model_set_param(m, AE_PARAM_SCALING, AE_SCALING_STANDARDIZE),
+                         AE_ERR_STATE);
+        assert_non_null(strstr(ae_model_last_error(m), "scaling = standardize conflicts with "
+                                                       "output_activation"));
+        /* min-max scaling maps into [0, 1], which these outputs can reach */
+        test_set_param(m, AE_PARAM_SCALING, AE_SCALING_MINMAX);
+        ae_model_free(m);
+    }
+    /* Linear and leaky ReLU outputs are unbounded. */
+    ae_model *m = small_model(AE_SCALING_STANDARDIZE, AE_LOSS_MSE);
+    test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LEAKY_RELU);
+    test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LINEAR);
     ae_model_free(m);
 }
 
@@ -1144,7 +1169,8 @@ int main(void)
         cmocka_unit_test(test_set_scaling_refuses_bad_values_and_keeps_the_old_ones),
         cmocka_unit_test(test_scaling_calls_refuse_a_model_without_a_scaling_setting),
         cmocka_unit_test(test_scaling_calls_refuse_bad_arguments),
-        cmocka_unit_test(test_standardize_with_bce_is_refused_by_training),
+        cmocka_unit_test(test_standardize_with_bce_is_refused_when_set),
+        cmocka_unit_test(test_standardize_with_a_bounded_output_is_refused_when_set),
         cmocka_unit_test(test_minmax_with_bce_trains_on_the_fitted_rows),
         cmocka_unit_test(test_minmax_with_bce_refuses_rows_outside_the_fitted_range),
         cmocka_unit_test(test_scaling_survives_clone_and_save_and_load_bit_exactly),
