@@ -1,110 +1,16 @@
-/* Model files (docs/format.md is the specification): writing byte by byte in
- * little-endian order, reading with every count, width and value checked before
- * anything is allocated, and atomic saving to a path. */
-#include "internal.h"
+/* Reading a model file (docs/format.md): the frame and checksum first, then every
+ * section's counts, widths and values, all checked before anything is allocated; the
+ * model is built only from a file that passed every check. */
+#include "format.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#define FORMAT_MAJOR 1u
-#define FORMAT_MINOR 2u
-#define HEADER_SIZE 16u
-#define SECTION_HEADER_SIZE 16u
-#define CRC_SIZE 4u
-#define LAYER_RECORD_SIZE 24u
-#define SETTING_RECORD_SIZE 12u
-#define RNG_SECTION_SIZE 33u
-#define OPTM_FIXED_SIZE 14u
-#define THRS_SECTION_SIZE 8u
-#define FLAG_REQUIRED 1u
-#define MAX_PARAM_ID 256 /* setting ids are small; the writer scans 0 .. MAX_PARAM_ID - 1 */
-
-static const unsigned char file_magic[8] = {0x89, 'A', 'E', 'N', 'C', 0x0D, 0x0A, 0x1A};
-
-enum {
-    SEC_ARCH, SEC_SETT, SEC_PARM, SEC_RNG, SEC_OPTM, SEC_THRS, SEC_SCAL, SEC_ENCO, SEC_TIED,
-    SEC_VARL, SEC_COUNT
-};
-static const char section_tags[SEC_COUNT][5] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM",
-                                                "THRS", "SCAL", "ENCO", "TIED", "VARL"};
-
-/* Optional sections carry what an older reader may drop without changing the results;
- * the others are flagged required, so an older reader refuses a file it would misread. */
-static bool section_required(int section) { return section != SEC_OPTM && section != SEC_THRS; }
-/* Sections every file has; the others appear when the model has what they hold. */
-static bool section_always_present(int section) { return section <= SEC_RNG; }
-
-/* ---- little-endian encoding ------------------------------------------------ */
-
-/* With bytes == NULL the writer only counts, so sizing and writing share one path. */
-typedef struct writer {
-    unsigned char *bytes;
-    size_t pos;
-} writer;
-
-static void put_uint(writer *w, uint64_t value, unsigned n_bytes)
-{
-    if (w->bytes)
-        for (unsigned i = 0; i < n_bytes; i++)
-            w->bytes[w->pos + i] = (unsigned char)(value >> (8 * i));
-    w->pos += n_bytes;
-}
-
-static void put_u8(writer *w, unsigned value) { put_uint(w, value, 1); }
-static void put_u16(writer *w, unsigned value) { put_uint(w, value, 2); }
-static void put_u32(writer *w, uint32_t value) { put_uint(w, value, 4); }
-static void put_u64(writer *w, uint64_t value) { put_uint(w, value, 8); }
-
-static void put_f32(writer *w, float value)
-{
-    uint32_t bits;
-    memcpy(&bits, &value, sizeof bits);
-    put_u32(w, bits);
-}
-
-static void put_f64(writer *w, double value)
-{
-    uint64_t bits;
-    memcpy(&bits, &value, sizeof bits);
-    put_u64(w, bits);
-}
-
-static void put_tag(writer *w, const char *tag)
-{
-    if (w->bytes)
-        memcpy(w->bytes + w->pos, tag, 4);
-    w->pos += 4;
-}
-
-static void put_floats(writer *w, const float *values, size_t n)
-{
-    if (!w->bytes) {
-        w->pos += 4 * n;
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        put_f32(w, values[i]);
-}
-
-static uint64_t get_uint(const unsigned char *p, unsigned n_bytes)
-{
-    uint64_t value = 0;
-    for (unsigned i = 0; i < n_bytes; i++)
-        value |= (uint64_t)p[i] << (8 * i);
-    return value;
-}
-
-static uint32_t get_u16(const unsigned char *p) { return (uint32_t)get_uint(p, 2); }
-static uint32_t get_u32(const unsigned char *p) { return (uint32_t)get_uint(p, 4); }
-static uint64_t get_u64(const unsigned char *p) { return get_uint(p, 8); }
+static uint32_t get_u16(const unsigned char *p) { return (uint32_t)load_le(p, 2); }
+static uint32_t get_u32(const unsigned char *p) { return (uint32_t)load_le(p, 4); }
+static uint64_t get_u64(const unsigned char *p) { return load_le(p, 8); }
 
 static float get_f32(const unsigned char *p)
 {
@@ -121,193 +27,6 @@ static double get_f64(const unsigned char *p)
     memcpy(&value, &bits, sizeof value);
     return value;
 }
-
-/* ---- writing --------------------------------------------------------------- */
-
-static size_t setting_count(void)
-{
-    size_t count = 0;
-    for (int id = 0; id < MAX_PARAM_ID; id++)
-        count += ae_param_slot((ae_param)id) >= 0;
-    return count;
-}
-
-static bool has_first_moment(const ae_model *m) { return m->optim.first_moment != NULL; }
-static bool has_second_moment(const ae_model *m) { return m->optim.second_moment != NULL; }
-
-/* Payload lengths of the sections, overflow-checked; false if the model cannot be saved
- * in this address space. */
-typedef struct section_sizes {
-    size_t arch, sett, parm, rng, optm, thrs, scal;
-    size_t total;
-} section_sizes;
-
-static bool add_size(size_t *sum, size_t term)
-{
-    if (*sum > SIZE_MAX - term)
-        return false;
-    *sum += term;
-    return true;
-}
-
-static bool plan_sizes(const ae_model *m, unsigned flags, section_sizes *s)
-{
-    size_t param_bytes;
-    if (!ae_mul_size(m->n_params, 4, &param_bytes))
-        return false;
-    s->arch = 8 + LAYER_RECORD_SIZE * m->n_layers; /* n_layers <= AE_MAX_LAYERS */
-    s->sett = 4 + SETTING_RECORD_SIZE * setting_count();
-    s->parm = 8;
-    s->rng = RNG_SECTION_SIZE;
-    s->optm = OPTM_FIXED_SIZE;
-    s->thrs = THRS_SECTION_SIZE;
-    s->scal = 8 + 8 * ae_input_dim(m); /* input_dim <= INT_MAX */
-    bool ok = add_size(&s->parm, param_bytes);
-    if (has_first_moment(m))
-        ok = ok && add_size(&s->optm, param_bytes);
-    if (has_second_moment(m))
-        ok = ok && add_size(&s->optm, param_bytes);
-    s->total = HEADER_SIZE + CRC_SIZE;
-    ok = ok && add_size(&s->total, SECTION_HEADER_SIZE + s->arch) &&
-         add_size(&s->total, SECTION_HEADER_SIZE + s->sett) &&
-         add_size(&s->total, SECTION_HEADER_SIZE + s->rng) &&
-         add_size(&s->total, SECTION_HEADER_SIZE) && add_size(&s->total, s->parm);
-    if (flags & AE_SAVE_OPTIMIZER_STATE)
-        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE) && add_size(&s->total, s->optm);
-    if (m->has_threshold)
-        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE + s->thrs);
-    if (m->scaling)
-        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE + s->scal);
-    if (!ae_has_decoder(m))
-        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE);
-    if (m->architecture & AE_ARCH_TIED_WEIGHTS)
-        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE);
-    if (ae_is_variational(m))
-        ok = ok && add_size(&s->total, SECTION_HEADER_SIZE);
-    return ok;
-}
-
-static void put_section_header(writer *w, int section, size_t length)
-{
-    put_tag(w, section_tags[section]);
-    put_u32(w, section_required(section) ? FLAG_REQUIRED : 0);
-    put_u64(w, length);
-}
-
-/* Writes exactly s->total bytes (w->bytes must hold them). */
-static void serialise(const ae_model *m, unsigned flags, const section_sizes *s, writer *w)
-{
-    for (size_t i = 0; i < sizeof file_magic; i++)
-        put_u8(w, file_magic[i]);
-    put_u16(w, FORMAT_MAJOR);
-    put_u16(w, FORMAT_MINOR);
-    put_u32(w, 4 + ((flags & AE_SAVE_OPTIMIZER_STATE) ? 1 : 0) + (m->has_threshold ? 1 : 0) +
-                   (m->scaling ? 1 : 0) + (ae_has_decoder(m) ? 0 : 1) +
-                   ((m->architecture & AE_ARCH_TIED_WEIGHTS) ? 1 : 0) + (ae_is_variational(m) ? 1 : 0));
-
-    put_section_header(w, SEC_ARCH, s->arch);
-    put_u32(w, (uint32_t)m->n_layers);
-    put_u32(w, (uint32_t)m->n_encoder_layers);
-    for (size_t l = 0; l < m->n_layers; l++) {
-        put_u64(w, m->layers[l].n_in);
-        put_u64(w, m->layers[l].n_out);
-        put_u32(w, (uint32_t)m->layers[l].activation);
-        put_u32(w, 0);
-    }
-
-    put_section_header(w, SEC_SETT, s->sett);
-    put_u32(w, (uint32_t)setting_count());
-    for (int id = 0; id < MAX_PARAM_ID; id++) {
-        int slot = ae_param_slot((ae_param)id);
-        if (slot < 0)
-            continue;
-        put_u32(w, (uint32_t)id);
-        put_f64(w, m->param_values[slot]);
-    }
-
-    put_section_header(w, SEC_PARM, s->parm);
-    put_u64(w, m->n_params);
-    put_floats(w, m->params, m->n_params);
-
-    put_section_header(w, SEC_RNG, s->rng);
-    for (int i = 0; i < 4; i++)
-        put_u64(w, m->rng.s[i]);
-    put_u8(w, m->fresh_weights ? 1 : 0);
-
-    if (flags & AE_SAVE_OPTIMIZER_STATE) {
-        put_section_header(w, SEC_OPTM, s->optm);
-        put_u32(w, (uint32_t)m->optim.kind);
-        put_u64(w, m->optim.step);
-        put_u8(w, has_first_moment(m));
-        put_u8(w, has_second_moment(m));
-        if (has_first_moment(m))
-            put_floats(w, m->optim.first_moment, m->n_params);
-        if (has_second_moment(m))
-            put_floats(w, m->optim.second_moment, m->n_params);
-    }
-
-    if (m->has_threshold) {
-        put_section_header(w, SEC_THRS, s->thrs);
-        put_f64(w, m->threshold);
-    }
-
-    if (m->scaling) {
-        put_section_header(w, SEC_SCAL, s->scal);
-        put_u64(w, ae_input_dim(m));
-        put_floats(w, m->scaling, 2 * ae_input_dim(m));
-    }
-
-    if (!ae_has_decoder(m))
-        put_section_header(w, SEC_ENCO, 0);
-    if (m->architecture & AE_ARCH_TIED_WEIGHTS)
-        put_section_header(w, SEC_TIED, 0);
-    if (ae_is_variational(m))
-        put_section_header(w, SEC_VARL, 0);
-
-    uint32_t crc = w->bytes ? ae_crc32c(0, w->bytes, w->pos) : 0;
-    put_u32(w, crc);
-}
-
-static int check_save_args(const ae_model *m, unsigned flags, section_sizes *sizes)
-{
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
-    AE_CHECK((flags & ~(unsigned)AE_SAVE_OPTIMIZER_STATE) == 0, NULL, AE_ERR_INVALID_ARGUMENT,
-             "unknown save flags 0x%x", flags);
-    AE_CHECK(plan_sizes(m, flags, sizes), NULL, AE_ERR_SIZE_OVERFLOW,
-             "the model is too large to serialise in this address space");
-    return AE_OK;
-}
-
-int ae_model_save_size(const ae_model *m, unsigned flags, size_t *size)
-{
-    AE_CHECK(size != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "size is NULL");
-    *size = 0;
-    section_sizes sizes;
-    AE_FORWARD(check_save_args(m, flags, &sizes));
-    *size = sizes.total;
-    return AE_OK;
-}
-
-int ae_model_save_to_memory(const ae_model *m, unsigned flags, void *buffer, size_t capacity,
-                            size_t *written)
-{
-    AE_CHECK(written != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "written is NULL");
-    *written = 0;
-    section_sizes sizes;
-    AE_FORWARD(check_save_args(m, flags, &sizes));
-    if (capacity < sizes.total) {
-        *written = sizes.total;
-        return ae_fail(NULL, AE_ERR_BUFFER_TOO_SMALL,
-                       "the buffer holds %zu bytes, the model needs %zu", capacity, sizes.total);
-    }
-    AE_CHECK(buffer != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "buffer is NULL");
-    writer w = {buffer, 0};
-    serialise(m, flags, &sizes, &w);
-    *written = w.pos;
-    return AE_OK;
-}
-
-/* ---- reading --------------------------------------------------------------- */
 
 typedef struct section_ref {
     size_t header;  /* offset of the section header */
@@ -350,8 +69,8 @@ static int section_kind(const unsigned char *tag)
 
 #define FORMAT_ERROR(...) ae_fail(NULL, AE_ERR_FORMAT, __VA_ARGS__)
 
-/* Steps 1 to 4 of docs/format.md: magic, version, section frames, checksum. */
-static int check_frame(const unsigned char *d, size_t n, parsed_file *pf)
+/* Steps 1 and 2 of docs/format.md: magic and version. */
+int ae_format_check_header(const unsigned char *d, size_t n)
 {
     if (n < sizeof file_magic)
         return FORMAT_ERROR("truncated: %zu bytes, fewer than the 8-byte magic of a model file", n);
@@ -359,14 +78,21 @@ static int check_frame(const unsigned char *d, size_t n, parsed_file *pf)
         return FORMAT_ERROR("not a libautoenc model file: wrong magic at byte 0");
     if (n < HEADER_SIZE)
         return FORMAT_ERROR("truncated: the header needs %u bytes, the data has %zu", HEADER_SIZE, n);
-    unsigned major = get_u16(d + 8);
-    pf->minor = get_u16(d + 10);
+    unsigned major = get_u16(d + 8), minor = get_u16(d + 10);
     if (major > FORMAT_MAJOR)
         return ae_fail(NULL, AE_ERR_VERSION,
                        "format version %u.%u (byte 8) needs a newer library; this one reads 1.x",
-                       major, pf->minor);
+                       major, minor);
     if (major == 0)
         return FORMAT_ERROR("format major version 0 at byte 8 does not exist");
+    return AE_OK;
+}
+
+/* Steps 1 to 4 of docs/format.md: magic, version, section frames, checksum. */
+static int check_frame(const unsigned char *d, size_t n, parsed_file *pf)
+{
+    AE_FORWARD(ae_format_check_header(d, n));
+    pf->minor = get_u16(d + 10);
     if (n < HEADER_SIZE + CRC_SIZE)
         return FORMAT_ERROR("truncated: %zu bytes, no room for the checksum after the header", n);
 
@@ -793,7 +519,7 @@ out_of_memory:
     return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory loading the optimizer state");
 }
 
-static int load_bytes(ae_model **out, const unsigned char *d, size_t n)
+int ae_format_load(ae_model **out, const unsigned char *d, size_t n)
 {
     parsed_file pf;
     memset(&pf, 0, sizeof pf);
@@ -815,206 +541,5 @@ int ae_model_load_from_memory(ae_model **out, const void *data, size_t size)
     AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
     *out = NULL;
     AE_CHECK(data != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "data is NULL");
-    return load_bytes(out, data, size);
-}
-
-/* ---- files ----------------------------------------------------------------- */
-
-static int io_error(const char *what, const char *path, int error_number)
-{
-    char reason[128];
-    if (strerror_r(error_number, reason, sizeof reason) != 0)
-        snprintf(reason, sizeof reason, "error %d", error_number);
-    return ae_fail(NULL, AE_ERR_IO, "%s %s: %s", what, path, reason);
-}
-
-int ae_model_load(ae_model **out, const char *path)
-{
-    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
-    *out = NULL;
-    AE_CHECK(path != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return io_error("cannot open", path, errno);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int error_number = errno;
-        close(fd);
-        return io_error("cannot inspect", path, error_number);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return ae_fail(NULL, AE_ERR_IO, "%s is not a regular file", path);
-    }
-    if ((uintmax_t)st.st_size > SIZE_MAX) {
-        close(fd);
-        return ae_fail(NULL, AE_ERR_FORMAT, "%s is too large to be a model file here", path);
-    }
-    size_t size = (size_t)st.st_size;
-    /* The file is read whole: loading holds at most the file plus the model. */
-    unsigned char *bytes = ae_alloc(size ? size : 1);
-    if (!bytes) {
-        close(fd);
-        return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory reading %zu bytes of %s", size,
-                       path);
-    }
-    size_t done = 0;
-    while (done < size) {
-        ssize_t got = read(fd, bytes + done, size - done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0) {
-            int error_number = got < 0 ? errno : 0;
-            close(fd);
-            ae_free(bytes);
-            if (got == 0)
-                return ae_fail(NULL, AE_ERR_IO, "%s shrank while being read", path);
-            return io_error("cannot read", path, error_number);
-        }
-        done += (size_t)got;
-    }
-    close(fd);
-    int status = load_bytes(out, bytes, size);
-    ae_free(bytes);
-    if (status != AE_OK && status != AE_ERR_OUT_OF_MEMORY) {
-        char why[AE_MESSAGE_SIZE];
-        snprintf(why, sizeof why, "%s", ae_last_error());
-        ae_fail(NULL, status, "%s: %s", path, why);
-    }
-    return status;
-}
-
-/* A name for the temporary file: "<path>.tmp." and six characters. */
-static void temporary_name(char *tmp, const char *path, size_t path_length)
-{
-    static atomic_uint counter;
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    struct timespec now;
-    timespec_get(&now, TIME_UTC);
-    uint64_t mix = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)now.tv_nsec ^
-                   ((uint64_t)now.tv_sec << 30) ^ (uint64_t)(uintptr_t)tmp ^
-                   ((uint64_t)atomic_fetch_add(&counter, 1) << 40);
-    ae_rng rng;
-    ae_rng_seed(&rng, mix);
-    memcpy(tmp, path, path_length);
-    memcpy(tmp + path_length, ".tmp.", 5);
-    for (int i = 0; i < 6; i++)
-        tmp[path_length + 5 + i] = alphabet[ae_rng_below(&rng, sizeof alphabet - 1)];
-    tmp[path_length + 11] = '\0';
-}
-
-static int write_all(int fd, const unsigned char *bytes, size_t size)
-{
-    size_t done = 0;
-    while (done < size) {
-        ssize_t put = write(fd, bytes + done, size - done);
-        if (put < 0 && errno == EINTR)
-            continue;
-        if (put < 0)
-            return -1;
-        done += (size_t)put;
-    }
-    return 0;
-}
-
-/* The folder holding path, written into folder (room for strlen(path) + 2 bytes). */
-static void folder_of(const char *path, char *folder)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        memcpy(folder, ".", 2);
-    else if (slash == path)
-        memcpy(folder, "/", 2);
-    else {
-        memcpy(folder, path, (size_t)(slash - path));
-        folder[slash - path] = '\0';
-    }
-}
-
-/* Flush a folder so that a rename inside it is durable; 0 or an errno value. */
-static int sync_folder(const char *folder)
-{
-    int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    int error_number = 0;
-    /* Some file systems cannot flush a folder; nothing more can be done there. */
-    if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP)
-        error_number = errno;
-    close(fd);
-    return error_number;
-}
-
-static int write_atomically(const char *path, const unsigned char *bytes, size_t size)
-{
-    size_t path_length = strlen(path);
-    AE_CHECK(path_length > 0, NULL, AE_ERR_INVALID_ARGUMENT, "path is empty");
-    AE_CHECK(path_length <= SIZE_MAX / 2 - 16, NULL, AE_ERR_INVALID_ARGUMENT, "path is too long");
-    /* Both names are allocated up front, so nothing can fail for memory after the rename. */
-    char *tmp = ae_alloc(2 * path_length + 14);
-    AE_CHECK(tmp != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory saving to %s", path);
-    char *folder = tmp + path_length + 12;
-    folder_of(path, folder);
-
-    /* open with O_EXCL rather than mkstemp: the file gets the permissions of any new file
-     * (0666 less the umask), not mkstemp's 0600. */
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        temporary_name(tmp, path, path_length);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        int status = io_error("cannot create a temporary file next to", path, errno);
-        ae_free(tmp);
-        return status;
-    }
-    /* Replacing a file keeps its permissions. */
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-        (void)fchmod(fd, st.st_mode & 07777);
-
-    const char *failed = NULL;
-    int error_number = 0;
-    if (write_all(fd, bytes, size) != 0)
-        failed = "cannot write";
-    else if (fsync(fd) != 0)
-        failed = "cannot flush";
-    if (failed)
-        error_number = errno;
-    if (close(fd) != 0 && !failed) {
-        failed = "cannot close";
-        error_number = errno;
-    }
-    if (!failed && rename(tmp, path) != 0) {
-        failed = "cannot rename the temporary file over";
-        error_number = errno;
-    }
-    if (failed) {
-        unlink(tmp);
-        ae_free(tmp);
-        return io_error(failed, path, error_number);
-    }
-    error_number = sync_folder(folder);
-    ae_free(tmp);
-    if (error_number != 0)
-        return io_error("saved, but cannot flush the folder of", path, error_number);
-    return AE_OK;
-}
-
-int ae_model_save(const ae_model *m, const char *path, unsigned flags)
-{
-    section_sizes sizes;
-    AE_FORWARD(check_save_args(m, flags, &sizes));
-    AE_CHECK(path != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "path is NULL");
-    unsigned char *bytes = ae_alloc(sizes.total);
-    AE_CHECK(bytes != NULL, NULL, AE_ERR_OUT_OF_MEMORY,
-             "out of memory serialising the model (%zu bytes)", sizes.total);
-    writer w = {bytes, 0};
-    serialise(m, flags, &sizes, &w);
-    int status = write_atomically(path, bytes, sizes.total);
-    ae_free(bytes);
-    return status;
+    return ae_format_load(out, data, size);
 }
