@@ -363,8 +363,14 @@ static int read_optimizer(const unsigned char *d, const parsed_file *pf)
     if (has_first > 1 || has_second > 1)
         return FORMAT_ERROR("optimizer buffer flags at byte %zu are %u and %u, not 0 or 1",
                             p + 12, has_first, has_second);
-    if (has_second && kind == AE_OPT_SGD)
-        return FORMAT_ERROR("an SGD optimizer state at byte %zu has a second moment", p);
+    /* The library's one rule set for a state (optim.c): a step counter past 2^53, or one
+     * the buffers contradict, would wrap or divide by zero in the next step. */
+    if (ae_optimizer_state_check(NULL, (int)kind, get_u64(d + p + 4), has_first,
+                                 has_second) != AE_OK) {
+        char why[AE_MESSAGE_SIZE];
+        snprintf(why, sizeof why, "%s", ae_last_error());
+        return FORMAT_ERROR("invalid optimizer state at byte %zu: %s", p, why);
+    }
     if ((has_first || has_second) && (int)kind != pf->settings.optimizer)
         return FORMAT_ERROR("the optimizer state at byte %zu belongs to optimizer %u, the "
                             "settings say %d",

@@ -1059,6 +1059,77 @@ static void test_load_rejects_bad_optimizer_state(void **state)
     expect_resized_section_fails(f, "OPTM", 13);
 }
 
+/* The fixture's OPTM section rewritten: kind, step, and which moments it keeps (the
+ * payload resized to match). */
+static void set_optimizer_state(parsed *p, uint32_t kind, uint64_t step, int has_first,
+                                int has_second, size_t n_params)
+{
+    section *optm = find_section(p, "OPTM");
+    resize_section(optm, 14 + 4 * n_params * (size_t)(has_first + has_second));
+    wr32(optm->payload, kind);
+    wr64(optm->payload + 4, step);
+    optm->payload[12] = (unsigned char)has_first;
+    optm->payload[13] = (unsigned char)has_second;
+}
+
+/* The fixture with its optimizer state replaced must fail with AE_ERR_FORMAT, naming the
+ * state's offset and the reason. */
+static void expect_optimizer_state_fails(fixture *f, uint32_t kind, uint64_t step, int has_first,
+                                         int has_second, const char *reason)
+{
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    set_optimizer_state(&p, kind, step, has_first, has_second, ae_model_param_count(f->model));
+    size_t optm_payload = 16;
+    for (size_t i = 0; memcmp(p.s[i].tag, "OPTM", 4) != 0; i++)
+        optm_payload += 16 + p.s[i].length;
+    optm_payload += 16;
+    expect_parsed_fails_then_free(&p, AE_ERR_FORMAT);
+    char where[64];
+    snprintf(where, sizeof where, "invalid optimizer state at byte %zu: ", optm_payload);
+    if (!strstr(ae_last_error(), where) || !strstr(ae_last_error(), reason))
+        fail_msg("message \"%s\" lacks \"%s\" or \"%s\"", ae_last_error(), where, reason);
+}
+
+/* The same state loads and keeps its step counter (seen through the bytes it saves). */
+static void expect_optimizer_state_loads(fixture *f, uint32_t kind, uint64_t step, int has_first,
+                                         int has_second)
+{
+    parsed p;
+    parse_file(f->file, f->n, &p);
+    set_optimizer_state(&p, kind, step, has_first, has_second, ae_model_param_count(f->model));
+    ae_model *m = load_parsed(&p);
+    size_t n;
+    unsigned char *again = save_to_buffer(m, AE_SAVE_OPTIMIZER_STATE, &n);
+    parsed q;
+    parse_file(again, n, &q);
+    assert_int_equal(rd64(find_section(&q, "OPTM")->payload + 4), step);
+    free_parsed(&q);
+    free(again);
+    ae_model_free(m);
+    free_parsed(&p);
+}
+
+static void test_load_rejects_optimizer_step_counters_that_no_state_can_have(void **state)
+{
+    fixture *f = *state;
+    /* Adam keeps at most 2^53 steps: past that the next step would wrap the counter (2^64-1
+     * becomes 0 and the bias correction divides by zero) or lose exactness in a double. */
+    expect_optimizer_state_fails(f, AE_OPT_ADAM, UINT64_MAX, 1, 1, "beyond 2^53");
+    expect_optimizer_state_fails(f, AE_OPT_ADAM, ((uint64_t)1 << 53) + 1, 1, 1, "beyond 2^53");
+    expect_optimizer_state_loads(f, AE_OPT_ADAM, (uint64_t)1 << 53, 1, 1);
+    /* Adam keeps both moments or neither, and without them it has taken no step. */
+    expect_optimizer_state_fails(f, AE_OPT_ADAM, 5, 1, 0, "not only the first");
+    expect_optimizer_state_fails(f, AE_OPT_ADAM, 5, 0, 1, "not only the second");
+    expect_optimizer_state_fails(f, AE_OPT_ADAM, 5, 0, 0, "has taken no step");
+    expect_optimizer_state_loads(f, AE_OPT_ADAM, 0, 0, 0);
+    /* SGD counts no steps (its momentum buffer, if any, is the settings' optimizer's only
+     * when the settings say SGD, so these have none). */
+    expect_optimizer_state_fails(f, AE_OPT_SGD, 1, 0, 0, "SGD counts no steps");
+    expect_optimizer_state_fails(f, AE_OPT_SGD, UINT64_MAX, 0, 0, "beyond 2^53");
+    expect_optimizer_state_loads(f, AE_OPT_SGD, 0, 0, 0);
+}
+
 static void test_load_rejects_section_lengths_beyond_the_file(void **state)
 {
     fixture *f = *state;
@@ -2074,6 +2145,7 @@ int main(void)
         FIXTURE_TEST(test_load_rejects_parameter_count_and_value_errors),
         FIXTURE_TEST(test_load_rejects_bad_generator_state),
         FIXTURE_TEST(test_load_rejects_bad_optimizer_state),
+        FIXTURE_TEST(test_load_rejects_optimizer_step_counters_that_no_state_can_have),
         FIXTURE_TEST(test_load_rejects_section_lengths_beyond_the_file),
         FIXTURE_TEST(test_load_rejects_duplicate_and_missing_sections),
         FIXTURE_TEST(test_unknown_required_section_is_a_version_error),
