@@ -1,4 +1,9 @@
-/* Model files on disk: loading from a path and atomic saving to a path. */
+/* Model files on disk (docs/format.md, "Reading" and "Saving to a path"): loading
+ * reads the header before the rest and refuses anything but a regular file without
+ * blocking on it; saving writes a temporary file next to the target and renames it over
+ * the target. Names are opened relative to a descriptor of their folder (the *at
+ * calls), so a path longer than PATH_MAX loads when each piece of it can be reached. */
+#define _GNU_SOURCE /* O_PATH, guarded */
 #include "format.h"
 
 #include <errno.h>
@@ -8,65 +13,68 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+/* A folder descriptor only serves as the base of *at calls: O_PATH needs no read
+ * permission on the folder, only the right to reach it. */
+#ifdef O_PATH
+#define FOLDER_FLAGS (O_PATH | O_DIRECTORY | O_CLOEXEC)
+#else
+#define FOLDER_FLAGS (O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+#endif
+
+/* ---- messages ---------------------------------------------------------------- */
+
+/* strerror_r is the XSI one (int) or, with _GNU_SOURCE on glibc, the GNU one (char *). */
+static const char *xsi_reason(int result, const char *buffer) { return result == 0 ? buffer : NULL; }
+static const char *gnu_reason(const char *result, const char *buffer)
+{
+    (void)buffer;
+    return result;
+}
+#define STRERROR_TEXT(result, buffer) \
+    _Generic((result), int: xsi_reason, char *: gnu_reason)((result), (buffer))
+
 static int io_error(const char *what, const char *path, int error_number)
 {
-    char reason[128];
-    if (strerror_r(error_number, reason, sizeof reason) != 0)
-        snprintf(reason, sizeof reason, "error %d", error_number);
+    char buffer[128];
+    const char *reason = STRERROR_TEXT(strerror_r(error_number, buffer, sizeof buffer), buffer);
+    if (!reason) {
+        snprintf(buffer, sizeof buffer, "error %d", error_number);
+        reason = buffer;
+    }
     return ae_fail(NULL, AE_ERR_IO, "%s %s: %s", what, path, reason);
 }
 
-int ae_model_load(ae_model **out, const char *path)
+static const char *file_kind(mode_t mode)
 {
-    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
-    *out = NULL;
-    AE_CHECK(path != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "path is NULL");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return io_error("cannot open", path, errno);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int error_number = errno;
-        close(fd);
-        return io_error("cannot inspect", path, error_number);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return ae_fail(NULL, AE_ERR_IO, "%s is not a regular file", path);
-    }
-    if ((uintmax_t)st.st_size > SIZE_MAX) {
-        close(fd);
-        return ae_fail(NULL, AE_ERR_FORMAT, "%s is too large to be a model file here", path);
-    }
-    size_t size = (size_t)st.st_size;
-    /* The file is read whole: loading holds at most the file plus the model. */
-    unsigned char *bytes = ae_alloc(size ? size : 1);
-    if (!bytes) {
-        close(fd);
-        return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory reading %zu bytes of %s", size,
-                       path);
-    }
-    size_t done = 0;
-    while (done < size) {
-        ssize_t got = read(fd, bytes + done, size - done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0) {
-            int error_number = got < 0 ? errno : 0;
-            close(fd);
-            ae_free(bytes);
-            if (got == 0)
-                return ae_fail(NULL, AE_ERR_IO, "%s shrank while being read", path);
-            return io_error("cannot read", path, error_number);
-        }
-        done += (size_t)got;
-    }
-    close(fd);
-    int status = ae_format_load(out, bytes, size);
-    ae_free(bytes);
+    if (S_ISDIR(mode))
+        return "directory";
+    if (S_ISFIFO(mode))
+        return "FIFO";
+    if (S_ISCHR(mode))
+        return "character device";
+    if (S_ISBLK(mode))
+        return "block device";
+    if (S_ISSOCK(mode))
+        return "socket";
+    return "special file";
+}
+
+static int not_a_regular_file(const char *path, mode_t mode)
+{
+    return ae_fail(NULL, AE_ERR_IO, "%s is a %s, not a regular file", path, file_kind(mode));
+}
+
+/* A failure of the format layer, prefixed with the path it came from. */
+static int with_path(int status, const char *path)
+{
     if (status != AE_OK && status != AE_ERR_OUT_OF_MEMORY) {
         char why[AE_MESSAGE_SIZE];
         snprintf(why, sizeof why, "%s", ae_last_error());
@@ -74,6 +82,164 @@ int ae_model_load(ae_model **out, const char *path)
     }
     return status;
 }
+
+static void close_keeping_errno(int fd)
+{
+    int error_number = errno;
+    close(fd);
+    errno = error_number;
+}
+
+/* ---- paths ------------------------------------------------------------------- */
+
+/* Open the folder named by the `length` bytes at `folder` (not NUL-terminated), relative
+ * to at_fd, in pieces of fewer than PATH_MAX bytes cut at slashes. The descriptor, or -1
+ * with errno set. */
+static int open_folder(int at_fd, const char *folder, size_t length)
+{
+    char piece[PATH_MAX];
+    int fd = at_fd;
+    size_t done = 0;
+    while (done < length) {
+        if (done > 0 && folder[done] == '/') {
+            done++; /* a piece after the first must not start with '/': it would be absolute */
+            continue;
+        }
+        size_t n = length - done;
+        if (n >= sizeof piece) {
+            n = sizeof piece - 1;
+            while (n > 0 && folder[done + n - 1] != '/')
+                n--;
+            if (n == 0) {
+                if (fd != at_fd)
+                    close(fd);
+                errno = ENAMETOOLONG;
+                return -1;
+            }
+        }
+        memcpy(piece, folder + done, n);
+        piece[n] = '\0';
+        int next = openat(fd, piece, FOLDER_FLAGS);
+        if (fd != at_fd)
+            close_keeping_errno(fd);
+        if (next < 0)
+            return -1;
+        fd = next;
+        done += n;
+    }
+    return fd;
+}
+
+/* Split the `length` bytes at path (NUL-terminated right after them) into a descriptor
+ * of its folder, relative to at_fd, and the name inside it ("." for a path ending in a
+ * slash, so that it names the folder). The descriptor, or -1 with errno set. */
+static int open_folder_of(int at_fd, const char *path, size_t length, const char **name)
+{
+    const char *slash = NULL;
+    for (size_t i = length; i > 0 && !slash; i--)
+        if (path[i - 1] == '/')
+            slash = path + i - 1;
+    if (!slash) {
+        *name = path;
+        return open_folder(at_fd, ".", 1);
+    }
+    *name = slash[1] ? slash + 1 : ".";
+    return open_folder(at_fd, path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+/* ---- loading ----------------------------------------------------------------- */
+
+/* Read up to n bytes; fewer only at the end of the file. The count, or -1 with errno. */
+static ssize_t read_up_to(int fd, unsigned char *bytes, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = read(fd, bytes + done, n - done);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        done += (size_t)got;
+    }
+    return (ssize_t)done;
+}
+
+/* Open path for reading if it is a regular file. Opening does not block (a FIFO without
+ * a writer would wait forever), and reading then blocks as usual. */
+static int open_regular_file(const char *path, int *out_fd, struct stat *st)
+{
+    const char *name;
+    int folder_fd = open_folder_of(AT_FDCWD, path, strlen(path), &name);
+    if (folder_fd < 0)
+        return io_error("cannot open", path, errno);
+    int fd = openat(folder_fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int error_number = errno;
+    close(folder_fd);
+    if (fd < 0)
+        return io_error("cannot open", path, error_number);
+    int status = AE_OK;
+    int flags;
+    if (fstat(fd, st) != 0)
+        status = io_error("cannot inspect", path, errno);
+    else if (!S_ISREG(st->st_mode))
+        status = not_a_regular_file(path, st->st_mode);
+    else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+        status = io_error("cannot read", path, errno);
+    if (status != AE_OK) {
+        close(fd);
+        return status;
+    }
+    *out_fd = fd;
+    return AE_OK;
+}
+
+/* Read the file after its checked header (the first `have` bytes, in header) and load it. */
+static int load_rest(ae_model **out, int fd, const struct stat *st, const char *path,
+                     const unsigned char *header, size_t have)
+{
+    if ((uintmax_t)st->st_size > SIZE_MAX)
+        return ae_fail(NULL, AE_ERR_FORMAT, "%s is too large to be a model file here", path);
+    size_t size = (size_t)st->st_size > have ? (size_t)st->st_size : have;
+    /* The file is read whole: loading holds at most the file plus the model. */
+    unsigned char *bytes = ae_alloc(size);
+    AE_CHECK(bytes != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory reading %zu bytes of %s",
+             size, path);
+    memcpy(bytes, header, have);
+    ssize_t got = read_up_to(fd, bytes + have, size - have);
+    int status;
+    if (got < 0)
+        status = io_error("cannot read", path, errno);
+    else if ((size_t)got < size - have)
+        status = ae_fail(NULL, AE_ERR_IO, "%s shrank while being read", path);
+    else
+        status = with_path(ae_format_load(out, bytes, size), path);
+    ae_free(bytes);
+    return status;
+}
+
+int ae_model_load(ae_model **out, const char *path)
+{
+    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = NULL;
+    AE_CHECK(path != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "path is NULL");
+    int fd = -1;
+    struct stat st;
+    AE_FORWARD(open_regular_file(path, &fd, &st));
+    /* The header first: a file that is not a model is refused without reading it all. */
+    unsigned char header[HEADER_SIZE];
+    ssize_t have = read_up_to(fd, header, sizeof header);
+    int status;
+    if (have < 0)
+        status = io_error("cannot read", path, errno);
+    else if ((status = with_path(ae_format_check_header(header, (size_t)have), path)) == AE_OK)
+        status = load_rest(out, fd, &st, path, header, (size_t)have);
+    close(fd);
+    return status;
+}
+
+/* ---- saving ------------------------------------------------------------------ */
 
 /* A name for the temporary file: "<path>.tmp." and six characters. */
 static void temporary_name(char *tmp, const char *path, size_t path_length)

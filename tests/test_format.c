@@ -1,6 +1,7 @@
-/* Model files (docs/format.md): round trips through memory and files, exact sizes,
- * every truncation and every flipped bit of a valid file, crafted hostile files with a
- * correct checksum, compatibility rules, atomic saving, and the golden files. */
+/* Model files (docs/format.md): round trips through memory, exact sizes, every
+ * truncation and every flipped bit of a valid file, crafted hostile files with a correct
+ * checksum, compatibility rules, and the golden files. Files on disk (loading from and
+ * saving to a path) are tested in test_model_files.c. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdarg.h>
@@ -9,16 +10,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "autoenc.h"
 #include "test_data.h"
@@ -499,25 +494,6 @@ static void assert_parsed_loads_as_fixture(const fixture *f, parsed *p)
     free_parsed(p);
 }
 
-/* A fresh folder under /tmp and a path inside it. */
-typedef struct temp_dir {
-    char dir[32];
-    char path[256];
-} temp_dir;
-
-static void make_temp_dir(temp_dir *t, const char *name)
-{
-    memcpy(t->dir, "/tmp/ae_format_XXXXXX", sizeof "/tmp/ae_format_XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(t->path, sizeof t->path, "%s/%s", t->dir, name);
-}
-
-static void remove_temp_file_and_dir(const temp_dir *t)
-{
-    assert_int_equal(unlink(t->path), 0);
-    assert_int_equal(rmdir(t->dir), 0);
-}
-
 /* Offsets inside the ARCH payload of layer l. */
 #define ARCH_LAYER(l) (8 + 24 * (size_t)(l))
 
@@ -684,27 +660,6 @@ static void test_generator_state_is_preserved(void **state)
     ae_model_free(original);
 }
 
-static void test_file_round_trip_writes_exactly_the_memory_bytes(void **state)
-{
-    fixture *f = *state;
-    temp_dir t;
-    make_temp_dir(&t, "model.aemodel");
-    assert_int_equal(ae_model_save(f->model, t.path, AE_SAVE_OPTIMIZER_STATE), AE_OK);
-    FILE *fp = fopen(t.path, "rb");
-    assert_non_null(fp);
-    unsigned char *bytes = malloc(f->n + 1);
-    assert_non_null(bytes);
-    assert_int_equal(fread(bytes, 1, f->n + 1, fp), f->n);
-    fclose(fp);
-    assert_memory_equal(bytes, f->file, f->n);
-    free(bytes);
-    ae_model *loaded = NULL;
-    assert_int_equal(ae_model_load(&loaded, t.path), AE_OK);
-    assert_same_model(f->model, loaded);
-    ae_model_free(loaded);
-    remove_temp_file_and_dir(&t);
-}
-
 static void test_save_size_equals_bytes_written(void **state)
 {
     fixture *f = *state;
@@ -770,17 +725,6 @@ static void test_save_and_load_reject_bad_arguments(void **state)
     assert_int_equal(ae_model_load_from_memory(&m, NULL, 10), AE_ERR_INVALID_ARGUMENT);
     assert_null(m);
     assert_int_equal(ae_model_load_from_memory(NULL, f->file, f->n), AE_ERR_INVALID_ARGUMENT);
-}
-
-static void test_load_of_missing_file_or_folder_is_an_io_error(void **state)
-{
-    (void)state;
-    ae_model *m = (ae_model *)(uintptr_t)1;
-    assert_int_equal(ae_model_load(&m, "/nonexistent-ae-dir/model.aemodel"), AE_ERR_IO);
-    assert_null(m);
-    assert_non_null(strstr(ae_last_error(), "/nonexistent-ae-dir/model.aemodel"));
-    assert_int_equal(ae_model_load(&m, "/tmp"), AE_ERR_IO);
-    assert_null(m);
 }
 
 /* ================================================================================== */
@@ -1317,165 +1261,6 @@ static void test_load_memory_stays_within_the_model_and_a_constant(void **state)
     ae_model_free(m);
     track_stop();
     assert_true(peak <= model_bytes + 65536);
-}
-
-/* ================================================================================== */
-/* Atomic saving                                                                        */
-/* ================================================================================== */
-
-static size_t count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            n++;
-    closedir(d);
-    return n;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fputs(text, fp) >= 0, 1);
-    assert_int_equal(fclose(fp), 0);
-}
-
-static void assert_file_holds(const char *path, const char *text)
-{
-    char buf[256] = {0};
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    size_t got = fread(buf, 1, sizeof buf - 1, fp);
-    fclose(fp);
-    assert_int_equal(got, strlen(text));
-    assert_string_equal(buf, text);
-}
-
-/* A fresh folder holding model.aemodel with the given text (t->path). */
-static void make_temp_dir_with_old_model(temp_dir *t, const char *text)
-{
-    make_temp_dir(t, "model.aemodel");
-    write_text(t->path, text);
-}
-
-static void test_save_replaces_an_existing_file_and_leaves_no_temporary(void **state)
-{
-    fixture *f = *state;
-    temp_dir t;
-    make_temp_dir_with_old_model(&t, "old contents");
-    assert_int_equal(chmod(t.path, 0640), 0);
-    assert_int_equal(ae_model_save(f->model, t.path, AE_SAVE_DEFAULT), AE_OK);
-    assert_int_equal(count_entries(t.dir), 1);
-    struct stat st;
-    assert_int_equal(stat(t.path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0640); /* replacing keeps the permissions */
-    ae_model *m = NULL;
-    assert_int_equal(ae_model_load(&m, t.path), AE_OK);
-    assert_same_model(f->model, m);
-    ae_model_free(m);
-    /* Relative paths too (no folder part). */
-    char cwd[512];
-    assert_non_null(getcwd(cwd, sizeof cwd));
-    assert_int_equal(chdir(t.dir), 0);
-    assert_int_equal(ae_model_save(f->model, "model.aemodel", AE_SAVE_OPTIMIZER_STATE), AE_OK);
-    assert_int_equal(chdir(cwd), 0);
-    assert_int_equal(count_entries(t.dir), 1);
-    remove_temp_file_and_dir(&t);
-}
-
-static void test_save_into_a_missing_folder_fails_and_creates_nothing(void **state)
-{
-    fixture *f = *state;
-    temp_dir t;
-    make_temp_dir(&t, "missing/model.aemodel");
-    assert_int_equal(ae_model_save(f->model, t.path, AE_SAVE_DEFAULT), AE_ERR_IO);
-    assert_non_null(strstr(ae_last_error(), "No such file"));
-    assert_int_equal(count_entries(t.dir), 0);
-    assert_int_equal(rmdir(t.dir), 0);
-}
-
-static void test_failed_rename_keeps_the_old_target_and_removes_the_temporary(void **state)
-{
-    fixture *f = *state;
-    temp_dir t;
-    make_temp_dir(&t, "model.aemodel");
-    /* The target is a non-empty folder: the file is written, the rename fails. */
-    char inner[300];
-    assert_int_equal(mkdir(t.path, 0755), 0);
-    snprintf(inner, sizeof inner, "%s/keep", t.path);
-    write_text(inner, "still here");
-    assert_int_equal(ae_model_save(f->model, t.path, AE_SAVE_OPTIMIZER_STATE), AE_ERR_IO);
-    assert_non_null(strstr(ae_last_error(), "rename"));
-    assert_int_equal(count_entries(t.dir), 1);
-    assert_file_holds(inner, "still here");
-    assert_int_equal(unlink(inner), 0);
-    assert_int_equal(rmdir(t.path), 0);
-    assert_int_equal(rmdir(t.dir), 0);
-}
-
-/* Saving over `path` in the read-only folder `dir` must fail and change nothing. */
-static int save_into_read_only_folder(const ae_model *m, const char *dir, const char *path)
-{
-    if (ae_model_save(m, path, AE_SAVE_DEFAULT) != AE_ERR_IO)
-        return 1;
-    if (count_entries(dir) != 1)
-        return 2;
-    return 0;
-}
-
-static void test_save_into_a_read_only_folder_keeps_the_old_file(void **state)
-{
-    fixture *f = *state;
-    temp_dir t;
-    make_temp_dir_with_old_model(&t, "old model");
-    assert_int_equal(chmod(t.dir, 0555), 0);
-    int result;
-    if (geteuid() == 0) {
-        /* root ignores folder permissions: check as an unprivileged user in a child. */
-        pid_t child = fork();
-        assert_true(child >= 0);
-        if (child == 0) {
-            if (setgid(65534) != 0 || setuid(65534) != 0)
-                _exit(3);
-            _exit(save_into_read_only_folder(f->model, t.dir, t.path));
-        }
-        int status = 0;
-        assert_int_equal(waitpid(child, &status, 0), child);
-        assert_true(WIFEXITED(status));
-        result = WEXITSTATUS(status);
-    } else {
-        result = save_into_read_only_folder(f->model, t.dir, t.path);
-    }
-    assert_int_equal(result, 0);
-    assert_file_holds(t.path, "old model");
-    assert_int_equal(count_entries(t.dir), 1);
-    assert_int_equal(chmod(t.dir, 0700), 0);
-    remove_temp_file_and_dir(&t);
-}
-
-static void test_save_fails_cleanly_when_any_allocation_fails(void **state)
-{
-    fixture *f = *state;
-    temp_dir t;
-    make_temp_dir_with_old_model(&t, "old");
-    for (long k = 0;; k++) {
-        track_start(k);
-        int status = ae_model_save(f->model, t.path, AE_SAVE_OPTIMIZER_STATE);
-        size_t live = track.live_blocks;
-        track_stop();
-        assert_int_equal(live, 0);
-        if (status == AE_OK)
-            break;
-        assert_int_equal(status, AE_ERR_OUT_OF_MEMORY);
-        assert_file_holds(t.path, "old");
-        assert_int_equal(count_entries(t.dir), 1);
-        assert_true(k < 20);
-    }
-    remove_temp_file_and_dir(&t);
 }
 
 /* ================================================================================== */
@@ -2126,11 +1911,9 @@ int main(void)
         cmocka_unit_test(test_training_continues_bit_identically_after_load_with_optimizer_state),
         cmocka_unit_test(test_fresh_model_loaded_without_optimizer_state_trains_like_the_original),
         FIXTURE_TEST(test_generator_state_is_preserved),
-        FIXTURE_TEST(test_file_round_trip_writes_exactly_the_memory_bytes),
         FIXTURE_TEST(test_save_size_equals_bytes_written),
         FIXTURE_TEST(test_too_small_buffer_reports_the_size_needed),
         FIXTURE_TEST(test_save_and_load_reject_bad_arguments),
-        cmocka_unit_test(test_load_of_missing_file_or_folder_is_an_io_error),
         FIXTURE_TEST(test_load_rejects_every_proper_prefix),
         FIXTURE_TEST(test_load_rejects_every_single_bit_flip),
         FIXTURE_TEST(test_crafted_file_with_correct_crc_loads_when_unchanged),
@@ -2156,11 +1939,6 @@ int main(void)
         FIXTURE_TEST(test_load_rejects_wrong_magic_and_tiny_inputs),
         FIXTURE_TEST(test_load_fails_cleanly_when_any_allocation_fails),
         FIXTURE_TEST(test_load_memory_stays_within_the_model_and_a_constant),
-        FIXTURE_TEST(test_save_replaces_an_existing_file_and_leaves_no_temporary),
-        FIXTURE_TEST(test_save_into_a_missing_folder_fails_and_creates_nothing),
-        FIXTURE_TEST(test_failed_rename_keeps_the_old_target_and_removes_the_temporary),
-        FIXTURE_TEST(test_save_into_a_read_only_folder_keeps_the_old_file),
-        FIXTURE_TEST(test_save_fails_cleanly_when_any_allocation_fails),
         FIXTURE_TEST(test_threshold_round_trips_in_an_optional_thrs_section),
         FIXTURE_TEST(test_load_rejects_bad_threshold_payloads),
         cmocka_unit_test(test_fitted_scaling_round_trips_in_a_required_scal_section),
