@@ -1,9 +1,10 @@
-/* Model files on disk (docs/format.md, "Reading" and "Saving to a path"): loading
- * reads the header before the rest and refuses anything but a regular file without
- * blocking on it; saving writes a temporary file next to the target and renames it over
- * the target. Names are opened relative to a descriptor of their folder (the *at
- * calls), so a path longer than PATH_MAX loads when each piece of it can be reached. */
-#define _GNU_SOURCE /* O_PATH, guarded */
+/* Model files on disk (docs/format.md, "Loading from a path" and "Saving to a path"):
+ * loading reads the header before the rest and refuses anything but a regular file
+ * without blocking on it; saving writes a new file next to the file a path names
+ * (following symbolic links) and renames it over that file, so a crash leaves the old
+ * file or the new one. Every name is opened relative to a descriptor of its folder (the
+ * *at calls), so a path longer than PATH_MAX works when each piece of it does. */
+#define _GNU_SOURCE /* O_TMPFILE, O_PATH, AT_EMPTY_PATH; each use is guarded */
 #include "format.h"
 
 #include <errno.h>
@@ -20,6 +21,15 @@
 #ifndef PATH_MAX
 #define PATH_MAX 4096
 #endif
+#ifndef NAME_MAX
+#define NAME_MAX 255
+#endif
+
+/* Symbolic links followed at most on the way to the file to replace, as the kernel does. */
+#define MAX_LINK_HOPS 40
+/* A temporary name is "." + the target's name (cut to fit) + "." + RANDOM_CHARS characters. */
+#define RANDOM_CHARS 6
+#define MAX_NAME_ATTEMPTS 100
 
 /* A folder descriptor only serves as the base of *at calls: O_PATH needs no read
  * permission on the folder, only the right to reach it. */
@@ -239,14 +249,135 @@ int ae_model_load(ae_model **out, const char *path)
     return status;
 }
 
-/* ---- saving ------------------------------------------------------------------ */
+/* ---- saving: the file a path names ---------------------------------------------- */
 
-/* A name for the temporary file: "<path>.tmp." and six characters. */
-static void temporary_name(char *tmp, const char *path, size_t path_length)
+/* The file to replace: a name in a folder, found by following symbolic links. */
+typedef struct target {
+    int folder_fd;
+    const char *name;    /* in the caller's path or in link_text */
+    char *link_text;     /* the last link followed, or NULL */
+    bool exists;         /* then a regular file with status st */
+    struct stat st;
+} target;
+
+static void release_target(target *t)
+{
+    if (t->folder_fd >= 0)
+        close(t->folder_fd);
+    ae_free(t->link_text);
+    t->folder_fd = -1;
+    t->link_text = NULL;
+}
+
+/* The text of the link `name` in folder_fd, NUL-terminated, in a new buffer; its length
+ * in *length. NULL with errno set (ENOMEM when the allocation fails). */
+static char *read_link(int folder_fd, const char *name, off_t size_hint, size_t *length)
+{
+    size_t capacity = size_hint > 0 && (uintmax_t)size_hint < PATH_MAX ? (size_t)size_hint + 1
+                                                                       : PATH_MAX;
+    for (;;) {
+        char *text = ae_alloc(capacity);
+        if (!text) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        ssize_t n = readlinkat(folder_fd, name, text, capacity);
+        if (n >= 0 && (size_t)n < capacity) {
+            text[n] = '\0';
+            *length = (size_t)n;
+            return text;
+        }
+        int error_number = errno;
+        ae_free(text);
+        if (n < 0) {
+            errno = error_number;
+            return NULL;
+        }
+        /* The link grew since it was looked at, or st_size was wrong (some /proc links). */
+        if (capacity > SIZE_MAX / 2) {
+            errno = ENAMETOOLONG;
+            return NULL;
+        }
+        capacity *= 2;
+    }
+}
+
+/* Find the file path names, following symbolic links as an editor does, so a link stays
+ * a link and the file it names is replaced: relative link texts count from the link's
+ * folder, at most MAX_LINK_HOPS links, and a link to nothing leads to the file to create.
+ * Refuses anything that exists and is not a regular file. */
+static int resolve_target(const char *path, target *t)
+{
+    memset(t, 0, sizeof *t);
+    t->folder_fd = open_folder_of(AT_FDCWD, path, strlen(path), &t->name);
+    if (t->folder_fd < 0)
+        return io_error("cannot open the folder of", path, errno);
+    for (int hops = 0;; hops++) {
+        if (fstatat(t->folder_fd, t->name, &t->st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT)
+                return AE_OK; /* a new file */
+            return io_error("cannot inspect", path, errno);
+        }
+        if (!S_ISLNK(t->st.st_mode))
+            break;
+        if (hops == MAX_LINK_HOPS)
+            return io_error("cannot follow the symbolic links of", path, ELOOP);
+        size_t length;
+        char *text = read_link(t->folder_fd, t->name, t->st.st_size, &length);
+        if (!text) {
+            if (errno == ENOMEM)
+                return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory following the links "
+                                                           "of %s", path);
+            return io_error("cannot read the symbolic link", path, errno);
+        }
+        const char *name;
+        int folder_fd = open_folder_of(t->folder_fd, text, length, &name);
+        if (folder_fd < 0) {
+            int error_number = errno;
+            ae_free(text);
+            return io_error("cannot open the folder of the file linked from", path,
+                            error_number);
+        }
+        close(t->folder_fd);
+        ae_free(t->link_text);
+        t->folder_fd = folder_fd;
+        t->link_text = text;
+        t->name = name;
+    }
+    if (!S_ISREG(t->st.st_mode))
+        return not_a_regular_file(path, t->st.st_mode);
+    t->exists = true;
+    return AE_OK;
+}
+
+/* ---- saving: writing and replacing --------------------------------------------- */
+
+/* What failed (a phrase completed by the path) and the system's reason. */
+typedef struct failure {
+    const char *what;
+    int error_number;
+} failure;
+
+static bool fail_step(failure *why, const char *what)
+{
+    why->what = what;
+    why->error_number = errno;
+    return false;
+}
+
+/* A fresh temporary name for a file next to `name`: "." + name + "." + random characters,
+ * with name cut (never inside a UTF-8 character) so that the whole fits in NAME_MAX. */
+static void temporary_name(char tmp[NAME_MAX + 1], const char *name)
 {
     static atomic_uint counter;
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    size_t keep = strlen(name);
+    if (keep > NAME_MAX - RANDOM_CHARS - 2) {
+        keep = NAME_MAX - RANDOM_CHARS - 2;
+        while (keep > 0 && ((unsigned char)name[keep] & 0xC0) == 0x80)
+            keep--; /* name[keep], the first byte dropped, continues a character */
+    }
     struct timespec now;
     timespec_get(&now, TIME_UTC);
     uint64_t mix = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)now.tv_nsec ^
@@ -254,14 +385,30 @@ static void temporary_name(char *tmp, const char *path, size_t path_length)
                    ((uint64_t)atomic_fetch_add(&counter, 1) << 40);
     ae_rng rng;
     ae_rng_seed(&rng, mix);
-    memcpy(tmp, path, path_length);
-    memcpy(tmp + path_length, ".tmp.", 5);
-    for (int i = 0; i < 6; i++)
-        tmp[path_length + 5 + i] = alphabet[ae_rng_below(&rng, sizeof alphabet - 1)];
-    tmp[path_length + 11] = '\0';
+    tmp[0] = '.';
+    memcpy(tmp + 1, name, keep);
+    tmp[keep + 1] = '.';
+    for (size_t i = 0; i < RANDOM_CHARS; i++)
+        tmp[keep + 2 + i] = alphabet[ae_rng_below(&rng, sizeof alphabet - 1)];
+    tmp[keep + 2 + RANDOM_CHARS] = '\0';
 }
 
-static int write_all(int fd, const unsigned char *bytes, size_t size)
+/* The new file keeps the permissions of the one it replaces and, where the system lets
+ * this process give them, its owner and group. */
+static void keep_owner_and_mode(int fd, const target *t)
+{
+    if (!t->exists)
+        return;
+    if (fchown(fd, t->st.st_uid, t->st.st_gid) != 0) {
+        /* Only a privileged process may give a file away: it stays ours. */
+    }
+    if (fchmod(fd, t->st.st_mode & 07777) != 0) {
+        /* Our own new file: this does not fail in practice, and it is only metadata. */
+    }
+}
+
+/* Write all bytes and flush them to the device. */
+static bool write_and_flush(int fd, const unsigned char *bytes, size_t size, failure *why)
 {
     size_t done = 0;
     while (done < size) {
@@ -269,105 +416,140 @@ static int write_all(int fd, const unsigned char *bytes, size_t size)
         if (put < 0 && errno == EINTR)
             continue;
         if (put < 0)
-            return -1;
+            return fail_step(why, "cannot write");
         done += (size_t)put;
     }
-    return 0;
+    if (fsync(fd) != 0)
+        return fail_step(why, "cannot flush");
+    return true;
 }
 
-/* The folder holding path, written into folder (room for strlen(path) + 2 bytes). */
-static void folder_of(const char *path, char *folder)
+/* Replace the target by the temporary file `tmp` (in the same folder); on failure the
+ * temporary name is removed. */
+static bool rename_over_target(const target *t, const char *tmp, failure *why)
 {
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        memcpy(folder, ".", 2);
-    else if (slash == path)
-        memcpy(folder, "/", 2);
-    else {
-        memcpy(folder, path, (size_t)(slash - path));
-        folder[slash - path] = '\0';
-    }
+    if (renameat(t->folder_fd, tmp, t->folder_fd, t->name) == 0)
+        return true;
+    fail_step(why, "cannot rename the temporary file over");
+    unlinkat(t->folder_fd, tmp, 0);
+    return false;
 }
 
-/* Flush a folder so that a rename inside it is durable; 0 or an errno value. */
-static int sync_folder(const char *folder)
+/* Outcomes of one way of saving. */
+enum { SAVE_FAILED, SAVE_DONE, SAVE_UNAVAILABLE };
+
+#ifdef O_TMPFILE
+/* Give the unnamed file fd the name tmp: 0 or an errno value. AT_EMPTY_PATH needs
+ * CAP_DAC_READ_SEARCH on most kernels; /proc/self/fd works for the file's owner. */
+static int link_unnamed(int fd, int folder_fd, const char *tmp)
 {
-    int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+#ifdef AT_EMPTY_PATH
+    if (linkat(fd, "", folder_fd, tmp, AT_EMPTY_PATH) == 0)
+        return 0;
+    if (errno == EEXIST)
+        return EEXIST;
+#endif
+    char proc_path[40];
+    snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc_path, folder_fd, tmp, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    return errno;
+}
+
+/* An unnamed file (O_TMPFILE) gets its name only once it is complete, in the system call
+ * before the rename: a process killed meanwhile leaves nothing behind. SAVE_UNAVAILABLE
+ * when the folder or the system offers no unnamed file, or no way to name one. */
+static int save_unnamed(const target *t, const unsigned char *bytes, size_t size, failure *why)
+{
+    int fd = openat(t->folder_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
     if (fd < 0)
-        return errno;
-    int error_number = 0;
-    /* Some file systems cannot flush a folder; nothing more can be done there. */
-    if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP)
-        error_number = errno;
+        return SAVE_UNAVAILABLE; /* a named file is tried; its failure says why */
+    keep_owner_and_mode(fd, t);
+    if (!write_and_flush(fd, bytes, size, why)) {
+        close(fd);
+        return SAVE_FAILED;
+    }
+    char tmp[NAME_MAX + 1];
+    for (int attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt++) {
+        temporary_name(tmp, t->name);
+        int error_number = link_unnamed(fd, t->folder_fd, tmp);
+        if (error_number == EEXIST)
+            continue;
+        if (error_number != 0)
+            break;
+        bool renamed = rename_over_target(t, tmp, why);
+        close(fd); /* the data is flushed: closing reports nothing more */
+        return renamed ? SAVE_DONE : SAVE_FAILED;
+    }
     close(fd);
-    return error_number;
+    return SAVE_UNAVAILABLE;
 }
+#endif
 
-static int write_atomically(const char *path, const unsigned char *bytes, size_t size)
+/* A named temporary file, created exclusively (with the permissions of any new file, not
+ * mkstemp's 0600) and removed on failure. */
+static int save_named(const target *t, const unsigned char *bytes, size_t size, failure *why)
 {
-    size_t path_length = strlen(path);
-    AE_CHECK(path_length > 0, NULL, AE_ERR_INVALID_ARGUMENT, "path is empty");
-    AE_CHECK(path_length <= SIZE_MAX / 2 - 16, NULL, AE_ERR_INVALID_ARGUMENT, "path is too long");
-    /* Both names are allocated up front, so nothing can fail for memory after the rename. */
-    char *tmp = ae_alloc(2 * path_length + 14);
-    AE_CHECK(tmp != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory saving to %s", path);
-    char *folder = tmp + path_length + 12;
-    folder_of(path, folder);
-
-    /* open with O_EXCL rather than mkstemp: the file gets the permissions of any new file
-     * (0666 less the umask), not mkstemp's 0600. */
+    char tmp[NAME_MAX + 1];
     int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        temporary_name(tmp, path, path_length);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    for (int attempt = 0; attempt < MAX_NAME_ATTEMPTS && fd < 0; attempt++) {
+        temporary_name(tmp, t->name);
+        fd = openat(t->folder_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST)
             break;
     }
     if (fd < 0) {
-        int status = io_error("cannot create a temporary file next to", path, errno);
-        ae_free(tmp);
-        return status;
+        fail_step(why, "cannot create a temporary file next to");
+        return SAVE_FAILED;
     }
-    /* Replacing a file keeps its permissions. */
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-        (void)fchmod(fd, st.st_mode & 07777);
+    keep_owner_and_mode(fd, t);
+    bool ok = write_and_flush(fd, bytes, size, why);
+    if (close(fd) != 0 && ok)
+        ok = fail_step(why, "cannot close");
+    if (!ok) {
+        unlinkat(t->folder_fd, tmp, 0);
+        return SAVE_FAILED;
+    }
+    return rename_over_target(t, tmp, why) ? SAVE_DONE : SAVE_FAILED;
+}
 
-    const char *failed = NULL;
-    int error_number = 0;
-    if (write_all(fd, bytes, size) != 0)
-        failed = "cannot write";
-    else if (fsync(fd) != 0)
-        failed = "cannot flush";
-    if (failed)
-        error_number = errno;
-    if (close(fd) != 0 && !failed) {
-        failed = "cannot close";
-        error_number = errno;
+/* After the rename the path holds the new file, whatever happens next, so flushing the
+ * folder (which makes the rename itself durable) is best-effort, as in SQLite: it needs
+ * read permission on the folder, and some file systems cannot flush a folder at all. */
+static void flush_folder(int folder_fd)
+{
+    int fd = openat(folder_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (fsync(fd) != 0) {
+        /* Nothing more can be done, and the save has happened. */
     }
-    if (!failed && rename(tmp, path) != 0) {
-        failed = "cannot rename the temporary file over";
-        error_number = errno;
-    }
-    if (failed) {
-        unlink(tmp);
-        ae_free(tmp);
-        return io_error(failed, path, error_number);
-    }
-    error_number = sync_folder(folder);
-    ae_free(tmp);
-    if (error_number != 0)
-        return io_error("saved, but cannot flush the folder of", path, error_number);
-    return AE_OK;
+    close(fd);
 }
 
 int ae_model_save(const ae_model *m, const char *path, unsigned flags)
 {
     AE_CHECK(path != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "path is NULL");
+    AE_CHECK(path[0] != '\0', NULL, AE_ERR_INVALID_ARGUMENT, "path is empty");
     unsigned char *bytes;
     size_t size;
     AE_FORWARD(ae_format_serialise(m, flags, &bytes, &size));
-    int status = write_atomically(path, bytes, size);
+    target t;
+    int status = resolve_target(path, &t);
+    if (status == AE_OK) {
+        failure why = {NULL, 0};
+        int outcome = SAVE_UNAVAILABLE;
+#ifdef O_TMPFILE
+        outcome = save_unnamed(&t, bytes, size, &why);
+#endif
+        if (outcome == SAVE_UNAVAILABLE)
+            outcome = save_named(&t, bytes, size, &why);
+        if (outcome == SAVE_DONE)
+            flush_folder(t.folder_fd);
+        else
+            status = io_error(why.what, path, why.error_number);
+    }
+    release_target(&t);
     ae_free(bytes);
     return status;
 }
