@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define FORMAT_MAJOR 1u
-#define FORMAT_MINOR 2u
+#define FORMAT_MINOR 3u
 #define HEADER_SIZE 16u /* magic, major, minor, section count */
 #define SECTION_HEADER_SIZE 16u
 #define CRC_SIZE 4u

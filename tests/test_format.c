@@ -510,7 +510,7 @@ static void test_crc_of_saved_file_is_crc32c_of_the_bytes_before_it(void **state
     static const unsigned char magic[8] = {0x89, 'A', 'E', 'N', 'C', 0x0D, 0x0A, 0x1A};
     assert_memory_equal(f->file, magic, 8);
     assert_int_equal(f->p.major, 1);
-    assert_int_equal(f->p.minor, 2);
+    assert_int_equal(f->p.minor, 3);
     assert_int_equal(f->p.n_sections, 5);
     static const char *tags[] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM"};
     static const uint32_t flags[] = {1, 1, 1, 1, 0};
@@ -573,10 +573,11 @@ static void test_every_setting_survives_a_round_trip(void **state)
         {AE_PARAM_MIN_DELTA, 1e-3}, {AE_PARAM_RESTORE_BEST, 0}, {AE_PARAM_PROGRESS_EVERY_BATCH, 1},
         {AE_PARAM_THREADS, 2}, {AE_PARAM_NOISE, AE_NOISE_SALT_AND_PEPPER}, {AE_PARAM_NOISE_LEVEL, 0.375},
         {AE_PARAM_SCALING, AE_SCALING_MINMAX}, {AE_PARAM_SPARSITY_WEIGHT, 0.625},
-        {AE_PARAM_SPARSITY_TARGET, 0.2}, {AE_PARAM_SPARSITY_LAYER, 4095}, {AE_PARAM_ACTIVITY_L1, 1e-4},
+        {AE_PARAM_SPARSITY_TARGET, 0.2}, {AE_PARAM_SPARSITY_LAYER, 0}, {AE_PARAM_ACTIVITY_L1, 1e-4},
         {AE_PARAM_CONTRACTIVE_WEIGHT, 0.3}, {AE_PARAM_DROPOUT_INPUT, 0.15},
         {AE_PARAM_DROPOUT_HIDDEN, 0.999}, {AE_PARAM_KL_WEIGHT, 0.0625},
-        {AE_PARAM_KL_WARMUP_EPOCHS, 12}};
+        {AE_PARAM_KL_WARMUP_EPOCHS, 12}, {AE_PARAM_DIVERGENCE_FACTOR, 12345.5},
+        {AE_PARAM_SCALING_MIN_SCALE, 0.015625}};
     /* Every setting the library knows is in the table (a new one must be added here). */
     assert_int_equal(ARRAY_LEN(values), known_setting_count());
     for (size_t i = 0; i < ARRAY_LEN(values); i++)
@@ -1332,7 +1333,7 @@ static void test_threshold_round_trips_in_an_optional_thrs_section(void **state)
     unsigned char *file = save_to_buffer(f->model, AE_SAVE_DEFAULT, &n);
     parsed p;
     parse_file(file, n, &p);
-    assert_int_equal(p.minor, 2);
+    assert_int_equal(p.minor, 3);
     section *thrs = find_section(&p, "THRS");
     assert_int_equal(thrs->flags, 0); /* optional: an older reader drops it */
     assert_int_equal(thrs->length, 8);
@@ -1443,7 +1444,7 @@ static void test_fitted_scaling_round_trips_in_a_required_scal_section(void **st
     unsigned char *file = save_to_buffer(m, AE_SAVE_OPTIMIZER_STATE, &n);
     parsed p;
     parse_file(file, n, &p);
-    assert_int_equal(p.minor, 2);
+    assert_int_equal(p.minor, 3);
     /* Every section, in the documented order. */
     static const char *tags[] = {"ARCH", "SETT", "PARM", "RNG ", "OPTM", "THRS", "SCAL"};
     assert_int_equal(p.n_sections, ARRAY_LEN(tags));
@@ -1484,7 +1485,7 @@ static void test_model_without_a_fitted_scaling_has_no_scal_section(void **state
     for (size_t i = 0; i < f->p.n_sections; i++)
         assert_memory_not_equal(f->p.s[i].tag, "SCAL", 4);
     ae_model *m = test_clone_model(f->model);
-    test_set_param(m, AE_PARAM_SCALING, AE_SCALING_STANDARDIZE); /* set, not fitted */
+    test_set_param(m, AE_PARAM_SCALING, AE_SCALING_MINMAX); /* set, not fitted */
     size_t n;
     unsigned char *file = save_to_buffer(m, AE_SAVE_DEFAULT, &n);
     parsed p;
@@ -1492,7 +1493,7 @@ static void test_model_without_a_fitted_scaling_has_no_scal_section(void **state
     for (size_t i = 0; i < p.n_sections; i++)
         assert_memory_not_equal(p.s[i].tag, "SCAL", 4);
     ae_model *loaded = load_buffer(file, n);
-    assert_param_is(loaded, AE_PARAM_SCALING, AE_SCALING_STANDARDIZE);
+    assert_param_is(loaded, AE_PARAM_SCALING, AE_SCALING_MINMAX);
     float unused[6];
     assert_int_equal(ae_model_get_scaling(loaded, unused, unused, 6), AE_ERR_STATE);
     ae_model_free(loaded);
@@ -1620,7 +1621,7 @@ static void test_encoder_only_model_round_trips_with_an_empty_required_enco_sect
         unsigned char *file = save_to_buffer(encoder, flags, &n);
         parsed p;
         parse_file(file, n, &p);
-        assert_int_equal(p.minor, 2);
+        assert_int_equal(p.minor, 3);
         section *enco = find_section(&p, "ENCO");
         assert_int_equal(enco->flags, 1);
         assert_int_equal(enco->length, 0);
@@ -1732,7 +1733,7 @@ static void test_tied_and_variational_models_round_trip_with_empty_marker_sectio
         section *marker = find_section(&p, markers[k]);
         assert_int_equal(marker->length, 0);
         assert_int_equal(marker->flags, 1); /* required */
-        assert_int_equal(p.minor, 2);
+        assert_int_equal(p.minor, 3);
         free_parsed(&p);
         ae_model *loaded = load_buffer(file, n);
         assert_int_equal(ae_model_architecture(loaded), architectures[k]);
