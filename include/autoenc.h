@@ -267,6 +267,40 @@ AE_API size_t ae_model_param_count(const ae_model *model);
  */
 AE_API int ae_model_layer_info(const ae_model *model, size_t layer,
                                size_t *n_out, size_t *n_in, int *activation);
+
+/**
+ * Everything that describes one layer, where its parameters lie in the flat
+ * vector of ae_model_get_params() included, so that bindings never re-derive
+ * the layout. Set `size` to `sizeof(ae_layer_description)` before the call: the
+ * library fills only the fields that fit in `size` bytes, so the struct can
+ * grow at its end.
+ */
+typedef struct ae_layer_description {
+    size_t size;            /**< set by the caller: sizeof(ae_layer_description) */
+    uint64_t n_in;          /**< input width */
+    uint64_t n_out;         /**< output width (for a variational latent layer, twice the code) */
+    int32_t activation;     /**< ::ae_activation */
+    int32_t tied;           /**< 1 if the layer uses the transposed weights of `weights_layer`
+                                 (#AE_ARCH_TIED_WEIGHTS), else 0 */
+    uint64_t weights_layer; /**< the layer whose weights this layer uses: itself, or its mirror
+                                 encoder layer when tied */
+    uint64_t weight_offset; /**< where the weights it uses start in the flat vector: its own
+                                 `n_out x n_in` matrix, or when tied its mirror's `n_in x n_out`
+                                 one */
+    uint64_t weight_count;  /**< weights the layer owns in the flat vector: `n_out * n_in`, or 0
+                                 when tied */
+    uint64_t bias_offset;   /**< where its bias starts in the flat vector */
+    uint64_t bias_count;    /**< its bias length, `n_out` */
+} ae_layer_description;
+
+/**
+ * Describe layer @p layer (0 .. ae_model_layer_count() - 1) into @p description,
+ * whose `size` the caller has set.
+ * @return #AE_OK, or #AE_ERR_INVALID_ARGUMENT (NULL, no such layer, `size` not set).
+ * A const call: safe to call concurrently.
+ */
+AE_API int ae_model_describe_layer(const ae_model *model, size_t layer,
+                                   ae_layer_description *description);
 /** @} */
 
 /**
@@ -356,11 +390,11 @@ typedef enum ae_param {
                                             training loss is measured while the weights move, and choosing
                                             an epoch by it would follow noise. */
     AE_PARAM_PROGRESS_EVERY_BATCH = 27, /**< also call the progress callback after every batch, 0 or 1 [0] */
-    AE_PARAM_DIVERGENCE_FACTOR = 28,   /**< a fit stops with #AE_ERR_DIVERGED when an epoch's training loss,
-                                            though finite, is more than this many times the loss the fit
-                                            started from (the mean over its first tenth of batches) or the
-                                            lowest epoch loss since; 0 = only non-finite losses count,
-                                            [0, 1e30] [1e4] */
+    AE_PARAM_DIVERGENCE_FACTOR = 28,   /**< a fit stops with #AE_ERR_DIVERGED (restoring the weights from the
+                                            start of the epoch) when an epoch's training loss, though finite,
+                                            is more than this many times the loss the fit started from (the
+                                            mean over its first tenth of batches); 0 = only non-finite
+                                            losses count, [0, 1e30] [1e3] */
 
     AE_PARAM_THREADS = 30,             /**< threads for the elementwise work of training (optimizer
                                             update, loss), the caller's included; 0 = one per online
@@ -387,7 +421,7 @@ typedef enum ae_param {
                                             (standard deviation or range below this) is divided by this
                                             instead, so that its tiny spread does not blow small
                                             differences up into huge inputs; a constant feature gets 1.
-                                            Takes effect when a scaling is next fitted. [0, 1e30] [1e-3] */
+                                            Takes effect when a scaling is next fitted. [0, 1e30] [0.05] */
 
     AE_PARAM_SPARSITY_WEIGHT = 60,     /**< weight of the KL-divergence sparsity penalty on the
                                             mean activations of #AE_PARAM_SPARSITY_LAYER, whose
@@ -965,6 +999,44 @@ AE_API int ae_model_set_bias(ae_model *model, size_t layer, const float *b, size
 AE_API int ae_model_get_params(const ae_model *model, float *params, size_t n);
 /** Replace all parameters (finite values only); @p n must equal ae_model_param_count(). */
 AE_API int ae_model_set_params(ae_model *model, const float *params, size_t n);
+
+/**
+ * Read the optimizer state, in the flat layout of ae_model_get_params(): for
+ * Adam and AdamW the first and second moments (torch's `exp_avg` and
+ * `exp_avg_sq`) and the step counter (torch's `step`); for SGD the momentum
+ * buffer (torch's `momentum_buffer`) as the first moment, no second moment, and
+ * a step counter of 0. Before the first step the moments are zeros, which
+ * behave exactly as no state.
+ * @param model         the model (const: safe to call concurrently).
+ * @param step          receives the step counter (may be NULL).
+ * @param first_moment  receives ae_model_param_count() floats (may be NULL).
+ * @param second_moment receives ae_model_param_count() floats (may be NULL).
+ * @param n             ae_model_param_count() (ignored when both buffers are NULL).
+ * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT (NULL model, wrong @p n), or
+ *         #AE_ERR_STATE for a buffer the model's optimizer does not keep (a second
+ *         moment for SGD; a first moment for SGD without momentum).
+ */
+AE_API int ae_model_get_optimizer_state(const ae_model *model, uint64_t *step,
+                                        float *first_moment, float *second_moment, size_t n);
+
+/**
+ * Set the optimizer state of the model's current optimizer (#AE_PARAM_OPTIMIZER),
+ * in the layout of ae_model_get_optimizer_state(), e.g. to continue training
+ * from another framework's checkpoint. For Adam and AdamW both moments are
+ * required (the second not negative) and @p step is at most 2^53; for SGD the
+ * momentum buffer may be given or NULL (no momentum state yet), the second
+ * moment must be NULL and @p step 0. All values must be finite. The next
+ * training step continues from this state as torch.optim does from its
+ * state_dict.
+ * @param model the model to change; needs exclusive access.
+ * @param n     ae_model_param_count().
+ * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT (NULL, wrong @p n, a buffer or counter
+ *         the optimizer does not take), #AE_ERR_NON_FINITE_INPUT (a value that is
+ *         not finite, or a negative second moment) or #AE_ERR_OUT_OF_MEMORY; on
+ *         failure the state is unchanged.
+ */
+AE_API int ae_model_set_optimizer_state(ae_model *model, uint64_t step, const float *first_moment,
+                                        const float *second_moment, size_t n);
 /** @} */
 
 #ifdef __cplusplus

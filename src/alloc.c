@@ -68,3 +68,12 @@ float *ae_alloc_floats(size_t n)
         return NULL;
     return ae_alloc(bytes);
 }
+
+void ae_copy_size_prefixed(void *out, const void *full, size_t full_size)
+{
+    size_t out_size;
+    memcpy(&out_size, out, sizeof out_size);
+    size_t n = out_size < full_size ? out_size : full_size;
+    if (n > sizeof(size_t))
+        memcpy((char *)out + sizeof(size_t), (const char *)full + sizeof(size_t), n - sizeof(size_t));
+}

@@ -60,8 +60,9 @@ static inline uint64_t load_le(const unsigned char *p, unsigned n_bytes)
 
 /* ---- format_write.c ---- */
 
-/* The whole file for model with flags in a new buffer (ae_free it): AE_OK,
- * AE_ERR_INVALID_ARGUMENT, AE_ERR_SIZE_OVERFLOW or AE_ERR_OUT_OF_MEMORY. */
+/* The whole file for model with flags in a new buffer (ae_free it), holding the model as a
+ * reader meanwhile: AE_OK, AE_ERR_INVALID_ARGUMENT, AE_ERR_SIZE_OVERFLOW,
+ * AE_ERR_OUT_OF_MEMORY or AE_ERR_BUSY. */
 int ae_format_serialise(const ae_model *model, unsigned flags, unsigned char **bytes,
                         size_t *size);
 

@@ -484,6 +484,8 @@ static int build_model(const unsigned char *d, const parsed_file *pf, ae_model *
     }
 
     memcpy(m->param_values, pf->values, sizeof m->param_values);
+    /* A file holds every setting as deliberately as the model it was saved from did. */
+    m->chosen_settings = ~(uint64_t)0;
     m->settings = pf->settings;
     ae_model_apply_activations(m);
     get_floats(d, pf->sections[SEC_PARM].payload + 8, m->params, m->n_params);

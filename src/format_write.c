@@ -202,21 +202,25 @@ static int check_save_args(const ae_model *m, unsigned flags, section_sizes *siz
     return AE_OK;
 }
 
-int ae_model_save_size(const ae_model *m, unsigned flags, size_t *size)
+static int save_size(const ae_model *m, unsigned flags, size_t *size)
 {
-    AE_CHECK(size != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "size is NULL");
-    *size = 0;
     section_sizes sizes;
     AE_FORWARD(check_save_args(m, flags, &sizes));
     *size = sizes.total;
     return AE_OK;
 }
 
-int ae_model_save_to_memory(const ae_model *m, unsigned flags, void *buffer, size_t capacity,
-                            size_t *written)
+int ae_model_save_size(const ae_model *m, unsigned flags, size_t *size)
 {
-    AE_CHECK(written != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "written is NULL");
-    *written = 0;
+    AE_CHECK(size != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "size is NULL");
+    *size = 0;
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, save_size(m, flags, size));
+}
+
+static int save_to_memory(const ae_model *m, unsigned flags, void *buffer, size_t capacity,
+                          size_t *written)
+{
     section_sizes sizes;
     AE_FORWARD(check_save_args(m, flags, &sizes));
     if (capacity < sizes.total) {
@@ -231,10 +235,17 @@ int ae_model_save_to_memory(const ae_model *m, unsigned flags, void *buffer, siz
     return AE_OK;
 }
 
-int ae_format_serialise(const ae_model *m, unsigned flags, unsigned char **bytes, size_t *size)
+int ae_model_save_to_memory(const ae_model *m, unsigned flags, void *buffer, size_t capacity,
+                            size_t *written)
 {
-    *bytes = NULL;
-    *size = 0;
+    AE_CHECK(written != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "written is NULL");
+    *written = 0;
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, save_to_memory(m, flags, buffer, capacity, written));
+}
+
+static int serialise_copy(const ae_model *m, unsigned flags, unsigned char **bytes, size_t *size)
+{
     section_sizes sizes;
     AE_FORWARD(check_save_args(m, flags, &sizes));
     unsigned char *buffer = ae_alloc(sizes.total);
@@ -245,4 +256,13 @@ int ae_format_serialise(const ae_model *m, unsigned flags, unsigned char **bytes
     *bytes = buffer;
     *size = sizes.total;
     return AE_OK;
+}
+
+int ae_format_serialise(const ae_model *m, unsigned flags, unsigned char **bytes, size_t *size)
+{
+    *bytes = NULL;
+    *size = 0;
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    /* The model is held only while its bytes are made, not while a slow disk takes them. */
+    AE_RETURN_AS_READER(m, serialise_copy(m, flags, bytes, size));
 }

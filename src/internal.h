@@ -94,6 +94,9 @@ void ae_free(void *ptr);
 bool ae_mul_size(size_t a, size_t b, size_t *out);
 /* Allocate n floats; NULL on overflow or failure. */
 float *ae_alloc_floats(size_t n);
+/* Copy a struct whose first field is its size_t size (ae_fit_report, ae_layer_description):
+ * the fields of `full` (full_size bytes) that fit in the caller's out->size, which stays. */
+void ae_copy_size_prefixed(void *out, const void *full, size_t full_size);
 
 /* ---- random generator (rng.c): xoshiro256**, one per model -------------- */
 
@@ -460,7 +463,7 @@ int ae_eval_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld
 int ae_eval_element_losses(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                            float *losses, size_t ld_losses);
 
-/* ---- model files (format.c) ---- */
+/* ---- model files (format_write.c, format_read.c, model_file.c; private parts in format.h) ---- */
 
 /* CRC-32C (Castagnoli) of n_bytes at data, continuing from crc (0 to start). */
 uint32_t ae_crc32c(uint32_t crc, const void *data, size_t n_bytes);

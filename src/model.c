@@ -328,6 +328,36 @@ int ae_model_layer_info(const ae_model *m, size_t layer, size_t *n_out, size_t *
     AE_RETURN_AS_READER(m, layer_info(m, layer, n_out, n_in, activation));
 }
 
+static int describe_layer(const ae_model *m, size_t layer, ae_layer_description *description)
+{
+    AE_CHECK(description != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "description is NULL");
+    AE_CHECK(description->size >= sizeof description->size, NULL, AE_ERR_INVALID_ARGUMENT,
+             "description->size must be set to sizeof(ae_layer_description)");
+    AE_CHECK(layer < m->n_layers, NULL, AE_ERR_INVALID_ARGUMENT,
+             "layer %zu does not exist (the model has %zu)", layer, m->n_layers);
+    const ae_layer *L = &m->layers[layer];
+    ae_layer_description full = {
+        .size = sizeof full,
+        .n_in = L->n_in,
+        .n_out = L->n_out,
+        .activation = L->activation,
+        .tied = L->transposed,
+        .weights_layer = L->transposed ? m->n_layers - 1 - layer : layer,
+        .weight_offset = L->weight_offset,
+        .weight_count = L->transposed ? 0 : (uint64_t)L->n_out * L->n_in,
+        .bias_offset = L->bias_offset,
+        .bias_count = L->n_out,
+    };
+    ae_copy_size_prefixed(description, &full, sizeof full);
+    return AE_OK;
+}
+
+int ae_model_describe_layer(const ae_model *m, size_t layer, ae_layer_description *description)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, describe_layer(m, layer, description));
+}
+
 /* ---- settings ------------------------------------------------------------ */
 
 static bool redraws_fresh_weights(ae_param param)

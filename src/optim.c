@@ -245,3 +245,95 @@ int ae_optimizer_step(ae_model *m)
     m->fresh_weights = false;
     return AE_OK;
 }
+
+/* ---- reading and setting the state --------------------------------------------------- */
+
+/* Whether the model's optimizer keeps a first moment (Adam's, or SGD's momentum buffer). */
+static bool keeps_first_moment(const ae_model *m)
+{
+    return needs_first_moment(&m->settings) || m->optim.first_moment != NULL;
+}
+
+/* The buffer as the state holds it, or zeros before the first step. */
+static void copy_moment(const float *moment, float *out, size_t n)
+{
+    if (moment)
+        memcpy(out, moment, n * sizeof(float));
+    else
+        memset(out, 0, n * sizeof(float));
+}
+
+static int get_optimizer_state(const ae_model *m, uint64_t *step, float *first, float *second,
+                               size_t n)
+{
+    const bool adam = m->settings.optimizer != AE_OPT_SGD;
+    AE_CHECK((!first && !second) || n == m->n_params, NULL, AE_ERR_INVALID_ARGUMENT,
+             "n = %zu; the model has %zu parameters", n, m->n_params);
+    AE_CHECK(!second || adam, NULL, AE_ERR_STATE, "SGD keeps no second moment");
+    AE_CHECK(!first || keeps_first_moment(m), NULL, AE_ERR_STATE,
+             "SGD without momentum keeps no state");
+    /* The state belongs to the current optimizer: changing it released the state. */
+    const bool held = m->optim.kind == m->settings.optimizer;
+    if (first)
+        copy_moment(held ? m->optim.first_moment : NULL, first, n);
+    if (second)
+        copy_moment(held ? m->optim.second_moment : NULL, second, n);
+    if (step)
+        *step = held && adam ? m->optim.step : 0;
+    return AE_OK;
+}
+
+int ae_model_get_optimizer_state(const ae_model *m, uint64_t *step, float *first_moment,
+                                 float *second_moment, size_t n)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_READER(m, get_optimizer_state(m, step, first_moment, second_moment, n));
+}
+
+/* A copy of the caller's buffer after checking its values; NULL for NULL. */
+static int checked_moment(const float *values, size_t n, bool non_negative, const char *name,
+                          float **out)
+{
+    *out = NULL;
+    if (!values)
+        return AE_OK;
+    for (size_t i = 0; i < n; i++)
+        AE_CHECK(isfinite(values[i]) && (!non_negative || values[i] >= 0.0f), NULL,
+                 AE_ERR_NON_FINITE_INPUT, "%s[%zu] is %g; it must be finite%s", name, i,
+                 (double)values[i], non_negative ? " and not negative" : "");
+    *out = ae_alloc_floats(n);
+    AE_CHECK(*out != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for the optimizer state");
+    memcpy(*out, values, n * sizeof(float));
+    return AE_OK;
+}
+
+static int set_optimizer_state(ae_model *m, uint64_t step, const float *first, const float *second,
+                               size_t n)
+{
+    AE_CHECK(n == m->n_params, NULL, AE_ERR_INVALID_ARGUMENT, "n = %zu; the model has %zu parameters",
+             n, m->n_params);
+    AE_FORWARD(ae_optimizer_state_check(NULL, m->settings.optimizer, step, first != NULL,
+                                        second != NULL));
+    float *first_copy = NULL, *second_copy = NULL;
+    int status = checked_moment(first, n, false, "first_moment", &first_copy);
+    if (status == AE_OK)
+        status = checked_moment(second, n, true, "second_moment", &second_copy);
+    if (status != AE_OK) {
+        ae_free(first_copy);
+        ae_free(second_copy);
+        return status;
+    }
+    ae_optimizer_state_release(&m->optim);
+    m->optim.first_moment = first_copy;
+    m->optim.second_moment = second_copy;
+    m->optim.step = step;
+    m->optim.kind = m->settings.optimizer;
+    return AE_OK;
+}
+
+int ae_model_set_optimizer_state(ae_model *m, uint64_t step, const float *first_moment,
+                                 const float *second_moment, size_t n)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, set_optimizer_state(m, step, first_moment, second_moment, n));
+}

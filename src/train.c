@@ -170,9 +170,10 @@ typedef struct fit_run {
     double started;
     double samples;       /* training rows processed, for the throughput */
     double epoch_kl, epoch_recon; /* variational: KL and reconstruction sums over the epoch's rows */
-    /* Divergence with finite losses: the loss a fit starts from (the mean of its first tenth
-     * of batches), then the lowest epoch loss; an epoch whose training loss is more than
-     * AE_PARAM_DIVERGENCE_FACTOR times it has diverged. */
+    /* Divergence with finite losses: an epoch whose training loss is more than
+     * AE_PARAM_DIVERGENCE_FACTOR times the loss the fit started from (the mean of its first
+     * tenth of batches) has diverged. Not the lowest loss since: near a perfect fit the loss
+     * sits at rounding level, where ratios between epochs mean nothing. */
     double reference_loss;        /* NaN until the first tenth of epoch 1 is done */
     uint64_t reference_batches;   /* batches that make the starting reference */
     double reference_sum, reference_rows;
@@ -389,11 +390,10 @@ static int fit_epochs(ae_model *m, fit_run *run)
             char why[160];
             snprintf(why, sizeof why,
                      "its training loss %g is more than divergence_factor = %g times %g, the "
-                     "lowest this fit had",
+                     "loss this fit started from",
                      train_loss, s->divergence_factor, run->reference_loss);
             return diverged(m, run, epoch, why);
         }
-        run->reference_loss = fmin(run->reference_loss, train_loss);
         r->epochs_run = epoch;
         r->final_train_loss = train_loss;
         r->final_val_loss = val_loss;
@@ -433,11 +433,8 @@ static int check_report(ae_model *m, const ae_fit_report *report)
 
 void ae_fit_report_copy(ae_fit_report *out, const ae_fit_report *full)
 {
-    if (!out)
-        return;
-    size_t n = out->size < sizeof *full ? out->size : sizeof *full;
-    memcpy((char *)out + sizeof out->size, (const char *)full + sizeof full->size,
-           n - sizeof out->size);
+    if (out)
+        ae_copy_size_prefixed(out, full, sizeof *full);
 }
 
 /* Everything fit checks about its data, each row scanned once. The first fit of a scaling

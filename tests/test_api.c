@@ -71,12 +71,12 @@ static const param_doc PARAM_DOCS[] = {
     {AE_PARAM_MIN_DELTA, 0, 0, 1e30, 0, 0, 0},
     {AE_PARAM_RESTORE_BEST, 1, 0, 1, 0, 0, 1},
     {AE_PARAM_PROGRESS_EVERY_BATCH, 0, 0, 1, 0, 0, 1},
-    {AE_PARAM_DIVERGENCE_FACTOR, 1e4, 0, 1e30, 0, 0, 0},
+    {AE_PARAM_DIVERGENCE_FACTOR, 1e3, 0, 1e30, 0, 0, 0},
     {AE_PARAM_THREADS, 0, 0, 64, 0, 0, 1},
     {AE_PARAM_NOISE, AE_NOISE_NONE, 0, 3, 0, 0, 1},
     {AE_PARAM_NOISE_LEVEL, 0.1, 0, 1e6, 0, 0, 0},
     {AE_PARAM_SCALING, AE_SCALING_NONE, 0, 2, 0, 0, 1},
-    {AE_PARAM_SCALING_MIN_SCALE, 1e-3, 0, 1e30, 0, 0, 0},
+    {AE_PARAM_SCALING_MIN_SCALE, 0.05, 0, 1e30, 0, 0, 0},
     {AE_PARAM_SPARSITY_WEIGHT, 0, 0, 1e3, 0, 0, 0},
     {AE_PARAM_SPARSITY_TARGET, 0.05, 0, 1, 1, 1, 0},
     {AE_PARAM_SPARSITY_LAYER, -1, -1, AE_MAX_LAYERS - 1, 0, 0, 1},
@@ -572,6 +572,83 @@ static void test_setting_one_param_leaves_the_others_alone(void **state)
             if (j != i)
                 assert_true(before[j] == after[j]);
         assert_true(after[i] == v);
+        ae_model_free(m);
+    }
+}
+
+/* ae_model_describe_layer gives each layer's shape, activation and place in the flat vector:
+ * every weight and bias a layer owns, and nothing twice, in the layout ae_model_get_params()
+ * documents; tied decoder layers point at their mirror's weights and own none. */
+static void test_layer_descriptions_give_the_flat_layout(void **state)
+{
+    (void)state;
+    static const size_t widths[] = {7, 5, 3};
+    static const unsigned flags[] = {AE_ARCH_PLAIN, AE_ARCH_TIED_WEIGHTS, AE_ARCH_VARIATIONAL};
+    for (size_t k = 0; k < ARRAY_LEN(flags); k++) {
+        ae_model *m = NULL;
+        assert_int_equal(ae_model_create_ex(&m, widths, 3, NULL, 0, flags[k]), AE_OK);
+        const size_t n_layers = ae_model_layer_count(m), n = ae_model_param_count(m);
+        float *params = test_params_of(m);
+        unsigned char *owned = calloc(n, 1);
+        assert_non_null(owned);
+        uint64_t next_weight = 0;
+        for (size_t l = 0; l < n_layers; l++) {
+            ae_layer_description d = {.size = sizeof d};
+            assert_int_equal(ae_model_describe_layer(m, l, &d), AE_OK);
+            size_t n_out, n_in;
+            int activation;
+            assert_int_equal(ae_model_layer_info(m, l, &n_out, &n_in, &activation), AE_OK);
+            assert_int_equal(d.n_out, n_out);
+            assert_int_equal(d.n_in, n_in);
+            assert_int_equal(d.activation, activation);
+            assert_int_equal(d.bias_count, n_out);
+            const int tied = (flags[k] & AE_ARCH_TIED_WEIGHTS) && l >= ae_model_encoder_layer_count(m);
+            assert_int_equal(d.tied, tied);
+            assert_int_equal(d.weights_layer, tied ? n_layers - 1 - l : l);
+            assert_int_equal(d.weight_count, tied ? 0 : n_out * n_in);
+            /* Weights in layer order, then biases in layer order, back to back. */
+            if (!tied) {
+                assert_int_equal(d.weight_offset, next_weight);
+                next_weight += d.weight_count;
+            }
+            for (uint64_t i = 0; i < d.weight_count; i++)
+                owned[d.weight_offset + i]++;
+            for (uint64_t i = 0; i < d.bias_count; i++)
+                owned[d.bias_offset + i]++;
+            /* The described spans hold what get_weights and get_bias give. */
+            float *w = malloc(n_out * n_in * sizeof *w), *b = malloc(n_out * sizeof *b);
+            assert_non_null(w);
+            assert_non_null(b);
+            assert_int_equal(ae_model_get_weights(m, l, w, n_out * n_in), AE_OK);
+            assert_int_equal(ae_model_get_bias(m, l, b, n_out), AE_OK);
+            for (size_t i = 0; i < n_out; i++) {
+                assert_true(b[i] == params[d.bias_offset + i]);
+                for (size_t j = 0; j < n_in; j++)
+                    assert_true(w[i * n_in + j] == (tied ? params[d.weight_offset + j * n_out + i]
+                                                         : params[d.weight_offset + i * n_in + j]));
+            }
+            free(w);
+            free(b);
+        }
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(owned[i], 1);
+        ae_layer_description d = {.size = sizeof d};
+        assert_int_equal(ae_model_describe_layer(m, n_layers, &d), AE_ERR_INVALID_ARGUMENT);
+        assert_int_equal(ae_model_describe_layer(NULL, 0, &d), AE_ERR_INVALID_ARGUMENT);
+        assert_int_equal(ae_model_describe_layer(m, 0, NULL), AE_ERR_INVALID_ARGUMENT);
+        d.size = 0;
+        assert_int_equal(ae_model_describe_layer(m, 0, &d), AE_ERR_INVALID_ARGUMENT);
+        /* An older, shorter struct gets only the fields it has. */
+        unsigned char raw[sizeof(ae_layer_description)];
+        memset(raw, 0xA5, sizeof raw);
+        ae_layer_description *short_one = (ae_layer_description *)(void *)raw;
+        short_one->size = offsetof(ae_layer_description, activation);
+        assert_int_equal(ae_model_describe_layer(m, 1, short_one), AE_OK);
+        assert_int_equal(short_one->n_in, 5);
+        for (size_t i = offsetof(ae_layer_description, activation); i < sizeof raw; i++)
+            assert_int_equal(raw[i], 0xA5);
+        free(owned);
+        free(params);
         ae_model_free(m);
     }
 }
@@ -1302,6 +1379,7 @@ int main(void)
         cmocka_unit_test(test_set_param_refuses_unknown_params),
         cmocka_unit_test(test_setting_one_param_leaves_the_others_alone),
         cmocka_unit_test(test_activation_names_are_distinct),
+        cmocka_unit_test(test_layer_descriptions_give_the_flat_layout),
         cmocka_unit_test(test_weights_and_bias_round_trip_per_layer),
         cmocka_unit_test(test_setting_one_layer_leaves_the_other_layers_alone),
         cmocka_unit_test(test_flat_params_round_trip),

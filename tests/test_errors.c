@@ -1234,6 +1234,63 @@ static void test_fit_writes_no_report_field_beyond_size(void **state)
         assert_int_equal(raw[i], 0xA5);
 }
 
+/* Every failing call that changes a model records its message on that model, whichever check
+ * refused it: arguments that are not the model itself (a NULL source, a NULL buffer, a wrong
+ * count), settings, data, the model's state. */
+static void test_every_failing_call_that_changes_a_model_records_its_message_on_it(void **state)
+{
+    fixture *f = *state;
+    ae_model *m = f->model;
+    const size_t n = f->n_params;
+    float *buffer = calloc(n, sizeof *buffer);
+    assert_non_null(buffer);
+    float offset[IN] = {0}, scale[IN] = {0};
+    double loss;
+    struct {
+        const char *call;
+        int status;
+    } failures[32];
+    size_t k = 0;
+#define RECORD(call_expr)                                                                          \
+    do {                                                                                       \
+        ae_model_set_param(m, AE_PARAM_SEED, 0); /* no failure: clears nothing */              \
+        failures[k].call = #call_expr;                                                         \
+        failures[k++].status = (call_expr);                                                    \
+        if (failures[k - 1].status == AE_OK)                                                   \
+            print_error("%s succeeded\n", #call_expr);                                         \
+        assert_int_not_equal(failures[k - 1].status, AE_OK);                                   \
+        if (strcmp(ae_model_last_error(m), ae_last_error()) != 0)                              \
+            print_error("%s: model says \"%s\", thread says \"%s\"\n", #call_expr,             \
+                        ae_model_last_error(m), ae_last_error());                              \
+        assert_string_equal(ae_model_last_error(m), ae_last_error());                          \
+        ae_model_set_param(m, AE_PARAM_EPOCHS, 0.5); /* a different message in between */      \
+    } while (0)
+    RECORD(ae_model_copy_layers(m, 0, NULL, 0, 1));
+    RECORD(ae_model_copy_layers(m, 0, m, 0, 1));
+    RECORD(ae_model_copy_layers(m, 0, m, 0, 0));
+    RECORD(ae_model_set_weights(m, 0, NULL, HID * IN));
+    RECORD(ae_model_set_weights(m, 99, buffer, 1));
+    RECORD(ae_model_set_bias(m, 0, buffer, 1));
+    RECORD(ae_model_set_params(m, buffer, n - 1));
+    RECORD(ae_model_set_params(m, NULL, n));
+    RECORD(ae_model_set_param(m, (ae_param)999, 1));
+    RECORD(ae_model_set_threshold(m, -1));
+    RECORD(ae_model_fit_threshold(m, f->x, ROWS, IN, 0.9, NULL));
+    RECORD(ae_model_fit_threshold(m, NULL, ROWS, IN, 0.1, NULL));
+    RECORD(ae_model_set_scaling(m, offset, scale, IN));
+    RECORD(ae_model_fit_scaling(m, f->x, ROWS, IN));
+    RECORD(ae_model_fit(m, NULL, ROWS, IN, NULL));
+    RECORD(ae_model_fit_validated(m, f->x, ROWS, IN, NULL, 3, IN, NULL));
+    RECORD(ae_model_train_batch(m, f->x, ROWS, IN - 1, &loss));
+    RECORD(ae_model_gradient(m, f->x, ROWS, IN, NULL, n, &loss));
+    RECORD(ae_model_gradient(m, f->x, ROWS, IN, buffer, n + 1, &loss));
+    RECORD(ae_model_pretrain(m, f->x, ROWS, IN, NULL, 3));
+    RECORD(ae_model_set_optimizer_state(m, 0, buffer, buffer, n - 1));
+    RECORD(ae_model_set_optimizer_state(m, 5, NULL, NULL, n));
+#undef RECORD
+    free(buffer);
+}
+
 #define FIXTURE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1281,6 +1338,7 @@ int main(void)
         FIXTURE_TEST(test_last_error_is_per_thread),
         FIXTURE_TEST(test_concurrent_failures_keep_their_own_messages),
         FIXTURE_TEST(test_fit_writes_no_report_field_beyond_size),
+        FIXTURE_TEST(test_every_failing_call_that_changes_a_model_records_its_message_on_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,9 +405,92 @@ static void test_loss_and_score_match_reference_on_a_large_batch(void **state)
     }
 }
 
+/* Large batches: the bias gradients are column sums over every row. Summed one row after
+ * another in float they lost digits as the sum grew (at 20,000 rows, 42 times torch's error
+ * against float64, ten times that of the weight gradients, which sgemm accumulates in
+ * blocks). A d-k-d linear model has a closed-form double gradient to hold them to: at 20,000
+ * and 100,000 rows the biases must be at least as accurate as the weights. */
+static void test_bias_gradients_keep_their_precision_over_large_batches(void **state)
+{
+    (void)state;
+    enum { D = 16, K = 4 };
+    static const size_t widths[] = {D, K};
+    static const size_t batches[] = {20000, 100000};
+    for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+        const size_t n = batches[b];
+        ae_model *m = test_create_model(widths, 2, NULL, 0);
+        test_set_activations(m, AE_ACT_LINEAR, AE_ACT_LINEAR, AE_ACT_LINEAR);
+        const size_t n_params = ae_model_param_count(m);
+        test_rng rng;
+        test_rng_seed(&rng, 4100 + b);
+        float *p = malloc(n_params * sizeof *p), *g = malloc(n_params * sizeof *g);
+        double *ref = calloc(n_params, sizeof *ref);
+        assert_non_null(p);
+        assert_non_null(g);
+        assert_non_null(ref);
+        for (size_t i = 0; i < n_params; i++)
+            p[i] = (float)(test_rng_uniform(&rng) - 0.5);
+        assert_int_equal(ae_model_set_params(m, p, n_params), AE_OK);
+        float *x = test_random_matrix(&rng, n, D, D, 0.0f, 1.0f);
+        assert_non_null(x);
+        assert_int_equal(ae_model_gradient(m, x, n, D, g, n_params, NULL), AE_OK);
+        /* The flat layout: W0 (K x D), W1 (D x K), b0 (K), b1 (D). */
+        const float *w0 = p, *w1 = p + K * D, *b0 = p + 2 * K * D, *b1 = b0 + K;
+        double *gw0 = ref, *gw1 = ref + K * D, *gb0 = ref + 2 * K * D, *gb1 = gb0 + K;
+        for (size_t i = 0; i < n; i++) {
+            const float *row = x + i * D;
+            double h[K], dy[D], dh[K] = {0};
+            for (size_t a = 0; a < K; a++) {
+                h[a] = b0[a];
+                for (size_t j = 0; j < D; j++)
+                    h[a] += (double)w0[a * D + j] * row[j];
+            }
+            for (size_t j = 0; j < D; j++) {
+                double y = b1[j];
+                for (size_t a = 0; a < K; a++)
+                    y += (double)w1[j * K + a] * h[a];
+                dy[j] = 2.0 * (y - row[j]) / ((double)n * D);
+                gb1[j] += dy[j];
+                for (size_t a = 0; a < K; a++) {
+                    gw1[j * K + a] += dy[j] * h[a];
+                    dh[a] += dy[j] * w1[j * K + a];
+                }
+            }
+            for (size_t a = 0; a < K; a++) {
+                gb0[a] += dh[a];
+                for (size_t j = 0; j < D; j++)
+                    gw0[a * D + j] += dh[a] * row[j];
+            }
+        }
+        double weight_err = 0, weight_scale = 0, bias_err = 0, bias_scale = 0;
+        for (size_t i = 0; i < n_params; i++) {
+            double err = fabs(g[i] - ref[i]), scale = fabs(ref[i]);
+            if (i < 2 * K * D) {
+                weight_err = fmax(weight_err, err);
+                weight_scale = fmax(weight_scale, scale);
+            } else {
+                bias_err = fmax(bias_err, err);
+                bias_scale = fmax(bias_scale, scale);
+            }
+        }
+        weight_err /= weight_scale;
+        bias_err /= bias_scale;
+        print_message("      %zu rows: relative error of the weight gradients %.2g, of the bias "
+                      "gradients %.2g\n", n, weight_err, bias_err);
+        assert_true(bias_err <= weight_err);
+        assert_true(bias_err <= 4 * FLT_EPSILON);
+        free(x);
+        free(p);
+        free(g);
+        free(ref);
+        ae_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bias_gradients_keep_their_precision_over_large_batches),
         cmocka_unit_test(test_gradient_matches_reference_with_linear_hidden_layers),
         cmocka_unit_test(test_gradient_matches_reference_with_relu_hidden_layers),
         cmocka_unit_test(test_gradient_matches_reference_with_leaky_relu_hidden_layers),

@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "autoenc.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #include "test_data.h"
 #include "test_models.h"
 
@@ -73,10 +75,10 @@ static double grad_norm(const float *g, size_t n)
 static void sim_step(opt_sim *sim, const float *p, const float *g_raw, double *expected)
 {
     double scale = 1.0;
-    if (sim->clip > 0) {
-        double norm = grad_norm(g_raw, sim->n_params);
-        if (norm > sim->clip)
-            scale = sim->clip / norm;
+    if (sim->clip > 0) { /* torch.nn.utils.clip_grad_norm_ */
+        double coefficient = sim->clip / (grad_norm(g_raw, sim->n_params) + 1e-6);
+        if (coefficient < 1.0)
+            scale = coefficient;
     }
     sim->t++;
     for (size_t i = 0; i < sim->n_params; i++) {
@@ -372,15 +374,15 @@ static void test_gradient_clipping_scales_a_large_gradient_to_the_clip_norm(void
     sim.clip = 0.25 * norm; /* triggers */
     float *before = get_params(f);
     check_steps(f, &sim, 1, "clip triggers");
-    /* The step taken has norm lr * clip, up to the float rounding of the new
-     * parameters (at most an ulp of each |p|). */
+    /* The step taken has norm lr * clip * norm / (norm + 1e-6), as torch's, up to the float
+     * rounding of the new parameters (at most an ulp of each |p|). */
     float *after = get_params(f);
     double sum = 0, p_sum = 0;
     for (size_t i = 0; i < f->n_params; i++) {
         sum += ((double)after[i] - before[i]) * ((double)after[i] - before[i]);
         p_sum += (double)before[i] * before[i];
     }
-    assert_true(fabs(sqrt(sum) - 0.1 * sim.clip) <= 2 * FLT_EPSILON * sqrt(p_sum));
+    assert_true(fabs(sqrt(sum) - 0.1 * sim.clip * norm / (norm + 1e-6)) <= 2 * FLT_EPSILON * sqrt(p_sum));
     free(before);
     free(after);
 }
@@ -533,6 +535,185 @@ static void test_train_batch_returns_diverged_when_the_weights_blow_up(void **st
     free(before);
 }
 
+/* torch.nn.utils.clip_grad_norm_ scales by clip / (norm + 1e-6): for a small gradient the
+ * 1e-6 is a visible share of the norm. A 4-2-4 linear model whose outputs miss constant rows
+ * by 1e-4 has a gradient norm near 1e-4, where the two rules differ by 1%. */
+static void test_gradient_clipping_matches_torch_for_a_small_norm(void **state)
+{
+    (void)state;
+    static const size_t widths[] = {4, 2};
+    ae_model *m = test_create_model(widths, 2, NULL, 0);
+    test_set_activations(m, AE_ACT_LINEAR, AE_ACT_LINEAR, AE_ACT_LINEAR);
+    test_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    test_set_param(m, AE_PARAM_LEARNING_RATE, 1.0);
+    const size_t n = ae_model_param_count(m);
+    float *p = calloc(n, sizeof *p), *g = malloc(n * sizeof *g), *after = malloc(n * sizeof *after);
+    assert_non_null(p);
+    assert_non_null(g);
+    assert_non_null(after);
+    for (size_t i = n - 4; i < n; i++) /* the output biases */
+        p[i] = 0.5f + 1e-4f;
+    p[0] = 0.25f; /* one weight, so the weight gradients are not all zero */
+    assert_int_equal(ae_model_set_params(m, p, n), AE_OK);
+    float x[8 * 4];
+    for (size_t i = 0; i < 8 * 4; i++)
+        x[i] = 0.5f;
+    assert_int_equal(ae_model_gradient(m, x, 8, 4, g, n, NULL), AE_OK);
+    double norm = grad_norm(g, n);
+    assert_true(norm > 1e-5 && norm < 1e-3);
+    const double clip = 0.5 * norm;
+    test_set_param(m, AE_PARAM_CLIP_NORM, clip);
+    assert_int_equal(ae_model_train_batch(m, x, 8, 4, NULL), AE_OK);
+    assert_int_equal(ae_model_get_params(m, after, n), AE_OK);
+    const double coefficient = clip / (norm + 1e-6);
+    for (size_t i = 0; i < n; i++) {
+        double expected = (double)p[i] - coefficient * g[i];
+        double step = fabs(coefficient * g[i]);
+        assert_true(fabs(after[i] - expected) <= 4 * FLT_EPSILON * fabs(p[i]) + 1e-4 * step);
+    }
+    free(p);
+    free(g);
+    free(after);
+    ae_model_free(m);
+}
+
+/* ---- reading and setting the optimizer state ------------------------------------------ */
+
+/* After Adam steps, the state read back is the simulator's (torch's exp_avg, exp_avg_sq,
+ * step), to float rounding. */
+static void test_adam_state_reads_back_as_torch_holds_it(void **state)
+{
+    fixture *f = *state;
+    opt_sim sim = sim_defaults(AE_OPT_ADAM, 0.01);
+    apply_settings(f->model, &sim);
+    sim_start(&sim, f->n_params, f->n_weights);
+    run_steps(f, &sim, 3, "adam");
+    float *m = malloc(f->n_params * sizeof *m), *v = malloc(f->n_params * sizeof *v);
+    assert_non_null(m);
+    assert_non_null(v);
+    uint64_t step = 0;
+    assert_int_equal(ae_model_get_optimizer_state(f->model, &step, m, v, f->n_params), AE_OK);
+    assert_int_equal(step, 3);
+    for (size_t i = 0; i < f->n_params; i++) {
+        assert_true(fabs(m[i] - sim.m[i]) <= 1e-5 * fabs(sim.m[i]) + 1e-12);
+        assert_true(fabs(v[i] - sim.v[i]) <= 1e-5 * fabs(sim.v[i]) + 1e-15);
+    }
+    /* SGD keeps no second moment; without momentum, no state at all. */
+    test_set_param(f->model, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    assert_int_equal(ae_model_get_optimizer_state(f->model, &step, NULL, v, f->n_params), AE_ERR_STATE);
+    assert_int_equal(ae_model_get_optimizer_state(f->model, &step, m, NULL, f->n_params), AE_ERR_STATE);
+    assert_int_equal(ae_model_get_optimizer_state(f->model, &step, NULL, NULL, 0), AE_OK);
+    assert_int_equal(step, 0);
+    test_set_param(f->model, AE_PARAM_MOMENTUM, 0.9);
+    assert_int_equal(ae_model_get_optimizer_state(f->model, &step, m, NULL, f->n_params), AE_OK);
+    for (size_t i = 0; i < f->n_params; i++)
+        assert_true(m[i] == 0.0f); /* no step yet: zeros, as torch's first step starts */
+    sim_free(&sim);
+    free(m);
+    free(v);
+}
+
+/* A state set from outside (another framework's checkpoint) is where the next step
+ * continues from, exactly as the simulator continues from the same state; and the state of
+ * one model moved to a fresh copy makes both take bit-identical steps. */
+static void test_adam_continues_from_a_state_set_from_outside(void **state)
+{
+    fixture *f = *state;
+    static const int optimizers[] = {AE_OPT_ADAM, AE_OPT_ADAMW};
+    for (size_t o = 0; o < ARRAY_LEN(optimizers); o++) {
+        opt_sim sim = sim_defaults(optimizers[o], 0.01);
+        sim.weight_decay = 0.1;
+        apply_settings(f->model, &sim);
+        sim_start(&sim, f->n_params, f->n_weights);
+        test_rng rng;
+        test_rng_seed(&rng, 900 + o);
+        float *m = malloc(f->n_params * sizeof *m), *v = malloc(f->n_params * sizeof *v);
+        assert_non_null(m);
+        assert_non_null(v);
+        for (size_t i = 0; i < f->n_params; i++) {
+            m[i] = (float)(0.01 * test_rng_normal(&rng));
+            v[i] = (float)(1e-4 * test_rng_uniform(&rng));
+            sim.m[i] = m[i];
+            sim.v[i] = v[i];
+        }
+        sim.t = 41;
+        assert_int_equal(ae_model_set_optimizer_state(f->model, 41, m, v, f->n_params), AE_OK);
+        ae_model *twin = test_clone_model(f->model);
+        run_steps(f, &sim, 2, optimizers[o] == AE_OPT_ADAM ? "adam from a set state" : "adamw from a set state");
+        /* the twin got the state through a clone; another model through get and set */
+        ae_model *other = test_clone_model(twin);
+        assert_int_equal(ae_model_reset(other), AE_OK);
+        float *p = test_params_of(twin);
+        assert_int_equal(ae_model_set_params(other, p, f->n_params), AE_OK);
+        uint64_t step;
+        assert_int_equal(ae_model_get_optimizer_state(twin, &step, m, v, f->n_params), AE_OK);
+        assert_int_equal(step, 41);
+        assert_int_equal(ae_model_set_optimizer_state(other, step, m, v, f->n_params), AE_OK);
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(ae_model_train_batch(twin, f->x, f->n_rows, f->ld, NULL), AE_OK);
+            assert_int_equal(ae_model_train_batch(other, f->x, f->n_rows, f->ld, NULL), AE_OK);
+        }
+        assert_true(test_same_params(twin, other));
+        assert_true(test_same_params(twin, f->model));
+        sim_free(&sim);
+        free(p);
+        free(m);
+        free(v);
+        ae_model_free(twin);
+        ae_model_free(other);
+    }
+}
+
+/* Refused states leave the model's state as it was. */
+static void test_set_optimizer_state_refuses_what_no_optimizer_could_hold(void **state)
+{
+    fixture *f = *state;
+    opt_sim sim = sim_defaults(AE_OPT_ADAM, 0.01);
+    apply_settings(f->model, &sim);
+    assert_int_equal(ae_model_train_batch(f->model, f->x, f->n_rows, f->ld, NULL), AE_OK);
+    const size_t n = f->n_params;
+    float *m = calloc(n, sizeof *m), *v = calloc(n, sizeof *v), *m0 = malloc(n * sizeof *m0);
+    assert_non_null(m);
+    assert_non_null(v);
+    assert_non_null(m0);
+    uint64_t step0;
+    assert_int_equal(ae_model_get_optimizer_state(f->model, &step0, m0, NULL, n), AE_OK);
+    assert_int_equal(ae_model_set_optimizer_state(NULL, 1, m, v, n), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_set_optimizer_state(f->model, 1, m, v, n - 1), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_set_optimizer_state(f->model, 1, m, NULL, n), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_set_optimizer_state(f->model, 1, NULL, NULL, n), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_set_optimizer_state(f->model, ((uint64_t)1 << 53) + 1, m, v, n),
+                     AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_set_optimizer_state(f->model, UINT64_MAX, m, v, n), AE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(ae_model_last_error(f->model), "2^53"));
+    m[3] = NAN;
+    assert_int_equal(ae_model_set_optimizer_state(f->model, 1, m, v, n), AE_ERR_NON_FINITE_INPUT);
+    m[3] = 0;
+    v[5] = -1e-9f;
+    assert_int_equal(ae_model_set_optimizer_state(f->model, 1, m, v, n), AE_ERR_NON_FINITE_INPUT);
+    assert_non_null(strstr(ae_model_last_error(f->model), "second_moment[5]"));
+    v[5] = INFINITY;
+    assert_int_equal(ae_model_set_optimizer_state(f->model, 1, m, v, n), AE_ERR_NON_FINITE_INPUT);
+    uint64_t step;
+    assert_int_equal(ae_model_get_optimizer_state(f->model, &step, m, NULL, n), AE_OK);
+    assert_int_equal(step, step0);
+    assert_memory_equal(m, m0, n * sizeof *m);
+    /* The largest counter is accepted, and its next step neither wraps nor divides by 0. */
+    v[5] = 0;
+    assert_int_equal(ae_model_set_optimizer_state(f->model, (uint64_t)1 << 53, m, v, n), AE_OK);
+    assert_int_equal(ae_model_train_batch(f->model, f->x, f->n_rows, f->ld, NULL), AE_OK);
+    assert_int_equal(ae_model_get_optimizer_state(f->model, &step, NULL, NULL, 0), AE_OK);
+    assert_int_equal(step, (uint64_t)1 << 53);
+    /* SGD: a momentum buffer or none; never a second moment or a counter. */
+    test_set_param(f->model, AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+    assert_int_equal(ae_model_set_optimizer_state(f->model, 0, m, v, n), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_set_optimizer_state(f->model, 2, m, NULL, n), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_model_set_optimizer_state(f->model, 0, m, NULL, n), AE_OK);
+    free(m);
+    free(v);
+    free(m0);
+}
+
 #define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -549,6 +730,10 @@ int main(void)
         TEST(test_gradient_clipping_scales_a_large_gradient_to_the_clip_norm),
         TEST(test_gradient_clipping_leaves_a_small_gradient_unchanged),
         TEST(test_gradient_clipping_happens_before_weight_decay),
+        cmocka_unit_test(test_gradient_clipping_matches_torch_for_a_small_norm),
+        TEST(test_adam_state_reads_back_as_torch_holds_it),
+        TEST(test_adam_continues_from_a_state_set_from_outside),
+        TEST(test_set_optimizer_state_refuses_what_no_optimizer_could_hold),
         TEST(test_train_batch_reports_the_loss_before_the_step),
         TEST(test_changing_the_optimizer_resets_its_state),
         TEST(test_reset_clears_the_optimizer_state),

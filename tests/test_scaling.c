@@ -54,6 +54,11 @@ static float *mixed_data(uint64_t seed, size_t rows, size_t ld)
     return x;
 }
 
+/* A feature that is not constant is never scaled by less than AE_PARAM_SCALING_MIN_SCALE
+ * (default 0.05), so nearly constant features are not blown up. */
+#define DEFAULT_MIN_SCALE 0.05f
+static float floored(float spread) { return spread < DEFAULT_MIN_SCALE ? DEFAULT_MIN_SCALE : spread; }
+
 /* The documented scaling of the rows of x, computed independently in double and rounded
  * once to float. */
 static void expected_scaling(const float *x, size_t rows, size_t ld, int kind, float *offset,
@@ -67,7 +72,7 @@ static void expected_scaling(const float *x, size_t rows, size_t ld, int kind, f
                 hi = fmax(hi, x[i * ld + j]);
             }
             offset[j] = (float)lo;
-            scale[j] = hi > lo ? (float)(hi - lo) : 1.0f;
+            scale[j] = hi > lo ? floored((float)(hi - lo)) : 1.0f;
         } else {
             double mean = 0.0, var = 0.0;
             for (size_t i = 0; i < rows; i++)
@@ -77,7 +82,7 @@ static void expected_scaling(const float *x, size_t rows, size_t ld, int kind, f
                 var += (x[i * ld + j] - mean) * (x[i * ld + j] - mean);
             var /= (double)rows; /* population */
             offset[j] = (float)mean;
-            scale[j] = var > 0.0 ? (float)sqrt(var) : 1.0f;
+            scale[j] = var > 0.0 ? floored((float)sqrt(var)) : 1.0f;
         }
     }
 }
@@ -936,8 +941,14 @@ static void test_minmax_with_bce_refuses_rows_outside_the_fitted_range(void **st
      * value plus a half is inside too. */
     float *y = alloc_floats(FEW * LD);
     for (size_t i = 0; i < FEW; i++)
-        for (size_t j = 0; j < LD; j++)
-            y[i * LD + j] = j < DIM ? offset[j] + (float)i / (FEW - 1) * scale[j] : NAN;
+        for (size_t j = 0; j < LD; j++) {
+            float v = j < DIM ? offset[j] + (float)i / (FEW - 1) * scale[j] : NAN;
+            /* offset + scale may round above the range's top when the scale is the minimum
+             * scale rather than the feature's own range: step back into it */
+            while (j < DIM && (v - offset[j]) / scale[j] > 1.0f)
+                v = nextafterf(v, -INFINITY);
+            y[i * LD + j] = v;
+        }
     y[1 * LD + 2] = CONSTANT_VALUE + 0.5f;
     float s[FEW];
     assert_int_equal(ae_model_score(m, y, FEW, LD, s), AE_OK);

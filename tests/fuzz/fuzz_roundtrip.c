@@ -67,15 +67,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ae_model_set_param(m, AE_PARAM_WEIGHT_DECAY, (next(&r) % 4) / 100.0);
     ae_model_set_param(m, AE_PARAM_LEARNING_RATE, (1 + next(&r) % 100) / 1000.0);
     ae_model_set_param(m, AE_PARAM_CLIP_NORM, (next(&r) % 3) * 0.5);
-    /* Regularisers and scaling; settings a model refuses (a variational model's penalties,
-     * standardised BCE targets) make training calls fail, which is allowed. */
+    /* Regularisers and scaling; settings that conflict with others (a variational model's
+     * penalties, standardised BCE targets) are refused when set, and a conflict with a
+     * setting left at its default makes training calls fail: both are allowed. */
     ae_model_set_param(m, AE_PARAM_DROPOUT_INPUT, (next(&r) % 3) * 0.25);
     ae_model_set_param(m, AE_PARAM_DROPOUT_HIDDEN, (next(&r) % 3) * 0.25);
     ae_model_set_param(m, AE_PARAM_ACTIVITY_L1, (next(&r) % 3) * 0.05);
     ae_model_set_param(m, AE_PARAM_CONTRACTIVE_WEIGHT, (next(&r) % 3) * 0.05);
     ae_model_set_param(m, AE_PARAM_KL_WEIGHT, (next(&r) % 3) * 0.5);
-    const unsigned scaling = next(&r) % 3;
-    ae_model_set_param(m, AE_PARAM_SCALING, scaling);
+    ae_model_set_param(m, AE_PARAM_SCALING, next(&r) % 3);
+    double scaling = AE_SCALING_NONE; /* what the model took */
+    if (ae_model_get_param(m, AE_PARAM_SCALING, &scaling) != AE_OK)
+        __builtin_trap();
 
     size_t in = ae_model_input_dim(m), rows = 1 + next(&r) % 4;
     float *x = fuzz_malloc(rows * in * sizeof *x);
