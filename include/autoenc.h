@@ -34,7 +34,13 @@
  *   setting and the random generator live on the model handle.
  * - Thread safety: calls that take a `const ae_model *` may run concurrently
  *   on one model from several threads. Calls that take a non-const model need
- *   exclusive access to it.
+ *   exclusive access to it. Breaking this rule is detected, not undefined: a
+ *   call that changes a model while other calls use it, or a const call while
+ *   another thread changes the model, does nothing and returns #AE_ERR_BUSY
+ *   (see @ref ae_errors). ae_model_free() is the one call that cannot check:
+ *   free a model only when no other call uses it.
+ * - Results are finite: no call returns NaN or infinity with #AE_OK, even for
+ *   finite inputs too large for float arithmetic (see @ref ae_overflow).
  */
 #ifndef AUTOENC_H
 #define AUTOENC_H
@@ -66,7 +72,7 @@ extern "C" {
  * @{
  */
 #define AE_VERSION_MAJOR 0 /**< Incremented on an incompatible ABI change. */
-#define AE_VERSION_MINOR 2 /**< Incremented when functions or enum values are added. */
+#define AE_VERSION_MINOR 3 /**< Incremented when functions or enum values are added. */
 #define AE_VERSION_PATCH 0 /**< Incremented for fixes that change no interface. */
 /** The version as one number: `major * 10000 + minor * 100 + patch`. */
 #define AE_VERSION_NUMBER (AE_VERSION_MAJOR * 10000 + AE_VERSION_MINOR * 100 + AE_VERSION_PATCH)
@@ -105,9 +111,20 @@ AE_API size_t ae_max_layer_width(void);
  *
  * Each failure records a message in a thread-local slot read by
  * ae_last_error(). Failures of calls that take a non-const model are also
- * recorded on the model, read by ae_model_last_error(). The library owns
- * these strings; they stay valid until the next failing call in the same
- * thread (respectively on the same model).
+ * recorded on the model, read by ae_model_last_error(), whichever argument
+ * was at fault; #AE_ERR_BUSY is the exception, recorded in the calling thread
+ * only, since another call owns the model. The library owns these strings;
+ * they stay valid until the next failing call in the same thread
+ * (respectively on the same model).
+ *
+ * Misuse across threads is detected as SQLite detects it: each model counts
+ * the calls inside it in one atomic word. A call that would change the model
+ * while other calls use it, or a const call while another thread changes it,
+ * returns #AE_ERR_BUSY at once without doing anything; retry it when the other
+ * call is done, or give each thread its own model (ae_model_clone()). The
+ * thread running ae_model_fit() may still make const calls on the model from
+ * its progress callback; a call that changes the model from there is
+ * #AE_ERR_BUSY too.
  * @{
  */
 /** Status codes. The values are pinned forever; new codes only get new values. */
@@ -143,6 +160,32 @@ AE_API const char *ae_status_str(int status);
  *  none; never NULL. Valid until the next failing call in this thread. */
 AE_API const char *ae_last_error(void);
 /** @} */
+
+/**
+ * @defgroup ae_overflow Overflow
+ * @brief Finite inputs too large for float arithmetic never give NaN or
+ * infinity with #AE_OK.
+ *
+ * A row of finite values can still be too large for the network's float
+ * arithmetic (a row of 1e38s: a layer's products overflow, and +inf meets
+ * -inf). Every call that computes from inputs catches it, with one contract:
+ * - calls that return values (ae_model_encode(), ae_model_decode(),
+ *   ae_model_reconstruct(), ae_model_encode_distribution(), ae_model_sample(),
+ *   ae_model_interpolate(), ae_model_loss(), ae_model_gradient()) refuse with
+ *   #AE_ERR_NON_FINITE_RESULT naming the first such row; the outputs then hold
+ *   no meaningful values;
+ * - scoring calls give such a row its place instead of refusing it:
+ *   ae_model_score() gives it the score `FLT_MAX` (the largest float, meaning
+ *   "beyond float range") and ae_model_feature_errors() gives `FLT_MAX` to each
+ *   error that overflowed, so a batch with one extreme row still scores;
+ * - detection fails closed: ae_model_detect() labels a row scoring `FLT_MAX`
+ *   anomalous whatever the threshold, and on any failure sets every label to 1;
+ * - ae_model_fit_threshold() refuses with #AE_ERR_NON_FINITE_RESULT (a
+ *   quantile of real scores has no room for such a row);
+ * - training steps that overflow are divergence (#AE_ERR_DIVERGED), as before.
+ * Activations propagate NaN as torch does, so an overflow inside the network is
+ * never hidden by a saturating activation.
+ */
 
 /**
  * @defgroup ae_model_group Models
@@ -311,6 +354,29 @@ AE_API int ae_model_describe_layer(const ae_model *model, size_t layer,
  * take integral values. ae_param_bounds() gives each one's valid range, so
  * bindings never mirror private layouts. Settings may be changed between
  * training calls; they are copied by ae_model_clone().
+ *
+ * Some settings must suit each other and the model:
+ * - #AE_LOSS_BCE needs a sigmoid output (#AE_PARAM_OUTPUT_ACTIVATION) and
+ *   targets in [0, 1], so not #AE_SCALING_STANDARDIZE;
+ * - #AE_SCALING_STANDARDIZE needs an output that takes values of both signs
+ *   without bound: linear or leaky ReLU;
+ * - #AE_PARAM_NOISE_LEVEL is a probability (at most 1) for masking and
+ *   salt-and-pepper noise;
+ * - a variational model keeps a linear latent layer and takes neither the
+ *   activity nor the contractive penalty;
+ * - a positive #AE_PARAM_SPARSITY_WEIGHT needs #AE_PARAM_SPARSITY_LAYER to name
+ *   an encoder layer whose activation is sigmoid.
+ *
+ * A setting that breaks one of these rules against settings the caller has
+ * chosen (set with ae_model_set_param(), or loaded from a file) is refused
+ * when it is set, with #AE_ERR_STATE and a message naming the other setting;
+ * the model keeps its settings. A rule broken against a setting still at its
+ * default is left for later, so that settings can come in any order (the
+ * loss before the output activation that suits it): the calls that need the
+ * rule (training, and for the loss rules scoring) refuse the model until it
+ * is mended. A model file written by version 0.2 or earlier may hold settings
+ * that break a rule; it loads, the calls that need the rule refuse it, and
+ * it can be mended one setting at a time.
  * @{
  */
 /** Activation functions. Values pinned forever. */
@@ -351,10 +417,13 @@ typedef enum ae_noise {
  *  A feature's scaled value is `(x - offset) / scale`. */
 typedef enum ae_scaling {
     AE_SCALING_NONE = 0,       /**< features are used as they are */
-    AE_SCALING_MINMAX = 1,     /**< offset = minimum, scale = maximum - minimum (1 for a
-                                    constant feature): the fitted rows map into [0, 1] */
-    AE_SCALING_STANDARDIZE = 2 /**< offset = mean, scale = standard deviation (population,
-                                    1 for a constant feature); not with #AE_LOSS_BCE */
+    AE_SCALING_MINMAX = 1,     /**< offset = minimum, scale = maximum - minimum, at least
+                                    #AE_PARAM_SCALING_MIN_SCALE (1 for a constant feature): the
+                                    fitted rows map into [0, 1] */
+    AE_SCALING_STANDARDIZE = 2 /**< offset = mean, scale = standard deviation (population), at
+                                    least #AE_PARAM_SCALING_MIN_SCALE (1 for a constant
+                                    feature); not with #AE_LOSS_BCE, and only with a linear or
+                                    leaky ReLU output */
 } ae_scaling;
 
 /** Settings. Values pinned forever. Defaults in brackets. */
@@ -375,7 +444,9 @@ typedef enum ae_param {
     AE_PARAM_ADAM_BETA2 = 15,          /**< Adam second-moment decay, [0, 1) [0.999] */
     AE_PARAM_ADAM_EPSILON = 16,        /**< Adam denominator term, (0, 1] [1e-8] */
     AE_PARAM_WEIGHT_DECAY = 17,        /**< L2 on weights (not biases); decoupled for AdamW, [0, 1e3] [0] */
-    AE_PARAM_CLIP_NORM = 18,           /**< global gradient-norm clip, 0 = off, [0, 1e30] [0] */
+    AE_PARAM_CLIP_NORM = 18,           /**< global gradient-norm clip as torch.nn.utils.clip_grad_norm_: the
+                                            gradient is scaled by clip / (norm + 1e-6) when that is below
+                                            1; 0 = off, [0, 1e30] [0] */
 
     AE_PARAM_EPOCHS = 20,              /**< passes over the data in ae_model_fit(), [1, 1e9] [10] */
     AE_PARAM_BATCH_SIZE = 21,          /**< rows per step, [1, 1e7] [64] */
@@ -448,9 +519,10 @@ typedef enum ae_param {
 
 /**
  * Set one setting.
- * @return #AE_OK, or #AE_ERR_INVALID_ARGUMENT for an unknown parameter, a
+ * @return #AE_OK; #AE_ERR_INVALID_ARGUMENT for an unknown parameter, a
  *         non-integral value for an integer setting, or a value out of
- *         ae_param_bounds(); the model is unchanged on error.
+ *         ae_param_bounds(); #AE_ERR_STATE for a value that conflicts with
+ *         settings the caller chose (see above); the model is unchanged on error.
  */
 AE_API int ae_model_set_param(ae_model *model, ae_param param, double value);
 /** Read one setting into @p value. @return #AE_OK or #AE_ERR_INVALID_ARGUMENT. */
@@ -496,7 +568,10 @@ AE_API const char *ae_activation_name(ae_activation activation);
  * negative evidence lower bound (ELBO) per row. A training step decodes a
  * code sampled as `mean + exp(logvar / 2) * eps`, eps standard normal from the
  * model's generator; ae_model_gradient(), validation and inference decode the
- * mean (eps = 0).
+ * mean (eps = 0). The latent layer's log-variance is clamped into [-30, 20]
+ * wherever it is used (training, ae_model_encode_distribution()), so that
+ * `exp(logvar)` cannot overflow; a clamped value passes no gradient, as
+ * torch.clamp.
  *
  * The penalties see the activations before hidden dropout. Training losses
  * (ae_model_train_batch(), ae_model_gradient(), the fit report's training
@@ -633,6 +708,9 @@ AE_API int ae_model_train_batch(ae_model *model, const float *x, size_t n_rows, 
  *                 (weight decay is applied by the optimizer, not here).
  * @param n_gradient must equal ae_model_param_count().
  * @param loss     receives the batch loss (may be NULL).
+ * @return #AE_OK; an argument, data or state error; or #AE_ERR_NON_FINITE_RESULT
+ *         if the loss or the gradient would not be finite, naming the first row
+ *         whose loss overflows when there is one (see @ref ae_overflow).
  */
 AE_API int ae_model_gradient(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                              float *gradient, size_t n_gradient, double *loss);
@@ -659,11 +737,13 @@ AE_API int ae_model_reconstruct(const ae_model *model, const float *x, size_t n_
                                 float *y, size_t ld_y);
 /**
  * Per-row reconstruction error: @p scores[i] is the model's loss (mean over
- * the features) for row i. For #AE_LOSS_BCE, @p x must lie in [0, 1].
+ * the features) for row i. For #AE_LOSS_BCE, @p x must lie in [0, 1]. A row
+ * whose error overflows float scores `FLT_MAX` (see @ref ae_overflow).
  */
 AE_API int ae_model_score(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                           float *scores);
-/** Mean loss over all rows of @p x, accumulated in double. */
+/** Mean loss over all rows of @p x, accumulated in double;
+ *  #AE_ERR_NON_FINITE_RESULT if a row's loss overflows (see @ref ae_overflow). */
 AE_API int ae_model_loss(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                          double *loss);
 
@@ -735,7 +815,8 @@ AE_API int ae_model_interpolate(const ae_model *model, const float *x_a, const f
  * @param n_rows    rows of @p x, at least 1.
  * @param ld_x      leading dimension of @p x, at least input_dim.
  * @param errors    receives `n_rows x input_dim` errors, leading dimension
- *                  @p ld_errors (caller-owned; padding is left untouched).
+ *                  @p ld_errors (caller-owned; padding is left untouched); an
+ *                  error that overflows float is `FLT_MAX` (see @ref ae_overflow).
  * @param ld_errors leading dimension of @p errors, at least input_dim.
  */
 AE_API int ae_model_feature_errors(const ae_model *model, const float *x, size_t n_rows,
@@ -752,8 +833,8 @@ AE_API int ae_model_feature_errors(const ae_model *model, const float *x, size_t
  * @param contamination the expected share of anomalies, in [0, 0.5]; 0 gives
  *                      the largest score.
  * @param threshold     receives the threshold set (may be NULL).
- * @return #AE_OK, an argument or data error, or #AE_ERR_STATE if a row's score
- *         is not finite (the model's outputs overflow).
+ * @return #AE_OK, an argument or data error, or #AE_ERR_NON_FINITE_RESULT if a
+ *         row's score overflows float (see @ref ae_overflow).
  */
 AE_API int ae_model_fit_threshold(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                                   double contamination, double *threshold);
@@ -766,6 +847,10 @@ AE_API int ae_model_get_threshold(const ae_model *model, double *threshold);
 
 /**
  * Label rows: @p is_anomaly[i] = 1 if row i scores above the threshold, else 0.
+ * Detection fails closed: a row whose error overflows float (score `FLT_MAX`,
+ * see @ref ae_overflow) is anomalous whatever the threshold, and when the call
+ * fails after @p x and @p n_rows were found valid, every label is set to 1, so
+ * a caller that misses the status flags every row rather than none.
  * @param model      the model (const: safe to call concurrently).
  * @param x          `n_rows x input_dim`, leading dimension @p ld_x.
  * @param n_rows     rows of @p x, at least 1.
@@ -1023,13 +1108,18 @@ AE_API int ae_model_get_optimizer_state(const ae_model *model, uint64_t *step,
  * Set the optimizer state of the model's current optimizer (#AE_PARAM_OPTIMIZER),
  * in the layout of ae_model_get_optimizer_state(), e.g. to continue training
  * from another framework's checkpoint. For Adam and AdamW both moments are
- * required (the second not negative) and @p step is at most 2^53; for SGD the
+ * required (the second not negative) and @p step is at most 2^53 (both NULL
+ * with @p step 0 clears the state); for SGD the
  * momentum buffer may be given or NULL (no momentum state yet), the second
  * moment must be NULL and @p step 0. All values must be finite. The next
  * training step continues from this state as torch.optim does from its
  * state_dict.
- * @param model the model to change; needs exclusive access.
- * @param n     ae_model_param_count().
+ * @param model         the model to change; needs exclusive access.
+ * @param step          the step counter (torch's `step`): at most 2^53 for Adam, 0 for SGD.
+ * @param first_moment  ae_model_param_count() floats: Adam's first moment or SGD's
+ *                      momentum buffer (NULL: none).
+ * @param second_moment ae_model_param_count() floats: Adam's second moment (NULL: none).
+ * @param n             ae_model_param_count().
  * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT (NULL, wrong @p n, a buffer or counter
  *         the optimizer does not take), #AE_ERR_NON_FINITE_INPUT (a value that is
  *         not finite, or a negative second moment) or #AE_ERR_OUT_OF_MEMORY; on

@@ -123,11 +123,11 @@ static void test_calls_returning_values_refuse_a_row_that_overflows(void **state
     (void)state;
     for (size_t k = 0; k < ARRAY_LEN(KINDS); k++) {
         const model_kind *kind = &KINDS[k];
+        if (kind->loss == AE_LOSS_BCE) /* BCE targets: the row is refused as out of range */
+            continue;
         ae_model *m = make_model(kind->flags, kind->output, kind->loss);
         float x[ROWS * 4], y[ROWS * 4], z[ROWS * 2], log_var[ROWS * 2];
         make_rows(x);
-        if (kind->loss == AE_LOSS_BCE) /* BCE targets: the row is refused as out of range */
-            continue;
         expect_refused(ae_model_encode(m, x, ROWS, 4, z, 2), kind->name);
         expect_refused(ae_model_reconstruct(m, x, ROWS, 4, y, 4), kind->name);
         double loss = 0;
@@ -177,7 +177,8 @@ static void test_scores_saturate_at_flt_max_and_the_rest_stay_exact(void **state
             if (i == BAD_ROW)
                 continue;
             assert_int_equal(ae_model_score(m, x + i * 4, 1, 4, alone), AE_OK);
-            assert_true(scores[i] == alone[0]);
+            /* one row goes through sgemv, a batch through sgemm: rounding apart */
+            assert_true(fabsf(scores[i] - alone[0]) <= 1e-5f * (1.0f + fabsf(alone[0])));
             assert_true(scores[i] < 1e6f);
         }
         assert_int_equal(ae_model_feature_errors(m, x, ROWS, 4, errors, 4), AE_OK);

@@ -133,6 +133,18 @@ PIN(offsetof(ae_progress, train_loss) == 48);
 PIN(offsetof(ae_progress, val_loss) == 56);
 PIN(offsetof(ae_progress, seconds) == 64);
 PIN(sizeof(ae_progress) == 72);
+
+PIN(offsetof(ae_layer_description, size) == 0);
+PIN(offsetof(ae_layer_description, n_in) == 8);
+PIN(offsetof(ae_layer_description, n_out) == 16);
+PIN(offsetof(ae_layer_description, activation) == 24);
+PIN(offsetof(ae_layer_description, tied) == 28);
+PIN(offsetof(ae_layer_description, weights_layer) == 32);
+PIN(offsetof(ae_layer_description, weight_offset) == 40);
+PIN(offsetof(ae_layer_description, weight_count) == 48);
+PIN(offsetof(ae_layer_description, bias_offset) == 56);
+PIN(offsetof(ae_layer_description, bias_count) == 64);
+PIN(sizeof(ae_layer_description) == 72);
 #endif
 
 /* The declarations are usable as written: take the address of a few and call
