@@ -414,6 +414,23 @@ static void test_create_refuses_models_beyond_the_limits(void **state)
     expect_create(AE_ERR_INVALID_ARGUMENT, widths, 2049, widths, 2050);
     assert_int_equal(ae_max_layers(), AE_MAX_LAYERS);
     assert_int_equal(ae_max_layer_width(), AE_MAX_LAYER_WIDTH);
+
+    /* At the limit: a model of AE_MAX_LAYERS layers is made, and the loader takes back the
+     * file its save writes (one set of limits for both). */
+    ae_model *deep = NULL;
+    assert_int_equal(ae_model_create(&deep, widths, 2049, NULL, 0), AE_OK);
+    assert_int_equal(ae_model_layer_count(deep), AE_MAX_LAYERS);
+    size_t size = 0;
+    assert_int_equal(ae_model_save_size(deep, 0, &size), AE_OK);
+    unsigned char *bytes = malloc(size);
+    assert_non_null(bytes);
+    assert_int_equal(ae_model_save_to_memory(deep, 0, bytes, size, &size), AE_OK);
+    ae_model *loaded = NULL;
+    assert_int_equal(ae_model_load_from_memory(&loaded, bytes, size), AE_OK);
+    assert_int_equal(ae_model_layer_count(loaded), AE_MAX_LAYERS);
+    free(bytes);
+    ae_model_free(loaded);
+    ae_model_free(deep);
 }
 
 /* ---------------------------------------------------------------------------------- */
