@@ -10,12 +10,12 @@ set -eu
 
 ci_packages=""
 if [ "${1:-}" = "--ci" ]; then
-    ci_packages="clang libclang-rt-14-dev valgrind abigail-tools"
+    ci_packages="clang libclang-rt-14-dev valgrind abigail-tools lintian dpkg-dev file python3-numpy"
     shift
 fi
 
 packages="cmake gcc g++ libc6-dev make pkg-config binutils libopenblas-dev libcmocka-dev \
-doxygen zlib1g-dev dataset-fashion-mnist $ci_packages $*"
+doxygen zlib1g-dev libpng-dev dataset-fashion-mnist $ci_packages $*"
 
 missing=""
 for package in $packages; do
