@@ -1,0 +1,67 @@
+/* The autoenc tool: exit statuses, diagnostics and the subcommands' entry points.
+ *
+ * The tool is a client of the public header only (autoenc.h); nothing here may
+ * include the library's private headers. */
+#ifndef AUTOENC_CLI_H
+#define AUTOENC_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit statuses. 64-74 follow sysexits.h; 80-82 are the tool's own for models;
+ * 130 is the shell's convention for a process stopped by SIGINT. Documented in
+ * --help ("autoenc help exit-status") and the man page, which are generated from
+ * the same table (help.c). */
+enum cli_exit {
+    CLI_OK = 0,
+    CLI_EX_USAGE = 64,       /* the command line is wrong */
+    CLI_EX_DATAERR = 65,     /* an input data file is malformed or does not fit the model */
+    CLI_EX_NOINPUT = 66,     /* an input file does not exist, cannot be read, or is not a file */
+    CLI_EX_SOFTWARE = 70,    /* an internal error (a bug: please report it) */
+    CLI_EX_OSERR = 71,       /* out of memory, or another system failure */
+    CLI_EX_CANTCREAT = 73,   /* an output file cannot be created */
+    CLI_EX_IOERR = 74,       /* reading or writing failed part way */
+    CLI_EX_MODEL = 80,       /* a model file does not load (damaged, not a model, too new) */
+    CLI_EX_MODEL_STATE = 81, /* the model cannot do what was asked (no threshold, not variational...) */
+    CLI_EX_TRAINING = 82,    /* training diverged */
+    CLI_EX_INTERRUPTED = 130 /* stopped by Ctrl-C (SIGINT) */
+};
+
+/* Diagnostics: one line on stderr, "autoenc: " + message. Returns @p status so
+ * that callers can write `return cli_fail(CLI_EX_DATAERR, ...)`. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int cli_fail(int status, const char *fmt, ...);
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+void cli_note(const char *fmt, ...);
+
+/* The exit status for a library status (e.g. AE_ERR_FORMAT -> CLI_EX_MODEL). */
+int cli_status_from_ae(int code);
+
+/* Quiet mode silences notes (errors are always printed). */
+void cli_set_quiet(int quiet);
+int cli_is_quiet(void);
+
+/* Memory that fails loudly: NULL only when the size overflows or memory is out;
+ * callers report CLI_EX_OSERR. */
+void *cli_malloc_array(size_t count, size_t size);
+
+/* Subcommands: argc/argv start at the subcommand's name. */
+int cmd_train(int argc, char **argv);
+int cmd_threshold(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+int cmd_reconstruct(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_interpolate(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+#endif

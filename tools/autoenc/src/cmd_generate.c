@@ -1,0 +1,186 @@
+/* New rows from a model: autoenc sample (codes drawn from the prior of a variational
+ * model) and autoenc interpolate (decoded points on the line between two rows' codes). */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+#include "common.h"
+#include "output.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_N = OPT_COMMAND_BASE, OPT_SEED, OPT_FROM, OPT_TO, OPT_STEPS };
+static const cli_opt sample_opts[] = {{"samples", 'n', 1, OPT_N}, {"seed", 0, 1, OPT_SEED}, {0}};
+static const cli_opt interpolate_opts[] = {
+    {"from", 0, 1, OPT_FROM}, {"to", 0, 1, OPT_TO}, {"steps", 'n', 1, OPT_STEPS}, {0}};
+
+typedef struct gen_args {
+    cli_common common;
+    size_t n, seed, from, to;
+} gen_args;
+
+static int parse(gen_args *g, cli_args *a, const cli_opt *own)
+{
+    const cli_opt *groups[] = {cli_opts_misc, cli_opts_output, cli_opts_data, cli_opts_png, own,
+                               NULL};
+    int id, rc;
+    const char *v;
+    while ((rc = cli_next_option(a, groups, &id, &v)) == 1) {
+        rc = cli_common_option(&g->common, id, v);
+        if (rc > 0)
+            return rc;
+        rc = 0;
+        switch (id) {
+        case OPT_N: rc = cli_parse_size(own == sample_opts ? "-n" : "--steps", v, own == sample_opts ? 1 : 2, &g->n); break;
+        case OPT_STEPS: rc = cli_parse_size("--steps", v, 2, &g->n); break;
+        case OPT_SEED: rc = cli_parse_size("--seed", v, 0, &g->seed); break;
+        case OPT_FROM: rc = cli_parse_size("--from", v, 0, &g->from); break;
+        case OPT_TO: rc = cli_parse_size("--to", v, 0, &g->to); break;
+        default: break;
+        }
+        if (rc)
+            return rc;
+    }
+    return rc;
+}
+
+/* Writes rows to -o and/or a picture (--png); at least one of them is asked for. */
+static int emit(const gen_args *g, const cli_dataset *ds, const float *y, size_t rows, size_t d,
+                int strip)
+{
+    int rc = 0;
+    if (g->common.output)
+        rc = cli_write_matrix(g->common.output, g->common.format, y, rows, d, 0, 0);
+    if (rc == 0 && g->common.png) {
+        cli_image_shape shape;
+        if ((rc = cli_picture_shape(&g->common, ds, d, &shape)) != 0)
+            return rc;
+        size_t cols = strip ? rows : 1;
+        while (!strip && cols * cols < rows)
+            cols++;
+        size_t grid_rows = (rows + cols - 1) / cols;
+        const float **cells = calloc(grid_rows * cols, sizeof *cells);
+        if (!cells)
+            return cli_fail(CLI_EX_OSERR, "out of memory");
+        for (size_t i = 0; i < rows; i++)
+            cells[i] = y + i * d;
+        rc = cli_png_grid(g->common.png, cells, grid_rows, cols, &shape, g->common.scale);
+        free(cells);
+    }
+    return rc;
+}
+
+int cmd_sample(int argc, char **argv)
+{
+    gen_args g;
+    memset(&g, 0, sizeof g);
+    cli_common_init(&g.common);
+    g.n = 16;
+    cli_args a;
+    if (cli_args_init(&a, "sample", argc, argv) != 0)
+        return cli_fail(CLI_EX_OSERR, "out of memory");
+    ae_model *m = NULL;
+    float *y = NULL;
+    int rc = parse(&g, &a, sample_opts);
+    if (rc == 0 && g.common.help) {
+        rc = cli_print_help("sample");
+        goto done;
+    }
+    if (rc || (rc = cli_expect_positionals(&a, 1, 1, "autoenc sample MODEL -n N -o OUT [--png FILE]")))
+        goto done;
+    if (!g.common.output && !g.common.png) {
+        rc = cli_fail(CLI_EX_USAGE, "sample: give -o OUT, --png FILE or both");
+        goto done;
+    }
+    if ((rc = cli_load_model(a.positional[0], &m)) != 0)
+        goto done;
+    if (!(ae_model_architecture(m) & AE_ARCH_VARIATIONAL)) {
+        rc = cli_fail(CLI_EX_MODEL_STATE,
+                      "%s: sampling needs a variational model (train it with --variational); "
+                      "'autoenc interpolate' works with any model",
+                      a.positional[0]);
+        goto done;
+    }
+    size_t d = ae_model_input_dim(m);
+    y = cli_malloc_array(g.n, d * sizeof *y);
+    if (!y) {
+        rc = cli_fail(CLI_EX_OSERR, "out of memory for %zu rows of %zu values", g.n, d);
+        goto done;
+    }
+    int arc = ae_model_sample(m, (uint64_t)g.seed, g.n, y, d);
+    if (arc != AE_OK) {
+        rc = cli_fail(cli_status_from_ae(arc), "sample: %s", ae_last_error());
+        goto done;
+    }
+    rc = emit(&g, NULL, y, g.n, d, 0);
+done:
+    free(y);
+    ae_model_free(m);
+    cli_args_free(&a);
+    return rc;
+}
+
+int cmd_interpolate(int argc, char **argv)
+{
+    gen_args g;
+    memset(&g, 0, sizeof g);
+    cli_common_init(&g.common);
+    g.n = 10;
+    g.to = 1;
+    cli_args a;
+    if (cli_args_init(&a, "interpolate", argc, argv) != 0)
+        return cli_fail(CLI_EX_OSERR, "out of memory");
+    ae_model *m = NULL;
+    cli_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    float *y = NULL, *ends = NULL;
+    int rc = parse(&g, &a, interpolate_opts);
+    if (rc == 0 && g.common.help) {
+        rc = cli_print_help("interpolate");
+        goto done;
+    }
+    if (rc || (rc = cli_expect_positionals(&a, 2, 2,
+                                           "autoenc interpolate MODEL DATA --from I --to J -o OUT")))
+        goto done;
+    if (!g.common.output && !g.common.png) {
+        rc = cli_fail(CLI_EX_USAGE, "interpolate: give -o OUT, --png FILE or both");
+        goto done;
+    }
+    if ((rc = cli_load_model(a.positional[0], &m)) != 0)
+        goto done;
+    if (ae_model_layer_count(m) == ae_model_encoder_layer_count(m)) {
+        rc = cli_fail(CLI_EX_MODEL_STATE, "%s: an encoder alone cannot interpolate: it has no decoder",
+                      a.positional[0]);
+        goto done;
+    }
+    size_t d = ae_model_input_dim(m);
+    if ((rc = cli_open_data(&ds, a.positional[1], &g.common.read, d, a.positional[0], "rows")) != 0)
+        goto done;
+    if (g.from >= ds.rows || g.to >= ds.rows) {
+        rc = cli_fail(CLI_EX_USAGE, "--from %zu --to %zu: %s has rows 0 to %zu", g.from, g.to,
+                      ds.path, ds.rows - 1);
+        goto done;
+    }
+    y = cli_malloc_array(g.n, d * sizeof *y);
+    ends = cli_malloc_array(2, d * sizeof *ends);
+    if (!y || !ends) {
+        rc = cli_fail(CLI_EX_OSERR, "out of memory");
+        goto done;
+    }
+    memmove(ends, cli_dataset_rows(&ds, g.from, 1, ends), d * sizeof *ends);
+    memmove(ends + d, cli_dataset_rows(&ds, g.to, 1, ends + d), d * sizeof *ends);
+    int arc = ae_model_interpolate(m, ends, ends + d, g.n, y, d);
+    if (arc != AE_OK) {
+        rc = cli_fail(cli_status_from_ae(arc), "%s: rows %zu and %zu: %s", ds.path, g.from, g.to,
+                      ae_last_error());
+        goto done;
+    }
+    rc = emit(&g, &ds, y, g.n, d, 1);
+done:
+    free(y);
+    free(ends);
+    cli_dataset_free(&ds);
+    ae_model_free(m);
+    cli_args_free(&a);
+    return rc;
+}

@@ -1,0 +1,347 @@
+/* autoenc train DATA -o MODEL --widths 784,256,32 [settings]: one ae_model_fit (after an
+ * optional ae_model_pretrain) on the whole data, memory-mapped or read once, with
+ * progress, history, checkpoints, Ctrl-C and an optional anomaly threshold. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+#include "common.h"
+#include "progress.h"
+#include "settings.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    OPT_WIDTHS = OPT_COMMAND_BASE, OPT_DECODER, OPT_TIED, OPT_VARIATIONAL, OPT_PRETRAIN, OPT_SET,
+    OPT_RESUME, OPT_VALIDATION_DATA, OPT_CONTAMINATION, OPT_HISTORY, OPT_CHECKPOINT_EVERY,
+    OPT_CHECKPOINT, OPT_SAVE_OPTIMIZER
+};
+
+static const cli_opt train_opts[] = {
+    {"widths", 'w', 1, OPT_WIDTHS},
+    {"decoder", 0, 1, OPT_DECODER},
+    {"tied", 0, 0, OPT_TIED},
+    {"variational", 0, 0, OPT_VARIATIONAL},
+    {"pretrain", 0, 0, OPT_PRETRAIN},
+    {"set", 0, 1, OPT_SET},
+    {"resume", 0, 1, OPT_RESUME},
+    {"validation-data", 0, 1, OPT_VALIDATION_DATA},
+    {"contamination", 0, 1, OPT_CONTAMINATION},
+    {"history", 0, 1, OPT_HISTORY},
+    {"checkpoint-every", 0, 1, OPT_CHECKPOINT_EVERY},
+    {"checkpoint", 0, 1, OPT_CHECKPOINT},
+    {"save-optimizer", 0, 0, OPT_SAVE_OPTIMIZER},
+    {0}};
+
+typedef struct train_args {
+    cli_common common;
+    cli_settings settings;
+    size_t *widths, n_widths, *decoder, n_decoder;
+    unsigned arch;
+    int pretrain, save_optimizer;
+    const char *resume, *validation_data, *history, *checkpoint;
+    double contamination;
+    size_t checkpoint_every;
+} train_args;
+
+static const char *stop_reason_name(int reason)
+{
+    switch (reason) {
+    case AE_STOP_COMPLETED: return "completed";
+    case AE_STOP_EARLY: return "early_stopping";
+    case AE_STOP_CANCELLED: return "cancelled";
+    case AE_STOP_DIVERGED: return "diverged";
+    default: return "unknown";
+    }
+}
+
+static void json_number(FILE *out, const char *key, double v, int last)
+{
+    if (isfinite(v))
+        fprintf(out, "  \"%s\": %.9g%s\n", key, v, last ? "" : ",");
+    else
+        fprintf(out, "  \"%s\": null%s\n", key, last ? "" : ",");
+}
+
+static void print_json(const ae_fit_report *r, const char *model_path, size_t rows, int status,
+                       double threshold)
+{
+    FILE *out = stdout;
+    fprintf(out, "{\n  \"model\": \"");
+    for (const char *p = model_path ? model_path : ""; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', out);
+        if ((unsigned char)*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fprintf(out, "\",\n  \"rows\": %zu,\n  \"status\": %d,\n", rows, status);
+    fprintf(out, "  \"epochs_run\": %llu,\n  \"steps_run\": %llu,\n  \"best_epoch\": %llu,\n",
+            (unsigned long long)r->epochs_run, (unsigned long long)r->steps_run,
+            (unsigned long long)r->best_epoch);
+    fprintf(out, "  \"stop_reason\": \"%s\",\n  \"restored_best\": %s,\n",
+            stop_reason_name(r->stop_reason), r->restored_best ? "true" : "false");
+    json_number(out, "final_train_loss", r->final_train_loss, 0);
+    json_number(out, "final_val_loss", r->final_val_loss, 0);
+    json_number(out, "best_loss", r->best_loss, 0);
+    json_number(out, "final_kl", r->final_kl, 0);
+    json_number(out, "final_elbo", r->final_elbo, 0);
+    json_number(out, "threshold", threshold, 0);
+    json_number(out, "seconds", r->seconds, 0);
+    json_number(out, "samples_per_second", r->samples_per_second, 1);
+    fprintf(out, "}\n");
+    fflush(out);
+}
+
+static int parse(train_args *t, cli_args *a)
+{
+    const cli_opt *groups[] = {cli_opts_misc, cli_opts_output, cli_opts_data, train_opts,
+                               cli_setting_flags(), NULL};
+    int id, rc;
+    const char *value;
+    while ((rc = cli_next_option(a, groups, &id, &value)) == 1) {
+        rc = cli_common_option(&t->common, id, value);
+        if (rc > 0)
+            return rc;
+        if (rc == 0)
+            continue;
+        rc = 0;
+        if (id >= CLI_SETTING_FLAG_ID) {
+            rc = cli_settings_add_flag(&t->settings, id, value);
+        } else {
+            switch (id) {
+            case OPT_WIDTHS:
+                free(t->widths);
+                rc = cli_parse_size_list("--widths", value, 2, &t->widths, &t->n_widths);
+                break;
+            case OPT_DECODER:
+                free(t->decoder);
+                rc = cli_parse_size_list("--decoder", value, 2, &t->decoder, &t->n_decoder);
+                break;
+            case OPT_TIED: t->arch |= AE_ARCH_TIED_WEIGHTS; break;
+            case OPT_VARIATIONAL: t->arch |= AE_ARCH_VARIATIONAL; break;
+            case OPT_PRETRAIN: t->pretrain = 1; break;
+            case OPT_SET: rc = cli_settings_add_assignment(&t->settings, value); break;
+            case OPT_RESUME: t->resume = value; break;
+            case OPT_VALIDATION_DATA: t->validation_data = value; break;
+            case OPT_CONTAMINATION:
+                rc = cli_parse_double("--contamination", value, &t->contamination);
+                if (rc == 0 && !(t->contamination >= 0 && t->contamination <= 0.5))
+                    rc = cli_fail(CLI_EX_USAGE, "--contamination %s: expected a share in [0, 0.5]",
+                                  value);
+                break;
+            case OPT_HISTORY: t->history = value; break;
+            case OPT_CHECKPOINT_EVERY:
+                rc = cli_parse_size("--checkpoint-every", value, 1, &t->checkpoint_every);
+                break;
+            case OPT_CHECKPOINT: t->checkpoint = value; break;
+            case OPT_SAVE_OPTIMIZER: t->save_optimizer = 1; break;
+            default: rc = cli_fail(CLI_EX_SOFTWARE, "internal error: option %d", id);
+            }
+        }
+        if (rc)
+            return rc;
+    }
+    return rc;
+}
+
+static int make_model(train_args *t, const cli_dataset *ds, ae_model **model)
+{
+    if (t->resume) {
+        if (t->widths || t->decoder || t->arch)
+            return cli_fail(CLI_EX_USAGE,
+                            "--resume takes the architecture from the model: drop --widths, "
+                            "--decoder, --tied and --variational");
+        int rc = cli_load_model(t->resume, model);
+        if (rc)
+            return rc;
+        if (ae_model_input_dim(*model) != ds->cols) {
+            cli_fail(CLI_EX_DATAERR, "%s: rows of %zu values, but the model %s takes rows of %zu",
+                     ds->path, ds->cols, t->resume, ae_model_input_dim(*model));
+            ae_model_free(*model);
+            *model = NULL;
+            return CLI_EX_DATAERR;
+        }
+        return 0;
+    }
+    if (!t->widths)
+        return cli_fail(CLI_EX_USAGE,
+                        "train: give the encoder's widths, e.g. --widths %zu,256,32 (input, "
+                        "hidden..., code)",
+                        ds->cols);
+    if (t->widths[0] != ds->cols)
+        return cli_fail(CLI_EX_DATAERR,
+                        "%s: rows of %zu values, but --widths starts with an input width of %zu",
+                        ds->path, ds->cols, t->widths[0]);
+    int rc = ae_model_create_ex(model, t->widths, t->n_widths, t->decoder, t->n_decoder, t->arch);
+    if (rc != AE_OK)
+        return cli_fail(rc == AE_ERR_INVALID_ARGUMENT ? CLI_EX_USAGE : cli_status_from_ae(rc),
+                        "cannot make the model: %s", ae_last_error());
+    return 0;
+}
+
+static int report_fit_failure(int rc, const ae_model *model, const cli_dataset *ds,
+                              const char *what)
+{
+    double loss = 0, scaling = 0;
+    ae_model_get_param(model, AE_PARAM_LOSS, &loss);
+    ae_model_get_param(model, AE_PARAM_SCALING, &scaling);
+    if (rc == AE_ERR_NON_FINITE_INPUT || rc == AE_ERR_INPUT_RANGE)
+        return cli_dataset_report(ds, 0, ds->rows, rc, ae_model_last_error(model),
+                                  loss == AE_LOSS_BCE && scaling == AE_SCALING_NONE);
+    if (rc == AE_ERR_STATE)
+        return cli_fail(CLI_EX_USAGE, "%s: %s", what, ae_model_last_error(model));
+    if (rc == AE_ERR_DIVERGED)
+        return cli_fail(CLI_EX_TRAINING,
+                        "%s diverged: %s (no model saved; try a lower --lr or --clip-norm)",
+                        what, ae_model_last_error(model));
+    return cli_fail(cli_status_from_ae(rc), "%s: %s", what, ae_model_last_error(model));
+}
+
+static int run(train_args *t, const char *data_path)
+{
+    cli_dataset ds, val;
+    memset(&val, 0, sizeof val);
+    ae_model *model = NULL;
+    cli_progress progress;
+    memset(&progress, 0, sizeof progress);
+    ae_fit_report report;
+    memset(&report, 0, sizeof report);
+    report.size = sizeof report;
+    report.final_train_loss = report.final_val_loss = report.best_loss = NAN;
+    report.final_kl = report.final_elbo = NAN;
+    double threshold = NAN;
+    int rc = cli_open_data(&ds, data_path, &t->common.read, 0, NULL, NULL);
+    if (rc)
+        return rc;
+    if ((rc = cli_dataset_materialize(&ds)) != 0 || (rc = make_model(t, &ds, &model)) != 0)
+        goto done;
+    if (t->validation_data) {
+        cli_read_options vo = t->common.read;
+        vo.class_label = -1; /* validation rows are given as they are */
+        vo.labels = NULL;
+        vo.max_rows = 0;
+        if ((rc = cli_open_data(&val, t->validation_data, &vo, ds.cols, "being trained",
+                                "rows")) != 0 ||
+            (rc = cli_dataset_materialize(&val)) != 0)
+            goto done;
+    }
+    if ((rc = cli_settings_apply(&t->settings, model)) != 0)
+        goto done;
+    double vf = 0;
+    ae_model_get_param(model, AE_PARAM_VALIDATION_FRACTION, &vf);
+    size_t train_rows = t->validation_data ? ds.rows : ds.rows - (size_t)((double)ds.rows * vf);
+    cli_progress_init(&progress, t->common.quiet, train_rows);
+    progress.model = model;
+    progress.checkpoint_every = t->checkpoint_every;
+    progress.checkpoint_path = t->checkpoint ? t->checkpoint : t->common.output;
+    progress.save_flags = t->save_optimizer ? AE_SAVE_OPTIMIZER_STATE : AE_SAVE_DEFAULT;
+    ae_model_set_param(model, AE_PARAM_PROGRESS_EVERY_BATCH, 1);
+    ae_model_set_progress(model, cli_progress_callback, &progress);
+
+    cli_signals_graceful(1);
+    int fit_rc = AE_OK;
+    if (t->pretrain) {
+        size_t stages = ae_model_encoder_layer_count(model);
+        fit_rc = ae_model_pretrain(model, ds.data, ds.rows, ds.cols, NULL, 0);
+        cli_progress_finish(&progress);
+        if (fit_rc == AE_OK && progress.mode != CLI_PROGRESS_QUIET)
+            fprintf(stderr, "fine-tuning after %zu pre-training stages\n", stages);
+        progress.stage = 0;
+        progress.last_seconds = 0;
+        progress.last_epoch = 0;
+        progress.epoch_start = 0;
+    }
+    if (fit_rc == AE_OK)
+        fit_rc = ae_model_fit_validated(model, ds.data, ds.rows, ds.cols, val.data, val.rows,
+                                        val.cols, &report);
+    cli_signals_graceful(0);
+    cli_progress_finish(&progress);
+    ae_model_set_progress(model, NULL, NULL);
+    ae_model_set_param(model, AE_PARAM_PROGRESS_EVERY_BATCH, 0);
+
+    int interrupted = fit_rc == AE_ERR_CANCELLED;
+    if (fit_rc != AE_OK && !interrupted) {
+        rc = report_fit_failure(fit_rc, model, &ds, t->pretrain ? "training" : "training");
+        goto done;
+    }
+    if (!interrupted && t->contamination > 0) {
+        int trc = ae_model_fit_threshold(model, ds.data, ds.rows, ds.cols, t->contamination,
+                                         &threshold);
+        if (trc != AE_OK) {
+            rc = report_fit_failure(trc, model, &ds, "fitting the threshold");
+            goto done;
+        }
+        cli_note("anomaly threshold %.6g (%.3g%% of the training rows score above it)",
+                 threshold, 100.0 * t->contamination);
+    }
+    if (t->common.output) {
+        int src = ae_model_save(model, t->common.output, progress.save_flags);
+        if (src != AE_OK) {
+            rc = cli_fail(cli_status_from_ae(src) == CLI_EX_IOERR ? CLI_EX_CANTCREAT
+                                                                   : cli_status_from_ae(src),
+                          "cannot save the model: %s", ae_last_error());
+            goto done;
+        }
+    }
+    if (t->history && (rc = cli_progress_write_history(&progress, t->history)) != 0)
+        goto done;
+    if (t->common.json)
+        print_json(&report, t->common.output, ds.rows, interrupted ? CLI_EX_INTERRUPTED : 0,
+                   threshold);
+    if (interrupted) {
+        if (t->common.output)
+            cli_fail(CLI_EX_INTERRUPTED,
+                     "interrupted after %llu complete epochs: saved the model (%s weights) to %s",
+                     (unsigned long long)report.epochs_run,
+                     report.restored_best ? "the best epoch's" : "the latest", t->common.output);
+        else
+            cli_fail(CLI_EX_INTERRUPTED, "interrupted: nothing saved (no -o given)");
+        rc = CLI_EX_INTERRUPTED;
+        goto done;
+    }
+    if (progress.mode != CLI_PROGRESS_QUIET)
+        fprintf(stderr, "trained %llu epochs (%s) in %.1f s, %.0f rows/s; %s%s\n",
+                (unsigned long long)report.epochs_run, stop_reason_name(report.stop_reason),
+                report.seconds, report.samples_per_second,
+                t->common.output ? "saved to " : "not saved (no -o given)",
+                t->common.output ? t->common.output : "");
+    rc = 0;
+done:
+    cli_progress_free(&progress);
+    ae_model_free(model);
+    cli_dataset_free(&val);
+    cli_dataset_free(&ds);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args t;
+    memset(&t, 0, sizeof t);
+    cli_common_init(&t.common);
+    cli_args a;
+    if (cli_args_init(&a, "train", argc, argv) != 0)
+        return cli_fail(CLI_EX_OSERR, "out of memory");
+    int rc = parse(&t, &a);
+    if (rc == 0 && t.common.help)
+        rc = cli_print_help("train");
+    else if (rc == 0)
+        rc = cli_expect_positionals(&a, 1, 1, "autoenc train DATA -o MODEL --widths IN,...,CODE");
+    if (rc == 0 && !t.common.help) {
+        cli_set_quiet(t.common.quiet);
+        if (!t.common.output && !t.common.json)
+            cli_note("no -o MODEL given: the trained model will not be saved");
+        if (t.checkpoint_every && !t.checkpoint && !t.common.output)
+            rc = cli_fail(CLI_EX_USAGE, "--checkpoint-every needs -o MODEL or --checkpoint FILE");
+        else
+            rc = run(&t, a.positional[0]);
+    }
+    cli_settings_free(&t.settings);
+    free(t.widths);
+    free(t.decoder);
+    cli_args_free(&a);
+    return rc;
+}

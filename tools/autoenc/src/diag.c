@@ -1,0 +1,75 @@
+/* Diagnostics and the mapping from library statuses to exit statuses. */
+#include "cli.h"
+
+#include <autoenc.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int quiet_mode;
+
+void cli_set_quiet(int quiet) { quiet_mode = quiet; }
+int cli_is_quiet(void) { return quiet_mode; }
+
+int cli_fail(int status, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    fputs("autoenc: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+    va_end(args);
+    return status;
+}
+
+void cli_note(const char *fmt, ...)
+{
+    if (quiet_mode)
+        return;
+    va_list args;
+    va_start(args, fmt);
+    fputs("autoenc: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+    va_end(args);
+}
+
+int cli_status_from_ae(int code)
+{
+    switch (code) {
+    case AE_OK:
+        return CLI_OK;
+    case AE_ERR_NON_FINITE_INPUT:
+    case AE_ERR_INPUT_RANGE:
+    case AE_ERR_NON_FINITE_RESULT:
+        return CLI_EX_DATAERR;
+    case AE_ERR_OUT_OF_MEMORY:
+    case AE_ERR_SIZE_OVERFLOW:
+        return CLI_EX_OSERR;
+    case AE_ERR_IO:
+        return CLI_EX_IOERR;
+    case AE_ERR_FORMAT:
+    case AE_ERR_CHECKSUM:
+    case AE_ERR_VERSION:
+        return CLI_EX_MODEL;
+    case AE_ERR_STATE:
+        return CLI_EX_MODEL_STATE;
+    case AE_ERR_CANCELLED:
+        return CLI_EX_INTERRUPTED;
+    case AE_ERR_DIVERGED:
+        return CLI_EX_TRAINING;
+    case AE_ERR_INVALID_ARGUMENT:
+        return CLI_EX_USAGE;
+    default:
+        return CLI_EX_SOFTWARE;
+    }
+}
+
+void *cli_malloc_array(size_t count, size_t size)
+{
+    if (size != 0 && count > (size_t)-1 / size)
+        return NULL;
+    size_t bytes = count * size;
+    return malloc(bytes > 0 ? bytes : 1);
+}
