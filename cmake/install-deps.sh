@@ -10,12 +10,14 @@ set -eu
 
 ci_packages=""
 if [ "${1:-}" = "--ci" ]; then
-    ci_packages="clang libclang-rt-14-dev valgrind abigail-tools lintian dpkg-dev file python3-numpy"
+    ci_packages="clang libclang-rt-14-dev valgrind abigail-tools lintian dpkg-dev file"
     shift
 fi
 
 packages="cmake gcc g++ libc6-dev make pkg-config binutils libopenblas-dev libcmocka-dev \
-doxygen zlib1g-dev libpng-dev dataset-fashion-mnist $ci_packages $*"
+doxygen zlib1g-dev libpng-dev dataset-fashion-mnist \
+python3 python3-numpy python3-sklearn python3-pytest python3-tqdm python3-venv python3-setuptools \
+python3-pip $ci_packages $*"
 
 missing=""
 for package in $packages; do
