@@ -19,6 +19,11 @@ doxygen zlib1g-dev libpng-dev dataset-fashion-mnist \
 python3 python3-numpy python3-sklearn python3-pytest python3-tqdm python3-venv python3-setuptools \
 python3-pip $ci_packages $*"
 
+# Rust: Debian's cargo and rustc, unless a toolchain is already on the PATH (rustup's).
+if ! command -v cargo >/dev/null 2>&1 || ! command -v rustc >/dev/null 2>&1; then
+    packages="$packages cargo rustc"
+fi
+
 missing=""
 for package in $packages; do
     status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$package" 2>/dev/null || true)
