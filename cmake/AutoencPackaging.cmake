@@ -16,7 +16,7 @@ set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
   ${_ae_deb}/changelog ${PROJECT_SOURCE_DIR}/tests/abi/exported-symbols.txt)
 
 # The Debian revision comes from the newest entry of cmake/debian/changelog, whose
-# upstream part must be the version in autoenc.h. A mismatch only stops cpack (below).
+# upstream part must be the version in autoenc.h. A mismatch warns here and stops cpack.
 set(_ae_deb_problems "")
 file(STRINGS ${_ae_deb}/changelog _ae_top LIMIT_COUNT 1)
 if(_ae_top MATCHES "^libautoenc \\(([^)-]+)-([^)]+)\\) ")
@@ -27,8 +27,10 @@ else()
   set(_ae_deb_revision 1)
 endif()
 if(NOT _ae_deb_upstream STREQUAL PROJECT_VERSION)
-  list(APPEND _ae_deb_problems
-    "cmake/debian/changelog starts at ${_ae_deb_upstream}, autoenc.h says ${PROJECT_VERSION}: add an entry (${PROJECT_VERSION}-1)")
+  set(_ae_message "cmake/debian/changelog starts at ${_ae_deb_upstream}, autoenc.h says \
+${PROJECT_VERSION}: add an entry (${PROJECT_VERSION}-1) at its top (docs/packaging.md)")
+  message(WARNING "${_ae_message}")
+  list(APPEND _ae_deb_problems "${_ae_message}")
 endif()
 # Files go where Debian wants them: /usr, the multiarch library folder, and the guides in
 # the -dev package's own documentation folder.
@@ -76,32 +78,48 @@ endforeach()
 
 # The symbols file of libautoenc0 (cmake/debian/libautoenc0.symbols) dates each function
 # at the first packaged version that has it, so that dpkg-shlibdeps asks for no newer
-# library than a program needs. It must name exactly the functions of the checked-in list
-# the ABI tests keep equal to the library: a function added to the API needs a line
-# " ae_name@Base <new version>" there too.
+# library than a program needs. A function of the checked-in export list (which the ABI
+# tests keep equal to the library) that the file lacks is new in this version: it is
+# dated ${PROJECT_VERSION} in the package, and a warning asks for the line to be added.
+# A dated function the library no longer exports stops cpack: that is an ABI break.
 set(_ae_symbols_file ${_ae_deb}/${_ae_pkg_runtime}.symbols)
 if(EXISTS ${_ae_symbols_file})
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_ae_symbols_file})
   file(STRINGS ${PROJECT_SOURCE_DIR}/tests/abi/exported-symbols.txt _ae_exported REGEX "^ae_")
-  file(STRINGS ${_ae_symbols_file} _ae_dated REGEX "^ ae_")
+  file(STRINGS ${_ae_symbols_file} _ae_symbol_lines REGEX "^ ae_")
+  set(_ae_dated ${_ae_symbol_lines})
   list(TRANSFORM _ae_dated REPLACE "^ ([^@]+)@.*$" "\\1")
-  list(SORT _ae_exported)
-  list(SORT _ae_dated)
-  if(NOT _ae_exported STREQUAL _ae_dated)
-    set(_ae_undated ${_ae_exported})
-    list(REMOVE_ITEM _ae_undated ${_ae_dated})
-    set(_ae_gone ${_ae_dated})
-    list(REMOVE_ITEM _ae_gone ${_ae_exported})
-    list(JOIN _ae_undated ", " _ae_undated)
-    list(JOIN _ae_gone ", " _ae_gone)
-    list(APPEND _ae_deb_problems "cmake/debian/${_ae_pkg_runtime}.symbols differs from \
-tests/abi/exported-symbols.txt: not dated [${_ae_undated}], not exported [${_ae_gone}]")
+  set(_ae_new ${_ae_exported})
+  set(_ae_gone ${_ae_dated})
+  if(_ae_dated)
+    list(REMOVE_ITEM _ae_new ${_ae_dated})
   endif()
-  file(STRINGS ${_ae_symbols_file} _ae_symbols_head LIMIT_COUNT 1)
-  if(NOT _ae_symbols_head STREQUAL "libautoenc.so.${PROJECT_VERSION_MAJOR} ${_ae_pkg_runtime} #MINVER#")
+  if(_ae_exported)
+    list(REMOVE_ITEM _ae_gone ${_ae_exported})
+  endif()
+  if(_ae_gone)
+    list(JOIN _ae_gone ", " _ae_gone)
+    list(APPEND _ae_deb_problems "cmake/debian/${_ae_pkg_runtime}.symbols dates functions the \
+library no longer exports: ${_ae_gone}")
+  endif()
+  if(_ae_new)
+    list(TRANSFORM _ae_new REPLACE "^(.+)$" " \\1@Base ${PROJECT_VERSION}")
+    list(APPEND _ae_symbol_lines ${_ae_new})
+    list(JOIN _ae_new "\n" _ae_new)
+    message(WARNING "Functions new in ${PROJECT_VERSION} are missing from "
+      "cmake/debian/${_ae_pkg_runtime}.symbols (docs/packaging.md); add these lines:\n${_ae_new}")
+  endif()
+  list(SORT _ae_symbol_lines)
+  file(STRINGS ${_ae_symbols_file} _ae_symbols_head LIMIT_COUNT 2)
+  list(GET _ae_symbols_head 0 _ae_soname_line)
+  if(NOT _ae_soname_line STREQUAL "libautoenc.so.${PROJECT_VERSION_MAJOR} ${_ae_pkg_runtime} #MINVER#")
     list(APPEND _ae_deb_problems "cmake/debian/${_ae_pkg_runtime}.symbols must start with \
 \"libautoenc.so.${PROJECT_VERSION_MAJOR} ${_ae_pkg_runtime} #MINVER#\"")
   endif()
-  configure_file(${_ae_symbols_file} ${PROJECT_BINARY_DIR}/debian/symbols COPYONLY)
+  list(JOIN _ae_symbols_head "\n" _ae_symbols)
+  list(JOIN _ae_symbol_lines "\n" _ae_symbol_lines)
+  file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/debian/symbols
+    CONTENT "${_ae_symbols}\n${_ae_symbol_lines}\n" @ONLY)
 else()
   list(APPEND _ae_deb_problems "no symbols file cmake/debian/${_ae_pkg_runtime}.symbols")
 endif()

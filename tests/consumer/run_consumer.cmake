@@ -87,6 +87,13 @@ function(check_prefix prefix)
     message(FATAL_ERROR "the installed library keeps a search path:\n${dynamic}")
   endif()
 
+  # A shared library keeps OpenBLAS, libm and threads to itself: the exported target
+  # must not pass on a link dependency (least of all a build-tree imported target).
+  file(READ ${lib}/cmake/autoenc/autoencTargets.cmake targets)
+  if(targets MATCHES "INTERFACE_LINK_LIBRARIES")
+    message(FATAL_ERROR "autoenc::autoenc exports link dependencies:\n${targets}")
+  endif()
+
   file(GLOB_RECURSE text_files ${lib}/pkgconfig/*.pc ${lib}/cmake/autoenc/*.cmake)
   foreach(file IN LISTS text_files)
     file(READ ${file} text)
