@@ -146,10 +146,13 @@ typedef enum ae_status {
     AE_ERR_NON_FINITE_RESULT = -14, /**< A result computed from finite inputs would be NaN or infinite:
                                          the float arithmetic overflowed on a row (the message names
                                          it); see @ref ae_overflow. */
-    AE_ERR_BUSY = -15               /**< The model is in use by another call that this one may not
+    AE_ERR_BUSY = -15,              /**< The model is in use by another call that this one may not
                                          overlap (a call that changes the model while others use it,
                                          or a const call while it is being changed); nothing was
                                          done. Recorded in the calling thread only. */
+    AE_ERR_PEER = -16               /**< A distributed training call (see @ref ae_distributed) stopped
+                                         because another participant failed, or the engine joining
+                                         them did; the model is as documented for the call. */
 } ae_status;
 
 /** @return a static English description of @p status (e.g. "out of memory");
@@ -584,7 +587,9 @@ typedef enum ae_stop_reason {
     AE_STOP_COMPLETED = 0,     /**< all #AE_PARAM_EPOCHS ran */
     AE_STOP_EARLY = 1,         /**< early stopping: no improvement for #AE_PARAM_PATIENCE epochs */
     AE_STOP_CANCELLED = 2,     /**< the progress callback returned non-zero */
-    AE_STOP_DIVERGED = 3       /**< a non-finite loss or gradient; last finite weights restored */
+    AE_STOP_DIVERGED = 3,      /**< a non-finite loss or gradient; last finite weights restored */
+    AE_STOP_FAILED = 4         /**< a distributed fit stopped because another participant or the
+                                    engine failed (#AE_ERR_PEER); weights as after the last step */
 } ae_stop_reason;
 
 /**
@@ -714,6 +719,90 @@ AE_API int ae_model_train_batch(ae_model *model, const float *x, size_t n_rows, 
  */
 AE_API int ae_model_gradient(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                              float *gradient, size_t n_gradient, double *loss);
+/** @} */
+
+/**
+ * @defgroup ae_distributed Distributed training
+ * @brief A general way for an outside engine to take part in training, so that
+ * several processes (or threads, or machines) train one model on their own
+ * rows and end with the weights one process would get from all the rows.
+ *
+ * Each participant holds its own copy of the model (the same architecture,
+ * settings, weights, optimizer state and generator state: broadcast them
+ * first, e.g. with ae_model_save_to_memory()) and its own rows, and installs
+ * hooks with ae_model_set_train_hooks(). The library never learns what the
+ * engine is (libautoenc_mpi uses MPI). With hooks, ae_model_fit(),
+ * ae_model_fit_validated(), ae_model_train_batch(), ae_model_gradient(),
+ * ae_model_fit_scaling(), ae_model_pretrain() and the scaling a first fit
+ * fits become collective: every participant must make the same call, and:
+ * - a training step's objective is the mean over the rows of all participants
+ *   (the participant's own rows summed, divided by the global row count), and
+ *   its gradient is summed across participants through the gradient hooks: the
+ *   library hands each span of the flat gradient buffer to `gradient_ready` as
+ *   soon as the backward pass has finished it, last layer first, so the engine
+ *   can overlap communication with the rest of the backward pass, and calls
+ *   `gradient_wait` before clipping and the update;
+ * - the batch statistics of the sparsity penalty, the losses, row counts,
+ *   validation losses and every decision (divergence, early stopping, the best
+ *   epoch, cancellation, the scaling's statistics) go through `reduce`, so
+ *   every participant takes the same branch;
+ * - ae_model_fit() runs as many steps per epoch on every participant as the
+ *   participant with the most rows needs: one that runs out of rows takes part
+ *   with empty batches (uneven shards are fine; every row is used once per
+ *   epoch);
+ * - a failure on one participant (bad data, out of memory) is agreed on before
+ *   any step: the failing participant returns its own status, the others
+ *   #AE_ERR_PEER, every model unchanged; a hook that returns non-zero fails
+ *   the call with #AE_ERR_PEER;
+ * - randomness (shuffles, validation splits, noise, dropout masks, variational
+ *   codes) comes from a stream of the participant's own, derived from one draw
+ *   of the model's generator per epoch (per step in ae_model_train_batch()), so
+ *   the generators of all participants stay equal and a checkpoint saved by one
+ *   participant resumes all of them;
+ * - the progress callback is called where it is installed (install it on one
+ *   participant); its decision to stop is combined, so all stop together.
+ * One participant with hooks trains exactly as without them. The sums go in a
+ * different order than in one process, so the weights equal those of one
+ * process training on the combined batches up to float summation order.
+ * @{
+ */
+/** How ae_train_hooks::reduce combines values across participants. Values pinned forever. */
+typedef enum ae_reduce_op {
+    AE_REDUCE_SUM = 0, /**< elementwise sum */
+    AE_REDUCE_MAX = 1  /**< elementwise maximum */
+} ae_reduce_op;
+
+/**
+ * The engine's part in a distributed training step. Set `size` to
+ * `sizeof(ae_train_hooks)`; the struct may grow at its end. Each hook returns
+ * 0, or non-zero when the engine failed (the call then fails with
+ * #AE_ERR_PEER). Every participant makes the same hook calls in the same order
+ * with the same counts.
+ */
+typedef struct ae_train_hooks {
+    size_t size;           /**< set by the caller: sizeof(ae_train_hooks) */
+    uint32_t participant;  /**< this participant's index, 0 .. participants - 1 */
+    uint32_t participants; /**< how many take part, at least 1 */
+    void *user_data;       /**< passed to every hook untouched */
+    /** Combine @p count doubles across participants with @p op (an ::ae_reduce_op), in
+     *  place; when it returns, every participant holds the same result. */
+    int (*reduce)(double *values, size_t count, int op, void *user_data);
+    /** The span `gradients[offset .. offset + count)` of this participant's gradient is
+     *  final for this step: start summing it across participants, in place. May return
+     *  before the sum is done. */
+    int (*gradient_ready)(float *gradients, size_t offset, size_t count, void *user_data);
+    /** Return once every span handed to `gradient_ready` since the step began holds the
+     *  sum across participants (`gradients` has @p count floats, the whole buffer). */
+    int (*gradient_wait)(float *gradients, size_t count, void *user_data);
+} ae_train_hooks;
+
+/**
+ * Install @p hooks on @p model (copied; NULL removes them). The model's
+ * clones, exported encoders and loaded copies have no hooks.
+ * @return #AE_OK, or #AE_ERR_INVALID_ARGUMENT (`size` not set, a hook missing,
+ *         a participant index out of range).
+ */
+AE_API int ae_model_set_train_hooks(ae_model *model, const ae_train_hooks *hooks);
 /** @} */
 
 /**

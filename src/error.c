@@ -27,6 +27,7 @@ const char *ae_status_str(int status)
     case AE_ERR_BUFFER_TOO_SMALL: return "buffer too small";
     case AE_ERR_NON_FINITE_RESULT: return "non-finite result";
     case AE_ERR_BUSY: return "model busy";
+    case AE_ERR_PEER: return "another participant failed";
     default: return "unknown status";
     }
 }

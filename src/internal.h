@@ -85,6 +85,21 @@ int ae_leave_writer(ae_model *m, int status);
         return ae_leave_writer((model), (call));                               \
     } while (0)
 
+/* ---- distributed training (hooks.c): no-ops without hooks ---------------- */
+
+/* Combine values across participants in place. */
+int ae_hooks_reduce(ae_model *m, double *values, size_t count, ae_reduce_op op);
+/* Agree on a local status before a collective part of a call: returns status when it failed
+ * here, AE_ERR_PEER when it failed elsewhere, AE_OK when it held everywhere. */
+int ae_hooks_agree(ae_model *m, int status);
+/* Hand a finished span of model->grads to the engine; wait for all of them. */
+int ae_hooks_gradient_ready(ae_model *m, size_t offset, size_t count);
+int ae_hooks_gradient_wait(ae_model *m);
+/* Draw the participant's own stream (from one draw of the shared generator) and use it for
+ * the training draws until ae_hooks_end_stream; no-ops without hooks. */
+void ae_hooks_begin_stream(ae_model *m);
+void ae_hooks_end_stream(ae_model *m);
+
 /* ---- allocation (alloc.c): every allocation of the library goes here ---- */
 
 void *ae_alloc(size_t n_bytes);
@@ -204,6 +219,8 @@ typedef struct ae_workspace {
     float *dropped;        /* hidden dropout: each layer's output after dropout, as activations */
     uint8_t *keep;         /* hidden dropout: which outputs survived, as activations */
     float *columns;        /* per-unit penalty terms, 3 x max_width */
+    double *column_sums;   /* a layer's column sums in double, max_width (sparsity's batch means) */
+    double mean_rows;      /* rows the step's mean is over: every participant's (hooks.c) */
     float *code;           /* variational: the code each row decodes, batch_capacity x latent */
     double kl_sum;         /* variational: KL divergence summed over the last batch's rows */
     double recon_sum;      /* the last batch's reconstruction loss summed over its elements */
@@ -241,6 +258,11 @@ struct ae_model {
     ae_progress_fn progress;
     void *progress_user;
 
+    ae_train_hooks hooks; /* the engine of distributed training (hooks.c), when has_hooks */
+    bool has_hooks;
+    ae_rng stream;        /* the participant's own generator during a distributed call */
+    bool use_stream;
+
     float *scaling;     /* fitted scaling: input_dim offsets then input_dim scales; NULL if none */
 
     double threshold;   /* anomaly threshold (anomaly.c), finite and >= 0 */
@@ -258,6 +280,9 @@ struct ae_model {
 #define AE_MODEL_COPIED_BYTES offsetof(struct ae_model, guard)
 
 static inline size_t ae_input_dim(const ae_model *m) { return m->layers[0].n_in; }
+/* The generator training draws from: the participant's stream during a distributed call,
+ * or the model's own (hooks.c). */
+static inline ae_rng *ae_training_rng(ae_model *m) { return m->use_stream ? &m->stream : &m->rng; }
 static inline size_t ae_latent_layer(const ae_model *m) { return m->n_encoder_layers - 1; }
 static inline bool ae_has_decoder(const ae_model *m) { return m->n_layers > m->n_encoder_layers; }
 static inline const float *ae_scaling_offsets(const ae_model *m) { return m->scaling; }
@@ -381,11 +406,13 @@ void ae_layer_forward(const ae_model *model, size_t layer, const float *in, size
  * deterministic (no dropout, codes at their means). */
 double ae_net_forward_loss(ae_model *model, const float *x, size_t ld_x, const float *target,
                            size_t ld_target, size_t n_rows, float *delta, bool step);
-/* Training objective (mean loss plus penalties and KL term) and its gradient for the
- * n_rows rows of x (packed or strided), using the model's workspace. Gradients overwrite
- * model->grads. */
-double ae_backprop(ae_model *model, const float *x, size_t ld_x, const float *target,
-                   size_t ld_target, size_t n_rows, bool step);
+/* Training objective (mean loss plus penalties and KL term) into *objective, and its
+ * gradient into model->grads, for the n_rows rows of x (packed or strided; 0 rows for a
+ * participant without rows in a distributed step), using the model's workspace. With hooks
+ * the mean is over every participant's rows and the gradient their sum. AE_OK, or
+ * AE_ERR_PEER when the engine fails. */
+int ae_backprop(ae_model *model, const float *x, size_t ld_x, const float *target,
+                size_t ld_target, size_t n_rows, bool step, double *objective);
 /* Make the workspace hold batches of n_rows rows (and the hidden dropout buffers when the
  * settings ask for dropout). */
 int ae_workspace_reserve(ae_model *model, size_t n_rows);
@@ -402,16 +429,18 @@ void ae_fit_report_copy(ae_fit_report *out, const ae_fit_report *full);
 bool ae_penalties_active(const ae_settings *settings);
 /* The layer the sparsity penalty watches (the setting, with -1 meaning the latent layer). */
 size_t ae_sparsity_layer(const ae_model *model);
-/* Sum of the penalties for the batch whose activations the workspace holds; keeps the
- * per-unit terms the gradient needs. */
-double ae_penalties_forward(ae_model *model, size_t n_rows);
+/* The penalties for the batch whose activations the workspace holds, keeping the per-unit
+ * terms the gradient needs: *row_sums gets the terms that are sums over rows (to be summed
+ * across participants), *shared those of batch statistics (already combined: the same on
+ * every participant). Means are over work.mean_rows rows. */
+int ae_penalties_forward(ae_model *model, size_t n_rows, double *row_sums, double *shared);
 /* grad (packed n_rows x width of `layer`) += dPenalties/dA of the layer's outputs. */
 void ae_penalties_activation_grad(const ae_model *model, size_t layer, float *grad, size_t n_rows);
 /* delta += dPenalties/dZ through act'' (the contractive term), after act' was applied. */
 void ae_penalties_preactivation_grad(const ae_model *model, size_t layer, float *delta,
                                      size_t n_rows);
 /* model->grads of the layer's weights += their direct penalty gradient. */
-void ae_penalties_weight_grad(ae_model *model, size_t layer, size_t n_rows);
+void ae_penalties_weight_grad(ae_model *model, size_t layer);
 
 /* ---- scaling (scaling.c) ---------------------------------------------------- */
 

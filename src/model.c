@@ -261,6 +261,9 @@ static int clone_model(const ae_model *src, ae_model **out)
     m->params = m->grads = m->scaling = NULL;
     m->pool = NULL; /* the copy starts its own workers when it trains */
     m->pool_refused = 0;
+    m->has_hooks = false; /* a copy trains alone until it is given hooks */
+    memset(&m->hooks, 0, sizeof m->hooks);
+    m->use_stream = false;
     memset(&m->work, 0, sizeof m->work);
     memset(&m->optim, 0, sizeof m->optim);
     m->layers = ae_calloc(src->n_layers, sizeof *m->layers);

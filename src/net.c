@@ -45,6 +45,7 @@ void ae_workspace_release(ae_workspace *w)
     ae_free(w->dropped);
     ae_free(w->keep);
     ae_free(w->columns);
+    ae_free(w->column_sums);
     ae_free(w->code);
     memset(w, 0, sizeof *w);
 }
@@ -76,6 +77,7 @@ int ae_workspace_reserve(ae_model *m, size_t n_rows)
     fresh.delta_prev = ae_alloc_floats(delta_floats);
     fresh.activation_offsets = ae_calloc(m->n_layers, sizeof(size_t));
     fresh.columns = ae_calloc(m->max_width, 3 * sizeof(float));
+    fresh.column_sums = ae_calloc(m->max_width, sizeof(double));
     if (ae_is_variational(m))
         fresh.code = ae_alloc_floats(n_rows * ae_latent_dim(m)); /* <= delta_floats: no overflow */
     if (need_dropout) {
@@ -83,7 +85,7 @@ int ae_workspace_reserve(ae_model *m, size_t n_rows)
         fresh.keep = ae_alloc(total);
     }
     if (!fresh.batch || !fresh.corrupted || !fresh.activations || !fresh.delta || !fresh.delta_prev ||
-        !fresh.activation_offsets || !fresh.columns || (need_dropout && (!fresh.dropped || !fresh.keep)) ||
+        !fresh.activation_offsets || !fresh.columns || !fresh.column_sums || (need_dropout && (!fresh.dropped || !fresh.keep)) ||
         (ae_is_variational(m) && !fresh.code)) {
         ae_workspace_release(&fresh);
         return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu rows", n_rows);
@@ -164,7 +166,7 @@ static void sample_code(ae_model *m, size_t n_rows, bool step)
         for (size_t j = 0; j < k; j++) {
             double variance = exp((double)log_var[j]);
             kl += -0.5 * (1.0 + (double)log_var[j] - (double)mean[j] * mean[j] - variance);
-            code[j] = step ? mean[j] + (float)(sqrt(variance) * ae_rng_normal(&m->rng)) : mean[j];
+            code[j] = step ? mean[j] + (float)(sqrt(variance) * ae_rng_normal(ae_training_rng(m))) : mean[j];
         }
     }
     w->kl_sum = kl;
@@ -177,7 +179,7 @@ static void code_backward(const ae_model *m, const float *g, size_t n_rows, floa
     const ae_workspace *w = &m->work;
     const size_t k = ae_latent_dim(m);
     const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)];
-    const float c = (float)(m->settings.kl_weight * m->kl_ramp / ((double)n_rows * (double)ae_input_dim(m)));
+    const float c = (float)(m->settings.kl_weight * m->kl_ramp / (w->mean_rows * (double)ae_input_dim(m)));
     for (size_t i = 0; i < n_rows; i++) {
         const float *mean = stats + i * 2 * k, *log_var = mean + k, *code = w->code + i * k;
         const float *g_row = g + i * k;
@@ -207,7 +209,7 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
         ae_layer_forward(m, l, in, ld_in, n_rows, w->activations + at, width);
         if (drops_out(m, l, step))
             ae_dropout(w->activations + at, width, n_rows, width, m->settings.dropout_hidden,
-                       &m->rng, w->dropped + at, w->keep + at);
+                       ae_training_rng(m), w->dropped + at, w->keep + at);
         if (variational_latent(m, l)) {
             ae_clamp_log_variance(w->activations + at, n_rows, ae_latent_dim(m));
             sample_code(m, n_rows, step);
@@ -218,7 +220,9 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
     /* The output layer is fused with the loss and its gradient. */
     const ae_layer *top = &m->layers[last];
     float *y = w->activations + w->activation_offsets[last];
-    float grad_scale = 1.0f / (float)(n_rows * top->n_out);
+    /* With a delta this is a training pass, whose mean is over w->mean_rows rows (every
+     * participant's); a bare loss is over its own rows. */
+    float grad_scale = 1.0f / (float)((delta ? w->mean_rows : (double)n_rows) * (double)top->n_out);
     ae_layer_linear(m, last, in, ld_in, n_rows, y, top->n_out);
     loss_task task = {.model = m, .y = y, .target = target, .ld_target = ld_target, .delta = delta,
                       .grad_scale = grad_scale};
@@ -229,16 +233,21 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
     return sum;
 }
 
-double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target,
-                   size_t ld_target, size_t n_rows, bool step)
+/* Hand the engine the gradient spans layer l has finished: its bias, and its weights unless
+ * they are a tied decoder layer's share of its mirror's (complete when the mirror is done). */
+static int announce_layer(ae_model *m, size_t l)
+{
+    const ae_layer *L = &m->layers[l];
+    if (!L->transposed)
+        AE_FORWARD(ae_hooks_gradient_ready(m, L->weight_offset, L->n_out * L->n_in));
+    return ae_hooks_gradient_ready(m, L->bias_offset, L->n_out);
+}
+
+/* The backward pass proper over n_rows >= 1 rows, announcing each layer's spans. */
+static int backward(ae_model *m, const float *x, size_t ld_x, size_t n_rows, bool step)
 {
     ae_workspace *w = &m->work;
-    const size_t n_elements = n_rows * ae_input_dim(m);
     const bool penalties = ae_penalties_active(&m->settings);
-    double loss_sum = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta, step);
-    double penalty = penalties ? ae_penalties_forward(m, n_rows) : 0.0;
-    w->recon_sum = loss_sum;
-
     /* Backward: delta holds dLoss/dZ of layer l. */
     float *delta = w->delta, *delta_prev = w->delta_prev;
     for (size_t l = m->n_layers; l-- > 0;) {
@@ -254,7 +263,8 @@ double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target
                         delta, n_out, a_prev, ld_prev, L->shared_grad ? 1.0f : 0.0f, grad_w, n_in);
         ae_column_sums(delta, n_rows, L->n_out, m->grads + L->bias_offset);
         if (penalties)
-            ae_penalties_weight_grad(m, l, n_rows);
+            ae_penalties_weight_grad(m, l);
+        AE_FORWARD(announce_layer(m, l));
         if (l == 0)
             break; /* no gradient with respect to the data */
         /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
@@ -282,6 +292,41 @@ double ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target
         delta = delta_prev;
         delta_prev = swap;
     }
-    double kl = m->settings.kl_weight * m->kl_ramp * w->kl_sum / (double)n_elements;
-    return loss_sum / (double)n_elements + penalty + kl;
+    return AE_OK;
+}
+
+int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, size_t ld_target,
+                size_t n_rows, bool step, double *objective)
+{
+    ae_workspace *w = &m->work;
+    const double d = (double)ae_input_dim(m);
+    /* The mean is over every participant's rows (only this call's without hooks). */
+    double rows = (double)n_rows;
+    AE_FORWARD(ae_hooks_reduce(m, &rows, 1, AE_REDUCE_SUM));
+    w->mean_rows = rows;
+    double sums[3] = {0.0, 0.0, 0.0}; /* loss, penalties summed over rows, KL */
+    double shared_penalty = 0.0;      /* penalties of batch statistics, already combined */
+    const bool penalties = ae_penalties_active(&m->settings);
+    if (n_rows > 0) {
+        sums[0] = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta, step);
+        sums[2] = w->kl_sum;
+    }
+    /* A participant without rows in this step still takes part in every combination. */
+    if (penalties)
+        AE_FORWARD(ae_penalties_forward(m, n_rows, &sums[1], &shared_penalty));
+    if (n_rows > 0) {
+        AE_FORWARD(backward(m, x, ld_x, n_rows, step));
+    } else {
+        memset(m->grads, 0, m->n_params * sizeof(float));
+        for (size_t l = m->n_layers; l-- > 0;)
+            AE_FORWARD(announce_layer(m, l));
+    }
+    AE_FORWARD(ae_hooks_gradient_wait(m));
+    AE_FORWARD(ae_hooks_reduce(m, sums, 3, AE_REDUCE_SUM));
+    w->recon_sum = sums[0];
+    w->kl_sum = sums[2];
+    const double n_elements = rows * d;
+    *objective = sums[0] / n_elements + sums[1] + shared_penalty +
+                 m->settings.kl_weight * m->kl_ramp * sums[2] / n_elements;
+    return AE_OK;
 }

@@ -221,10 +221,22 @@ static double gradient_norm(ae_model *m)
     return sqrt(sum);
 }
 
+/* Whether a local verdict holds on every participant of a distributed step (the gradients
+ * are the same sums everywhere, but the engine may have added them in different orders). */
+static int everywhere(ae_model *m, bool *holds)
+{
+    double failed = *holds ? 0.0 : 1.0;
+    AE_FORWARD(ae_hooks_reduce(m, &failed, 1, AE_REDUCE_MAX));
+    *holds = failed == 0.0;
+    return AE_OK;
+}
+
 int ae_optimizer_step(ae_model *m)
 {
     double norm = gradient_norm(m);
-    AE_CHECK(isfinite(norm), m, AE_ERR_DIVERGED,
+    bool finite = isfinite(norm);
+    AE_FORWARD(everywhere(m, &finite));
+    AE_CHECK(finite, m, AE_ERR_DIVERGED,
              "the gradient is not finite; the step was skipped and the weights are unchanged");
     /* As torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when that is below 1. */
     const double clip_coefficient = m->settings.clip_norm / (norm + 1e-6);
@@ -232,12 +244,19 @@ int ae_optimizer_step(ae_model *m)
         ae_scale(m->grads, m->n_params, (float)clip_coefficient);
     AE_FORWARD(ae_optimizer_state_ensure(m));
     float finite_check = apply_update(m);
-    if (!isfinite(finite_check)) {
+    bool update_finite = isfinite(finite_check);
+    int status = everywhere(m, &update_finite);
+    if (status != AE_OK) {
+        /* The moments moved, the weights did not: start the moments afresh. */
+        ae_optimizer_state_release(&m->optim);
+        return status;
+    }
+    if (!update_finite) {
         /* The new values sit in the gradient buffer: the weights are untouched. */
         ae_optimizer_state_release(&m->optim);
         return ae_fail(m, AE_ERR_DIVERGED,
-                       "the step would make weights non-finite; it was skipped, the weights are "
-                       "unchanged and the optimizer state was reset");
+                       "the step would make the weights or the optimizer state non-finite; it was "
+                       "skipped, the weights are unchanged and the optimizer state was reset");
     }
     float *previous = m->params;
     m->params = m->grads;

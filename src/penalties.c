@@ -27,22 +27,32 @@ static const float *layer_outputs(const ae_model *m, size_t layer)
     return m->work.activations + m->work.activation_offsets[layer];
 }
 
-static double sparsity_forward(ae_model *m, size_t n_rows)
+/* The rows a batch mean is over: every participant's in a distributed step (hooks.c). */
+static double mean_rows(const ae_model *m) { return m->work.mean_rows; }
+
+/* The sparsity penalty of the batch's mean activations, which are combined across
+ * participants first: the penalty is a function of them, not a sum over rows. */
+static int sparsity_forward(ae_model *m, size_t n_rows, double *penalty)
 {
     const ae_settings *s = &m->settings;
     const size_t k = ae_sparsity_layer(m), width = m->layers[k].n_out;
     float *coefficient = m->work.columns;
-    const double rho = s->sparsity_target, beta = s->sparsity_weight, n = (double)n_rows;
+    double *sums = m->work.column_sums;
+    const double rho = s->sparsity_target, beta = s->sparsity_weight, n = mean_rows(m);
     ae_column_sums(layer_outputs(m, k), n_rows, width, coefficient);
+    for (size_t j = 0; j < width; j++)
+        sums[j] = coefficient[j];
+    AE_FORWARD(ae_hooks_reduce(m, sums, width, AE_REDUCE_SUM));
     double total = 0.0;
     for (size_t j = 0; j < width; j++) {
-        double mean = (double)coefficient[j] / n;
+        double mean = sums[j] / n;
         double r = fmin(fmax(mean, SPARSITY_CLAMP), 1.0 - SPARSITY_CLAMP);
         total += rho * log(rho / r) + (1.0 - rho) * log((1.0 - rho) / (1.0 - r));
         /* Every row's activation enters the mean with weight 1/n; clamped means are flat. */
         coefficient[j] = r == mean ? (float)(beta / n * (-rho / r + (1.0 - rho) / (1.0 - r))) : 0.0f;
     }
-    return beta * total;
+    *penalty = beta * total;
+    return AE_OK;
 }
 
 static double activity_forward(const ae_model *m, size_t n_rows)
@@ -52,7 +62,7 @@ static double activity_forward(const ae_model *m, size_t n_rows)
     double total = 0.0;
     for (size_t i = 0; i < n; i++)
         total += fabs((double)h[i]);
-    return m->settings.activity_l1 / (double)n_rows * total;
+    return m->settings.activity_l1 / mean_rows(m) * total;
 }
 
 static double contractive_forward(ae_model *m, size_t n_rows)
@@ -64,23 +74,23 @@ static double contractive_forward(ae_model *m, size_t n_rows)
         norms[j] = (float)ae_sum_squares(w + j * L->n_in, L->n_in);
     double total = ae_contractive_columns(layer_outputs(m, ae_latent_layer(m)), n_rows, L->n_out,
                                           L->activation, &m->settings, norms, slope_sums);
-    const double factor = m->settings.contractive_weight / (double)n_rows;
+    const double factor = m->settings.contractive_weight / mean_rows(m);
     for (size_t j = 0; j < L->n_out; j++)
         norms[j] = (float)(factor * norms[j]);
     return factor * total;
 }
 
-double ae_penalties_forward(ae_model *m, size_t n_rows)
+int ae_penalties_forward(ae_model *m, size_t n_rows, double *row_sums, double *shared)
 {
     const ae_settings *s = &m->settings;
-    double total = 0.0;
+    *row_sums = *shared = 0.0;
     if (s->sparsity_weight > 0.0)
-        total += sparsity_forward(m, n_rows);
+        AE_FORWARD(sparsity_forward(m, n_rows, shared));
     if (s->activity_l1 > 0.0)
-        total += activity_forward(m, n_rows);
+        *row_sums += activity_forward(m, n_rows);
     if (s->contractive_weight > 0.0)
-        total += contractive_forward(m, n_rows);
-    return total;
+        *row_sums += contractive_forward(m, n_rows);
+    return AE_OK;
 }
 
 void ae_penalties_activation_grad(const ae_model *m, size_t layer, float *grad, size_t n_rows)
@@ -94,7 +104,7 @@ void ae_penalties_activation_grad(const ae_model *m, size_t layer, float *grad, 
                 grad[i * width + j] += coefficient[j];
     }
     if (s->activity_l1 > 0.0 && layer == ae_latent_layer(m)) {
-        const float step = (float)(s->activity_l1 / (double)n_rows);
+        const float step = (float)(s->activity_l1 / mean_rows(m));
         const float *h = layer_outputs(m, layer);
         for (size_t i = 0; i < n_rows * width; i++)
             grad[i] += h[i] > 0.0f ? step : h[i] < 0.0f ? -step : 0.0f;
@@ -111,14 +121,14 @@ void ae_penalties_preactivation_grad(const ae_model *m, size_t layer, float *del
                          &m->settings, scaled_norms);
 }
 
-void ae_penalties_weight_grad(ae_model *m, size_t layer, size_t n_rows)
+void ae_penalties_weight_grad(ae_model *m, size_t layer)
 {
     if (m->settings.contractive_weight <= 0.0 || layer != ae_latent_layer(m))
         return;
     /* d/dW_ji of gamma/n sum_rows act'(z_j)^2 |W_j|^2, holding z fixed: 2 gamma/n S_j W_ji. */
     const ae_layer *L = &m->layers[layer];
     const float *slope_sums = m->work.columns + m->max_width;
-    const double factor = 2.0 * m->settings.contractive_weight / (double)n_rows;
+    const double factor = 2.0 * m->settings.contractive_weight / mean_rows(m);
     const float *w = m->params + L->weight_offset;
     float *g = m->grads + L->weight_offset;
     for (size_t j = 0; j < L->n_out; j++) {

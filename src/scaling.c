@@ -28,40 +28,63 @@ static float floored_scale(float spread, double min_scale)
     return (double)spread < min_scale ? (float)min_scale : spread;
 }
 
-/* Offsets and scales of every column, accumulated in double; false if a column's range
- * overflows a float. */
-static bool compute_scaling(int kind, double min_scale, const float *x, size_t n_rows, size_t ld_x,
-                            size_t d, float *offset, float *scale, size_t *bad_column)
+/* Offsets and scales of every column from statistics accumulated in double and, in a
+ * distributed fit, combined across participants (min-max: the extremes; standardising: the
+ * count and sums, then the squared deviations from the global mean). `work` holds 2d + 1
+ * doubles. AE_ERR_INPUT_RANGE names a column whose range overflows a float. */
+static int compute_scaling(ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *offset,
+                           float *scale, double *work)
 {
-    for (size_t j = 0; j < d; j++) {
-        float low = x[j], high = x[j];
-        double sum = 0.0;
-        for (size_t i = 0; i < n_rows; i++) {
-            float v = x[i * ld_x + j];
-            low = v < low ? v : low;
-            high = v > high ? v : high;
-            sum += v;
+    const size_t d = ae_input_dim(m);
+    const double min_scale = m->settings.scaling_min_scale;
+    if (m->settings.scaling == AE_SCALING_MINMAX) {
+        double *high = work, *neg_low = work + d;
+        for (size_t j = 0; j < d; j++) {
+            float low = x[j], top = x[j];
+            for (size_t i = 0; i < n_rows; i++) {
+                float v = x[i * ld_x + j];
+                low = v < low ? v : low;
+                top = v > top ? v : top;
+            }
+            high[j] = top;
+            neg_low[j] = -(double)low;
         }
-        if (kind == AE_SCALING_MINMAX) {
+        AE_FORWARD(ae_hooks_reduce(m, work, 2 * d, AE_REDUCE_MAX));
+        for (size_t j = 0; j < d; j++) {
             /* A float difference, so that (max - min) / scale is exactly 1. */
-            offset[j] = low;
-            scale[j] = floored_scale(high - low, min_scale);
-        } else {
-            double mean = sum / (double)n_rows, squares = 0.0;
+            offset[j] = (float)-neg_low[j];
+            scale[j] = floored_scale((float)high[j] - offset[j], min_scale);
+        }
+    } else {
+        double *sums = work, *count = work + d;
+        for (size_t j = 0; j < d; j++) {
+            double sum = 0.0;
+            for (size_t i = 0; i < n_rows; i++)
+                sum += x[i * ld_x + j];
+            sums[j] = sum;
+        }
+        *count = (double)n_rows;
+        AE_FORWARD(ae_hooks_reduce(m, work, d + 1, AE_REDUCE_SUM));
+        const double n = *count;
+        double *squares = work + d + 1;
+        for (size_t j = 0; j < d; j++) {
+            const double mean = sums[j] / n;
+            double total = 0.0;
             for (size_t i = 0; i < n_rows; i++) {
                 double dev = (double)x[i * ld_x + j] - mean;
-                squares += dev * dev;
+                total += dev * dev;
             }
-            float deviation = (float)sqrt(squares / (double)n_rows);
+            squares[j] = total;
             offset[j] = (float)mean;
-            scale[j] = floored_scale(deviation, min_scale);
         }
-        if (!isfinite(scale[j])) {
-            *bad_column = j;
-            return false;
-        }
+        AE_FORWARD(ae_hooks_reduce(m, squares, d, AE_REDUCE_SUM));
+        for (size_t j = 0; j < d; j++)
+            scale[j] = floored_scale((float)sqrt(squares[j] / n), min_scale);
     }
-    return true;
+    for (size_t j = 0; j < d; j++)
+        AE_CHECK(isfinite(scale[j]), NULL, AE_ERR_INPUT_RANGE,
+                 "column %zu spans more than a float can hold; it cannot be scaled", j);
+    return AE_OK;
 }
 
 /* The model's scaling buffer (input_dim offsets, then as many scales), allocated on first
@@ -78,12 +101,16 @@ int ae_scaling_fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
     const size_t d = ae_input_dim(m);
     /* Computed aside, so that a refused fit leaves a fitted scaling as it was. */
     float *fitted = ae_alloc_floats(2 * d);
-    AE_CHECK(fitted != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
-    size_t bad = 0;
-    if (!compute_scaling(m->settings.scaling, m->settings.scaling_min_scale, x, n_rows, ld_x, d, fitted, fitted + d, &bad)) {
+    double *work = ae_calloc(2 * d + 1, sizeof(double));
+    int status = fitted && work ? AE_OK
+                                : ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
+    status = ae_hooks_agree(m, status);
+    if (status == AE_OK)
+        status = compute_scaling(m, x, n_rows, ld_x, fitted, fitted + d, work);
+    ae_free(work);
+    if (status != AE_OK) {
         ae_free(fitted);
-        return ae_fail(m, AE_ERR_INPUT_RANGE,
-                       "column %zu spans more than a float can hold; it cannot be scaled", bad);
+        return ae_fail_on_model(m, status);
     }
     ae_free(m->scaling);
     m->scaling = fitted;
@@ -123,11 +150,17 @@ static int check_scaling_setting(ae_model *m)
     return AE_OK;
 }
 
-static int fit_scaling(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
+static int check_fit_scaling(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
 {
     AE_FORWARD(check_scaling_setting(m));
     AE_FORWARD(ae_check_matrix(m, "x", x, n_rows, ae_input_dim(m), ld_x));
-    AE_FORWARD(ae_check_data(m, m, "x", x, n_rows, ae_input_dim(m), ld_x, false));
+    return ae_check_data(m, m, "x", x, n_rows, ae_input_dim(m), ld_x, false);
+}
+
+static int fit_scaling(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
+{
+    /* Distributed: every participant's checks hold before the statistics are combined. */
+    AE_FORWARD(ae_hooks_agree(m, check_fit_scaling(m, x, n_rows, ld_x)));
     return ae_scaling_fit(m, x, n_rows, ld_x);
 }
 

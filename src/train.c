@@ -41,44 +41,55 @@ static int prepare_batch(ae_model *m, size_t n_rows)
 }
 
 /* Objective and gradient of one batch of scaled rows into model->grads; no allocation once
- * the workspace fits. A training step corrupts and drops out; a bare gradient does not. */
-static double batch_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, bool step)
+ * the workspace fits. A training step corrupts and drops out; a bare gradient does not. A
+ * participant of a distributed step may bring no rows. */
+static int batch_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, bool step,
+                          double *objective)
 {
     const ae_settings *s = &m->settings;
     const float *input = x;
     size_t ld_input = ld_x, d = ae_input_dim(m);
-    if (step && s->noise != AE_NOISE_NONE) {
+    if (step && n_rows && s->noise != AE_NOISE_NONE) {
         /* Denoising: learn to map a corrupted batch back to the clean one. */
-        ae_corrupt(x, ld_x, n_rows, d, m->work.corrupted, s, &m->rng);
+        ae_corrupt(x, ld_x, n_rows, d, m->work.corrupted, s, ae_training_rng(m));
         input = m->work.corrupted;
         ld_input = d;
     }
-    if (step && s->dropout_input > 0.0f) {
-        ae_dropout(input, ld_input, n_rows, d, s->dropout_input, &m->rng, m->work.corrupted, NULL);
+    if (step && n_rows && s->dropout_input > 0.0f) {
+        ae_dropout(input, ld_input, n_rows, d, s->dropout_input, ae_training_rng(m),
+                   m->work.corrupted, NULL);
         input = m->work.corrupted;
         ld_input = d;
     }
-    return ae_backprop(m, input, ld_input, x, ld_x, n_rows, step);
+    return ae_backprop(m, input, ld_input, x, ld_x, n_rows, step, objective);
 }
 
 /* A training step from a batch of scaled rows: gradient, then the optimizer. */
 static int train_step(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
 {
-    *loss = batch_gradient(m, x, n_rows, ld_x, true);
+    AE_FORWARD(batch_gradient(m, x, n_rows, ld_x, true, loss));
     AE_CHECK(isfinite(*loss), m, AE_ERR_DIVERGED,
              "the loss is not finite; the step was skipped and the weights are unchanged");
     return ae_optimizer_step(m);
 }
 
 /* Checks and scaling shared by ae_model_train_batch and ae_model_gradient: *rows receives
- * the batch as the network sees it. */
-static int single_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+ * the batch as the network sees it. Agreed on by every participant of a distributed call. */
+static int single_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, bool step,
                         const float **rows, size_t *ld_rows)
 {
-    AE_FORWARD(check_training_config(m));
-    AE_FORWARD(ae_check_scaling_fitted(m, m));
-    AE_FORWARD(check_training_input(m, "x", x, n_rows, ld_x));
-    AE_FORWARD(prepare_batch(m, n_rows));
+    int status = check_training_config(m);
+    if (status == AE_OK)
+        status = ae_check_scaling_fitted(m, m);
+    if (status == AE_OK)
+        status = check_training_input(m, "x", x, n_rows, ld_x);
+    if (status == AE_OK)
+        status = prepare_batch(m, n_rows);
+    /* Everything the step allocates comes before it draws noise, masks or codes from the
+     * generator, so a step refused for memory leaves the model exactly as it was. */
+    if (status == AE_OK && step)
+        status = ae_optimizer_state_ensure(m);
+    AE_FORWARD(ae_hooks_agree(m, status));
     *rows = x;
     *ld_rows = ld_x;
     if (m->scaling) {
@@ -93,12 +104,11 @@ static int train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, 
 {
     const float *rows;
     size_t ld;
-    AE_FORWARD(single_batch(m, x, n_rows, ld_x, &rows, &ld));
-    /* Everything the step allocates comes before it draws noise, masks or codes from the
-     * generator, so a step refused for memory leaves the model exactly as it was. */
-    AE_FORWARD(ae_optimizer_state_ensure(m));
+    AE_FORWARD(single_batch(m, x, n_rows, ld_x, true, &rows, &ld));
     double batch_loss = NAN;
+    ae_hooks_begin_stream(m);
     int status = train_step(m, rows, n_rows, ld, &batch_loss);
+    ae_hooks_end_stream(m);
     if (loss)
         *loss = batch_loss;
     return status;
@@ -136,8 +146,9 @@ static int gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, flo
              "gradient holds %zu floats; the model has %zu parameters", n_gradient, m->n_params);
     const float *rows;
     size_t ld;
-    AE_FORWARD(single_batch(m, x, n_rows, ld_x, &rows, &ld));
-    double batch_loss = batch_gradient(m, rows, n_rows, ld, false);
+    AE_FORWARD(single_batch(m, x, n_rows, ld_x, false, &rows, &ld));
+    double batch_loss = NAN;
+    AE_FORWARD(batch_gradient(m, rows, n_rows, ld, false, &batch_loss));
     if (!isfinite(batch_loss) || !ae_all_finite(m->grads, m->n_params))
         return gradient_overflow(m, x, n_rows, ld_x);
     memcpy(out, m->grads, m->n_params * sizeof(float));
@@ -156,11 +167,14 @@ int ae_model_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, f
 /* ---- fit ------------------------------------------------------------------------ */
 
 /* The rows a fit trains and validates on, and the buffers it needs, all allocated
- * before the model is touched. */
+ * before the model is touched. With hooks, the counts that decide what every participant
+ * does are the combined ones (the global_ fields). */
 typedef struct fit_run {
     const float *x;
     size_t ld_x, n_train, n_val;
     size_t batch;         /* rows per step: the batch size, at most n_train */
+    uint64_t batches;     /* steps per epoch: every participant's most */
+    double global_train, global_val; /* training and validation rows of every participant */
     size_t *order;        /* row indices: [0, n_train) train, then n_val validation rows */
     bool contiguous;      /* order is the identity: batches are slices of x, no gather */
     const float *x_val;   /* explicit validation set, or NULL */
@@ -168,7 +182,7 @@ typedef struct fit_run {
     float *epoch_start;   /* weights at the start of the epoch, for divergence rollback */
     float *best;          /* weights of the best epoch, when restore_best */
     double started;
-    double samples;       /* training rows processed, for the throughput */
+    double samples;       /* training rows processed (every participant's), for the throughput */
     double epoch_kl, epoch_recon; /* variational: KL and reconstruction sums over the epoch's rows */
     /* Divergence with finite losses: an epoch whose training loss is more than
      * AE_PARAM_DIVERGENCE_FACTOR times the loss the fit started from (the mean of its first
@@ -224,8 +238,9 @@ static const float *batch_rows(const ae_model *m, const fit_run *run, size_t sta
     return m->work.batch;
 }
 
-/* Mean validation loss through the training workspace (no allocation). */
-static double validation_loss(ae_model *m, const fit_run *run)
+/* Mean validation loss through the training workspace (no allocation), over every
+ * participant's validation rows. */
+static int validation_loss(ae_model *m, const fit_run *run, double *loss)
 {
     size_t chunk = run->batch, d = ae_input_dim(m);
     double sum = 0.0;
@@ -243,7 +258,23 @@ static double validation_loss(ae_model *m, const fit_run *run)
         }
         sum += ae_net_forward_loss(m, rows, ld, rows, ld, n, NULL, false);
     }
-    return sum / ((double)run->n_val * (double)d);
+    AE_FORWARD(ae_hooks_reduce(m, &sum, 1, AE_REDUCE_SUM));
+    *loss = sum / (run->global_val * (double)d);
+    return AE_OK;
+}
+
+/* The counts every participant must agree on: rows, and steps per epoch. */
+static int combine_counts(ae_model *m, fit_run *run)
+{
+    double rows[2] = {(double)run->n_train, (double)run->n_val};
+    AE_FORWARD(ae_hooks_reduce(m, rows, 2, AE_REDUCE_SUM));
+    run->global_train = rows[0];
+    run->global_val = rows[1];
+    double batches = (double)((run->n_train + run->batch - 1) / run->batch);
+    AE_FORWARD(ae_hooks_reduce(m, &batches, 1, AE_REDUCE_MAX));
+    run->batches = (uint64_t)batches;
+    run->reference_batches = run->batches < 10 ? 1 : (run->batches + 9) / 10;
+    return AE_OK;
 }
 
 static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows, size_t ld_x,
@@ -270,13 +301,11 @@ static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows,
     run->contiguous = !s->shuffle && n_held_out == 0 && !m->scaling;
 
     run->batch = s->batch_size < run->n_train ? (size_t)s->batch_size : run->n_train;
-    AE_FORWARD(prepare_batch(m, run->batch));
-    const uint64_t batches = (run->n_train + run->batch - 1) / run->batch;
     run->reference_loss = NAN;
-    run->reference_batches = batches < 10 ? 1 : (batches + 9) / 10;
+    AE_FORWARD(prepare_batch(m, run->batch));
     /* The best epoch is chosen on validation loss only: the training loss of an epoch is
      * measured while the weights move, and would favour noise. */
-    const bool keep_best = s->restore_best && run->n_val > 0;
+    const bool keep_best = s->restore_best && (x_val || n_held_out || m->has_hooks);
     run->epoch_start = ae_alloc_floats(m->n_params);
     run->best = keep_best ? ae_alloc_floats(m->n_params) : NULL;
     run->order = run->contiguous ? NULL : ae_calloc(n_rows, sizeof(size_t));
@@ -290,7 +319,9 @@ static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows,
         if (n_held_out) {
             /* A random validation split; each part then back in data order, so that
              * without shuffling the training rows are visited as they lie. */
-            shuffle_indices(&m->rng, run->order, n_rows);
+            ae_hooks_begin_stream(m);
+            shuffle_indices(ae_training_rng(m), run->order, n_rows);
+            ae_hooks_end_stream(m);
             qsort(run->order, run->n_train, sizeof *run->order, by_index);
             qsort(run->order + run->n_train, n_held_out, sizeof *run->order, by_index);
         }
@@ -298,14 +329,20 @@ static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows,
     return AE_OK;
 }
 
-static int notify(ae_model *m, fit_run *run, uint64_t epoch, uint64_t batch, uint64_t batches,
-                  bool epoch_end, double train_loss, double val_loss)
+/* Tell the progress callback, if any; with hooks every participant learns whether any
+ * callback asked to stop. AE_OK to go on, AE_ERR_CANCELLED to stop, or an engine failure. */
+static int notify(ae_model *m, fit_run *run, uint64_t epoch, uint64_t batch, bool epoch_end,
+                  double train_loss, double val_loss)
 {
-    if (!m->progress)
-        return 0;
-    ae_progress p = {sizeof p, epoch, m->settings.epochs, batch, batches, epoch_end,
-                     train_loss, val_loss, now_seconds() - run->started};
-    return m->progress(&p, m->progress_user);
+    int stop = 0;
+    if (m->progress) {
+        ae_progress p = {sizeof p, epoch, m->settings.epochs, batch, run->batches, epoch_end,
+                         train_loss, val_loss, now_seconds() - run->started};
+        stop = m->progress(&p, m->progress_user) != 0;
+    }
+    double any = stop;
+    AE_FORWARD(ae_hooks_reduce(m, &any, 1, AE_REDUCE_MAX));
+    return any != 0.0 ? AE_ERR_CANCELLED : AE_OK;
 }
 
 /* Roll back the epoch that diverged; `why` says how it did. */
@@ -327,63 +364,78 @@ static bool loss_exploded(const ae_model *m, const fit_run *run, double epoch_lo
     return factor > 0.0 && isfinite(run->reference_loss) && epoch_loss > factor * run->reference_loss;
 }
 
-/* One pass over the training rows. Returns AE_OK, AE_ERR_CANCELLED or AE_ERR_DIVERGED. */
+/* One pass over the training rows. Returns AE_OK, AE_ERR_CANCELLED, AE_ERR_DIVERGED or an
+ * engine failure (the weights as after the last completed step). */
 static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_loss)
 {
     const size_t batch = run->batch;
-    const uint64_t batches = (run->n_train + batch - 1) / batch;
     if (m->settings.shuffle && run->order)
-        shuffle_indices(&m->rng, run->order, run->n_train);
-    double loss_sum = 0.0;
+        shuffle_indices(ae_training_rng(m), run->order, run->n_train);
+    double loss_sum = 0.0, rows_sum = 0.0;
     run->epoch_kl = run->epoch_recon = 0.0;
     const uint64_t warmup = m->settings.kl_warmup_epochs;
     m->kl_ramp = warmup && epoch < warmup ? (double)epoch / (double)warmup : 1.0;
-    for (uint64_t b = 0; b < batches; b++) {
+    for (uint64_t b = 0; b < run->batches; b++) {
+        /* A participant whose rows ran out takes part with an empty batch. */
         size_t start = (size_t)b * batch;
-        size_t n = run->n_train - start < batch ? run->n_train - start : batch;
-        size_t ld;
-        const float *rows = batch_rows(m, run, start, n, &ld);
+        size_t n = start >= run->n_train ? 0 : run->n_train - start < batch ? run->n_train - start : batch;
+        size_t ld = ae_input_dim(m);
+        const float *rows = n ? batch_rows(m, run, start, n, &ld) : m->work.batch;
         double loss = NAN;
-        if (train_step(m, rows, n, ld, &loss) != AE_OK)
+        int status = train_step(m, rows, n, ld, &loss);
+        if (status == AE_ERR_DIVERGED)
             return diverged(m, run, epoch, "non-finite loss or gradient");
+        AE_FORWARD(status);
+        /* The step's loss is the mean over every participant's rows of this step. */
+        const double step_rows = m->work.mean_rows;
         run->report.steps_run++;
-        run->samples += (double)n;
-        loss_sum += loss * (double)n;
+        run->samples += step_rows;
+        loss_sum += loss * step_rows;
+        rows_sum += step_rows;
         if (epoch == 1 && b < run->reference_batches) {
-            run->reference_sum += loss * (double)n;
-            run->reference_rows += (double)n;
+            run->reference_sum += loss * step_rows;
+            run->reference_rows += step_rows;
             if (b + 1 == run->reference_batches)
                 run->reference_loss = run->reference_sum / run->reference_rows;
         }
         run->epoch_kl += m->work.kl_sum;
         run->epoch_recon += m->work.recon_sum;
-        if (m->settings.progress_every_batch && b + 1 < batches &&
-            notify(m, run, epoch, b + 1, batches, false, loss, NAN))
-            return AE_ERR_CANCELLED;
+        if (m->settings.progress_every_batch && b + 1 < run->batches)
+            AE_FORWARD(notify(m, run, epoch, b + 1, false, loss, NAN));
     }
-    *epoch_loss = loss_sum / (double)run->n_train;
+    *epoch_loss = loss_sum / rows_sum;
     return AE_OK;
+}
+
+static int cancelled(ae_model *m, fit_run *run, uint64_t epoch, const char *when)
+{
+    run->report.stop_reason = AE_STOP_CANCELLED;
+    return ae_fail(m, AE_ERR_CANCELLED, "training cancelled by the progress callback %s epoch %llu",
+                   when, (unsigned long long)epoch);
 }
 
 static int fit_epochs(ae_model *m, fit_run *run)
 {
     const ae_settings *s = &m->settings;
     ae_fit_report *r = &run->report;
-    const uint64_t batches = (run->n_train + run->batch - 1) / run->batch;
     uint64_t epochs_without_improvement = 0;
     for (uint64_t epoch = 1; epoch <= s->epochs; epoch++) {
         memcpy(run->epoch_start, m->params, m->n_params * sizeof(float));
         double train_loss = NAN;
+        ae_hooks_begin_stream(m);
         int status = run_epoch(m, run, epoch, &train_loss);
-        if (status == AE_ERR_DIVERGED)
+        ae_hooks_end_stream(m);
+        if (status == AE_ERR_CANCELLED)
+            return cancelled(m, run, epoch, "in");
+        if (status != AE_OK) {
+            if (status != AE_ERR_DIVERGED)
+                r->stop_reason = AE_STOP_FAILED;
             return status;
-        if (status == AE_ERR_CANCELLED) {
-            r->stop_reason = AE_STOP_CANCELLED;
-            return ae_fail(m, AE_ERR_CANCELLED, "training cancelled by the progress callback in epoch %llu",
-                           (unsigned long long)epoch);
         }
-        double val_loss = run->n_val ? validation_loss(m, run) : NAN;
-        double monitored = run->n_val ? val_loss : train_loss;
+        double val_loss = NAN;
+        if (run->global_val > 0.0)
+            AE_FORWARD(validation_loss(m, run, &val_loss));
+        double monitored = run->global_val > 0.0 ? val_loss : train_loss;
         if (!isfinite(monitored))
             return diverged(m, run, epoch, "non-finite validation loss");
         if (loss_exploded(m, run, train_loss)) {
@@ -398,8 +450,8 @@ static int fit_epochs(ae_model *m, fit_run *run)
         r->final_train_loss = train_loss;
         r->final_val_loss = val_loss;
         if (ae_is_variational(m)) {
-            r->final_kl = run->epoch_kl / (double)run->n_train;
-            r->final_elbo = -(run->epoch_recon + run->epoch_kl) / (double)run->n_train;
+            r->final_kl = run->epoch_kl / run->global_train;
+            r->final_elbo = -(run->epoch_recon + run->epoch_kl) / run->global_train;
         }
         if (r->best_epoch == 0 || monitored < r->best_loss - s->min_delta) {
             r->best_loss = monitored;
@@ -410,10 +462,12 @@ static int fit_epochs(ae_model *m, fit_run *run)
         } else {
             epochs_without_improvement++;
         }
-        if (notify(m, run, epoch, batches, batches, true, train_loss, val_loss)) {
-            r->stop_reason = AE_STOP_CANCELLED;
-            return ae_fail(m, AE_ERR_CANCELLED, "training cancelled by the progress callback after epoch %llu",
-                           (unsigned long long)epoch);
+        status = notify(m, run, epoch, run->batches, true, train_loss, val_loss);
+        if (status == AE_ERR_CANCELLED)
+            return cancelled(m, run, epoch, "after");
+        if (status != AE_OK) {
+            r->stop_reason = AE_STOP_FAILED;
+            return status;
         }
         if (s->patience && epochs_without_improvement >= s->patience) {
             r->stop_reason = AE_STOP_EARLY;
@@ -437,55 +491,64 @@ void ae_fit_report_copy(ae_fit_report *out, const ae_fit_report *full)
         ae_copy_size_prefixed(out, full, sizeof *full);
 }
 
-/* Everything fit checks about its data, each row scanned once. The first fit of a scaling
- * model fits the scaling from x (*fitted then says so); x then lies in the scaled range by
- * construction, and only the validation rows need the BCE range check against it. */
-static int check_fit_data(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
-                          const float *x_val, size_t n_val_rows, size_t ld_val, bool *fitted)
+/* What fit checks before anything is fitted or allocated: the settings and the data, each
+ * row scanned once. The first fit of a scaling model fits the scaling from x afterwards
+ * (*needs_scaling says so); x then lies in the scaled range by construction, and only the
+ * validation rows need the BCE range check, once the scaling exists. */
+static int check_fit_inputs(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                            const float *x_val, size_t n_val_rows, size_t ld_val,
+                            const ae_fit_report *report, bool *needs_scaling)
 {
     const size_t d = ae_input_dim(m);
     const bool validation = x_val || n_val_rows;
+    AE_FORWARD(check_report(m, report));
+    AE_FORWARD(check_training_config(m));
     AE_FORWARD(ae_check_matrix(m, "x", x, n_rows, d, ld_x));
     if (validation)
         AE_FORWARD(ae_check_matrix(m, "x_val", x_val, n_val_rows, d, ld_val));
-    if (m->settings.scaling == AE_SCALING_NONE || m->scaling) {
-        AE_FORWARD(ae_check_data(m, m, "x", x, n_rows, d, ld_x, true));
-        return validation ? ae_check_data(m, m, "x_val", x_val, n_val_rows, d, ld_val, true) : AE_OK;
-    }
-    AE_FORWARD(ae_check_data(m, m, "x", x, n_rows, d, ld_x, false));
-    AE_FORWARD(ae_scaling_fit(m, x, n_rows, ld_x));
-    *fitted = true;
-    return validation ? ae_check_data(m, m, "x_val", x_val, n_val_rows, d, ld_val, true) : AE_OK;
+    *needs_scaling = m->settings.scaling != AE_SCALING_NONE && !m->scaling;
+    AE_FORWARD(ae_check_data(m, m, "x", x, n_rows, d, ld_x, !*needs_scaling));
+    if (validation && !*needs_scaling)
+        AE_FORWARD(ae_check_data(m, m, "x_val", x_val, n_val_rows, d, ld_val, true));
+    return AE_OK;
 }
 
 static int fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x, const float *x_val,
                size_t n_val_rows, size_t ld_val, ae_fit_report *report)
 {
     double started = now_seconds();
-    AE_FORWARD(check_report(m, report));
-    AE_FORWARD(check_training_config(m));
-
-    bool fitted_scaling = false;
-    int status = check_fit_data(m, x, n_rows, ld_x, x_val, n_val_rows, ld_val, &fitted_scaling);
+    bool needs_scaling = false;
+    /* With hooks every participant agrees before each collective part: checks, the
+     * scaling (fitted on every participant's rows), and the preparation. */
+    AE_FORWARD(ae_hooks_agree(m, check_fit_inputs(m, x, n_rows, ld_x, x_val, n_val_rows, ld_val,
+                                                  report, &needs_scaling)));
+    if (needs_scaling)
+        AE_FORWARD(ae_scaling_fit(m, x, n_rows, ld_x));
     fit_run run = {0};
     run.started = started;
     run.report = (ae_fit_report){.size = sizeof(ae_fit_report), .final_train_loss = NAN,
                                  .final_val_loss = NAN, .best_loss = NAN, .final_kl = NAN,
                                  .final_elbo = NAN};
+    int status = AE_OK;
+    if (needs_scaling && (x_val || n_val_rows))
+        status = ae_check_data(m, m, "x_val", x_val, n_val_rows, ae_input_dim(m), ld_val, true);
     if (status == AE_OK)
         status = prepare_fit(m, &run, x, n_rows, ld_x, x_val, n_val_rows, ld_val);
-    if (status != AE_OK && fitted_scaling) {
+    status = ae_hooks_agree(m, status);
+    if (status == AE_OK)
+        status = combine_counts(m, &run);
+    if (status != AE_OK && needs_scaling) {
         ae_free(m->scaling); /* nothing was trained with it: the model stays untouched */
         m->scaling = NULL;
     }
     if (status == AE_OK) {
         status = fit_epochs(m, &run);
         m->kl_ramp = 1.0; /* the warm-up belongs to this fit */
-        /* The best epoch's weights, unless they are the current ones (or training diverged,
-         * which restored the start of the failing epoch). */
+        /* The best epoch's weights, unless they are the current ones (or training failed:
+         * a divergence restored the start of the failing epoch). */
         size_t bytes = m->n_params * sizeof(float);
-        if (status != AE_ERR_DIVERGED && run.best && run.report.best_epoch &&
-            memcmp(m->params, run.best, bytes) != 0) {
+        if ((status == AE_OK || status == AE_ERR_CANCELLED) && run.best && run.report.best_epoch &&
+            run.global_val > 0.0 && memcmp(m->params, run.best, bytes) != 0) {
             memcpy(m->params, run.best, bytes);
             run.report.restored_best = 1;
         }

@@ -164,18 +164,29 @@ static int make_stage(ae_model *m, size_t k, ae_model **out)
     ae_rng_seed(&stage->rng, ae_rng_next(&m->rng));
     stage->progress = m->progress;
     stage->progress_user = m->progress_user;
+    /* A distributed pre-training trains each stage together on every participant. */
+    stage->hooks = m->hooks;
+    stage->has_hooks = m->has_hooks;
     *out = stage;
     return AE_OK;
 }
 
-/* Train stage k on its inputs and copy its weights back into the model. */
-static int run_stage(ae_model *m, size_t k, const float *in, size_t n_rows, size_t ld_in,
-                     ae_fit_report *report)
+/* Train stage k on its inputs and copy its weights back into the model. `status` is what
+ * preparing the inputs gave: every participant of a distributed pre-training agrees on it
+ * and on making the stage before any trains. */
+static int run_stage(ae_model *m, size_t k, int status, const float *in, size_t n_rows,
+                     size_t ld_in, ae_fit_report *report)
 {
     ae_model *stage = NULL;
-    AE_FORWARD(make_stage(m, k, &stage));
+    if (status == AE_OK)
+        status = make_stage(m, k, &stage);
+    status = ae_hooks_agree(m, status);
+    if (status != AE_OK) {
+        ae_model_free(stage);
+        return status;
+    }
     ae_fit_report full = {.size = sizeof full};
-    int status = ae_model_fit(stage, in, n_rows, ld_in, &full);
+    status = ae_model_fit(stage, in, n_rows, ld_in, &full);
     ae_fit_report_copy(report, &full);
     if (status == AE_OK) {
         copy_layer(m, k, stage, 0);
@@ -209,19 +220,24 @@ static int check_pretrain_args(ae_model *m, const float *x, size_t n_rows, size_
 static int pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
                     ae_fit_report *reports, size_t n_reports)
 {
-    AE_FORWARD(check_pretrain_args(m, x, n_rows, ld_x, reports, n_reports));
-    if (m->settings.scaling != AE_SCALING_NONE && !m->scaling)
-        AE_FORWARD(ae_scaling_fit(m, x, n_rows, ld_x));
     float *before = ae_alloc_floats(m->n_params), *codes = NULL;
-    AE_CHECK(before != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for pre-training");
+    int status = check_pretrain_args(m, x, n_rows, ld_x, reports, n_reports);
+    if (status == AE_OK && !before)
+        status = ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for pre-training");
+    status = ae_hooks_agree(m, status);
+    if (status == AE_OK && m->settings.scaling != AE_SCALING_NONE && !m->scaling)
+        status = ae_scaling_fit(m, x, n_rows, ld_x);
+    if (status != AE_OK) {
+        ae_free(before);
+        return status;
+    }
     memcpy(before, m->params, m->n_params * sizeof(float));
     const ae_rng rng_before = m->rng; /* the stages draw their generators from it */
 
-    int status = AE_OK;
     for (size_t k = 0; status == AE_OK && k < m->n_encoder_layers; k++) {
         ae_fit_report *report = reports ? &reports[k] : NULL;
         if (k == 0) {
-            status = run_stage(m, 0, x, n_rows, ld_x, report);
+            status = run_stage(m, 0, AE_OK, x, n_rows, ld_x, report);
             continue;
         }
         /* The codes of the layers below, for every row, from the weights trained so far. */
@@ -229,15 +245,12 @@ static int pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
         size_t n_floats;
         ae_free(codes);
         codes = ae_mul_size(n_rows, width, &n_floats) ? ae_alloc_floats(n_floats) : NULL;
-        if (!codes) {
-            status = ae_fail(m, AE_ERR_OUT_OF_MEMORY,
-                             "out of memory for the %zu x %zu codes of pre-training stage %zu",
-                             n_rows, width, k);
-            break;
-        }
-        status = ae_infer_layers(m, 0, k, x, n_rows, ld_x, codes, width);
-        if (status == AE_OK)
-            status = run_stage(m, k, codes, n_rows, width, report);
+        int prepared = codes ? ae_infer_layers(m, 0, k, x, n_rows, ld_x, codes, width)
+                             : ae_fail(m, AE_ERR_OUT_OF_MEMORY,
+                                       "out of memory for the %zu x %zu codes of pre-training "
+                                       "stage %zu",
+                                       n_rows, width, k);
+        status = run_stage(m, k, prepared, codes, n_rows, width, report);
     }
     ae_free(codes);
     if (status == AE_OK) {

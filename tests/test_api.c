@@ -187,13 +187,13 @@ static const int ALL_STATUSES[] = {
     AE_OK, AE_ERR_INVALID_ARGUMENT, AE_ERR_OUT_OF_MEMORY, AE_ERR_SIZE_OVERFLOW,
     AE_ERR_NON_FINITE_INPUT, AE_ERR_INPUT_RANGE, AE_ERR_STATE, AE_ERR_CANCELLED,
     AE_ERR_DIVERGED, AE_ERR_IO, AE_ERR_FORMAT, AE_ERR_CHECKSUM, AE_ERR_VERSION,
-    AE_ERR_BUFFER_TOO_SMALL, AE_ERR_NON_FINITE_RESULT, AE_ERR_BUSY};
+    AE_ERR_BUFFER_TOO_SMALL, AE_ERR_NON_FINITE_RESULT, AE_ERR_BUSY, AE_ERR_PEER};
 
 static void test_status_codes_keep_their_pinned_values(void **state)
 {
     (void)state;
     static const int pinned[] = {0,  -1,  -2,  -3,  -4,  -5,  -6,  -7,
-                                 -8, -9, -10, -11, -12, -13, -14, -15};
+                                 -8, -9, -10, -11, -12, -13, -14, -15, -16};
     for (size_t i = 0; i < ARRAY_LEN(ALL_STATUSES); i++)
         assert_int_equal(ALL_STATUSES[i], pinned[i]);
 }
@@ -215,7 +215,7 @@ static void test_status_str_is_distinct_and_nonempty_for_every_status(void **sta
 static void test_status_str_names_unknown_codes_unknown_status(void **state)
 {
     (void)state;
-    static const int unknown[] = {1, 2, -16, -17, 100, -100, INT_MAX, INT_MIN};
+    static const int unknown[] = {1, 2, -17, -18, 100, -100, INT_MAX, INT_MIN};
     for (size_t i = 0; i < ARRAY_LEN(unknown); i++) {
         const char *s = ae_status_str(unknown[i]);
         assert_non_null(s);

@@ -29,6 +29,7 @@ PIN(AE_ERR_VERSION == -12);
 PIN(AE_ERR_BUFFER_TOO_SMALL == -13);
 PIN(AE_ERR_NON_FINITE_RESULT == -14);
 PIN(AE_ERR_BUSY == -15);
+PIN(AE_ERR_PEER == -16);
 
 PIN(AE_ACT_LINEAR == 0);
 PIN(AE_ACT_RELU == 1);
@@ -101,6 +102,9 @@ PIN(AE_STOP_COMPLETED == 0);
 PIN(AE_STOP_EARLY == 1);
 PIN(AE_STOP_CANCELLED == 2);
 PIN(AE_STOP_DIVERGED == 3);
+PIN(AE_STOP_FAILED == 4);
+PIN(AE_REDUCE_SUM == 0);
+PIN(AE_REDUCE_MAX == 1);
 
 PIN(AE_VERSION_NUMBER ==
     AE_VERSION_MAJOR * 10000 + AE_VERSION_MINOR * 100 + AE_VERSION_PATCH);
@@ -145,6 +149,15 @@ PIN(offsetof(ae_layer_description, weight_count) == 48);
 PIN(offsetof(ae_layer_description, bias_offset) == 56);
 PIN(offsetof(ae_layer_description, bias_count) == 64);
 PIN(sizeof(ae_layer_description) == 72);
+
+PIN(offsetof(ae_train_hooks, size) == 0);
+PIN(offsetof(ae_train_hooks, participant) == 8);
+PIN(offsetof(ae_train_hooks, participants) == 12);
+PIN(offsetof(ae_train_hooks, user_data) == 16);
+PIN(offsetof(ae_train_hooks, reduce) == 24);
+PIN(offsetof(ae_train_hooks, gradient_ready) == 32);
+PIN(offsetof(ae_train_hooks, gradient_wait) == 40);
+PIN(sizeof(ae_train_hooks) == 48);
 #endif
 
 /* The declarations are usable as written: take the address of a few and call
