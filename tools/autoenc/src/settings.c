@@ -276,11 +276,13 @@ static int apply_one(ae_model *model, const cli_setting *it)
     if (rc == AE_OK)
         return 0;
     char buf[64];
-    return cli_fail(rc == AE_ERR_STATE || rc == AE_ERR_INVALID_ARGUMENT ? CLI_EX_USAGE
-                                                                       : cli_status_from_ae(rc),
-                    "%s %s=%s: %s", it->origin, ae_param_name(it->param),
-                    cli_param_value_text(it->param, it->value, buf, sizeof buf),
-                    ae_model_last_error(model));
+    const char *value = cli_param_value_text(it->param, it->value, buf, sizeof buf);
+    int status = rc == AE_ERR_STATE || rc == AE_ERR_INVALID_ARGUMENT ? CLI_EX_USAGE
+                                                                    : cli_status_from_ae(rc);
+    if (strcmp(it->origin, "--set") == 0)
+        return cli_fail(status, "--set %s=%s: %s", ae_param_name(it->param), value,
+                        ae_model_last_error(model));
+    return cli_fail(status, "%s %s: %s", it->origin, value, ae_model_last_error(model));
 }
 
 int cli_settings_apply(const cli_settings *s, ae_model *model)
@@ -293,7 +295,7 @@ int cli_settings_apply(const cli_settings *s, ae_model *model)
     ae_model_get_param(model, AE_PARAM_OUTPUT_ACTIVATION, &output);
     if (loss == AE_LOSS_BCE && !cli_settings_has(s, AE_PARAM_OUTPUT_ACTIVATION) &&
         output != AE_ACT_SIGMOID) {
-        cli_setting implied = {AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID, "--loss bce implies"};
+        cli_setting implied = {AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID, "--loss bce (which implies) --output-activation"};
         int rc = apply_one(model, &implied);
         if (rc)
             return rc;
@@ -346,7 +348,7 @@ void cli_settings_reference(FILE *out, int troff)
         } else {
             int lo_open = !integral && fresh && bound_is_open(fresh, p, lo);
             int hi_open = !integral && fresh && bound_is_open(fresh, p, hi);
-            snprintf(range, sizeof range, "%s%s %.6g, %.6g%s", integral ? "integer " : "",
+            snprintf(range, sizeof range, "%s%s%.6g, %.6g%s", integral ? "integer " : "",
                      lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
         }
         const char *def_text = have_default ? cli_param_value_text(p, def, dbuf, sizeof dbuf) : "?";

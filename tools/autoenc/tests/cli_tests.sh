@@ -1,0 +1,395 @@
+#!/usr/bin/env bash
+# End-to-end tests of the autoenc tool, one case per CTest test:
+#   cli_tests.sh AUTOENC HELPER SOURCE_DIR WORK_DIR CASE
+# Each case makes its small data with cli_test_helper in its own folder and checks exit
+# statuses, messages, outputs (read back by the tool, libpng and numpy) and that failed
+# commands leave their output files untouched.
+set -u
+AUTOENC=$1 HELPER=$2 SRC=$3 WORK=$4 CASE=$5
+W="$WORK/$CASE"
+rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+FASHION=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+
+fail() { echo "FAIL [$CASE]: $*" >&2; exit 1; }
+# run EXPECTED_STATUS CMD...: runs, keeps stderr in err.txt, checks the status.
+run() {
+    local expected=$1; shift
+    "$@" >out.txt 2>err.txt
+    local status=$?
+    [ "$status" -eq "$expected" ] || { cat err.txt >&2; fail "'$*' exited $status, expected $expected"; }
+}
+contains() { grep -q -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks '$2'"; }; }
+shape_is() { # shape_is FILE ROWS COLS: via autoenc info
+    "$AUTOENC" info "$1" >info.txt 2>&1 || { cat info.txt >&2; fail "info $1"; }
+    contains info.txt "rows: *$2\$"; contains info.txt "columns: *$3\$"
+}
+small_model() { # a model on 300 rows of 64 values (8x8 images), saved as m.aemodel
+    "$HELPER" npy data.npy 300 64 f4 || fail "helper"
+    run 0 "$AUTOENC" train data.npy -o m.aemodel --widths 64,16,4 --epochs 2 --loss bce -q "$@"
+}
+# untouched OUT: OUT holds "keep" and no temporary file is left beside it
+keep_output() { printf keep >"$1"; }
+untouched() {
+    [ "$(cat "$1")" = keep ] || fail "$1 was changed"
+    ls -a | grep -q "^\.$1\." && fail "a temporary file of $1 was left"
+    return 0
+}
+
+numpy_python() { /usr/bin/python3 -c 'import numpy' 2>/dev/null && echo /usr/bin/python3; }
+
+case $CASE in
+train_and_info)
+    small_model --validation 0.2 --history hist.csv --json
+    contains out.txt '"samples_per_second"'
+    contains hist.csv '^stage,epoch,train_loss,val_loss,seconds$'
+    [ "$(wc -l <hist.csv)" -eq 3 ] || fail "history has $(wc -l <hist.csv) lines"
+    run 0 "$AUTOENC" info m.aemodel
+    contains out.txt 'format: *libautoenc model file 1\.'
+    contains out.txt 'widths: *64 -> 16 -> 4 -> 16 -> 64'
+    contains out.txt 'loss *bce'
+    ;;
+info_golden)
+    "$HELPER" npy data.npy 100 12 f4
+    run 0 "$AUTOENC" train data.npy -o golden.aemodel --widths 12,6,3 --decoder 3,12 --epochs 1 \
+        --seed 7 --activation tanh --loss bce --set batch_size=32 --scaling min-max -q
+    run 0 "$AUTOENC" threshold golden.aemodel --value 0.25 -q
+    "$AUTOENC" info golden.aemodel >info.txt
+    diff -u "$SRC/info.golden" info.txt || fail "info differs from info.golden"
+    ;;
+all_variants_train)
+    "$HELPER" npy data.npy 200 16 f4
+    for variant in "--tied" "--variational --kl-warmup 1" "--pretrain" "--noise masking --noise-level 0.3" \
+                   "--sparsity 0.1 --latent-activation sigmoid" "--contractive 0.01" "--dropout 0.2 --dropout-input 0.1" \
+                   "--l1 0.001" "--scaling standardize --lr 3e-3" "--optimizer sgd --momentum 0.9 --set nesterov=yes"; do
+        # shellcheck disable=SC2086
+        run 0 "$AUTOENC" train data.npy -o v.aemodel --widths 16,8,4 --epochs 2 -q $variant
+        run 0 "$AUTOENC" eval v.aemodel data.npy
+        contains out.txt '^mse '
+    done
+    run 0 "$AUTOENC" info v.aemodel
+    contains out.txt 'optimizer *sgd'; contains out.txt 'nesterov *1'
+    ;;
+encode_decode_reconstruct)
+    small_model
+    run 0 "$AUTOENC" encode m.aemodel data.npy -o codes.npy
+    shape_is codes.npy 300 4
+    run 0 "$AUTOENC" encode m.aemodel data.npy -o codes.csv --chunk 7
+    [ "$(wc -l <codes.csv)" -eq 300 ] || fail "codes.csv rows"
+    run 0 "$AUTOENC" decode m.aemodel codes.npy -o dec.npy
+    shape_is dec.npy 300 64
+    run 0 "$AUTOENC" reconstruct m.aemodel data.npy -o rec.tsv
+    [ "$(head -1 rec.tsv | tr '\t' '\n' | wc -l)" -eq 64 ] || fail "rec.tsv columns"
+    run 0 "$AUTOENC" reconstruct m.aemodel data.npy --format csv  # to stdout
+    [ "$(wc -l <out.txt)" -eq 300 ] || fail "stdout rows"
+    # decode(encode(x)) equals reconstruct(x)
+    run 0 "$AUTOENC" reconstruct m.aemodel data.npy -o rec.csv
+    run 0 "$AUTOENC" decode m.aemodel codes.npy -o dec.csv
+    cmp -s rec.csv dec.csv || fail "decode(encode) differs from reconstruct"
+    ;;
+score_detect_threshold)
+    small_model --contamination 0.1
+    run 0 "$AUTOENC" score m.aemodel data.npy -o scores.csv
+    [ "$(wc -l <scores.csv)" -eq 300 ] || fail "scores rows"
+    run 0 "$AUTOENC" detect m.aemodel data.npy -o labels.csv
+    contains err.txt 'of 300 rows anomalous'
+    n=$(grep -c '^1$' labels.csv); [ "$n" -ge 20 ] && [ "$n" -le 40 ] || fail "$n anomalies of 300 at 10%"
+    run 0 "$AUTOENC" detect m.aemodel data.npy -o both.csv --scores --threshold 0
+    [ "$(cut -d, -f1 both.csv | sort -u)" = 1 ] || fail "threshold 0 flags every row"
+    run 0 "$AUTOENC" threshold m.aemodel data.npy --contamination 0.5 -o half.aemodel
+    run 0 "$AUTOENC" detect half.aemodel data.npy -o half.csv
+    n=$(grep -c '^1$' half.csv); [ "$n" -ge 140 ] && [ "$n" -le 160 ] || fail "$n anomalies at 50%"
+    "$HELPER" npy plain.npy 50 64 f4
+    run 0 "$AUTOENC" train plain.npy -o nothr.aemodel --widths 64,4 --epochs 1 -q
+    keep_output nl.npy
+    run 81 "$AUTOENC" detect nothr.aemodel plain.npy -o nl.npy
+    contains err.txt 'no anomaly threshold'; untouched nl.npy
+    ;;
+sample_interpolate)
+    "$HELPER" npy data.npy 200 16 f4
+    run 0 "$AUTOENC" train data.npy -o vae.aemodel --widths 16,8,2 --variational --epochs 2 --loss bce -q
+    run 0 "$AUTOENC" sample vae.aemodel -n 9 -o s.npy --seed 3
+    shape_is s.npy 9 16
+    run 0 "$AUTOENC" sample vae.aemodel -n 9 -o s2.npy --seed 3
+    cmp -s s.npy s2.npy || fail "the same seed gave other samples"
+    run 0 "$AUTOENC" interpolate vae.aemodel data.npy --from 3 --to 5 -n 6 -o i.csv
+    [ "$(wc -l <i.csv)" -eq 6 ] || fail "interpolate rows"
+    run 0 "$AUTOENC" encode vae.aemodel data.npy --distribution -o dist.npy
+    shape_is dist.npy 200 4
+    run 0 "$AUTOENC" train data.npy -o plain.aemodel --widths 16,2 --epochs 1 -q
+    run 81 "$AUTOENC" sample plain.aemodel -n 2 -o x.npy
+    contains err.txt 'variational'
+    run 64 "$AUTOENC" interpolate vae.aemodel data.npy --from 0 --to 999 -o x.npy
+    ;;
+png_pictures)
+    "$HELPER" csv data.csv 40 16
+    run 0 "$AUTOENC" train data.csv -o m.aemodel --widths 16,8,3 --epochs 2 --loss bce --variational -q
+    run 0 "$AUTOENC" reconstruct m.aemodel data.csv -o rec.csv --png rec.png --count 4 --scale 3
+    { head -4 data.csv; head -4 rec.csv; } >cells.csv
+    run 0 "$HELPER" pngcheck rec.png 4 4 3 2 4 cells.csv
+    run 0 "$AUTOENC" sample m.aemodel -n 4 -o s.csv --png s.png --scale 2 --image 4x4
+    run 0 "$HELPER" pngcheck s.png 4 4 2 2 2 s.csv
+    run 0 "$AUTOENC" interpolate m.aemodel data.csv -n 5 -o i.csv --png i.png --scale 1 --image 2x8
+    run 0 "$HELPER" pngcheck i.png 2 8 1 1 5 i.csv
+    run 0 "$AUTOENC" score m.aemodel data.csv -o sc.csv --png sc.png --count 3
+    sort -g sc.csv | tail -3 | sort -gr >want.txt
+    # the first line of the picture holds the most anomalous rows: rebuild its cells
+    : >cells.csv
+    for s in $(cat want.txt); do line=$(grep -n -x -- "$s" sc.csv | head -1 | cut -d: -f1); sed -n "${line}p" data.csv >>cells.csv; done
+    for s in $(sort -g sc.csv | head -3); do line=$(grep -n -x -- "$s" sc.csv | head -1 | cut -d: -f1); sed -n "${line}p" data.csv >>cells.csv; done
+    run 0 "$HELPER" pngcheck sc.png 4 4 2 2 3 cells.csv
+    run 64 "$AUTOENC" reconstruct m.aemodel data.csv -o r.npy --png r.png --image 5x5
+    ;;
+data_formats)
+    small_model
+    for dtype in f8 i4 u1 ">f4"; do
+        "$HELPER" npy "d.npy" 20 64 "$dtype"
+        run 0 "$AUTOENC" encode m.aemodel d.npy -o c.npy
+        shape_is c.npy 20 4
+    done
+    "$HELPER" npy f.npy 20 64 f4 fortran
+    run 0 "$AUTOENC" encode m.aemodel f.npy -o cf.csv
+    "$HELPER" npy c.npy 20 64 f4
+    # the same values in C order give the same codes as after conversion from Fortran order
+    /usr/bin/python3 - <<'PY' 2>/dev/null || true
+PY
+    "$HELPER" idx img.idx 30 8 8
+    "$HELPER" idx img.gz 30 8 8
+    run 0 "$AUTOENC" encode m.aemodel img.idx -o a.csv
+    run 0 "$AUTOENC" encode m.aemodel img.gz -o b.csv
+    cmp -s a.csv b.csv || fail "IDX plain and gzip differ"
+    run 0 "$AUTOENC" info img.gz
+    contains out.txt 'image: *8x8'; contains out.txt 'values: *0 to 0.99'
+    # CSV: header, delimiter, columns
+    "$HELPER" csv h.csv 10 66 header
+    run 0 "$AUTOENC" encode m.aemodel h.csv --columns 2-65 -o hc.csv
+    run 0 "$AUTOENC" encode m.aemodel h.csv --columns c1-c1 -o x.csv 2>/dev/null
+    [ -s hc.csv ] || fail "columns"
+    run 65 "$AUTOENC" encode m.aemodel h.csv -o x.csv
+    contains err.txt 'rows of 66 values, but the model m.aemodel takes rows of 64'
+    "$HELPER" csv t.tsv 10 64 header "	"
+    run 0 "$AUTOENC" encode m.aemodel t.tsv -o t.npy
+    "$HELPER" csv s.txt 10 64 noheader ";"
+    run 0 "$AUTOENC" encode m.aemodel s.txt -o s.npy --no-header --delimiter ';'
+    run 65 "$AUTOENC" encode m.aemodel t.tsv -o t.npy --no-header
+    contains err.txt 'line 1, column 1'
+    ;;
+class_selection)
+    "$HELPER" idx train-images-idx3-ubyte.gz 90 4 4
+    "$HELPER" labels train-labels-idx1-ubyte.gz 90
+    run 0 "$AUTOENC" train train-images-idx3-ubyte.gz --class 2 -o m.aemodel --widths 16,4 --epochs 1 --json -q
+    contains out.txt '"rows": 30,'
+    run 0 "$AUTOENC" info train-images-idx3-ubyte.gz --class 1
+    contains out.txt 'rows: *30$'
+    "$HELPER" labels other.idx 90
+    cp train-images-idx3-ubyte.gz pics.gz
+    run 64 "$AUTOENC" info pics.gz --class 1
+    contains err.txt 'give them with --labels'
+    run 0 "$AUTOENC" info pics.gz --class 0 --labels other.idx --rows 7
+    contains out.txt 'rows: *7$'
+    "$HELPER" labels short.idx 80
+    run 65 "$AUTOENC" info pics.gz --class 0 --labels short.idx
+    contains err.txt '80 labels for the 90 rows'
+    ;;
+settings)
+    "$HELPER" npy data.npy 50 8 f4
+    run 0 "$AUTOENC" train --help
+    for name in learning_rate batch_size scaling_min_scale kl_warmup_epochs divergence_factor; do
+        contains out.txt "^  $name"
+    done
+    contains out.txt 'learning_rate (--lr) *(0, 1000\]; default 0.001'
+    contains out.txt 'loss (--loss) *one of mse, bce; default mse'
+    # consistent settings in any order; BCE given before the output activation
+    run 0 "$AUTOENC" train data.npy -o m.aemodel --widths 8,2 --epochs 1 -q --set loss=bce \
+        --set output_activation=sigmoid --scaling min-max --noise-level 0.5 --noise masking --set LEARNING-RATE=3e-3
+    run 0 "$AUTOENC" info m.aemodel
+    contains out.txt 'learning_rate *0.003'; contains out.txt 'noise *masking'
+    contains out.txt 'scaling *min-max'
+    # a genuine conflict: reported with the library's reason
+    run 64 "$AUTOENC" train data.npy -o m2.aemodel --widths 8,2 --output-activation sigmoid --scaling standardize
+    contains err.txt 'conflicts with output_activation = sigmoid'
+    [ ! -e m2.aemodel ] || fail "a model was saved after a usage error"
+    run 64 "$AUTOENC" train data.npy -o m2.aemodel --widths 8,2 --set nonsense=1
+    run 64 "$AUTOENC" train data.npy -o m2.aemodel --widths 8,2 --lr 0
+    contains err.txt 'outside (0, 1000\]'
+    run 64 "$AUTOENC" train data.npy -o m2.aemodel --widths 8,2 --loss hinge
+    contains err.txt "'hinge' is not one of mse, bce"
+    run 65 "$AUTOENC" train data.npy -o m2.aemodel --widths 9,2
+    contains err.txt 'input width of 9'
+    run 64 "$AUTOENC" train data.npy -o m2.aemodel --widths 8,x
+    run 64 "$AUTOENC" train data.npy -o m2.aemodel --bogus
+    run 64 "$AUTOENC" frobnicate
+    run 0 "$AUTOENC" train data.npy -o m.aemodel --resume m.aemodel --epochs 1 -q --save-optimizer
+    run 0 "$AUTOENC" info m.aemodel
+    contains out.txt 'optimizer: *state saved after'
+    ;;
+bad_inputs)
+    small_model
+    keep_output out.npy
+    check_bad() { # check_bad STATUS PATTERN FILE [extra args]
+        local status=$1 pattern=$2 file=$3; shift 3
+        run "$status" "$AUTOENC" encode m.aemodel "$file" -o out.npy "$@"
+        [ "$(wc -l <err.txt)" -eq 1 ] || { cat err.txt >&2; fail "$file: not one line"; }
+        contains err.txt "$file"; contains err.txt "$pattern"; untouched out.npy
+    }
+    : >empty.csv;                                    check_bad 65 'empty' empty.csv
+    "$HELPER" npy whole.npy 10 64 f4; head -c 1000 whole.npy >trunc.npy
+    check_bad 65 'truncated NPY file.*byte offset' trunc.npy
+    head -c 60 whole.npy >trunchead.npy;             check_bad 65 'truncated NPY header' trunchead.npy
+    "$HELPER" idx whole.idx 10 8 8; head -c 300 whole.idx >trunc.idx
+    check_bad 65 'truncated IDX data: byte offset 300' trunc.idx
+    "$HELPER" idx whole.gz 10 8 8; head -c 100 whole.gz >trunc.gz
+    check_bad 65 'decompressed byte offset' trunc.gz
+    printf '\x89PNG\r\n\x1a\nxxxxxxxx' >magic.bin;     check_bad 65 'byte offset 0: not a data file' magic.bin
+    printf '\x93NUMPY\x09\x00\x10\x00' >version.npy; check_bad 65 'format version 9' version.npy
+    "$HELPER" npy wide.npy 5 65 f4;                  check_bad 65 'rows of 65 values, but the model m.aemodel takes rows of 64' wide.npy
+    printf '1,2\n3,abc\n' >text.csv;                 check_bad 65 "line 2, column 2: 'abc', expected a number" text.csv
+    printf '1,2\n3,\n' >missing.csv;                 check_bad 65 'line 2, column 2: missing value' missing.csv
+    printf '1,2\n3\n' >short.csv;                    check_bad 65 'line 2: 1 fields, expected 2' short.csv
+    printf '1,2\nnan,4\n' >nan.csv;                  check_bad 65 "line 2, column 1: 'nan', expected a finite number" nan.csv
+    printf '#c\n1,2\n3,1e999\n' >inf.csv;            check_bad 65 'line 3, column 2' inf.csv
+    "$HELPER" npy nanf.npy 3 64 f4
+    printf '\x00\x00\xc0\x7f' | dd of=nanf.npy bs=1 seek=$((128 + 4 * 70)) conv=notrunc status=none
+    check_bad 65 'byte offset 408 (row 2, column 7): NaN' nanf.npy
+    mkdir adir;                                      check_bad 66 'is a directory' adir
+    check_bad 66 'No such file' nothere.npy
+    # a model that does not load
+    printf 'not a model' >bad.aemodel
+    run 80 "$AUTOENC" encode bad.aemodel whole.npy -o out.npy; contains err.txt bad.aemodel; untouched out.npy
+    head -c 200 m.aemodel >trunc.aemodel
+    run 80 "$AUTOENC" encode trunc.aemodel whole.npy -o out.npy; contains err.txt trunc.aemodel; untouched out.npy
+    run 66 "$AUTOENC" encode nomodel.aemodel whole.npy -o out.npy; untouched out.npy
+    run 66 "$AUTOENC" info adir
+    # BCE targets outside [0, 1]: the value's place is named
+    printf '%s\n' "$(seq -s, 1 64)" >big.csv
+    run 65 "$AUTOENC" score m.aemodel big.csv -o out.npy
+    contains err.txt 'big.csv: line 1, column 2: 2, expected a value in \[0, 1\]'; untouched out.npy
+    # outputs that cannot be written: nothing is left behind
+    run 73 "$AUTOENC" encode m.aemodel whole.npy -o adir
+    run 73 "$AUTOENC" encode m.aemodel whole.npy -o nofolder/x.npy
+    run 64 "$AUTOENC" encode m.aemodel whole.npy -o x.npy --format xls
+    ;;
+numpy_readback)
+    py=$(numpy_python)
+    if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
+    small_model
+    run 0 "$AUTOENC" encode m.aemodel data.npy -o codes.npy
+    run 0 "$AUTOENC" encode m.aemodel data.npy -o codes.csv
+    run 0 "$AUTOENC" detect m.aemodel data.npy -o labels.npy --threshold 0.5
+    run 0 "$AUTOENC" score m.aemodel data.npy -o scores.npy
+    "$py" - <<'PY' || fail "numpy read-back"
+import numpy as np
+c = np.load("codes.npy")
+assert c.dtype == np.float32 and c.shape == (300, 4), (c.dtype, c.shape)
+assert np.array_equal(c, np.loadtxt("codes.csv", delimiter=",", dtype=np.float32))
+l = np.load("labels.npy"); assert l.dtype == np.uint8 and l.shape == (300,)
+s = np.load("scores.npy"); assert s.shape == (300,) and (s > 0).all()
+assert ((s > 0.5) == (l == 1)).all()
+x = np.random.default_rng(1).random((40, 64))
+np.save("f64.npy", x); np.save("fortran.npy", np.asfortranarray(x.astype(np.float32)))
+np.save("c.npy", x.astype(np.float32))
+np.save("v2.npy", x.astype(np.float32)); 
+np.lib.format.write_array(open("v3.npy", "wb"), x.astype(np.float32), version=(3, 0))
+PY
+    for f in f64 fortran v3; do
+        run 0 "$AUTOENC" encode m.aemodel $f.npy -o $f.out.csv
+    done
+    run 0 "$AUTOENC" encode m.aemodel c.npy -o c.out.csv
+    cmp -s c.out.csv fortran.out.csv || fail "Fortran order gave other codes"
+    cmp -s c.out.csv v3.out.csv || fail "NPY 3.0 gave other codes"
+    ;;
+progress_pipe)
+    "$HELPER" npy data.npy 2000 32 f4
+    "$AUTOENC" train data.npy -o m.aemodel --widths 32,8 --epochs 3 --validation 0.1 2>err.txt
+    [ "$(grep -c '^epoch [123]/3: loss .*, validation loss .*rows/s' err.txt)" -eq 3 ] || { cat err.txt; fail "plain lines"; }
+    grep -q $'\r' err.txt && fail "carriage return in a pipe"
+    "$AUTOENC" train data.npy -o m.aemodel --widths 32,8 --epochs 2 -q 2>err.txt
+    [ ! -s err.txt ] || fail "--quiet printed something"
+    ;;
+progress_tty)
+    command -v script >/dev/null || { echo "note: script (util-linux) missing: skipped"; exit 0; }
+    "$HELPER" npy data.npy 20000 64 f4
+    script -qfec "'$AUTOENC' train data.npy -o m.aemodel --widths 64,32,8 --epochs 3 --batch 16 --validation 0.1" /dev/null >tty.txt 2>&1 </dev/null
+    grep -q $'\r' tty.txt || fail "no carriage return on a terminal"
+    grep -q $'\033\[K' tty.txt || fail "no clear-to-end-of-line"
+    grep -q 'ETA' tty.txt || fail "no ETA while an epoch runs"
+    grep -q 'epoch 3/3 \[=*\] 100%.*rows/s.*loss .*val ' tty.txt || { cat -v tty.txt | tail -3; fail "no final bar"; }
+    ;;
+sigint)
+    # One batch of 12000 rows of 1024 values through 1024-512-8 takes about a second, so
+    # that Ctrl-C lands inside a batch.
+    "$HELPER" npy data.npy 12000 1024 f4
+    wait_for() { for _ in $(seq 1200); do grep -q "$2" "$1" && return 0; sleep 0.05; done; fail "no '$2' in $1"; }
+    train() { "$AUTOENC" train data.npy --widths 1024,512,8 --epochs 100000 --batch 12000 "$@"; }
+    train -o m.aemodel --validation 0.1 2>err.txt &
+    pid=$!
+    wait_for err.txt '^epoch 1/'
+    kill -INT $pid
+    wait $pid; status=$?
+    [ $status -eq 130 ] || { cat err.txt; fail "exit $status after SIGINT"; }
+    contains err.txt 'interrupted after [0-9]* complete epochs: saved the model'
+    run 0 "$AUTOENC" info m.aemodel
+    run 0 "$AUTOENC" eval m.aemodel data.npy --rows 100
+    # a second Ctrl-C quits at once: no model written, nothing left behind; the
+    # checkpoint of a finished epoch loads
+    train -o m2.aemodel --checkpoint-every 1 --checkpoint ck.aemodel 2>err2.txt &
+    pid=$!
+    wait_for err2.txt '^epoch 1/'
+    kill -INT $pid
+    wait_for err2.txt 'stopping at the next batch'
+    kill -INT $pid
+    wait $pid; status=$?
+    [ $status -eq 130 ] || fail "exit $status after two SIGINTs"
+    [ ! -e m2.aemodel ] || { cat err2.txt; fail "a model was written after quitting at once"; }
+    run 0 "$AUTOENC" info ck.aemodel
+    [ -z "$(ls -a | grep '^\.m2\.')" ] || fail "temporary files left"
+    ;;
+encode_bounded_memory)
+    # 96 MiB of float32 rows, memory-mapped, go through encode in blocks: the peak
+    # resident memory stays far below the file's size.
+    "$HELPER" npy big.npy 24576 1024 f4
+    "$HELPER" npy small.npy 100 1024 f4
+    run 0 "$AUTOENC" train small.npy -o m.aemodel --widths 1024,8 --epochs 1 -q
+    rss=$("$HELPER" maxrss "$AUTOENC" encode m.aemodel big.npy -o codes.npy --chunk 1024) || fail "encode"
+    echo "peak RSS ${rss} KiB for a 96 MiB input"
+    [ "$rss" -lt 65536 ] || fail "peak RSS ${rss} KiB: the input was not streamed"
+    shape_is codes.npy 24576 8
+    ;;
+help_and_man)
+    run 0 "$AUTOENC" help --man
+    cp out.txt man.txt
+    cmp -s man.txt "$(dirname "$AUTOENC")/autoenc.1" || fail "the built autoenc.1 is not what 'autoenc help --man' prints"
+    run 0 "$AUTOENC" --help
+    cp out.txt main.txt
+    for cmd in train encode decode reconstruct score detect threshold eval sample interpolate info help; do
+        contains main.txt "^  $cmd "
+        run 0 "$AUTOENC" help "$cmd"
+        cp out.txt help.txt
+        # every option in --help is described in the man page, under the command's section
+        for opt in $(grep -o -- '--[a-z][a-z-]*' help.txt | sort -u); do
+            grep -q -- "${opt//-/\\\\-}" man.txt || fail "$opt of $cmd is not in the man page"
+        done
+        [ "$cmd" = help ] || { run 0 "$AUTOENC" "$cmd" --help; cmp -s out.txt help.txt || fail "$cmd --help"; }
+    done
+    run 0 "$AUTOENC" --version
+    contains out.txt '^autoenc '
+    run 64 "$AUTOENC" help nothing
+    if command -v groff >/dev/null; then
+        groff -man -Tutf8 -ww man.txt >/dev/null 2>groff.txt; [ ! -s groff.txt ] || { cat groff.txt; fail "groff warnings"; }
+    fi
+    ;;
+train_fashion)
+    [ -r "$FASHION/t10k-images-idx3-ubyte.gz" ] || { echo "note: no Fashion-MNIST: skipped"; exit 0; }
+    run 0 "$AUTOENC" train "$FASHION/t10k-images-idx3-ubyte.gz" --class 7 -o sneakers.aemodel \
+        --widths 784,64,16 --epochs 3 --loss bce --contamination 0.05 -q --json
+    contains out.txt '"rows": 1000,'
+    run 0 "$AUTOENC" reconstruct sneakers.aemodel "$FASHION/t10k-images-idx3-ubyte.gz" --rows 10 -o r.npy --png r.png
+    run 0 "$AUTOENC" eval sneakers.aemodel "$FASHION/t10k-images-idx3-ubyte.gz" --class 7
+    mse=$(sed -n 's/^mse //p' out.txt)
+    awk -v m="$mse" 'BEGIN { exit !(m < 0.05) }' || fail "sneaker MSE $mse"
+    ;;
+*)
+    fail "no such case"
+    ;;
+esac
+echo "ok [$CASE]"
