@@ -692,6 +692,12 @@ class Model:
                     monitor.close()
         finally:
             self._inflight.pop()
+        if monitor.pending_signal is not None and monitor.exception is None:
+            # Ctrl-C after the last callback: deliver it now (the handler is restored)
+            try:
+                monitor.deliver_signal()
+            except BaseException as exc:  # noqa: B902
+                monitor.exception = exc
         if monitor.exception is not None:
             exc = monitor.exception
             monitor.exception = None

@@ -9,9 +9,14 @@ One :class:`FitMonitor` serves one training call. Its C callback
   the fit and keeps the exception, which the caller re-raises after the C call;
 - stops the fit when Ctrl-C was pressed: :func:`sigint_guard` installs, in the
   main thread and for the duration of the call, a SIGINT handler that only
-  sets a flag; the callback sees it at the next batch and returns non-zero,
-  the library stops with a usable model, and the caller raises
-  KeyboardInterrupt.
+  records the signal; the callback sees it at the next batch and returns
+  non-zero, the library stops with a usable model, and the caller raises
+  KeyboardInterrupt. An application's own SIGINT handler is called by the
+  callback at that point instead, inside its exception guard: if it raises,
+  the fit stops and its exception is re-raised after the call; if it returns,
+  training goes on. (A Python signal handler left in place would run at
+  whatever bytecode the callback happens to execute, possibly in ctypes' glue
+  outside any ``try``, where ctypes prints the exception and loses it.)
 """
 
 from __future__ import annotations
@@ -88,6 +93,9 @@ class FitMonitor:
         self.label = label
         self.exception: Optional[BaseException] = None
         self.interrupted = False
+        # set by sigint_guard: the signal seen and the handler it replaced
+        self.pending_signal: Optional[Tuple[int, Any]] = None
+        self.sigint_handler: Any = None
         self.user_stopped = False
         self.stage = 0
         # per stage (one for a fit): the epochs' training losses, validation losses, times
@@ -101,7 +109,7 @@ class FitMonitor:
     # --- the C callback -------------------------------------------------------------
     def _on_progress(self, pointer: Any, _user_data: Any) -> int:
         try:
-            if self.interrupted:
+            if self.pending_signal is not None and self.deliver_signal():
                 return 1
             p = pointer.contents
             epoch, batch, epoch_end = p.epoch, p.batch, bool(p.epoch_end)
@@ -124,10 +132,27 @@ class FitMonitor:
                 if self.callback(info):
                     self.user_stopped = True
                     return 1
-            return 1 if self.interrupted else 0
+            if self.pending_signal is not None and self.deliver_signal():
+                return 1
+            return 0
         except BaseException as exc:  # noqa: B902 - re-raised by the caller after the C call
             self.exception = exc
             return 1
+
+    def deliver_signal(self) -> bool:
+        """Act on a SIGINT recorded by the guard; True when the fit must stop.
+
+        Python's default handler means Ctrl-C: stop, and the caller raises
+        KeyboardInterrupt. An application's handler is called here; whatever it
+        raises propagates to the callback's guard, which stops the fit."""
+        pending, self.pending_signal = self.pending_signal, None
+        if pending is None:
+            return self.interrupted
+        if self.sigint_handler is signal.default_int_handler:
+            self.interrupted = True
+            return True
+        self.sigint_handler(*pending)
+        return False
 
     # --- verbose output -------------------------------------------------------------
     def _desc(self) -> str:
@@ -170,11 +195,13 @@ class FitMonitor:
 
 @contextlib.contextmanager
 def sigint_guard(monitor: FitMonitor, enabled: bool = True) -> Iterator[bool]:
-    """While the block runs, a SIGINT sets ``monitor.interrupted`` instead of raising.
+    """While the block runs, a SIGINT is recorded in @p monitor for its callback to
+    act on at the next batch (see the module docstring).
 
-    Installed only in the main thread and only over Python's default handler
-    (a handler of the application's own is left alone). Yields whether it was
-    installed."""
+    Installed only in the main thread (the only one where Python runs signal
+    handlers) and only over a Python-level handler (SIG_IGN and SIG_DFL are
+    left as they are). Yields whether it was installed. A signal the callback
+    had no chance to see is acted on when the block ends."""
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield False
         return
@@ -183,13 +210,14 @@ def sigint_guard(monitor: FitMonitor, enabled: bool = True) -> Iterator[bool]:
     except (ValueError, OSError):  # pragma: no cover - no signals in this interpreter
         yield False
         return
-    if previous is not signal.default_int_handler:
+    if not callable(previous):
         yield False
         return
 
-    def on_sigint(_signum: int, _frame: Any) -> None:
-        monitor.interrupted = True
+    def on_sigint(signum: int, frame: Any) -> None:
+        monitor.pending_signal = (signum, frame)
 
+    monitor.sigint_handler = previous
     signal.signal(signal.SIGINT, on_sigint)
     try:
         yield True

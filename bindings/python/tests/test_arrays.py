@@ -1,0 +1,131 @@
+"""Arrays reach C without a copy when their layout allows, and are converted once otherwise."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import autoenc
+from autoenc import _arrays
+
+
+@pytest.fixture
+def conversions(monkeypatch):
+    """Counts the package's conversions (np.ascontiguousarray calls)."""
+    calls = []
+    real = np.ascontiguousarray
+
+    def counting(array, dtype=None):
+        calls.append((getattr(array, "dtype", None), getattr(array, "shape", None)))
+        return real(array, dtype=dtype)
+
+    monkeypatch.setattr(_arrays.np, "ascontiguousarray", counting)
+    return calls
+
+
+def test_float32_c_contiguous_and_row_strided_views_are_not_copied(trained, unit_data, conversions):
+    expected = trained.encode(unit_data)
+    wide = np.zeros((300, 20), np.float32)
+    wide[:, 3:15] = unit_data
+    every_other = np.repeat(unit_data, 2, axis=0)
+    for x, rows in ((unit_data, slice(None)), (wide[:, 3:15], slice(None)),
+                    (every_other[::2], slice(None)), (unit_data[10:20], slice(10, 20))):
+        got = trained.encode(x)
+        np.testing.assert_array_equal(got, expected[rows])
+        trained.score(x)
+        trained.reconstruct(x)
+        trained.feature_errors(x)
+    assert conversions == []
+
+
+def test_other_layouts_and_dtypes_are_converted_once(trained, unit_data, conversions):
+    expected = trained.encode(unit_data)
+    cases = [
+        unit_data.astype(np.float64),
+        np.asfortranarray(unit_data),
+        unit_data.astype(">f4"),
+        np.ascontiguousarray(np.repeat(unit_data, 2, axis=1))[:, ::2],  # column stride 8
+    ]
+    for x in cases:
+        conversions.clear()
+        np.testing.assert_array_equal(trained.encode(x), expected)
+        assert len(conversions) == 1
+    conversions.clear()
+    reversed_rows = unit_data[::-1]
+    np.testing.assert_array_equal(trained.encode(reversed_rows), expected[::-1])
+    assert len(conversions) == 1
+    np.testing.assert_array_equal(trained.encode(unit_data.tolist()), expected)
+    np.testing.assert_array_equal(trained.encode((unit_data * 0).astype(np.int64)),
+                                  trained.encode(np.zeros_like(unit_data)))
+
+
+def test_misaligned_buffers_are_converted(trained, unit_data):
+    raw = np.zeros(unit_data.nbytes + 1, np.uint8)
+    misaligned = np.frombuffer(raw[1:].data, np.float32).reshape(unit_data.shape)
+    misaligned[...] = unit_data  # writeable view with an odd address
+    assert not misaligned.flags.aligned
+    np.testing.assert_array_equal(trained.encode(misaligned), trained.encode(unit_data))
+
+
+def test_read_only_and_memory_mapped_inputs(trained, unit_data, tmp_path):
+    ro = unit_data.copy()
+    ro.flags.writeable = False
+    np.testing.assert_array_equal(trained.encode(ro), trained.encode(unit_data))
+    path = tmp_path / "x.f32"
+    unit_data.tofile(path)
+    mm = np.memmap(path, dtype=np.float32, mode="r", shape=unit_data.shape)
+    np.testing.assert_array_equal(trained.encode(mm), trained.encode(unit_data))
+    trained.fit(mm)  # training reads it in place too
+
+
+def test_no_copy_of_a_large_input(trained):
+    """A 16 MB float32 input: encoding allocates its output (small) but no copy of it."""
+    x = np.random.default_rng(1).random((350_000, 12), dtype=np.float32)
+    trained.encode(x[:10])  # warm up
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        z = trained.encode(x[::2])  # a row-strided view of half the rows
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert z.shape == (175_000, 3)
+    assert peak < z.nbytes + (1 << 20), peak  # the output and change, no 8 MB copy
+    # and a float64 input is converted exactly once (one float32 copy)
+    x64 = x[:100_000].astype(np.float64)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        trained.encode(x64)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    one_copy = 100_000 * 12 * 4
+    assert one_copy <= peak < one_copy + 100_000 * 3 * 4 + (1 << 20), peak
+
+
+def test_one_dimensional_input_is_one_row(trained, unit_data):
+    np.testing.assert_allclose(trained.encode(unit_data[5]), trained.encode(unit_data[5:6])[0],
+                               rtol=1e-5, atol=1e-6)
+    assert trained.encode(list(unit_data[5])).shape == (3,)
+
+
+def test_address_of_read_only_and_empty_arrays():
+    a = np.arange(4, dtype=np.float32)
+    a.flags.writeable = False
+    assert _arrays.address(a) == a.__array_interface__["data"][0]
+    b = np.arange(4, dtype=np.float32)
+    assert _arrays.address(b) == b.__array_interface__["data"][0]
+
+
+def test_weights_accept_lists_and_other_dtypes(trained):
+    w = trained.get_weights(0)
+    trained.set_weights(0, w.tolist())
+    np.testing.assert_array_equal(trained.get_weights(0), w)
+    trained.set_weights(0, np.asfortranarray(w.astype(np.float64)))
+    np.testing.assert_array_equal(trained.get_weights(0), w)
+    with pytest.raises(TypeError, match="complex"):
+        trained.set_weights(0, w.astype(np.complex64))
+    trained.set_bias(0, trained.get_bias(0).astype(np.float64)[::-1][::-1])

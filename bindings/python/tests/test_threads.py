@@ -1,0 +1,160 @@
+"""Threads: calls release the GIL, several threads encode with one model in parallel and
+get identical results, and misuse across threads is a BusyError, never a crash."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import autoenc
+
+
+@pytest.fixture(scope="module")
+def big():
+    """A model and data large enough that one encode takes milliseconds."""
+    rng = np.random.default_rng(3)
+    x = rng.random((3000, 256), dtype=np.float32)
+    m = autoenc.Model([256, 512, 256, 32], seed=1)
+    yield m, x
+    m.close()
+
+
+def test_calls_release_the_gil(big):
+    """While one thread is inside encode, another thread runs Python code."""
+    model, x = big
+    counter = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            counter[0] += 1
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        time.sleep(0.01)
+        advances = []
+        for _ in range(5):
+            before = counter[0]
+            model.encode(x)
+            advances.append(counter[0] - before)
+    finally:
+        stop.set()
+        spinner.join()
+    # Holding the GIL through the call would leave the counter still; the interpreter
+    # also switches at most every 5 ms, so a few advances alone prove little: ask for
+    # thousands in a call of several milliseconds.
+    print("counter advances during encode calls:", advances)
+    assert max(advances) > 1000, advances
+
+
+def test_threads_encoding_with_one_model_overlap_and_agree(big):
+    model, x = big
+    expected = model.encode(x)
+    n_threads, calls = 4, 6
+    spans = {}
+    results = {}
+    barrier = threading.Barrier(n_threads)
+
+    def work(k):
+        barrier.wait()
+        mine = []
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            z = model.encode(x)
+            mine.append((t0, time.perf_counter()))
+            results.setdefault(k, []).append(z)
+        spans[k] = mine
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(n_threads):
+        for z in results[k]:
+            assert z.tobytes() == expected.tobytes()
+    # Two calls from different threads were inside the library at the same time: the
+    # overlap of their spans is most of a call, which the GIL would not allow.
+    best = 0.0
+    for a in range(n_threads):
+        for b in range(a + 1, n_threads):
+            for s0, s1 in spans[a]:
+                for t0, t1 in spans[b]:
+                    overlap = min(s1, t1) - max(s0, t0)
+                    best = max(best, overlap / min(s1 - s0, t1 - t0))
+    print("largest overlap of two threads' calls: %.0f%% of a call" % (100 * best))
+    assert best > 0.5, best
+
+
+def test_concurrent_fits_of_separate_models_equal_sequential_ones(unit_data):
+    def fit(seed):
+        with autoenc.Model([12, 8, 3], seed=seed, epochs=3, threads=1) as m:
+            m.fit(unit_data)
+            return m.get_flat_params()
+
+    sequential = [fit(s) for s in range(4)]
+    parallel = [None] * 4
+
+    def run(s):
+        parallel[s] = fit(s)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(sequential, parallel):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_reading_or_changing_a_model_while_another_thread_trains_it_is_busy(unit_data):
+    m = autoenc.Model([12, 8, 3], epochs=2, batch_size=16, progress_every_batch=True)
+    inside, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def callback(progress):
+        inside.set()
+        release.wait(10)  # the fit stays inside the library's call meanwhile
+        return False
+
+    def train():
+        try:
+            outcome["report"] = m.fit(unit_data, callback=callback)
+        except BaseException as exc:  # noqa: B902
+            outcome["error"] = exc
+
+    trainer = threading.Thread(target=train)
+    trainer.start()
+    try:
+        assert inside.wait(10)
+        with pytest.raises(autoenc.BusyError) as info:
+            m.encode(unit_data)
+        assert info.value.status == -15 and info.value.function == "ae_model_encode"
+        with pytest.raises(autoenc.BusyError):
+            m.learning_rate = 0.5
+        with pytest.raises(autoenc.BusyError):
+            m.fit(unit_data)
+        with pytest.raises(autoenc.BusyError, match="in use"):
+            m.close()
+    finally:
+        release.set()
+        trainer.join(30)
+    assert "error" not in outcome, outcome.get("error")
+    assert m.learning_rate == 1e-3
+    m.encode(unit_data)
+    m.close()
+
+
+def test_a_fit_in_a_worker_thread_has_no_sigint_guard_and_works(unit_data):
+    result = {}
+
+    def run():
+        with autoenc.Model([12, 3], epochs=2) as m:
+            result["report"] = m.fit(unit_data, verbose=False)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    assert result["report"].epochs_run == 2
