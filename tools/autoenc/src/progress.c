@@ -147,8 +147,8 @@ int cli_progress_callback(const ae_progress *pr, void *user_data)
     double epoch_seconds = pr->seconds - p->epoch_start;
     if (pr->epoch_end) {
         record(p, pr);
-        if (p->mode != CLI_PROGRESS_QUIET)
-            draw(p, pr, epoch_seconds);
+        /* The checkpoint is saved before the epoch's line is printed, so that a line on
+         * the screen means its checkpoint is on disk. */
         if (p->checkpoint_every && p->checkpoint_path && pr->epoch % p->checkpoint_every == 0) {
             /* ae_model_save is a const call: allowed from the callback. */
             int rc = ae_model_save(p->model, p->checkpoint_path, p->save_flags);
@@ -158,6 +158,8 @@ int cli_progress_callback(const ae_progress *pr, void *user_data)
                          p->checkpoint_path, ae_last_error());
             }
         }
+        if (p->mode != CLI_PROGRESS_QUIET)
+            draw(p, pr, epoch_seconds);
     } else if (p->mode == CLI_PROGRESS_BAR && pr->seconds - p->last_draw >= 0.1) {
         p->last_draw = pr->seconds;
         draw(p, pr, epoch_seconds);
