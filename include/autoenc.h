@@ -469,6 +469,9 @@ typedef enum ae_param {
                                             is more than this many times the loss the fit started from (the
                                             mean over its first tenth of batches); 0 = only non-finite
                                             losses count, [0, 1e30] [1e3] */
+    AE_PARAM_SHUFFLE_BUFFER = 29,      /**< ae_model_fit_source(): rows held to shuffle a data source's rows
+                                            (a row waits in the buffer and leaves it at a random step);
+                                            memory rows x input_dim floats, [1, 1e9] [10000] */
 
     AE_PARAM_THREADS = 30,             /**< threads for the elementwise work of training (optimizer
                                             update, loss), the caller's included; 0 = one per online
@@ -682,6 +685,45 @@ AE_API int ae_model_fit(ae_model *model, const float *x, size_t n_rows, size_t l
 AE_API int ae_model_fit_validated(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                                   const float *x_val, size_t n_val_rows, size_t ld_val,
                                   ae_fit_report *report);
+
+/**
+ * Rows that a caller streams to ae_model_fit_source(), so that a fit never
+ * holds the data (a file larger than memory, a database cursor, a generator).
+ * Set `size` to `sizeof(ae_data_source)`; the struct may grow at its end.
+ * Every pass must give the same rows in the same order.
+ */
+typedef struct ae_data_source {
+    size_t size;     /**< set by the caller: sizeof(ae_data_source) */
+    void *user_data; /**< passed to the hooks untouched */
+    /** Write up to @p max_rows next rows of the pass, @p n_cols floats each, row after row,
+     *  to @p rows, and their number to @p n_read (0: the pass is over). Return 0, or
+     *  non-zero to stop the fit with #AE_ERR_IO. */
+    int (*read)(void *user_data, float *rows, size_t n_cols, size_t max_rows, size_t *n_read);
+    /** Start a new pass at the first row. Return 0, or non-zero (#AE_ERR_IO). */
+    int (*rewind)(void *user_data);
+} ae_data_source;
+
+/**
+ * As ae_model_fit(), with the rows read from @p train a chunk at a time, and
+ * the validation loss from @p validation (NULL: none;
+ * #AE_PARAM_VALIDATION_FRACTION must be 0 with a source, #AE_ERR_STATE
+ * otherwise). Memory stays bounded whatever the data's size: a shuffle buffer of
+ * #AE_PARAM_SHUFFLE_BUFFER rows (when #AE_PARAM_SHUFFLE is on: each epoch a row
+ * read from the source waits in it and leaves at a random step, so order is
+ * random within the buffer's reach) and a chunk of 256 rows.
+ *
+ * Before training one pass over both sources counts and checks every row (a
+ * bad row is refused with the model untouched, as ae_model_fit() does) and a
+ * scaling that needs fitting is fitted from the training rows (a second pass
+ * for #AE_SCALING_STANDARDIZE); each epoch then reads the training source once
+ * more, and the validation source once. A source that fails mid-fit, or gives
+ * a bad row then, stops the fit (#AE_ERR_IO, or the data error) with the
+ * weights of the last completed step. With ae_train_hooks, every participant
+ * reads its own sources (see @ref ae_distributed).
+ * @return as ae_model_fit(), or #AE_ERR_IO from a source.
+ */
+AE_API int ae_model_fit_source(ae_model *model, const ae_data_source *train,
+                               const ae_data_source *validation, ae_fit_report *report);
 
 /**
  * One optimizer step on the batch @p x (all @p n_rows rows at once).

@@ -131,7 +131,7 @@ uint64_t ae_rng_below(ae_rng *rng, uint64_t bound);
 /* ---- settings (params.c) ------------------------------------------------ */
 
 /* Number of ae_param values; the model keeps one double per slot (and one bit, at most 64). */
-#define AE_PARAM_SLOT_COUNT 39
+#define AE_PARAM_SLOT_COUNT 40
 _Static_assert(AE_PARAM_SLOT_COUNT <= 64, "a model keeps one bit per setting in a uint64_t");
 
 /* The typed view of the settings that the engine reads. */
@@ -152,6 +152,7 @@ typedef struct ae_settings {
     double min_delta;
     bool restore_best, progress_every_batch;
     double divergence_factor; /* 0 = off */
+    uint64_t shuffle_buffer;  /* rows a fit from a data source shuffles in */
     size_t threads; /* 0 = one per online processor */
     int noise;
     float noise_level;
@@ -446,14 +447,52 @@ void ae_penalties_weight_grad(ae_model *model, size_t layer);
 
 /* AE_ERR_STATE if the settings ask for a scaling that is not fitted. */
 int ae_check_scaling_fitted(ae_model *err_model, const ae_model *model);
-/* Fit the scaling of the settings to the rows of x (data already checked). */
+/* Fit the scaling of the settings to the rows of x (data already checked); with hooks, to
+ * every participant's rows. */
 int ae_scaling_fit(ae_model *model, const float *x, size_t n_rows, size_t ld_x);
+/* The same pass by pass, for rows that come in chunks (a data source): begin; while
+ * wants_pass: add every row in order, end_pass; finish (installs the scaling). begin and
+ * end_pass are collective with hooks. On failure the fitter is released. */
+typedef struct ae_scaling_fitter {
+    int pass;
+    double rows;   /* rows of pass 0, every participant's once it ended */
+    double *work;  /* 2 input_dim + 1 statistics */
+    float *fitted; /* the offsets and scales being made */
+} ae_scaling_fitter;
+int ae_scaling_fitter_begin(ae_model *model, ae_scaling_fitter *fitter);
+bool ae_scaling_fitter_wants_pass(const ae_model *model, const ae_scaling_fitter *fitter);
+void ae_scaling_fitter_add(const ae_model *model, ae_scaling_fitter *fitter, const float *x,
+                           size_t n_rows, size_t ld_x);
+int ae_scaling_fitter_end_pass(ae_model *model, ae_scaling_fitter *fitter);
+int ae_scaling_fitter_finish(ae_model *model, ae_scaling_fitter *fitter);
+void ae_scaling_fitter_release(ae_scaling_fitter *fitter);
 /* out (n_rows x input_dim, leading dimension ld_out) = x scaled by the fitted scaling, or
  * copied when the model has none. */
 void ae_scaling_apply(const ae_model *model, const float *x, size_t ld_x, size_t n_rows,
                       float *out, size_t ld_out);
 /* Copy a model's scaling onto another of the same input width (NULL source: none). */
 int ae_scaling_copy(ae_model *dst, const ae_model *src);
+
+/* ---- training rows from a data source (source.c) ----------------------------- */
+
+typedef struct ae_stream ae_stream;
+/* Check the sources and allocate the shuffle buffer and a chunk of rows. */
+int ae_stream_open(ae_model *model, const ae_data_source *train, const ae_data_source *validation,
+                   ae_stream **out);
+void ae_stream_close(ae_stream *stream);
+/* Before training: count and check every row, fit a scaling that needs fitting (collective
+ * with hooks, agreed on first), check the validation rows. */
+int ae_stream_scan(ae_model *model, ae_stream *stream, size_t *n_train, size_t *n_val);
+/* Rewind the training source and fill the shuffle buffer. */
+int ae_stream_begin_epoch(ae_model *model, ae_stream *stream);
+/* Up to max_rows training rows of this epoch into out (packed, checked, scaled); *n 0 once
+ * the epoch's rows are used up. */
+int ae_stream_next_batch(ae_model *model, ae_stream *stream, size_t max_rows, float *out,
+                         size_t *n);
+/* The sum of the elementwise losses over the validation source (0 without one), read into
+ * scratch (max_rows packed rows) a chunk at a time. */
+int ae_stream_validation_sum(ae_model *model, ae_stream *stream, float *scratch, size_t max_rows,
+                             double *sum);
 
 /* ---- optimizers (optim.c) ----------------------------------------------- */
 

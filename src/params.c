@@ -40,6 +40,7 @@ static const param_info param_table[AE_PARAM_SLOT_COUNT] = {
     {AE_PARAM_RESTORE_BEST, "restore_best", 1, 0, 1, INTEGRAL},
     {AE_PARAM_PROGRESS_EVERY_BATCH, "progress_every_batch", 0, 0, 1, INTEGRAL},
     {AE_PARAM_DIVERGENCE_FACTOR, "divergence_factor", 1e3, 0, 1e30, 0},
+    {AE_PARAM_SHUFFLE_BUFFER, "shuffle_buffer", 10000, 1, 1e9, INTEGRAL},
     {AE_PARAM_THREADS, "threads", 0, 0, AE_MAX_THREADS, INTEGRAL},
     {AE_PARAM_NOISE, "noise", AE_NOISE_NONE, 0, AE_NOISE_SALT_AND_PEPPER, INTEGRAL},
     {AE_PARAM_NOISE_LEVEL, "noise_level", 0.1, 0, 1e6, 0},
@@ -116,6 +117,7 @@ void ae_settings_from_values(ae_settings *s, const double *v)
     s->restore_best = value_of(v, AE_PARAM_RESTORE_BEST) != 0;
     s->progress_every_batch = value_of(v, AE_PARAM_PROGRESS_EVERY_BATCH) != 0;
     s->divergence_factor = value_of(v, AE_PARAM_DIVERGENCE_FACTOR);
+    s->shuffle_buffer = (uint64_t)value_of(v, AE_PARAM_SHUFFLE_BUFFER);
     s->threads = (size_t)value_of(v, AE_PARAM_THREADS);
     s->noise = (int)value_of(v, AE_PARAM_NOISE);
     s->noise_level = (float)value_of(v, AE_PARAM_NOISE_LEVEL);

@@ -28,62 +28,131 @@ static float floored_scale(float spread, double min_scale)
     return (double)spread < min_scale ? (float)min_scale : spread;
 }
 
-/* Offsets and scales of every column from statistics accumulated in double and, in a
- * distributed fit, combined across participants (min-max: the extremes; standardising: the
- * count and sums, then the squared deviations from the global mean). `work` holds 2d + 1
- * doubles. AE_ERR_INPUT_RANGE names a column whose range overflows a float. */
-static int compute_scaling(ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *offset,
-                           float *scale, double *work)
+/* ---- fitting: statistics gathered pass by pass ---------------------------------------- */
+
+/* The statistics are accumulated in double over one or two passes of rows (all at once, or
+ * chunk by chunk from a data source) and, in a distributed fit, combined across
+ * participants after each pass: min-max keeps the extremes (one pass); standardising the
+ * count and sums (pass 0), then the squared deviations from the global mean (pass 1). Rows
+ * added in order give the same sums whatever the chunks. */
+
+int ae_scaling_fitter_begin(ae_model *m, ae_scaling_fitter *f)
 {
     const size_t d = ae_input_dim(m);
-    const double min_scale = m->settings.scaling_min_scale;
+    f->pass = 0;
+    f->rows = 0.0;
+    f->work = ae_alloc(sizeof(double) * (2 * d + 1));
+    f->fitted = ae_alloc_floats(2 * d);
+    int status = f->work && f->fitted
+                     ? AE_OK
+                     : ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
+    if (status == AE_OK) {
+        const bool minmax = m->settings.scaling == AE_SCALING_MINMAX;
+        for (size_t j = 0; j < 2 * d; j++) /* highs and negated lows, or sums and squares */
+            f->work[j] = minmax ? -INFINITY : 0.0;
+    }
+    status = ae_hooks_agree(m, status);
+    if (status != AE_OK)
+        ae_scaling_fitter_release(f);
+    return status;
+}
+
+void ae_scaling_fitter_release(ae_scaling_fitter *f)
+{
+    ae_free(f->work);
+    ae_free(f->fitted);
+    f->work = NULL;
+    f->fitted = NULL;
+}
+
+bool ae_scaling_fitter_wants_pass(const ae_model *m, const ae_scaling_fitter *f)
+{
+    return f->pass == 0 || (f->pass == 1 && m->settings.scaling == AE_SCALING_STANDARDIZE);
+}
+
+void ae_scaling_fitter_add(const ae_model *m, ae_scaling_fitter *f, const float *x, size_t n_rows,
+                           size_t ld_x)
+{
+    const size_t d = ae_input_dim(m);
     if (m->settings.scaling == AE_SCALING_MINMAX) {
-        double *high = work, *neg_low = work + d;
+        double *high = f->work, *neg_low = f->work + d;
         for (size_t j = 0; j < d; j++) {
-            float low = x[j], top = x[j];
+            double top = high[j], bottom = neg_low[j];
             for (size_t i = 0; i < n_rows; i++) {
-                float v = x[i * ld_x + j];
-                low = v < low ? v : low;
+                double v = x[i * ld_x + j];
                 top = v > top ? v : top;
+                bottom = -v > bottom ? -v : bottom;
             }
             high[j] = top;
-            neg_low[j] = -(double)low;
+            neg_low[j] = bottom;
         }
-        AE_FORWARD(ae_hooks_reduce(m, work, 2 * d, AE_REDUCE_MAX));
+    } else if (f->pass == 0) {
+        double *sums = f->work;
         for (size_t j = 0; j < d; j++) {
-            /* A float difference, so that (max - min) / scale is exactly 1. */
-            offset[j] = (float)-neg_low[j];
-            scale[j] = floored_scale((float)high[j] - offset[j], min_scale);
-        }
-    } else {
-        double *sums = work, *count = work + d;
-        for (size_t j = 0; j < d; j++) {
-            double sum = 0.0;
+            double sum = sums[j];
             for (size_t i = 0; i < n_rows; i++)
                 sum += x[i * ld_x + j];
             sums[j] = sum;
         }
-        *count = (double)n_rows;
-        AE_FORWARD(ae_hooks_reduce(m, work, d + 1, AE_REDUCE_SUM));
-        const double n = *count;
-        double *squares = work + d + 1;
+    } else {
+        const double *sums = f->work;
+        double *squares = f->work + d;
         for (size_t j = 0; j < d; j++) {
-            const double mean = sums[j] / n;
-            double total = 0.0;
+            const double mean = sums[j] / f->rows;
+            double total = squares[j];
             for (size_t i = 0; i < n_rows; i++) {
                 double dev = (double)x[i * ld_x + j] - mean;
                 total += dev * dev;
             }
             squares[j] = total;
-            offset[j] = (float)mean;
         }
-        AE_FORWARD(ae_hooks_reduce(m, squares, d, AE_REDUCE_SUM));
-        for (size_t j = 0; j < d; j++)
-            scale[j] = floored_scale((float)sqrt(squares[j] / n), min_scale);
     }
-    for (size_t j = 0; j < d; j++)
-        AE_CHECK(isfinite(scale[j]), NULL, AE_ERR_INPUT_RANGE,
-                 "column %zu spans more than a float can hold; it cannot be scaled", j);
+    if (f->pass == 0)
+        f->rows += (double)n_rows;
+}
+
+int ae_scaling_fitter_end_pass(ae_model *m, ae_scaling_fitter *f)
+{
+    const size_t d = ae_input_dim(m);
+    if (m->settings.scaling == AE_SCALING_MINMAX) {
+        AE_FORWARD(ae_hooks_reduce(m, f->work, 2 * d, AE_REDUCE_MAX));
+    } else if (f->pass == 0) {
+        f->work[2 * d] = f->rows;
+        double *combined = f->work; /* the sums, and the count after the squares' slots */
+        AE_FORWARD(ae_hooks_reduce(m, combined, d, AE_REDUCE_SUM));
+        AE_FORWARD(ae_hooks_reduce(m, f->work + 2 * d, 1, AE_REDUCE_SUM));
+        f->rows = f->work[2 * d];
+    } else {
+        AE_FORWARD(ae_hooks_reduce(m, f->work + d, d, AE_REDUCE_SUM));
+    }
+    f->pass++;
+    return AE_OK;
+}
+
+int ae_scaling_fitter_finish(ae_model *m, ae_scaling_fitter *f)
+{
+    const size_t d = ae_input_dim(m);
+    const double min_scale = m->settings.scaling_min_scale;
+    float *offset = f->fitted, *scale = f->fitted + d;
+    for (size_t j = 0; j < d; j++) {
+        if (m->settings.scaling == AE_SCALING_MINMAX) {
+            /* A float difference, so that (max - min) / scale is exactly 1. */
+            offset[j] = (float)-f->work[d + j];
+            scale[j] = floored_scale((float)f->work[j] - offset[j], min_scale);
+        } else {
+            offset[j] = (float)(f->work[j] / f->rows);
+            scale[j] = floored_scale((float)sqrt(f->work[d + j] / f->rows), min_scale);
+        }
+        if (!isfinite(scale[j])) {
+            ae_scaling_fitter_release(f);
+            return ae_fail(m, AE_ERR_INPUT_RANGE,
+                           "column %zu spans more than a float can hold; it cannot be scaled", j);
+        }
+    }
+    ae_free(m->scaling);
+    m->scaling = f->fitted;
+    f->fitted = NULL;
+    ae_scaling_fitter_release(f);
     return AE_OK;
 }
 
@@ -98,23 +167,18 @@ static float *scaling_buffer(ae_model *m)
 
 int ae_scaling_fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
 {
-    const size_t d = ae_input_dim(m);
     /* Computed aside, so that a refused fit leaves a fitted scaling as it was. */
-    float *fitted = ae_alloc_floats(2 * d);
-    double *work = ae_calloc(2 * d + 1, sizeof(double));
-    int status = fitted && work ? AE_OK
-                                : ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for the scaling");
-    status = ae_hooks_agree(m, status);
-    if (status == AE_OK)
-        status = compute_scaling(m, x, n_rows, ld_x, fitted, fitted + d, work);
-    ae_free(work);
-    if (status != AE_OK) {
-        ae_free(fitted);
-        return ae_fail_on_model(m, status);
+    ae_scaling_fitter f;
+    AE_FORWARD(ae_scaling_fitter_begin(m, &f));
+    while (ae_scaling_fitter_wants_pass(m, &f)) {
+        ae_scaling_fitter_add(m, &f, x, n_rows, ld_x);
+        int status = ae_scaling_fitter_end_pass(m, &f);
+        if (status != AE_OK) {
+            ae_scaling_fitter_release(&f);
+            return ae_fail_on_model(m, status);
+        }
     }
-    ae_free(m->scaling);
-    m->scaling = fitted;
-    return AE_OK;
+    return ae_scaling_fitter_finish(m, &f);
 }
 
 void ae_scaling_apply(const ae_model *m, const float *x, size_t ld_x, size_t n_rows, float *out,

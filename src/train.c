@@ -179,6 +179,7 @@ typedef struct fit_run {
     bool contiguous;      /* order is the identity: batches are slices of x, no gather */
     const float *x_val;   /* explicit validation set, or NULL */
     size_t ld_val;
+    ae_stream *stream;    /* rows from data sources instead of arrays (source.c), or NULL */
     float *epoch_start;   /* weights at the start of the epoch, for divergence rollback */
     float *best;          /* weights of the best epoch, when restore_best */
     double started;
@@ -196,6 +197,7 @@ typedef struct fit_run {
 
 static void fit_run_release(fit_run *run)
 {
+    ae_stream_close(run->stream);
     ae_free(run->order);
     ae_free(run->epoch_start);
     ae_free(run->best);
@@ -244,7 +246,10 @@ static int validation_loss(ae_model *m, const fit_run *run, double *loss)
 {
     size_t chunk = run->batch, d = ae_input_dim(m);
     double sum = 0.0;
-    for (size_t start = 0; start < run->n_val; start += chunk) {
+    if (run->stream)
+        AE_FORWARD(ae_hooks_agree(m, ae_stream_validation_sum(m, run->stream, m->work.batch,
+                                                              chunk, &sum)));
+    for (size_t start = 0; !run->stream && start < run->n_val; start += chunk) {
         size_t n = run->n_val - start < chunk ? run->n_val - start : chunk;
         const float *rows = m->work.batch;
         size_t ld = d;
@@ -329,6 +334,40 @@ static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows,
     return AE_OK;
 }
 
+/* The buffers a fit from data sources needs, with run->n_train and run->n_val counted by
+ * the scan before. */
+static int prepare_stream_fit(ae_model *m, fit_run *run)
+{
+    const ae_settings *s = &m->settings;
+    run->batch = s->batch_size < run->n_train ? (size_t)s->batch_size : run->n_train;
+    run->reference_loss = NAN;
+    AE_FORWARD(prepare_batch(m, run->batch));
+    const bool keep_best = s->restore_best;
+    run->epoch_start = ae_alloc_floats(m->n_params);
+    run->best = keep_best ? ae_alloc_floats(m->n_params) : NULL;
+    AE_CHECK(run->epoch_start && (run->best || !keep_best), m, AE_ERR_OUT_OF_MEMORY,
+             "out of memory preparing to train");
+    return ae_optimizer_state_ensure(m);
+}
+
+/* The rows of step b of this epoch: from the arrays, or the next rows of the data source
+ * (agreed on by every participant, since a source may fail here). */
+static int epoch_batch(ae_model *m, fit_run *run, uint64_t b, const float **rows, size_t *n,
+                       size_t *ld)
+{
+    const size_t batch = run->batch;
+    *ld = ae_input_dim(m);
+    *rows = m->work.batch;
+    if (run->stream)
+        return ae_hooks_agree(m, ae_stream_next_batch(m, run->stream, batch, m->work.batch, n));
+    /* A participant whose rows ran out takes part with an empty batch. */
+    size_t start = (size_t)b * batch;
+    *n = start >= run->n_train ? 0 : run->n_train - start < batch ? run->n_train - start : batch;
+    if (*n)
+        *rows = batch_rows(m, run, start, *n, ld);
+    return AE_OK;
+}
+
 /* Tell the progress callback, if any; with hooks every participant learns whether any
  * callback asked to stop. AE_OK to go on, AE_ERR_CANCELLED to stop, or an engine failure. */
 static int notify(ae_model *m, fit_run *run, uint64_t epoch, uint64_t batch, bool epoch_end,
@@ -368,19 +407,18 @@ static bool loss_exploded(const ae_model *m, const fit_run *run, double epoch_lo
  * engine failure (the weights as after the last completed step). */
 static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_loss)
 {
-    const size_t batch = run->batch;
-    if (m->settings.shuffle && run->order)
+    if (run->stream)
+        AE_FORWARD(ae_hooks_agree(m, ae_stream_begin_epoch(m, run->stream)));
+    else if (m->settings.shuffle && run->order)
         shuffle_indices(ae_training_rng(m), run->order, run->n_train);
     double loss_sum = 0.0, rows_sum = 0.0;
     run->epoch_kl = run->epoch_recon = 0.0;
     const uint64_t warmup = m->settings.kl_warmup_epochs;
     m->kl_ramp = warmup && epoch < warmup ? (double)epoch / (double)warmup : 1.0;
     for (uint64_t b = 0; b < run->batches; b++) {
-        /* A participant whose rows ran out takes part with an empty batch. */
-        size_t start = (size_t)b * batch;
-        size_t n = start >= run->n_train ? 0 : run->n_train - start < batch ? run->n_train - start : batch;
-        size_t ld = ae_input_dim(m);
-        const float *rows = n ? batch_rows(m, run, start, n, &ld) : m->work.batch;
+        const float *rows;
+        size_t n, ld;
+        AE_FORWARD(epoch_batch(m, run, b, &rows, &n, &ld));
         double loss = NAN;
         int status = train_step(m, rows, n, ld, &loss);
         if (status == AE_ERR_DIVERGED)
@@ -513,10 +551,38 @@ static int check_fit_inputs(ae_model *m, const float *x, size_t n_rows, size_t l
     return AE_OK;
 }
 
+/* The epochs of a prepared fit, the best epoch's weights, and the report. */
+static int train_prepared(ae_model *m, fit_run *run, ae_fit_report *report)
+{
+    int status = fit_epochs(m, run);
+    m->kl_ramp = 1.0; /* the warm-up belongs to this fit */
+    /* The best epoch's weights, unless they are the current ones (or training failed: a
+     * divergence restored the start of the failing epoch). */
+    size_t bytes = m->n_params * sizeof(float);
+    if ((status == AE_OK || status == AE_ERR_CANCELLED) && run->best && run->report.best_epoch &&
+        run->global_val > 0.0 && memcmp(m->params, run->best, bytes) != 0) {
+        memcpy(m->params, run->best, bytes);
+        run->report.restored_best = 1;
+    }
+    run->report.seconds = now_seconds() - run->started;
+    run->report.samples_per_second = run->report.seconds > 0 ? run->samples / run->report.seconds : 0;
+    ae_fit_report_copy(report, &run->report);
+    return status;
+}
+
+static void start_run(fit_run *run)
+{
+    run->started = now_seconds();
+    run->report = (ae_fit_report){.size = sizeof(ae_fit_report), .final_train_loss = NAN,
+                                  .final_val_loss = NAN, .best_loss = NAN, .final_kl = NAN,
+                                  .final_elbo = NAN};
+}
+
 static int fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x, const float *x_val,
                size_t n_val_rows, size_t ld_val, ae_fit_report *report)
 {
-    double started = now_seconds();
+    fit_run run = {0};
+    start_run(&run);
     bool needs_scaling = false;
     /* With hooks every participant agrees before each collective part: checks, the
      * scaling (fitted on every participant's rows), and the preparation. */
@@ -524,11 +590,6 @@ static int fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x, const fl
                                                   report, &needs_scaling)));
     if (needs_scaling)
         AE_FORWARD(ae_scaling_fit(m, x, n_rows, ld_x));
-    fit_run run = {0};
-    run.started = started;
-    run.report = (ae_fit_report){.size = sizeof(ae_fit_report), .final_train_loss = NAN,
-                                 .final_val_loss = NAN, .best_loss = NAN, .final_kl = NAN,
-                                 .final_elbo = NAN};
     int status = AE_OK;
     if (needs_scaling && (x_val || n_val_rows))
         status = ae_check_data(m, m, "x_val", x_val, n_val_rows, ae_input_dim(m), ld_val, true);
@@ -541,23 +602,47 @@ static int fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x, const fl
         ae_free(m->scaling); /* nothing was trained with it: the model stays untouched */
         m->scaling = NULL;
     }
-    if (status == AE_OK) {
-        status = fit_epochs(m, &run);
-        m->kl_ramp = 1.0; /* the warm-up belongs to this fit */
-        /* The best epoch's weights, unless they are the current ones (or training failed:
-         * a divergence restored the start of the failing epoch). */
-        size_t bytes = m->n_params * sizeof(float);
-        if ((status == AE_OK || status == AE_ERR_CANCELLED) && run.best && run.report.best_epoch &&
-            run.global_val > 0.0 && memcmp(m->params, run.best, bytes) != 0) {
-            memcpy(m->params, run.best, bytes);
-            run.report.restored_best = 1;
-        }
-        run.report.seconds = now_seconds() - started;
-        run.report.samples_per_second = run.report.seconds > 0 ? run.samples / run.report.seconds : 0;
-        ae_fit_report_copy(report, &run.report);
-    }
+    if (status == AE_OK)
+        status = train_prepared(m, &run, report);
     fit_run_release(&run);
     return status;
+}
+
+static int fit_source(ae_model *m, const ae_data_source *train, const ae_data_source *validation,
+                      ae_fit_report *report)
+{
+    fit_run run = {0};
+    start_run(&run);
+    int status = check_report(m, report);
+    if (status == AE_OK)
+        status = check_training_config(m);
+    if (status == AE_OK)
+        status = ae_stream_open(m, train, validation, &run.stream);
+    /* Agreed on before the scan, whose scaling statistics are combined. */
+    status = ae_hooks_agree(m, status);
+    const bool had_scaling = m->scaling != NULL;
+    if (status == AE_OK)
+        status = ae_stream_scan(m, run.stream, &run.n_train, &run.n_val);
+    if (status == AE_OK)
+        status = prepare_stream_fit(m, &run);
+    status = ae_hooks_agree(m, status);
+    if (status == AE_OK)
+        status = combine_counts(m, &run);
+    if (status != AE_OK && !had_scaling && m->scaling) {
+        ae_free(m->scaling); /* nothing was trained with it: the model stays untouched */
+        m->scaling = NULL;
+    }
+    if (status == AE_OK)
+        status = train_prepared(m, &run, report);
+    fit_run_release(&run);
+    return status;
+}
+
+int ae_model_fit_source(ae_model *m, const ae_data_source *train, const ae_data_source *validation,
+                        ae_fit_report *report)
+{
+    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    AE_RETURN_AS_WRITER(m, fit_source(m, train, validation, report));
 }
 
 int ae_model_fit_validated(ae_model *m, const float *x, size_t n_rows, size_t ld_x,

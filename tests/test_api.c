@@ -72,6 +72,7 @@ static const param_doc PARAM_DOCS[] = {
     {AE_PARAM_RESTORE_BEST, 1, 0, 1, 0, 0, 1},
     {AE_PARAM_PROGRESS_EVERY_BATCH, 0, 0, 1, 0, 0, 1},
     {AE_PARAM_DIVERGENCE_FACTOR, 1e3, 0, 1e30, 0, 0, 0},
+    {AE_PARAM_SHUFFLE_BUFFER, 10000, 1, 1e9, 0, 0, 1},
     {AE_PARAM_THREADS, 0, 0, 64, 0, 0, 1},
     {AE_PARAM_NOISE, AE_NOISE_NONE, 0, 3, 0, 0, 1},
     {AE_PARAM_NOISE_LEVEL, 0.1, 0, 1e6, 0, 0, 0},
@@ -89,7 +90,7 @@ static const param_doc PARAM_DOCS[] = {
 };
 
 /* Values that are not any ae_param. */
-static const int UNKNOWN_PARAMS[] = {0, 8, 9, 19, 29, 31, 39, 42, 49, 52, 59, 65, 69, 72, 79,
+static const int UNKNOWN_PARAMS[] = {0, 8, 9, 19, 31, 39, 42, 49, 52, 59, 65, 69, 72, 79,
                                      82, 100, -1, INT_MAX, INT_MIN};
 
 /* All settings of a model, in PARAM_DOCS order. */

@@ -117,7 +117,7 @@ static void install(ae_model *m, participant *p, engine *e, int rank, size_t n_p
 
 /* ---- running a call on every participant ------------------------------------------------- */
 
-typedef enum call_kind { CALL_FIT, CALL_FIT_VALIDATED, CALL_TRAIN_BATCH, CALL_GRADIENT } call_kind;
+typedef enum call_kind { CALL_FIT, CALL_FIT_VALIDATED, CALL_TRAIN_BATCH, CALL_GRADIENT, CALL_FIT_SOURCE } call_kind;
 
 typedef struct job {
     ae_model *model;
@@ -125,6 +125,7 @@ typedef struct job {
     const float *x, *x_val;
     size_t rows, val_rows;
     float *gradient;
+    const ae_data_source *source;
     double loss;
     ae_fit_report report;
     int status;
@@ -146,6 +147,7 @@ static void *run_job(void *raw)
         j->status = ae_model_gradient(j->model, j->x, j->rows, IN, j->gradient,
                                       ae_model_param_count(j->model), &j->loss);
         break;
+    case CALL_FIT_SOURCE: j->status = ae_model_fit_source(j->model, j->source, NULL, &j->report); break;
     }
     snprintf(j->message, sizeof j->message, "%s", ae_last_error());
     return NULL;
@@ -338,6 +340,76 @@ static void test_uneven_shards_train_as_one_process(void **state)
     check_equivalence(&VARIANTS[2], 3, sizes, 8, 3);
     const size_t tiny[2] = {40, 3}; /* fewer rows than one batch */
     check_equivalence(&VARIANTS[3], 2, tiny, 8, 5);
+}
+
+/* A source over a shard, read in chunks of at most 5 rows. */
+typedef struct shard_source {
+    const float *x;
+    size_t rows, next;
+} shard_source;
+
+static int shard_read(void *user, float *rows, size_t n_cols, size_t max_rows, size_t *n_read)
+{
+    shard_source *s = user;
+    size_t n = s->rows - s->next < max_rows ? s->rows - s->next : max_rows;
+    n = n < 5 ? n : 5;
+    memcpy(rows, s->x + s->next * n_cols, n * n_cols * sizeof(float));
+    s->next += n;
+    *n_read = n;
+    return 0;
+}
+
+static int shard_rewind(void *user)
+{
+    ((shard_source *)user)->next = 0;
+    return 0;
+}
+
+/* Participants fitting from their own data sources train exactly as from their arrays, the
+ * scaling fitted on every participant's rows included, uneven shards too. */
+static void test_participants_fit_from_their_own_sources(void **state)
+{
+    (void)state;
+    const size_t sizes[3] = {50, 17, 33};
+    ae_model *from_arrays[3], *from_sources[3];
+    for (int pass = 0; pass < 2; pass++) {
+        engine e = {.participants = 3, .fail_reduce_at = -1};
+        pthread_barrier_init(&e.barrier, NULL, 3);
+        participant parts[3];
+        job jobs[3];
+        float *shards[3];
+        shard_source shard_sources[3];
+        ae_data_source sources[3];
+        ae_model **models = pass ? from_sources : from_arrays;
+        for (int r = 0; r < 3; r++) {
+            shards[r] = make_data(600 + (uint64_t)r, sizes[r]);
+            models[r] = make_model(&VARIANTS[3]);
+            test_set_epochs_and_batch(models[r], 3, 8);
+            install(models[r], &parts[r], &e, r, ae_model_param_count(models[r]));
+            shard_sources[r] = (shard_source){.x = shards[r], .rows = sizes[r]};
+            sources[r] = (ae_data_source){.size = sizeof(ae_data_source), .user_data = &shard_sources[r],
+                                          .read = shard_read, .rewind = shard_rewind};
+            jobs[r] = (job){.model = models[r], .kind = pass ? CALL_FIT_SOURCE : CALL_FIT,
+                            .x = shards[r], .rows = sizes[r], .source = &sources[r]};
+        }
+        run_together(jobs, 3);
+        for (int r = 0; r < 3; r++) {
+            if (jobs[r].status != AE_OK)
+                print_error("participant %d: %s\n", r, jobs[r].message);
+            assert_int_equal(jobs[r].status, AE_OK);
+            free(shards[r]);
+            free(parts[r].sum);
+        }
+        pthread_barrier_destroy(&e.barrier);
+    }
+    for (int r = 0; r < 3; r++) {
+        assert_true(test_same_params(from_arrays[r], from_sources[r]));
+        assert_true(test_same_params(from_sources[r], from_sources[0]));
+    }
+    for (int r = 0; r < 3; r++) {
+        ae_model_free(from_arrays[r]);
+        ae_model_free(from_sources[r]);
+    }
 }
 
 /* One participant with hooks is exactly one process without them, randomness included. */
@@ -587,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_participants_train_as_one_process_on_the_combined_batches),
         cmocka_unit_test(test_uneven_shards_train_as_one_process),
         cmocka_unit_test(test_one_participant_trains_exactly_as_without_hooks),
+        cmocka_unit_test(test_participants_fit_from_their_own_sources),
         cmocka_unit_test(test_gradient_spans_come_last_layer_first_and_cover_every_parameter),
         cmocka_unit_test(test_an_error_on_one_participant_stops_every_one_unchanged),
         cmocka_unit_test(test_decisions_are_the_same_on_every_participant),

@@ -577,7 +577,7 @@ static void test_every_setting_survives_a_round_trip(void **state)
         {AE_PARAM_CONTRACTIVE_WEIGHT, 0.3}, {AE_PARAM_DROPOUT_INPUT, 0.15},
         {AE_PARAM_DROPOUT_HIDDEN, 0.999}, {AE_PARAM_KL_WEIGHT, 0.0625},
         {AE_PARAM_KL_WARMUP_EPOCHS, 12}, {AE_PARAM_DIVERGENCE_FACTOR, 12345.5},
-        {AE_PARAM_SCALING_MIN_SCALE, 0.015625}};
+        {AE_PARAM_SCALING_MIN_SCALE, 0.015625}, {AE_PARAM_SHUFFLE_BUFFER, 777}};
     /* Every setting the library knows is in the table (a new one must be added here). */
     assert_int_equal(ARRAY_LEN(values), known_setting_count());
     for (size_t i = 0; i < ARRAY_LEN(values); i++)

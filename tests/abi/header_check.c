@@ -75,6 +75,7 @@ PIN(AE_PARAM_MIN_DELTA == 25);
 PIN(AE_PARAM_RESTORE_BEST == 26);
 PIN(AE_PARAM_PROGRESS_EVERY_BATCH == 27);
 PIN(AE_PARAM_DIVERGENCE_FACTOR == 28);
+PIN(AE_PARAM_SHUFFLE_BUFFER == 29);
 PIN(AE_PARAM_THREADS == 30);
 PIN(AE_PARAM_NOISE == 40);
 PIN(AE_PARAM_NOISE_LEVEL == 41);
@@ -158,6 +159,12 @@ PIN(offsetof(ae_train_hooks, reduce) == 24);
 PIN(offsetof(ae_train_hooks, gradient_ready) == 32);
 PIN(offsetof(ae_train_hooks, gradient_wait) == 40);
 PIN(sizeof(ae_train_hooks) == 48);
+
+PIN(offsetof(ae_data_source, size) == 0);
+PIN(offsetof(ae_data_source, user_data) == 8);
+PIN(offsetof(ae_data_source, read) == 16);
+PIN(offsetof(ae_data_source, rewind) == 24);
+PIN(sizeof(ae_data_source) == 32);
 #endif
 
 /* The declarations are usable as written: take the address of a few and call
