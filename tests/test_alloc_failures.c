@@ -312,6 +312,37 @@ static int call_fit_validated(ae_model *m, outcome *o)
     return ae_model_fit_validated(m, data.x, ROWS, IN, data.x_val, 7, IN, &o->report);
 }
 
+/* Rows from data sources: the same rows and validation rows, a chunk at a time. */
+typedef struct rows_source {
+    const float *x;
+    size_t rows, next;
+} rows_source;
+
+static int rows_read(void *user, float *rows, size_t n_cols, size_t max_rows, size_t *n_read)
+{
+    rows_source *s = user;
+    size_t n = s->rows - s->next < max_rows ? s->rows - s->next : max_rows;
+    memcpy(rows, s->x + s->next * n_cols, n * n_cols * sizeof(float));
+    s->next += n;
+    *n_read = n;
+    return 0;
+}
+
+static int rows_rewind(void *user)
+{
+    ((rows_source *)user)->next = 0;
+    return 0;
+}
+
+static int call_fit_source(ae_model *m, outcome *o)
+{
+    rows_source train = {data.x, ROWS, 0}, validation = {data.x_val, 7, 0};
+    ae_data_source train_source = {sizeof train_source, &train, rows_read, rows_rewind};
+    ae_data_source validation_source = {sizeof validation_source, &validation, rows_read, rows_rewind};
+    o->report = test_new_fit_report();
+    return ae_model_fit_source(m, &train_source, &validation_source, &o->report);
+}
+
 static int call_train_batch(ae_model *m, outcome *o)
 {
     return ae_model_train_batch(m, data.x, ROWS, IN, &o->scalar);
@@ -814,6 +845,21 @@ static void test_fit_validated_fails_cleanly_at_every_allocation(void **state)
     check_call_on_all_bases("fit_validated", call_fit_validated, false);
 }
 
+static void test_fit_source_fails_cleanly_at_every_allocation(void **state)
+{
+    (void)state;
+    /* Every base but the one with a validation fraction, which a data source refuses. */
+    for (size_t b = 0; b < ARRAY_LEN(ALL_BASES); b++) {
+        if (ALL_BASES[b] == BASE_ADAM_SHUFFLED_WITH_VALIDATION)
+            continue;
+        ae_model *base = make_base(ALL_BASES[b]);
+        char what[160];
+        snprintf(what, sizeof what, "fit_source (%s)", BASE_NAMES[ALL_BASES[b]]);
+        check_call(what, base, call_fit_source, false);
+        ae_model_free(base);
+    }
+}
+
 static void test_train_batch_fails_cleanly_at_every_allocation(void **state)
 {
     (void)state;
@@ -1086,6 +1132,7 @@ int main(void)
         ALLOC_TEST(test_clone_fails_cleanly_at_every_allocation),
         ALLOC_TEST(test_fit_fails_cleanly_at_every_allocation),
         ALLOC_TEST(test_fit_validated_fails_cleanly_at_every_allocation),
+        ALLOC_TEST(test_fit_source_fails_cleanly_at_every_allocation),
         ALLOC_TEST(test_train_batch_fails_cleanly_at_every_allocation),
         ALLOC_TEST(test_gradient_fails_cleanly_at_every_allocation),
         ALLOC_TEST(test_inference_fails_cleanly_at_every_allocation),
