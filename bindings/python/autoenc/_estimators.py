@@ -51,7 +51,7 @@ def default_architecture(n_features: int) -> Tuple[Tuple[int, ...], int]:
     hidden layer of ``round(sqrt(n_features * k))`` units, the geometric mean
     of the input and code widths, lies between them when that width is
     strictly between ``k`` and ``n_features``. For 784 features that is
-    784-224-64, for 20 features 20-5-3, for 2 features 2-1.
+    784-224-64, for 20 features 20-8-3, for 2 features 2-1.
 
     Returns
     -------
@@ -137,7 +137,7 @@ class _AutoencoderBase(BaseEstimator):
         if not self._variational:
             out["latent_activation"] = self.latent_activation
         out["output_activation"] = self.output_activation
-        out["scaling"] = self.scaling if self.scaling is not None else "none"
+        out["scaling"] = self._scaling()
         out["loss"] = self.loss
         out.update({
             "optimizer": self.optimizer,
@@ -168,6 +168,19 @@ class _AutoencoderBase(BaseEstimator):
                                      % (name, ", ".join(PARAMS)))
                 out[name] = value
         return out
+
+    def _scaling(self) -> Any:
+        """``scaling`` with "auto" resolved: standardised features for an output that
+        can reproduce them (linear or leaky ReLU), the data as it is otherwise."""
+        if self.scaling is None:
+            return "none"
+        if isinstance(self.scaling, str) and self.scaling.lower() == "auto":
+            try:
+                output = Activation.parse(self.output_activation)
+            except (TypeError, ValueError):
+                return "none"  # the library refuses the activation itself, naming it
+            return "standardize" if output in (Activation.LINEAR, Activation.LEAKY_RELU) else "none"
+        return self.scaling
 
     def _check_params(self) -> None:
         _check_int("epochs", self.epochs, 1)
@@ -365,9 +378,14 @@ _COMMON_DOC = """
     loss : {"mse", "bce"}, default "mse"
         Reconstruction loss; "bce" needs ``output_activation="sigmoid"``,
         data in [0, 1] and a scaling other than "standardize".
-    scaling : {"standardize", "minmax", "none"}, default "standardize"
-        Per-feature scaling fitted on the training data and kept in the model;
-        "standardize" needs a "linear" or "leaky_relu" output.
+    scaling : {"auto", "standardize", "minmax", "none"}, default "auto"
+        Per-feature scaling fitted on the training data and kept in the model.
+        "auto" standardises the features when the output activation can
+        reproduce standardised values ("linear" or "leaky_relu") and leaves
+        them as they are otherwise (a bounded output expects data in its
+        range, e.g. [0, 1] for "sigmoid"); "standardize" needs a "linear" or
+        "leaky_relu" output; "minmax" maps the training rows into [0, 1]
+        (with "bce", later rows outside that range are refused).
     tied_weights : bool, default False
         Decoder layers use the transposed weights of their mirror encoder layers.
     optimizer : {"adam", "adamw", "sgd"}, default "adam"
@@ -432,7 +450,7 @@ class Autoencoder(_TransformerBase):
     def __init__(self, hidden_layer_sizes: Optional[Sequence[int]] = None,
                  latent_dim: Optional[int] = None, *, activation: str = "relu",
                  latent_activation: str = "linear", output_activation: str = "linear",
-                 loss: str = "mse", scaling: Optional[str] = "standardize",
+                 loss: str = "mse", scaling: Optional[str] = "auto",
                  tied_weights: bool = False, optimizer: str = "adam",
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 64,
                  epochs: int = 200, patience: Optional[int] = 10, min_delta: float = 1e-4,
@@ -483,7 +501,7 @@ class VariationalAutoencoder(_TransformerBase):
     def __init__(self, hidden_layer_sizes: Optional[Sequence[int]] = None,
                  latent_dim: Optional[int] = None, *, activation: str = "relu",
                  output_activation: str = "linear", loss: str = "mse",
-                 scaling: Optional[str] = "standardize", optimizer: str = "adam",
+                 scaling: Optional[str] = "auto", optimizer: str = "adam",
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, batch_size: int = 64,
                  epochs: int = 200, patience: Optional[int] = 10, min_delta: float = 1e-4,
                  validation_fraction: float = 0.0, kl_weight: float = 1.0,
@@ -576,7 +594,7 @@ class AnomalyDetector(OutlierMixin, _AutoencoderBase):
                  latent_dim: Optional[int] = None, *, contamination: float = 0.1,
                  activation: str = "relu", latent_activation: str = "linear",
                  output_activation: str = "linear", loss: str = "mse",
-                 scaling: Optional[str] = "standardize", tied_weights: bool = False,
+                 scaling: Optional[str] = "auto", tied_weights: bool = False,
                  optimizer: str = "adam", learning_rate: float = 1e-3, weight_decay: float = 0.0,
                  batch_size: int = 64, epochs: int = 200, patience: Optional[int] = 10,
                  min_delta: float = 1e-4, validation_fraction: float = 0.0,

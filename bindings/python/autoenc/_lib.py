@@ -177,6 +177,16 @@ FUNCTIONS: List[Tuple[str, object, List[object]]] = [
 ]
 
 
+#: Exported functions the package leaves out, and why.
+FUNCTIONS_NOT_BOUND = {
+    "ae_set_allocator": "process-wide allocation hooks called from any thread, also from the "
+                        "library's workers without the GIL; Python cannot serve them",
+    "ae_model_set_train_hooks": "distributed training hooks for an engine written in C "
+                                "(libautoenc_mpi); a Python engine would run in the "
+                                "library's backward pass without the GIL",
+}
+
+
 def _multiarch() -> Optional[str]:
     """Debian's multiarch triplet (``x86_64-linux-gnu``), or None."""
     triplet = getattr(sys.implementation, "_multiarch", None)
