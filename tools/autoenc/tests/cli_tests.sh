@@ -332,7 +332,7 @@ sigint)
     # One batch of 12000 rows of 1024 values through 1024-512-8 takes about a second, so
     # that Ctrl-C lands inside a batch.
     "$HELPER" npy data.npy 12000 1024 f4
-    wait_for() { for _ in $(seq 1200); do grep -q "$2" "$1" && return 0; sleep 0.05; done; fail "no '$2' in $1"; }
+    wait_for() { for _ in $(seq 4800); do grep -q "$2" "$1" && return 0; sleep 0.05; done; fail "no '$2' in $1"; }
     train() { exec "$AUTOENC" train data.npy --widths 1024,512,8 --epochs 100000 --batch 12000 "$@"; }
     train -o m.aemodel --validation 0.1 2>err.txt &
     pid=$!
