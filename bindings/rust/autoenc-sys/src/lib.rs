@@ -215,6 +215,8 @@ pub const AE_PARAM_RESTORE_BEST: ae_param = 26;
 pub const AE_PARAM_PROGRESS_EVERY_BATCH: ae_param = 27;
 /// Loss growth factor that counts as divergence.
 pub const AE_PARAM_DIVERGENCE_FACTOR: ae_param = 28;
+/// `ae_model_fit_source`: rows held to shuffle a data source's rows.
+pub const AE_PARAM_SHUFFLE_BUFFER: ae_param = 29;
 /// Threads for the elementwise work of training.
 pub const AE_PARAM_THREADS: ae_param = 30;
 /// Denoising corruption.
@@ -406,6 +408,31 @@ pub struct ae_progress {
 
 /// `ae_progress_fn`: the progress callback; return 0 to go on, non-zero to stop.
 pub type ae_progress_fn = Option<unsafe extern "C" fn(progress: *const ae_progress, user_data: *mut c_void) -> c_int>;
+/// `ae_data_source`: rows a caller streams to [`ae_model_fit_source`]. Set
+/// `size` to `size_of::<ae_data_source>()`; every pass must give the same rows
+/// in the same order.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ae_data_source {
+    /// Set by the caller: the struct's size.
+    pub size: usize,
+    /// Passed to the hooks untouched.
+    pub user_data: *mut c_void,
+    /// Write up to `max_rows` next rows of `n_cols` floats to `rows`, their number to
+    /// `n_read` (0: the pass is over); non-zero stops the fit with `AE_ERR_IO`.
+    pub read: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            rows: *mut f32,
+            n_cols: usize,
+            max_rows: usize,
+            n_read: *mut usize,
+        ) -> c_int,
+    >,
+    /// Start a new pass at the first row; non-zero stops the fit with `AE_ERR_IO`.
+    pub rewind: Option<unsafe extern "C" fn(user_data: *mut c_void) -> c_int>,
+}
+
 /// `ae_train_hooks`: an outside engine's part in distributed training (see
 /// the header's "Distributed training" group). Set `size` to
 /// `size_of::<ae_train_hooks>()`; each hook returns 0, or non-zero when the
@@ -540,6 +567,13 @@ extern "C" {
         x_val: *const f32,
         n_val_rows: usize,
         ld_val: usize,
+        report: *mut ae_fit_report,
+    ) -> c_int;
+    /// Train on rows streamed from data sources, a chunk at a time.
+    pub fn ae_model_fit_source(
+        model: *mut ae_model,
+        train: *const ae_data_source,
+        validation: *const ae_data_source,
         report: *mut ae_fit_report,
     ) -> c_int;
     /// One optimizer step on a batch.

@@ -95,6 +95,7 @@ const CONSTANTS: &[(&str, i64)] = constants![
     AE_PARAM_RESTORE_BEST,
     AE_PARAM_PROGRESS_EVERY_BATCH,
     AE_PARAM_DIVERGENCE_FACTOR,
+    AE_PARAM_SHUFFLE_BUFFER,
     AE_PARAM_THREADS,
     AE_PARAM_NOISE,
     AE_PARAM_NOISE_LEVEL,
@@ -200,6 +201,12 @@ fn struct_layouts() -> Vec<Layout> {
             val_loss,
             seconds,
         }),
+        struct_layout!(ae_data_source {
+            size,
+            user_data,
+            read,
+            rewind,
+        }),
         struct_layout!(ae_train_hooks {
             size,
             participant,
@@ -250,6 +257,7 @@ fn function_addresses() -> Vec<(&'static str, usize)> {
         ae_model_set_progress,
         ae_model_fit,
         ae_model_fit_validated,
+        ae_model_fit_source,
         ae_model_train_batch,
         ae_model_gradient,
         ae_model_set_train_hooks,
@@ -587,6 +595,8 @@ fn rust_functions(source: &str) -> BTreeMap<String, String> {
 /// `None` for a type that is not a callback.
 fn callback_type(value: &str) -> Option<String> {
     let inner = value.trim().strip_prefix("Option<")?.strip_suffix('>')?;
+    // rustfmt may break a long type as `Option< ... ,>`.
+    let inner = inner.trim().trim_end_matches(',').trim();
     let open = inner.find("fn(")? + 3;
     let close = open + inner[open..].find(')')?;
     let types: Vec<String> = inner[open..close]

@@ -40,6 +40,7 @@ mod matrix;
 mod model;
 mod report;
 mod settings;
+mod source;
 
 pub use autoenc_sys as sys;
 pub use builder::Builder;
@@ -50,6 +51,7 @@ pub use report::{
     Detection, Distribution, FitReport, LayerDescription, OptimizerState, Progress, ScalingParams, StopReason, Version,
 };
 pub use settings::{Activation, Architecture, Loss, Noise, Optimizer, Param, ParamBounds, SaveFlags, Scaling};
+pub use source::DataSource;
 
 /// The version of the header this crate was written against.
 ///

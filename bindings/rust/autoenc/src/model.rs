@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::matrix::{MatrixMut, MatrixRef};
 use crate::report::{Detection, Distribution, FitReport, LayerDescription, OptimizerState, Progress, ScalingParams};
 use crate::settings::{Activation, Architecture, Loss, Noise, Optimizer, Param, SaveFlags, Scaling};
+use crate::source::{DataSource, SourceState};
 use crate::Status;
 use autoenc_sys as sys;
 use std::any::Any;
@@ -97,6 +98,14 @@ impl fmt::Debug for Model {
 
 /// A progress closure, as fit_impl receives it.
 type ProgressFn<'a> = dyn FnMut(&Progress) -> ControlFlow<()> + 'a;
+
+/// What a fit trains on.
+enum FitData<'a, 'b, 'c> {
+    /// Rows in memory, and validation rows.
+    Rows(MatrixRef<'a>, Option<MatrixRef<'a>>),
+    /// Rows streamed from sources (training, validation).
+    Sources(&'b mut dyn DataSource, Option<&'c mut dyn DataSource>),
+}
 
 /// The progress closure's state, reached by the trampoline through `user_data`.
 struct ProgressState<'a> {
@@ -645,7 +654,7 @@ impl Model {
     /// ```
     pub fn fit(&mut self, x: &[f32], n_cols: usize) -> Result<FitReport> {
         let x = Model::dense("fit", "x", x, n_cols)?;
-        self.fit_impl("fit", x, None, None)
+        self.fit_impl("fit", FitData::Rows(x, None), None)
     }
 
     /// As [`fit`](Model::fit), on a [`MatrixRef`].
@@ -658,7 +667,7 @@ impl Model {
     /// # Ok::<(), autoenc::Error>(())
     /// ```
     pub fn fit_matrix(&mut self, x: MatrixRef<'_>) -> Result<FitReport> {
-        self.fit_impl("fit", x, None, None)
+        self.fit_impl("fit", FitData::Rows(x, None), None)
     }
 
     /// As [`fit`](Model::fit), calling `progress` at the end of every epoch
@@ -684,7 +693,7 @@ impl Model {
     where
         F: FnMut(&Progress) -> ControlFlow<()>,
     {
-        self.fit_impl("fit", x, None, Some(&mut progress))
+        self.fit_impl("fit", FitData::Rows(x, None), Some(&mut progress))
     }
 
     /// Trains with an explicit validation set (`ae_model_fit_validated`),
@@ -700,7 +709,7 @@ impl Model {
     /// # Ok::<(), autoenc::Error>(())
     /// ```
     pub fn fit_validated(&mut self, x: MatrixRef<'_>, validation: MatrixRef<'_>) -> Result<FitReport> {
-        self.fit_impl("fit_validated", x, Some(validation), None)
+        self.fit_impl("fit_validated", FitData::Rows(x, Some(validation)), None)
     }
 
     /// [`fit_validated`](Model::fit_validated) with a progress closure, as
@@ -728,20 +737,101 @@ impl Model {
     where
         F: FnMut(&Progress) -> ControlFlow<()>,
     {
-        self.fit_impl("fit_validated", x, Some(validation), Some(&mut progress))
+        self.fit_impl("fit_validated", FitData::Rows(x, Some(validation)), Some(&mut progress))
+    }
+
+    /// Trains on rows streamed from `train` a chunk at a time
+    /// (`ae_model_fit_source`), with the validation loss from `validation`;
+    /// memory stays bounded whatever the data's size ([`Param::ShuffleBuffer`]
+    /// rows to shuffle, and a chunk). [`Param::ValidationFraction`] must be 0.
+    /// An error of a source stops the fit with [`Status::Io`] and its text; a
+    /// panic in a source is resumed once the library has returned.
+    ///
+    /// ```
+    /// use autoenc::{DataSource, Model};
+    /// use std::io;
+    ///
+    /// /// `n` rows of a constant, made up as they are read.
+    /// struct Constant { n: usize, left: usize }
+    /// impl DataSource for Constant {
+    ///     fn read(&mut self, rows: &mut [f32], n_cols: usize) -> io::Result<usize> {
+    ///         let n = self.left.min(rows.len() / n_cols);
+    ///         rows[..n * n_cols].fill(0.5);
+    ///         self.left -= n;
+    ///         Ok(n)
+    ///     }
+    ///     fn rewind(&mut self) -> io::Result<()> {
+    ///         self.left = self.n;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut model = Model::builder(&[4, 2]).epochs(3).build()?;
+    /// let mut train = Constant { n: 1000, left: 1000 };
+    /// let mut validation = Constant { n: 100, left: 100 };
+    /// let report = model.fit_source(&mut train, Some(&mut validation))?;
+    /// assert!(report.final_val_loss.is_some());
+    /// # Ok::<(), autoenc::Error>(())
+    /// ```
+    pub fn fit_source(
+        &mut self,
+        train: &mut dyn DataSource,
+        validation: Option<&mut dyn DataSource>,
+    ) -> Result<FitReport> {
+        self.fit_impl("fit_source", FitData::Sources(train, validation), None)
+    }
+
+    /// [`fit_source`](Model::fit_source) with a progress closure, as
+    /// [`fit_with_progress`](Model::fit_with_progress).
+    ///
+    /// ```
+    /// use autoenc::{DataSource, Model};
+    /// use std::{io, ops::ControlFlow};
+    /// struct Zeros(usize);
+    /// impl DataSource for Zeros {
+    ///     fn read(&mut self, rows: &mut [f32], n_cols: usize) -> io::Result<usize> {
+    ///         let n = self.0.min(rows.len() / n_cols);
+    ///         self.0 -= n;
+    ///         Ok(n) // rows arrive zeroed
+    ///     }
+    ///     fn rewind(&mut self) -> io::Result<()> {
+    ///         self.0 = 64;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let mut model = Model::builder(&[4, 2]).epochs(2).build()?;
+    /// let mut epochs = 0;
+    /// model.fit_source_with_progress(&mut Zeros(64), None, |_| {
+    ///     epochs += 1;
+    ///     ControlFlow::Continue(())
+    /// })?;
+    /// assert_eq!(epochs, 2);
+    /// # Ok::<(), autoenc::Error>(())
+    /// ```
+    pub fn fit_source_with_progress<F>(
+        &mut self,
+        train: &mut dyn DataSource,
+        validation: Option<&mut dyn DataSource>,
+        mut progress: F,
+    ) -> Result<FitReport>
+    where
+        F: FnMut(&Progress) -> ControlFlow<()>,
+    {
+        self.fit_impl("fit_source", FitData::Sources(train, validation), Some(&mut progress))
     }
 
     fn fit_impl(
         &mut self,
         what: &str,
-        x: MatrixRef<'_>,
-        validation: Option<MatrixRef<'_>>,
+        data: FitData<'_, '_, '_>,
         progress: Option<&mut ProgressFn<'_>>,
     ) -> Result<FitReport> {
         let n_cols = self.input_dim();
-        Model::check_input(what, "x", &x, n_cols)?;
-        if let Some(val) = &validation {
-            Model::check_input(what, "the validation set", val, n_cols)?;
+        if let FitData::Rows(x, validation) = &data {
+            Model::check_input(what, "x", x, n_cols)?;
+            if let Some(val) = validation {
+                Model::check_input(what, "the validation set", val, n_cols)?;
+            }
         }
         let mut state = progress.map(|callback| ProgressState { callback, panic: None });
         if let Some(state) = state.as_mut() {
@@ -751,12 +841,16 @@ impl Model {
             self.check_mut(rc)?;
         }
         let mut raw = sys::ae_fit_report::new();
+        let mut sources: Vec<SourceState<'_>> = Vec::new();
         // SAFETY: the views are valid for their shapes (checked when made), the
-        // model is held exclusively, raw has its size set.
+        // source states outlive the call, the model is held exclusively, raw has
+        // its size set.
         let rc = unsafe {
-            match &validation {
-                None => sys::ae_model_fit(self.as_mut_ptr(), x.as_ptr(), x.n_rows(), x.stride(), &mut raw),
-                Some(val) => sys::ae_model_fit_validated(
+            match data {
+                FitData::Rows(x, None) => {
+                    sys::ae_model_fit(self.as_mut_ptr(), x.as_ptr(), x.n_rows(), x.stride(), &mut raw)
+                }
+                FitData::Rows(x, Some(val)) => sys::ae_model_fit_validated(
                     self.as_mut_ptr(),
                     x.as_ptr(),
                     x.n_rows(),
@@ -766,25 +860,41 @@ impl Model {
                     val.stride(),
                     &mut raw,
                 ),
+                FitData::Sources(train, validation) => {
+                    sources.push(SourceState::new(train));
+                    if let Some(val) = validation {
+                        sources.push(SourceState::new(val));
+                    }
+                    let raw_sources: Vec<sys::ae_data_source> = sources.iter_mut().map(|s| s.raw()).collect();
+                    let val_ptr = raw_sources
+                        .get(1)
+                        .map_or(ptr::null(), |v| v as *const sys::ae_data_source);
+                    sys::ae_model_fit_source(self.as_mut_ptr(), &raw_sources[0], val_ptr, &mut raw)
+                }
             }
         };
         let result = if rc == sys::AE_OK {
             Ok(FitReport::from_raw(&raw))
         } else {
             // SAFETY: read right after the call, before anything else fails.
-            let err = unsafe { Error::from_model(rc, self.as_ptr()) };
+            let mut err = unsafe { Error::from_model(rc, self.as_ptr()) };
+            if let Some(source_error) = sources.iter().find_map(|s| s.error.as_ref()) {
+                err = Error::new(err.status(), format!("{}: {source_error}", err.message()));
+            }
             if rc == sys::AE_ERR_CANCELLED || rc == sys::AE_ERR_DIVERGED {
                 Err(err.with_report(FitReport::from_raw(&raw)))
             } else {
                 Err(err)
             }
         };
+        let mut panics: Vec<Box<dyn Any + Send>> = sources.into_iter().filter_map(|s| s.panic).collect();
         if let Some(state) = state {
             // SAFETY: removing the callback cannot fail on a valid model.
             unsafe { sys::ae_model_set_progress(self.as_mut_ptr(), None, ptr::null_mut()) };
-            if let Some(payload) = state.panic {
-                panic::resume_unwind(payload);
-            }
+            panics.extend(state.panic);
+        }
+        if let Some(payload) = panics.into_iter().next() {
+            panic::resume_unwind(payload);
         }
         result
     }

@@ -567,6 +567,8 @@ params! {
     ProgressEveryBatch = AE_PARAM_PROGRESS_EVERY_BATCH,
     /// A fit whose training loss grows this many times stops as diverged; 0 = off. Default: 1e3.
     DivergenceFactor = AE_PARAM_DIVERGENCE_FACTOR,
+    /// [`Model::fit_source`](crate::Model::fit_source): rows held to shuffle a source's rows. Default: 10000.
+    ShuffleBuffer = AE_PARAM_SHUFFLE_BUFFER,
     /// Threads for training's elementwise work; 0 = one per processor, [0, 64]. Default: 0.
     Threads = AE_PARAM_THREADS,
     /// The noise kind (see [`Noise`]). Default: none.

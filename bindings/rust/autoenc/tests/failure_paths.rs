@@ -5,7 +5,7 @@
 //! progress closure.
 mod common;
 
-use autoenc::{Activation, Loss, MatrixRef, Model, Noise, Param, SaveFlags, Scaling, Status};
+use autoenc::{Activation, DataSource, Loss, MatrixRef, Model, Noise, Param, SaveFlags, Scaling, Status};
 use common::{data, temp_path};
 use std::ops::ControlFlow;
 use std::panic::{self, AssertUnwindSafe};
@@ -112,5 +112,44 @@ fn a_panic_in_the_progress_closure_drops_cleanly() {
         let _model = tiny();
         panic!("with a model in scope");
     });
+    assert!(caught.is_err());
+}
+
+/// A source that fails (or panics) at its second read.
+struct Failing {
+    panics: bool,
+    reads: usize,
+}
+
+impl DataSource for Failing {
+    fn read(&mut self, rows: &mut [f32], n_cols: usize) -> std::io::Result<usize> {
+        self.reads += 1;
+        match self.reads {
+            1 => Ok((rows.len() / n_cols).min(8)),
+            _ if self.panics => panic!("source"),
+            _ => Err(std::io::Error::new(std::io::ErrorKind::Other, "source failed")),
+        }
+    }
+    fn rewind(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_or_panicking_source_drops_cleanly() {
+    let mut model = tiny();
+    let err = model
+        .fit_source(
+            &mut Failing {
+                panics: false,
+                reads: 0,
+            },
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.status(), Status::Io);
+    let caught = panic::catch_unwind(AssertUnwindSafe(|| {
+        let _ = model.fit_source(&mut Failing { panics: true, reads: 0 }, None);
+    }));
     assert!(caught.is_err());
 }
