@@ -620,8 +620,10 @@ class Model:
             Show a tqdm progress bar (a line per epoch on stderr without tqdm).
         catch_interrupt : bool, default True
             In the main thread, Ctrl-C stops the fit at the next batch, leaving
-            the weights of the last completed step, and then raises
-            KeyboardInterrupt.
+            the weights of the last completed step (of the best epoch when
+            validation and ``restore_best`` are on), and then raises
+            KeyboardInterrupt. An application's own SIGINT handler is called at
+            that point instead; an exception it raises stops the fit.
 
         Returns
         -------
@@ -703,8 +705,9 @@ class Model:
             monitor.exception = None
             raise exc
         if monitor.interrupted:
-            raise KeyboardInterrupt("training stopped by Ctrl-C; the model keeps the weights of "
-                                    "its last completed step")
+            raise KeyboardInterrupt("training stopped by Ctrl-C; the model is usable, with the "
+                                    "weights of its last completed step (of its best epoch "
+                                    "when validation and restore_best are on)")
         if error is not None:
             if isinstance(error, CancelledError) and monitor.user_stopped:
                 return monitor
