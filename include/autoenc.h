@@ -542,6 +542,45 @@ AE_API int ae_model_get_param(const ae_model *model, ae_param param, double *val
 AE_API int ae_param_bounds(ae_param param, double *min_value, double *max_value, int *integral);
 /** @return the parameter's name, e.g. "learning_rate", or NULL if unknown. Thread-safe. */
 AE_API const char *ae_param_name(ae_param param);
+
+/** What kind of value a setting takes. Values pinned forever. */
+typedef enum ae_param_kind {
+    AE_PARAM_KIND_REAL = 0,    /**< any double in the range */
+    AE_PARAM_KIND_INTEGER = 1, /**< whole numbers in the range */
+    AE_PARAM_KIND_BOOLEAN = 2, /**< 0 or 1 */
+    AE_PARAM_KIND_ENUM = 3     /**< the values of an enum, each with a name (ae_param_value_name()) */
+} ae_param_kind;
+
+/**
+ * Everything a binding or a tool needs to offer a setting: its name, kind,
+ * default and range with its open ends. Set `size` to
+ * `sizeof(ae_param_description)`; the struct may grow at its end.
+ */
+typedef struct ae_param_description {
+    size_t size;          /**< set by the caller: sizeof(ae_param_description) */
+    const char *name;     /**< as ae_param_name(); static */
+    int32_t kind;         /**< ::ae_param_kind */
+    int32_t min_open;     /**< 1 if #min_value itself is refused */
+    int32_t max_open;     /**< 1 if #max_value itself is refused */
+    int32_t reserved;     /**< 0 */
+    double default_value; /**< the value of a new model */
+    double min_value;     /**< the smallest valid value (or the open end) */
+    double max_value;     /**< the largest valid value (or the open end) */
+} ae_param_description;
+
+/** Describe setting @p param into @p description (whose `size` the caller set).
+ *  @return #AE_OK or #AE_ERR_INVALID_ARGUMENT (unknown parameter, NULL, `size` not set).
+ *  Thread-safe. */
+AE_API int ae_param_describe(ae_param param, ae_param_description *description);
+/** @return the number of settings the library knows. Thread-safe. */
+AE_API size_t ae_param_count(void);
+/** @return the setting at @p index (0 .. ae_param_count() - 1, in increasing id order), or 0
+ *  for an index out of range: for bindings that list every setting. Thread-safe. */
+AE_API ae_param ae_param_at(size_t index);
+/** @return the name of value @p value of an enum setting, e.g. "bce" for #AE_PARAM_LOSS 1,
+ *  "adamw", "masking", "standardize", or an activation's name; NULL if @p param is not an
+ *  enum setting or @p value none of its values. Thread-safe. */
+AE_API const char *ae_param_value_name(ae_param param, double value);
 /** @return the activation's name, e.g. "relu", or NULL if unknown. Thread-safe. */
 AE_API const char *ae_activation_name(ae_activation activation);
 /** @} */

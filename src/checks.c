@@ -179,20 +179,7 @@ enum { RULE_COUNT = sizeof setting_rules / sizeof setting_rules[0] };
 /* A setting's value as a person reads it: enum settings by name. */
 static const char *value_text(ae_param param, double value, char *buffer, size_t size)
 {
-    static const char *const losses[] = {"mse", "bce"};
-    static const char *const scalings[] = {"none", "min-max", "standardize"};
-    static const char *const noises[] = {"none", "gaussian", "masking", "salt-and-pepper"};
-    const int v = (int)value;
-    const char *name = NULL;
-    if (param == AE_PARAM_HIDDEN_ACTIVATION || param == AE_PARAM_LATENT_ACTIVATION ||
-        param == AE_PARAM_OUTPUT_ACTIVATION)
-        name = ae_activation_name((ae_activation)v);
-    else if (param == AE_PARAM_LOSS && v >= 0 && v < 2)
-        name = losses[v];
-    else if (param == AE_PARAM_SCALING && v >= 0 && v < 3)
-        name = scalings[v];
-    else if (param == AE_PARAM_NOISE && v >= 0 && v < 4)
-        name = noises[v];
+    const char *name = ae_param_value_name(param, value);
     if (name)
         return name;
     snprintf(buffer, size, "%g", value);

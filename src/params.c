@@ -161,3 +161,79 @@ const char *ae_activation_name(ae_activation activation)
         return NULL;
     return names[activation];
 }
+
+/* ---- descriptions for bindings and tools --------------------------------------------------- */
+
+static ae_param_kind kind_of(const param_info *info)
+{
+    switch (info->param) {
+    case AE_PARAM_HIDDEN_ACTIVATION:
+    case AE_PARAM_LATENT_ACTIVATION:
+    case AE_PARAM_OUTPUT_ACTIVATION:
+    case AE_PARAM_LOSS:
+    case AE_PARAM_OPTIMIZER:
+    case AE_PARAM_NOISE:
+    case AE_PARAM_SCALING:
+        return AE_PARAM_KIND_ENUM;
+    case AE_PARAM_NESTEROV:
+    case AE_PARAM_SHUFFLE:
+    case AE_PARAM_RESTORE_BEST:
+    case AE_PARAM_PROGRESS_EVERY_BATCH:
+        return AE_PARAM_KIND_BOOLEAN;
+    default:
+        return (info->flags & INTEGRAL) ? AE_PARAM_KIND_INTEGER : AE_PARAM_KIND_REAL;
+    }
+}
+
+int ae_param_describe(ae_param param, ae_param_description *out)
+{
+    int slot = ae_param_slot(param);
+    AE_CHECK(slot >= 0, NULL, AE_ERR_INVALID_ARGUMENT, "unknown parameter %d", (int)param);
+    AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "description is NULL");
+    AE_CHECK(out->size >= sizeof out->size, NULL, AE_ERR_INVALID_ARGUMENT,
+             "description->size must be set to sizeof(ae_param_description)");
+    const param_info *info = &param_table[slot];
+    ae_param_description full = {
+        .size = sizeof full,
+        .name = info->name,
+        .kind = kind_of(info),
+        .min_open = (info->flags & MIN_OPEN) != 0,
+        .max_open = (info->flags & MAX_OPEN) != 0,
+        .default_value = info->default_value,
+        .min_value = info->min_value,
+        .max_value = info->max_value,
+    };
+    ae_copy_size_prefixed(out, &full, sizeof full);
+    return AE_OK;
+}
+
+size_t ae_param_count(void) { return AE_PARAM_SLOT_COUNT; }
+
+ae_param ae_param_at(size_t index)
+{
+    /* The table lists the settings in increasing id order. */
+    return index < AE_PARAM_SLOT_COUNT ? param_table[index].param : (ae_param)0;
+}
+
+const char *ae_param_value_name(ae_param param, double value)
+{
+    static const char *const losses[] = {"mse", "bce"};
+    static const char *const optimizers[] = {"sgd", "adam", "adamw"};
+    static const char *const noises[] = {"none", "gaussian", "masking", "salt_and_pepper"};
+    static const char *const scalings[] = {"none", "minmax", "standardize"};
+    if (!(value >= 0.0 && value < 16.0) || value != (double)(int)value)
+        return NULL;
+    const int v = (int)value;
+#define NAME_FROM(table) (v < (int)(sizeof table / sizeof table[0]) ? table[v] : NULL)
+    switch (param) {
+    case AE_PARAM_HIDDEN_ACTIVATION:
+    case AE_PARAM_LATENT_ACTIVATION:
+    case AE_PARAM_OUTPUT_ACTIVATION: return ae_activation_name((ae_activation)v);
+    case AE_PARAM_LOSS: return NAME_FROM(losses);
+    case AE_PARAM_OPTIMIZER: return NAME_FROM(optimizers);
+    case AE_PARAM_NOISE: return NAME_FROM(noises);
+    case AE_PARAM_SCALING: return NAME_FROM(scalings);
+    default: return NULL;
+    }
+#undef NAME_FROM
+}

@@ -654,6 +654,61 @@ static void test_layer_descriptions_give_the_flat_layout(void **state)
     }
 }
 
+/* ae_param_describe gives bindings everything about each setting, from the same table
+ * ae_param_bounds and ae_model_set_param use; ae_param_at lists them all. */
+static void test_param_descriptions_agree_with_bounds_and_defaults(void **state)
+{
+    (void)state;
+    assert_int_equal(ae_param_count(), ARRAY_LEN(PARAM_DOCS));
+    ae_model *m = create_small();
+    int previous = 0;
+    for (size_t i = 0; i < ae_param_count(); i++) {
+        ae_param p = ae_param_at(i);
+        assert_true((int)p > previous); /* increasing ids */
+        previous = (int)p;
+        const param_doc *doc = NULL;
+        for (size_t k = 0; k < ARRAY_LEN(PARAM_DOCS); k++)
+            if (PARAM_DOCS[k].param == p)
+                doc = &PARAM_DOCS[k];
+        assert_non_null(doc);
+        ae_param_description d = {.size = sizeof d};
+        assert_int_equal(ae_param_describe(p, &d), AE_OK);
+        assert_string_equal(d.name, ae_param_name(p));
+        assert_true(d.default_value == doc->def);
+        assert_true(d.default_value == get_param(m, p));
+        assert_true(d.min_value == doc->lo && d.max_value == doc->hi);
+        assert_int_equal(d.min_open, doc->lo_open);
+        assert_int_equal(d.max_open, doc->hi_open);
+        if (d.kind == AE_PARAM_KIND_REAL)
+            assert_false(doc->integral);
+        else
+            assert_true(doc->integral);
+        if (d.kind == AE_PARAM_KIND_BOOLEAN)
+            assert_true(d.min_value == 0 && d.max_value == 1);
+        /* every value of an enum setting has a name, and nothing else does */
+        for (double v = d.min_value; d.kind == AE_PARAM_KIND_ENUM && v <= d.max_value; v++)
+            assert_non_null(ae_param_value_name(p, v));
+        if (d.kind == AE_PARAM_KIND_ENUM)
+            assert_null(ae_param_value_name(p, d.max_value + 1));
+        else
+            assert_null(ae_param_value_name(p, d.min_value));
+    }
+    assert_int_equal(ae_param_at(ae_param_count()), 0);
+    assert_string_equal(ae_param_value_name(AE_PARAM_LOSS, AE_LOSS_BCE), "bce");
+    assert_string_equal(ae_param_value_name(AE_PARAM_OPTIMIZER, AE_OPT_ADAMW), "adamw");
+    assert_string_equal(ae_param_value_name(AE_PARAM_NOISE, AE_NOISE_SALT_AND_PEPPER), "salt_and_pepper");
+    assert_string_equal(ae_param_value_name(AE_PARAM_SCALING, AE_SCALING_MINMAX), "minmax");
+    assert_string_equal(ae_param_value_name(AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SOFTPLUS), "softplus");
+    assert_null(ae_param_value_name(AE_PARAM_LOSS, 0.5));
+    assert_null(ae_param_value_name(AE_PARAM_LOSS, -1));
+    ae_param_description d = {.size = sizeof d};
+    assert_int_equal(ae_param_describe((ae_param)999, &d), AE_ERR_INVALID_ARGUMENT);
+    assert_int_equal(ae_param_describe(AE_PARAM_SEED, NULL), AE_ERR_INVALID_ARGUMENT);
+    d.size = 0;
+    assert_int_equal(ae_param_describe(AE_PARAM_SEED, &d), AE_ERR_INVALID_ARGUMENT);
+    ae_model_free(m);
+}
+
 static void test_activation_names_are_distinct(void **state)
 {
     (void)state;
@@ -1380,6 +1435,7 @@ int main(void)
         cmocka_unit_test(test_set_param_refuses_unknown_params),
         cmocka_unit_test(test_setting_one_param_leaves_the_others_alone),
         cmocka_unit_test(test_activation_names_are_distinct),
+        cmocka_unit_test(test_param_descriptions_agree_with_bounds_and_defaults),
         cmocka_unit_test(test_layer_descriptions_give_the_flat_layout),
         cmocka_unit_test(test_weights_and_bias_round_trip_per_layer),
         cmocka_unit_test(test_setting_one_layer_leaves_the_other_layers_alone),

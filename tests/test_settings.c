@@ -113,7 +113,7 @@ static void test_a_refused_setting_names_the_conflict(void **state)
     assert_non_null(strstr(ae_last_error(), "loss = bce conflicts with output_activation = tanh"));
     test_set_param(m, AE_PARAM_NOISE, AE_NOISE_SALT_AND_PEPPER);
     assert_int_equal(ae_model_set_param(m, AE_PARAM_NOISE_LEVEL, 2), AE_ERR_STATE);
-    assert_non_null(strstr(ae_last_error(), "noise_level = 2 conflicts with noise = salt-and-pepper"));
+    assert_non_null(strstr(ae_last_error(), "noise_level = 2 conflicts with noise = salt_and_pepper"));
     ae_model_free(m);
 }
 

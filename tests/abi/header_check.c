@@ -106,6 +106,10 @@ PIN(AE_STOP_DIVERGED == 3);
 PIN(AE_STOP_FAILED == 4);
 PIN(AE_REDUCE_SUM == 0);
 PIN(AE_REDUCE_MAX == 1);
+PIN(AE_PARAM_KIND_REAL == 0);
+PIN(AE_PARAM_KIND_INTEGER == 1);
+PIN(AE_PARAM_KIND_BOOLEAN == 2);
+PIN(AE_PARAM_KIND_ENUM == 3);
 
 PIN(AE_VERSION_NUMBER ==
     AE_VERSION_MAJOR * 10000 + AE_VERSION_MINOR * 100 + AE_VERSION_PATCH);
@@ -165,6 +169,17 @@ PIN(offsetof(ae_data_source, user_data) == 8);
 PIN(offsetof(ae_data_source, read) == 16);
 PIN(offsetof(ae_data_source, rewind) == 24);
 PIN(sizeof(ae_data_source) == 32);
+
+PIN(offsetof(ae_param_description, size) == 0);
+PIN(offsetof(ae_param_description, name) == 8);
+PIN(offsetof(ae_param_description, kind) == 16);
+PIN(offsetof(ae_param_description, min_open) == 20);
+PIN(offsetof(ae_param_description, max_open) == 24);
+PIN(offsetof(ae_param_description, reserved) == 28);
+PIN(offsetof(ae_param_description, default_value) == 32);
+PIN(offsetof(ae_param_description, min_value) == 40);
+PIN(offsetof(ae_param_description, max_value) == 48);
+PIN(sizeof(ae_param_description) == 56);
 #endif
 
 /* The declarations are usable as written: take the address of a few and call

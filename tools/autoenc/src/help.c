@@ -87,8 +87,8 @@ static const help_option train_options[] = {
     {"--epochs N, --batch N, --lr X, --seed N, --loss mse|bce, --optimizer sgd|adam|adamw, "
      "--momentum X, --weight-decay X, --clip-norm X, --validation SHARE, --patience N, "
      "--min-delta X, --activation A, --latent-activation A, --output-activation A, "
-     "--noise none|gaussian|masking|salt-and-pepper, --noise-level X, "
-     "--scaling none|min-max|standardize, --sparsity X, --sparsity-target X, "
+     "--noise none|gaussian|masking|salt_and_pepper, --noise-level X, "
+     "--scaling none|minmax|standardize, --sparsity X, --sparsity-target X, "
      "--sparsity-layer N, --l1 X, --contractive X, --dropout X, --dropout-input X, "
      "--kl-weight X, --kl-warmup N, --threads N",
      "named flags for the settings listed under SETTINGS. --loss bce implies a sigmoid "

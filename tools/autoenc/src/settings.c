@@ -47,40 +47,24 @@ static const struct named_flag {
 };
 enum { N_NAMED_FLAGS = sizeof named_flags / sizeof named_flags[0] };
 
-/* Names of the enum values the header defines but does not name through a function. */
-static const char *const loss_names[] = {"mse", "bce", NULL};
-static const char *const optimizer_names[] = {"sgd", "adam", "adamw", NULL};
-static const char *const noise_names[] = {"none", "gaussian", "masking", "salt-and-pepper", NULL};
-static const char *const scaling_names[] = {"none", "min-max", "standardize", NULL};
-
-static int is_activation_param(ae_param p)
-{
-    return p == AE_PARAM_HIDDEN_ACTIVATION || p == AE_PARAM_LATENT_ACTIVATION ||
-           p == AE_PARAM_OUTPUT_ACTIVATION;
-}
-
-/* The names of an enum setting's values, index = value; NULL if not an enum. */
+/* The names of an enum setting's values, index = value, from the library
+ * (ae_param_value_name); NULL if the setting is not an enum. */
 static const char *const *enum_names(ae_param p)
 {
-    static const char *activations[MAX_ENUM_VALUES + 1];
-    if (is_activation_param(p)) {
-        if (!activations[0])
-            for (int i = 0; i < MAX_ENUM_VALUES; i++)
-                if (!(activations[i] = ae_activation_name((ae_activation)i)))
-                    break;
-        return activations;
-    }
-    switch (p) {
-    case AE_PARAM_LOSS: return loss_names;
-    case AE_PARAM_OPTIMIZER: return optimizer_names;
-    case AE_PARAM_NOISE: return noise_names;
-    case AE_PARAM_SCALING: return scaling_names;
-    default: return NULL;
-    }
+    static const char *names[MAX_PARAM_ID][MAX_ENUM_VALUES + 1];
+    ae_param_description d = {.size = sizeof d};
+    if ((int)p < 0 || (int)p >= MAX_PARAM_ID || ae_param_describe(p, &d) != AE_OK ||
+        d.kind != AE_PARAM_KIND_ENUM)
+        return NULL;
+    if (!names[p][0])
+        for (int i = 0; i < MAX_ENUM_VALUES; i++)
+            if (!(names[p][i] = ae_param_value_name(p, i)))
+                break;
+    return names[p];
 }
 
 /* Names compare ignoring case and treating '-' and '_' alike; "standardise" and
- * "minmax" are accepted too. */
+ * "min-max" are accepted too. */
 static int same_name(const char *a, const char *b)
 {
     for (; *a && *b; a++, b++) {
@@ -148,7 +132,7 @@ static int parse_value(ae_param param, const char *origin, const char *text, dou
     if (names) {
         for (int i = 0; names[i]; i++)
             if (same_name(text, names[i]) ||
-                (param == AE_PARAM_SCALING && i == 1 && same_name(text, "minmax")) ||
+                (param == AE_PARAM_SCALING && i == 1 && same_name(text, "min-max")) ||
                 (param == AE_PARAM_SCALING && i == 2 && same_name(text, "standardise"))) {
                 *out = i;
                 return 0;
@@ -257,7 +241,8 @@ int cli_settings_has(const cli_settings *s, ae_param param)
  * depends on them), and everything else last. */
 static int apply_rank(ae_param p)
 {
-    if (is_activation_param(p) || p == AE_PARAM_LEAKY_SLOPE || p == AE_PARAM_ELU_ALPHA)
+    if (p == AE_PARAM_HIDDEN_ACTIVATION || p == AE_PARAM_LATENT_ACTIVATION ||
+        p == AE_PARAM_OUTPUT_ACTIVATION || p == AE_PARAM_LEAKY_SLOPE || p == AE_PARAM_ELU_ALPHA)
         return 0;
     if (p == AE_PARAM_SCALING)
         return 1;

@@ -67,7 +67,7 @@ info_golden)
     done
     [ "$(sed '1,/^settings:$/d' info.txt | wc -l)" -eq "$(echo "$names" | wc -l)" ] || fail "info shows other settings"
     for pair in "seed 7" "hidden_activation tanh" "output_activation sigmoid" "loss bce" \
-                "batch_size 32" "scaling min-max" "epochs 1"; do
+                "batch_size 32" "scaling minmax" "epochs 1"; do
         grep -q "^  ${pair% *}  *${pair#* }\$" info.txt || fail "info lacks $pair"
     done
     ;;
@@ -217,7 +217,7 @@ settings)
         --set output_activation=sigmoid --scaling min-max --noise-level 0.5 --noise masking --set LEARNING-RATE=3e-3
     run 0 "$AUTOENC" info m.aemodel
     contains out.txt 'learning_rate *0.003'; contains out.txt 'noise *masking'
-    contains out.txt 'scaling *min-max'
+    contains out.txt 'scaling *minmax'
     # a genuine conflict: reported with the library's reason
     run 64 "$AUTOENC" train data.npy -o m2.aemodel --widths 8,2 --output-activation sigmoid --scaling standardize
     contains err.txt 'conflicts with output_activation = sigmoid'
