@@ -1,0 +1,36 @@
+# The functions include/autoenc_mpi.h declares with AE_MPI_API equal the checked-in list.
+# Run as: cmake -DLIST=exported-symbols.txt -DHEADER=autoenc_mpi.h -P check_header_symbols.cmake
+# (tests/abi/check_symbols.cmake compares the list with the library itself.)
+cmake_minimum_required(VERSION 3.20)
+
+file(STRINGS "${LIST}" expected REGEX "[^ \t]")
+list(SORT expected)
+file(STRINGS "${HEADER}" header_lines)
+set(code "")
+foreach(line IN LISTS header_lines)
+  if(NOT line MATCHES "^[ \t]*#")
+    string(APPEND code " ${line}")
+  endif()
+endforeach()
+string(REGEX MATCHALL "AE_MPI_API[^;(]*\\(" declarations "${code}")
+set(actual "")
+foreach(declaration IN LISTS declarations)
+  if(declaration MATCHES "([A-Za-z_][A-Za-z_0-9]*)[ \t]*\\($")
+    list(APPEND actual "${CMAKE_MATCH_1}")
+  endif()
+endforeach()
+list(SORT actual)
+if(NOT actual STREQUAL expected)
+  set(missing ${expected})
+  list(REMOVE_ITEM missing ${actual})
+  set(extra ${actual})
+  list(REMOVE_ITEM extra ${expected})
+  list(JOIN missing "\n  " missing_text)
+  list(JOIN extra "\n  " extra_text)
+  message(FATAL_ERROR "exported symbols differ from ${LIST}\n"
+    "in the list but not declared in ${HEADER}:\n  ${missing_text}\n"
+    "declared in ${HEADER} but not in the list:\n  ${extra_text}\n"
+    "If the change is intended (functions are only ever added), update the list.")
+endif()
+list(LENGTH actual count)
+message(STATUS "${count} AE_MPI_API declarations in ${HEADER} match ${LIST}")
