@@ -11,9 +11,9 @@ from __future__ import annotations
 import enum
 import math
 import numbers
-from ctypes import byref, c_double, c_int
+from ctypes import byref, c_double, c_int, sizeof
 from dataclasses import dataclass
-from typing import Dict, Optional, Type, Union
+from typing import Dict, List, Optional, Type, Union
 
 from . import _lib
 
@@ -124,15 +124,9 @@ class SaveFlags(enum.IntFlag):
     OPTIMIZER_STATE = 1
 
 
-# The library names its activations itself; the names above must agree with it.
-for _member in Activation:
-    _name = _L.ae_activation_name(int(_member))
-    if _name is not None and _name.decode() != _member.name.lower():
-        raise ImportError("libautoenc names activation %d %r, the package %r"
-                          % (_member.value, _name.decode(), _member.name.lower()))
-
-#: The settings whose values are members of an enumeration. The C API gives each
-#: setting's bounds but not its enumeration, so this one map is kept here.
+#: The enumerations of the enum settings this package knows; the library's own names
+#: for their values must agree (checked below). An enum setting of a newer library
+#: gets an enumeration made from the library's names.
 ENUM_SETTINGS: Dict[str, Type[_NamedEnum]] = {
     "hidden_activation": Activation,
     "latent_activation": Activation,
@@ -142,6 +136,8 @@ ENUM_SETTINGS: Dict[str, Type[_NamedEnum]] = {
     "noise": Noise,
     "scaling": Scaling,
 }
+
+_KINDS = {0: "float", 1: "int", 2: "bool", 3: "enum"}  # ae_param_kind
 
 
 @dataclass(frozen=True)
@@ -155,15 +151,18 @@ class ParamInfo:
     name : str
         ``ae_param_name``, e.g. ``"learning_rate"``.
     min_value, max_value : float
-        ``ae_param_bounds``: the closed range of valid values (the header says
-        which ends are open; a value equal to an open end is refused).
+        The range of valid values (``ae_param_bounds``).
     integral : bool
         Whether the setting takes whole numbers only.
     kind : str
         ``"enum"``, ``"bool"``, ``"int"`` or ``"float"``: the Python type of
-        the setting's value.
+        the setting's value (``ae_param_describe``).
     enum : type or None
         The enumeration of an ``"enum"`` setting.
+    min_open, max_open : bool
+        Whether the end itself is refused (``learning_rate`` > 0).
+    default : float or None
+        The value of a new model (None from a library that does not say).
     """
 
     id: int
@@ -173,6 +172,15 @@ class ParamInfo:
     integral: bool
     kind: str
     enum: Optional[Type[_NamedEnum]] = None
+    min_open: bool = False
+    max_open: bool = False
+    default: Optional[float] = None
+
+    @property
+    def range_text(self) -> str:
+        """The range in interval notation, e.g. ``(0, 1000]``."""
+        return "%s%g, %g%s" % ("(" if self.min_open else "[", self.min_value, self.max_value,
+                               ")" if self.max_open else "]")
 
     def to_c(self, value: object) -> float:
         """Convert a Python value to the ``double`` the library takes.
@@ -180,16 +188,18 @@ class ParamInfo:
         Raises
         ------
         TypeError
-            A value of the wrong type (a string for a number, a float for an
+            A value of the wrong type (a string for a number, a fraction for an
             integer setting).
         ValueError
-            An unknown enum name.
+            An unknown enum name, or an integer other than 0 and 1 for a bool.
         """
         if self.kind == "enum":
             assert self.enum is not None
             return float(self.enum.parse(value))  # type: ignore[arg-type]
         if self.kind == "bool":
-            if isinstance(value, (bool, numbers.Integral)) and int(value) in (0, 1):
+            if isinstance(value, (bool, numbers.Integral)):
+                if int(value) not in (0, 1):
+                    raise ValueError("%s takes True or False, not %r" % (self.name, value))
                 return float(int(value))
             if isinstance(value, float) and value in (0.0, 1.0):
                 return value
@@ -220,27 +230,67 @@ class ParamInfo:
         return float(value)
 
 
-def _read_table(max_id: int = 1024) -> Dict[str, ParamInfo]:
+def _value_names(param_id: int, lo: float, hi: float) -> Dict[str, int]:
+    names = {}
+    for value in range(int(lo), int(hi) + 1):
+        raw = _L.ae_param_value_name(param_id, float(value))
+        if raw is not None:
+            names[raw.decode().upper()] = value
+    return names
+
+
+def _enum_for(name: str, param_id: int, lo: float, hi: float) -> Type[_NamedEnum]:
+    known = ENUM_SETTINGS.get(name)
+    if not _lib.has("ae_param_value_name"):
+        if known is None:  # pragma: no cover - only a library without value names
+            raise ImportError("libautoenc's setting %r is an enum this package does not know" % name)
+        return known
+    names = _value_names(param_id, lo, hi)
+    if known is None:  # an enum setting of a newer library
+        made = _NamedEnum(name.title().replace("_", ""), names, module=__name__)  # type: ignore[call-overload]
+        return made  # type: ignore[no-any-return]
+    ours = {m.name: m.value for m in known}
+    if any(ours.get(n) != v for n, v in names.items()):
+        raise ImportError("libautoenc names the values of %r %s; the package knows %s"
+                          % (name, names, ours))
+    return known
+
+
+def _param_ids() -> List[int]:
+    if _lib.has("ae_param_count") and _lib.has("ae_param_at"):
+        return [int(_L.ae_param_at(i)) for i in range(int(_L.ae_param_count()))]
+    return [i for i in range(1024) if _L.ae_param_name(i) is not None]
+
+
+def _read_table() -> Dict[str, ParamInfo]:
     table: Dict[str, ParamInfo] = {}
     lo, hi, integral = c_double(), c_double(), c_int()
-    for param_id in range(max_id):
+    describe = _lib.has("ae_param_describe")
+    for param_id in _param_ids():
         raw = _L.ae_param_name(param_id)
-        if raw is None:
+        if raw is None or _L.ae_param_bounds(param_id, byref(lo), byref(hi), byref(integral)) != 0:
             continue
         name = raw.decode()
-        if _L.ae_param_bounds(param_id, byref(lo), byref(hi), byref(integral)) != 0:
-            continue
-        enum_type = ENUM_SETTINGS.get(name)
-        if enum_type is not None:
-            kind = "enum"
-        elif integral.value and lo.value == 0.0 and hi.value == 1.0:
-            kind = "bool"
-        elif integral.value:
-            kind = "int"
-        else:
-            kind = "float"
-        table[name] = ParamInfo(param_id, name, lo.value, hi.value, bool(integral.value),
-                                kind, enum_type)
+        min_open = max_open = False
+        default: Optional[float] = None
+        kind = None
+        if describe:
+            desc = _lib.ParamDescription_c()
+            desc.size = sizeof(desc)
+            if _L.ae_param_describe(param_id, byref(desc)) == 0:
+                kind = _KINDS.get(desc.kind, "float")
+                min_open, max_open = bool(desc.min_open), bool(desc.max_open)
+                default = desc.default_value
+        if kind is None:  # a library without ae_param_describe: the same from the bounds
+            if name in ENUM_SETTINGS:
+                kind = "enum"
+            elif integral.value and lo.value == 0.0 and hi.value == 1.0:
+                kind = "bool"
+            else:
+                kind = "int" if integral.value else "float"
+        enum_type = _enum_for(name, param_id, lo.value, hi.value) if kind == "enum" else None
+        table[name] = ParamInfo(param_id, name, lo.value, hi.value, bool(integral.value), kind,
+                                enum_type, min_open, max_open, default)
     return table
 
 

@@ -98,6 +98,22 @@ class LayerDescription_c(Structure):
     ]
 
 
+class ParamDescription_c(Structure):
+    """``ae_param_description`` (size-prefixed)."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("name", c_char_p),
+        ("kind", c_int32),
+        ("min_open", c_int32),
+        ("max_open", c_int32),
+        ("reserved", c_int32),
+        ("default_value", c_double),
+        ("min_value", c_double),
+        ("max_value", c_double),
+    ]
+
+
 #: ``int (*ae_progress_fn)(const ae_progress *, void *)``
 PROGRESS_FN = CFUNCTYPE(c_int, POINTER(Progress_c), c_void_p)
 
@@ -176,6 +192,16 @@ FUNCTIONS: List[Tuple[str, object, List[object]]] = [
     ("ae_model_set_optimizer_state", c_int, [_P, c_uint64, _P, _P, _Z]),
 ]
 
+
+#: Functions bound when the loaded library has them (libraries of 0.3.0 built before the
+#: settings were described lack them; the package then derives the same from
+#: ae_param_name and ae_param_bounds).
+OPTIONAL_FUNCTIONS: List[Tuple[str, object, List[object]]] = [
+    ("ae_param_describe", c_int, [c_int, POINTER(ParamDescription_c)]),
+    ("ae_param_count", c_size_t, []),
+    ("ae_param_at", c_int, [c_size_t]),
+    ("ae_param_value_name", c_char_p, [c_int, c_double]),
+]
 
 #: Exported functions the package leaves out, and why.
 FUNCTIONS_NOT_BOUND = {
@@ -333,6 +359,16 @@ def bind(lib: ctypes.CDLL) -> None:
         fn.argtypes = argtypes
     if missing:
         raise ImportError("libautoenc lacks functions this package needs: %s" % ", ".join(missing))
+    for name, restype, argtypes in OPTIONAL_FUNCTIONS:
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.restype = restype
+            fn.argtypes = argtypes
+
+
+def has(name: str) -> bool:
+    """Whether the loaded library exports @p name (for :data:`OPTIONAL_FUNCTIONS`)."""
+    return getattr(lib, name, None) is not None
 
 
 lib, path = find_and_load()

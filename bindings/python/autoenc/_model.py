@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import time
 import weakref
 from ctypes import byref, c_char, c_double, c_int, c_size_t, c_uint64, c_void_p, sizeof
 from dataclasses import dataclass, field
@@ -242,7 +243,7 @@ class Model:
     """
 
     __slots__ = ("_h", "_inflight", "_finalizer", "_d_in", "_d_lat", "_n_layers", "_n_enc",
-                 "_arch", "_n_params", "__weakref__")
+                 "_arch", "_n_params", "_stale_callback", "__weakref__")
 
     # Settings, generated below from the library's table (type hints for readers and checkers).
     seed: int
@@ -319,6 +320,7 @@ class Model:
     def _adopt(self, handle: Optional[int]) -> None:
         assert handle
         self._inflight: List[Any] = []
+        self._stale_callback: Any = None
         self._h = handle
         self._finalizer = weakref.finalize(self, _release, handle, self._inflight)
         self._d_in = int(_L.ae_model_input_dim(handle))
@@ -688,9 +690,16 @@ class Model:
                         error = make_error(status, fname, handle) if status else None
                     finally:
                         if per_batch:
-                            self._set(every_batch_info, False)
+                            _retry_busy(lambda: _L.ae_model_set_param(
+                                handle, every_batch_info.id, 0.0))
                 finally:
-                    _L.ae_model_set_progress(handle, _lib.PROGRESS_FN(), None)
+                    # Another thread's read may hold the model for a moment after the fit
+                    # returns (BUSY); until the callback is removed, its ctypes object must
+                    # live, or a later training call would call freed memory.
+                    if _retry_busy(lambda: _L.ae_model_set_progress(handle, _lib.PROGRESS_FN(), None)):
+                        self._stale_callback = monitor.c_function
+                    else:
+                        self._stale_callback = None
                     monitor.close()
         finally:
             self._inflight.pop()
@@ -1362,6 +1371,18 @@ class Model:
         return cls._from_handle(out.value)
 
 
+def _retry_busy(call: Any, attempts: int = 400) -> int:
+    """Make a call that changes the model, retrying while other threads' calls hold it
+    (``AE_ERR_BUSY`` is transient); returns the last status."""
+    status = call()
+    for attempt in range(attempts):
+        if status != BusyError.status:
+            break
+        time.sleep(0.0005 * min(attempt + 1, 10))
+        status = call()
+    return status
+
+
 def _model_from_bytes(data: bytes) -> Model:
     return Model.from_bytes(data)
 
@@ -1375,8 +1396,9 @@ def _make_property(info: ParamInfo) -> property:
 
     kind = {"enum": info.enum.__name__ if info.enum else "enum", "bool": "bool", "int": "int",
             "float": "float"}[info.kind]
-    doc = "Setting ``%s`` (%s, ``ae_param`` %d), in [%g, %g]." % (
-        info.name, kind, info.id, info.min_value, info.max_value)
+    doc = "Setting ``%s`` (%s, ``ae_param`` %d), in %s%s." % (
+        info.name, kind, info.id, info.range_text,
+        "" if info.default is None else "; default %s" % info.from_c(info.default))
     return property(getter, setter, doc=doc)
 
 

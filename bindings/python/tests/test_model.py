@@ -138,6 +138,19 @@ def test_param_table_comes_from_the_library():
     assert autoenc.PARAMS["shuffle"].kind == "bool"
     assert autoenc.PARAMS["loss"].kind == "enum"
     assert autoenc.activation_name(4) == "sigmoid" and autoenc.activation_name(99) is None
+    if autoenc._lib.has("ae_param_describe"):
+        lr = autoenc.PARAMS["learning_rate"]
+        assert lr.min_open and not lr.max_open and lr.range_text == "(0, 1000]" and lr.default == 1e-3
+        assert autoenc.PARAMS["sparsity_target"].range_text == "(0, 1)"
+        with autoenc.Model([4, 2]) as fresh:
+            for name, info in autoenc.PARAMS.items():
+                assert info.from_c(info.default) == fresh.get_param(name), name
+    if autoenc._lib.has("ae_param_value_name"):
+        for name, info in autoenc.PARAMS.items():
+            if info.kind == "enum":
+                for member in info.enum:
+                    assert lib.ae_param_value_name(info.id, float(member)).decode() == member.name.lower()
+    assert "learning_rate" in autoenc.Model.learning_rate.__doc__
     assert lib is not None
     with pytest.raises(ValueError, match="no setting"):
         autoenc.param_info("nope")

@@ -158,3 +158,41 @@ def test_a_fit_in_a_worker_thread_has_no_sigint_guard_and_works(unit_data):
     t.start()
     t.join()
     assert result["report"].epochs_run == 2
+
+
+def test_fits_racing_with_a_reader_thread_never_leave_a_dangling_callback(unit_data):
+    """A reader may hold the model the moment a fit returns; the package still removes
+    its callback (retrying while BUSY) or keeps it alive, so later fits never call
+    freed memory."""
+    m = autoenc.Model([12, 8, 3], epochs=1, batch_size=64)
+    big = np.tile(unit_data, (20, 1))
+    stop = threading.Event()
+    reads = [0, 0]
+
+    def reader():
+        while not stop.is_set():
+            try:
+                m.encode(big)
+                reads[0] += 1
+            except autoenc.BusyError:
+                reads[1] += 1
+
+    t = threading.Thread(target=reader)
+    t.start()
+    fits = busy = 0
+    deadline = time.monotonic() + 5
+    try:
+        while fits < 20 and time.monotonic() < deadline:
+            try:
+                m.fit(unit_data, callback=lambda p: None)
+                fits += 1
+            except autoenc.BusyError:
+                busy += 1
+    finally:
+        stop.set()
+        t.join()
+    assert fits > 0 and reads[0] > 0, (fits, busy, reads)
+    for _ in range(3):  # no stale callback is ever called
+        m.fit(unit_data)
+        m.pretrain(unit_data)
+    m.close()
