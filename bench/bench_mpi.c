@@ -47,6 +47,7 @@ typedef struct config {
     config_kind kind;
     double bucket_bytes; /* ENGINE_OVERLAP; < 0 = the default */
     double *seconds, *ready, *wait, *reduce; /* per repetition */
+    double buckets_per_step;
 } config;
 
 typedef struct options {
@@ -186,6 +187,7 @@ static double run_rep(const options *o, config *c, int rep, ae_model *attached,
         c->ready[rep] = stats.gradient_ready_seconds / seconds;
         c->wait[rep] = stats.gradient_wait_seconds / seconds;
         c->reduce[rep] = stats.reduce_seconds / seconds;
+        c->buckets_per_step = stats.steps ? (double)stats.buckets / (double)stats.steps : 0;
     }
     return seconds;
 }
@@ -277,8 +279,8 @@ int main(int argc, char **argv)
                n_params, (double)n_params * 4 / 1e6, o.batch, o.steps, o.reps, o.threads,
                getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : "(unset)",
                load_before, load_after);
-        printf("%-18s %10s %12s %8s %8s %8s\n", "engine", "ms/step", "samples/s", "ready", "wait",
-               "reduce");
+        printf("%-18s %10s %12s %8s %8s %8s %8s\n", "engine", "ms/step", "samples/s", "ready", "wait",
+               "reduce", "buckets");
     }
     FILE *json = NULL;
     if (rank == 0 && o.json_path && !(json = fopen(o.json_path, "w")))
@@ -295,16 +297,17 @@ int main(int argc, char **argv)
         double ready = bench_median(c->ready, (size_t)o.reps), wait = bench_median(c->wait, (size_t)o.reps),
                reduce = bench_median(c->reduce, (size_t)o.reps);
         if (c->kind == ENGINE_OVERLAP || c->kind == ENGINE_END)
-            printf("%-18s %10.2f %12.0f %7.1f%% %7.1f%% %7.1f%%\n", c->name, step_ms, samples,
-                   100 * ready, 100 * wait, 100 * reduce);
+            printf("%-18s %10.2f %12.0f %7.1f%% %7.1f%% %7.1f%% %8.0f\n", c->name, step_ms, samples,
+                   100 * ready, 100 * wait, 100 * reduce, c->buckets_per_step);
         else if (c->kind == ENGINE_COMPUTE)
             printf("%-18s %10.2f %12.0f %8s %8s %8s\n", c->name, step_ms, samples, "-", "-", "-");
         else
             printf("%-18s %10.2f %12s %8s %8s %8s\n", c->name, step_ms, "-", "-", "-", "-");
         if (json)
             fprintf(json, "%s{\"engine\": \"%s\", \"ms_per_step\": %.4f, \"samples_per_second\": %.1f, "
-                          "\"ready_share\": %.5f, \"wait_share\": %.5f, \"reduce_share\": %.5f}",
-                    k ? ", " : "", c->name, step_ms, samples, ready, wait, reduce);
+                          "\"ready_share\": %.5f, \"wait_share\": %.5f, \"reduce_share\": %.5f, "
+                          "\"buckets_per_step\": %.1f}",
+                    k ? ", " : "", c->name, step_ms, samples, ready, wait, reduce, c->buckets_per_step);
     }
     if (json) {
         fprintf(json, "]}\n");

@@ -417,6 +417,36 @@ static void test_denoising_runs_and_agrees_across_ranks(void **state)
     finished();
 }
 
+/* Greedy layer-wise pre-training is collective too (each stage trains through the hooks):
+ * every rank ends with the same weights, the scaling fitted on every rank's rows. */
+static void test_pretraining_runs_and_agrees_across_ranks(void **state)
+{
+    (void)state;
+    const size_t rows = 24 + (size_t)rank * 5;
+    float *shard = make_data(450 + (uint64_t)rank, rows);
+    ae_model *m = make_model(&VARIANTS[3]);
+    test_set_epochs_and_batch(m, 3, 8);
+    ae_mpi_context *context = attach(m);
+    ae_fit_report reports[2] = {test_new_fit_report(), test_new_fit_report()};
+    int status = ae_model_pretrain(m, shard, rows, IN, reports, 2);
+    if (status != AE_OK)
+        print_error("rank %d: %s\n", rank, ae_last_error());
+    assert_int_equal(status, AE_OK);
+    assert_int_equal(reports[1].epochs_run, 3);
+    assert_true(same_params_everywhere(m));
+    float offset[IN], scale[IN], root[2 * IN];
+    assert_int_equal(ae_model_get_scaling(m, offset, scale, IN), AE_OK);
+    memcpy(root, offset, sizeof offset);
+    memcpy(root + IN, scale, sizeof scale);
+    MPI_Bcast(root, 2 * IN, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    assert_true(everywhere(memcmp(root, offset, sizeof offset) == 0 &&
+                           memcmp(root + IN, scale, sizeof scale) == 0));
+    detach(context);
+    free(shard);
+    ae_model_free(m);
+    finished();
+}
+
 /* ---- every rank takes the same branch ----------------------------------------------------- */
 
 typedef enum call_kind { CALL_FIT, CALL_TRAIN_BATCH, CALL_GRADIENT } call_kind;
@@ -955,6 +985,7 @@ int main(int argc, char **argv)
         TEST(test_uneven_shards_train_as_one_process),
         TEST(test_variational_gradient_equals_one_process_and_fits_agree),
         TEST(test_denoising_runs_and_agrees_across_ranks),
+        TEST(test_pretraining_runs_and_agrees_across_ranks),
         TEST(test_an_error_on_one_rank_reaches_every_rank_as_a_status),
         TEST(test_out_of_memory_on_one_rank_reaches_every_rank),
         TEST(test_cancelling_on_rank_0_stops_every_rank_after_the_same_epoch),
