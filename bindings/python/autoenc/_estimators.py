@@ -645,13 +645,34 @@ class AnomalyDetector(OutlierMixin, _AutoencoderBase):
         self
         """
         self._check_params()
-        X32 = self._fit_model(X)
+        self._set_threshold(self._fit_model(X))
+        return self
+
+    def partial_fit(self, X: Any, y: Any = None) -> "AnomalyDetector":
+        """One epoch over @p X, continuing the training (see
+        :meth:`Autoencoder.partial_fit`), then the threshold set again from the
+        scores of @p X, this latest chunk.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        super().partial_fit(X)
+        self._set_threshold(self._validate(X, reset=False))
+        return self
+
+    def _set_threshold(self, X32: np.ndarray) -> None:
         model = self.model_
         self.threshold_ = float(model.fit_threshold(X32, float(self.contamination)))
         self.offset_ = -self.threshold_
         self.decision_scores_ = model.score(X32).astype(np.float64)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
-        return self
 
     def score_samples(self, X: Any) -> np.ndarray:
         """The negative reconstruction error of each row: higher is more normal

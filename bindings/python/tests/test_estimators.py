@@ -223,6 +223,12 @@ def test_anomaly_detector_contract(rng):
     np.testing.assert_allclose(-scores, det.reconstruction_error(X), rtol=1e-6)
     assert det.feature_errors(X).shape == (420, 6)
     assert np.array_equal(det.fit_predict(normal), det.predict(normal))
+    # partial_fit trains an epoch more and sets the threshold from the chunk
+    stream = AnomalyDetector(contamination=0.1, random_state=0)
+    for chunk in np.array_split(normal, 4):
+        stream.partial_fit(chunk)
+        assert stream.labels_.sum() == round(0.1 * len(chunk))
+    assert stream.n_iter_ == 4 and (stream.predict(outliers) == -1).mean() > 0.5
     # fails closed: a row beyond float range is an outlier
     assert det.predict(np.full((1, 6), 3e38, np.float32))[0] == -1
 
