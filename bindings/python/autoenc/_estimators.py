@@ -35,7 +35,6 @@ except ImportError:  # scikit-learn up to 1.5 (Debian 12 has 1.2)
     def _validate_data(estimator: Any, X: Any, **kwargs: Any) -> Any:
         return estimator._validate_data(X, **kwargs)
 
-from ._arrays import F32
 from ._enums import PARAMS, Activation
 from ._errors import StateError
 from ._model import FitReport, Model

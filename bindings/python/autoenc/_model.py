@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 import time
 import weakref
-from ctypes import byref, c_char, c_double, c_int, c_size_t, c_uint64, c_void_p, sizeof
+from ctypes import byref, c_double, c_int, c_size_t, c_uint64, c_void_p, sizeof
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 

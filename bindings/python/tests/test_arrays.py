@@ -5,7 +5,6 @@ import tracemalloc
 import numpy as np
 import pytest
 
-import autoenc
 from autoenc import _arrays
 
 

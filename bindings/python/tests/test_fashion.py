@@ -6,7 +6,6 @@
 - the VariationalAutoencoder beats the mean image too and samples images.
 """
 
-import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 

@@ -2,7 +2,6 @@
 and exceptions raised inside the callback."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -45,12 +44,12 @@ CHILD = textwrap.dedent(r"""
 def test_ctrl_c_stops_the_fit_at_the_next_batch_and_leaves_a_usable_model(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    child = subprocess.Popen([sys.executable, str(script), "32000"], stdout=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, str(script), "64000"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=subprocess_env())
     try:
         line = child.stdout.readline()
         assert line.strip() == "training", child.stderr.read()
-        time.sleep(0.5)  # inside the first epoch, which takes seconds
+        time.sleep(1.0)  # inside the first epoch, which takes seconds
         sent = time.monotonic()
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=120)
