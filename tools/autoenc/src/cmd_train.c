@@ -1,6 +1,7 @@
 /* autoenc train DATA -o MODEL --widths 784,256,32 [settings]: one ae_model_fit (after an
- * optional ae_model_pretrain) on the whole data, memory-mapped or read once, with
- * progress, history, checkpoints, Ctrl-C and an optional anomaly threshold. */
+ * optional ae_model_pretrain) on the whole data, memory-mapped or read once, or with
+ * --stream one ae_model_fit_source that reads it a chunk at a time; with progress,
+ * history, checkpoints, Ctrl-C and an optional anomaly threshold. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "common.h"
@@ -15,7 +16,7 @@
 enum {
     OPT_WIDTHS = OPT_COMMAND_BASE, OPT_DECODER, OPT_TIED, OPT_VARIATIONAL, OPT_PRETRAIN, OPT_SET,
     OPT_RESUME, OPT_VALIDATION_DATA, OPT_CONTAMINATION, OPT_HISTORY, OPT_CHECKPOINT_EVERY,
-    OPT_CHECKPOINT, OPT_SAVE_OPTIMIZER
+    OPT_CHECKPOINT, OPT_SAVE_OPTIMIZER, OPT_STREAM
 };
 
 static const cli_opt train_opts[] = {
@@ -32,6 +33,7 @@ static const cli_opt train_opts[] = {
     {"checkpoint-every", 0, 1, OPT_CHECKPOINT_EVERY},
     {"checkpoint", 0, 1, OPT_CHECKPOINT},
     {"save-optimizer", 0, 0, OPT_SAVE_OPTIMIZER},
+    {"stream", 0, 0, OPT_STREAM},
     {0}};
 
 typedef struct train_args {
@@ -39,7 +41,7 @@ typedef struct train_args {
     cli_settings settings;
     size_t *widths, n_widths, *decoder, n_decoder;
     unsigned arch;
-    int pretrain, save_optimizer;
+    int pretrain, save_optimizer, stream;
     const char *resume, *validation_data, *history, *checkpoint;
     double contamination;
     size_t checkpoint_every;
@@ -138,6 +140,7 @@ static int parse(train_args *t, cli_args *a)
                 break;
             case OPT_CHECKPOINT: t->checkpoint = value; break;
             case OPT_SAVE_OPTIMIZER: t->save_optimizer = 1; break;
+            case OPT_STREAM: t->stream = 1; break;
             default: rc = cli_fail(CLI_EX_SOFTWARE, "internal error: option %d", id);
             }
         }
@@ -200,6 +203,54 @@ static int report_fit_failure(int rc, const ae_model *model, const cli_dataset *
     return cli_fail(cli_status_from_ae(rc), "%s: %s", what, ae_model_last_error(model));
 }
 
+/* A data set as a library data source: rows handed over a chunk at a time, converted where
+ * the file needs it, and mapped pages given back once used, so that a file larger than
+ * memory trains in bounded memory (--stream). */
+typedef struct dataset_source {
+    const cli_dataset *ds;
+    size_t next;
+} dataset_source;
+
+static int dataset_read(void *user, float *rows, size_t n_cols, size_t max_rows, size_t *n_read)
+{
+    dataset_source *s = user;
+    size_t n = s->ds->rows - s->next < max_rows ? s->ds->rows - s->next : max_rows;
+    const float *src = n ? cli_dataset_rows(s->ds, s->next, n, rows) : rows;
+    if (src != rows)
+        memcpy(rows, src, n * n_cols * sizeof *rows);
+    s->next += n;
+    cli_dataset_release(s->ds, s->next);
+    *n_read = n;
+    return 0;
+}
+
+static int dataset_rewind(void *user)
+{
+    ((dataset_source *)user)->next = 0;
+    return 0;
+}
+
+static ae_data_source source_of(dataset_source *s)
+{
+    ae_data_source source = {sizeof source, s, dataset_read, dataset_rewind};
+    return source;
+}
+
+static int check_stream_options(const train_args *t, const ae_model *model)
+{
+    double fraction = 0;
+    ae_model_get_param(model, AE_PARAM_VALIDATION_FRACTION, &fraction);
+    if (fraction > 0)
+        return cli_fail(CLI_EX_USAGE, "--stream reads DATA as it goes and cannot hold out "
+                                      "--validation rows: give --validation-data FILE");
+    if (t->pretrain)
+        return cli_fail(CLI_EX_USAGE, "--pretrain needs DATA in memory: drop --stream");
+    if (t->contamination > 0)
+        return cli_fail(CLI_EX_USAGE, "--contamination scores DATA in memory: drop --stream, "
+                                      "or fit it afterwards with autoenc threshold");
+    return 0;
+}
+
 static int run(train_args *t, const char *data_path)
 {
     cli_dataset ds, val;
@@ -216,7 +267,8 @@ static int run(train_args *t, const char *data_path)
     int rc = cli_open_data(&ds, data_path, &t->common.read, 0, NULL, NULL);
     if (rc)
         return rc;
-    if ((rc = cli_dataset_materialize(&ds)) != 0 || (rc = make_model(t, &ds, &model)) != 0)
+    if ((!t->stream && (rc = cli_dataset_materialize(&ds)) != 0) ||
+        (rc = make_model(t, &ds, &model)) != 0)
         goto done;
     if (t->validation_data) {
         cli_read_options vo = t->common.read;
@@ -225,10 +277,11 @@ static int run(train_args *t, const char *data_path)
         vo.max_rows = 0;
         if ((rc = cli_open_data(&val, t->validation_data, &vo, ds.cols, "being trained",
                                 "rows")) != 0 ||
-            (rc = cli_dataset_materialize(&val)) != 0)
+            (!t->stream && (rc = cli_dataset_materialize(&val)) != 0))
             goto done;
     }
-    if ((rc = cli_settings_apply(&t->settings, model)) != 0)
+    if ((rc = cli_settings_apply(&t->settings, model)) != 0 ||
+        (t->stream && (rc = check_stream_options(t, model)) != 0))
         goto done;
     double vf = 0;
     ae_model_get_param(model, AE_PARAM_VALIDATION_FRACTION, &vf);
@@ -254,9 +307,15 @@ static int run(train_args *t, const char *data_path)
         progress.last_epoch = 0;
         progress.epoch_start = 0;
     }
-    if (fit_rc == AE_OK)
+    if (fit_rc == AE_OK && t->stream) {
+        dataset_source train_set = {&ds, 0}, validation_set = {&val, 0};
+        ae_data_source train_source = source_of(&train_set), validation_source = source_of(&validation_set);
+        fit_rc = ae_model_fit_source(model, &train_source, t->validation_data ? &validation_source : NULL,
+                                     &report);
+    } else if (fit_rc == AE_OK) {
         fit_rc = ae_model_fit_validated(model, ds.data, ds.rows, ds.cols, val.data, val.rows,
                                         val.cols, &report);
+    }
     cli_signals_graceful(0);
     cli_progress_finish(&progress);
     ae_model_set_progress(model, NULL, NULL);

@@ -81,6 +81,10 @@ static const help_option train_options[] = {
     {"--checkpoint-every N", "save the model every N epochs while training"},
     {"--checkpoint FILE", "where checkpoints go (default: the -o MODEL file)"},
     {"--save-optimizer", "save the optimizer state too, so that --resume continues exactly"},
+    {"--stream", "read DATA a chunk at a time through the library's data sources, so memory "
+                 "stays bounded for files larger than memory; rows are shuffled through a "
+                 "buffer of --set shuffle_buffer=N rows (give validation rows as "
+                 "--validation-data)"},
     {"--json", "print the fit report as JSON on standard output at the end"},
     {"--set NAME=VALUE", "any setting by its library name (see SETTINGS), e.g. "
                          "--set learning_rate=3e-3 or --set loss=bce; may be repeated"},

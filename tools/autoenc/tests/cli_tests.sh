@@ -368,6 +368,26 @@ encode_bounded_memory)
     [ "$rss" -lt 65536 ] || fail "peak RSS ${rss} KiB: the input was not streamed"
     shape_is codes.npy 24576 8
     ;;
+train_stream)
+    # --stream trains through the library's data sources: in file order it is the in-memory
+    # fit bit for bit, and the peak resident memory does not grow with the file.
+    "$HELPER" npy rows.npy 3000 16 f4
+    run 0 "$AUTOENC" train rows.npy -o mem.aemodel --widths 16,8,3 --epochs 2 --set shuffle=0 -q
+    run 0 "$AUTOENC" train rows.npy -o stream.aemodel --widths 16,8,3 --epochs 2 --set shuffle=0 --stream -q
+    "$AUTOENC" encode mem.aemodel rows.npy -o a.npy -q && "$AUTOENC" encode stream.aemodel rows.npy -o b.npy -q ||
+        fail "encode"
+    cmp -s a.npy b.npy || fail "--stream in file order does not train as the in-memory fit"
+    "$HELPER" npy big.npy 24576 1024 f4
+    "$HELPER" npy small.npy 3072 1024 f4
+    rss_big=$("$HELPER" maxrss "$AUTOENC" train big.npy -o big.aemodel --widths 1024,8 --epochs 1 --stream --set shuffle_buffer=1000 -q) ||
+        fail "train --stream big"
+    rss_small=$("$HELPER" maxrss "$AUTOENC" train small.npy -o small.aemodel --widths 1024,8 --epochs 1 --stream --set shuffle_buffer=1000 -q) ||
+        fail "train --stream small"
+    echo "peak RSS ${rss_small} KiB for a 12 MiB input, ${rss_big} KiB for a 96 MiB input"
+    [ "$rss_big" -lt $((rss_small + 16384)) ] || fail "peak RSS grew with the file: not streamed"
+    run 64 "$AUTOENC" train rows.npy --widths 16,8,3 --stream --validation 0.1 -q
+    contains err.txt "validation-data"
+    ;;
 help_and_man)
     run 0 "$AUTOENC" help --man
     cp out.txt man.txt
