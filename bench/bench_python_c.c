@@ -70,6 +70,15 @@ static int run_fit(size_t rows, size_t epochs, size_t batch, unsigned long long 
         return fail("data", err);
     const size_t widths[] = {784, 512, 256, 64};
     ae_model *m = NULL;
+    /* Warm up as a long-running process would be: OpenBLAS starts its threads at its
+     * first call, the allocator maps its arenas. (The Python side's process did that in
+     * its earlier calls.) */
+    if (ae_model_create(&m, widths, 4, NULL, 0) != AE_OK)
+        return fail("ae_model_create", ae_last_error());
+    ae_model_set_param(m, AE_PARAM_THREADS, threads >= 0 ? threads : 0);
+    ae_model_train_batch(m, data.pixels, data.n_rows < batch ? data.n_rows : batch, data.n_cols, NULL);
+    ae_model_free(m);
+    m = NULL;
     if (ae_model_create(&m, widths, 4, NULL, 0) != AE_OK)
         return fail("ae_model_create", ae_last_error());
     int rc = ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);

@@ -833,13 +833,14 @@ class Model:
         -------
         ndarray, shape (n_rows, latent_dim) (or (latent_dim,) for a 1-D input)
         """
-        # The common case in a few attribute reads: a float32 C-contiguous matrix.
-        if (out is None and type(x) is np.ndarray and x.dtype is F32 and x.ndim == 2
-                and x.flags.c_contiguous):
-            n, d = x.shape
-            if d == self._d_in and n > 0:
+        # The common case in a few attribute reads: a float32 C-contiguous matrix or row.
+        if out is None and type(x) is np.ndarray and x.dtype is F32 and x.flags.c_contiguous:
+            ndim = x.ndim
+            d = x.shape[-1] if ndim else 0
+            n = x.shape[0] if ndim == 2 else 1
+            if d == self._d_in and n > 0 and 0 < ndim <= 2:
                 k = self._d_lat
-                z = np.empty((n, k), F32)
+                z = np.empty((n, k) if ndim == 2 else k, F32)
                 inflight = self._inflight
                 inflight.append(None)
                 try:
