@@ -246,6 +246,17 @@ pub const AE_PARAM_KL_WEIGHT: ae_param = 80;
 /// Variational models: epochs of linear KL warm-up.
 pub const AE_PARAM_KL_WARMUP_EPOCHS: ae_param = 81;
 
+/// `ae_param_kind`: what kind of value a setting takes.
+pub type ae_param_kind = c_uint;
+/// Any double in the range.
+pub const AE_PARAM_KIND_REAL: ae_param_kind = 0;
+/// Whole numbers in the range.
+pub const AE_PARAM_KIND_INTEGER: ae_param_kind = 1;
+/// 0 or 1.
+pub const AE_PARAM_KIND_BOOLEAN: ae_param_kind = 2;
+/// The values of an enum, each with a name (`ae_param_value_name`).
+pub const AE_PARAM_KIND_ENUM: ae_param_kind = 3;
+
 /// `ae_stop_reason`: why a fit ended.
 pub type ae_stop_reason = c_uint;
 /// All epochs ran.
@@ -276,6 +287,15 @@ pub const AE_SAVE_OPTIMIZER_STATE: ae_save_flags = 1;
 // ---------------------------------------------------------------- types
 
 /// `ae_model`: an opaque model, only ever behind a pointer.
+///
+/// ```
+/// use autoenc_sys::*;
+/// let widths = [4usize, 2];
+/// let mut model: *mut ae_model = std::ptr::null_mut();
+/// assert_eq!(unsafe { ae_model_create(&mut model, widths.as_ptr(), 2, std::ptr::null(), 0) }, AE_OK);
+/// unsafe { ae_model_free(model) };
+/// unsafe { ae_model_free(std::ptr::null_mut()) }; // a no-op
+/// ```
 #[repr(C)]
 pub struct ae_model {
     _opaque: [u8; 0],
@@ -284,8 +304,19 @@ pub struct ae_model {
 
 /// `ae_layer_description`: everything that describes one layer. Set `size`
 /// to `size_of::<ae_layer_description>()` before the call.
+///
+/// ```
+/// use autoenc_sys::*;
+/// let widths = [6usize, 3];
+/// let mut model = std::ptr::null_mut();
+/// unsafe { ae_model_create(&mut model, widths.as_ptr(), 2, std::ptr::null(), 0) };
+/// let mut layer = ae_layer_description::new();
+/// assert_eq!(unsafe { ae_model_describe_layer(model, 1, &mut layer) }, AE_OK);
+/// assert_eq!((layer.n_in, layer.n_out, layer.weight_offset), (3, 6, 18));
+/// unsafe { ae_model_free(model) };
+/// ```
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ae_layer_description {
     /// Set by the caller: the struct's size.
     pub size: usize,
@@ -309,8 +340,20 @@ pub struct ae_layer_description {
     pub bias_count: u64,
 }
 
+impl Default for ae_layer_description {
+    /// As [`ae_layer_description::new`]: zeroed, with `size` set.
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ae_layer_description {
     /// A zeroed description with `size` set, ready for [`ae_model_describe_layer`].
+    ///
+    /// ```
+    /// let d = autoenc_sys::ae_layer_description::new();
+    /// assert_eq!(d.size, std::mem::size_of::<autoenc_sys::ae_layer_description>());
+    /// ```
     pub const fn new() -> Self {
         ae_layer_description {
             size: size_of::<Self>(),
@@ -327,10 +370,85 @@ impl ae_layer_description {
     }
 }
 
+/// `ae_param_description`: everything a binding needs to offer a setting. Set
+/// `size` to `size_of::<ae_param_description>()` before the call.
+///
+/// ```
+/// use autoenc_sys::*;
+/// let mut d = ae_param_description::new();
+/// assert_eq!(unsafe { ae_param_describe(AE_PARAM_LEARNING_RATE, &mut d) }, AE_OK);
+/// let name = unsafe { std::ffi::CStr::from_ptr(d.name) };
+/// assert_eq!(name.to_str().unwrap(), "learning_rate");
+/// assert_eq!((d.kind as u32, d.min_open, d.default_value), (AE_PARAM_KIND_REAL, 1, 1e-3));
+/// ```
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ae_param_description {
+    /// Set by the caller: the struct's size.
+    pub size: usize,
+    /// As `ae_param_name`; static.
+    pub name: *const c_char,
+    /// The `ae_param_kind`.
+    pub kind: i32,
+    /// 1 if `min_value` itself is refused.
+    pub min_open: i32,
+    /// 1 if `max_value` itself is refused.
+    pub max_open: i32,
+    /// 0.
+    pub reserved: i32,
+    /// The value of a new model.
+    pub default_value: f64,
+    /// The smallest valid value (or the open end).
+    pub min_value: f64,
+    /// The largest valid value (or the open end).
+    pub max_value: f64,
+}
+
+impl Default for ae_param_description {
+    /// As [`ae_param_description::new`]: zeroed, with `size` set.
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ae_param_description {
+    /// A zeroed description with `size` set, ready for [`ae_param_describe`].
+    ///
+    /// ```
+    /// let d = autoenc_sys::ae_param_description::new();
+    /// assert_eq!(d.size, std::mem::size_of::<autoenc_sys::ae_param_description>());
+    /// ```
+    pub const fn new() -> Self {
+        ae_param_description {
+            size: size_of::<Self>(),
+            name: std::ptr::null(),
+            kind: 0,
+            min_open: 0,
+            max_open: 0,
+            reserved: 0,
+            default_value: 0.0,
+            min_value: 0.0,
+            max_value: 0.0,
+        }
+    }
+}
+
 /// `ae_fit_report`: what a fit did. Set `size` to
 /// `size_of::<ae_fit_report>()` before the call.
+///
+/// ```
+/// use autoenc_sys::*;
+/// let widths = [4usize, 2];
+/// let x = [0.5f32; 4 * 10];
+/// let mut model = std::ptr::null_mut();
+/// unsafe { ae_model_create(&mut model, widths.as_ptr(), 2, std::ptr::null(), 0) };
+/// let mut report = ae_fit_report::new();
+/// assert_eq!(unsafe { ae_model_fit(model, x.as_ptr(), 10, 4, &mut report) }, AE_OK);
+/// assert_eq!(report.epochs_run, 10);
+/// unsafe { ae_model_free(model) };
+/// ```
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ae_fit_report {
     /// Set by the caller: the struct's size.
     pub size: usize,
@@ -360,8 +478,20 @@ pub struct ae_fit_report {
     pub final_elbo: f64,
 }
 
+impl Default for ae_fit_report {
+    /// As [`ae_fit_report::new`]: zeroed, with `size` set.
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ae_fit_report {
     /// A zeroed report with `size` set, ready for [`ae_model_fit`].
+    ///
+    /// ```
+    /// let r = autoenc_sys::ae_fit_report::new();
+    /// assert_eq!(r.size, std::mem::size_of::<autoenc_sys::ae_fit_report>());
+    /// ```
     pub const fn new() -> Self {
         ae_fit_report {
             size: size_of::<Self>(),
@@ -383,6 +513,27 @@ impl ae_fit_report {
 
 /// `ae_progress`: progress passed to the callback. Fields may be appended;
 /// read `size` first.
+///
+/// ```
+/// use autoenc_sys::*;
+/// unsafe extern "C" fn count_epochs(p: *const ae_progress, user_data: *mut c_void) -> c_int {
+///     if (*p).epoch_end != 0 {
+///         *user_data.cast::<u64>() += 1;
+///     }
+///     0 // go on
+/// }
+/// let widths = [4usize, 2];
+/// let x = [0.5f32; 4 * 10];
+/// let mut epochs = 0u64;
+/// let mut model = std::ptr::null_mut();
+/// unsafe {
+///     ae_model_create(&mut model, widths.as_ptr(), 2, std::ptr::null(), 0);
+///     ae_model_set_progress(model, Some(count_epochs), (&mut epochs as *mut u64).cast());
+///     ae_model_fit(model, x.as_ptr(), 10, 4, std::ptr::null_mut());
+///     ae_model_free(model);
+/// }
+/// assert_eq!(epochs, 10);
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ae_progress {
@@ -411,6 +562,36 @@ pub type ae_progress_fn = Option<unsafe extern "C" fn(progress: *const ae_progre
 /// `ae_data_source`: rows a caller streams to [`ae_model_fit_source`]. Set
 /// `size` to `size_of::<ae_data_source>()`; every pass must give the same rows
 /// in the same order.
+///
+/// ```
+/// use autoenc_sys::*;
+/// /// 100 rows of 0.5, counted down in `user_data`.
+/// unsafe extern "C" fn read(left: *mut c_void, rows: *mut f32, n_cols: usize, max: usize, n: *mut usize) -> c_int {
+///     let left = &mut *left.cast::<usize>();
+///     *n = (*left).min(max);
+///     std::slice::from_raw_parts_mut(rows, *n * n_cols).fill(0.5);
+///     *left -= *n;
+///     0
+/// }
+/// unsafe extern "C" fn rewind(left: *mut c_void) -> c_int {
+///     *left.cast::<usize>() = 100;
+///     0
+/// }
+/// let mut left = 100usize;
+/// let source = ae_data_source {
+///     size: std::mem::size_of::<ae_data_source>(),
+///     user_data: (&mut left as *mut usize).cast(),
+///     read: Some(read),
+///     rewind: Some(rewind),
+/// };
+/// let widths = [4usize, 2];
+/// let mut model = std::ptr::null_mut();
+/// unsafe {
+///     ae_model_create(&mut model, widths.as_ptr(), 2, std::ptr::null(), 0);
+///     assert_eq!(ae_model_fit_source(model, &source, std::ptr::null(), std::ptr::null_mut()), AE_OK);
+///     ae_model_free(model);
+/// }
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ae_data_source {
@@ -437,6 +618,32 @@ pub struct ae_data_source {
 /// the header's "Distributed training" group). Set `size` to
 /// `size_of::<ae_train_hooks>()`; each hook returns 0, or non-zero when the
 /// engine failed.
+///
+/// ```
+/// use autoenc_sys::*;
+/// // One participant: nothing to combine, so every hook only succeeds.
+/// unsafe extern "C" fn reduce(_: *mut f64, _: usize, _: c_int, _: *mut c_void) -> c_int { 0 }
+/// unsafe extern "C" fn ready(_: *mut f32, _: usize, _: usize, _: *mut c_void) -> c_int { 0 }
+/// unsafe extern "C" fn wait(_: *mut f32, _: usize, _: *mut c_void) -> c_int { 0 }
+/// let hooks = ae_train_hooks {
+///     size: std::mem::size_of::<ae_train_hooks>(),
+///     participant: 0,
+///     participants: 1,
+///     user_data: std::ptr::null_mut(),
+///     reduce: Some(reduce),
+///     gradient_ready: Some(ready),
+///     gradient_wait: Some(wait),
+/// };
+/// let widths = [4usize, 2];
+/// let x = [0.5f32; 4 * 10];
+/// let mut model = std::ptr::null_mut();
+/// unsafe {
+///     ae_model_create(&mut model, widths.as_ptr(), 2, std::ptr::null(), 0);
+///     assert_eq!(ae_model_set_train_hooks(model, &hooks), AE_OK);
+///     assert_eq!(ae_model_fit(model, x.as_ptr(), 10, 4, std::ptr::null_mut()), AE_OK);
+///     ae_model_free(model);
+/// }
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ae_train_hooks {
@@ -544,6 +751,14 @@ extern "C" {
     pub fn ae_param_bounds(param: ae_param, min_value: *mut f64, max_value: *mut f64, integral: *mut c_int) -> c_int;
     /// A setting's name, or NULL if unknown.
     pub fn ae_param_name(param: ae_param) -> *const c_char;
+    /// Describe a setting: name, kind, default, range with its open ends.
+    pub fn ae_param_describe(param: ae_param, description: *mut ae_param_description) -> c_int;
+    /// The number of settings the library knows.
+    pub fn ae_param_count() -> usize;
+    /// The setting at an index, in increasing id order (0 out of range).
+    pub fn ae_param_at(index: usize) -> ae_param;
+    /// The name of a value of an enum setting, or NULL.
+    pub fn ae_param_value_name(param: ae_param, value: f64) -> *const c_char;
     /// An activation's name, or NULL if unknown.
     pub fn ae_activation_name(activation: ae_activation) -> *const c_char;
 

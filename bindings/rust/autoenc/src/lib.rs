@@ -50,7 +50,10 @@ pub use model::Model;
 pub use report::{
     Detection, Distribution, FitReport, LayerDescription, OptimizerState, Progress, ScalingParams, StopReason, Version,
 };
-pub use settings::{Activation, Architecture, Loss, Noise, Optimizer, Param, ParamBounds, SaveFlags, Scaling};
+pub use settings::{
+    Activation, Architecture, Loss, Noise, Optimizer, Param, ParamBounds, ParamDescription, ParamKind, SaveFlags,
+    Scaling,
+};
 pub use source::DataSource;
 
 /// The version of the header this crate was written against.

@@ -646,6 +646,135 @@ impl Param {
     }
 }
 
+impl Param {
+    /// Everything that describes the setting (`ae_param_describe`): its name,
+    /// kind, default and range with its open ends.
+    ///
+    /// ```
+    /// use autoenc::{Param, ParamKind};
+    /// let d = Param::LearningRate.describe()?;
+    /// assert_eq!((d.name, d.kind, d.default), ("learning_rate", ParamKind::Real, 1e-3));
+    /// assert!(d.min_open && !d.max_open); // (0, 1e3]
+    /// assert_eq!(Param::Loss.describe()?.kind, ParamKind::Enum);
+    /// # Ok::<(), autoenc::Error>(())
+    /// ```
+    pub fn describe(self) -> Result<ParamDescription> {
+        let mut raw = sys::ae_param_description::new();
+        // SAFETY: a description with its size set; thread-safe.
+        let rc = unsafe { sys::ae_param_describe(self.raw(), &mut raw) };
+        if rc != sys::AE_OK {
+            return Err(Error::from_thread(rc));
+        }
+        Ok(ParamDescription {
+            // SAFETY: the library's static string.
+            name: unsafe { static_str(raw.name) },
+            kind: ParamKind::from_raw(raw.kind),
+            default: raw.default_value,
+            min: raw.min_value,
+            max: raw.max_value,
+            min_open: raw.min_open != 0,
+            max_open: raw.max_open != 0,
+        })
+    }
+
+    /// The library's name for value `value` of an enum setting
+    /// (`ae_param_value_name`), e.g. "bce" for [`Param::Loss`] 1; `None` for a
+    /// setting that is not an enum or a value that is none of its values.
+    ///
+    /// ```
+    /// use autoenc::{Loss, Param};
+    /// assert_eq!(Param::Loss.value_name(f64::from(Loss::Bce.raw())), Some("bce"));
+    /// assert_eq!(Param::Optimizer.value_name(2.0), Some("adamw"));
+    /// assert_eq!(Param::Epochs.value_name(1.0), None);
+    /// ```
+    pub fn value_name(self, value: f64) -> Option<&'static str> {
+        // SAFETY: a static string or NULL; thread-safe.
+        let name = unsafe { sys::ae_param_value_name(self.raw(), value) };
+        if name.is_null() {
+            None
+        } else {
+            // SAFETY: not NULL, static.
+            Some(unsafe { static_str(name) })
+        }
+    }
+
+    /// The C values of every setting the loaded library knows
+    /// (`ae_param_count`, `ae_param_at`), in increasing order; a newer library
+    /// may know some that [`Param::from_raw`] does not.
+    ///
+    /// ```
+    /// use autoenc::Param;
+    /// let known: Vec<u32> = Param::ALL.iter().map(|p| p.raw()).collect();
+    /// assert!(known.iter().all(|raw| Param::library_params().contains(raw)));
+    /// ```
+    pub fn library_params() -> Vec<u32> {
+        // SAFETY: no arguments, thread-safe.
+        let count = unsafe { sys::ae_param_count() };
+        // SAFETY: indexes below the count.
+        (0..count).map(|i| unsafe { sys::ae_param_at(i) }).collect()
+    }
+}
+
+/// What kind of value a setting takes (`ae_param_kind`).
+///
+/// ```
+/// use autoenc::{Param, ParamKind};
+/// assert_eq!(Param::Shuffle.describe()?.kind, ParamKind::Boolean);
+/// assert_eq!(Param::BatchSize.describe()?.kind, ParamKind::Integer);
+/// # Ok::<(), autoenc::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamKind {
+    /// Any number in the range.
+    Real,
+    /// Whole numbers in the range.
+    Integer,
+    /// 0 or 1.
+    Boolean,
+    /// The values of an enum, each with a name ([`Param::value_name`]).
+    Enum,
+    /// A kind this crate does not know (from a newer library).
+    Unknown(i32),
+}
+
+impl ParamKind {
+    fn from_raw(raw: i32) -> ParamKind {
+        match u32::try_from(raw) {
+            Ok(sys::AE_PARAM_KIND_REAL) => ParamKind::Real,
+            Ok(sys::AE_PARAM_KIND_INTEGER) => ParamKind::Integer,
+            Ok(sys::AE_PARAM_KIND_BOOLEAN) => ParamKind::Boolean,
+            Ok(sys::AE_PARAM_KIND_ENUM) => ParamKind::Enum,
+            _ => ParamKind::Unknown(raw),
+        }
+    }
+}
+
+/// A setting's description, from [`Param::describe`].
+///
+/// ```
+/// let d = autoenc::Param::Momentum.describe()?;
+/// assert_eq!((d.min, d.max, d.min_open, d.max_open), (0.0, 1.0, false, true)); // [0, 1)
+/// # Ok::<(), autoenc::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct ParamDescription {
+    /// The library's name, as [`Param::name`].
+    pub name: &'static str,
+    /// The kind of value.
+    pub kind: ParamKind,
+    /// The value of a new model.
+    pub default: f64,
+    /// The smallest valid value, or the open end.
+    pub min: f64,
+    /// The largest valid value, or the open end.
+    pub max: f64,
+    /// Whether `min` itself is refused.
+    pub min_open: bool,
+    /// Whether `max` itself is refused.
+    pub max_open: bool,
+}
+
 /// The valid range of a setting, from [`Param::bounds`].
 ///
 /// ```

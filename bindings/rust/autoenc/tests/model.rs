@@ -2,8 +2,8 @@
 mod common;
 
 use autoenc::{
-    Activation, Architecture, Loss, MatrixMut, MatrixRef, Model, Noise, Optimizer, OptimizerState, Param, SaveFlags,
-    Scaling, Status, StopReason,
+    Activation, Architecture, Loss, MatrixMut, MatrixRef, Model, Noise, Optimizer, OptimizerState, Param, ParamKind,
+    SaveFlags, Scaling, Status, StopReason,
 };
 use common::{crc32c, data, temp_path};
 
@@ -268,10 +268,39 @@ fn every_param_has_a_name_bounds_and_a_value() {
     }
     assert_eq!(Param::from_raw(0), None);
     for activation in Activation::ALL {
+        assert_eq!(
+            Param::HiddenActivation.value_name(f64::from(activation.raw())),
+            Some(activation.name())
+        );
         assert_eq!(Activation::from_raw(activation.raw()), Some(activation));
         assert!(!activation.name().is_empty());
     }
     assert_eq!(Loss::from_raw(Loss::Bce.raw()), Some(Loss::Bce));
+}
+
+#[test]
+fn params_match_the_librarys_table() {
+    // The crate knows exactly the settings of the library it was written for.
+    let known: Vec<u32> = Param::ALL.iter().map(|p| p.raw()).collect();
+    assert_eq!(known, Param::library_params());
+    let model = Model::new(&[8, 2]).unwrap();
+    for &param in Param::ALL {
+        let d = param.describe().unwrap();
+        assert_eq!(d.name, param.name());
+        assert_eq!(d.default, model.param(param).unwrap(), "{param:?}");
+        let bounds = param.bounds().unwrap();
+        assert_eq!((d.min, d.max), (bounds.min, bounds.max), "{param:?}");
+        match d.kind {
+            ParamKind::Real => assert!(!bounds.integral),
+            ParamKind::Integer | ParamKind::Boolean => assert!(bounds.integral),
+            ParamKind::Enum => assert!(param.value_name(d.default).is_some(), "{param:?}"),
+            ParamKind::Unknown(kind) => panic!("{param:?}: kind {kind}"),
+        }
+        if d.min_open {
+            let mut m = model.clone();
+            assert_eq!(status(m.set_param(param, d.min)), Status::InvalidArgument, "{param:?}");
+        }
+    }
 }
 
 #[test]
