@@ -5,12 +5,15 @@
         [--batch 256] [--threads 2] [--reps 5] [--calls 20000] [--blocks 15] [--json FILE]
 
 1. fit: the reference model 784-512-256-64 mirrored (ReLU, sigmoid output, BCE, Adam) on
-   Fashion-MNIST, the same fit (same seed, settings and thread counts) once from C
-   (build/bench/bench_python_c, the ae_model_fit() call timed) and once through
-   autoenc.Model.fit() in this process (the Python call timed, with the package's
-   progress callback after every batch, as in any fit from the main thread),
-   alternating which goes first; medians over --reps pairs. The parameters after the
-   fit are compared: they must be bit-identical.
+   Fashion-MNIST, the same fit (same seed, settings and thread counts) three ways in each
+   repetition, the order rotating: from C (build/bench/bench_python_c, the
+   ae_model_fit() call timed after a warm-up), through autoenc.Model.fit() in this
+   process (the Python call timed, with the package's progress callback after every
+   batch, as in any fit from the main thread), and as one bare ctypes call of
+   ae_model_fit in this process (the same process, data and BLAS as the package's fit,
+   without the package). The parameters after the three fits must be bit-identical.
+   Then what the package adds is accounted for directly: fit()'s time outside the
+   library's own clock of the call, and the per-batch callbacks times their cost.
 2. encode, batch 1: the time per call of ae_model_encode() from C, of Model.encode() on a
    float32 C-contiguous (1, d) array, and of a bare ctypes call with ready arguments
    (the floor of any ctypes binding); the overhead is the package's time minus C's.
@@ -85,32 +88,64 @@ def callback_cost(autoenc, calls=20000, blocks=7):
     return per_call(lambda: fn(pointer, None), calls, blocks)
 
 
+def bare_fit(args, autoenc, x):
+    """The same fit as one bare ctypes call of ae_model_fit in this process (no callback,
+    no package code around it): the C call itself, with the process, the data buffer and
+    the BLAS library of the package's fit."""
+    from autoenc import _lib
+    lib = _lib.lib
+    with autoenc.Model([784, 512, 256, 64], output_activation="sigmoid", loss="bce",
+                       epochs=args.epochs, batch_size=args.batch, seed=0, threads=args.threads) as m:
+        report = _lib.FitReport_c()
+        report.size = ctypes.sizeof(report)
+        start = time.perf_counter()
+        status = lib.ae_model_fit(m._h, x.ctypes.data, x.shape[0], x.shape[1], ctypes.byref(report))
+        seconds = time.perf_counter() - start
+        assert status == 0, status
+        return {"seconds": seconds, "final_train_loss": report.final_train_loss,
+                "params": m.get_flat_params()}
+
+
 def bench_fit(args, autoenc, program):
     from fashion_data import load
     x, _ = load("train", args.rows)
     import tempfile
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        orders = [("c", "py", "bare"), ("py", "bare", "c"), ("bare", "c", "py")]
         for rep in range(args.reps):
             pair = {}
-            for side in (("c", "py") if rep % 2 == 0 else ("py", "c")):
-                pair[side] = (c_fit(args, program, os.path.join(tmp, "params.f32")) if side == "c"
-                              else py_fit(args, autoenc, x))
+            for side in orders[rep % 3]:
+                if side == "c":
+                    pair[side] = c_fit(args, program, os.path.join(tmp, "params.f32"))
+                elif side == "py":
+                    pair[side] = py_fit(args, autoenc, x)
+                else:
+                    pair[side] = bare_fit(args, autoenc, x)
+            params = [pair[s].pop("params").tobytes() for s in ("c", "py", "bare")]
             pair["identical"] = (pair["c"]["final_train_loss"] == pair["py"]["final_train_loss"]
-                                 and pair["c"].pop("params").tobytes() == pair["py"].pop("params").tobytes())
+                                 == pair["bare"]["final_train_loss"] and params[0] == params[1] == params[2])
             rows.append(pair)
-            print("  pair %d: C %.3f s, Python %.3f s (%+.2f%%); parameters bit-identical: %s" % (
-                rep + 1, pair["c"]["seconds"], pair["py"]["seconds"],
-                100 * (pair["py"]["seconds"] / pair["c"]["seconds"] - 1), pair["identical"]), flush=True)
+            print("  rep %d: C program %.3f s, package %.3f s (%+.2f%%), bare ctypes call %.3f s "
+                  "(package %+.2f%%); parameters bit-identical: %s" % (
+                      rep + 1, pair["c"]["seconds"], pair["py"]["seconds"],
+                      100 * (pair["py"]["seconds"] / pair["c"]["seconds"] - 1), pair["bare"]["seconds"],
+                      100 * (pair["py"]["seconds"] / pair["bare"]["seconds"] - 1), pair["identical"]),
+                  flush=True)
     c = statistics.median(r["c"]["seconds"] for r in rows)
     py = statistics.median(r["py"]["seconds"] for r in rows)
     ratios = [r["py"]["seconds"] / r["c"]["seconds"] for r in rows]
+    bare = statistics.median(r["bare"]["seconds"] for r in rows)
+    bare_ratios = [r["py"]["seconds"] / r["bare"]["seconds"] for r in rows]
     identical = all(r["identical"] for r in rows)
     per_callback = callback_cost(autoenc)
     outside = statistics.median(r["py"]["outside_call_s"] for r in rows)
     steps = rows[0]["py"]["steps"]
     added = outside + steps * per_callback
     return {"c_seconds_median": c, "python_seconds_median": py, "python_over_c": py / c,
+            "bare_seconds_median": bare, "python_over_bare": py / bare, "bare_ratios": bare_ratios,
+            "python_over_bare_median_of_ratios": statistics.median(bare_ratios),
+            "python_over_c_median_of_ratios": statistics.median(ratios),
             "callback_seconds": per_callback, "outside_call_seconds_median": outside,
             "package_added_seconds": added, "package_added_fraction": added / c,
             "pair_ratios": ratios, "identical_results": identical, "steps": rows[0]["c"]["steps"],
@@ -209,6 +244,10 @@ def main():
                                          fit["python_over_c"],
                                          ", ".join("%.3f" % r for r in fit["pair_ratios"]),
                                          fit["identical_results"]), flush=True)
+        print("fit: bare ctypes call median %.3f s: package/bare = %.4f (median of the per-rep "
+              "ratios %.4f: %s)" % (fit["bare_seconds_median"], fit["python_over_bare"],
+                                   fit["python_over_bare_median_of_ratios"],
+                                   ", ".join("%.3f" % r for r in fit["bare_ratios"])), flush=True)
         print("fit: what the package adds: %.3f ms outside the C call + %d per-batch callbacks x "
               "%.2f us = %.2f ms, %.4f%% of the C fit" % (
                   1e3 * fit["outside_call_seconds_median"], fit["steps"], 1e6 * fit["callback_seconds"],
