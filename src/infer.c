@@ -46,13 +46,18 @@ static void split_code(const float *stats, size_t rows, size_t k, float *mean, s
     }
 }
 
-/* Scratch of at least `bytes`: the model's spare one if free and large enough, else a new
- * allocation. The model is const to callers; its spare slot is the one field that changes,
- * and only through atomic exchanges, so concurrent calls never share a buffer. */
+/* Scratch of at least `bytes`: one of the model's spares if one is free and large enough,
+ * else a new allocation. The model is const to callers; its spare slots are the one field
+ * that changes, and only through atomic exchanges, so concurrent calls never share a
+ * buffer, and up to AE_SPARE_SCRATCHES threads serving one model allocate nothing once
+ * each has given a scratch back. */
 static ae_scratch *take_scratch(const ae_model *m, size_t bytes)
 {
-    _Atomic(ae_scratch *) *slot = (_Atomic(ae_scratch *) *)&m->spare_scratch;
-    ae_scratch *s = atomic_exchange(slot, NULL);
+    _Atomic(ae_scratch *) *slots = (_Atomic(ae_scratch *) *)m->spare_scratch;
+    ae_scratch *s = NULL;
+    for (int i = 0; i < AE_SPARE_SCRATCHES && !s; i++)
+        if (atomic_load_explicit(&slots[i], memory_order_relaxed))
+            s = atomic_exchange(&slots[i], NULL);
     if (s && s->capacity >= bytes)
         return s;
     ae_free(s);
@@ -64,10 +69,13 @@ static ae_scratch *take_scratch(const ae_model *m, size_t bytes)
 
 static void give_back_scratch(const ae_model *m, ae_scratch *s)
 {
-    _Atomic(ae_scratch *) *slot = (_Atomic(ae_scratch *) *)&m->spare_scratch;
-    ae_scratch *expected = NULL;
-    if (!atomic_compare_exchange_strong(slot, &expected, s))
-        ae_free(s); /* another call gave one back first */
+    _Atomic(ae_scratch *) *slots = (_Atomic(ae_scratch *) *)m->spare_scratch;
+    for (int i = 0; i < AE_SPARE_SCRATCHES; i++) {
+        ae_scratch *expected = NULL;
+        if (atomic_compare_exchange_strong(&slots[i], &expected, s))
+            return;
+    }
+    ae_free(s); /* every slot holds one already */
 }
 
 /* Whether any of rows x width values (leading dimension ld) is not finite; the first such

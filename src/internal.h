@@ -173,8 +173,10 @@ void ae_param_defaults(double *values);
 int ae_param_check(ae_model *err_model, ae_param param, double value);
 void ae_settings_from_values(ae_settings *settings, const double *values);
 
-/* Inference scratch kept by a model between calls: a const call takes it if no other
- * call holds it (an atomic exchange), else allocates its own, and gives it back after. */
+/* Inference scratch kept by a model between calls: a const call takes a spare one (an
+ * atomic exchange) if one is free, else allocates its own, and gives it back after; a model
+ * keeps up to AE_SPARE_SCRATCHES, one per thread serving it at once. */
+#define AE_SPARE_SCRATCHES 8
 typedef struct ae_scratch {
     size_t capacity; /* bytes of data */
     alignas(max_align_t) unsigned char data[];
@@ -276,7 +278,7 @@ struct ae_model {
      * clone copies the model up to here (AE_MODEL_COPIED_BYTES) and starts these afresh, so
      * it never reads them without an atomic. */
     ae_guard guard;
-    _Atomic(ae_scratch *) spare_scratch; /* see ae_scratch; NULL when taken or none yet */
+    _Atomic(ae_scratch *) spare_scratch[AE_SPARE_SCRATCHES]; /* see ae_scratch; NULL when taken or none yet */
 };
 #define AE_MODEL_COPIED_BYTES offsetof(struct ae_model, guard)
 

@@ -238,7 +238,8 @@ void ae_model_free(ae_model *m)
     if (!m)
         return;
     ae_pool_stop(m->pool);
-    ae_free(atomic_load(&m->spare_scratch));
+    for (int i = 0; i < AE_SPARE_SCRATCHES; i++)
+        ae_free(atomic_load(&m->spare_scratch[i]));
     ae_workspace_release(&m->work);
     ae_optimizer_state_release(&m->optim);
     ae_free(m->params);

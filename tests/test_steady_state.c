@@ -2,12 +2,14 @@
  * taken one training step (or one inference call) of a batch size, further steps and calls
  * of that size allocate nothing, for every variant of the model; a whole fit allocates the
  * same number of blocks whatever its number of epochs, and never a copy of the data. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,8 @@ typedef struct counter {
 } counter;
 
 static counter count;
+/* Serving threads allocate (or not) at the same time. */
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef union header {
     size_t size;
@@ -40,10 +44,12 @@ static void *counting_alloc(size_t size, void *user)
     if (!h)
         return NULL;
     h->size = size;
+    pthread_mutex_lock(&count_lock);
     c->allocations++;
     c->live_bytes += size;
     if (c->live_bytes > c->peak_bytes)
         c->peak_bytes = c->live_bytes;
+    pthread_mutex_unlock(&count_lock);
     return h + 1;
 }
 
@@ -51,7 +57,9 @@ static void counting_free(void *ptr, void *user)
 {
     counter *c = user;
     header *h = (header *)ptr - 1;
+    pthread_mutex_lock(&count_lock);
     c->live_bytes -= h->size;
+    pthread_mutex_unlock(&count_lock);
     free(h);
 }
 
@@ -188,6 +196,69 @@ static void test_inference_calls_allocate_nothing_after_the_first(void **state)
     free(x);
 }
 
+/* Serving: threads encoding single rows with one shared model at the same moment (a barrier
+ * lines each round up) allocate a scratch each at most once, however many calls they make:
+ * nothing per call. */
+enum { SERVERS = 4, ROUNDS = 300, CALLS_PER_ROUND = 8 };
+
+typedef struct server {
+    const ae_model *model;
+    const float *x;
+    pthread_barrier_t *start;
+    int failures;
+} server;
+
+static size_t allocations_now(void)
+{
+    pthread_mutex_lock(&count_lock);
+    size_t n = count.allocations;
+    pthread_mutex_unlock(&count_lock);
+    return n;
+}
+
+static void *serve(void *raw)
+{
+    server *s = raw;
+    float code[DIM];
+    for (int round = 0; round < ROUNDS; round++) {
+        pthread_barrier_wait(s->start);
+        for (int k = 0; k < CALLS_PER_ROUND; k++) {
+            const float *row = s->x + (size_t)((round * CALLS_PER_ROUND + k) % ROWS) * DIM;
+            s->failures += ae_model_encode(s->model, row, 1, DIM, code,
+                                           ae_model_latent_dim(s->model)) != AE_OK;
+        }
+    }
+    return NULL;
+}
+
+static void test_threads_serving_one_model_allocate_nothing_per_call(void **state)
+{
+    (void)state;
+    float *x = data(ROWS);
+    ae_model *m = make(0, x);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, SERVERS);
+    server servers[SERVERS];
+    pthread_t threads[SERVERS];
+    const size_t before = allocations_now();
+    for (int t = 0; t < SERVERS; t++) {
+        servers[t] = (server){m, x, &start, 0};
+        assert_int_equal(pthread_create(&threads[t], NULL, serve, &servers[t]), 0);
+    }
+    for (int t = 0; t < SERVERS; t++)
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+    for (int t = 0; t < SERVERS; t++)
+        assert_int_equal(servers[t].failures, 0);
+    size_t made = allocations_now() - before;
+    if (made > SERVERS)
+        print_error("%zu allocations for %d x %d calls by %d threads\n", made,
+                    ROUNDS * CALLS_PER_ROUND, SERVERS, SERVERS);
+    assert_true(made <= SERVERS);
+    pthread_barrier_destroy(&start);
+    ae_model_free(m);
+    free(x);
+}
+
 /* Allocations and peak live bytes (above what the model held before) of one fit. */
 static void fit_cost(variant v, const float *x, double epochs, size_t *allocations, size_t *peak)
 {
@@ -236,6 +307,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         COUNTED_TEST(test_training_steps_allocate_nothing_after_the_first),
         COUNTED_TEST(test_inference_calls_allocate_nothing_after_the_first),
+        COUNTED_TEST(test_threads_serving_one_model_allocate_nothing_per_call),
         COUNTED_TEST(test_fit_allocates_per_run_not_per_step_and_never_copies_the_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
