@@ -25,7 +25,7 @@ _from_buffer = ctypes.c_char.from_buffer
 
 
 def address(array: np.ndarray) -> int:
-    """The address of @p array's first element (the array must stay alive)."""
+    """The address of ``array``'s first element (the array must stay alive)."""
     try:  # fast (about 0.25 us) for a writeable C-contiguous array
         return _addressof(_from_buffer(array))
     except (TypeError, ValueError, BufferError):
@@ -53,7 +53,7 @@ def _shape_text(shape: Tuple[Any, ...]) -> str:
 
 
 def as_matrix(data: Any, n_cols: int, name: str, what: str = "rows") -> Tuple[np.ndarray, int, int, bool]:
-    """Make @p data a matrix of @p n_cols columns the library can read.
+    """Make ``data`` a matrix of ``n_cols`` columns the library can read.
 
     Returns
     -------
@@ -93,7 +93,7 @@ def as_matrix(data: Any, n_cols: int, name: str, what: str = "rows") -> Tuple[np
 
 
 def as_vector(data: Any, length: int, name: str) -> np.ndarray:
-    """A contiguous float32 vector of exactly @p length values (converted once if needed)."""
+    """A contiguous float32 vector of exactly ``length`` values (converted once if needed)."""
     array = data if isinstance(data, np.ndarray) else np.asarray(data)
     if array.dtype.kind == "c":
         raise TypeError("%s: complex data is not supported (got dtype %s)" % (name, array.dtype))
@@ -109,7 +109,7 @@ def as_vector(data: Any, length: int, name: str) -> np.ndarray:
 
 
 def output_matrix(out: Optional[np.ndarray], n_rows: int, n_cols: int, name: str) -> Tuple[np.ndarray, int]:
-    """A new ``n_rows x n_cols`` float32 array, or @p out checked for that shape and a
+    """A new ``n_rows x n_cols`` float32 array, or ``out`` checked for that shape and a
     layout the library can write in place. Returns ``(array, ld)``."""
     if out is None:
         return np.empty((n_rows, n_cols), F32), n_cols
@@ -129,7 +129,7 @@ def output_matrix(out: Optional[np.ndarray], n_rows: int, n_cols: int, name: str
 
 
 def output_vector(out: Optional[np.ndarray], length: int, name: str, dtype: Any = F32) -> np.ndarray:
-    """A new contiguous vector of @p length values of @p dtype, or @p out checked."""
+    """A new contiguous vector of ``length`` values of ``dtype``, or ``out`` checked."""
     dtype = np.dtype(dtype)
     if out is None:
         return np.empty(length, dtype)

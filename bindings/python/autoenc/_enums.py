@@ -25,7 +25,7 @@ class _NamedEnum(enum.IntEnum):
 
     @classmethod
     def parse(cls, value: Union[str, int, "enum.IntEnum"]) -> "_NamedEnum":
-        """Return the member for @p value: a member, its integer value, or its
+        """Return the member for ``value``: a member, its integer value, or its
         name in any case (``"relu"``, ``"LEAKY_RELU"``, ``"leaky-relu"``).
 
         Raises
@@ -33,7 +33,7 @@ class _NamedEnum(enum.IntEnum):
         ValueError
             No member has that name or value (the message lists the names).
         TypeError
-            @p value is neither a string nor an integer.
+            ``value`` is neither a string nor an integer.
         """
         if isinstance(value, cls):
             return value

@@ -181,7 +181,7 @@ def make_error(status: int, function: str, handle: Optional[int] = None) -> Erro
     """The exception of a failed call. Called right after the call, in the same
     thread, so that the thread's message is the call's own.
 
-    @p handle is the model of a non-const call: its message is read from the model
+    ``handle`` is the model of a non-const call: its message is read from the model
     (``ae_model_last_error``), except for ``AE_ERR_BUSY``, which only the calling
     thread records."""
     message = ""

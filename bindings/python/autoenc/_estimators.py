@@ -215,7 +215,7 @@ class _AutoencoderBase(BaseEstimator):
         return _validate_data(self, X, reset=reset, dtype=np.float32, accept_sparse=False)
 
     def _fit_model(self, X: Any) -> np.ndarray:
-        """Validate @p X, train a new model on it, and return the validated rows."""
+        """Validate ``X``, train a new model on it, and return the validated rows."""
         X = self._validate(X, reset=True)
         model = self._new_model(X.shape[1])
         try:
@@ -242,9 +242,9 @@ class _AutoencoderBase(BaseEstimator):
             old.close()
 
     def partial_fit(self, X: Any, y: Any = None) -> "_AutoencoderBase":
-        """One epoch over @p X, continuing from the current weights and optimizer
+        """One epoch over ``X``, continuing from the current weights and optimizer
         state (the first call builds the model, and fits its scaling to this
-        first @p X).
+        first ``X``).
 
         Parameters
         ----------
@@ -279,12 +279,12 @@ class _AutoencoderBase(BaseEstimator):
 
     # --- using it -----------------------------------------------------------------------
     def _fitted_input(self, X: Any) -> Tuple[Model, np.ndarray]:
-        """The fitted model and @p X validated against it (NotFittedError before fit)."""
+        """The fitted model and ``X`` validated against it (NotFittedError before fit)."""
         check_is_fitted(self, "model_")
         return self.model_, self._validate(X, reset=False)
 
     def reconstruct(self, X: Any) -> np.ndarray:
-        """Reconstructions of the rows of @p X, in the original units
+        """Reconstructions of the rows of ``X``, in the original units
         (``ae_model_reconstruct``): float32, shape (n_samples, n_features)."""
         model, X32 = self._fitted_input(X)
         return model.reconstruct(X32)
@@ -316,7 +316,7 @@ class _AutoencoderBase(BaseEstimator):
 
 class _TransformerBase(TransformerMixin, _AutoencoderBase):
     def fit(self, X: Any, y: Any = None) -> "_TransformerBase":
-        """Train a new model on @p X.
+        """Train a new model on ``X``.
 
         Parameters
         ----------
@@ -348,7 +348,7 @@ class _TransformerBase(TransformerMixin, _AutoencoderBase):
         return self.model_.decode(Z)
 
     def score(self, X: Any, y: Any = None) -> float:
-        """The negative mean reconstruction loss of @p X (higher is better, as
+        """The negative mean reconstruction loss of ``X`` (higher is better, as
         scikit-learn's model selection expects).
 
         Parameters
@@ -548,17 +548,17 @@ class VariationalAutoencoder(_TransformerBase):
         return model.encode_distribution(X32)
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
-        """@p n_samples new rows decoded from codes drawn from the standard normal
+        """``n_samples`` new rows decoded from codes drawn from the standard normal
         prior: float32, shape (n_samples, n_features_in_). The same integer
-        @p random_state gives the same rows."""
+        ``random_state`` gives the same rows."""
         check_is_fitted(self, "model_")
         _check_int("n_samples", n_samples, 0)
         return self.model_.sample(int(n_samples), seed=_seed(random_state))
 
     def interpolate(self, x_a: Any, x_b: Any, n_steps: int = 10) -> np.ndarray:
-        """Decode @p n_steps points on the line between the codes of two rows:
+        """Decode ``n_steps`` points on the line between the codes of two rows:
         float32, shape (n_steps, n_features_in_); the first row decodes
-        @p x_a's code, the last @p x_b's."""
+        ``x_a``'s code, the last ``x_b``'s."""
         model, rows = self._fitted_input(np.vstack([np.asarray(x_a).reshape(1, -1),
                                                     np.asarray(x_b).reshape(1, -1)]))
         _check_int("n_steps", n_steps, 2)
@@ -632,7 +632,7 @@ class AnomalyDetector(OutlierMixin, _AutoencoderBase):
         _check_real("contamination", self.contamination, 0.0, 0.5)
 
     def fit(self, X: Any, y: Any = None) -> "AnomalyDetector":
-        """Train on @p X (mostly normal rows) and set the threshold from its scores.
+        """Train on ``X`` (mostly normal rows) and set the threshold from its scores.
 
         Parameters
         ----------
@@ -648,9 +648,9 @@ class AnomalyDetector(OutlierMixin, _AutoencoderBase):
         return self
 
     def partial_fit(self, X: Any, y: Any = None) -> "AnomalyDetector":
-        """One epoch over @p X, continuing the training (see
+        """One epoch over ``X``, continuing the training (see
         :meth:`Autoencoder.partial_fit`), then the threshold set again from the
-        scores of @p X, this latest chunk.
+        scores of ``X``, this latest chunk.
 
         Parameters
         ----------

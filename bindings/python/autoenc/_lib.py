@@ -116,6 +116,21 @@ class ParamDescription_c(Structure):
 
 #: ``int (*ae_progress_fn)(const ae_progress *, void *)``
 PROGRESS_FN = CFUNCTYPE(c_int, POINTER(Progress_c), c_void_p)
+#: ``ae_data_source.read``: ``int (*)(void *, float *rows, size_t n_cols, size_t max_rows, size_t *n_read)``
+READ_FN = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t, c_size_t, POINTER(c_size_t))
+#: ``ae_data_source.rewind``: ``int (*)(void *)``
+REWIND_FN = CFUNCTYPE(c_int, c_void_p)
+
+
+class DataSource_c(Structure):
+    """``ae_data_source`` (size-prefixed)."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("user_data", c_void_p),
+        ("read", READ_FN),
+        ("rewind", REWIND_FN),
+    ]
 
 # Shorthands for the table. Data pointers are passed as plain integers (addresses of
 # numpy buffers), so they are declared c_void_p; sizes are c_size_t.
@@ -193,14 +208,16 @@ FUNCTIONS: List[Tuple[str, object, List[object]]] = [
 ]
 
 
-#: Functions bound when the loaded library has them (libraries of 0.3.0 built before the
-#: settings were described lack them; the package then derives the same from
-#: ae_param_name and ae_param_bounds).
+#: Functions bound when the loaded library has them (libraries of 0.3.0 built before they
+#: were added lack them: the package then derives the settings' table from ae_param_name
+#: and ae_param_bounds, and Model.fit_source raises NotImplementedError).
 OPTIONAL_FUNCTIONS: List[Tuple[str, object, List[object]]] = [
     ("ae_param_describe", c_int, [c_int, POINTER(ParamDescription_c)]),
     ("ae_param_count", c_size_t, []),
     ("ae_param_at", c_int, [c_size_t]),
     ("ae_param_value_name", c_char_p, [c_int, c_double]),
+    ("ae_model_fit_source", c_int, [_P, POINTER(DataSource_c), POINTER(DataSource_c),
+                                     POINTER(FitReport_c)]),
 ]
 
 #: Exported functions the package leaves out, and why.
@@ -330,7 +347,7 @@ def find_and_load() -> Tuple[ctypes.CDLL, str]:
 
 
 def _loaded_path(lib: ctypes.CDLL) -> Optional[str]:
-    """The file the loader picked for @p lib, read from /proc/self/maps (Linux)."""
+    """The file the loader picked for ``lib``, read from /proc/self/maps (Linux)."""
     try:
         address = ctypes.cast(lib.ae_version_number, c_void_p).value
         with open("/proc/self/maps") as maps:
@@ -367,7 +384,7 @@ def bind(lib: ctypes.CDLL) -> None:
 
 
 def has(name: str) -> bool:
-    """Whether the loaded library exports @p name (for :data:`OPTIONAL_FUNCTIONS`)."""
+    """Whether the loaded library exports ``name`` (for :data:`OPTIONAL_FUNCTIONS`)."""
     return getattr(lib, name, None) is not None
 
 

@@ -35,8 +35,17 @@ from ._enums import (
     StopReason,
     param_info,
 )
-from ._errors import BusyError, CancelledError, DivergedError, StateError, make_error, raise_status
+from ._errors import (
+    BusyError,
+    CancelledError,
+    DivergedError,
+    Error,
+    StateError,
+    make_error,
+    raise_status,
+)
 from ._progress import FitMonitor, ProgressCallback, sigint_guard
+from ._source import DataSource
 
 _L = _lib.lib
 ArrayLike = Any
@@ -270,6 +279,7 @@ class Model:
     restore_best: bool
     progress_every_batch: bool
     divergence_factor: float
+    shuffle_buffer: int
     threads: int
     noise: Noise
     noise_level: float
@@ -600,7 +610,7 @@ class Model:
     def fit(self, x: ArrayLike, x_val: Optional[ArrayLike] = None, *,
             callback: Optional[ProgressCallback] = None, verbose: bool = False,
             catch_interrupt: bool = True) -> FitReport:
-        """Train for ``epochs`` epochs (``ae_model_fit``, or with @p x_val
+        """Train for ``epochs`` epochs (``ae_model_fit``, or with ``x_val``
         ``ae_model_fit_validated``).
 
         Parameters
@@ -662,9 +672,67 @@ class Model:
                                       "fit", report)
         return FitReport._from_c(report, monitor.histories[0] if monitor.histories else None)
 
+    def fit_source(self, train: Any, validation: Any = None, *,
+                   callback: Optional[ProgressCallback] = None, verbose: bool = False,
+                   catch_interrupt: bool = True) -> FitReport:
+        """Train on rows streamed from Python a chunk at a time (``ae_model_fit_source``),
+        so that the fit never holds the data.
+
+        Parameters
+        ----------
+        train : callable, re-iterable or 2-D array
+            The training rows: a function that returns an iterable of chunks
+            for one pass (called for every pass), an object that can be
+            iterated over again and again (a list of arrays), or a 2-D array
+            such as a ``numpy.memmap``. Chunks are ``(n_rows, input_dim)``
+            arrays or single ``(input_dim,)`` rows; every pass must give the
+            same rows in the same order. A one-pass iterator (a generator
+            object) is refused with TypeError.
+        validation : same kinds, optional
+            Validation rows, read once per epoch (``validation_fraction``
+            must then be 0).
+        callback, verbose, catch_interrupt
+            As for :meth:`fit`. Ctrl-C is also seen between chunks of the
+            passes that count the rows before training.
+
+        Returns
+        -------
+        FitReport
+
+        Raises
+        ------
+        Exception
+            Whatever a source raised (a bad chunk shape is a ValueError); the
+            fit stops there with the weights of its last completed step.
+        NotImplementedError
+            The loaded library has no ``ae_model_fit_source``.
+        """
+        if not _lib.has("ae_model_fit_source"):
+            raise NotImplementedError("the loaded libautoenc (%s) has no ae_model_fit_source"
+                                      % _lib.path)
+        sources = [DataSource(train, self._d_in, "train")]
+        if validation is not None:
+            sources.append(DataSource(validation, self._d_in, "validation"))
+
+        def call(handle: int, report_arg: Any) -> int:
+            return _L.ae_model_fit_source(handle, byref(sources[0].struct),
+                                          byref(sources[1].struct) if len(sources) > 1 else None,
+                                          report_arg)
+        report = _lib.FitReport_c()
+        report.size = sizeof(report)
+        try:
+            monitor = self._run_monitored(call, byref(report), "ae_model_fit_source", callback,
+                                          verbose, catch_interrupt, "fit", report, sources)
+        except Error:
+            for source in sources:  # the library's AE_ERR_IO stands for a source's exception
+                if source.exception is not None:
+                    raise source.exception from None
+            raise
+        return FitReport._from_c(report, monitor.histories[0] if monitor.histories else None)
+
     def _run_monitored(self, call: Any, report_arg: Any, fname: str,
                        callback: Optional[ProgressCallback], verbose: bool, catch_interrupt: bool,
-                       label: str, report: Any) -> FitMonitor:
+                       label: str, report: Any, sources: Sequence[Any] = ()) -> FitMonitor:
         """Run a training call with the progress callback installed, then restore
         the model's callback and ``progress_every_batch`` and raise what the
         callback caught, KeyboardInterrupt, or the call's error."""
@@ -673,6 +741,8 @@ class Model:
         try:
             user_every_batch = bool(self._get(every_batch_info))
             monitor = FitMonitor(callback, verbose, user_every_batch, label)
+            for source in sources:
+                source.monitor = monitor
             with sigint_guard(monitor, catch_interrupt) as guarded:
                 # Ctrl-C and the bar need a call after every batch; the user's callback
                 # still sees only what the setting asks for.
@@ -725,7 +795,7 @@ class Model:
         return monitor
 
     def train_batch(self, x: ArrayLike) -> float:
-        """One optimizer step on all rows of @p x (``ae_model_train_batch``);
+        """One optimizer step on all rows of ``x`` (``ae_model_train_batch``);
         returns the batch loss before the step.
 
         Raises
@@ -748,9 +818,9 @@ class Model:
             self._inflight.pop()
 
     def gradient(self, x: ArrayLike, out: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray]:
-        """Loss and gradient of the training objective on @p x, weights unchanged
+        """Loss and gradient of the training objective on ``x``, weights unchanged
         (``ae_model_gradient``). Returns ``(loss, gradient)``, the gradient in the
-        flat layout of :meth:`get_flat_params` (into @p out when given)."""
+        flat layout of :meth:`get_flat_params` (into ``out`` when given)."""
         xa, ld, n, _ = as_matrix(x, self._d_in, "x")
         if n == 0:
             raise ValueError("x: gradient needs at least one row")
@@ -821,7 +891,7 @@ class Model:
         return target[0] if one else target
 
     def encode(self, x: ArrayLike, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """Latent codes of the rows of @p x (``ae_model_encode``).
+        """Latent codes of the rows of ``x`` (``ae_model_encode``).
 
         Parameters
         ----------
@@ -867,8 +937,8 @@ class Model:
         return self._rows_to_rows(_decode, "ae_model_decode", z, self._d_lat, self._d_in, out, "z")
 
     def reconstruct(self, x: ArrayLike, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """Reconstructions of the rows of @p x, decode of encode
-        (``ae_model_reconstruct``); @p out may not overlap @p x."""
+        """Reconstructions of the rows of ``x``, decode of encode
+        (``ae_model_reconstruct``); ``out`` may not overlap ``x``."""
         return self._rows_to_rows(_reconstruct, "ae_model_reconstruct", x, self._d_in, self._d_in,
                                   out, overlap=True)
 
@@ -896,7 +966,7 @@ class Model:
         return float(scores[0]) if one and out is None else scores
 
     def compute_loss(self, x: ArrayLike) -> float:
-        """Mean reconstruction loss over all rows of @p x (``ae_model_loss``;
+        """Mean reconstruction loss over all rows of ``x`` (``ae_model_loss``;
         the setting ``loss`` has the name ``loss``, hence this one's)."""
         xa, ld, n, _ = as_matrix(x, self._d_in, "x")
         if n == 0:
@@ -935,7 +1005,7 @@ class Model:
         return mean, logv
 
     def sample(self, n_rows: int, seed: int = 0, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """@p n_rows rows generated from the prior of a variational model
+        """``n_rows`` rows generated from the prior of a variational model
         (``ae_model_sample``); the same seed gives the same rows."""
         n = _nonneg_index(n_rows, "n_rows")
         s = _nonneg_index(seed, "seed")
@@ -955,9 +1025,9 @@ class Model:
 
     def interpolate(self, x_a: ArrayLike, x_b: ArrayLike, n_steps: int = 10,
                     out: Optional[np.ndarray] = None) -> np.ndarray:
-        """Decode @p n_steps points on the line between the codes of two rows
-        (``ae_model_interpolate``): the first row decodes @p x_a's code, the
-        last @p x_b's. Returns ``(n_steps, input_dim)``."""
+        """Decode ``n_steps`` points on the line between the codes of two rows
+        (``ae_model_interpolate``): the first row decodes ``x_a``'s code, the
+        last ``x_b``'s. Returns ``(n_steps, input_dim)``."""
         a = as_vector(x_a, self._d_in, "x_a")
         b = as_vector(x_b, self._d_in, "x_b")
         steps = _nonneg_index(n_steps, "n_steps")
@@ -976,7 +1046,7 @@ class Model:
     # --- anomaly detection ------------------------------------------------------------
     def fit_threshold(self, x: ArrayLike, contamination: float = 0.1) -> float:
         """Set the threshold to the ``1 - contamination`` quantile of the scores of
-        @p x (``ae_model_fit_threshold``) and return it."""
+        ``x`` (``ae_model_fit_threshold``) and return it."""
         xa, ld, n, _ = as_matrix(x, self._d_in, "x")
         if n == 0:
             raise ValueError("x: fit_threshold needs at least one row")
@@ -1066,7 +1136,7 @@ class Model:
 
     # --- scaling ----------------------------------------------------------------------
     def fit_scaling(self, x: ArrayLike) -> None:
-        """Fit the scaling of the setting ``scaling`` to the rows of @p x now
+        """Fit the scaling of the setting ``scaling`` to the rows of ``x`` now
         (``ae_model_fit_scaling``)."""
         xa, ld, n, _ = as_matrix(x, self._d_in, "x")
         if n == 0:
@@ -1112,7 +1182,7 @@ class Model:
 
     # --- weights ----------------------------------------------------------------------
     def _dense(self, values: ArrayLike, shape: Tuple[int, int], name: str) -> np.ndarray:
-        """@p values as a C-contiguous float32 array of exactly @p shape (converted once)."""
+        """``values`` as a C-contiguous float32 array of exactly ``shape`` (converted once)."""
         array = values if isinstance(values, np.ndarray) else np.asarray(values)
         if array.shape != shape:
             raise ValueError("%s: expected shape (%d, %d), got %s" % (name, shape[0], shape[1],
@@ -1127,7 +1197,7 @@ class Model:
         return array
 
     def get_weights(self, layer: int) -> np.ndarray:
-        """Layer @p layer's weights, shape ``(n_out, n_in)`` as
+        """Layer ``layer``'s weights, shape ``(n_out, n_in)`` as
         ``torch.nn.Linear.weight`` (``ae_model_get_weights``). A tied decoder
         layer gives its mirror's transposed weights."""
         n_out, n_in, _ = self.layer_info(layer)
@@ -1142,7 +1212,7 @@ class Model:
         return w
 
     def set_weights(self, layer: int, weights: ArrayLike) -> None:
-        """Replace layer @p layer's weights, shape ``(n_out, n_in)``
+        """Replace layer ``layer``'s weights, shape ``(n_out, n_in)``
         (``ae_model_set_weights``; finite values only; a tied decoder layer is
         refused with StateError: set its mirror)."""
         n_out, n_in, _ = self.layer_info(layer)
@@ -1156,7 +1226,7 @@ class Model:
             self._inflight.pop()
 
     def get_bias(self, layer: int) -> np.ndarray:
-        """Layer @p layer's bias, shape ``(n_out,)`` (``ae_model_get_bias``)."""
+        """Layer ``layer``'s bias, shape ``(n_out,)`` (``ae_model_get_bias``)."""
         n_out, _, _ = self.layer_info(layer)
         b = np.empty(n_out, F32)
         handle = self._enter()
@@ -1169,7 +1239,7 @@ class Model:
         return b
 
     def set_bias(self, layer: int, bias: ArrayLike) -> None:
-        """Replace layer @p layer's bias, shape ``(n_out,)`` (``ae_model_set_bias``)."""
+        """Replace layer ``layer``'s bias, shape ``(n_out,)`` (``ae_model_set_bias``)."""
         n_out, _, _ = self.layer_info(layer)
         b = as_vector(bias, n_out, "bias")
         handle = self._enter()
@@ -1265,8 +1335,8 @@ class Model:
 
     def copy_layers(self, src: "Model", src_layer: int = 0, dst_layer: int = 0,
                     n_layers: int = 1) -> None:
-        """Copy @p n_layers consecutive layers of @p src, from @p src_layer, into this
-        model from @p dst_layer (``ae_model_copy_layers``); shapes must match."""
+        """Copy ``n_layers`` consecutive layers of ``src``, from ``src_layer``, into this
+        model from ``dst_layer`` (``ae_model_copy_layers``); shapes must match."""
         if not isinstance(src, Model):
             raise TypeError("src must be an autoenc.Model, not %s" % type(src).__name__)
         sl = _nonneg_index(src_layer, "src_layer")
@@ -1286,7 +1356,7 @@ class Model:
 
     # --- files and bytes --------------------------------------------------------------
     def save(self, path: PathLike, *, optimizer_state: bool = False) -> None:
-        """Save to @p path atomically (``ae_model_save``); with @p optimizer_state
+        """Save to ``path`` atomically (``ae_model_save``); with ``optimizer_state``
         training resumes exactly after :meth:`load`.
 
         Raises

@@ -195,7 +195,7 @@ class FitMonitor:
 
 @contextlib.contextmanager
 def sigint_guard(monitor: FitMonitor, enabled: bool = True) -> Iterator[bool]:
-    """While the block runs, a SIGINT is recorded in @p monitor for its callback to
+    """While the block runs, a SIGINT is recorded in ``monitor`` for its callback to
     act on at the next batch (see the module docstring).
 
     Installed only in the main thread (the only one where Python runs signal
