@@ -104,7 +104,7 @@ def activation_name(activation: int) -> Any:
     return raw.decode() if raw is not None else None
 
 
-_ESTIMATORS = ("Autoencoder", "AnomalyDetector", "VariationalAutoencoder")
+_ESTIMATORS = ("Autoencoder", "AnomalyDetector", "VariationalAutoencoder", "default_architecture")
 
 
 def __getattr__(name: str) -> Any:
@@ -121,7 +121,7 @@ def __dir__() -> Any:
 
 __all__ = [
     "Model", "FitReport", "LayerDescription", "OptimizerState", "Progress",
-    "Autoencoder", "AnomalyDetector", "VariationalAutoencoder",
+    "Autoencoder", "AnomalyDetector", "VariationalAutoencoder", "default_architecture",
     "Activation", "Architecture", "Loss", "Noise", "Optimizer", "Scaling", "StopReason",
     "SaveFlags", "Param", "ParamInfo", "PARAMS", "param_info", "param_bounds", "param_name",
     "activation_name",

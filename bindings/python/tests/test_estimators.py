@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import autoenc
 from autoenc import AnomalyDetector, Autoencoder, VariationalAutoencoder
-from autoenc._estimators import default_architecture
+from autoenc import default_architecture
 
 ESTIMATORS = [Autoencoder(), AnomalyDetector(), VariationalAutoencoder()]
 
