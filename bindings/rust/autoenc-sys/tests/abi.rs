@@ -696,9 +696,30 @@ fn rust_constant_names(source: &str) -> BTreeSet<String> {
 
 // ------------------------------------------------------------------ the C side
 
+/// A folder of this process's own, removed when dropped, also when a check panics.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
 fn c_values(header: &Header) -> BTreeMap<String, String> {
-    let dir = std::env::temp_dir().join(format!("autoenc-sys-abi-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("autoenc-sys-abi");
+    let dir = &dir.0;
     let mut program =
         String::from("#include <autoenc.h>\n#include <stddef.h>\n#include <stdio.h>\n\nint main(void)\n{\n");
     for name in &header.constants {
@@ -752,7 +773,6 @@ fn c_values(header: &Header) -> BTreeMap<String, String> {
     );
     let output = Command::new(&exe).output().unwrap();
     assert!(output.status.success());
-    std::fs::remove_dir_all(&dir).ok();
     let mut values = BTreeMap::new();
     for line in String::from_utf8(output.stdout).unwrap().lines() {
         let mut words = line.splitn(3, ' ');

@@ -76,15 +76,24 @@ int main(int argc, char **argv)
 }
 "#;
 
+/// A folder removed when dropped, also when the test panics.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
 fn run_c_program() -> Vec<u8> {
     let include = match option_env!("AUTOENC_TEST_INCLUDE_DIR") {
         Some(dir) => dir,
         None => panic!("autoenc-sys found no autoenc.h: set AUTOENC_INCLUDE_DIR"),
     };
     let lib = env!("AUTOENC_TEST_LIB_DIR");
-    let source = temp_path("c_api.c");
-    let exe = temp_path("c_api");
-    let output = temp_path("c_api.bin");
+    let dir = TempDir(temp_path("c_api"));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let (source, exe, output) = (dir.0.join("c_api.c"), dir.0.join("c_api"), dir.0.join("c_api.bin"));
     std::fs::write(&source, C_PROGRAM).unwrap();
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let status = Command::new(&cc)
@@ -100,11 +109,7 @@ fn run_c_program() -> Vec<u8> {
     assert!(status.success(), "compiling the C program failed");
     let status = Command::new(&exe).arg(&output).status().unwrap();
     assert!(status.success(), "the C program failed");
-    let bytes = std::fs::read(&output).unwrap();
-    for path in [&source, &exe, &output] {
-        std::fs::remove_file(path).ok();
-    }
-    bytes
+    std::fs::read(&output).unwrap()
 }
 
 fn floats(bytes: &[u8]) -> Vec<f32> {
