@@ -16,7 +16,7 @@ fi
 
 packages="cmake gcc g++ libc6-dev make pkg-config binutils libopenblas-dev libcmocka-dev \
 doxygen zlib1g-dev libpng-dev dataset-fashion-mnist \
-python3 python3-numpy python3-sklearn python3-pytest python3-tqdm python3-venv python3-setuptools \
+python3 python3-numpy python3-sklearn python3-matplotlib python3-pytest python3-tqdm python3-venv python3-setuptools \
 python3-pip openmpi-bin libopenmpi-dev $ci_packages $*"
 
 # Rust: Debian's cargo and rustc, unless a toolchain is already on the PATH (rustup's).
