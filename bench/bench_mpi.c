@@ -59,6 +59,7 @@ typedef struct options {
 } options;
 
 static int rank, n_ranks;
+static double default_bucket_bytes; /* the library's, read at attach */
 
 static int fail(const char *what, const char *message)
 {
@@ -152,9 +153,7 @@ static double run_rep(const options *o, config *c, int rep, ae_model *attached,
 {
     const size_t d = o->widths[0];
     if (c->kind == ENGINE_OVERLAP || c->kind == ENGINE_END) {
-        double bucket = c->bucket_bytes;
-        if (bucket < 0)
-            ae_mpi_get_param(context, AE_MPI_PARAM_BUCKET_BYTES, &bucket); /* as attached */
+        double bucket = c->bucket_bytes < 0 ? default_bucket_bytes : c->bucket_bytes;
         if (c->kind == ENGINE_OVERLAP &&
             ae_mpi_set_param(context, AE_MPI_PARAM_BUCKET_BYTES, bucket) != AE_OK)
             fail("ae_mpi_set_param", ae_mpi_last_error());
@@ -240,6 +239,7 @@ int main(int argc, char **argv)
     ae_mpi_context *context = NULL;
     if (ae_mpi_attach(attached, MPI_COMM_WORLD, &context) != AE_OK)
         return fail("ae_mpi_attach", ae_mpi_last_error());
+    ae_mpi_get_param(context, AE_MPI_PARAM_BUCKET_BYTES, &default_bucket_bytes);
     const size_t n_params = ae_model_param_count(attached);
     float *buffer = calloc(n_params, sizeof *buffer);
     if (!buffer)
