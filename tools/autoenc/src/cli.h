@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit statuses. 64-74 follow sysexits.h; 80-82 are the tool's own for models;
+/* Exit statuses. 64-74 follow sysexits.h; 80-83 are the tool's own for models and training;
  * 130 is the shell's convention for a process stopped by SIGINT. Documented in
  * --help ("autoenc help exit-status") and the man page, which are generated from
  * the same table (help.c). */
@@ -24,6 +24,7 @@ enum cli_exit {
     CLI_EX_MODEL = 80,       /* a model file does not load (damaged, not a model, too new) */
     CLI_EX_MODEL_STATE = 81, /* the model cannot do what was asked (no threshold, not variational...) */
     CLI_EX_TRAINING = 82,    /* training diverged */
+    CLI_EX_PEER = 83,        /* --distributed: another process of the job failed (it says why) */
     CLI_EX_INTERRUPTED = 130 /* stopped by Ctrl-C (SIGINT) */
 };
 
@@ -41,6 +42,10 @@ void cli_note(const char *fmt, ...);
 
 /* The exit status for a library status (e.g. AE_ERR_FORMAT -> CLI_EX_MODEL). */
 int cli_status_from_ae(int code);
+
+/* What diagnostics start with ("autoenc: "; a --distributed rank names itself). @p text
+ * must outlive its use; NULL restores the default. */
+void cli_set_prefix(const char *text);
 
 /* Quiet mode silences notes (errors are always printed). */
 void cli_set_quiet(int quiet);

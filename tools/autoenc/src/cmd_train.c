@@ -1,10 +1,13 @@
 /* autoenc train DATA -o MODEL --widths 784,256,32 [settings]: one ae_model_fit (after an
  * optional ae_model_pretrain) on the whole data, memory-mapped or read once, or with
  * --stream one ae_model_fit_source that reads it a chunk at a time; with progress,
- * history, checkpoints, Ctrl-C and an optional anomaly threshold. */
+ * history, checkpoints, Ctrl-C and an optional anomaly threshold. With --distributed, one
+ * process of an MPI job: its own block of the rows, the model from process 0, the fit
+ * collective through libautoenc_mpi, and process 0 alone reporting and writing. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "common.h"
+#include "distributed.h"
 #include "progress.h"
 #include "settings.h"
 
@@ -16,7 +19,7 @@
 enum {
     OPT_WIDTHS = OPT_COMMAND_BASE, OPT_DECODER, OPT_TIED, OPT_VARIATIONAL, OPT_PRETRAIN, OPT_SET,
     OPT_RESUME, OPT_VALIDATION_DATA, OPT_CONTAMINATION, OPT_HISTORY, OPT_CHECKPOINT_EVERY,
-    OPT_CHECKPOINT, OPT_SAVE_OPTIMIZER, OPT_STREAM
+    OPT_CHECKPOINT, OPT_SAVE_OPTIMIZER, OPT_STREAM, OPT_DISTRIBUTED
 };
 
 static const cli_opt train_opts[] = {
@@ -34,6 +37,7 @@ static const cli_opt train_opts[] = {
     {"checkpoint", 0, 1, OPT_CHECKPOINT},
     {"save-optimizer", 0, 0, OPT_SAVE_OPTIMIZER},
     {"stream", 0, 0, OPT_STREAM},
+    {"distributed", 0, 0, OPT_DISTRIBUTED},
     {0}};
 
 typedef struct train_args {
@@ -41,7 +45,8 @@ typedef struct train_args {
     cli_settings settings;
     size_t *widths, n_widths, *decoder, n_decoder;
     unsigned arch;
-    int pretrain, save_optimizer, stream;
+    int pretrain, save_optimizer, stream, distributed;
+    cli_dist dist;
     const char *resume, *validation_data, *history, *checkpoint;
     double contamination;
     size_t checkpoint_every;
@@ -141,6 +146,7 @@ static int parse(train_args *t, cli_args *a)
             case OPT_CHECKPOINT: t->checkpoint = value; break;
             case OPT_SAVE_OPTIMIZER: t->save_optimizer = 1; break;
             case OPT_STREAM: t->stream = 1; break;
+            case OPT_DISTRIBUTED: t->distributed = 1; break;
             default: rc = cli_fail(CLI_EX_SOFTWARE, "internal error: option %d", id);
             }
         }
@@ -251,9 +257,26 @@ static int check_stream_options(const train_args *t, const ae_model *model)
     return 0;
 }
 
+/* --distributed: a step every rank takes; a rank that did not fail itself stops with
+ * CLI_EX_PEER, quietly (the failing rank printed why). Local without --distributed. */
+static int agree(const cli_dist *d, int rc)
+{
+    int all = cli_dist_agree(d, rc);
+    return rc ? rc : all ? CLI_EX_PEER : 0;
+}
+
+/* A failed collective call (broadcast, attach): the rank where it failed says why. */
+static int report_mpi_failure(int rc, const char *what)
+{
+    if (rc == AE_ERR_PEER)
+        return CLI_EX_PEER;
+    return cli_fail(cli_status_from_ae(rc), "%s: %s", what, cli_dist_last_error());
+}
+
 static int run(train_args *t, const char *data_path)
 {
     cli_dataset ds, val;
+    memset(&ds, 0, sizeof ds);
     memset(&val, 0, sizeof val);
     ae_model *model = NULL;
     cli_progress progress;
@@ -264,35 +287,67 @@ static int run(train_args *t, const char *data_path)
     report.final_train_loss = report.final_val_loss = report.best_loss = NAN;
     report.final_kl = report.final_elbo = NAN;
     double threshold = NAN;
-    int rc = cli_open_data(&ds, data_path, &t->common.read, 0, NULL, NULL);
-    if (rc)
-        return rc;
-    if ((!t->stream && (rc = cli_dataset_materialize(&ds)) != 0) ||
-        (rc = make_model(t, &ds, &model)) != 0)
-        goto done;
-    if (t->validation_data) {
+    cli_dist *dist = &t->dist;
+    const int root = dist->rank == 0; /* 1 without --distributed */
+    if (root && !t->common.output && !t->common.json)
+        cli_note("no -o MODEL given: the trained model will not be saved");
+    cli_read_options ro = t->common.read;
+    if (dist->on) { /* this rank's block of rows only */
+        ro.row_block = cli_dist_train_block;
+        ro.row_block_user = dist;
+    }
+    int rc = cli_open_data(&ds, data_path, &ro, 0, NULL, NULL);
+    if (rc == 0 && !t->stream)
+        rc = cli_dataset_materialize(&ds);
+    if (rc == 0 && t->validation_data) {
         cli_read_options vo = t->common.read;
         vo.class_label = -1; /* validation rows are given as they are */
         vo.labels = NULL;
         vo.max_rows = 0;
+        if (dist->on) {
+            vo.row_block = cli_dist_validation_block;
+            vo.row_block_user = dist;
+        }
         if ((rc = cli_open_data(&val, t->validation_data, &vo, ds.cols, "being trained",
-                                "rows")) != 0 ||
-            (!t->stream && (rc = cli_dataset_materialize(&val)) != 0))
-            goto done;
+                                "rows")) == 0 &&
+            !t->stream)
+            rc = cli_dataset_materialize(&val);
     }
-    if ((rc = cli_settings_apply(&t->settings, model)) != 0 ||
-        (t->stream && (rc = check_stream_options(t, model)) != 0))
+    if ((rc = agree(dist, rc)) != 0)
         goto done;
+    /* The model: made (or loaded) and set up on process 0, then copied to the others. */
+    if (root && (rc = make_model(t, &ds, &model)) == 0 &&
+        (rc = cli_settings_apply(&t->settings, model)) == 0 && t->stream)
+        rc = check_stream_options(t, model);
+    if ((rc = agree(dist, rc)) != 0)
+        goto done;
+    if (dist->on) {
+        int brc = cli_dist_broadcast(dist, &model);
+        if (brc != AE_OK) {
+            rc = report_mpi_failure(brc, "cannot give every process the model");
+            goto done;
+        }
+    }
     double vf = 0;
     ae_model_get_param(model, AE_PARAM_VALIDATION_FRACTION, &vf);
     size_t train_rows = t->validation_data ? ds.rows : ds.rows - (size_t)((double)ds.rows * vf);
-    cli_progress_init(&progress, t->common.quiet, train_rows);
+    train_rows = cli_dist_sum(dist, train_rows);
+    const size_t all_rows = cli_dist_sum(dist, ds.rows);
+    cli_progress_init(&progress, t->common.quiet || !root, train_rows);
     progress.model = model;
-    progress.checkpoint_every = t->checkpoint_every;
+    progress.checkpoint_every = root ? t->checkpoint_every : 0;
     progress.checkpoint_path = t->checkpoint ? t->checkpoint : t->common.output;
     progress.save_flags = t->save_optimizer ? AE_SAVE_OPTIMIZER_STATE : AE_SAVE_DEFAULT;
-    ae_model_set_param(model, AE_PARAM_PROGRESS_EVERY_BATCH, 1);
-    ae_model_set_progress(model, cli_progress_callback, &progress);
+    ae_model_set_param(model, AE_PARAM_PROGRESS_EVERY_BATCH, 1); /* every rank: settings agree */
+    if (root) /* the callback's decisions (Ctrl-C) reach every rank through the hooks */
+        ae_model_set_progress(model, cli_progress_callback, &progress);
+    if (dist->on) {
+        int arc = cli_dist_attach(dist, model);
+        if (arc != AE_OK) {
+            rc = report_mpi_failure(arc, "cannot train with the other processes");
+            goto done;
+        }
+    }
 
     cli_signals_graceful(1);
     int fit_rc = AE_OK;
@@ -310,20 +365,31 @@ static int run(train_args *t, const char *data_path)
     if (fit_rc == AE_OK && t->stream) {
         dataset_source train_set = {&ds, 0}, validation_set = {&val, 0};
         ae_data_source train_source = source_of(&train_set), validation_source = source_of(&validation_set);
-        fit_rc = ae_model_fit_source(model, &train_source, t->validation_data ? &validation_source : NULL,
+        fit_rc = ae_model_fit_source(model, &train_source,
+                                     t->validation_data && val.rows ? &validation_source : NULL,
                                      &report);
     } else if (fit_rc == AE_OK) {
-        fit_rc = ae_model_fit_validated(model, ds.data, ds.rows, ds.cols, val.data, val.rows,
-                                        val.cols, &report);
+        fit_rc = ae_model_fit_validated(model, ds.data, ds.rows, ds.cols,
+                                        val.rows ? val.data : NULL, val.rows, val.cols, &report);
     }
     cli_signals_graceful(0);
+    cli_dist_detach(dist);
     cli_progress_finish(&progress);
     ae_model_set_progress(model, NULL, NULL);
     ae_model_set_param(model, AE_PARAM_PROGRESS_EVERY_BATCH, 0);
 
     int interrupted = fit_rc == AE_ERR_CANCELLED;
+    if (!root && (fit_rc == AE_ERR_PEER || fit_rc == AE_ERR_DIVERGED || interrupted)) {
+        rc = cli_status_from_ae(fit_rc); /* every rank has it; process 0 says so */
+        goto done;
+    }
     if (fit_rc != AE_OK && !interrupted) {
-        rc = report_fit_failure(fit_rc, model, &ds, t->pretrain ? "training" : "training");
+        rc = fit_rc == AE_ERR_PEER ? CLI_EX_PEER
+                                   : report_fit_failure(fit_rc, model, &ds, "training");
+        goto done;
+    }
+    if (!root) { /* process 0 writes */
+        rc = 0;
         goto done;
     }
     if (!interrupted && t->contamination > 0) {
@@ -348,7 +414,7 @@ static int run(train_args *t, const char *data_path)
     if (t->history && (rc = cli_progress_write_history(&progress, t->history)) != 0)
         goto done;
     if (t->common.json)
-        print_json(&report, t->common.output, ds.rows, interrupted ? CLI_EX_INTERRUPTED : 0,
+        print_json(&report, t->common.output, all_rows, interrupted ? CLI_EX_INTERRUPTED : 0,
                    threshold);
     if (interrupted) {
         if (t->common.output)
@@ -362,18 +428,35 @@ static int run(train_args *t, const char *data_path)
         goto done;
     }
     if (progress.mode != CLI_PROGRESS_QUIET)
-        fprintf(stderr, "trained %llu epochs (%s) in %.1f s, %.0f rows/s; %s%s\n",
+        fprintf(stderr, "trained %llu epochs (%s) in %.1f s, %.0f rows/s%s; %s%s\n",
                 (unsigned long long)report.epochs_run, stop_reason_name(report.stop_reason),
-                report.seconds, report.samples_per_second,
+                report.seconds, report.samples_per_second, /* the step's rows on every rank */
+                dist->ranks > 1 ? " over every process" : "",
                 t->common.output ? "saved to " : "not saved (no -o given)",
                 t->common.output ? t->common.output : "");
     rc = 0;
 done:
+    cli_dist_detach(dist);
     cli_progress_free(&progress);
     ae_model_free(model);
     cli_dataset_free(&val);
     cli_dataset_free(&ds);
     return rc;
+}
+
+/* What --distributed cannot do, said once by process 0 (the other processes stop with the
+ * same status quietly). */
+static int check_distributed_options(const train_args *t)
+{
+    const char *why = NULL;
+    if (t->contamination > 0)
+        why = "--contamination scores the training rows, which no process holds all of: fit the "
+              "threshold afterwards with autoenc threshold";
+    else if (t->common.read.class_label >= 0)
+        why = "--class picks rows from the whole file: select them into a file of their own first";
+    if (!why)
+        return 0;
+    return t->dist.rank == 0 ? cli_fail(CLI_EX_USAGE, "--distributed: %s", why) : CLI_EX_USAGE;
 }
 
 int cmd_train(int argc, char **argv)
@@ -391,11 +474,14 @@ int cmd_train(int argc, char **argv)
         rc = cli_expect_positionals(&a, 1, 1, "autoenc train DATA -o MODEL --widths IN,...,CODE");
     if (rc == 0 && !t.common.help) {
         cli_set_quiet(t.common.quiet);
-        if (!t.common.output && !t.common.json)
-            cli_note("no -o MODEL given: the trained model will not be saved");
+        t.dist.ranks = 1;
         if (t.checkpoint_every && !t.checkpoint && !t.common.output)
             rc = cli_fail(CLI_EX_USAGE, "--checkpoint-every needs -o MODEL or --checkpoint FILE");
-        else
+        else if (t.distributed && (rc = cli_dist_start(&t.dist)) == 0) {
+            if ((rc = check_distributed_options(&t)) == 0)
+                rc = run(&t, a.positional[0]);
+            cli_dist_end(&t.dist);
+        } else if (!t.distributed)
             rc = run(&t, a.positional[0]);
     }
     cli_settings_free(&t.settings);

@@ -93,10 +93,16 @@ static int detect_and_read(cli_dataset *ds, const char *path, const cli_read_opt
         rc = cli_read_npy(ds, fd, size);
     } else if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
         ds->format = CLI_FORMAT_IDX;
-        rc = cli_read_idx(ds, fd, 1);
+        rc = cli_read_idx(ds, fd, 1, o);
     } else if (looks_like_idx(head, n)) {
         ds->format = CLI_FORMAT_IDX;
-        rc = cli_read_idx(ds, fd, 0);
+        rc = cli_read_idx(ds, fd, 0, o);
+    } else if (looks_like_text(head, n) && o->row_block) {
+        ds->format = CLI_FORMAT_CSV;
+        rc = cli_fail(CLI_EX_USAGE,
+                      "%s: CSV text cannot be read a block of rows at a time (the rows' places "
+                      "are only known by reading all of it): convert it to NPY first",
+                      path);
     } else if (looks_like_text(head, n)) {
         ds->format = CLI_FORMAT_CSV;
         rc = cli_read_csv(ds, fd, size, o);
@@ -145,7 +151,7 @@ static int select_rows(cli_dataset *ds, const cli_read_options *o)
                             o->class_label);
         }
     }
-    if (o->max_rows > 0 && o->max_rows < n_keep)
+    if (o->max_rows > 0 && o->max_rows < n_keep && !o->row_block) /* a block already obeys it */
         n_keep = o->max_rows;
     if (!labels) {
         ds->rows = n_keep; /* the first rows: no copy */
@@ -189,10 +195,26 @@ int cli_dataset_open(cli_dataset *ds, const char *path, const cli_read_options *
     ds->path = strdup(path);
     if (!ds->path)
         return cli_fail(CLI_EX_OSERR, "out of memory");
-    int rc = detect_and_read(ds, path, o);
-    if (rc == 0 && (ds->rows == 0 || ds->cols == 0))
+    int rc = o->row_block && o->class_label >= 0
+                 ? cli_fail(CLI_EX_USAGE, "%s: --class picks rows from the whole file, which "
+                                          "cannot be read a block of rows at a time", path)
+                 : detect_and_read(ds, path, o);
+    if (rc == 0 && ds->file_rows == 0)
+        ds->file_rows = ds->rows;
+    if (rc == 0 && (ds->file_rows == 0 || ds->cols == 0))
         rc = cli_fail(CLI_EX_DATAERR, "%s: holds no values (%zu rows of %zu columns)", path,
-                      ds->rows, ds->cols);
+                      ds->file_rows, ds->cols);
+    if (rc == 0 && o->row_block && ds->format == CLI_FORMAT_NPY) {
+        /* Only the block's part of the map is ever touched. */
+        size_t first = 0, count = 0;
+        rc = cli_dataset_block(ds, o, ds->file_rows, &first, &count);
+        if (rc == 0) {
+            ds->first_row = first;
+            ds->rows = count;
+            if (ds->data)
+                ds->data += first * ds->cols;
+        }
+    }
     if (rc == 0 && ds->format != CLI_FORMAT_CSV && (o->columns || o->header == 1))
         rc = cli_fail(CLI_EX_USAGE, "%s: --columns and --header apply to CSV files only", path);
     if (rc == 0)
@@ -248,9 +270,25 @@ static double load_element(const cli_dataset *ds, const unsigned char *p)
     return 0;
 }
 
-static size_t element_index(const cli_dataset *ds, size_t row, size_t col)
+/* The element of a file row (the block's first row included). */
+static size_t element_index(const cli_dataset *ds, size_t file_row, size_t col)
 {
-    return ds->fortran ? col * ds->rows + row : row * ds->cols + col;
+    return ds->fortran ? col * ds->file_rows + file_row : file_row * ds->cols + col;
+}
+
+int cli_dataset_block(const cli_dataset *ds, const cli_read_options *o, size_t file_rows,
+                      size_t *first, size_t *count)
+{
+    size_t n = o->max_rows > 0 && o->max_rows < file_rows ? o->max_rows : file_rows;
+    *first = 0;
+    *count = n;
+    if (!o->row_block)
+        return 0;
+    int rc = o->row_block(ds->path, n, o->row_block_user, first, count);
+    if (rc == 0 && (*first > n || *count > n - *first))
+        rc = cli_fail(CLI_EX_SOFTWARE, "%s: internal error: rows %zu + %zu of %zu", ds->path,
+                      *first, *count, n);
+    return rc;
 }
 
 const float *cli_dataset_rows(const cli_dataset *ds, size_t first, size_t count, float *scratch)
@@ -260,7 +298,8 @@ const float *cli_dataset_rows(const cli_dataset *ds, size_t first, size_t count,
     const unsigned char *base = ds->map + ds->data_offset;
     for (size_t i = 0; i < count; i++)
         for (size_t j = 0; j < ds->cols; j++) {
-            double v = load_element(ds, base + element_index(ds, first + i, j) * ds->itemsize);
+            double v = load_element(
+                ds, base + element_index(ds, ds->first_row + first + i, j) * ds->itemsize);
             /* Values beyond float range become infinite and are refused by the checks. */
             scratch[i * ds->cols + j] = (float)v;
         }
@@ -287,7 +326,7 @@ void cli_dataset_release(const cli_dataset *ds, size_t end)
         return;
     long page = sysconf(_SC_PAGESIZE);
     size_t page_size = page > 0 ? (size_t)page : 4096;
-    size_t bytes = ds->data_offset + end * ds->cols * ds->itemsize;
+    size_t bytes = ds->data_offset + (ds->first_row + end) * ds->cols * ds->itemsize;
     bytes -= bytes % page_size;
     if (bytes > 0)
         madvise(ds->map, bytes, MADV_DONTNEED);
@@ -295,7 +334,7 @@ void cli_dataset_release(const cli_dataset *ds, size_t end)
 
 void cli_dataset_where(const cli_dataset *ds, size_t row, size_t col, char *buf, size_t size)
 {
-    size_t file_row = ds->row_index ? ds->row_index[row] : row;
+    size_t file_row = ds->first_row + (ds->row_index ? ds->row_index[row] : row);
     if (ds->format == CLI_FORMAT_CSV && ds->csv_lines) {
         snprintf(buf, size, "line %zu, column %zu", ds->csv_lines[row],
                  ds->csv_columns ? ds->csv_columns[col] : col + 1);

@@ -23,6 +23,12 @@ typedef enum cli_dtype {
     CLI_DTYPE_I4, CLI_DTYPE_U4, CLI_DTYPE_I8, CLI_DTYPE_U8, CLI_DTYPE_BOOL
 } cli_dtype;
 
+/* Chooses one block of a file's rows (autoenc train --distributed: this process's shard),
+ * once the file's row count is known (after --rows): sets [*first, *first + *count), or
+ * prints why it cannot and returns an exit status. */
+typedef int (*cli_row_block_fn)(const char *path, size_t n_rows, void *user, size_t *first,
+                                size_t *count);
+
 typedef struct cli_read_options {
     int header;             /* CSV: -1 detect, 0 none, 1 first row is a header */
     char delimiter;         /* CSV: 0 detect, ' ' for runs of blanks */
@@ -30,6 +36,10 @@ typedef struct cli_read_options {
     const char *labels;     /* file of one label per row (IDX, NPY or CSV); NULL: none */
     long class_label;       /* keep only rows of this label; -1: all */
     size_t max_rows;        /* keep the first rows only; 0: all */
+    /* Read only one block of rows (NPY and IDX; the IDX reader skips the rest of the file,
+     * the NPY map is touched only there); NULL: every row. */
+    cli_row_block_fn row_block;
+    void *row_block_user;
 } cli_read_options;
 
 void cli_read_options_init(cli_read_options *o);
@@ -50,6 +60,8 @@ typedef struct cli_dataset {
     int swap_bytes;
     int fortran;        /* column-major 2-D array */
     float value_scale;  /* the factor values were scaled by (1/255 for IDX bytes), else 1 */
+    size_t first_row;   /* the file row of row 0 (a block of the file, --distributed), else 0 */
+    size_t file_rows;   /* the rows in the file (Fortran order: the stride of a column) */
     size_t *row_index;  /* rows kept by a class selection, into the file's rows; NULL: 0.. */
     size_t *csv_lines;  /* CSV: the line of each row, for messages */
     size_t *csv_columns;/* CSV: the file column (1-based) of each kept column */
@@ -85,7 +97,12 @@ int cli_dataset_report(const cli_dataset *ds, size_t first, size_t count, int co
 /* Readers per format (dataset_npy.c, dataset_idx.c, dataset_csv.c): fill ds from the
  * open file descriptor @p fd of @p size bytes. 0 or an exit status. */
 int cli_read_npy(cli_dataset *ds, int fd, size_t size);
-int cli_read_idx(cli_dataset *ds, int fd, int gzipped);
+int cli_read_idx(cli_dataset *ds, int fd, int gzipped, const cli_read_options *o);
+
+/* The block of rows @p o asks for out of @p file_rows: [0, min(file_rows, --rows)) without
+ * a row_block. 0 or an exit status. */
+int cli_dataset_block(const cli_dataset *ds, const cli_read_options *o, size_t file_rows,
+                      size_t *first, size_t *count);
 int cli_read_csv(cli_dataset *ds, int fd, size_t size, const cli_read_options *o);
 
 /* A file of one integer label per row: IDX label files, NPY or CSV of one column.

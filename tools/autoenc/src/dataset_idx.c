@@ -165,19 +165,37 @@ static int idx_check_size(const char *path, const uint32_t *dims, unsigned ndim,
     return 0;
 }
 
-int cli_read_idx(cli_dataset *ds, int fd, int gzipped)
+int cli_read_idx(cli_dataset *ds, int fd, int gzipped, const cli_read_options *o)
 {
     idx_file f;
     unsigned code = 0, ndim = 0;
     uint32_t dims[4] = {0};
     int rc = idx_open(&f, fd, gzipped, ds->path, &code, dims, &ndim);
     size_t count = 0, item = idx_type_size(code);
+    size_t file_rows = dims[0], first = 0, block_rows = file_rows;
     unsigned char *raw = NULL;
     if (rc == 0)
         rc = idx_check_size(ds->path, dims, ndim, item, &count);
+    size_t row_values = file_rows ? count / file_rows : 0;
+    if (rc == 0 && o && o->row_block && file_rows > 0 && row_values > 0) {
+        /* One block of rows: skip to it (a seek in a plain file; decompressing and dropping
+         * the bytes before it in a gzip file) and read only it. */
+        rc = cli_dataset_block(ds, o, file_rows, &first, &block_rows);
+        size_t skip = first * row_values * item;
+        if (rc == 0 && skip > 0 &&
+            gzseek(f.gz, (z_off_t)(f.offset + skip), SEEK_SET) != (z_off_t)(f.offset + skip))
+            rc = cli_fail(CLI_EX_DATAERR,
+                          "%s: truncated IDX data: %sbyte offset %zu, expected %zu rows of %zu "
+                          "bytes after the header",
+                          ds->path, gzipped ? "decompressed " : "", f.offset, file_rows,
+                          row_values * item);
+        if (rc == 0)
+            f.offset += skip;
+        count = block_rows * row_values;
+    }
     if (rc == 0)
         rc = idx_read_payload(&f, count * item, &raw);
-    if (rc == 0) {
+    if (rc == 0 && first + block_rows == file_rows) { /* the file's last rows: nothing after */
         unsigned char extra;
         size_t got = idx_read(&f, &extra, 1);
         if (got == (size_t)-1)
@@ -186,7 +204,8 @@ int cli_read_idx(cli_dataset *ds, int fd, int gzipped)
             rc = cli_fail(CLI_EX_DATAERR,
                           "%s: %sbyte offset %zu: data goes on past the %zu values the IDX "
                           "header announces",
-                          ds->path, gzipped ? "decompressed " : "", f.offset - 1, count);
+                          ds->path, gzipped ? "decompressed " : "", f.offset - 1,
+                          file_rows * row_values);
     }
     if (f.gz)
         gzclose(f.gz);
@@ -212,8 +231,10 @@ int cli_read_idx(cli_dataset *ds, int fd, int gzipped)
     free(raw);
     ds->data = data;
     ds->owns_data = 1;
-    ds->rows = dims[0];
-    ds->cols = ndim > 1 ? count / (dims[0] ? dims[0] : 1) : 1;
+    ds->rows = block_rows;
+    ds->first_row = first;
+    ds->file_rows = file_rows;
+    ds->cols = ndim > 1 ? row_values : 1;
     ds->data_offset = 4 + 4 * (size_t)ndim;
     ds->itemsize = item;
     ds->value_scale = code == 0x08 ? 1.0f / 255.0f : 1.0f;

@@ -8,17 +8,34 @@
 #include <stdlib.h>
 
 static int quiet_mode;
+static const char *prefix = "autoenc: ";
+
+void cli_set_prefix(const char *text) { prefix = text ? text : "autoenc: "; }
 
 void cli_set_quiet(int quiet) { quiet_mode = quiet; }
 int cli_is_quiet(void) { return quiet_mode; }
+
+/* One write per line, so that the lines of the processes of a --distributed job, sharing
+ * one terminal, do not mix. */
+static void print_line(const char *fmt, va_list args)
+{
+    char line[2048];
+    int head = snprintf(line, sizeof line, "%s", prefix);
+    if (head < 0 || (size_t)head >= sizeof line)
+        head = 0;
+    int body = vsnprintf(line + head, sizeof line - (size_t)head - 1, fmt, args);
+    size_t n = (size_t)head + (body < 0 ? 0 : (size_t)body);
+    if (n > sizeof line - 2)
+        n = sizeof line - 2; /* a longer message is cut */
+    line[n++] = '\n';
+    fwrite(line, 1, n, stderr);
+}
 
 int cli_fail(int status, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
-    fputs("autoenc: ", stderr);
-    vfprintf(stderr, fmt, args);
-    fputc('\n', stderr);
+    print_line(fmt, args);
     va_end(args);
     return status;
 }
@@ -29,9 +46,7 @@ void cli_note(const char *fmt, ...)
         return;
     va_list args;
     va_start(args, fmt);
-    fputs("autoenc: ", stderr);
-    vfprintf(stderr, fmt, args);
-    fputc('\n', stderr);
+    print_line(fmt, args);
     va_end(args);
 }
 
@@ -61,6 +76,8 @@ int cli_status_from_ae(int code)
         return CLI_EX_TRAINING;
     case AE_ERR_INVALID_ARGUMENT:
         return CLI_EX_USAGE;
+    case AE_ERR_PEER:
+        return CLI_EX_PEER;
     default:
         return CLI_EX_SOFTWARE;
     }

@@ -85,6 +85,13 @@ static const help_option train_options[] = {
                  "stays bounded for files larger than memory; rows are shuffled through a "
                  "buffer of --set shuffle_buffer=N rows (give validation rows as "
                  "--validation-data)"},
+    {"--distributed", "one process of an MPI job, started as mpirun -np N autoenc train "
+                      "--distributed ...: each process reads only its own block of the rows "
+                      "of DATA (and of --validation-data), an NPY or IDX file, and trains one "
+                      "model with the others, the gradients summed over every process (--batch "
+                      "is per process); process 0 prints the progress and writes MODEL, "
+                      "checkpoints, --history and --json. Needs an autoenc built with Open MPI; "
+                      "not with --class, --contamination or CSV data"},
     {"--json", "print the fit report as JSON on standard output at the end"},
     {"--set NAME=VALUE", "any setting by its library name (see SETTINGS), e.g. "
                          "--set learning_rate=3e-3 or --set loss=bce; may be repeated"},
@@ -205,6 +212,8 @@ static const struct exit_status {
     {CLI_EX_MODEL, "a model file does not load (damaged, not a model, or from a newer library)"},
     {CLI_EX_MODEL_STATE, "the model cannot do this (no threshold, not variational, encoder only)"},
     {CLI_EX_TRAINING, "training diverged (nothing saved)"},
+    {CLI_EX_PEER, "train --distributed: another process of the job failed; its own message "
+                  "says why"},
     {CLI_EX_INTERRUPTED, "interrupted by Ctrl-C (train saves the model so far first)"},
 };
 

@@ -6,6 +6,12 @@
  *   cli_test_helper csv OUT ROWS COLS [header] [DELIM]
  *   cli_test_helper pngcheck PNG W H SCALE GRID_ROWS GRID_COLS CELLS.csv
  *   cli_test_helper maxrss COMMAND...                    prints the peak RSS in KiB
+ *   cli_test_helper interleave IN.npy OUT.npy RANKS BATCH
+ *       IN's rows in the order one process meets them when it trains on the combined
+ *       batches of RANKS processes holding ae_mpi_shard_range blocks of IN, BATCH rows each
+ *       (step k: rows k*BATCH.. of every block in rank order); float32 C-order NPY only
+ *   cli_test_helper weights A.model B.model RTOL
+ *       prints max |a - b| / max |b| over the two models' parameters; fails above RTOL
  * Values are a fixed pseudo-random sequence in [0, 1] (integers: 0..255). */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE
@@ -19,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <autoenc.h>
 
 static uint64_t state = 12345;
 static double next_value(void)
@@ -198,6 +206,104 @@ static int max_rss(char **argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* A little-endian float32 C-order 2-D NPY file read whole (small test files only). */
+static float *read_npy_f4(const char *path, size_t *rows, size_t *cols)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char head[10];
+    if (!f || fread(head, 1, 10, f) != 10 || memcmp(head, "\x93NUMPY\x01", 7) != 0) {
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    size_t header_len = (size_t)head[8] | (size_t)head[9] << 8;
+    char dict[1024] = {0};
+    float *data = NULL;
+    if (header_len < sizeof dict && fread(dict, 1, header_len, f) == header_len &&
+        strstr(dict, "'<f4'") && strstr(dict, "'fortran_order': False")) {
+        const char *shape = strstr(dict, "'shape': (");
+        if (shape && sscanf(shape, "'shape': (%zu, %zu)", rows, cols) == 2 &&
+            (data = malloc(*rows * *cols * sizeof *data + 1)) != NULL &&
+            fread(data, sizeof *data, *rows * *cols, f) != *rows * *cols) {
+            free(data);
+            data = NULL;
+        }
+    }
+    fclose(f);
+    return data;
+}
+
+static int write_npy_f4(const char *path, const float *data, size_t rows, size_t cols)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 1;
+    char dict[128];
+    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }",
+                     rows, cols);
+    size_t total = 10 + (size_t)n + 1, padded = (total + 63) / 64 * 64;
+    unsigned header_len = (unsigned)(padded - 10);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc((int)(header_len & 0xff), f);
+    fputc((int)(header_len >> 8), f);
+    fwrite(dict, 1, (size_t)n, f);
+    for (size_t i = total; i < padded; i++)
+        fputc(' ', f);
+    fputc('\n', f);
+    size_t written = fwrite(data, sizeof *data, rows * cols, f);
+    return fclose(f) != 0 || written != rows * cols;
+}
+
+static int interleave(const char *in, const char *out, size_t ranks, size_t batch)
+{
+    size_t rows = 0, cols = 0;
+    float *x = read_npy_f4(in, &rows, &cols);
+    float *y = x ? malloc(rows * cols * sizeof *y + 1) : NULL;
+    if (!y || ranks == 0 || batch == 0) {
+        free(x);
+        return 2;
+    }
+    size_t out_row = 0, base = rows / ranks, extra = rows % ranks;
+    for (size_t step = 0; out_row < rows; step++)
+        for (size_t r = 0; r < ranks; r++) { /* ae_mpi_shard_range's blocks */
+            size_t first = r * base + (r < extra ? r : extra), count = base + (r < extra);
+            for (size_t i = step * batch; i < (step + 1) * batch && i < count; i++)
+                memcpy(y + cols * out_row++, x + cols * (first + i), cols * sizeof *y);
+        }
+    int rc = write_npy_f4(out, y, rows, cols);
+    free(x);
+    free(y);
+    return rc;
+}
+
+static int compare_weights(const char *a_path, const char *b_path, double tolerance)
+{
+    ae_model *a = NULL, *b = NULL;
+    if (ae_model_load(&a, a_path) != AE_OK || ae_model_load(&b, b_path) != AE_OK) {
+        fprintf(stderr, "cli_test_helper: %s\n", ae_last_error());
+        ae_model_free(a);
+        return 2;
+    }
+    size_t n = ae_model_param_count(a);
+    float *wa = malloc(n * sizeof *wa + 1), *wb = malloc(n * sizeof *wb + 1);
+    int rc = 2;
+    if (wa && wb && n == ae_model_param_count(b) && ae_model_get_params(a, wa, n) == AE_OK &&
+        ae_model_get_params(b, wb, n) == AE_OK) {
+        double worst = 0, scale = 0;
+        for (size_t i = 0; i < n; i++) {
+            worst = fmax(worst, fabs((double)wa[i] - wb[i]));
+            scale = fmax(scale, fabs((double)wb[i]));
+        }
+        printf("%.3g\n", worst / scale);
+        rc = worst / scale <= tolerance ? 0 : 1;
+    }
+    free(wa);
+    free(wb);
+    ae_model_free(a);
+    ae_model_free(b);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -218,6 +324,10 @@ int main(int argc, char **argv)
         return png_check(argv + 2);
     if (strcmp(what, "maxrss") == 0)
         return max_rss(argv + 2);
+    if (strcmp(what, "interleave") == 0 && argc >= 6)
+        return interleave(argv[2], argv[3], strtoul(argv[4], NULL, 10), strtoul(argv[5], NULL, 10));
+    if (strcmp(what, "weights") == 0 && argc >= 5)
+        return compare_weights(argv[2], argv[3], strtod(argv[4], NULL));
     fprintf(stderr, "cli_test_helper: bad arguments\n");
     return 2;
 }

@@ -419,6 +419,75 @@ help_and_man)
         groff -man -Tutf8 -ww man.txt >/dev/null 2>groff.txt; [ ! -s groff.txt ] || { cat groff.txt; fail "groff warnings"; }
     fi
     ;;
+train_distributed)
+    # mpirun -np R autoenc train --distributed: each process reads its own block of the rows,
+    # and the job trains as one process on the combined batches (the rows in the order
+    # cli_test_helper interleave gives) to 1e-5 relative, for R = 1, 2, 3; errors on one rank
+    # reach every rank (the test's timeout catches a hang). AUTOENC_TEST_MPIEXEC is the
+    # launcher, or "none" when the tool was built without MPI.
+    MPIEXEC=${AUTOENC_TEST_MPIEXEC:-none}
+    "$HELPER" npy rows.npy 203 12 f4 || fail "helper"
+    if [ "$MPIEXEC" = none ]; then
+        run 64 "$AUTOENC" train rows.npy --widths 12,6,3 --distributed -q
+        contains err.txt "built without MPI"
+        exit 0
+    fi
+    launch=("$MPIEXEC")
+    "$MPIEXEC" --version 2>/dev/null | grep -q "Open MPI\|OpenRTE" &&
+        launch+=(--allow-run-as-root --oversubscribe --mca btl self,vader,tcp
+                 --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo -x OPENBLAS_NUM_THREADS=1)
+    mpi() { local n=$1; shift; "${launch[@]}" -np "$n" "$@"; }
+    settings=(--widths 12,6,3 --epochs 3 --set shuffle=0 --threads 1 -q)
+    for ranks in 1 2 3; do
+        "$HELPER" interleave rows.npy one$ranks.npy $ranks 8 || fail "helper interleave"
+        run 0 "$AUTOENC" train one$ranks.npy -o one$ranks.aemodel --batch $((8 * ranks)) "${settings[@]}"
+        run 0 mpi $ranks "$AUTOENC" train rows.npy -o dist$ranks.aemodel --batch 8 "${settings[@]}" \
+            --distributed --json --history hist$ranks.csv
+        [ "$(grep -c '"rows": 203,' out.txt)" -eq 1 ] || { cat out.txt; fail "$ranks processes: one JSON report of 203 rows expected"; }
+        [ "$(wc -l <hist$ranks.csv)" -eq 4 ] || fail "$ranks processes: history of $(wc -l <hist$ranks.csv) lines"
+        difference=$("$HELPER" weights dist$ranks.aemodel one$ranks.aemodel 1e-5) ||
+            fail "$ranks processes: the weights differ from one process on the combined batches by $difference relative"
+        echo "$ranks processes against one on the combined batches: $difference relative"
+    done
+    # IDX, plain and gzip-compressed: each process seeks (or decompresses past) the rows
+    # before its own. With one step per epoch (a batch holding every process's block) the
+    # order of rows within the step changes nothing but float sums.
+    "$HELPER" idx rows.idx 30 4 3 && "$HELPER" idx rows.idx.gz 30 4 3 || fail "helper idx"
+    run 0 "$AUTOENC" train rows.idx -o idx_one.aemodel --batch 32 --widths 12,6,3 --epochs 25 --threads 1 -q
+    for file in rows.idx rows.idx.gz; do
+        run 0 mpi 2 "$AUTOENC" train $file -o idx_dist.aemodel --batch 16 --widths 12,6,3 --epochs 25 \
+            --threads 1 --distributed -q
+        difference=$("$HELPER" weights idx_dist.aemodel idx_one.aemodel 1e-5) ||
+            fail "$file, 2 processes: the weights differ from one process by $difference relative"
+    done
+    # Validation rows are shared out the same way; --stream and --pretrain are collective too.
+    "$HELPER" npy val.npy 5 12 f4
+    run 0 mpi 3 "$AUTOENC" train rows.npy -o v.aemodel --validation-data val.npy --stream \
+        "${settings[@]}" --distributed --json
+    grep -q '"final_val_loss": [0-9]' out.txt || { cat out.txt; fail "no validation loss"; }
+    run 0 mpi 2 "$AUTOENC" train rows.npy -o p.aemodel --pretrain "${settings[@]}" --distributed
+    # A NaN in the last row: the last process names it, the others stop with status 83.
+    cp rows.npy nan.npy
+    printf '\000\000\300\177' | dd of=nan.npy bs=1 seek=$(($(stat -c %s nan.npy) - 4)) conv=notrunc 2>/dev/null
+    keep_output out.aemodel
+    "${launch[@]}" -np 2 "$AUTOENC" train nan.npy -o out.aemodel "${settings[@]}" --distributed >out.txt 2>err.txt
+    status=$?
+    [ $status -eq 65 ] || [ $status -eq 83 ] || { cat err.txt; fail "NaN on one rank: status $status"; }
+    contains err.txt "rank 1 of 2: nan.npy: .*(row 203, column 12): NaN"
+    untouched out.aemodel
+    # Fewer rows than processes, CSV, and what needs every row in one process.
+    "$HELPER" npy two.npy 2 12 f4
+    "${launch[@]}" -np 3 "$AUTOENC" train two.npy --widths 12,6,3 --distributed -q >out.txt 2>err.txt
+    status=$?
+    [ $status -eq 65 ] || [ $status -eq 83 ] || { cat err.txt; fail "2 rows, 3 processes: status $status"; }
+    contains err.txt "2 rows for 3 processes"
+    "$HELPER" csv rows.csv 20 12
+    "${launch[@]}" -np 2 "$AUTOENC" train rows.csv --widths 12,6,3 --distributed -q >out.txt 2>err.txt
+    [ $? -eq 64 ] || fail "CSV with --distributed"
+    contains err.txt "convert it to NPY"
+    run 64 mpi 2 "$AUTOENC" train rows.npy --widths 12,6,3 --distributed --contamination 0.1 -q
+    [ "$(grep -c "contamination" err.txt)" -eq 1 ] || { cat err.txt; fail "--contamination: one message expected"; }
+    ;;
 train_fashion)
     [ -r "$FASHION/t10k-images-idx3-ubyte.gz" ] || { echo "note: no Fashion-MNIST: skipped"; exit 0; }
     run 0 "$AUTOENC" train "$FASHION/t10k-images-idx3-ubyte.gz" --class 7 -o sneakers.aemodel \
