@@ -64,6 +64,10 @@ class Context:
         self.seeds = list(range(args.seeds))
         self.threads = args.threads
         self.command = args.command
+        # a full run's reductions (None: the stages' own defaults): the reference-size models'
+        # training rows (a stratified subset of Fashion-MNIST's 60,000) and epochs
+        self.train_rows = getattr(args, "train_rows", None)
+        self.epochs = getattr(args, "epochs", None)
         self.results = {}
         self.checks = []          # (stage, what, ok, detail)
         self.notes = []           # (stage, text)
@@ -73,8 +77,15 @@ class Context:
         self.torch = None
         self.torch_error = None
 
-    # data, loaded once; quick runs take stratified subsets
-    def fashion(self):
+    # data, loaded once; quick runs take stratified subsets, and so do full runs given
+    # --train-rows, except for the one-class stage (all_train: every image of a class)
+    def fashion(self, all_train=False):
+        if self._fashion is not None and self.train_rows and not self.quick:
+            x_train, y_train, x_test, y_test = self._fashion
+            if all_train:
+                return self._fashion
+            tr = stratified_subset(y_train, self.train_rows, 0)
+            return np.ascontiguousarray(x_train[tr]), y_train[tr], x_test, y_test
         if self._fashion is None:
             x_train, y_train = load_fashion("train")
             x_test, y_test = load_fashion("test")
@@ -84,6 +95,8 @@ class Context:
                 x_train, y_train = np.ascontiguousarray(x_train[tr]), y_train[tr]
                 x_test, y_test = np.ascontiguousarray(x_test[te]), y_test[te]
             self._fashion = (x_train, y_train, x_test, y_test)
+            if self.train_rows and not self.quick:
+                return self.fashion(all_train)
         return self._fashion
 
     def log(self, stage, text):

@@ -37,7 +37,7 @@ def write(out, data):
           "its numbers are not results.**")
         w("")
     _readme_block(w, res)
-    w("Every number and figure on this page comes from one run of one command, on the machine "
+    w("Every number and figure on this page comes from the command(s) below, run on the machine "
       "below; nothing was copied in by hand except the published figures in the one-class "
       "table, which say where they come from. The code is in "
       "[`bench/datasets/`](../bench/datasets/); the raw numbers are in "
@@ -45,7 +45,15 @@ def write(out, data):
     w("")
     w("| | |")
     w("|---|---|")
-    w("| command | `%s` (%s in all) |" % (data["command"], _hms(data["total_seconds"])))
+    runs = data.get("runs") or [{"command": data["command"], "stages": data["stages"],
+                                 "seconds": data["total_seconds"], "started": info["date"]}]
+    if len(runs) == 1:
+        w("| command | `%s` (%s in all) |" % (runs[0]["command"], _hms(runs[0]["seconds"])))
+    else:
+        w("| commands | %s, side by side or one after the other as their start times say; their results "
+          "merged by `--resume` |" % "; ".join(
+              "`%s` (%s: %s, started %s)" % (r["command"], ", ".join(r["stages"]), _hms(r["seconds"]), r["started"])
+              for r in runs))
     w("| date | %s |" % info["date"])
     w("| machine | %s, %s cores, %s; %s, Linux %s |" % (info["cpu"], info["cores"], info["memory"], info["os"],
                                                      info["kernel"]))
@@ -54,9 +62,9 @@ def write(out, data):
         info["python"], info["numpy"], info["sklearn"], info["matplotlib"], info["torch"] or "not installed",
         info["openblas"] or "?"))
     w("| threads | %d (OpenBLAS, libautoenc's `threads`, `torch.set_num_threads`) |" % data["threads"])
-    w("| load average | %s at the start, %s at the end: the machine is shared, so wall times "
-      "are indicative; ratios measured side by side (stage 7) are the ones to compare |" % (
-          info["load_average"], info.get("load_average_end", "?")))
+    w("| load average | %s at the start, %s at the end (2 cores): the machine is shared with other "
+      "engineers' builds and tests, so wall times are indicative only; ratios measured side by side "
+      "(stage 7) are the ones to compare |" % (info["load_average"], info.get("load_average_end", "?")))
     w("| stages | %s |" % ", ".join("%s %s" % (s, _hms(data["seconds"][s])) for s in data["stages"]))
     w("")
     if data.get("torch_error"):
@@ -113,14 +121,16 @@ def _recon(w, r, data):
     w("## 1. Reconstruction (Fashion-MNIST) {#results_recon}")
     w("")
     w("The demo's model (`examples/train_fashion_mnist.c`: 784-512-256-L mirrored, ReLU inside and "
-      "at the code, sigmoid output, binary cross-entropy, Adam at 1e-3, batch %d) trained on all %s "
+      "at the code, sigmoid output, binary cross-entropy, Adam at 1e-3, batch %d) trained on %s "
       "training images for %d epochs (fixed, no validation split, so that the three methods see the "
-      "same data; the demo's 20 epochs with early stopping reach 0.0082 at L=64), PCA with L components "
+      "same data; the demo's 20 epochs on all 60,000 with early stopping reach 0.0082 at L=64), PCA with L components "
       "(scikit-learn, randomized SVD), and a PyTorch autoencoder of the same architecture, loss "
       "(`BCEWithLogitsLoss`), optimizer, batch and epochs (PyTorch's default initialisation). Test "
       "errors over the %s test images, per pixel; PCA's reconstructions clipped to [0, 1]. Times are "
       "wall times of the fit in this run. The mean training image scores MSE %.4f, BCE %.3f."
-      % (r["batch"], "{:,}".format(r["rows"]), r["epochs"], "{:,}".format(r["test_rows"]),
+      % (r["batch"], ("all %s" if r["rows"] >= 60000 or data["quick"] else "a stratified subset of %s of the "
+                      "60,000 (`--train-rows`, to fit the run into its time on a shared machine)")
+         % "{:,}".format(r["rows"]), r["epochs"], "{:,}".format(r["test_rows"]),
          r["mean_image"]["mse"], r["mean_image"]["bce"]))
     w("")
     head = "| L | libautoenc MSE | BCE | time |"

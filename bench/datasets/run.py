@@ -41,6 +41,16 @@ def parse_args(argv):
                    help="threads for OpenBLAS, libautoenc and torch (default: the number of CPUs)")
     p.add_argument("--stages", default=",".join(STAGES),
                    help="comma-separated subset of: %s (later stages need recon)" % ", ".join(STAGES))
+    p.add_argument("--train-rows", type=int, default=None,
+                   help="train the reference-size models (stages recon, features, denoise, generate) on a "
+                        "stratified subset of this many training images (default: all 60,000); the "
+                        "one-class stage always uses every image of its class")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs of the reference-size models (recon, denoise, generate and the one-class "
+                        "plain model; defaults 10, 10, 10 and 20); the one-class recipe keeps its 20")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the stages already in OUT/results/results.json (skipping them) and merge this "
+                        "run's stages into it; runs with --resume on different stages can go side by side")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch stages as if torch were missing")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite results.md from OUT/results/results.json without running anything")
@@ -58,6 +68,8 @@ def parse_args(argv):
         p.error("unknown stage(s): %s" % ", ".join(bad))
     if any(s in stages for s in ("features", "denoise")) and "recon" not in stages:
         p.error("features and denoise use the models of recon: add recon to --stages")
+    if args.quick and (args.train_rows or args.epochs):
+        p.error("--train-rows and --epochs are for full runs (--quick has its own subsets)")
     args.stages = [s for s in STAGES if s in stages]
     shown = ["/usr/bin/python3 bench/datasets/run.py"]
     skip = False
@@ -96,6 +108,22 @@ def main(argv=None):
         print("wrote %s" % os.path.join(args.out, "results.md"))
         return 0
 
+    done = {}
+    if args.resume and os.path.exists(os.path.join(args.out, "results", "results.json")):
+        done = report.load(args.out)
+        if bool(done.get("quick")) != args.quick:
+            print("--resume: %s holds a %s run; this one is %s" % (
+                args.out, "quick" if done.get("quick") else "full", "quick" if args.quick else "full"))
+            return 2
+        skipped = [s for s in args.stages if s in done.get("results", {})]
+        args.stages = [s for s in args.stages if s not in skipped]
+        if any(s in args.stages for s in ("features", "denoise")) and "recon" not in args.stages:
+            print("--resume: features and denoise need recon's models in the same process: add recon "
+                  "(or remove its results)")
+            return 2
+        if skipped:
+            print("--resume: %s already in %s, skipped" % (", ".join(skipped), args.out))
+
     ctx = common.Context(args)
     if args.no_torch:
         ctx.torch_error = "--no-torch was given"
@@ -107,8 +135,41 @@ def main(argv=None):
     ctx.log("run", "libautoenc %s from %s; %s; %d threads; out: %s" % (
         autoenc.version_string(), autoenc.library_path, "quick" if args.quick else "full", args.threads, ctx.out))
     info = common.machine_info(autoenc, ctx.torch)
+    this_run = {"command": args.command, "stages": [], "started": info["date"], "threads": args.threads,
+                "load_average": info["load_average"], "pid": os.getpid()}
     timings = {}
     failed = []
+
+    def checkpoint():
+        """Merge this run's finished stages into OUT/results/results.json (under a lock, so
+        that runs side by side with --resume do not lose each other's stages)."""
+        import fcntl
+        this_run["load_average_end"] = "%.1f %.1f %.1f" % os.getloadavg()
+        this_run["seconds"] = time.time() - ctx.t0
+        path = os.path.join(ctx.fig_dir, "results.json")
+        with open(path + ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            old = report.load(ctx.out) if (args.resume and os.path.exists(path)) else None
+            mine = set(this_run["stages"])
+            if old is None:
+                old = {"info": info, "quick": args.quick, "threads": args.threads, "seeds": ctx.seeds,
+                       "results": {}, "seconds": {}, "checks": [], "notes": [], "figures": [], "runs": []}
+            old["info"]["load_average_end"] = this_run["load_average_end"]
+            old["results"].update({k: ctx.results[k] for k in mine if k in ctx.results})
+            old["seconds"].update({k: timings[k] for k in mine})
+            old["checks"] = [c for c in old["checks"] if c[0] not in mine] + \
+                [c for c in ctx.checks if c[0] in mine or c[0] == "run"]
+            notes = [list(n) for n in ctx.notes]
+            old["notes"] = [n for n in old["notes"] if n[0] not in mine and list(n) not in notes] + notes
+            old["figures"] = sorted(set(old["figures"]) | set(ctx.figures))
+            old["runs"] = [r for r in old.get("runs", []) if r.get("pid") != this_run["pid"]
+                           or r.get("started") != this_run["started"]] + [dict(this_run)]
+            old["stages"] = [s for s in STAGES if s in old["results"] or s in old["seconds"]]
+            old["torch_error"] = ctx.torch_error
+            old["command"] = " ; ".join(r["command"] for r in old["runs"])
+            old["total_seconds"] = sum(old["seconds"].values())
+            common.write_json(path, old)
+
     for name in args.stages:
         module = __import__("stage_" + name)
         start = time.time()
@@ -121,17 +182,15 @@ def main(argv=None):
             ctx.check(name, "the stage ran to the end", False, traceback.format_exc(limit=3).splitlines()[-1])
         timings[name] = time.time() - start
         ctx.log(name, "done in %.0f s" % timings[name])
-    info["load_average_end"] = "%.1f %.1f %.1f" % os.getloadavg()
-    data = {"info": info, "quick": args.quick, "command": args.command, "stages": args.stages,
-            "threads": args.threads, "seeds": ctx.seeds, "seconds": timings,
-            "total_seconds": time.time() - ctx.t0, "results": ctx.results,
-            "checks": ctx.checks, "notes": ctx.notes, "figures": ctx.figures,
-            "torch_error": ctx.torch_error}
-    common.write_json(os.path.join(ctx.fig_dir, "results.json"), data)
-    report.write(ctx.out, report.load(ctx.out))
+        this_run["stages"].append(name)
+        checkpoint()       # an interrupted run keeps its finished stages (--resume goes on)
+    if not args.stages:
+        checkpoint()
+    data = report.load(ctx.out)
+    report.write(ctx.out, data)
     n_bad = sum(1 for c in ctx.checks if not c[2])
-    print("\n%d checks, %d failed; %d figures; %.0f s in all; report: %s" % (
-        len(ctx.checks), n_bad, len(ctx.figures), data["total_seconds"], os.path.join(ctx.out, "results.md")))
+    print("\n%d checks, %d failed; %d figures; %.0f s in this run; report: %s" % (
+        len(ctx.checks), n_bad, len(ctx.figures), time.time() - ctx.t0, os.path.join(ctx.out, "results.md")))
     for stage, what, ok, detail in ctx.checks:
         if not ok:
             print("FAILED %s: %s %s" % (stage, what, detail))

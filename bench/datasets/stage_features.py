@@ -28,7 +28,7 @@ def _accuracy(f_train, y_train, f_test, y_test, max_iter):
 
 def run(ctx):
     x_train, y_train, x_test, y_test = ctx.fashion()
-    max_iter = 200 if ctx.quick else 1000
+    max_iter = 100 if ctx.quick else 1000
     res = {"rows": len(x_train), "test_rows": len(x_test), "max_iter": max_iter,
            "lib": {}, "pca": {}, "raw": None}
     codes32 = None
@@ -54,10 +54,11 @@ def run(ctx):
 
     # the picture: t-SNE of a stratified sample of the test codes
     rng = np.random.default_rng(ctx.seeds[0])
-    n_pic = min(len(x_test), 600 if ctx.quick else 3000)
+    n_pic = min(len(x_test), 300 if ctx.quick else 3000)
     pick = np.sort(rng.permutation(len(x_test))[:n_pic])
     with Timer() as t:
         emb = TSNE(n_components=2, init="pca", learning_rate="auto", perplexity=30,
+                   n_iter=250 if ctx.quick else 1000,
                    random_state=ctx.seeds[0]).fit_transform(StandardScaler().fit_transform(codes32[pick]))
     res["tsne"] = {"points": int(n_pic), "seconds": t.seconds}
     _figure(ctx, emb, y_test[pick], res)

@@ -33,7 +33,7 @@ def test_elbo(model, x, seed, draws):
 
 def run(ctx):
     x_train, y_train, x_test, y_test = ctx.fashion()
-    epochs = EPOCHS_QUICK if ctx.quick else EPOCHS_FULL
+    epochs = EPOCHS_QUICK if ctx.quick else (ctx.epochs or EPOCHS_FULL)
     res = {"epochs": epochs, "models": {}}
     models = {}
     for latent in LATENTS:

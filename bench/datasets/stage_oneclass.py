@@ -46,7 +46,9 @@ class Scorer:
       knn:   mean distance of the code to its 5 nearest codes of the training rows;
       hcos:  mean cosine distance of the first hidden layer's activations to their 5
              nearest among the training rows' (the layer computed by the library: a
-             one-layer encoder that the model's first layer is copied into)."""
+             one-layer encoder that the model's first layer is copied into);
+      ferr:  the first hidden layer's activations of the row against those of its
+             reconstruction, mean squared difference (a feature error)."""
 
     def __init__(self, model, x_fit, x_held, k=5):
         self.model = model
@@ -68,7 +70,10 @@ class Scorer:
                 "pool2": (pooled(r, 2) ** 2 / self.var_pool2).mean(axis=1),
                 "knn": self.nn_code.kneighbors(self.model.encode(x))[0].mean(axis=1),
                 # the squared distance of unit vectors is twice the cosine distance
-                "hcos": (self.nn_hidden.kneighbors(_unit(self.hidden.encode(x)))[0] ** 2 / 2).mean(axis=1)}
+                "hcos": (self.nn_hidden.kneighbors(_unit(self.hidden.encode(x)))[0] ** 2 / 2).mean(axis=1),
+                # a feature error: the first hidden layer's activations of the image against those
+                # of its reconstruction (a perceptual error in the model's own features)
+                "ferr": ((self.hidden.encode(x) - self.hidden.encode(np.ascontiguousarray(x - r))) ** 2).mean(axis=1)}
 
     def scores(self, x):
         raw = self.raw(x)
@@ -112,11 +117,13 @@ def split_normal(x_normal, seed):
 # ---- the run ----------------------------------------------------------------------------
 
 def run(ctx):
-    x_train, y_train, x_test, y_test = ctx.fashion()
+    x_train, y_train, x_test, y_test = ctx.fashion(all_train=True)
     quick = ctx.quick
     classes = (0, 1, 6, 7) if quick else tuple(range(10))
     seeds = ctx.seeds
     epochs = 3 if quick else EPOCHS
+    # the plain reference model: the demo's 20 epochs, or --epochs (the reference-size models')
+    plain_epochs = 3 if quick else (ctx.epochs or EPOCHS)
     methods = {}
 
     def put(key, label, seed_i, c, auroc, description=None):
@@ -149,26 +156,29 @@ def run(ctx):
                 s = scorer.scores(x_test)
                 scorer.close()
             clock("recipe", t.seconds)
-            for key in ("mse", "pixel", "pool2", "knn", "hcos"):
+            for key in ("mse", "pixel", "pool2", "knn", "hcos", "ferr"):
                 put_exp("small:" + key, si, c, roc_auc_score(labels, s[key]))
             for keys in (("pixel", "pool2"), ("pool2", "knn"), ("pool2", "hcos"), ("pixel", "pool2", "knn"),
                          ("pixel", "pool2", "knn", "hcos")):
                 put_exp("small:" + "+".join(keys), si, c, roc_auc_score(labels, combine(s, keys)))
             single = combine(s, RECIPE_KEYS)
             put_exp("small:recipe-single", si, c, roc_auc_score(labels, single))
-            for key in ("mse", "recipe"):
-                ens[key] = ens.get(key, 0) + (single if key == "recipe" else (s["z_mse"]))
+            with_ferr = combine(s, RECIPE_KEYS + ("ferr",))
+            put_exp("small:recipe+ferr", si, c, roc_auc_score(labels, with_ferr))
+            for key, v in (("mse", s["z_mse"]), ("recipe", single), ("recipe+ferr", with_ferr)):
+                ens[key] = ens.get(key, 0) + v
             model.close()
         best = ens["recipe"]
         put("lib_best", "libautoenc, recipe (ensemble of %d)" % len(seeds), 0, c, roc_auc_score(labels, best))
         put_exp("small:ensemble-mse", 0, c, roc_auc_score(labels, ens["mse"]))
+        put_exp("small:ensemble-recipe+ferr", 0, c, roc_auc_score(labels, ens["recipe+ferr"]))
         roc_data[c]["libautoenc, recipe"] = roc_curve(labels, best)[:2]
 
         # -- the plain reference: the demo's model, scored by its reconstructions' MSE -------
         with Timer() as t:
             ref = autoenc.Model([784, 512, 256, 64], seed=seeds[0], hidden_activation="relu",
                                 latent_activation="relu", output_activation="sigmoid", loss="bce",
-                                optimizer="adam", learning_rate=1e-3, batch_size=BATCH, epochs=epochs,
+                                optimizer="adam", learning_rate=1e-3, batch_size=BATCH, epochs=plain_epochs,
                                 threads=ctx.threads)
             ref.fit(x_normal)
             mse = ((ref.reconstruct(x_test) - x_test) ** 2).mean(axis=1)
@@ -239,7 +249,7 @@ def run(ctx):
             c, CLASS_NAMES[c], methods["lib_best"]["auroc"][0][c], methods["lib_plain"]["auroc"][0][c],
             methods["pca"]["auroc"][0][c]))
 
-    res = _collect(ctx, methods, exps, classes, seeds, quick)
+    res = _collect(ctx, methods, exps, classes, seeds, quick, plain_epochs)
     res["seconds"] = timing
     res["test_rows"] = len(x_test)
     for key in ("lib_best", "lib_plain", "pca", "iforest", "ocsvm", "torch"):
@@ -265,7 +275,7 @@ def _per_seed_means(d, classes):
     return rows, [float(np.mean(r)) for r in rows]
 
 
-def _collect(ctx, methods, exps, classes, seeds, quick):
+def _collect(ctx, methods, exps, classes, seeds, quick, plain_epochs):
     out = {"classes": list(classes), "methods": {}, "order": [], "best_key": "lib_best"}
     descr = {
         "lib_best": "784-256-32 (ReLU, linear code, sigmoid output, binary cross-entropy, Adam, batch "
@@ -276,8 +286,8 @@ def _collect(ctx, methods, exps, classes, seeds, quick):
                     "images'), each z-scored on the held-out 10%%; the ensemble adds the models' "
                     "scores. See the experiments below and docs/uses.md." % len(seeds),
         "lib_plain": "the demo's model (784-512-256-64, ReLU, sigmoid output, binary cross-entropy, Adam, "
-                     "batch 128, 20 epochs) on all the class's images, scored by its reconstructions' mean "
-                     "squared error (ae_model_reconstruct)",
+                     "batch 128, %d epochs) on all the class's images, scored by its reconstructions' mean "
+                     "squared error (ae_model_reconstruct)" % plain_epochs,
         "pca": "reconstruction error (mean squared) with 32 components",
         "torch": "784-256-32 as the recipe's model (same activations, loss, Adam, batch and epochs), one "
                  "model, scored by its reconstructions' mean squared error; compare with experiment 2 below",
@@ -304,6 +314,8 @@ def _collect(ctx, methods, exps, classes, seeds, quick):
         ("code distance alone", "mean distance to the 5 nearest training codes", "small:knn"),
         ("hidden-layer cosine distance alone", "mean cosine distance of the first hidden layer's activations "
          "to the 5 nearest training images'", "small:hcos"),
+        ("feature error alone", "the first hidden layer's activations of the image against its "
+         "reconstruction's, mean squared difference", "small:ferr"),
         ("pixel + pooled", "the two calibrated error scores added", "small:pixel+pool2"),
         ("pooled + code distance", "", "small:pool2+knn"),
         ("pooled + hidden cosine", "", "small:pool2+hcos"),
@@ -313,6 +325,9 @@ def _collect(ctx, methods, exps, classes, seeds, quick):
         ("ensemble of %d, MSE" % n, "the plain MSE of %d seeds' models (each z-scored) added" % n,
          "small:ensemble-mse"),
         ("**recipe, ensemble of %d**" % n, "the %d models' recipe scores added" % n, None),
+        ("recipe + feature error, one model", "the recipe's three scores and the feature error", "small:recipe+ferr"),
+        ("recipe + feature error, ensemble of %d" % n, "the %d models' four scores added" % n,
+         "small:ensemble-recipe+ferr"),
     ]
     for name, extra in _training_experiments(quick):
         label = {"latent16": ("latent 16", "the recipe with a 16-number code"),

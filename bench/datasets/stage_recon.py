@@ -33,7 +33,7 @@ def metrics(x, r):
 
 def run(ctx):
     x_train, y_train, x_test, y_test = ctx.fashion()
-    epochs = EPOCHS_QUICK if ctx.quick else EPOCHS_FULL
+    epochs = EPOCHS_QUICK if ctx.quick else (ctx.epochs or EPOCHS_FULL)
     seed = ctx.seeds[0]
     res = {"epochs": epochs, "batch": BATCH, "rows": len(x_train), "test_rows": len(x_test),
            "latents": list(LATENTS), "lib": {}, "pca": {}, "torch": {}}
@@ -89,7 +89,7 @@ def run(ctx):
                       "%.4f vs %.4f" % (res["torch"][latent]["mse"], res["mean_image"]["mse"]))
     ctx.check(NAME, "PCA's error falls with more components",
               res["pca"][LATENTS[-1]]["mse"] < res["pca"][LATENTS[0]]["mse"])
-    if not ctx.quick:
+    if not ctx.quick and len(x_train) >= 60000 and epochs >= 10:   # not with --train-rows, --epochs
         ctx.check(NAME, "libautoenc L=64 within 25% of the demo's test MSE (0.0082 after 20 epochs)",
                   res["lib"][64]["mse"] < 0.0082 * 1.25, "%.4f" % res["lib"][64]["mse"])
 
