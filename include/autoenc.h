@@ -890,10 +890,12 @@ AE_API int ae_model_set_train_hooks(ae_model *model, const ae_train_hooks *hooks
  * @defgroup ae_inference Inference
  * @brief Encode, decode, reconstruct and score. All take a const model and
  * are safe to call concurrently on one model. Rows go through in chunks, so
- * the scratch is bounded whatever @p n_rows; a call reuses one of the model's
- * spare scratches (it keeps up to 8, one per thread serving it at once), so
- * repeated calls from up to 8 threads allocate nothing once warm; a ninth
- * concurrent call allocates its own. The spares are freed with the model.
+ * the scratch is bounded whatever @p n_rows. A call on a few rows (a single
+ * row of most models) keeps its scratch on the stack, about 16 KiB at most;
+ * a larger one reuses one of the model's spare scratches, of which the model
+ * keeps as many as calls have run on it at once, so repeated calls from any
+ * number of threads allocate nothing once warm. The spares are freed with the
+ * model.
  * @{
  */
 /** Latent codes: @p z (`n_rows x latent_dim`, leading dimension @p ld_z) from @p x

@@ -1,8 +1,8 @@
 /* Inference on a const model: encode, decode, reconstruct, score, and for variational
- * models the code's distribution, sampling and interpolation. A call takes the model's
- * spare scratch if no other call holds it, else allocates its own, so many threads can
- * share one model. Rows go through in chunks, which bounds the scratch whatever the number
- * of rows. */
+ * models the code's distribution, sampling and interpolation. A call keeps a small scratch
+ * on its stack, or takes one of the model's spare scratches (allocating its own when none
+ * is free and keeping it after), so many threads can share one model. Rows go through in
+ * chunks, which bounds the scratch whatever the number of rows. */
 #include "internal.h"
 
 #include <float.h>
@@ -46,18 +46,40 @@ static void split_code(const float *stats, size_t rows, size_t k, float *mean, s
     }
 }
 
+/* A call whose scratch is this small keeps it on its own stack: single rows (and a few
+ * rows of most models) then touch no shared state beyond the model's guard. */
+#define AE_STACK_SCRATCH_BYTES 16384
+
+/* The slot each thread tries first, dealt round-robin at its first call, so that threads
+ * serving one model at once mostly find their own scratch without racing for slot 0. */
+static size_t first_slot(void)
+{
+    static _Atomic size_t dealt;
+    static _Thread_local size_t slot_plus_one;
+    if (!slot_plus_one)
+        slot_plus_one = atomic_fetch_add_explicit(&dealt, 1, memory_order_relaxed) % AE_SPARE_SCRATCHES + 1;
+    return slot_plus_one - 1;
+}
+
+static ae_scratch_block *next_block(ae_scratch_block *b)
+{
+    return atomic_load_explicit(&b->next, memory_order_acquire);
+}
+
 /* Scratch of at least `bytes`: one of the model's spares if one is free and large enough,
  * else a new allocation. The model is const to callers; its spare slots are the one field
  * that changes, and only through atomic exchanges, so concurrent calls never share a
- * buffer, and up to AE_SPARE_SCRATCHES threads serving one model allocate nothing once
- * each has given a scratch back. */
+ * buffer. */
 static ae_scratch *take_scratch(const ae_model *m, size_t bytes)
 {
-    _Atomic(ae_scratch *) *slots = (_Atomic(ae_scratch *) *)m->spare_scratch;
+    const size_t first = first_slot();
     ae_scratch *s = NULL;
-    for (int i = 0; i < AE_SPARE_SCRATCHES && !s; i++)
-        if (atomic_load_explicit(&slots[i], memory_order_relaxed))
-            s = atomic_exchange(&slots[i], NULL);
+    for (ae_scratch_block *b = (ae_scratch_block *)&m->spare_scratch; b && !s; b = next_block(b))
+        for (size_t k = 0; k < AE_SPARE_SCRATCHES && !s; k++) {
+            _Atomic(ae_scratch *) *slot = &b->slots[(first + k) % AE_SPARE_SCRATCHES];
+            if (atomic_load_explicit(slot, memory_order_relaxed))
+                s = atomic_exchange(slot, NULL);
+        }
     if (s && s->capacity >= bytes)
         return s;
     ae_free(s);
@@ -67,15 +89,44 @@ static ae_scratch *take_scratch(const ae_model *m, size_t bytes)
     return s;
 }
 
+/* Give a scratch back into a free slot; if every slot holds one, into a new block appended
+ * to the chain (concurrent appenders each retry at the new end). */
 static void give_back_scratch(const ae_model *m, ae_scratch *s)
 {
-    _Atomic(ae_scratch *) *slots = (_Atomic(ae_scratch *) *)m->spare_scratch;
-    for (int i = 0; i < AE_SPARE_SCRATCHES; i++) {
-        ae_scratch *expected = NULL;
-        if (atomic_compare_exchange_strong(&slots[i], &expected, s))
-            return;
+    const size_t first = first_slot();
+    ae_scratch_block *last = NULL;
+    for (ae_scratch_block *b = (ae_scratch_block *)&m->spare_scratch; b; b = next_block(b)) {
+        for (size_t k = 0; k < AE_SPARE_SCRATCHES; k++) {
+            ae_scratch *expected = NULL;
+            if (atomic_compare_exchange_strong(&b->slots[(first + k) % AE_SPARE_SCRATCHES], &expected, s))
+                return;
+        }
+        last = b;
     }
-    ae_free(s); /* every slot holds one already */
+    ae_scratch_block *fresh = ae_calloc(1, sizeof *fresh);
+    if (!fresh) {
+        ae_free(s); /* no room to keep it: the next call allocates its own again */
+        return;
+    }
+    atomic_init(&fresh->slots[0], s);
+    ae_scratch_block *expected = NULL;
+    while (!atomic_compare_exchange_strong(&last->next, &expected, fresh)) {
+        last = expected;
+        expected = NULL;
+    }
+}
+
+void ae_scratch_release(ae_scratch_block *first)
+{
+    ae_scratch_block *b = first;
+    while (b) {
+        ae_scratch_block *next = atomic_load(&b->next);
+        for (size_t k = 0; k < AE_SPARE_SCRATCHES; k++)
+            ae_free(atomic_load(&b->slots[k]));
+        if (b != first)
+            ae_free(b);
+        b = next;
+    }
 }
 
 /* Whether any of rows x width values (leading dimension ld) is not finite; the first such
@@ -129,10 +180,19 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
     const bool scale_in = p->first == 0 && m->scaling;
     const bool unscale_out = p->last == m->n_layers && ae_has_decoder(m) && m->scaling;
     size_t bytes = (scale_in ? 3 : 2) * buffer_floats * sizeof(float) + chunk * sizeof(double);
-    ae_scratch *scratch_block = take_scratch(m, bytes);
-    AE_CHECK(scratch_block != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for inference scratch");
-    double *row_loss = (double *)(void *)scratch_block->data;
-    float *scratch = (float *)(void *)(scratch_block->data + chunk * sizeof(double));
+    union {
+        max_align_t align;
+        unsigned char bytes[AE_STACK_SCRATCH_BYTES];
+    } on_stack;
+    ae_scratch *scratch_block = NULL;
+    unsigned char *scratch_bytes = on_stack.bytes;
+    if (bytes > sizeof on_stack.bytes) {
+        scratch_block = take_scratch(m, bytes);
+        AE_CHECK(scratch_block != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for inference scratch");
+        scratch_bytes = scratch_block->data;
+    }
+    double *row_loss = (double *)(void *)scratch_bytes;
+    float *scratch = (float *)(void *)(scratch_bytes + chunk * sizeof(double));
     float *buffers[2] = {scratch, scratch + buffer_floats}, *scaled = scratch + 2 * buffer_floats;
     const size_t d_out = m->layers[p->last - 1].n_out;
 
@@ -192,7 +252,8 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
         if (p->out && p->first_overflow != SIZE_MAX)
             break;
     }
-    give_back_scratch(m, scratch_block);
+    if (scratch_block)
+        give_back_scratch(m, scratch_block);
     return AE_OK;
 }
 

@@ -174,13 +174,20 @@ int ae_param_check(ae_model *err_model, ae_param param, double value);
 void ae_settings_from_values(ae_settings *settings, const double *values);
 
 /* Inference scratch kept by a model between calls: a const call takes a spare one (an
- * atomic exchange) if one is free, else allocates its own, and gives it back after; a model
- * keeps up to AE_SPARE_SCRATCHES, one per thread serving it at once. */
+ * atomic exchange) if one is free, else allocates its own, and gives it back after into a
+ * free slot. The slots come in blocks of AE_SPARE_SCRATCHES, the first inside the model; a
+ * give-back that finds every slot full appends a block, so a model keeps one scratch per
+ * call it has served at once, whatever the number of threads, and serving allocates
+ * nothing per call once warm. Blocks and scratches are freed with the model. */
 #define AE_SPARE_SCRATCHES 8
 typedef struct ae_scratch {
     size_t capacity; /* bytes of data */
     alignas(max_align_t) unsigned char data[];
 } ae_scratch;
+typedef struct ae_scratch_block {
+    _Atomic(ae_scratch *) slots[AE_SPARE_SCRATCHES]; /* NULL when taken or none yet */
+    _Atomic(struct ae_scratch_block *) next;         /* appended once, never removed */
+} ae_scratch_block;
 
 /* ---- worker threads for elementwise work (parallel.c) -------------------- */
 
@@ -278,7 +285,7 @@ struct ae_model {
      * clone copies the model up to here (AE_MODEL_COPIED_BYTES) and starts these afresh, so
      * it never reads them without an atomic. */
     ae_guard guard;
-    _Atomic(ae_scratch *) spare_scratch[AE_SPARE_SCRATCHES]; /* see ae_scratch; NULL when taken or none yet */
+    ae_scratch_block spare_scratch; /* see ae_scratch */
 };
 #define AE_MODEL_COPIED_BYTES offsetof(struct ae_model, guard)
 
@@ -515,6 +522,9 @@ int ae_optimizer_state_check(ae_model *err_model, int kind, uint64_t step, bool 
                              bool has_second);
 
 /* ---- inference helpers (infer.c) ---------------------------------------- */
+
+/* Free the spare scratches and the blocks appended to `first` (not `first` itself). */
+void ae_scratch_release(ae_scratch_block *first);
 
 /* Run layers [first, last) on the rows of `in` (scaled when first is 0, unscaled when last
  * is the output layer), no checks; AE_ERR_NON_FINITE_RESULT names the first row whose

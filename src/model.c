@@ -238,8 +238,7 @@ void ae_model_free(ae_model *m)
     if (!m)
         return;
     ae_pool_stop(m->pool);
-    for (int i = 0; i < AE_SPARE_SCRATCHES; i++)
-        ae_free(atomic_load(&m->spare_scratch[i]));
+    ae_scratch_release(&m->spare_scratch);
     ae_workspace_release(&m->work);
     ae_optimizer_state_release(&m->optim);
     ae_free(m->params);

@@ -1,0 +1,289 @@
+/* Serving: T threads encoding single rows with one shared, trained model, as a server does
+ * with one model and a thread per connection. Per thread count: throughput (calls per
+ * second over all threads), the latency of one call (p50, p99 over every call of every
+ * thread) and the library's allocations per call (through the allocation hook). Thread
+ * counts run in rounds, the order reversed every round, so machine noise hits them alike;
+ * the figures are medians over rounds.
+ *
+ *   bench_serve [--models LIST] [--threads LIST] [--rows N] [--seconds S] [--rounds N]
+ *               [--blas-threads N] [--json FILE]
+ *
+ *   --models        comma-separated: reference (784-512-256-64), narrow (64-32-8), tabular
+ *                   (30-16-4), or encoder widths such as 784-1024-64 (default: all three)
+ *   --threads       serving thread counts (default 1,2,4)
+ *   --rows          rows per call (default 1)
+ *   --seconds       time per thread count and round (default 1)
+ *   --rounds        rounds (default 3)
+ *   --blas-threads  openblas_set_num_threads before anything (default: OpenBLAS's choice)
+ *   --json          also write every figure to FILE */
+#include "bench_common.h"
+
+#include <autoenc.h>
+#include <cblas.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_WIDTHS 16
+#define MAX_MODELS 16
+#define MAX_COUNTS 8
+#define MAX_ROUNDS 32
+#define DATA_ROWS 4096
+#define MAX_CALLS_PER_THREAD 2000000
+
+typedef struct spec {
+    char name[64];
+    size_t widths[MAX_WIDTHS];
+    size_t n_widths;
+} spec;
+
+typedef struct worker {
+    const ae_model *model;
+    const float *x;
+    size_t d, latent, rows, first_row;
+    atomic_int *go, *stop;
+    double *latencies; /* one per call, up to MAX_CALLS_PER_THREAD */
+    size_t n_calls;
+    int failures;
+} worker;
+
+static void *serve(void *raw)
+{
+    worker *w = raw;
+    float *code = malloc(w->rows * w->latent * sizeof *code);
+    if (!code) {
+        w->failures++;
+        return NULL;
+    }
+    while (!atomic_load_explicit(w->go, memory_order_acquire)) {
+    }
+    size_t row = w->first_row;
+    while (!atomic_load_explicit(w->stop, memory_order_relaxed) && w->n_calls < MAX_CALLS_PER_THREAD) {
+        double a = bench_now();
+        w->failures += ae_model_encode(w->model, w->x + row * w->d, w->rows, w->d, code, w->latent) != AE_OK;
+        w->latencies[w->n_calls++] = bench_now() - a;
+        row = (row + w->rows) % (DATA_ROWS - w->rows);
+    }
+    free(code);
+    return NULL;
+}
+
+typedef struct measure {
+    double calls_per_s, p50_s, p99_s, allocs_per_call;
+} measure;
+
+/* T threads serving for `seconds`. */
+static int run_threads(const ae_model *m, const float *x, size_t d, size_t rows, int n_threads, double seconds,
+                       double *latency_buf, measure *out)
+{
+    worker w[64];
+    pthread_t th[64];
+    atomic_int go = 0, stop = 0;
+    for (int t = 0; t < n_threads; t++) {
+        w[t] = (worker){m, x, d, ae_model_latent_dim(m), rows, (size_t)t * 97 % (DATA_ROWS - rows),
+                        &go, &stop, latency_buf + (size_t)t * MAX_CALLS_PER_THREAD, 0, 0};
+        if (pthread_create(&th[t], NULL, serve, &w[t]) != 0)
+            return -1;
+    }
+    int64_t allocs0 = bench_alloc_get().n_allocs;
+    double t0 = bench_now();
+    atomic_store(&go, 1);
+    while (bench_now() - t0 < seconds) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    atomic_store(&stop, 1);
+    for (int t = 0; t < n_threads; t++)
+        pthread_join(th[t], NULL);
+    double wall = bench_now() - t0;
+    int64_t allocs = bench_alloc_get().n_allocs - allocs0;
+    size_t total = 0;
+    int failures = 0;
+    for (int t = 0; t < n_threads; t++) {
+        /* Gather every thread's latencies in one run of the buffer. */
+        if (total != (size_t)t * MAX_CALLS_PER_THREAD)
+            memmove(latency_buf + total, w[t].latencies, w[t].n_calls * sizeof *latency_buf);
+        total += w[t].n_calls;
+        failures += w[t].failures;
+    }
+    if (failures || total == 0)
+        return -1;
+    out->calls_per_s = (double)total / wall;
+    out->p50_s = bench_quantile(latency_buf, total, 0.50);
+    out->p99_s = bench_quantile(latency_buf, total, 0.99);
+    out->allocs_per_call = (double)allocs / (double)total;
+    return 0;
+}
+
+static int parse_list(const char *text, size_t *values, size_t max, size_t *n, char sep)
+{
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p || v == 0 || *n == max)
+            return -1;
+        values[(*n)++] = (size_t)v;
+        p = end;
+        if (*p == sep)
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return *n ? 0 : -1;
+}
+
+static int parse_models(const char *list, spec *specs, size_t *n)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", list);
+    *n = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (*n == MAX_MODELS)
+            return -1;
+        const char *widths = strcmp(tok, "reference") == 0 ? "784-512-256-64"
+                             : strcmp(tok, "narrow") == 0  ? "64-32-8"
+                             : strcmp(tok, "tabular") == 0 ? "30-16-4"
+                                                           : tok;
+        snprintf(specs[*n].name, sizeof specs[*n].name, "%s", tok);
+        if (parse_list(widths, specs[*n].widths, MAX_WIDTHS, &specs[*n].n_widths, '-') != 0 ||
+            specs[*n].n_widths < 2)
+            return -1;
+        (*n)++;
+    }
+    return *n ? 0 : -1;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: bench_serve [--models LIST] [--threads LIST] [--rows N] [--seconds S] [--rounds N]\n"
+                    "                   [--blas-threads N] [--json FILE]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    static spec specs[MAX_MODELS];
+    size_t n_specs = 0, counts[MAX_COUNTS] = {1, 2, 4}, n_counts = 3, rows = 1;
+    int rounds = 3, blas_threads = 0;
+    double seconds = 1.0;
+    const char *json_path = NULL;
+    if (parse_models("reference,narrow,tabular", specs, &n_specs) != 0)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!val)
+            return usage();
+        i++;
+        if (strcmp(arg, "--models") == 0) {
+            if (parse_models(val, specs, &n_specs) != 0)
+                return usage();
+        } else if (strcmp(arg, "--threads") == 0) {
+            if (parse_list(val, counts, MAX_COUNTS, &n_counts, ',') != 0)
+                return usage();
+        } else if (strcmp(arg, "--rows") == 0)
+            rows = (size_t)atoi(val);
+        else if (strcmp(arg, "--seconds") == 0)
+            seconds = atof(val);
+        else if (strcmp(arg, "--rounds") == 0)
+            rounds = atoi(val);
+        else if (strcmp(arg, "--blas-threads") == 0)
+            blas_threads = atoi(val);
+        else if (strcmp(arg, "--json") == 0)
+            json_path = val;
+        else
+            return usage();
+    }
+    if (rows < 1 || rows > DATA_ROWS / 2 || seconds <= 0 || rounds < 1 || rounds > MAX_ROUNDS || blas_threads < 0)
+        return usage();
+    for (size_t k = 0; k < n_counts; k++)
+        if (counts[k] > 64)
+            return usage();
+    if (blas_threads > 0)
+        openblas_set_num_threads(blas_threads);
+    if (bench_alloc_install() != 0)
+        return 1;
+    printf("libautoenc %s; OpenBLAS core %s, %d threads (%s)\n", ae_version_string(), openblas_get_corename(),
+           openblas_get_num_threads(), openblas_get_config());
+    printf("serving: threads encoding %zu row%s per call with one shared model; %d rounds of %.1f s per "
+           "thread count, medians over rounds\n\n",
+           rows, rows == 1 ? "" : "s", rounds, seconds);
+
+    size_t max_count = 1;
+    for (size_t k = 0; k < n_counts; k++)
+        max_count = counts[k] > max_count ? counts[k] : max_count;
+    double *latency_buf = malloc(max_count * MAX_CALLS_PER_THREAD * sizeof *latency_buf);
+    FILE *json = json_path ? fopen(json_path, "w") : NULL;
+    if (!latency_buf || (json_path && !json))
+        return 1;
+    if (json)
+        fprintf(json, "{\n  \"benchmark\": \"bench_serve\",\n  \"library_version\": \"%s\",\n  \"openblas_threads\": %d,\n"
+                      "  \"rows_per_call\": %zu,\n  \"results\": [\n",
+                ae_version_string(), openblas_get_num_threads(), rows);
+    printf("%-16s %7s | %12s %8s | %10s %10s | %8s\n", "model", "threads", "calls/s", "vs T=1", "p50 us", "p99 us",
+           "alloc/call");
+    int rc = 0, first_json = 1;
+    for (size_t s = 0; s < n_specs && rc == 0; s++) {
+        float *x = malloc(DATA_ROWS * specs[s].widths[0] * sizeof *x);
+        ae_model *m = NULL;
+        if (!x || ae_model_create(&m, specs[s].widths, specs[s].n_widths, NULL, 0) != AE_OK)
+            return 1;
+        const size_t d = specs[s].widths[0];
+        uint64_t state = 0x9e3779b97f4a7c15u;
+        for (size_t i = 0; i < DATA_ROWS * d; i++) {
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+            x[i] = (float)(state >> 40) / 16777216.0f;
+        }
+        /* A trained model (a few steps), warmed by one call from each thread count. */
+        for (int k = 0; k < 5; k++)
+            if (ae_model_train_batch(m, x + (size_t)k * 256 * d, 256, d, NULL) != AE_OK)
+                return 1;
+        measure per[MAX_COUNTS][MAX_ROUNDS];
+        for (size_t k = 0; k < n_counts; k++)
+            if (run_threads(m, x, d, rows, (int)counts[k], 0.05, latency_buf, &per[k][0]) != 0)
+                rc = 1;
+        for (int r = 0; r < rounds && rc == 0; r++)
+            for (size_t j = 0; j < n_counts && rc == 0; j++) {
+                size_t k = r % 2 ? n_counts - 1 - j : j;
+                if (run_threads(m, x, d, rows, (int)counts[k], seconds, latency_buf, &per[k][r]) != 0)
+                    rc = 1;
+            }
+        double base = 0;
+        for (size_t k = 0; k < n_counts && rc == 0; k++) {
+            double v[4][MAX_ROUNDS];
+            for (int r = 0; r < rounds; r++) {
+                v[0][r] = per[k][r].calls_per_s;
+                v[1][r] = per[k][r].p50_s;
+                v[2][r] = per[k][r].p99_s;
+                v[3][r] = per[k][r].allocs_per_call;
+            }
+            measure med = {bench_median(v[0], (size_t)rounds), bench_median(v[1], (size_t)rounds),
+                           bench_median(v[2], (size_t)rounds), bench_median(v[3], (size_t)rounds)};
+            if (k == 0)
+                base = med.calls_per_s;
+            printf("%-16s %7zu | %12.0f %7.2fx | %10.2f %10.2f | %8.3f\n", specs[s].name, counts[k], med.calls_per_s,
+                   med.calls_per_s / base, 1e6 * med.p50_s, 1e6 * med.p99_s, med.allocs_per_call);
+            if (json)
+                fprintf(json, "%s    {\"model\": \"%s\", \"threads\": %zu, \"calls_per_s\": %.6g, \"vs_first\": %.4f, "
+                              "\"p50_s\": %.6g, \"p99_s\": %.6g, \"allocs_per_call\": %.6g}",
+                        first_json ? "" : ",\n", specs[s].name, counts[k], med.calls_per_s, med.calls_per_s / base,
+                        med.p50_s, med.p99_s, med.allocs_per_call);
+            first_json = 0;
+        }
+        ae_model_free(m);
+        free(x);
+    }
+    if (json) {
+        fprintf(json, "\n  ]\n}\n");
+        fclose(json);
+    }
+    free(latency_buf);
+    if (rc)
+        fprintf(stderr, "bench_serve: a call failed: %s\n", ae_last_error());
+    return rc;
+}
