@@ -22,9 +22,18 @@
  *   --json     also write every figure to FILE.
  *   --profile N  only N training steps of the first model and batch, nothing else timed
  *              (for perf record: the profile then holds the step alone).
+ *   --check FILE  compare this run's ratios (step and encode against their floors, for the
+ *              models and batches both runs have) with FILE, the --json output of a
+ *              baseline run (bench/baseline_step.json is committed); exit 3 if any fell by
+ *              more than --tolerance (default 0.15, relative) below the baseline's. The
+ *              step's ratio to the machine's limit is shown beside them, not judged. For
+ *              use before merging performance work.
  *
  * Reported per configuration: medians of step and encode time as samples/s and GFLOP/s,
- * the floor's, the ratio floor/library (100% = at the floor), the library's own heap
+ * the floor's, the ratio floor/library (100% = at the floor), the machine's limit (the same
+ * products with OpenBLAS on one thread, that time divided by the threads OpenBLAS otherwise
+ * uses: every core at the single-core rate, as if each ran its own rows of the batch), the
+ * ratio limit/library, the library's own heap
  * (through the allocation hook: live bytes of the trained model, peak during a step and
  * an encode, allocations per call) and the peak resident memory the model added. */
 #include "bench_common.h"
@@ -32,6 +41,7 @@
 #include <autoenc.h>
 #include <cblas.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +65,9 @@ typedef struct options {
     size_t batches[MAX_BATCHES];
     size_t n_batches;
     int reps, min_reps, warmup, threads, profile_steps;
-    double budget;
-    const char *json_path;
+    int blas_threads; /* OpenBLAS's threads for the floor; the limit's divisor */
+    double budget, tolerance;
+    const char *json_path, *check_path;
 } options;
 
 typedef struct timing {
@@ -69,6 +80,8 @@ typedef struct result {
     int reps;
     double step_flops, encode_flops;
     timing step, floor, encode, encode_floor;
+    timing one_core; /* the step's GEMMs with OpenBLAS on one thread */
+    double limit_s;  /* one_core's median divided by the threads: the machine's limit */
     timing gradient; /* ae_model_gradient: forward and backward, no update (plus copying the gradient out) */
     const char *floor_kind, *encode_floor_kind;
     double loss_first, loss_last;
@@ -89,6 +102,7 @@ typedef struct floor_bufs {
 } floor_bufs;
 
 static int64_t g_max_rss; /* highest peak RSS seen at the end of any configuration */
+static int g_blas_threads; /* OpenBLAS's threads for the floor */
 
 static uint64_t g_fill_state = 0x9e3779b97f4a7c15u;
 
@@ -307,7 +321,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
 
     size_t n_params = ae_model_param_count(m);
     float *gradient = malloc(n_params * sizeof *gradient);
-    double *t = malloc(6 * (size_t)reps * sizeof *t);
+    double *t = malloc(7 * (size_t)reps * sizeof *t);
     if (!gradient) {
         free(t);
         t = NULL;
@@ -317,7 +331,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         return free(z), ae_model_free(m), free(x), fail("out of memory", NULL);
     }
     double *t_step = t, *t_floor = t + reps, *t_blas2 = t + 2 * reps, *t_enc = t + 3 * reps,
-           *t_enc_floor = t + 4 * reps, *t_grad = t + 5 * reps;
+           *t_enc_floor = t + 4 * reps, *t_grad = t + 5 * reps, *t_one_core = t + 6 * reps;
     int64_t step_allocs = 0, encode_allocs = 0;
     /* Floor and library alternate which goes first, so neither always finds the caches
      * warmed (or flushed) by the other. */
@@ -327,6 +341,13 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
                 double a = bench_now();
                 floor_step_gemm(&f);
                 t_floor[rep] = bench_now() - a;
+                /* The same products on one core: the machine's limit is that rate times the
+                 * cores (OpenBLAS's thread count is process-wide; this program is alone). */
+                openblas_set_num_threads(1);
+                a = bench_now();
+                floor_step_gemm(&f);
+                t_one_core[rep] = bench_now() - a;
+                openblas_set_num_threads(o->blas_threads);
                 if (batch == 1) {
                     a = bench_now();
                     floor_step_blas2(&f);
@@ -367,6 +388,8 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         r->gradient = summarize(t_grad, (size_t)reps);
         r->floor = summarize(t_floor, (size_t)reps);
         r->floor_kind = "sgemm";
+        r->one_core = summarize(t_one_core, (size_t)reps);
+        r->limit_s = r->one_core.median_s / (o->blas_threads > 0 ? o->blas_threads : 1);
         if (batch == 1) {
             timing blas2 = summarize(t_blas2, (size_t)reps);
             if (blas2.median_s < r->floor.median_s) { /* the faster way is the floor */
@@ -427,15 +450,18 @@ static double mib(int64_t bytes)
 
 static void print_tables(const result *res, size_t n)
 {
-    printf("\nTraining step (BCE, Adam), medians; ratio = floor time / library time\n");
-    printf("%-22s %5s %4s | %10s %8s | %10s %8s %-10s | %6s\n", "model", "batch", "reps", "samples/s",
-           "GFLOP/s", "floor s/s", "GFLOP/s", "floor by", "ratio");
+    printf("\nTraining step (BCE, Adam), medians; ratio = floor time / library time; limit = the step's\n"
+           "GEMMs with OpenBLAS on one thread, that time / %d threads (every core at the single-core rate)\n",
+           res && n ? g_blas_threads : 1);
+    printf("%-22s %5s %4s | %10s %8s | %10s %8s %-10s | %6s | %10s %8s | %6s\n", "model", "batch", "reps",
+           "samples/s", "GFLOP/s", "floor s/s", "GFLOP/s", "floor by", "ratio", "limit s/s", "GFLOP/s", "ratio");
     for (size_t i = 0; i < n; i++) {
         const result *r = &res[i];
-        printf("%-22s %5zu %4d | %10.0f %8.1f | %10.0f %8.1f %-10s | %5.1f%%\n", r->spec->name, r->batch,
-               r->reps, (double)r->batch / r->step.median_s, r->step_flops / r->step.median_s * 1e-9,
-               (double)r->batch / r->floor.median_s, r->step_flops / r->floor.median_s * 1e-9, r->floor_kind,
-               100.0 * r->floor.median_s / r->step.median_s);
+        printf("%-22s %5zu %4d | %10.0f %8.1f | %10.0f %8.1f %-10s | %5.1f%% | %10.0f %8.1f | %5.1f%%\n",
+               r->spec->name, r->batch, r->reps, (double)r->batch / r->step.median_s,
+               r->step_flops / r->step.median_s * 1e-9, (double)r->batch / r->floor.median_s,
+               r->step_flops / r->floor.median_s * 1e-9, r->floor_kind, 100.0 * r->floor.median_s / r->step.median_s,
+               (double)r->batch / r->limit_s, r->step_flops / r->limit_s * 1e-9, 100.0 * r->limit_s / r->step.median_s);
     }
     printf("\nWhere a step's time goes, medians in ms: the gradient (ae_model_gradient: forward, backward\n"
            "and copying the gradient out) against the same floor, and the rest of the step (clip check,\n"
@@ -508,6 +534,9 @@ static int write_json(const char *path, const result *res, size_t n, const optio
         json_timing(f, "step_floor", r->floor, (double)r->batch, r->step_flops);
         fprintf(f, ", \"step_floor_kind\": \"%s\", \"step_ratio\": %.4f,\n      ", r->floor_kind,
                 r->floor.median_s / r->step.median_s);
+        json_timing(f, "step_one_core", r->one_core, (double)r->batch, r->step_flops);
+        fprintf(f, ", \"limit_threads\": %d, \"step_limit_s\": %.9g, \"step_limit_ratio\": %.4f,\n      ",
+                g_blas_threads, r->limit_s, r->limit_s / r->step.median_s);
         json_timing(f, "gradient", r->gradient, (double)r->batch, r->step_flops);
         fprintf(f, ",\n      ");
         json_timing(f, "encode", r->encode, (double)r->batch, r->encode_flops);
@@ -526,6 +555,91 @@ static int write_json(const char *path, const result *res, size_t n, const optio
     }
     fprintf(f, "  ],\n  \"peak_rss_bytes\": %lld\n}\n", (long long)g_max_rss);
     return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---- regression guard ------------------------------------------------------------ */
+
+/* The number after `"key": ` inside [record, end), or NAN. */
+static double json_number(const char *record, const char *end, const char *key)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *at = strstr(record, pattern);
+    if (!at || at >= end)
+        return NAN;
+    return strtod(at + strlen(pattern), NULL);
+}
+
+/* Compare the ratios of this run with a baseline written by --json: for every model and batch
+ * both have, step and encode ratios against their floors (and the step's against the
+ * machine's limit, when the baseline has it) may not fall below baseline * (1 - tolerance).
+ * Returns the number of drops, or -1 if the file cannot be read or shares nothing. */
+static int check_baseline(const char *path, const result *res, size_t n, double tolerance)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            cap = 2 * cap + 8192;
+            char *grown = realloc(text, cap);
+            if (!grown) {
+                free(text), fclose(f);
+                return -1;
+            }
+            text = grown;
+        }
+        size_t got = fread(text + len, 1, 4096, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    text[len] = '\0';
+    printf("\nAgainst the baseline %s (a drop beyond %.0f%% of a baseline ratio fails)\n", path, 100.0 * tolerance);
+    printf("%-22s %5s %-12s | %9s %9s | %s\n", "model", "batch", "ratio", "baseline", "now", "");
+    static const char *const keys[] = {"step_ratio", "encode_ratio", "step_limit_ratio"};
+    int drops = 0, compared = 0;
+    const char *marker = "{\"model\": \"";
+    for (const char *rec = strstr(text, marker); rec; ) {
+        const char *next = strstr(rec + 1, marker);
+        const char *end = next ? next : text + len;
+        const char *name = rec + strlen(marker), *quote = strchr(name, '"');
+        double batch = json_number(rec, end, "batch");
+        for (size_t i = 0; quote && i < n; i++) {
+            const result *r = &res[i];
+            if (strlen(r->spec->name) != (size_t)(quote - name) || strncmp(r->spec->name, name, (size_t)(quote - name)) ||
+                (double)r->batch != batch)
+                continue;
+            const double now[] = {r->floor.median_s / r->step.median_s, r->encode_floor.median_s / r->encode.median_s,
+                                  r->limit_s / r->step.median_s};
+            for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+                double base = json_number(rec, end, keys[k]);
+                if (isnan(base))
+                    continue;
+                /* The limit's ratio is shown, not judged: a single-threaded floor gains most
+                 * when other jobs share the machine, so it swings beyond any fair tolerance. */
+                const int judged = k < 2, dropped = judged && now[k] < base * (1.0 - tolerance);
+                drops += dropped;
+                compared += judged;
+                printf("%-22s %5zu %-12s | %8.1f%% %8.1f%% | %s\n", r->spec->name, r->batch,
+                       k == 0 ? "step" : k == 1 ? "encode" : "step/limit", 100.0 * base, 100.0 * now[k],
+                       dropped ? "DROPPED" : judged ? "ok" : "(shown only)");
+            }
+        }
+        rec = next;
+    }
+    free(text);
+    if (!compared) {
+        fprintf(stderr, "bench_step: %s shares no model and batch with this run\n", path);
+        return -1;
+    }
+    printf("%d of %d ratios dropped\n", drops, compared);
+    return drops;
 }
 
 /* ---- arguments ------------------------------------------------------------------ */
@@ -601,14 +715,15 @@ static int parse_batches(options *o, const char *list)
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_step [--models LIST] [--batches LIST] [--reps N] [--min-reps N] [--warmup N]\n"
-                    "                  [--budget SECONDS] [--threads N] [--scaling] [--json FILE] [--profile N]\n");
+                    "                  [--budget SECONDS] [--threads N] [--scaling] [--json FILE] [--profile N]\n"
+                    "                  [--check BASELINE_JSON [--tolerance FRACTION]]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     static options o;
-    o.reps = 200, o.min_reps = 5, o.warmup = 3, o.budget = 3.0;
+    o.reps = 200, o.min_reps = 5, o.warmup = 3, o.budget = 3.0, o.tolerance = 0.15;
     int scaling = 0, batches_given = 0;
     const char *models = NULL;
     for (int i = 1; i < argc; i++) {
@@ -640,10 +755,15 @@ int main(int argc, char **argv)
             o.json_path = val;
         else if (strcmp(arg, "--profile") == 0)
             o.profile_steps = atoi(val);
+        else if (strcmp(arg, "--check") == 0)
+            o.check_path = val;
+        else if (strcmp(arg, "--tolerance") == 0)
+            o.tolerance = atof(val);
         else
             return usage();
     }
-    if (o.reps < 1 || o.min_reps < 1 || o.warmup < 0 || o.budget < 0 || o.threads < 0)
+    if (o.reps < 1 || o.min_reps < 1 || o.warmup < 0 || o.budget < 0 || o.threads < 0 || !(o.tolerance >= 0) ||
+        o.tolerance >= 1)
         return usage();
     if (o.min_reps > o.reps)
         o.min_reps = o.reps;
@@ -665,6 +785,7 @@ int main(int argc, char **argv)
     }
     if (o.threads > 0)
         openblas_set_num_threads(o.threads);
+    o.blas_threads = g_blas_threads = openblas_get_num_threads();
 #ifdef __GLIBC__
     /* A fixed threshold: large blocks always come from mmap and go back to the system when
      * freed, so each configuration's resident memory starts from the same place (glibc
@@ -708,6 +829,10 @@ int main(int argc, char **argv)
     printf("\nwhole run %.0f s; peak RSS of the process %.1f MiB\n", bench_now() - t_start, mib(g_max_rss));
     if (o.json_path && write_json(o.json_path, res, n_res, &o) != 0)
         rc = 1;
+    if (o.check_path) {
+        int checked = check_baseline(o.check_path, res, n_res, o.tolerance);
+        rc = checked < 0 ? 1 : checked > 0 ? 3 : rc;
+    }
     free(res);
     return rc;
 }
