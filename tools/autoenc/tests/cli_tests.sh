@@ -449,6 +449,13 @@ train_distributed)
             fail "$ranks processes: the weights differ from one process on the combined batches by $difference relative"
         echo "$ranks processes against one on the combined batches: $difference relative"
     done
+    # NPY files that are converted rather than mapped (float64, big-endian): the same rows,
+    # so the same weights bit for bit.
+    for dtype in f8 '>f4'; do
+        "$HELPER" npy conv.npy 203 12 "$dtype" || fail "helper $dtype"
+        run 0 mpi 2 "$AUTOENC" train conv.npy -o conv.aemodel --batch 8 "${settings[@]}" --distributed
+        "$HELPER" weights conv.aemodel dist2.aemodel 0 >/dev/null || fail "NPY $dtype: not the weights of float32 rows"
+    done
     # IDX, plain and gzip-compressed: each process seeks (or decompresses past) the rows
     # before its own. With one step per epoch (a batch holding every process's block) the
     # order of rows within the step changes nothing but float sums.
