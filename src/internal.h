@@ -397,6 +397,10 @@ bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float
 void ae_clamp_log_variance(float *stats, size_t n_rows, size_t k);
 /* Column sums of an n_rows x n_cols packed matrix into sums (overwrites). */
 void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums);
+/* out[i * ld_out + j] = u[i] * v[j] (+ out[...] when accumulate) for i < n_u, j < n_v: one
+ * row's weight gradient, the product sgemm would form with an inner dimension of 1. */
+void ae_outer_product(const float *u, size_t n_u, const float *v, size_t n_v, float *out, size_t ld_out,
+                      bool accumulate);
 /* Sum of squares in double. */
 double ae_sum_squares(const float *v, size_t n);
 void ae_scale(float *v, size_t n, float factor);

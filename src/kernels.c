@@ -512,3 +512,25 @@ bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float
 {
     return in_unit_range_kernel(v, n, offset, scale);
 }
+
+AE_VECTOR_CLONES
+static void outer_product_kernel(const float *u, size_t n_u, const float *v, size_t n_v, float *out,
+                                 size_t ld_out, bool accumulate)
+{
+    for (size_t i = 0; i < n_u; i++) {
+        float *row = out + i * ld_out;
+        const float ui = u[i];
+        if (accumulate)
+            for (size_t j = 0; j < n_v; j++)
+                row[j] += ui * v[j];
+        else
+            for (size_t j = 0; j < n_v; j++)
+                row[j] = ui * v[j];
+    }
+}
+
+void ae_outer_product(const float *u, size_t n_u, const float *v, size_t n_v, float *out, size_t ld_out,
+                      bool accumulate)
+{
+    outer_product_kernel(u, n_u, v, n_v, out, ld_out, accumulate);
+}

@@ -255,7 +255,14 @@ static int backward(ae_model *m, const float *x, size_t ld_x, size_t n_rows, boo
         const float *a_prev = l ? layer_output_seen(m, l - 1, step) : x;
         const int ld_prev = (int)(l ? L->n_in : ld_x), n_out = (int)L->n_out, n_in = (int)L->n_in;
         float *grad_w = m->grads + L->weight_offset, *w_l = m->params + L->weight_offset;
-        if (L->transposed) /* dV = A_prev^T delta for the mirror's V = W^T; written first */
+        /* One row: the products below have an inner dimension of 1, which sgemm pays for
+         * with a pass to scale C, packing and a call per layer; an outer product and sgemv
+         * do the same arithmetic directly (the streaming and online case). */
+        if (n_rows == 1 && L->transposed)
+            ae_outer_product(a_prev, L->n_in, delta, L->n_out, grad_w, L->n_out, false);
+        else if (n_rows == 1)
+            ae_outer_product(delta, L->n_out, a_prev, L->n_in, grad_w, L->n_in, L->shared_grad);
+        else if (L->transposed) /* dV = A_prev^T delta for the mirror's V = W^T; written first */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, (int)n_rows, 1.0f,
                         a_prev, ld_prev, delta, n_out, 0.0f, grad_w, n_out);
         else /* dW = delta^T A_prev, added to a tied decoder layer's share */
@@ -269,9 +276,14 @@ static int backward(ae_model *m, const float *x, size_t ld_x, size_t n_rows, boo
             break; /* no gradient with respect to the data */
         /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
          * layer l - 1's outputs */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, L->transposed ? CblasTrans : CblasNoTrans,
-                    (int)n_rows, n_in, n_out, 1.0f, delta, n_out, w_l, L->transposed ? n_out : n_in,
-                    0.0f, delta_prev, n_in);
+        if (n_rows == 1) /* delta_prev = W^T delta, W stored n_out x n_in (or V = W^T, n_in x n_out) */
+            cblas_sgemv(CblasRowMajor, L->transposed ? CblasNoTrans : CblasTrans,
+                        L->transposed ? n_in : n_out, L->transposed ? n_out : n_in, 1.0f, w_l,
+                        L->transposed ? n_out : n_in, delta, 1, 0.0f, delta_prev, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, L->transposed ? CblasTrans : CblasNoTrans,
+                        (int)n_rows, n_in, n_out, 1.0f, delta, n_out, w_l, L->transposed ? n_out : n_in,
+                        0.0f, delta_prev, n_in);
         const size_t below = l - 1, n_below = n_rows * L->n_in;
         if (variational_latent(m, below)) {
             /* delta is free now: it receives the latent layer's (linear) delta. */

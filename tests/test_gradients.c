@@ -300,6 +300,25 @@ static void test_gradient_matches_reference_on_a_deep_asymmetric_net(void **stat
     }
 }
 
+/* One row (online training) takes its own path: outer products and sgemv instead of
+ * sgemm with an inner dimension of 1; the same gradient, on plain and asymmetric nets. */
+static void test_gradient_matches_reference_for_a_single_row(void **state)
+{
+    (void)state;
+    const int hidden[] = {AE_ACT_RELU, AE_ACT_TANH, AE_ACT_ELU, AE_ACT_SIGMOID};
+    for (size_t k = 0; k < sizeof hidden / sizeof hidden[0]; k++) {
+        grad_case deep = {deep_encoder, 5, deep_decoder, 5, hidden[k], AE_ACT_LINEAR, AE_ACT_SIGMOID,
+                          k % 2 ? AE_LOSS_BCE : AE_LOSS_MSE, 1, 3, 0, 0, 0};
+        grad_case mirrored = {mirrored_encoder, 4, NULL, 0, hidden[k], AE_ACT_TANH, AE_ACT_LINEAR,
+                              AE_LOSS_MSE, 1, 0, 0, 0, 0};
+        char label[96];
+        snprintf(label, sizeof label, "one row, deep, hidden %s", act_name(hidden[k]));
+        check_case(&deep, 6000u + k, label);
+        snprintf(label, sizeof label, "one row, mirrored, hidden %s", act_name(hidden[k]));
+        check_case(&mirrored, 6100u + k, label);
+    }
+}
+
 /* BCE computed from the logits stays finite and exact when the output saturates
  * (|z| = 40: sigmoid(z) rounds to 0 or 1 in float, log(y) would be -Inf). */
 static void test_bce_loss_and_gradient_are_exact_for_saturated_logits(void **state)
@@ -501,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_gradient_matches_reference_for_every_latent_activation),
         cmocka_unit_test(test_gradient_matches_reference_for_every_output_activation_with_mse),
         cmocka_unit_test(test_gradient_matches_reference_on_a_deep_asymmetric_net),
+        cmocka_unit_test(test_gradient_matches_reference_for_a_single_row),
         cmocka_unit_test(test_bce_loss_and_gradient_are_exact_for_saturated_logits),
         cmocka_unit_test(test_leaky_relu_uses_the_configured_slope),
         cmocka_unit_test(test_elu_uses_the_configured_alpha),

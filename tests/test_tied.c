@@ -486,6 +486,24 @@ static void test_gradient_matches_reference_with_three_encoder_layers(void **sta
     check_depth(enc3, 4, 3000);
 }
 
+/* One row takes its own path (outer products written or added per use of a shared W, and
+ * sgemv through the transposed mirror): the same gradient. */
+static void test_gradient_matches_reference_for_a_single_row(void **state)
+{
+    (void)state;
+    const int hidden[] = {AE_ACT_TANH, AE_ACT_SIGMOID, AE_ACT_ELU};
+    for (size_t k = 0; k < ARRAY_LEN(hidden); k++)
+        for (size_t v = 0; v < ARRAY_LEN(output_variants); v++) {
+            tied_case c = {k % 2 ? enc2 : enc3, k % 2 ? 3 : 4, hidden[k], AE_ACT_LINEAR, output_variants[v][0],
+                           output_variants[v][1], 1, v % 2 ? 3 : 0};
+            char label[128];
+            snprintf(label, sizeof label, "one row, hidden %s, output %s, %s",
+                     ae_activation_name((ae_activation)hidden[k]),
+                     ae_activation_name((ae_activation)c.output), c.loss == AE_LOSS_BCE ? "bce" : "mse");
+            check_tied_case(&c, 5000u + 10u * k + v, label);
+        }
+}
+
 /* The tied gradient of a shared W is the plain model's gradient of the encoder layer's W
  * plus the transpose of its mirror's, for a plain model whose decoder holds the transposed
  * weights; biases have the same gradients. */
@@ -882,6 +900,7 @@ int main(void)
         cmocka_unit_test(test_gradient_matches_reference_with_one_encoder_layer),
         cmocka_unit_test(test_gradient_matches_reference_with_two_encoder_layers),
         cmocka_unit_test(test_gradient_matches_reference_with_three_encoder_layers),
+        cmocka_unit_test(test_gradient_matches_reference_for_a_single_row),
         cmocka_unit_test(test_shared_weight_gradient_is_the_sum_of_both_uses),
         cmocka_unit_test(test_sgd_step_moves_the_shared_weights_by_the_summed_gradient),
         cmocka_unit_test(test_create_ex_rejects_bad_flags_and_tied_decoders_that_do_not_mirror),
