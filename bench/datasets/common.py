@@ -68,6 +68,8 @@ class Context:
         # training rows (a stratified subset of Fashion-MNIST's 60,000) and epochs
         self.train_rows = getattr(args, "train_rows", None)
         self.epochs = getattr(args, "epochs", None)
+        self.resume = getattr(args, "resume", False)
+        self.oneclass_classes = getattr(args, "oneclass_classes", None)
         self.results = {}
         self.checks = []          # (stage, what, ok, detail)
         self.notes = []           # (stage, text)

@@ -52,7 +52,10 @@ def write(out, data):
     else:
         w("| commands | %s, side by side or one after the other as their start times say; their results "
           "merged by `--resume` |" % "; ".join(
-              "`%s` (%s: %s, started %s)" % (r["command"], ", ".join(r["stages"]), _hms(r["seconds"]), r["started"])
+              "`%s` (%s: %s, started %s)" % (
+                  r["command"], ", ".join((r["stages"] or ["collected the others' results"]) + (["one-class classes %s" % ", ".join(map(str, r["oneclass_classes"]))]
+                                                         if r.get("oneclass_classes") else [])),
+                  _hms(r["seconds"]), r["started"])
               for r in runs))
     w("| date | %s |" % info["date"])
     w("| machine | %s, %s cores, %s; %s, Linux %s |" % (info["cpu"], info["cores"], info["memory"], info["os"],

@@ -48,6 +48,9 @@ def parse_args(argv):
     p.add_argument("--epochs", type=int, default=None,
                    help="epochs of the reference-size models (recon, denoise, generate and the one-class "
                         "plain model; defaults 10, 10, 10 and 20); the one-class recipe keeps its 20")
+    p.add_argument("--oneclass-classes", default=None,
+                   help="comma-separated classes that this run trains in the one-class stage (with "
+                        "--resume: other runs do the rest side by side; a last --resume run collects them)")
     p.add_argument("--resume", action="store_true",
                    help="keep the stages already in OUT/results/results.json (skipping them) and merge this "
                         "run's stages into it; runs with --resume on different stages can go side by side")
@@ -68,6 +71,10 @@ def parse_args(argv):
         p.error("unknown stage(s): %s" % ", ".join(bad))
     if any(s in stages for s in ("features", "denoise")) and "recon" not in stages:
         p.error("features and denoise use the models of recon: add recon to --stages")
+    if args.oneclass_classes:
+        args.oneclass_classes = tuple(int(c) for c in args.oneclass_classes.split(","))
+        if not args.resume:
+            p.error("--oneclass-classes needs --resume (the classes' results are merged)")
     if args.quick and (args.train_rows or args.epochs):
         p.error("--train-rows and --epochs are for full runs (--quick has its own subsets)")
     args.stages = [s for s in STAGES if s in stages]
@@ -136,7 +143,8 @@ def main(argv=None):
         autoenc.version_string(), autoenc.library_path, "quick" if args.quick else "full", args.threads, ctx.out))
     info = common.machine_info(autoenc, ctx.torch)
     this_run = {"command": args.command, "stages": [], "started": info["date"], "threads": args.threads,
-                "load_average": info["load_average"], "pid": os.getpid()}
+                "load_average": info["load_average"], "pid": os.getpid(),
+                "oneclass_classes": list(args.oneclass_classes or [])}
     timings = {}
     failed = []
 
@@ -182,7 +190,8 @@ def main(argv=None):
             ctx.check(name, "the stage ran to the end", False, traceback.format_exc(limit=3).splitlines()[-1])
         timings[name] = time.time() - start
         ctx.log(name, "done in %.0f s" % timings[name])
-        this_run["stages"].append(name)
+        if name in ctx.results or name in failed:    # not a one-class run's share of the classes
+            this_run["stages"].append(name)
         checkpoint()       # an interrupted run keeps its finished stages (--resume goes on)
     if not args.stages:
         checkpoint()

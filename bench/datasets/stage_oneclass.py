@@ -8,6 +8,8 @@ PyTorch autoencoder, IsolationForest, OneClassSVM; the published figures of Deep
 SVDD, Deep SAD and GeoTrans with what could be verified of them. Then the experiments
 that led to the recipe, each a change of one thing, in the same run."""
 
+import os
+import pickle
 import warnings
 
 import numpy as np
@@ -141,7 +143,52 @@ def run(ctx):
     def clock(key, seconds):
         timing[key] = timing.get(key, 0.0) + seconds
 
+    # Each class's results go to results/oneclass_parts/ as it finishes: --resume takes them
+    # back, and runs side by side can share the classes (--oneclass-classes).
+    parts = os.path.join(ctx.fig_dir, "oneclass_parts")
+    os.makedirs(parts, exist_ok=True)
+    mine = classes if not getattr(ctx, "oneclass_classes", None) else \
+        tuple(c for c in classes if c in ctx.oneclass_classes)
+
+    def part_path(c):
+        return os.path.join(parts, "class%d.pkl" % c)
+
+    def save_part(c):
+        def of(d):
+            return {si: {c: v[c]} for si, v in d.items() if c in v}
+        part = {"methods": {k: {"label": m["label"], "description": m["description"], "auroc": of(m["auroc"])}
+                            for k, m in methods.items()},
+                "exps": {k: of(v) for k, v in exps.items()}, "roc": roc_data[c], "timing": class_timing[c],
+                "seeds": list(seeds), "quick": quick, "epochs": (epochs, plain_epochs)}
+        with open(part_path(c) + ".tmp", "wb") as f:
+            pickle.dump(part, f)
+        os.replace(part_path(c) + ".tmp", part_path(c))
+
+    def load_part(c):
+        if not ctx.resume or not os.path.exists(part_path(c)):
+            return False
+        with open(part_path(c), "rb") as f:
+            part = pickle.load(f)
+        if part["seeds"] != list(seeds) or part["quick"] != quick or part["epochs"] != (epochs, plain_epochs):
+            return False
+        for k, m in part["methods"].items():
+            dst = methods.setdefault(k, {"label": m["label"], "auroc": {}, "description": m["description"]})
+            for si, v in m["auroc"].items():
+                dst["auroc"].setdefault(si, {}).update(v)
+        for k, d in part["exps"].items():
+            for si, v in d.items():
+                exps.setdefault(k, {}).setdefault(si, {}).update(v)
+        roc_data[c] = part["roc"]
+        for k, v in part["timing"].items():
+            clock(k, v)
+        ctx.log(NAME, "class %d (%s): taken from %s" % (c, CLASS_NAMES[c], part_path(c)))
+        return True
+
+    class_timing = {}
     for c in classes:
+        if load_part(c) or c not in mine:
+            continue
+        before = dict(timing)
         labels = (y_test != c).astype(int)
         x_normal = x_train[y_train == c]
         roc_data[c] = {}
@@ -248,6 +295,14 @@ def run(ctx):
         ctx.log(NAME, "class %d (%s): recipe %.4f, reference %.4f, PCA %.4f" % (
             c, CLASS_NAMES[c], methods["lib_best"]["auroc"][0][c], methods["lib_plain"]["auroc"][0][c],
             methods["pca"]["auroc"][0][c]))
+        class_timing[c] = {k: v - before.get(k, 0.0) for k, v in timing.items()}
+        save_part(c)
+
+    missing = [c for c in classes if c not in roc_data]
+    if missing:
+        ctx.log(NAME, "classes %s are not done yet (another run's share): no results from this run; "
+                "run --resume --stages oneclass when they are" % ", ".join(map(str, missing)))
+        return
 
     res = _collect(ctx, methods, exps, classes, seeds, quick, plain_epochs)
     res["seconds"] = timing
