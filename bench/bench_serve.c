@@ -1,7 +1,9 @@
 /* Serving: T threads encoding single rows with one shared, trained model, as a server does
  * with one model and a thread per connection. Per thread count: throughput (calls per
  * second over all threads), the latency of one call (p50, p99 over every call of every
- * thread) and the library's allocations per call (through the allocation hook). Thread
+ * thread), the library's allocations per call (through the allocation hook) and the cores
+ * the process got (its CPU time over the wall time: on a shared machine the scheduler, not
+ * the library, may be what keeps T threads from T cores). Thread
  * counts run in rounds, the order reversed every round, so machine noise hits them alike;
  * the figures are medians over rounds.
  *
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define MAX_WIDTHS 16
@@ -74,7 +77,16 @@ static void *serve(void *raw)
 
 typedef struct measure {
     double calls_per_s, p50_s, p99_s, allocs_per_call;
+    double cores; /* the process's CPU time over the wall time: the cores it got */
 } measure;
+
+static double cpu_seconds(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + 1e-6 * (double)u.ru_utime.tv_usec + (double)u.ru_stime.tv_sec +
+           1e-6 * (double)u.ru_stime.tv_usec;
+}
 
 /* T threads serving for `seconds`. */
 static int run_threads(const ae_model *m, const float *x, size_t d, size_t rows, int n_threads, double seconds,
@@ -90,6 +102,7 @@ static int run_threads(const ae_model *m, const float *x, size_t d, size_t rows,
             return -1;
     }
     int64_t allocs0 = bench_alloc_get().n_allocs;
+    double cpu0 = cpu_seconds();
     double t0 = bench_now();
     atomic_store(&go, 1);
     while (bench_now() - t0 < seconds) {
@@ -100,6 +113,7 @@ static int run_threads(const ae_model *m, const float *x, size_t d, size_t rows,
     for (int t = 0; t < n_threads; t++)
         pthread_join(th[t], NULL);
     double wall = bench_now() - t0;
+    double cpu = cpu_seconds() - cpu0;
     int64_t allocs = bench_alloc_get().n_allocs - allocs0;
     size_t total = 0;
     int failures = 0;
@@ -116,6 +130,7 @@ static int run_threads(const ae_model *m, const float *x, size_t d, size_t rows,
     out->p50_s = bench_quantile(latency_buf, total, 0.50);
     out->p99_s = bench_quantile(latency_buf, total, 0.99);
     out->allocs_per_call = (double)allocs / (double)total;
+    out->cores = cpu / wall;
     return 0;
 }
 
@@ -225,8 +240,8 @@ int main(int argc, char **argv)
         fprintf(json, "{\n  \"benchmark\": \"bench_serve\",\n  \"library_version\": \"%s\",\n  \"openblas_threads\": %d,\n"
                       "  \"rows_per_call\": %zu,\n  \"results\": [\n",
                 ae_version_string(), openblas_get_num_threads(), rows);
-    printf("%-16s %7s | %12s %8s | %10s %10s | %8s\n", "model", "threads", "calls/s", "vs T=1", "p50 us", "p99 us",
-           "alloc/call");
+    printf("%-16s %7s | %12s %8s | %10s %10s | %8s | %6s %14s\n", "model", "threads", "calls/s", "vs T=1", "p50 us",
+           "p99 us", "alloc/call", "cores", "calls/CPU-s");
     int rc = 0, first_json = 1;
     for (size_t s = 0; s < n_specs && rc == 0; s++) {
         float *x = malloc(DATA_ROWS * specs[s].widths[0] * sizeof *x);
@@ -255,24 +270,27 @@ int main(int argc, char **argv)
             }
         double base = 0;
         for (size_t k = 0; k < n_counts && rc == 0; k++) {
-            double v[4][MAX_ROUNDS];
+            double v[5][MAX_ROUNDS];
             for (int r = 0; r < rounds; r++) {
                 v[0][r] = per[k][r].calls_per_s;
                 v[1][r] = per[k][r].p50_s;
                 v[2][r] = per[k][r].p99_s;
                 v[3][r] = per[k][r].allocs_per_call;
+                v[4][r] = per[k][r].cores;
             }
             measure med = {bench_median(v[0], (size_t)rounds), bench_median(v[1], (size_t)rounds),
-                           bench_median(v[2], (size_t)rounds), bench_median(v[3], (size_t)rounds)};
+                           bench_median(v[2], (size_t)rounds), bench_median(v[3], (size_t)rounds),
+                           bench_median(v[4], (size_t)rounds)};
             if (k == 0)
                 base = med.calls_per_s;
-            printf("%-16s %7zu | %12.0f %7.2fx | %10.2f %10.2f | %8.3f\n", specs[s].name, counts[k], med.calls_per_s,
-                   med.calls_per_s / base, 1e6 * med.p50_s, 1e6 * med.p99_s, med.allocs_per_call);
+            printf("%-16s %7zu | %12.0f %7.2fx | %10.2f %10.2f | %8.3f | %6.2f %14.0f\n", specs[s].name, counts[k],
+                   med.calls_per_s, med.calls_per_s / base, 1e6 * med.p50_s, 1e6 * med.p99_s, med.allocs_per_call,
+                   med.cores, med.calls_per_s / med.cores);
             if (json)
                 fprintf(json, "%s    {\"model\": \"%s\", \"threads\": %zu, \"calls_per_s\": %.6g, \"vs_first\": %.4f, "
-                              "\"p50_s\": %.6g, \"p99_s\": %.6g, \"allocs_per_call\": %.6g}",
+                              "\"p50_s\": %.6g, \"p99_s\": %.6g, \"allocs_per_call\": %.6g, \"cores\": %.4g}",
                         first_json ? "" : ",\n", specs[s].name, counts[k], med.calls_per_s, med.calls_per_s / base,
-                        med.p50_s, med.p99_s, med.allocs_per_call);
+                        med.p50_s, med.p99_s, med.allocs_per_call, med.cores);
             first_json = 0;
         }
         ae_model_free(m);
