@@ -604,7 +604,7 @@ static int check_baseline(const char *path, const result *res, size_t n, double 
     printf("%-22s %5s %-12s | %9s %9s | %s\n", "model", "batch", "ratio", "baseline", "now", "");
     static const char *const keys[] = {"step_ratio", "encode_ratio", "step_limit_ratio"};
     int drops = 0, compared = 0;
-    const char *marker = "{\"model\": \"";
+    const char *marker = "\"model\": \"";
     for (const char *rec = strstr(text, marker); rec; ) {
         const char *next = strstr(rec + 1, marker);
         const char *end = next ? next : text + len;
