@@ -437,7 +437,8 @@ train_distributed)
         launch+=(--allow-run-as-root --oversubscribe --mca btl self,vader,tcp
                  --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo -x OPENBLAS_NUM_THREADS=1)
     mpi() { local n=$1; shift; "${launch[@]}" -np "$n" "$@"; }
-    settings=(--widths 12,6,3 --epochs 3 --set shuffle=0 --threads 1 -q)
+    base=(--widths 12,6,3 --set shuffle=0 --threads 1 -q)
+    settings=("${base[@]}" --epochs 3)
     for ranks in 1 2 3; do
         "$HELPER" interleave rows.npy one$ranks.npy $ranks 8 || fail "helper interleave"
         run 0 "$AUTOENC" train one$ranks.npy -o one$ranks.aemodel --batch $((8 * ranks)) "${settings[@]}"
@@ -473,6 +474,33 @@ train_distributed)
         "${settings[@]}" --distributed --json
     grep -q '"final_val_loss": [0-9]' out.txt || { cat out.txt; fail "no validation loss"; }
     run 0 mpi 2 "$AUTOENC" train rows.npy -o p.aemodel --pretrain "${settings[@]}" --distributed
+    # Restart: 2 epochs, then 2 more from the saved model with its optimizer state, end with
+    # the weights of 4 epochs in one go (shuffling off: see docs/distributed.md).
+    run 0 mpi 2 "$AUTOENC" train rows.npy -o four.aemodel --batch 8 "${base[@]}" --epochs 4 --distributed
+    run 0 mpi 2 "$AUTOENC" train rows.npy -o two.aemodel --batch 8 "${base[@]}" --epochs 2 \
+        --save-optimizer --distributed
+    run 0 mpi 2 "$AUTOENC" train rows.npy -o resumed.aemodel --resume two.aemodel --epochs 2 \
+        --set shuffle=0 --threads 1 -q --distributed
+    "$HELPER" weights resumed.aemodel four.aemodel 0 >/dev/null ||
+        fail "2 + 2 epochs from the saved model differ from 4 epochs"
+    # A killed process ends the job (mpirun's doing): no hang, a non-zero status.
+    "${launch[@]}" -np 2 "$AUTOENC" train rows.npy -o killed.aemodel --batch 1 --epochs 1000000 \
+        --set shuffle=0 --threads 1 -q --distributed >out.txt 2>err.txt &
+    job=$!
+    victim=
+    for _ in $(seq 1 200); do
+        for pid in $(pgrep -f killed.aemodel); do
+            [ "$pid" != "$job" ] && tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null |
+                grep -qx OMPI_COMM_WORLD_RANK=1 && victim=$pid
+        done
+        [ -n "$victim" ] && break
+        sleep 0.1
+    done
+    [ -n "$victim" ] || { kill "$job"; fail "no rank 1 to kill"; }
+    kill -KILL "$victim"
+    for _ in $(seq 1 600); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$job" 2>/dev/null && { kill "$job"; fail "the job did not end within 60 s of a killed rank"; }
+    wait "$job" && fail "a job with a killed rank exited 0"
     # A NaN in the last row: the last process names it, the others stop with status 83.
     cp rows.npy nan.npy
     printf '\000\000\300\177' | dd of=nan.npy bs=1 seek=$(($(stat -c %s nan.npy) - 4)) conv=notrunc 2>/dev/null
