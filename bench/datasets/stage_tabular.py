@@ -51,9 +51,10 @@ def _tasks(quick):
     return tasks
 
 
-def _detectors(seed, n_features, n_train):
+def _detectors(seed, n_features, n_train, quick=False):
     def ae(xtr, xte):
-        det = autoenc.AnomalyDetector(epochs=300 if n_train > 100 else 500, batch_size=32, patience=20,
+        epochs = (300 if n_train > 100 else 500) if not quick else 60
+        det = autoenc.AnomalyDetector(epochs=epochs, batch_size=32, patience=20,
                                       validation_fraction=0.0, random_state=seed, n_threads=1)
         det.fit(xtr)
         return -det.score_samples(xte)
@@ -99,7 +100,7 @@ def run(ctx):
                 test_sizes.append(len(y))
                 scaler = StandardScaler().fit(x[tr])
                 xtr_s, xte_s = scaler.transform(x[tr]), scaler.transform(x[te])
-                for method, fn in _detectors(seed, x.shape[1], len(tr)).items():
+                for method, fn in _detectors(seed, x.shape[1], len(tr), ctx.quick).items():
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         if method == "libautoenc":   # scales the raw features itself
