@@ -102,7 +102,7 @@ def _readme_block(w, res):
         pm, _ = mean_std(plain["mean_per_seed"])
         w("> **Results on reference datasets.** [docs/results.md](docs/results.md) runs libautoenc against "
           "PCA, PyTorch and scikit-learn's detectors on Fashion-MNIST and scikit-learn's data sets with "
-          "one command (`cmake --build build --target results`, about 45 minutes on 2 cores): "
+          "one command (`cmake --build build --target results`): "
           "reconstruction, one-class anomaly detection, tabular anomaly detection, codes as features, "
           "denoising, variational generation and speed. On the standard one-class Fashion-MNIST protocol "
           "a dense autoencoder reaches a mean AUROC of %.3f with the recipe in "
@@ -408,5 +408,24 @@ def _reproduce(w, data):
     w("ctest --test-dir build -R results_quick_fashion         # the same as a test")
     w("~~~")
     w("")
+    runs = data.get("runs") or []
+    if runs:
+        w("This page came from:")
+        w("")
+        w("~~~sh")
+        for r in runs:
+            if len(runs) > 1 and r is runs[-1]:
+                w("wait")
+            w("AUTOENC_LIBRARY=build/src/libautoenc.so.0 %s%s" % (r["command"], " &" if len(runs) > 1 and r is not runs[-1] else ""))
+        w("~~~")
+        w("")
+        if any("--train-rows" in r["command"] or "--epochs" in r["command"] or "--threads" in r["command"]
+               for r in runs):
+            w("(a full run's `--out`, the folder written to, is left out of the commands). `--train-rows` and `--epochs` shrink "
+              "the reference-size models' training and `--threads 1` avoids two-thread waits on a loaded "
+              "machine, so that the run fitted its time on a machine shared with other builds; "
+              "`cmake --build build --target results` runs the unreduced design (all 60,000 images, "
+              "10 epochs, 20 for the one-class reference model, every core).")
+            w("")
     w("`--stages recon,oneclass,...` runs a subset, `--seeds N` sets the seeds where several are run, "
       "`--no-torch` leaves PyTorch out, `--report-only` rewrites this page from `results/results.json`.")
