@@ -125,6 +125,7 @@ class Context:
         path = self.fig_path(name)
         fig.savefig(path, dpi=100 if self.quick else 110, bbox_inches="tight", pad_inches=0.1)
         plt.close(fig)
+        shrink_png(path)
         self.figures.append(name)
         try:
             img = mpimg.imread(path)
@@ -135,6 +136,28 @@ class Context:
         except Exception as exc:  # noqa: BLE001 -- reported as a failed check
             ok, detail = False, "unreadable: %s" % exc
         self.check(stage, "figure %s is a picture with content" % name, ok, detail)
+
+
+def shrink_png(path):
+    """Rewrite a PNG with a palette of 256 colours when that makes it smaller (the figures
+    are line plots and grey images: a palette loses nothing visible and keeps each file
+    a few hundred kilobytes at most). Returns the size in bytes."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return os.path.getsize(path)
+    before = os.path.getsize(path)
+    with Image.open(path) as img:
+        if img.mode == "P":
+            return before
+        small = img.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    tmp = path + ".tmp.png"
+    small.save(tmp, optimize=True)
+    if os.path.getsize(tmp) < before:
+        os.replace(tmp, path)
+    else:
+        os.remove(tmp)
+    return os.path.getsize(path)
 
 
 class Timer:

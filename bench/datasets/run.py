@@ -196,6 +196,9 @@ def main(argv=None):
     if not args.stages:
         checkpoint()
     data = report.load(ctx.out)
+    for name in data["figures"]:     # also those of earlier runs merged by --resume
+        if os.path.exists(ctx.fig_path(name)):
+            common.shrink_png(ctx.fig_path(name))
     report.write(ctx.out, data)
     n_bad = sum(1 for c in ctx.checks if not c[2])
     print("\n%d checks, %d failed; %d figures; %.0f s in this run; report: %s" % (
