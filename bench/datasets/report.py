@@ -153,9 +153,14 @@ def _recon(w, r, data):
         row += " %.4f | %.3f | %.1f s |" % (pca[L]["mse"], pca[L]["bce"], pca[L]["seconds"])
         w(row)
     w("")
-    ratio = [pca[L]["mse"] / lib[L]["mse"] for L in sorted(lib)]
-    text = ("The autoencoder's test MSE is %.1f to %.1f times lower than PCA's with as many numbers per "
-            "image. " % (min(ratio), max(ratio)))
+    ratio = {L: pca[L]["mse"] / lib[L]["mse"] for L in sorted(lib)}
+    better = [L for L in ratio if ratio[L] > 1]
+    text = ("PCA's test MSE divided by the autoencoder's, with as many numbers per image: %s (above 1, "
+            "the autoencoder reconstructs better). " % ", ".join("%.2f at L=%d" % (ratio[L], L) for L in ratio))
+    if len(better) < len(ratio):
+        text += ("Where it is below 1 the autoencoder is undertrained for its size: %d epochs of %s images; "
+                 "the demo's 20 epochs on all 60,000 reach 0.0082 at L=64, below PCA. " % (
+                     r["epochs"], "{:,}".format(r["rows"])))
     if tch:
         d = [100 * (lib[L]["mse"] / tch[L]["mse"] - 1) for L in sorted(lib) if L in tch]
         text += ("Against PyTorch with the same architecture, optimizer and epochs, libautoenc's MSE differs "
