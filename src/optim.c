@@ -1,8 +1,16 @@
 /* Optimizers over the flat parameter buffer: global-norm clipping, weight decay on the
  * weights (the first n_weights parameters, never the biases), SGD with (Nesterov)
- * momentum, Adam and AdamW, with the update rules of torch.optim. */
+ * momentum, Adam and AdamW, with the update rules of torch.optim.
+ *
+ * One departure: a moment (SGD's momentum buffer, Adam's m and v) whose magnitude falls
+ * below FLT_MIN is stored as 0. The moments of weights whose gradient stays 0 (units that
+ * never fire) decay geometrically into subnormal floats, which x86 computes 10-100x slower,
+ * so long runs slowed 2-3x; flushing here, not through the FTZ/DAZ mode, leaves the
+ * caller's floating point environment alone. The update changes by less than 1e-30
+ * relative and stays bit-identical run to run. */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -84,6 +92,12 @@ int ae_optimizer_state_check(ae_model *err_model, int kind, uint64_t step, bool 
  * over the biases (without), so the loops have no branch. Each returns a sum that is 0
  * when all new values are finite and NaN otherwise.
  */
+/* A moment below the smallest normal float becomes 0 (see the top of this file). */
+static inline float flush_subnormal(float moment)
+{
+    return fabsf(moment) < FLT_MIN ? 0.0f : moment;
+}
+
 AE_VECTOR_CLONES
 static float sgd_span(const ae_settings *s, const float *p, float *g_then_new, float *buf,
                       size_t n, float wd)
@@ -93,7 +107,7 @@ static float sgd_span(const ae_settings *s, const float *p, float *g_then_new, f
     for (size_t i = 0; i < n; i++) {
         float grad = g_then_new[i] + wd * p[i];
         if (buf) {
-            buf[i] = mu * buf[i] + grad;
+            buf[i] = flush_subnormal(mu * buf[i] + grad);
             grad = s->nesterov ? grad + mu * buf[i] : buf[i];
         }
         float next = p[i] - lr * grad;
@@ -115,8 +129,8 @@ static float adam_span(const adam_coefficients *c, const float *p, float *g_then
     float finite_check = 0.0f;
     for (size_t i = 0; i < n; i++) {
         float grad = g_then_new[i] + l2 * p[i];
-        mo[i] = c->b1 * mo[i] + c->one_minus_b1 * grad;
-        ve[i] = c->b2 * ve[i] + c->one_minus_b2 * grad * grad;
+        mo[i] = flush_subnormal(c->b1 * mo[i] + c->one_minus_b1 * grad);
+        ve[i] = flush_subnormal(c->b2 * ve[i] + c->one_minus_b2 * grad * grad);
         float next = shrink * p[i] - c->step_size * mo[i] / (sqrtf(ve[i]) * c->inv_sqrt_correction2 + c->eps);
         g_then_new[i] = next;
         /* A squared gradient beyond float range makes ve infinite while the step stays finite;

@@ -714,6 +714,52 @@ static void test_set_optimizer_state_refuses_what_no_optimizer_could_hold(void *
     free(m0);
 }
 
+/* Moments that decay below FLT_MIN are stored as 0, never as subnormal floats (which x86
+ * computes 10-100x slower: long one-row runs slowed 2-3x). The crafted run: every moment
+ * starts just above FLT_MIN, the input is all zeros so the first layer's weight gradients are
+ * exactly 0, and a step's decay (0.9, 0.999, momentum 0.9) takes those moments below FLT_MIN. */
+static void test_moments_that_decay_below_flt_min_are_stored_as_zero(void **state)
+{
+    fixture *f = *state;
+    const size_t n = f->n_params;
+    size_t n_in, n_out;
+    assert_int_equal(ae_model_layer_info(f->model, 0, &n_out, &n_in, NULL), AE_OK);
+    const size_t first_layer = n_out * n_in; /* the flat layout starts with layer 0's weights */
+    float *x = calloc(f->n_rows * f->ld, sizeof *x), *m = malloc(n * sizeof *m), *v = malloc(n * sizeof *v);
+    assert_non_null(x);
+    assert_non_null(m);
+    assert_non_null(v);
+    static const int optimizers[] = {AE_OPT_ADAM, AE_OPT_ADAMW, AE_OPT_SGD, AE_OPT_SGD};
+    for (size_t o = 0; o < ARRAY_LEN(optimizers); o++) {
+        const int adam = optimizers[o] != AE_OPT_SGD;
+        test_set_param(f->model, AE_PARAM_OPTIMIZER, optimizers[o]);
+        test_set_param(f->model, AE_PARAM_MOMENTUM, adam ? 0.0 : 0.9);
+        test_set_param(f->model, AE_PARAM_NESTEROV, o == 3);
+        for (size_t i = 0; i < n; i++) {
+            m[i] = (i % 2 ? -1.0005f : 1.0005f) * FLT_MIN;
+            v[i] = 1.0005f * FLT_MIN;
+        }
+        assert_int_equal(ae_model_set_optimizer_state(f->model, adam ? 7 : 0, m, adam ? v : NULL, n), AE_OK);
+        for (int step = 0; step < 3; step++)
+            assert_int_equal(ae_model_train_batch(f->model, x, f->n_rows, f->ld, NULL), AE_OK);
+        uint64_t steps;
+        assert_int_equal(ae_model_get_optimizer_state(f->model, &steps, m, adam ? v : NULL, n), AE_OK);
+        for (size_t i = 0; i < n; i++) {
+            assert_false(fpclassify(m[i]) == FP_SUBNORMAL);
+            assert_false(adam && fpclassify(v[i]) == FP_SUBNORMAL);
+        }
+        for (size_t i = 0; i < first_layer; i++) { /* decayed without a gradient: flushed */
+            assert_true(m[i] == 0.0f);
+            assert_true(!adam || v[i] == 0.0f);
+        }
+        for (size_t i = first_layer; i < n; i++) /* the others got gradients and stay normal */
+            assert_true(m[i] != 0.0f);
+    }
+    free(x);
+    free(m);
+    free(v);
+}
+
 #define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -734,6 +780,7 @@ int main(void)
         TEST(test_adam_state_reads_back_as_torch_holds_it),
         TEST(test_adam_continues_from_a_state_set_from_outside),
         TEST(test_set_optimizer_state_refuses_what_no_optimizer_could_hold),
+        TEST(test_moments_that_decay_below_flt_min_are_stored_as_zero),
         TEST(test_train_batch_reports_the_loss_before_the_step),
         TEST(test_changing_the_optimizer_resets_its_state),
         TEST(test_reset_clears_the_optimizer_state),
