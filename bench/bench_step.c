@@ -9,7 +9,11 @@
  *   --models   comma-separated: reference (784-512-256-64), wide (4096-2048-1024-256),
  *              narrow (64-32-8), or encoder widths such as 784-1024-64; all mirrored,
  *              ReLU inside, linear latent, sigmoid output, BCE loss, Adam (lr 1e-3).
- *              Default: reference,wide,narrow.
+ *              Variants of the reference model: denoising (Gaussian noise 0.1), dropout
+ *              (hidden 0.2), tied (tied weights), variational, sparse (sigmoid latent, KL
+ *              sparsity penalty 0.1), or VARIANT:WIDTHS (e.g. tied:64-32-8); each is timed
+ *              against the plain model of its widths, interleaved in the same loop.
+ *              --models variants is all five. Default: reference,wide,narrow.
  *   --batches  comma-separated batch sizes. Default: 1,64,256,1024.
  *   --reps     most repetitions per configuration (default 200); fewer are run when a
  *              repetition is slow, so that one configuration takes about --budget
@@ -53,10 +57,18 @@
 #define MAX_MODELS 32
 #define MAX_BATCHES 16
 
+typedef enum variant {
+    VARIANT_PLAIN, VARIANT_DENOISING, VARIANT_DROPOUT, VARIANT_TIED, VARIANT_VARIATIONAL, VARIANT_SPARSE
+} variant;
+
+static const char *const variant_names[] = {"plain", "denoising", "dropout", "tied", "variational", "sparse"};
+#define N_VARIANTS (sizeof variant_names / sizeof *variant_names)
+
 typedef struct model_spec {
     char name[64];
     size_t widths[MAX_WIDTHS]; /* encoder widths; the decoder mirrors them */
     size_t n_widths;
+    variant kind;
 } model_spec;
 
 typedef struct options {
@@ -83,6 +95,7 @@ typedef struct result {
     timing one_core; /* the step's GEMMs with OpenBLAS on one thread */
     double limit_s;  /* one_core's median divided by the threads: the machine's limit */
     timing gradient; /* ae_model_gradient: forward and backward, no update (plus copying the gradient out) */
+    timing plain_step; /* a variant's plain twin (same widths), timed in the same loop */
     const char *floor_kind, *encode_floor_kind;
     double loss_first, loss_last;
     int64_t lib_model_bytes, lib_step_peak_bytes, lib_encode_peak_bytes;
@@ -232,6 +245,37 @@ static int fail(const char *what, const ae_model *m)
     return -1;
 }
 
+/* The benchmark's model of @p spec's widths as @p kind. */
+static int make_model(const model_spec *spec, variant kind, const options *o, ae_model **out)
+{
+    unsigned flags = kind == VARIANT_TIED ? AE_ARCH_TIED_WEIGHTS : kind == VARIANT_VARIATIONAL ? AE_ARCH_VARIATIONAL : 0;
+    ae_model *m = NULL;
+    if (ae_model_create_ex(&m, spec->widths, spec->n_widths, NULL, 0, flags) != AE_OK)
+        return fail("create", NULL);
+    int status = AE_OK;
+    if (status == AE_OK && kind == VARIANT_DENOISING)
+        status = ae_model_set_param(m, AE_PARAM_NOISE, AE_NOISE_GAUSSIAN);
+    if (status == AE_OK && kind == VARIANT_DENOISING)
+        status = ae_model_set_param(m, AE_PARAM_NOISE_LEVEL, 0.1);
+    if (status == AE_OK && kind == VARIANT_DROPOUT)
+        status = ae_model_set_param(m, AE_PARAM_DROPOUT_HIDDEN, 0.2);
+    if (status == AE_OK && kind == VARIANT_SPARSE)
+        status = ae_model_set_param(m, AE_PARAM_LATENT_ACTIVATION, AE_ACT_SIGMOID);
+    if (status == AE_OK && kind == VARIANT_SPARSE)
+        status = ae_model_set_param(m, AE_PARAM_SPARSITY_WEIGHT, 0.1);
+    if (status != AE_OK || ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID) != AE_OK ||
+        ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE) != AE_OK ||
+        ae_model_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_ADAM) != AE_OK ||
+        ae_model_set_param(m, AE_PARAM_LEARNING_RATE, 1e-3) != AE_OK ||
+        (o->threads > 0 && ae_model_set_param(m, AE_PARAM_THREADS, o->threads) != AE_OK)) {
+        fail("set_param", m);
+        ae_model_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
 static int run_config(const model_spec *spec, size_t batch, const options *o, result *r)
 {
     memset(r, 0, sizeof *r);
@@ -251,15 +295,11 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     int64_t lib_base = bench_alloc_get().current_bytes;
     bench_alloc_reset_peak();
 
-    ae_model *m = NULL;
-    if (ae_model_create(&m, spec->widths, spec->n_widths, NULL, 0) != AE_OK)
-        return free(x), fail("create", NULL);
-    if (ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID) != AE_OK ||
-        ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE) != AE_OK ||
-        ae_model_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_ADAM) != AE_OK ||
-        ae_model_set_param(m, AE_PARAM_LEARNING_RATE, 1e-3) != AE_OK ||
-        (o->threads > 0 && ae_model_set_param(m, AE_PARAM_THREADS, o->threads) != AE_OK))
-        return ae_model_free(m), free(x), fail("set_param", m);
+    ae_model *m = NULL, *plain = NULL;
+    if (make_model(spec, spec->kind, o, &m) != 0)
+        return free(x), -1;
+    if (spec->kind != VARIANT_PLAIN && make_model(spec, VARIANT_PLAIN, o, &plain) != 0)
+        return ae_model_free(m), free(x), -1;
     size_t latent = ae_model_latent_dim(m);
     float *z = malloc(batch * latent * sizeof *z);
     if (!z)
@@ -269,7 +309,11 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     for (int w = 0; w < o->warmup && status == AE_OK; w++)
         status = ae_model_train_batch(m, x, batch, d, w ? NULL : &r->loss_first);
     if (status != AE_OK)
-        return free(z), ae_model_free(m), free(x), fail("train_batch", m);
+        return free(z), ae_model_free(plain), ae_model_free(m), free(x), fail("train_batch", m);
+    for (int w = 0; plain && w < (o->warmup > 0 ? o->warmup : 1) && status == AE_OK; w++)
+        status = ae_model_train_batch(plain, x, batch, d, NULL);
+    if (status != AE_OK)
+        return free(z), ae_model_free(plain), ae_model_free(m), free(x), fail("train_batch", plain);
     r->lib_model_bytes = bench_alloc_get().current_bytes - lib_base;
     r->lib_step_peak_bytes = bench_alloc_get().peak_bytes - lib_base;
     bench_alloc_reset_peak();
@@ -321,7 +365,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
 
     size_t n_params = ae_model_param_count(m);
     float *gradient = malloc(n_params * sizeof *gradient);
-    double *t = malloc(7 * (size_t)reps * sizeof *t);
+    double *t = malloc(8 * (size_t)reps * sizeof *t);
     if (!gradient) {
         free(t);
         t = NULL;
@@ -331,7 +375,8 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         return free(z), ae_model_free(m), free(x), fail("out of memory", NULL);
     }
     double *t_step = t, *t_floor = t + reps, *t_blas2 = t + 2 * reps, *t_enc = t + 3 * reps,
-           *t_enc_floor = t + 4 * reps, *t_grad = t + 5 * reps, *t_one_core = t + 6 * reps;
+           *t_enc_floor = t + 4 * reps, *t_grad = t + 5 * reps, *t_one_core = t + 6 * reps,
+           *t_plain = t + 7 * reps;
     int64_t step_allocs = 0, encode_allocs = 0;
     /* Floor and library alternate which goes first, so neither always finds the caches
      * warmed (or flushed) by the other. */
@@ -365,6 +410,14 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
                 if (status == AE_OK)
                     status = ae_model_gradient(m, x, batch, d, gradient, n_params, NULL);
                 t_grad[rep] = bench_now() - a;
+                /* A variant's plain twin right after it, on the same batch. */
+                if (plain && status == AE_OK) {
+                    a = bench_now();
+                    status = ae_model_train_batch(plain, x, batch, d, NULL);
+                    t_plain[rep] = bench_now() - a;
+                    if (status != AE_OK)
+                        fail("train_batch (plain twin)", plain);
+                }
             }
         }
         for (int turn = 0; turn < 2 && status == AE_OK; turn++) {
@@ -386,6 +439,8 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     } else {
         r->step = summarize(t_step, (size_t)reps);
         r->gradient = summarize(t_grad, (size_t)reps);
+        if (plain)
+            r->plain_step = summarize(t_plain, (size_t)reps);
         r->floor = summarize(t_floor, (size_t)reps);
         r->floor_kind = "sgemm";
         r->one_core = summarize(t_one_core, (size_t)reps);
@@ -409,6 +464,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     free(gradient);
     floor_free(&f);
     free(z);
+    ae_model_free(plain);
     ae_model_free(m);
     free(x);
     return status == AE_OK ? 0 : -1;
@@ -475,6 +531,22 @@ static void print_tables(const result *res, size_t n)
                100.0 * r->floor.median_s / r->gradient.median_s,
                1e3 * (r->step.median_s - r->gradient.median_s));
     }
+    int any_variant = 0;
+    for (size_t i = 0; i < n; i++)
+        any_variant |= res[i].spec->kind != VARIANT_PLAIN;
+    if (any_variant) {
+        printf("\nVariants against the plain model of the same widths, timed in the same loop (medians);\n"
+               "ratio = plain step time / variant step time\n");
+        printf("%-22s %5s | %9s %9s | %6s | %10s\n", "model", "batch", "step ms", "plain ms", "ratio", "samples/s");
+        for (size_t i = 0; i < n; i++) {
+            const result *r = &res[i];
+            if (r->spec->kind == VARIANT_PLAIN)
+                continue;
+            printf("%-22s %5zu | %9.3f %9.3f | %5.1f%% | %10.0f\n", r->spec->name, r->batch, 1e3 * r->step.median_s,
+                   1e3 * r->plain_step.median_s, 100.0 * r->plain_step.median_s / r->step.median_s,
+                   (double)r->batch / r->step.median_s);
+        }
+    }
     printf("\nEncode, medians\n");
     printf("%-22s %5s | %10s %8s | %10s %8s %-6s | %6s\n", "model", "batch", "samples/s", "GFLOP/s",
            "floor s/s", "GFLOP/s", "by", "ratio");
@@ -539,6 +611,11 @@ static int write_json(const char *path, const result *res, size_t n, const optio
                 g_blas_threads, r->limit_s, r->limit_s / r->step.median_s);
         json_timing(f, "gradient", r->gradient, (double)r->batch, r->step_flops);
         fprintf(f, ",\n      ");
+        if (r->spec->kind != VARIANT_PLAIN) {
+            fprintf(f, "\"variant\": \"%s\", ", variant_names[r->spec->kind]);
+            json_timing(f, "plain_step", r->plain_step, (double)r->batch, r->step_flops);
+            fprintf(f, ", \"step_vs_plain\": %.4f,\n      ", r->plain_step.median_s / r->step.median_s);
+        }
         json_timing(f, "encode", r->encode, (double)r->batch, r->encode_flops);
         fprintf(f, ",\n      ");
         json_timing(f, "encode_floor", r->encode_floor, (double)r->batch, r->encode_flops);
@@ -663,7 +740,7 @@ static int parse_widths(const char *text, model_spec *spec)
     return spec->n_widths >= 2 ? 0 : -1;
 }
 
-static int add_model(options *o, const char *name, const char *widths)
+static int add_variant(options *o, const char *name, const char *widths, variant kind)
 {
     if (o->n_models == MAX_MODELS)
         return -1;
@@ -671,8 +748,14 @@ static int add_model(options *o, const char *name, const char *widths)
     if (parse_widths(widths, spec) != 0)
         return -1;
     snprintf(spec->name, sizeof spec->name, "%s", name);
+    spec->kind = kind;
     o->n_models++;
     return 0;
+}
+
+static int add_model(options *o, const char *name, const char *widths)
+{
+    return add_variant(o, name, widths, VARIANT_PLAIN);
 }
 
 static int parse_models(options *o, const char *list)
@@ -681,7 +764,19 @@ static int parse_models(options *o, const char *list)
     snprintf(buf, sizeof buf, "%s", list);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         int rc;
-        if (strcmp(tok, "reference") == 0)
+        char *colon = strchr(tok, ':');
+        size_t kind = 1;
+        while (kind < N_VARIANTS && (colon ? strncmp(tok, variant_names[kind], (size_t)(colon - tok)) != 0 ||
+                                                 strlen(variant_names[kind]) != (size_t)(colon - tok)
+                                           : strcmp(tok, variant_names[kind]) != 0))
+            kind++;
+        if (strcmp(tok, "variants") == 0) {
+            rc = 0;
+            for (size_t k = 1; k < N_VARIANTS && rc == 0; k++)
+                rc = add_variant(o, variant_names[k], "784-512-256-64", (variant)k);
+        } else if (kind < N_VARIANTS)
+            rc = add_variant(o, tok, colon ? colon + 1 : "784-512-256-64", (variant)kind);
+        else if (strcmp(tok, "reference") == 0)
             rc = add_model(o, "reference", "784-512-256-64");
         else if (strcmp(tok, "wide") == 0)
             rc = add_model(o, "wide", "4096-2048-1024-256");
