@@ -67,9 +67,17 @@ if(TARGET autoenc_cli)
 elseif(AE_BUILD_TOOLS AND EXISTS ${PROJECT_SOURCE_DIR}/tools/autoenc/CMakeLists.txt)
   list(APPEND _ae_deb_problems "tools/autoenc is built but defines no target autoenc_cli for autoenc-tools")
 endif()
+# libautoenc_mpi (built when Open MPI is found) gets its own pair, so that the core's
+# packages never pull in Open MPI: libautoenc-mpi0 and libautoenc-mpi-dev. The tool
+# links it then (train --distributed), so autoenc-tools depends on libautoenc-mpi0.
+if(TARGET autoenc_mpi)
+  list(APPEND AE_DEB_COMPONENTS mpi mpi_development)
+endif()
 set(_ae_pkg_runtime libautoenc${PROJECT_VERSION_MAJOR})
 set(_ae_pkg_development libautoenc-dev)
 set(_ae_pkg_tools autoenc-tools)
+set(_ae_pkg_mpi libautoenc-mpi${PROJECT_VERSION_MAJOR})
+set(_ae_pkg_mpi_development libautoenc-mpi-dev)
 foreach(_ae_comp IN LISTS AE_DEB_COMPONENTS)
   install(FILES ${_ae_deb}/copyright ${PROJECT_BINARY_DIR}/debian/changelog.Debian.gz
     DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${_ae_pkg_${_ae_comp}}
@@ -124,6 +132,32 @@ else()
   list(APPEND _ae_deb_problems "no symbols file cmake/debian/${_ae_pkg_runtime}.symbols")
 endif()
 
+# The symbols file of libautoenc-mpi0: every function the header declares, dated like
+# the core's. A declared function the file lacks, or a dated one the header dropped,
+# stops cpack (the MPI library exports exactly the header's ae_mpi_ functions).
+if(TARGET autoenc_mpi)
+  set(_ae_mpi_symbols_file ${_ae_deb}/${_ae_pkg_mpi}.symbols)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_ae_mpi_symbols_file}
+    ${PROJECT_SOURCE_DIR}/include/autoenc_mpi.h)
+  file(STRINGS ${PROJECT_SOURCE_DIR}/include/autoenc_mpi.h _ae_mpi_declared
+    REGEX "^AE_MPI_API .*[ *]ae_mpi_[a-z_]+\\(")
+  list(TRANSFORM _ae_mpi_declared REPLACE "^.*[ *](ae_mpi_[a-z_]+)\\(.*$" "\\1")
+  set(_ae_mpi_dated "")
+  if(EXISTS ${_ae_mpi_symbols_file})
+    file(STRINGS ${_ae_mpi_symbols_file} _ae_mpi_dated REGEX "^ ae_mpi_")
+    list(TRANSFORM _ae_mpi_dated REPLACE "^ ([^@]+)@.*$" "\\1")
+  endif()
+  list(SORT _ae_mpi_declared)
+  list(SORT _ae_mpi_dated)
+  if(NOT _ae_mpi_declared STREQUAL _ae_mpi_dated)
+    list(APPEND _ae_deb_problems "cmake/debian/${_ae_pkg_mpi}.symbols does not list exactly \
+the functions of include/autoenc_mpi.h (add new ones dated ${PROJECT_VERSION})")
+  endif()
+  if(EXISTS ${_ae_mpi_symbols_file}) # CPack takes a control file by its own name
+    configure_file(${_ae_mpi_symbols_file} ${PROJECT_BINARY_DIR}/debian/mpi/symbols COPYONLY)
+  endif()
+endif()
+
 # CPack: one package per component, installed to /usr, binaries stripped.
 set(CPACK_PACKAGE_NAME libautoenc)
 set(CPACK_PACKAGE_VENDOR "libautoenc maintainers")
@@ -140,7 +174,8 @@ set(CPACK_POST_BUILD_SCRIPTS ${_ae_deb}/finish-deb.cmake)
 # Read at cpack time by the three scripts above.
 set(CPACK_AE_DEB_PROBLEMS "${_ae_deb_problems}")
 set(CPACK_AE_STRIP "${CMAKE_STRIP}")
-set(CPACK_AE_MULTIARCH "${_ae_pkg_runtime}=same;${_ae_pkg_development}=same;${_ae_pkg_tools}=foreign")
+set(CPACK_AE_MULTIARCH "${_ae_pkg_runtime}=same;${_ae_pkg_development}=same;${_ae_pkg_tools}=foreign;\
+${_ae_pkg_mpi}=same;${_ae_pkg_mpi_development}=same")
 
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT) # <package>_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_RELEASE ${_ae_deb_revision})
@@ -150,9 +185,14 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
-# dpkg-shlibdeps finds libautoenc.so.0 for the tool here (it has no package yet to look in).
+# dpkg-shlibdeps finds libautoenc.so.0 (and libautoenc_mpi.so.0) for the tool here (they
+# have no package yet to look in).
 get_target_property(_ae_library_dir autoenc BINARY_DIR)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${_ae_library_dir})
+if(TARGET autoenc_mpi)
+  get_target_property(_ae_mpi_library_dir autoenc_mpi BINARY_DIR)
+  list(APPEND CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${_ae_mpi_library_dir})
+endif()
 
 set(_ae_about "libautoenc trains and runs deep stacked autoencoders: dense encoder and
 decoder layers of any depth, computed with cblas_sgemm (OpenBLAS). It covers
@@ -167,7 +207,7 @@ set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "deep stacked autoencoders on OpenBLAS - sh
 ${_ae_about}
 .
 This package contains the shared library.")
-set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON) # only the runtime package holds a library
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON) # only the two library packages hold a library
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/debian/symbols ${_ae_deb}/triggers)
 
@@ -189,11 +229,42 @@ set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME ${_ae_pkg_tools})
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION science)
 # dpkg-shlibdeps finds no package for libautoenc.so.0 yet: the library the tool was built with.
 set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${_ae_pkg_runtime} (>= ${PROJECT_VERSION})")
+if(TARGET autoenc_mpi)
+  string(APPEND CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS ", ${_ae_pkg_mpi} (>= ${PROJECT_VERSION})")
+endif()
 set(CPACK_DEBIAN_TOOLS_DESCRIPTION "deep stacked autoencoders on OpenBLAS - command-line tool
 ${_ae_about}
 .
 This package contains the autoenc command-line tool and its manual page:
 train a model on NPY, IDX or CSV data, then encode, decode, reconstruct,
 score and detect anomalies, sample and interpolate, from the shell.")
+
+if(TARGET autoenc_mpi)
+  set(CPACK_DEBIAN_MPI_PACKAGE_NAME ${_ae_pkg_mpi})
+  set(CPACK_DEBIAN_MPI_PACKAGE_SECTION libs)
+  # dpkg-shlibdeps gives libopenmpi3 and libc6; libautoenc0 it cannot find in a package yet.
+  set(CPACK_DEBIAN_MPI_PACKAGE_DEPENDS "${_ae_pkg_runtime} (>= ${PROJECT_VERSION})")
+  set(CPACK_DEBIAN_MPI_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/debian/mpi/symbols ${_ae_deb}/triggers)
+  set(CPACK_DEBIAN_MPI_DESCRIPTION "deep stacked autoencoders on OpenBLAS - MPI training library
+${_ae_about}
+.
+This package contains libautoenc_mpi, which trains one model over the
+processes of an MPI job (Open MPI): data-parallel, gradients averaged with
+non-blocking allreduces overlapped with the backward pass, every decision
+taken from global figures.")
+
+  set(CPACK_DEBIAN_MPI_DEVELOPMENT_PACKAGE_NAME ${_ae_pkg_mpi_development})
+  set(CPACK_DEBIAN_MPI_DEVELOPMENT_PACKAGE_SECTION libdevel)
+  set(CPACK_DEBIAN_MPI_DEVELOPMENT_PACKAGE_SHLIBDEPS OFF)
+  set(CPACK_DEBIAN_MPI_DEVELOPMENT_PACKAGE_DEPENDS
+    "${_ae_pkg_mpi} (= ${PROJECT_VERSION}-${_ae_deb_revision}), \
+${_ae_pkg_development} (= ${PROJECT_VERSION}-${_ae_deb_revision}), libopenmpi-dev")
+  set(CPACK_DEBIAN_MPI_DEVELOPMENT_DESCRIPTION "deep stacked autoencoders on OpenBLAS - MPI development files
+${_ae_about}
+.
+This package contains the header autoenc_mpi.h, the pkg-config file
+autoenc_mpi.pc and the CMake package (find_package(autoenc_mpi), target
+autoenc::autoenc_mpi) of libautoenc_mpi.")
+endif()
 
 include(CPack)

@@ -116,7 +116,8 @@ int cli_dist_start(cli_dist *d)
     (void)d;
     return cli_fail(CLI_EX_USAGE,
                     "--distributed: this autoenc was built without MPI (libautoenc_mpi); "
-                    "install Open MPI (openmpi-bin, libopenmpi-dev) and build again");
+                    "build it with Open MPI installed (openmpi-bin, libopenmpi-dev) and "
+                    "AE_TOOL_MPI ON, the default");
 }
 
 void cli_dist_end(cli_dist *d) { d->on = 0; }
