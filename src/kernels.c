@@ -235,6 +235,57 @@ static double bce_row(float *restrict y, const float *restrict t, const float *r
     return sum;
 }
 
+/* Widest row the whole-block BCE path takes: its bias pattern (the bias repeated over
+ * lcm(width, LOSS_LANES) values) then fits in 8 KiB of stack. */
+enum { BCE_BLOCK_MAX_WIDTH = 128 };
+
+/* BCE with its gradient over n values of rows stored back to back, in chunks of LOSS_LANES
+ * across row boundaries: a narrow row (30 wide) otherwise costs a call, a partial chunk and
+ * its copies per row. bias_pattern holds the bias of each value's column for `period`
+ * values (a multiple of LOSS_LANES), from the first value on. Each element's arithmetic is
+ * bce_element's, so outputs and gradients are bit-identical to the row loop's; only the
+ * loss is summed in another order. */
+AE_VECTOR_CLONES
+static double bce_block(float *restrict y, const float *restrict t, const float *restrict bias_pattern,
+                        size_t period, float *restrict d, float grad_scale, size_t n)
+{
+    /* Lanes in double: they run over the whole block, not a row. */
+    double lane[LOSS_LANES] = {0};
+    const size_t full = n - n % LOSS_LANES, n_tail = n - full;
+    double sum = 0.0;
+    size_t at = 0; /* where chunk j starts in the pattern */
+    for (size_t j = 0; j < full; j += LOSS_LANES) {
+        const float *chunk_bias = bias_pattern + at;
+        for (size_t k = 0; k < LOSS_LANES; k++)
+            lane[k] += (double)bce_element(y + j, t + j, chunk_bias, d + j, grad_scale, k);
+        at = at + LOSS_LANES == period ? 0 : at + LOSS_LANES;
+    }
+    if (n_tail) {
+        float tail_y[LOSS_LANES] = {0}, tail_t[LOSS_LANES] = {0}, tail_d[LOSS_LANES], tail_loss[LOSS_LANES];
+        memcpy(tail_y, y + full, n_tail * sizeof *y);
+        memcpy(tail_t, t + full, n_tail * sizeof *t);
+        for (size_t k = 0; k < LOSS_LANES; k++)
+            tail_loss[k] = bce_element(tail_y, tail_t, bias_pattern + at, tail_d, grad_scale, k);
+        memcpy(y + full, tail_y, n_tail * sizeof *y);
+        memcpy(d + full, tail_d, n_tail * sizeof *d);
+        for (size_t k = 0; k < n_tail; k++)
+            sum += (double)tail_loss[k];
+    }
+    for (size_t k = 0; k < LOSS_LANES; k++)
+        sum += lane[k];
+    return sum;
+}
+
+static size_t greatest_common_divisor(size_t a, size_t b)
+{
+    while (b) {
+        size_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
+
 AE_VECTOR_CLONES
 static double mse_row(float *y, const float *t, const float *bias, float *d, float grad_scale,
                       size_t n, int activation, float slope, float alpha)
@@ -258,6 +309,16 @@ double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, co
                       double *row_loss)
 {
     double total = 0.0;
+    /* A training pass over narrow rows stored back to back: one block, not a loop of rows
+     * (rows whose width is a multiple of LOSS_LANES gain nothing from it). */
+    const size_t period = n_out / greatest_common_divisor(n_out, LOSS_LANES) * LOSS_LANES;
+    if (loss == AE_LOSS_BCE && delta && !row_loss && ld_out == n_out && ld_target == n_out &&
+        n_out % LOSS_LANES != 0 && n_out <= BCE_BLOCK_MAX_WIDTH && n_rows * n_out >= 4 * period) {
+        float bias_pattern[BCE_BLOCK_MAX_WIDTH * LOSS_LANES];
+        for (size_t i = 0; i < period; i++)
+            bias_pattern[i] = bias[i % n_out];
+        return bce_block(out, target, bias_pattern, period, delta, grad_scale, n_rows * n_out);
+    }
     for (size_t i = 0; i < n_rows; i++) {
         float *y = out + i * ld_out;
         const float *t = target + i * ld_target;

@@ -506,10 +506,61 @@ static void test_bias_gradients_keep_their_precision_over_large_batches(void **s
     }
 }
 
+/* A BCE training pass over narrow rows stored back to back runs the output layer as one
+ * block across row boundaries; rows with a leading dimension beyond their width go row by
+ * row. Both must give the same gradient bit for bit (the same arithmetic per element) and
+ * the loss to float precision (only its summation order differs), for widths that leave a
+ * partial chunk of 16. */
+static void test_bce_gradient_of_a_contiguous_batch_matches_the_row_by_row_one(void **state)
+{
+    (void)state;
+    static const size_t dims[] = {30, 7, 100, 33};
+    for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) {
+        const size_t d = dims[c], n = 257, ld = d + 3;
+        const size_t widths[] = {d, 5, 3};
+        ae_model *m = test_create_model(widths, 3, NULL, 0);
+        test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+        test_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
+        const size_t n_params = ae_model_param_count(m);
+        test_rng rng;
+        test_rng_seed(&rng, 4200 + c);
+        float *x = test_random_matrix(&rng, n, d, d, 0.0f, 1.0f);
+        float *strided = malloc(n * ld * sizeof *strided);
+        float *g_block = malloc(n_params * sizeof *g_block), *g_rows = malloc(n_params * sizeof *g_rows);
+        assert_non_null(x);
+        assert_non_null(strided);
+        assert_non_null(g_block);
+        assert_non_null(g_rows);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < ld; j++)
+                strided[i * ld + j] = j < d ? x[i * d + j] : 0.5f;
+        double loss_block = 0.0, loss_rows = 0.0;
+        assert_int_equal(ae_model_gradient(m, x, n, d, g_block, n_params, &loss_block), AE_OK);
+        assert_int_equal(ae_model_gradient(m, strided, n, ld, g_rows, n_params, &loss_rows), AE_OK);
+        assert_memory_equal(g_block, g_rows, n_params * sizeof *g_block);
+        /* Only the loss's summation order differs (float lanes added in double once per row,
+         * or double lanes over the block): both within float precision of the double loss. */
+        ref_net ref;
+        assert_int_equal(ref_net_from_model(&ref, m), 0);
+        const double loss_ref = ref_net_loss(&ref, x, n, d);
+        ref_net_free(&ref);
+        print_message("      width %zu: loss relative error %.2g (block), %.2g (row by row)\n", d,
+                      fabs(loss_block - loss_ref) / loss_ref, fabs(loss_rows - loss_ref) / loss_ref);
+        assert_true(fabs(loss_block - loss_ref) <= FLT_EPSILON * loss_ref);
+        assert_true(fabs(loss_rows - loss_ref) <= FLT_EPSILON * loss_ref);
+        free(x);
+        free(strided);
+        free(g_block);
+        free(g_rows);
+        ae_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bias_gradients_keep_their_precision_over_large_batches),
+        cmocka_unit_test(test_bce_gradient_of_a_contiguous_batch_matches_the_row_by_row_one),
         cmocka_unit_test(test_gradient_matches_reference_with_linear_hidden_layers),
         cmocka_unit_test(test_gradient_matches_reference_with_relu_hidden_layers),
         cmocka_unit_test(test_gradient_matches_reference_with_leaky_relu_hidden_layers),
