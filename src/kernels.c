@@ -129,11 +129,82 @@ static void bias_activate_kernel(float *z, size_t ld, size_t n_rows, size_t n_ou
     }
 }
 
+/* Narrow rows stored back to back are worked as one block: a row of 30 (or 4) values
+ * otherwise gets a vector loop whose tail runs element by element, per row. The block is
+ * cut into periods of lcm(width, 16) values, over which the bias repeats as `pattern`. */
+enum { BLOCK_LANES = 16, BLOCK_MAX_WIDTH = 128 };
+
+static size_t greatest_common_divisor(size_t a, size_t b)
+{
+    while (b) {
+        size_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
+
+/* The period of a block of rows `width` wide, or 0 if the row loop is as good: rows that
+ * are not back to back, a width that is a multiple of BLOCK_LANES (no tail) or too wide
+ * for the pattern, or a block shorter than a few periods. */
+static size_t block_period(size_t ld, size_t n_rows, size_t width)
+{
+    if (ld != width || width % BLOCK_LANES == 0 || width > BLOCK_MAX_WIDTH)
+        return 0;
+    const size_t period = width / greatest_common_divisor(width, BLOCK_LANES) * BLOCK_LANES;
+    return n_rows * width >= 4 * period ? period : 0;
+}
+
+/* The bias of each value's column over one period. */
+static void fill_pattern(float *pattern, size_t period, const float *bias, size_t width)
+{
+    for (size_t i = 0; i < period; i += width)
+        memcpy(pattern + i, bias, width * sizeof *bias);
+}
+
+AE_VECTOR_CLONES
+static void bias_activate_block_kernel(float *restrict z, size_t n, const float *restrict pattern,
+                                       size_t period, int activation, const ae_settings *settings)
+{
+    const float slope = settings->leaky_slope, alpha = settings->elu_alpha;
+    for (size_t start = 0; start < n; start += period) {
+        float *v = z + start;
+        const size_t len = n - start < period ? n - start : period;
+        switch (activation) {
+        case AE_ACT_LINEAR:
+            for (size_t k = 0; k < len; k++)
+                v[k] += pattern[k];
+            break;
+        case AE_ACT_SIGMOID:
+            for (size_t k = 0; k < len; k++)
+                v[k] = sigmoid(v[k] + pattern[k]);
+            break;
+        case AE_ACT_RELU:
+            for (size_t k = 0; k < len; k++) {
+                float pre = v[k] + pattern[k];
+                v[k] = pre < 0.0f ? 0.0f : pre; /* NaN stays NaN */
+            }
+            break;
+        default:
+            for (size_t k = 0; k < len; k++)
+                v[k] = activate(v[k] + pattern[k], activation, slope, alpha);
+            break;
+        }
+    }
+}
+
 /* The clones are static: an exported target_clones dispatcher would leak out of the
  * library whatever its visibility. */
 void ae_bias_activate(float *z, size_t ld, size_t n_rows, size_t n_out, const float *bias,
                       int activation, const ae_settings *settings)
 {
+    const size_t period = block_period(ld, n_rows, n_out);
+    if (period) { /* the same arithmetic per value as the row loop: bit-identical */
+        float pattern[BLOCK_MAX_WIDTH * BLOCK_LANES];
+        fill_pattern(pattern, period, bias, n_out);
+        bias_activate_block_kernel(z, n_rows * n_out, pattern, period, activation, settings);
+        return;
+    }
     bias_activate_kernel(z, ld, n_rows, n_out, bias, activation, settings);
 }
 
@@ -165,6 +236,7 @@ void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int ac
 /* Lanes of float partial sums: independent accumulators the compiler can vectorise,
  * added up in double at the end of a row. */
 enum { LOSS_LANES = 16 };
+_Static_assert((int)LOSS_LANES == (int)BLOCK_LANES, "bce_block walks the bias pattern in chunks of LOSS_LANES");
 
 /* Binary cross-entropy fused with the sigmoid, for one row. From the logit z the loss is
  * softplus(z) - t z and its gradient is sigmoid(z) - t: both stable, both built on one
@@ -235,10 +307,6 @@ static double bce_row(float *restrict y, const float *restrict t, const float *r
     return sum;
 }
 
-/* Widest row the whole-block BCE path takes: its bias pattern (the bias repeated over
- * lcm(width, LOSS_LANES) values) then fits in 8 KiB of stack. */
-enum { BCE_BLOCK_MAX_WIDTH = 128 };
-
 /* BCE with its gradient over n values of rows stored back to back, in chunks of LOSS_LANES
  * across row boundaries: a narrow row (30 wide) otherwise costs a call, a partial chunk and
  * its copies per row. bias_pattern holds the bias of each value's column for `period`
@@ -276,16 +344,6 @@ static double bce_block(float *restrict y, const float *restrict t, const float 
     return sum;
 }
 
-static size_t greatest_common_divisor(size_t a, size_t b)
-{
-    while (b) {
-        size_t r = a % b;
-        a = b;
-        b = r;
-    }
-    return a;
-}
-
 AE_VECTOR_CLONES
 static double mse_row(float *y, const float *t, const float *bias, float *d, float grad_scale,
                       size_t n, int activation, float slope, float alpha)
@@ -309,14 +367,11 @@ double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, co
                       double *row_loss)
 {
     double total = 0.0;
-    /* A training pass over narrow rows stored back to back: one block, not a loop of rows
-     * (rows whose width is a multiple of LOSS_LANES gain nothing from it). */
-    const size_t period = n_out / greatest_common_divisor(n_out, LOSS_LANES) * LOSS_LANES;
-    if (loss == AE_LOSS_BCE && delta && !row_loss && ld_out == n_out && ld_target == n_out &&
-        n_out % LOSS_LANES != 0 && n_out <= BCE_BLOCK_MAX_WIDTH && n_rows * n_out >= 4 * period) {
-        float bias_pattern[BCE_BLOCK_MAX_WIDTH * LOSS_LANES];
-        for (size_t i = 0; i < period; i++)
-            bias_pattern[i] = bias[i % n_out];
+    /* A training pass over narrow rows stored back to back: one block, not a loop of rows. */
+    const size_t period = block_period(ld_out, n_rows, n_out);
+    if (loss == AE_LOSS_BCE && delta && !row_loss && period && ld_target == n_out) {
+        float bias_pattern[BLOCK_MAX_WIDTH * BLOCK_LANES];
+        fill_pattern(bias_pattern, period, bias, n_out);
         return bce_block(out, target, bias_pattern, period, delta, grad_scale, n_rows * n_out);
     }
     for (size_t i = 0; i < n_rows; i++) {
@@ -423,9 +478,37 @@ static void column_sums_kernel(const float *m, size_t n_rows, size_t n_cols, flo
     }
 }
 
+/* Column sums of narrow rows as one block: a double accumulator per value of a period,
+ * each column's accumulators added in order at the end. The same double accumulation as the
+ * row loop, grouped differently (a few rows apart), so the float sums differ at most in a
+ * rounding of the double. */
+AE_VECTOR_CLONES
+static void column_sums_block_kernel(const float *restrict m, size_t n, size_t period, size_t n_cols,
+                                     float *restrict sums)
+{
+    double acc[BLOCK_MAX_WIDTH * BLOCK_LANES];
+    memset(acc, 0, period * sizeof *acc);
+    size_t start = 0;
+    for (; start + period <= n; start += period)
+        for (size_t k = 0; k < period; k++)
+            acc[k] += (double)m[start + k];
+    for (size_t k = 0; k < n - start; k++)
+        acc[k] += (double)m[start + k];
+    for (size_t j = 0; j < n_cols; j++) {
+        double sum = 0.0;
+        for (size_t k = j; k < period; k += n_cols)
+            sum += acc[k];
+        sums[j] = (float)sum;
+    }
+}
+
 void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
 {
-    column_sums_kernel(m, n_rows, n_cols, sums);
+    const size_t period = block_period(n_cols, n_rows, n_cols);
+    if (period)
+        column_sums_block_kernel(m, n_rows * n_cols, period, n_cols, sums);
+    else
+        column_sums_kernel(m, n_rows, n_cols, sums);
 }
 
 AE_VECTOR_CLONES

@@ -154,10 +154,9 @@ static void assert_rows_equal(const float *padded, size_t ld, const float *packe
         assert_memory_equal(padded + i * ld, packed + i * cols, cols * sizeof *packed);
 }
 
-static void test_padded_outputs_keep_their_padding_and_match_packed_outputs(void **state)
+static void check_padded_outputs_match_packed_outputs(size_t n)
 {
-    (void)state;
-    const size_t n = 29, ld_z = N_LATENT + 3, ld_y = N_IN + 5;
+    const size_t ld_z = N_LATENT + 3, ld_y = N_IN + 5;
     ae_model *m = make_model(AE_ACT_SIGMOID, AE_LOSS_MSE);
     float *x = make_data(3, n, N_IN, N_IN);
     float *z = alloc_floats(n * N_LATENT, NAN), *y = alloc_floats(n * N_IN, NAN);
@@ -178,6 +177,21 @@ static void test_padded_outputs_keep_their_padding_and_match_packed_outputs(void
     assert_rows_equal(dp, ld_y, d, n, N_IN);
     free(x), free(z), free(y), free(d), free(zp), free(yp), free(dp);
     ae_model_free(m);
+}
+
+static void test_padded_outputs_keep_their_padding_and_match_packed_outputs(void **state)
+{
+    (void)state;
+    check_padded_outputs_match_packed_outputs(29);
+}
+
+/* Packed outputs of narrow layers (6 and 24 wide here) over enough rows are worked as one
+ * block across row boundaries, padded ones row by row: the same values bit for bit. */
+static void test_packed_outputs_of_many_narrow_rows_match_padded_ones_bit_for_bit(void **state)
+{
+    (void)state;
+    check_padded_outputs_match_packed_outputs(67);
+    check_padded_outputs_match_packed_outputs(1000);
 }
 
 static void test_padded_inputs_give_the_same_results_as_packed_inputs(void **state)
@@ -412,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_encode_then_decode_equals_reconstruct),
         cmocka_unit_test(test_batch_calls_equal_row_by_row_calls),
         cmocka_unit_test(test_padded_outputs_keep_their_padding_and_match_packed_outputs),
+        cmocka_unit_test(test_packed_outputs_of_many_narrow_rows_match_padded_ones_bit_for_bit),
         cmocka_unit_test(test_padded_inputs_give_the_same_results_as_packed_inputs),
         cmocka_unit_test(test_encoding_many_rows_equals_encoding_in_pieces),
         cmocka_unit_test(test_score_is_the_per_row_mse_of_the_reconstruction),
