@@ -54,6 +54,9 @@ def parse_args(argv):
     p.add_argument("--resume", action="store_true",
                    help="keep the stages already in OUT/results/results.json (skipping them) and merge this "
                         "run's stages into it; runs with --resume on different stages can go side by side")
+    p.add_argument("--again", default="",
+                   help="with --resume: run these stages again although they are in results.json (the one-class "
+                        "stage still takes its finished classes from results/oneclass_parts/)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch stages as if torch were missing")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite results.md from OUT/results/results.json without running anything")
@@ -122,7 +125,8 @@ def main(argv=None):
             print("--resume: %s holds a %s run; this one is %s" % (
                 args.out, "quick" if done.get("quick") else "full", "quick" if args.quick else "full"))
             return 2
-        skipped = [s for s in args.stages if s in done.get("results", {})]
+        again = [s.strip() for s in args.again.split(",") if s.strip()]
+        skipped = [s for s in args.stages if s in done.get("results", {}) and s not in again]
         args.stages = [s for s in args.stages if s not in skipped]
         if any(s in args.stages for s in ("features", "denoise")) and "recon" not in args.stages:
             print("--resume: features and denoise need recon's models in the same process: add recon "
@@ -144,7 +148,7 @@ def main(argv=None):
     info = common.machine_info(autoenc, ctx.torch)
     this_run = {"command": args.command, "stages": [], "started": info["date"], "threads": args.threads,
                 "load_average": info["load_average"], "pid": os.getpid(),
-                "oneclass_classes": list(args.oneclass_classes or [])}
+                "oneclass_classes": list(args.oneclass_classes or []), "commit": info["commit"]}
     timings = {}
     failed = []
 
@@ -170,8 +174,19 @@ def main(argv=None):
             notes = [list(n) for n in ctx.notes]
             old["notes"] = [n for n in old["notes"] if n[0] not in mine and list(n) not in notes] + notes
             old["figures"] = sorted(set(old["figures"]) | set(ctx.figures))
-            old["runs"] = [r for r in old.get("runs", []) if r.get("pid") != this_run["pid"]
-                           or r.get("started") != this_run["started"]] + [dict(this_run)]
+            # a run repeated with the same command (e.g. collecting the one-class classes again)
+            # replaces the earlier one's entry
+            # replaces the earlier one's entry; a stage run again is no longer an earlier run's, and
+            # an earlier run left with nothing drops out of the list
+            runs = []
+            for r in old.get("runs", []):
+                if (r.get("pid") == this_run["pid"] and r.get("started") == this_run["started"]) \
+                        or r.get("command") == this_run["command"]:
+                    continue
+                r["stages"] = [s for s in r["stages"] if s not in mine]
+                if r["stages"] or r.get("oneclass_classes"):
+                    runs.append(r)
+            old["runs"] = runs + [dict(this_run)]
             old["stages"] = [s for s in STAGES if s in old["results"] or s in old["seconds"]]
             old["torch_error"] = ctx.torch_error
             old["command"] = " ; ".join(r["command"] for r in old["runs"])

@@ -491,8 +491,8 @@ PUBLISHED = [
      "text": "I. Golan and R. El-Yaniv, *Deep Anomaly Detection Using Geometric Transformations*, NeurIPS "
              "2018: a convolutional network (Wide ResNet) trained to recognise which of 72 geometric "
              "transformations was applied to an image, the same one-class protocol. The mean AUROC of 0.935 "
-             "on Fashion-MNIST is the figure as remembered (and as the task statement gives it); it could not "
-             "be checked against the paper offline. The paper also tabulates the ten per-class AUROCs; "
+             "on Fashion-MNIST is the figure as remembered (and as issue 13 quotes it); it could not "
+             "be checked against the paper's table offline. The paper also tabulates the ten per-class AUROCs; "
              "they are left out here because they could not be verified (**unverified**)."},
     {"label": "Deep SVDD (Ruff et al., ICML 2018), published", "per_class": None, "mean": None,
      "text": "L. Ruff, R. Vandermeulen, N. Görnitz, L. Deecke, S. Siddiqui, A. Binder, E. Müller and "
