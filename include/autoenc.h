@@ -691,7 +691,10 @@ AE_API int ae_model_set_progress(ae_model *model, ae_progress_fn callback, void 
  * #AE_PARAM_BATCH_SIZE rows.
  *
  * Rows are visited in an order reshuffled every epoch by the model's
- * generator (indices only; the data is never copied as a whole). If
+ * generator (indices only; the data is never copied as a whole), each epoch's
+ * order drawn from the rows in data order, so that it depends only on the
+ * generator's state, which model files keep: a fit continued from a saved
+ * model visits the rows the uninterrupted fit would have. If
  * #AE_PARAM_VALIDATION_FRACTION is positive, that share of rows, chosen at
  * random by the generator anew in each call, is held out and its loss is
  * monitored; pass an explicit set to ae_model_fit_validated() to keep the

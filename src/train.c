@@ -409,8 +409,18 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
 {
     if (run->stream)
         AE_FORWARD(ae_hooks_agree(m, ae_stream_begin_epoch(m, run->stream)));
-    else if (m->settings.shuffle && run->order)
+    else if (m->settings.shuffle && run->order) {
+        /* Each epoch's order is drawn afresh from the training rows in data order, never from
+         * the previous epoch's: the order then depends only on the generator's state, which
+         * the model file keeps, so a fit resumed from a checkpoint visits the rows the
+         * uninterrupted fit would have. */
+        if (run->n_val && !run->x_val) /* held-out rows: the training part is a subset */
+            qsort(run->order, run->n_train, sizeof *run->order, by_index);
+        else
+            for (size_t i = 0; i < run->n_train; i++)
+                run->order[i] = i;
         shuffle_indices(ae_training_rng(m), run->order, run->n_train);
+    }
     double loss_sum = 0.0, rows_sum = 0.0;
     run->epoch_kl = run->epoch_recon = 0.0;
     const uint64_t warmup = m->settings.kl_warmup_epochs;

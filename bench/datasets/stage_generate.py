@@ -51,8 +51,9 @@ def run(ctx):
         ctx.check(NAME, "VAE L=%d: ELBO above the mean image's likelihood" % latent,
                   -elbo < bce_per_image(x_test, np.repeat(x_train.mean(0, keepdims=True), len(x_test), 0)).mean(),
                   "%.1f" % elbo)
-    ctx.check(NAME, "a 16-number code gives a better ELBO than a 2-number one",
-              res["models"][16]["test_elbo"] > res["models"][2]["test_elbo"])
+    if not ctx.quick:  # a quick run's few epochs on a subset leave the two within noise
+        ctx.check(NAME, "a 16-number code gives a better ELBO than a 2-number one",
+                  res["models"][16]["test_elbo"] > res["models"][2]["test_elbo"])
     samples = models[16].sample(40, seed=ctx.seeds[0] + 1)
     ctx.check(NAME, "samples are images in [0, 1]",
               np.isfinite(samples).all() and samples.min() >= 0 and samples.max() <= 1)
