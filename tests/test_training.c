@@ -878,6 +878,41 @@ static void test_two_fits_equal_one_fit_of_both_lengths_without_shuffle(void **s
     ae_model_free(b);
 }
 
+/* With shuffling on, each epoch's order depends only on the generator's state, which the
+ * model file keeps: 2 epochs, saved and loaded, then 2 more give the 4-epoch fit's weights. */
+static void test_a_shuffled_fit_resumed_from_a_saved_model_equals_the_uninterrupted_fit(void **state)
+{
+    (void)state;
+    const size_t n = 48;
+    float *x = make_data(31, n);
+    ae_model *a = make_model(12), *b = make_model(12);
+    for (int i = 0; i < 2; i++) {
+        ae_model *m = i ? b : a;
+        test_set_param(m, AE_PARAM_SHUFFLE, 1);
+        test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0); /* a split is drawn per call */
+        test_set_param(m, AE_PARAM_RESTORE_BEST, 0);
+        test_set_epochs_and_batch(m, i ? 4 : 2, 16);
+    }
+    assert_int_equal(ae_model_fit(a, x, n, N_IN, NULL), AE_OK);
+    size_t size = 0;
+    assert_int_equal(ae_model_save_size(a, AE_SAVE_OPTIMIZER_STATE, &size), AE_OK);
+    void *bytes = malloc(size);
+    assert_non_null(bytes);
+    size_t written = 0;
+    assert_int_equal(ae_model_save_to_memory(a, AE_SAVE_OPTIMIZER_STATE, bytes, size, &written), AE_OK);
+    assert_int_equal(written, size);
+    ae_model *resumed = NULL;
+    assert_int_equal(ae_model_load_from_memory(&resumed, bytes, size), AE_OK);
+    assert_int_equal(ae_model_fit(resumed, x, n, N_IN, NULL), AE_OK);
+    assert_int_equal(ae_model_fit(b, x, n, N_IN, NULL), AE_OK);
+    assert_true(test_same_params(resumed, b));
+    free(bytes);
+    free(x);
+    ae_model_free(a);
+    ae_model_free(b);
+    ae_model_free(resumed);
+}
+
 /* --------------------------------------------------------------- divergence */
 
 /* SGD on a linear model with inputs in [-10, 10]: the learning rate decides when the
@@ -1035,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_fit_without_shuffle_visits_training_rows_in_data_order_with_a_validation_fraction),
         cmocka_unit_test(test_repeated_fit_calls_resume_training),
         cmocka_unit_test(test_two_fits_equal_one_fit_of_both_lengths_without_shuffle),
+        cmocka_unit_test(test_a_shuffled_fit_resumed_from_a_saved_model_equals_the_uninterrupted_fit),
         cmocka_unit_test(test_fit_with_a_huge_sgd_learning_rate_diverges_and_keeps_finite_weights),
         cmocka_unit_test(test_fit_diverging_in_a_later_epoch_restores_that_epochs_starting_weights),
         cmocka_unit_test(test_fit_with_batch_larger_than_the_data_takes_one_step_per_epoch),
