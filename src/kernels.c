@@ -98,35 +98,40 @@ static inline float second_derivative_from_output(float a, float d1, int activat
     }
 }
 
+/* v[k] = act(v[k] + bias[k]) over one span: a row, or a period of a block of rows. Inlined
+ * into each kernel so that every loop is vectorised for the kernel's clone. */
+static inline void bias_activate_span(float *restrict v, const float *restrict bias, size_t len,
+                                      int activation, float slope, float alpha)
+{
+    switch (activation) {
+    case AE_ACT_LINEAR:
+        for (size_t k = 0; k < len; k++)
+            v[k] += bias[k];
+        break;
+    case AE_ACT_SIGMOID:
+        for (size_t k = 0; k < len; k++)
+            v[k] = sigmoid(v[k] + bias[k]);
+        break;
+    case AE_ACT_RELU:
+        for (size_t k = 0; k < len; k++) {
+            float pre = v[k] + bias[k];
+            v[k] = pre < 0.0f ? 0.0f : pre; /* NaN stays NaN */
+        }
+        break;
+    default:
+        for (size_t k = 0; k < len; k++)
+            v[k] = activate(v[k] + bias[k], activation, slope, alpha);
+        break;
+    }
+}
+
 AE_VECTOR_CLONES
 static void bias_activate_kernel(float *z, size_t ld, size_t n_rows, size_t n_out,
                                  const float *bias, int activation, const ae_settings *settings)
 {
-    const float slope = settings->leaky_slope, alpha = settings->elu_alpha;
-    for (size_t i = 0; i < n_rows; i++) {
-        float *row = z + i * ld;
-        switch (activation) {
-        case AE_ACT_LINEAR:
-            for (size_t j = 0; j < n_out; j++)
-                row[j] += bias[j];
-            break;
-        case AE_ACT_SIGMOID:
-            for (size_t j = 0; j < n_out; j++)
-                row[j] = sigmoid(row[j] + bias[j]);
-            break;
-        case AE_ACT_RELU:
-            for (size_t j = 0; j < n_out; j++)
-                {
-                    float pre = row[j] + bias[j];
-                    row[j] = pre < 0.0f ? 0.0f : pre; /* NaN stays NaN */
-                }
-            break;
-        default:
-            for (size_t j = 0; j < n_out; j++)
-                row[j] = activate(row[j] + bias[j], activation, slope, alpha);
-            break;
-        }
-    }
+    for (size_t i = 0; i < n_rows; i++)
+        bias_activate_span(z + i * ld, bias, n_out, activation, settings->leaky_slope,
+                           settings->elu_alpha);
 }
 
 /* Narrow rows stored back to back are worked as one block: a row of 30 (or 4) values
@@ -166,31 +171,9 @@ AE_VECTOR_CLONES
 static void bias_activate_block_kernel(float *restrict z, size_t n, const float *restrict pattern,
                                        size_t period, int activation, const ae_settings *settings)
 {
-    const float slope = settings->leaky_slope, alpha = settings->elu_alpha;
-    for (size_t start = 0; start < n; start += period) {
-        float *v = z + start;
-        const size_t len = n - start < period ? n - start : period;
-        switch (activation) {
-        case AE_ACT_LINEAR:
-            for (size_t k = 0; k < len; k++)
-                v[k] += pattern[k];
-            break;
-        case AE_ACT_SIGMOID:
-            for (size_t k = 0; k < len; k++)
-                v[k] = sigmoid(v[k] + pattern[k]);
-            break;
-        case AE_ACT_RELU:
-            for (size_t k = 0; k < len; k++) {
-                float pre = v[k] + pattern[k];
-                v[k] = pre < 0.0f ? 0.0f : pre; /* NaN stays NaN */
-            }
-            break;
-        default:
-            for (size_t k = 0; k < len; k++)
-                v[k] = activate(v[k] + pattern[k], activation, slope, alpha);
-            break;
-        }
-    }
+    for (size_t start = 0; start < n; start += period)
+        bias_activate_span(z + start, pattern, n - start < period ? n - start : period, activation,
+                           settings->leaky_slope, settings->elu_alpha);
 }
 
 /* The clones are static: an exported target_clones dispatcher would leak out of the
@@ -265,6 +248,26 @@ static inline float mse_element(float *y, const float *t, const float *bias, flo
     return diff * diff;
 }
 
+/* The last n_tail (< LOSS_LANES) values through one full chunk on zero-padded copies, so that
+ * the tail is vectorised too; chunk_bias holds LOSS_LANES biases. Each element's arithmetic is
+ * bce_element's; returns the tail's loss summed in double, element by element. */
+static inline double bce_tail(float *y, const float *t, const float *chunk_bias, float *d,
+                              float grad_scale, size_t n_tail)
+{
+    float tail_y[LOSS_LANES] = {0}, tail_t[LOSS_LANES] = {0}, tail_d[LOSS_LANES], tail_loss[LOSS_LANES];
+    memcpy(tail_y, y, n_tail * sizeof *y);
+    memcpy(tail_t, t, n_tail * sizeof *t);
+    for (size_t k = 0; k < LOSS_LANES; k++)
+        tail_loss[k] = bce_element(tail_y, tail_t, chunk_bias, tail_d, grad_scale, k);
+    memcpy(y, tail_y, n_tail * sizeof *y);
+    if (d)
+        memcpy(d, tail_d, n_tail * sizeof *d);
+    double sum = 0.0;
+    for (size_t k = 0; k < n_tail; k++)
+        sum += (double)tail_loss[k];
+    return sum;
+}
+
 /* The row's elements in chunks of LOSS_LANES, element k of a chunk into lane k, then the
  * tail's elements added one by one in double. The pointers never overlap (restrict):
  * without that promise the compiler must assume the stores to y and d may change t or
@@ -289,18 +292,9 @@ static double bce_row(float *restrict y, const float *restrict t, const float *r
     }
     double sum = 0.0;
     if (n_tail) {
-        float tail_y[LOSS_LANES] = {0}, tail_t[LOSS_LANES] = {0}, tail_bias[LOSS_LANES] = {0};
-        float tail_d[LOSS_LANES], tail_loss[LOSS_LANES];
-        memcpy(tail_y, y + full, n_tail * sizeof *y);
-        memcpy(tail_t, t + full, n_tail * sizeof *t);
+        float tail_bias[LOSS_LANES] = {0};
         memcpy(tail_bias, bias + full, n_tail * sizeof *bias);
-        for (size_t k = 0; k < LOSS_LANES; k++)
-            tail_loss[k] = bce_element(tail_y, tail_t, tail_bias, tail_d, grad_scale, k);
-        memcpy(y + full, tail_y, n_tail * sizeof *y);
-        if (d)
-            memcpy(d + full, tail_d, n_tail * sizeof *d);
-        for (size_t k = 0; k < n_tail; k++)
-            sum += (double)tail_loss[k];
+        sum += bce_tail(y + full, t + full, tail_bias, d ? d + full : NULL, grad_scale, n_tail);
     }
     for (size_t k = 0; k < LOSS_LANES; k++)
         sum += (double)lane[k];
@@ -328,17 +322,8 @@ static double bce_block(float *restrict y, const float *restrict t, const float 
             lane[k] += (double)bce_element(y + j, t + j, chunk_bias, d + j, grad_scale, k);
         at = at + LOSS_LANES == period ? 0 : at + LOSS_LANES;
     }
-    if (n_tail) {
-        float tail_y[LOSS_LANES] = {0}, tail_t[LOSS_LANES] = {0}, tail_d[LOSS_LANES], tail_loss[LOSS_LANES];
-        memcpy(tail_y, y + full, n_tail * sizeof *y);
-        memcpy(tail_t, t + full, n_tail * sizeof *t);
-        for (size_t k = 0; k < LOSS_LANES; k++)
-            tail_loss[k] = bce_element(tail_y, tail_t, bias_pattern + at, tail_d, grad_scale, k);
-        memcpy(y + full, tail_y, n_tail * sizeof *y);
-        memcpy(d + full, tail_d, n_tail * sizeof *d);
-        for (size_t k = 0; k < n_tail; k++)
-            sum += (double)tail_loss[k];
-    }
+    if (n_tail)
+        sum += bce_tail(y + full, t + full, bias_pattern + at, d + full, grad_scale, n_tail);
     for (size_t k = 0; k < LOSS_LANES; k++)
         sum += lane[k];
     return sum;
