@@ -188,12 +188,11 @@ def test_fits_racing_with_a_reader_thread_never_leave_a_dangling_callback(unit_d
                 fits += 1
             except autoenc.BusyError:
                 busy += 1
+            time.sleep(0.002)  # a window between fits in which the reader can get the model
     finally:
         stop.set()
         t.join()
-    # The reader ran while the fits did (it may have found the model busy every time: back
-    # to back fits leave it only instants between them).
-    assert fits > 0 and reads[0] + reads[1] > 0, (fits, busy, reads)
+    assert fits > 0 and reads[0] > 0, (fits, busy, reads)
     for _ in range(3):  # no stale callback is ever called
         m.fit(unit_data)
         m.pretrain(unit_data)
