@@ -182,7 +182,8 @@ AE_API const char *ae_last_error(void);
  *   "beyond float range") and ae_model_feature_errors() gives `FLT_MAX` to each
  *   error that overflowed, so a batch with one extreme row still scores;
  * - detection fails closed: ae_model_detect() labels a row scoring `FLT_MAX`
- *   anomalous whatever the threshold, and on any failure sets every label to 1;
+ *   anomalous whatever the threshold, and on any failure sets every label to 1
+ *   (see ae_model_detect() for the one exception, an impossible row count);
  * - ae_model_fit_threshold() refuses with #AE_ERR_NON_FINITE_RESULT (a
  *   quantile of real scores has no room for such a row);
  * - training steps that overflow are divergence (#AE_ERR_DIVERGED), as before.
@@ -1025,8 +1026,11 @@ AE_API int ae_model_get_threshold(const ae_model *model, double *threshold);
  * Label rows: @p is_anomaly[i] = 1 if row i scores above the threshold, else 0.
  * Detection fails closed: a row whose error overflows float (score `FLT_MAX`,
  * see @ref ae_overflow) is anomalous whatever the threshold, and when the call
- * fails after @p x and @p n_rows were found valid, every label is set to 1, so
- * a caller that misses the status flags every row rather than none.
+ * fails, whatever failed (a NULL model or @p x, a bad leading dimension, data,
+ * threshold, #AE_ERR_BUSY), every one of the @p n_rows labels is set to 1, so a
+ * caller that misses the status flags every row rather than none. The one
+ * exception is a row count no @p x could have (#AE_ERR_SIZE_OVERFLOW, or
+ * `n_rows * ld_x` floats beyond the address space): then nothing is written.
  * @param model      the model (const: safe to call concurrently).
  * @param x          `n_rows x input_dim`, leading dimension @p ld_x.
  * @param n_rows     rows of @p x, at least 1.

@@ -126,16 +126,22 @@ static int detect(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
 int ae_model_detect(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
                     uint8_t *is_anomaly, float *scores)
 {
-    AE_CHECK(m != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     AE_CHECK(is_anomaly != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "is_anomaly is NULL");
-    AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
-    int status = ae_enter_reader(m);
+    int status = m ? ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x)
+                   : ae_fail(NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
     if (status == AE_OK) {
-        status = detect(m, x, n_rows, ld_x, is_anomaly, scores);
-        ae_leave_reader(m);
+        status = ae_enter_reader(m);
+        if (status == AE_OK) {
+            status = detect(m, x, n_rows, ld_x, is_anomaly, scores);
+            ae_leave_reader(m);
+        }
     }
-    /* Detection fails closed: a caller that misses the status sees every row flagged. */
-    if (status != AE_OK)
+    /* Detection fails closed: a caller that misses the status sees every row flagged,
+     * whatever failed (a NULL model or x, a bad leading dimension too). Only a row count
+     * that no x could have (its rows overflow the address space) is left alone. */
+    size_t span;
+    if (status != AE_OK && status != AE_ERR_SIZE_OVERFLOW &&
+        ae_mul_size(n_rows, ld_x ? ld_x : 1, &span) && span <= SIZE_MAX / sizeof(float))
         memset(is_anomaly, 1, n_rows);
     return status;
 }

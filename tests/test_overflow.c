@@ -222,6 +222,22 @@ static void test_detect_fails_closed(void **state)
     for (size_t i = 0; i < ROWS; i++)
         assert_int_equal(labels[i], 1);
     ae_model_free(fresh);
+    /* Argument errors fail closed too: a NULL model or x, a leading dimension below the
+     * row width. */
+    memset(labels, 0, sizeof labels);
+    assert_int_equal(ae_model_detect(NULL, x, ROWS, 4, labels, NULL), AE_ERR_INVALID_ARGUMENT);
+    for (size_t i = 0; i < ROWS; i++)
+        assert_int_equal(labels[i], 1);
+    memset(labels, 0, sizeof labels);
+    assert_int_equal(ae_model_detect(m, NULL, ROWS, 4, labels, NULL), AE_ERR_INVALID_ARGUMENT);
+    for (size_t i = 0; i < ROWS; i++)
+        assert_int_equal(labels[i], 1);
+    memset(labels, 0, sizeof labels);
+    assert_int_equal(ae_model_detect(m, x, ROWS, 3, labels, NULL), AE_ERR_INVALID_ARGUMENT);
+    for (size_t i = 0; i < ROWS; i++)
+        assert_int_equal(labels[i], 1);
+    /* A row count no buffer could hold is refused without writing labels. */
+    assert_int_equal(ae_model_detect(m, x, SIZE_MAX / 2, 4, labels, NULL), AE_ERR_SIZE_OVERFLOW);
     ae_model_free(m);
 }
 
