@@ -1064,7 +1064,10 @@ AE_API int ae_model_detect(const ae_model *model, const float *x, size_t n_rows,
  */
 /** Fit the scaling of #AE_PARAM_SCALING to the rows of @p x now (replacing a
  *  fitted one); #AE_ERR_STATE if the setting is #AE_SCALING_NONE,
- *  #AE_ERR_INPUT_RANGE if a column's range overflows a float. */
+ *  #AE_ERR_INPUT_RANGE (naming the column) if a column cannot be scaled in
+ *  float arithmetic: its range overflows a float (#AE_SCALING_MINMAX), or a
+ *  row's distance from the column's mean does (#AE_SCALING_STANDARDIZE). The
+ *  first ae_model_fit() refuses such a column the same way. */
 AE_API int ae_model_fit_scaling(ae_model *model, const float *x, size_t n_rows, size_t ld_x);
 /** Copy the fitted offsets and scales (@p n must equal input_dim);
  *  #AE_ERR_STATE if none are fitted. */

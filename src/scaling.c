@@ -2,6 +2,7 @@
  * it to inputs, and the public calls to fit, read and set it. */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -99,12 +100,20 @@ void ae_scaling_fitter_add(const ae_model *m, ae_scaling_fitter *f, const float 
         double *squares = f->work + d;
         for (size_t j = 0; j < d; j++) {
             const double mean = sums[j] / f->rows;
+            /* Scaling subtracts the offset in float: a fitted row as far from the mean as a
+             * float cannot hold (3e38 against a mean of -1.5e38) would reach the network as
+             * infinity although its scaled value is small. Such a column makes the sum of
+             * squares infinite (in a distributed fit, for every participant), so finishing
+             * refuses it as it refuses a min-max range that overflows. */
+            const float offset = (float)mean;
             double total = squares[j];
+            bool overflow = false;
             for (size_t i = 0; i < n_rows; i++) {
                 double dev = (double)x[i * ld_x + j] - mean;
                 total += dev * dev;
+                overflow |= !(fabsf(x[i * ld_x + j] - offset) <= FLT_MAX);
             }
-            squares[j] = total;
+            squares[j] = overflow ? INFINITY : total;
         }
     }
     if (f->pass == 0)
@@ -146,7 +155,11 @@ int ae_scaling_fitter_finish(ae_model *m, ae_scaling_fitter *f)
         if (!isfinite(scale[j])) {
             ae_scaling_fitter_release(f);
             return ae_fail(m, AE_ERR_INPUT_RANGE,
-                           "column %zu spans more than a float can hold; it cannot be scaled", j);
+                           "column %zu spans more than a float can hold (its %s overflows); it "
+                           "cannot be scaled",
+                           j, m->settings.scaling == AE_SCALING_MINMAX
+                                  ? "range"
+                                  : "distance from the mean of a row");
         }
     }
     ae_free(m->scaling);

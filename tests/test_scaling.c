@@ -816,6 +816,48 @@ static void test_scaling_calls_refuse_bad_arguments(void **state)
     ae_model_free(m);
 }
 
+/* Scaling subtracts the offset in float. A column whose fitted rows lie further from the
+ * offset than a float holds cannot be scaled: its range (min-max), or a row's distance from
+ * the mean (standardising: 3e38 three times and -3e38 once have the mean 1.5e38, and
+ * -3e38 - 1.5e38 overflows although its scaled value is -1.7). Such a column is refused with
+ * AE_ERR_INPUT_RANGE naming it, by ae_model_fit_scaling() and by the fit that would fit the
+ * scaling, instead of reaching the network as infinity (the fit used to end in
+ * AE_ERR_DIVERGED on finite data the scaling had accepted). A column of huge values whose
+ * distances from the mean fit is scaled and trains. */
+static void test_a_column_float_scaling_cannot_hold_is_refused(void **state)
+{
+    (void)state;
+    static const size_t widths[] = {2, 2, 1};
+    static const float far[4] = {3e38f, 3e38f, 3e38f, -3e38f}, near[4] = {3e38f, -3e38f, 0.0f, 0.0f};
+    static const int kinds[] = {AE_SCALING_MINMAX, AE_SCALING_STANDARDIZE};
+    for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
+        float x[8];
+        for (size_t i = 0; i < 4; i++) {
+            x[2 * i] = 0.25f * (float)i;
+            x[2 * i + 1] = far[i];
+        }
+        ae_model *m = NULL;
+        assert_int_equal(ae_model_create(&m, widths, ARRAY_LEN(widths), NULL, 0), AE_OK);
+        test_set_param(m, AE_PARAM_SCALING, kinds[k]);
+        test_set_param(m, AE_PARAM_EPOCHS, 2);
+        assert_int_equal(ae_model_fit_scaling(m, x, 4, 2), AE_ERR_INPUT_RANGE);
+        assert_non_null(strstr(ae_last_error(), "column 1"));
+        assert_int_equal(ae_model_fit(m, x, 4, 2, NULL), AE_ERR_INPUT_RANGE);
+        assert_non_null(strstr(ae_model_last_error(m), "column 1"));
+        float offset[2], scale[2];
+        assert_int_equal(ae_model_get_scaling(m, offset, scale, 2), AE_ERR_STATE);
+        if (kinds[k] == AE_SCALING_STANDARDIZE) {
+            for (size_t i = 0; i < 4; i++)
+                x[2 * i + 1] = near[i];
+            assert_int_equal(ae_model_fit_scaling(m, x, 4, 2), AE_OK);
+            assert_int_equal(ae_model_fit(m, x, 4, 2, NULL), AE_OK);
+            float z[4];
+            assert_int_equal(ae_model_encode(m, x, 4, 2, z, 1), AE_OK);
+        }
+        ae_model_free(m);
+    }
+}
+
 /* ================================================================================== */
 /* Binary cross-entropy                                                                 */
 /* ================================================================================== */
@@ -1180,6 +1222,7 @@ int main(void)
         cmocka_unit_test(test_set_scaling_refuses_bad_values_and_keeps_the_old_ones),
         cmocka_unit_test(test_scaling_calls_refuse_a_model_without_a_scaling_setting),
         cmocka_unit_test(test_scaling_calls_refuse_bad_arguments),
+        cmocka_unit_test(test_a_column_float_scaling_cannot_hold_is_refused),
         cmocka_unit_test(test_standardize_with_bce_is_refused_when_set),
         cmocka_unit_test(test_standardize_with_a_bounded_output_is_refused_when_set),
         cmocka_unit_test(test_minmax_with_bce_trains_on_the_fitted_rows),
