@@ -467,9 +467,17 @@ static int interpolate(const ae_model *m, const float *x_a, const float *x_b, si
     float *codes = ae_alloc_floats(n_floats);
     AE_CHECK(codes != NULL, NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for %zu codes", n_steps);
     float *ends = codes + n_steps * k; /* z_a, then z_b */
-    int status = transform(m, true, false, x_a, 1, d, ends, k);
-    if (status == AE_OK)
-        status = transform(m, true, false, x_b, 1, d, ends + k, k);
+    int status = AE_OK;
+    const float *rows[2] = {x_a, x_b};
+    for (int e = 0; e < 2 && status == AE_OK; e++) {
+        status = transform(m, true, false, rows[e], 1, d, ends + e * k, k);
+        /* The end is the one row of its own pass: name it, not "row 0". */
+        if (status == AE_ERR_NON_FINITE_RESULT)
+            status = ae_fail(NULL, status,
+                             "%s is too large for the model's float arithmetic: its code would "
+                             "not be finite, so no path is given",
+                             e ? "x_b" : "x_a");
+    }
     if (status == AE_OK) {
         for (size_t i = 0; i < n_steps; i++) {
             float t = (float)i / (float)(n_steps - 1);

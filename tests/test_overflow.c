@@ -140,10 +140,14 @@ static void test_calls_returning_values_refuse_a_row_that_overflows(void **state
         free(g);
         if (kind->flags & AE_ARCH_VARIATIONAL)
             expect_refused(ae_model_encode_distribution(m, x, ROWS, 4, z, 2, log_var, 2), kind->name);
-        /* Interpolating from the huge row refuses it as row 0 of its own call. */
+        /* Interpolating from or to the huge row refuses it, naming the end. */
         float path[3 * 4];
         int rc = ae_model_interpolate(m, x, x + BAD_ROW * 4, 3, path, 4);
         assert_int_equal(rc, AE_ERR_NON_FINITE_RESULT);
+        assert_non_null(strstr(ae_last_error(), "x_b"));
+        rc = ae_model_interpolate(m, x + BAD_ROW * 4, x, 3, path, 4);
+        assert_int_equal(rc, AE_ERR_NON_FINITE_RESULT);
+        assert_non_null(strstr(ae_last_error(), "x_a"));
         /* Decoding a huge code. */
         float codes[2 * 2] = {0.5f, -0.5f, 3e38f, -3e38f};
         rc = ae_model_decode(m, codes, 2, 2, y, 4);
