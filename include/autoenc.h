@@ -472,7 +472,8 @@ typedef enum ae_param {
                                             losses count, [0, 1e30] [1e3] */
     AE_PARAM_SHUFFLE_BUFFER = 29,      /**< ae_model_fit_source(): rows held to shuffle a data source's rows
                                             (a row waits in the buffer and leaves it at a random step);
-                                            memory rows x input_dim floats, [1, 1e9] [10000] */
+                                            never more rows than the source gives, so memory is
+                                            min(this, rows) x input_dim floats, [1, 1e9] [10000] */
 
     AE_PARAM_THREADS = 30,             /**< threads for the elementwise work of training (optimizer
                                             update, loss), the caller's included; 0 = one per online

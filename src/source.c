@@ -72,28 +72,42 @@ int ae_stream_open(ae_model *m, const ae_data_source *train, const ae_data_sourc
              "validation_fraction holds rows out of an array; with a data source give a "
              "validation source instead");
     const size_t d = ae_input_dim(m);
-    const bool shuffle = m->settings.shuffle;
-    const size_t capacity = shuffle ? (size_t)m->settings.shuffle_buffer : 0;
-    size_t buffer_floats = 0, chunk_floats = 0;
-    AE_CHECK(ae_mul_size(capacity, d, &buffer_floats) && ae_mul_size(CHUNK_ROWS, d, &chunk_floats),
-             NULL, AE_ERR_SIZE_OVERFLOW, "a shuffle buffer of %zu rows of %zu features is too large",
-             capacity, d);
+    size_t chunk_floats = 0;
+    AE_CHECK(ae_mul_size(CHUNK_ROWS, d, &chunk_floats), NULL, AE_ERR_SIZE_OVERFLOW,
+             "a chunk of %d rows of %zu features is too large", CHUNK_ROWS, d);
     ae_stream *s = ae_calloc(1, sizeof *s);
-    if (s) {
+    if (s)
         s->chunk = ae_alloc_floats(chunk_floats);
-        s->buffer = capacity ? ae_alloc_floats(buffer_floats) : NULL;
-    }
-    if (!s || !s->chunk || (capacity && !s->buffer)) {
+    if (!s || !s->chunk) {
         ae_stream_close(s);
-        return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY,
-                       "out of memory for a shuffle buffer of %zu rows", capacity);
+        return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory for a chunk of %d rows",
+                       CHUNK_ROWS);
     }
     s->train = train;
     s->validation = validation;
     s->d = d;
-    s->capacity = capacity;
-    s->shuffle = shuffle;
+    s->shuffle = m->settings.shuffle;
     *out = s;
+    return AE_OK;
+}
+
+/* The shuffle buffer, once the scan has counted the training rows: AE_PARAM_SHUFFLE_BUFFER
+ * rows, but never more than the source gives (a row leaves the buffer at a step drawn among
+ * the rows it holds, so a buffer larger than the data shuffles the same and only costs
+ * memory: the default 10,000 rows of a wide model would be gigabytes for a small source). */
+static int allocate_shuffle_buffer(const ae_model *m, ae_stream *s, size_t n_train)
+{
+    if (!s->shuffle)
+        return AE_OK;
+    const size_t wanted = (size_t)m->settings.shuffle_buffer;
+    const size_t capacity = wanted < n_train ? wanted : n_train;
+    size_t buffer_floats = 0;
+    AE_CHECK(ae_mul_size(capacity, s->d, &buffer_floats), NULL, AE_ERR_SIZE_OVERFLOW,
+             "a shuffle buffer of %zu rows of %zu features is too large", capacity, s->d);
+    s->buffer = ae_alloc_floats(buffer_floats);
+    AE_CHECK(s->buffer != NULL, NULL, AE_ERR_OUT_OF_MEMORY,
+             "out of memory for a shuffle buffer of %zu rows", capacity);
+    s->capacity = capacity;
     return AE_OK;
 }
 
@@ -147,6 +161,8 @@ int ae_stream_scan(ae_model *m, ae_stream *s, size_t *n_train, size_t *n_val)
                            needs_scaling ? &fitter : NULL, n_train);
     if (status == AE_OK && *n_train == 0)
         status = ae_fail(NULL, AE_ERR_INVALID_ARGUMENT, "the training data source gave no rows");
+    if (status == AE_OK)
+        status = allocate_shuffle_buffer(m, s, *n_train);
     status = ae_hooks_agree(m, status);
     while (status == AE_OK && needs_scaling) {
         status = ae_scaling_fitter_end_pass(m, &fitter);

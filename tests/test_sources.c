@@ -220,6 +220,44 @@ static void test_memory_stays_bounded_whatever_the_number_of_rows(void **state)
     assert_true(peaks[1] < 200000 * IN * sizeof(float) / 10);
 }
 
+/* A shuffle buffer never holds more rows than the source gives: a row leaves it at a step
+ * drawn among the rows it holds, so a larger buffer shuffles the same and only costs memory
+ * (the default of 10,000 rows of a wide model used to be allocated, gigabytes, for a small
+ * source). A buffer of a million rows over 50 rows trains bit for bit as one of 50 rows, at
+ * the same peak memory. */
+static void test_a_shuffle_buffer_is_no_larger_than_the_source(void **state)
+{
+    (void)state;
+    static const double buffers[2] = {50, 1e6};
+    size_t peaks[2];
+    float *params[2];
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(ae_set_allocator(counting_alloc, counting_free, NULL), AE_OK);
+        counted.live = counted.peak = 0;
+        ae_model *m = make_model(AE_SCALING_NONE);
+        test_set_epochs_and_batch(m, 2, 8);
+        test_set_param(m, AE_PARAM_SHUFFLE, 1);
+        test_set_param(m, AE_PARAM_SHUFFLE_BUFFER, buffers[k]);
+        array_source generated = {.generated = 50};
+        ae_data_source source = source_of(&generated);
+        assert_int_equal(ae_model_fit_source(m, &source, NULL, NULL), AE_OK);
+        peaks[k] = counted.peak;
+        params[k] = test_params_of(m);
+        ae_model_free(m);
+        assert_int_equal(counted.live, 0);
+        assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+    }
+    print_message("      library peak %zu bytes with a buffer of 50 rows, %zu with 1e6\n", peaks[0],
+                  peaks[1]);
+    assert_int_equal(peaks[0], peaks[1]);
+    ae_model *probe = make_model(AE_SCALING_NONE);
+    const size_t n = ae_model_param_count(probe);
+    ae_model_free(probe);
+    assert_memory_equal(params[0], params[1], n * sizeof(float));
+    free(params[0]);
+    free(params[1]);
+}
+
 /* ---- failures --------------------------------------------------------------------------- */
 
 /* Before training (the scan): the model is untouched. */
@@ -317,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_a_source_in_order_trains_exactly_as_the_array),
         cmocka_unit_test(test_the_shuffle_buffer_shuffles_within_its_reach),
         cmocka_unit_test(test_memory_stays_bounded_whatever_the_number_of_rows),
+        cmocka_unit_test(test_a_shuffle_buffer_is_no_larger_than_the_source),
         cmocka_unit_test(test_a_source_failing_before_training_leaves_the_model_untouched),
         cmocka_unit_test(test_a_source_failing_during_training_keeps_the_last_steps_weights),
         cmocka_unit_test(test_fit_source_checks_its_arguments),
