@@ -137,7 +137,8 @@ typedef enum ae_status {
     AE_ERR_INPUT_RANGE = -5,        /**< Input outside the range the loss needs (the message names row and column). */
     AE_ERR_STATE = -6,              /**< The call does not fit the model's current configuration or state. */
     AE_ERR_CANCELLED = -7,          /**< The progress callback asked to stop; the model is usable. */
-    AE_ERR_DIVERGED = -8,           /**< Loss or gradient became non-finite; the last finite weights were restored. */
+    AE_ERR_DIVERGED = -8,           /**< Loss or gradient became non-finite, or a fit's loss exploded
+                                         (#AE_PARAM_DIVERGENCE_FACTOR); the last finite weights were restored. */
     AE_ERR_IO = -9,                 /**< A file could not be opened, read, written, flushed or renamed. */
     AE_ERR_FORMAT = -10,            /**< Model data is malformed or truncated (the message says where). */
     AE_ERR_CHECKSUM = -11,          /**< Model data does not match its checksum. */
@@ -631,7 +632,8 @@ typedef enum ae_stop_reason {
     AE_STOP_COMPLETED = 0,     /**< all #AE_PARAM_EPOCHS ran */
     AE_STOP_EARLY = 1,         /**< early stopping: no improvement for #AE_PARAM_PATIENCE epochs */
     AE_STOP_CANCELLED = 2,     /**< the progress callback returned non-zero */
-    AE_STOP_DIVERGED = 3,      /**< a non-finite loss or gradient; last finite weights restored */
+    AE_STOP_DIVERGED = 3,      /**< a non-finite loss or gradient, or a loss beyond
+                                    #AE_PARAM_DIVERGENCE_FACTOR; last finite weights restored */
     AE_STOP_FAILED = 4         /**< a distributed fit stopped because another participant or the
                                     engine failed (#AE_ERR_PEER); weights as after the last step */
 } ae_stop_reason;
@@ -701,10 +703,12 @@ AE_API int ae_model_set_progress(ae_model *model, ae_progress_fn callback, void 
  * random by the generator anew in each call, is held out and its loss is
  * monitored; pass an explicit set to ae_model_fit_validated() to keep the
  * same validation rows across calls. Early stopping
- * (#AE_PARAM_PATIENCE, #AE_PARAM_MIN_DELTA) and #AE_PARAM_RESTORE_BEST act on
- * the monitored loss: the validation loss if there is validation, else the
- * epoch's training loss. Training continues from the current weights and
- * optimizer state, so repeated calls resume.
+ * (#AE_PARAM_PATIENCE, #AE_PARAM_MIN_DELTA) acts on the monitored loss: the
+ * validation loss if there is validation, else the epoch's training loss.
+ * #AE_PARAM_RESTORE_BEST acts only with validation (the best epoch is chosen
+ * by validation loss; without validation the fit ends with its last epoch's
+ * weights). Training continues from the current weights and optimizer state,
+ * so repeated calls resume.
  *
  * @param model   the model to train.
  * @param x       `n_rows x ae_model_input_dim()` row-major, leading dimension @p ld_x.
@@ -712,9 +716,11 @@ AE_API int ae_model_set_progress(ae_model *model, ae_progress_fn callback, void 
  * @param ld_x    leading dimension of @p x, at least ae_model_input_dim().
  * @param report  filled when not NULL (also on #AE_ERR_CANCELLED and #AE_ERR_DIVERGED).
  * @return #AE_OK; #AE_ERR_CANCELLED (weights kept as after the last completed
- *         step, or the best epoch's with #AE_PARAM_RESTORE_BEST);
- *         #AE_ERR_DIVERGED (weights restored to those at the start of the epoch
- *         that diverged); or an argument/data/memory error before any step, with
+ *         step, or the best epoch's with #AE_PARAM_RESTORE_BEST and validation);
+ *         #AE_ERR_DIVERGED (a non-finite loss or gradient, or an epoch's loss
+ *         beyond #AE_PARAM_DIVERGENCE_FACTOR times the starting loss; weights
+ *         restored to those at the start of the epoch that diverged); or an
+ *         argument/data/memory error before any step, with
  *         the model untouched.
  */
 AE_API int ae_model_fit(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
