@@ -1203,7 +1203,9 @@ AE_API int ae_model_save(const ae_model *model, const char *path, unsigned flags
  * Load a model saved by ae_model_save(). @p out receives it (NULL on failure).
  *
  * Anything but a regular file (a folder, FIFO, device or socket, also through
- * a symbolic link) is refused with #AE_ERR_IO, without waiting on it. The
+ * a symbolic link) is refused with #AE_ERR_IO ("... is a socket, not a
+ * regular file"), without opening it where it can be told before (opening a
+ * device can act on it) and never waiting on it. The
  * 16-byte header is read and checked first, so a file that is not a model is
  * refused without being read whole; then the file is read and checked as
  * ae_model_load_from_memory() checks data, with the same statuses, and the

@@ -184,6 +184,14 @@ static int open_regular_file(const char *path, int *out_fd, struct stat *st)
     int folder_fd = open_folder_of(AT_FDCWD, path, strlen(path), &name);
     if (folder_fd < 0)
         return io_error("cannot open", path, errno);
+    /* What the path names is looked at before it is opened: opening a device can act on it
+     * (a tape rewinds, a watchdog starts) and a socket cannot be opened at all, so neither is
+     * opened. The check after opening stays, for a path replaced in between. */
+    struct stat before;
+    if (fstatat(folder_fd, name, &before, 0) == 0 && !S_ISREG(before.st_mode)) {
+        close(folder_fd);
+        return not_a_regular_file(path, before.st_mode);
+    }
     int fd = openat(folder_fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     int error_number = errno;
     close(folder_fd);

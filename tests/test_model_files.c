@@ -425,7 +425,7 @@ static void test_load_of_missing_file_or_folder_is_an_io_error(void **state)
     assert_null(m);
 }
 
-static void test_load_of_a_fifo_or_device_is_refused_without_blocking(void **state)
+static void test_load_of_a_fifo_device_or_socket_is_refused_without_blocking(void **state)
 {
     (void)state;
     temp_dir t;
@@ -446,6 +446,19 @@ static void test_load_of_a_fifo_or_device_is_refused_without_blocking(void **sta
     assert_int_equal(ae_model_load(&m, "/dev/null"), AE_ERR_IO);
     assert_error_mentions("/dev/null is a character device, not a regular file");
     alarm(0);
+    /* A socket is refused for what it is, not with open's "No such device or address": what
+     * a path names is looked at before it is opened (opening a device can act on it). */
+    const char *sock = in_dir(&t, 1, "socket");
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    assert_true(strlen(sock) < sizeof address.sun_path);
+    memcpy(address.sun_path, sock, strlen(sock) + 1);
+    assert_int_equal(bind(fd, (const struct sockaddr *)&address, sizeof address), 0);
+    assert_int_equal(ae_model_load(&m, sock), AE_ERR_IO);
+    assert_null(m);
+    assert_error_mentions("is a socket, not a regular file");
+    close(fd);
     remove_tree(t.dir);
 }
 
@@ -1174,7 +1187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_file_round_trip_writes_exactly_the_memory_bytes),
         cmocka_unit_test(test_load_of_missing_file_or_folder_is_an_io_error),
-        cmocka_unit_test(test_load_of_a_fifo_or_device_is_refused_without_blocking),
+        cmocka_unit_test(test_load_of_a_fifo_device_or_socket_is_refused_without_blocking),
         cmocka_unit_test(test_load_refuses_a_huge_file_of_zeros_after_reading_only_its_header),
         cmocka_unit_test(test_load_from_a_file_reports_header_errors_as_loading_from_memory_does),
         cmocka_unit_test(test_save_replaces_an_existing_file_and_leaves_no_temporary),
