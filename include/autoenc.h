@@ -481,8 +481,15 @@ typedef enum ae_param {
                                             processor. Started at the first training call, stopped by
                                             ae_model_free(); inference always runs on the calling thread.
                                             Matrix products use the BLAS library's own threads
-                                            (OPENBLAS_NUM_THREADS). Results are bit-identical for the
-                                            same setting. [0, 64] [0] */
+                                            (OPENBLAS_NUM_THREADS); when OpenBLAS runs one thread per
+                                            call (OPENBLAS_NUM_THREADS=1 or openblas_set_num_threads(1)),
+                                            these threads instead split a training batch by rows, each
+                                            running its rows through the whole network with its own BLAS
+                                            calls (faster than OpenBLAS's threads, which meet at every
+                                            product; not for hidden dropout, variational models,
+                                            activation penalties or distributed steps, nor for batches
+                                            too small to gain). Results are bit-identical for the same
+                                            setting and the same BLAS thread count. [0, 64] [0] */
 
     AE_PARAM_NOISE = 40,               /**< ::ae_noise: denoising. Each training batch is corrupted
                                             afresh by the model's generator while the loss compares

@@ -234,6 +234,8 @@ typedef struct ae_workspace {
     float *code;           /* variational: the code each row decodes, batch_capacity x latent */
     double kl_sum;         /* variational: KL divergence summed over the last batch's rows */
     double recon_sum;      /* the last batch's reconstruction loss summed over its elements */
+    float *part_grads;     /* row-split steps: the gradients of parts 1 .. part_count - 1 */
+    size_t part_count;     /* parts part_grads was sized for; 0 = not allocated */
 } ae_workspace;
 
 typedef struct ae_optimizer_state {
@@ -404,6 +406,8 @@ void ae_outer_product(const float *u, size_t n_u, const float *v, size_t n_v, fl
 /* Sum of squares in double. */
 double ae_sum_squares(const float *v, size_t n);
 void ae_scale(float *v, size_t n, float factor);
+/* dst += src, elementwise (the buffers do not overlap). */
+void ae_add(float *restrict dst, const float *restrict src, size_t n);
 
 /* ---- forward and backward through the stack (net.c) --------------------- */
 

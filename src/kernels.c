@@ -526,6 +526,12 @@ void ae_scale(float *v, size_t n, float factor)
         v[i] *= factor;
 }
 
+void ae_add(float *restrict dst, const float *restrict src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
 void ae_clamp_log_variance(float *stats, size_t n_rows, size_t k)
 {
     for (size_t i = 0; i < n_rows; i++) {

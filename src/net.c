@@ -47,6 +47,7 @@ void ae_workspace_release(ae_workspace *w)
     ae_free(w->columns);
     ae_free(w->column_sums);
     ae_free(w->code);
+    ae_free(w->part_grads);
     memset(w, 0, sizeof *w);
 }
 
@@ -195,17 +196,19 @@ static void code_backward(const ae_model *m, const float *g, size_t n_rows, floa
     }
 }
 
-double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float *target,
-                           size_t ld_target, size_t n_rows, float *delta, bool step)
+/* Forward through rows [first, first + n_rows) of the batch (x and target point at the
+ * first row; the workspace's blocks are indexed from the batch's row 0), keeping every
+ * layer's output; the output loss is split between the model's threads when split_loss. */
+static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float *target,
+                           size_t ld_target, size_t first, size_t n_rows, float *delta, bool step,
+                           bool split_loss)
 {
     ae_workspace *w = &m->work;
     const size_t last = m->n_layers - 1;
-    /* Keep every layer's output for the backward pass. */
     const float *in = x;
     size_t ld_in = ld_x;
-    w->kl_sum = 0.0;
     for (size_t l = 0; l < last; l++) {
-        const size_t width = m->layers[l].n_out, at = w->activation_offsets[l];
+        const size_t width = m->layers[l].n_out, at = w->activation_offsets[l] + first * width;
         ae_layer_forward(m, l, in, ld_in, n_rows, w->activations + at, width);
         if (drops_out(m, l, step))
             ae_dropout(w->activations + at, width, n_rows, width, m->settings.dropout_hidden,
@@ -214,23 +217,34 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
             ae_clamp_log_variance(w->activations + at, n_rows, ae_latent_dim(m));
             sample_code(m, n_rows, step);
         }
-        in = layer_output_seen(m, l, step);
+        in = layer_output_seen(m, l, step) + first * m->layers[l + 1].n_in;
         ld_in = m->layers[l + 1].n_in;
     }
     /* The output layer is fused with the loss and its gradient. */
     const ae_layer *top = &m->layers[last];
-    float *y = w->activations + w->activation_offsets[last];
+    float *y = w->activations + w->activation_offsets[last] + first * top->n_out;
     /* With a delta this is a training pass, whose mean is over w->mean_rows rows (every
      * participant's); a bare loss is over its own rows. */
     float grad_scale = 1.0f / (float)((delta ? w->mean_rows : (double)n_rows) * (double)top->n_out);
     ae_layer_linear(m, last, in, ld_in, n_rows, y, top->n_out);
     loss_task task = {.model = m, .y = y, .target = target, .ld_target = ld_target, .delta = delta,
                       .grad_scale = grad_scale};
+    if (!split_loss) {
+        loss_range(&task, 0, 0, n_rows);
+        return task.partial[0];
+    }
     ae_pool_run(m->pool, loss_range, &task, n_rows, loss_grain(top->n_out));
     double sum = 0.0;
     for (size_t part = 0; part < ae_pool_threads(m->pool); part++)
         sum += task.partial[part];
     return sum;
+}
+
+double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float *target,
+                           size_t ld_target, size_t n_rows, float *delta, bool step)
+{
+    m->work.kl_sum = 0.0;
+    return forward_rows(m, x, ld_x, target, ld_target, 0, n_rows, delta, step, true);
 }
 
 /* Hand the engine the gradient spans layer l has finished: its bias, and its weights unless
@@ -243,18 +257,24 @@ static int announce_layer(ae_model *m, size_t l)
     return ae_hooks_gradient_ready(m, L->bias_offset, L->n_out);
 }
 
-/* The backward pass proper over n_rows >= 1 rows, announcing each layer's spans. */
-static int backward(ae_model *m, const float *x, size_t ld_x, size_t n_rows, bool step)
+/* The backward pass proper over rows [first, first + n_rows), n_rows >= 1, from the output
+ * delta forward_rows left, with the weight and bias gradients written into grads (a buffer
+ * of the model's layout); a whole batch's pass (whole) adds the penalties' weight terms and
+ * announces each layer's spans to the engine. */
+static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first, size_t n_rows,
+                         bool step, float *grads, bool whole)
 {
     ae_workspace *w = &m->work;
     const bool penalties = ae_penalties_active(&m->settings);
-    /* Backward: delta holds dLoss/dZ of layer l. */
-    float *delta = w->delta, *delta_prev = w->delta_prev;
+    /* delta holds dLoss/dZ of layer l for rows [first, first + n_rows), delta_prev those of
+     * layer l - 1, each in its own buffer; a part's rows start at first * max_width in either,
+     * so that parts at different layers (of different widths) never overlap. */
+    float *delta = w->delta + first * m->max_width, *delta_prev = w->delta_prev + first * m->max_width;
     for (size_t l = m->n_layers; l-- > 0;) {
         const ae_layer *L = &m->layers[l];
-        const float *a_prev = l ? layer_output_seen(m, l - 1, step) : x;
+        const float *a_prev = l ? layer_output_seen(m, l - 1, step) + first * L->n_in : x;
         const int ld_prev = (int)(l ? L->n_in : ld_x), n_out = (int)L->n_out, n_in = (int)L->n_in;
-        float *grad_w = m->grads + L->weight_offset, *w_l = m->params + L->weight_offset;
+        float *grad_w = grads + L->weight_offset, *w_l = m->params + L->weight_offset;
         /* One row: the products below have an inner dimension of 1, which sgemm pays for
          * with a pass to scale C, packing and a call per layer; an outer product and sgemv
          * do the same arithmetic directly (the streaming and online case). */
@@ -268,10 +288,11 @@ static int backward(ae_model *m, const float *x, size_t ld_x, size_t n_rows, boo
         else /* dW = delta^T A_prev, added to a tied decoder layer's share */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)n_rows, 1.0f,
                         delta, n_out, a_prev, ld_prev, L->shared_grad ? 1.0f : 0.0f, grad_w, n_in);
-        ae_column_sums(delta, n_rows, L->n_out, m->grads + L->bias_offset);
-        if (penalties)
+        ae_column_sums(delta, n_rows, L->n_out, grads + L->bias_offset);
+        if (whole && penalties)
             ae_penalties_weight_grad(m, l);
-        AE_FORWARD(announce_layer(m, l));
+        if (whole)
+            AE_FORWARD(announce_layer(m, l));
         if (l == 0)
             break; /* no gradient with respect to the data */
         /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
@@ -286,11 +307,12 @@ static int backward(ae_model *m, const float *x, size_t ld_x, size_t n_rows, boo
                         0.0f, delta_prev, n_in);
         const size_t below = l - 1, n_below = n_rows * L->n_in;
         if (variational_latent(m, below)) {
-            /* delta is free now: it receives the latent layer's (linear) delta. */
+            /* delta is free now: it receives the latent layer's (linear) delta (whole
+             * batches only: a variational step is never split). */
             code_backward(m, delta_prev, n_rows, delta);
             continue;
         }
-        const float *a_below = w->activations + w->activation_offsets[below];
+        const float *a_below = w->activations + w->activation_offsets[below] + first * L->n_in;
         if (drops_out(m, below, step))
             ae_dropout_backward(delta_prev, w->keep + w->activation_offsets[below], n_below,
                                 m->settings.dropout_hidden);
@@ -307,6 +329,111 @@ static int backward(ae_model *m, const float *x, size_t ld_x, size_t n_rows, boo
     return AE_OK;
 }
 
+/* ---- row-split steps ------------------------------------------------------------ */
+
+/* OpenBLAS's own thread count, when the library runs on OpenBLAS; any other CBLAS lacks
+ * the symbol, and the weak reference is then NULL. */
+extern int openblas_get_num_threads(void) __attribute__((weak));
+
+/* Work per part (multiply-adds of the forward and the two backward products over its rows)
+ * below which waking a thread costs more than it saves: measured with bench_step, 64-32-8
+ * lost at 64 rows (0.4 M per part) and gained from 256 (1.8 M). */
+#define AE_SPLIT_MIN_WORK_PER_PART 1048576.0
+
+/* Whether this step's rows go to the model's threads, each running its own rows through
+ * the whole network with single-threaded BLAS calls (faster than one BLAS call at a time
+ * split by the BLAS's threads, which meet at every call): only when the BLAS runs one
+ * thread per call (OPENBLAS_NUM_THREADS=1), so that calls from the model's threads neither
+ * queue on its lock nor oversubscribe the cores, and only for steps whose rows are
+ * independent until the gradient sum: no draws from the model's generator inside the net
+ * (hidden dropout, variational codes), no penalties of batch statistics, no engine. */
+static size_t split_parts(const ae_model *m, size_t n_rows, bool step)
+{
+    const size_t threads = ae_pool_threads(m->pool);
+    if (threads < 2 || n_rows < 2 * threads || m->has_hooks || ae_is_variational(m) ||
+        ae_penalties_active(&m->settings) || (step && m->settings.dropout_hidden > 0.0f) ||
+        !openblas_get_num_threads || openblas_get_num_threads() != 1)
+        return 1;
+    double work_per_row = 0.0;
+    for (size_t l = 0; l < m->n_layers; l++)
+        work_per_row += 3.0 * (double)m->layers[l].n_in * (double)m->layers[l].n_out;
+    return work_per_row * (double)n_rows >= AE_SPLIT_MIN_WORK_PER_PART * (double)threads ? threads : 1;
+}
+
+typedef struct split_task {
+    ae_model *model;
+    const float *x, *target;
+    size_t ld_x, ld_target;
+    bool step;
+    double loss[AE_MAX_THREADS];
+} split_task;
+
+/* One part of a row-split step: its rows forward, their loss, and backward into its own
+ * gradient buffer (part 0 into the model's). */
+static void split_range(void *context, size_t part, size_t begin, size_t end)
+{
+    split_task *t = context;
+    ae_model *m = t->model;
+    float *grads = part ? m->work.part_grads + (part - 1) * m->n_params : m->grads;
+    t->loss[part] = forward_rows(m, t->x + begin * t->ld_x, t->ld_x, t->target + begin * t->ld_target,
+                                 t->ld_target, begin, end - begin, m->work.delta + begin * m->max_width,
+                                 t->step, false);
+    (void)backward_rows(m, t->x + begin * t->ld_x, t->ld_x, begin, end - begin, t->step, grads, false);
+}
+
+/* Gradient elements per unit of the parts' sum split between threads (as the optimizer's). */
+#define AE_SUM_GRAIN 32768
+
+typedef struct sum_task {
+    ae_model *model;
+    size_t parts;
+} sum_task;
+
+/* The parts' gradients added into the model's, in part order (bit-identical for a thread
+ * count). */
+static void sum_range(void *context, size_t part, size_t begin, size_t end)
+{
+    (void)part;
+    const sum_task *t = context;
+    const ae_model *m = t->model;
+    for (size_t p = 1; p < t->parts; p++)
+        ae_add(m->grads + begin, m->work.part_grads + (p - 1) * m->n_params + begin, end - begin);
+}
+
+/* Gradient buffers for parts 1 .. parts - 1, allocated at the first split step. */
+static int reserve_parts(ae_model *m, size_t parts)
+{
+    ae_workspace *w = &m->work;
+    if (w->part_count >= parts)
+        return AE_OK;
+    size_t floats;
+    AE_CHECK(ae_mul_size(parts - 1, m->n_params, &floats), m, AE_ERR_SIZE_OVERFLOW,
+             "%zu threads' gradients are too large", parts);
+    float *fresh = ae_alloc_floats(floats);
+    AE_CHECK(fresh != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for %zu threads' gradients", parts);
+    ae_free(w->part_grads);
+    w->part_grads = fresh;
+    w->part_count = parts;
+    return AE_OK;
+}
+
+/* Loss sum and gradient of a batch split by rows between the model's threads. */
+static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, const float *target,
+                                  size_t ld_target, size_t n_rows, size_t parts, bool step,
+                                  double *loss_sum)
+{
+    AE_FORWARD(reserve_parts(m, parts));
+    split_task task = {.model = m, .x = x, .target = target, .ld_x = ld_x, .ld_target = ld_target,
+                       .step = step};
+    ae_pool_run(m->pool, split_range, &task, n_rows, 1);
+    sum_task sum = {.model = m, .parts = parts};
+    ae_pool_run(m->pool, sum_range, &sum, m->n_params, AE_SUM_GRAIN);
+    *loss_sum = 0.0;
+    for (size_t part = 0; part < parts; part++)
+        *loss_sum += task.loss[part];
+    return AE_OK;
+}
+
 int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, size_t ld_target,
                 size_t n_rows, bool step, double *objective)
 {
@@ -319,19 +446,25 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
     double sums[3] = {0.0, 0.0, 0.0}; /* loss, penalties summed over rows, KL */
     double shared_penalty = 0.0;      /* penalties of batch statistics, already combined */
     const bool penalties = ae_penalties_active(&m->settings);
-    if (n_rows > 0) {
-        sums[0] = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta, step);
-        sums[2] = w->kl_sum;
-    }
-    /* A participant without rows in this step still takes part in every combination. */
-    if (penalties)
-        AE_FORWARD(ae_penalties_forward(m, n_rows, &sums[1], &shared_penalty));
-    if (n_rows > 0) {
-        AE_FORWARD(backward(m, x, ld_x, n_rows, step));
+    const size_t parts = split_parts(m, n_rows, step);
+    w->kl_sum = 0.0;
+    if (parts > 1) {
+        AE_FORWARD(split_forward_backward(m, x, ld_x, target, ld_target, n_rows, parts, step, &sums[0]));
     } else {
-        memset(m->grads, 0, m->n_params * sizeof(float));
-        for (size_t l = m->n_layers; l-- > 0;)
-            AE_FORWARD(announce_layer(m, l));
+        if (n_rows > 0) {
+            sums[0] = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta, step);
+            sums[2] = w->kl_sum;
+        }
+        /* A participant without rows in this step still takes part in every combination. */
+        if (penalties)
+            AE_FORWARD(ae_penalties_forward(m, n_rows, &sums[1], &shared_penalty));
+        if (n_rows > 0) {
+            AE_FORWARD(backward_rows(m, x, ld_x, 0, n_rows, step, m->grads, true));
+        } else {
+            memset(m->grads, 0, m->n_params * sizeof(float));
+            for (size_t l = m->n_layers; l-- > 0;)
+                AE_FORWARD(announce_layer(m, l));
+        }
     }
     AE_FORWARD(ae_hooks_gradient_wait(m));
     AE_FORWARD(ae_hooks_reduce(m, sums, 3, AE_REDUCE_SUM));

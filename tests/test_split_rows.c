@@ -1,0 +1,304 @@
+/* Row-split training steps: with OpenBLAS running one thread per call and the model given
+ * several threads (AE_PARAM_THREADS), each thread runs its own rows of the batch through the
+ * whole network and the parts' gradients are added in order. The gradient is the
+ * single-threaded one up to float summation order, a fit is bit-identical for a thread
+ * count, a step allocates nothing after the first, and the split stays off when OpenBLAS
+ * runs its own threads (calls from several threads would queue on its lock). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autoenc.h"
+#include "test_data.h"
+#include "test_models.h"
+
+/* OpenBLAS's controls; absent (NULL) when the library runs on another CBLAS, where the
+ * split never happens and these tests skip. */
+extern void openblas_set_num_threads(int threads) __attribute__((weak));
+extern int openblas_get_num_threads(void) __attribute__((weak));
+
+enum { DIM = 96, ROWS = 203 }; /* 203 rows: parts of unequal size for 2, 3 and 4 threads */
+
+static int blas_threads_before;
+
+static int one_blas_thread(void **state)
+{
+    (void)state;
+    if (!openblas_set_num_threads || !openblas_get_num_threads)
+        return 0;
+    blas_threads_before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return 0;
+}
+
+static int restore_blas_threads(void **state)
+{
+    (void)state;
+    if (openblas_set_num_threads)
+        openblas_set_num_threads(blas_threads_before);
+    return 0;
+}
+
+static bool on_openblas(void) { return openblas_set_num_threads && openblas_get_num_threads; }
+
+/* ---- counting allocations, to see the parts' gradient buffers ------------------ */
+
+typedef union header {
+    size_t size;
+    max_align_t align;
+} header;
+
+static size_t allocations, live_bytes;
+
+static void *counting_alloc(size_t size, void *user)
+{
+    (void)user;
+    header *h = malloc(sizeof *h + size);
+    if (!h)
+        return NULL;
+    h->size = size;
+    allocations++;
+    live_bytes += size;
+    return h + 1;
+}
+
+static void counting_free(void *ptr, void *user)
+{
+    (void)user;
+    header *h = (header *)ptr - 1;
+    live_bytes -= h->size;
+    free(h);
+}
+
+/* ---- models ------------------------------------------------------------------------ */
+
+typedef enum variant { PLAIN_BCE, PLAIN_MSE_STANDARDIZED, TIED, DENOISING, N_VARIANTS } variant;
+
+static const char *variant_name(variant v)
+{
+    static const char *names[] = {"plain, BCE", "plain, MSE, standardised", "tied", "denoising"};
+    return names[v];
+}
+
+/* 96-64-16 mirrored (tied: the decoder shares the encoder's weights) with threads. */
+static ae_model *make_model(variant v, size_t threads)
+{
+    const size_t widths[] = {DIM, 64, 16};
+    ae_model *m = NULL;
+    if (v == TIED)
+        assert_int_equal(ae_model_create_ex(&m, widths, 3, NULL, 0, AE_ARCH_TIED_WEIGHTS), AE_OK);
+    else
+        m = test_create_model(widths, 3, NULL, 0);
+    assert_non_null(m);
+    test_set_param(m, AE_PARAM_SEED, 7);
+    test_set_param(m, AE_PARAM_THREADS, (double)threads);
+    if (v == PLAIN_MSE_STANDARDIZED) {
+        test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LINEAR);
+        test_set_param(m, AE_PARAM_SCALING, AE_SCALING_STANDARDIZE);
+    } else {
+        test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID);
+        test_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE);
+    }
+    if (v == DENOISING) {
+        test_set_param(m, AE_PARAM_NOISE, AE_NOISE_GAUSSIAN);
+        test_set_param(m, AE_PARAM_NOISE_LEVEL, 0.2);
+    }
+    return m;
+}
+
+static bool has_scaling(const ae_model *m)
+{
+    double scaling = -1.0;
+    assert_int_equal(ae_model_get_param(m, AE_PARAM_SCALING, &scaling), AE_OK);
+    return scaling != AE_SCALING_NONE;
+}
+
+static float *make_data(size_t rows)
+{
+    test_rng rng;
+    test_rng_seed(&rng, 42);
+    float *x = test_random_matrix(&rng, rows, DIM, DIM, 0.0f, 1.0f);
+    assert_non_null(x);
+    return x;
+}
+
+/* The gradient of rows of x (fitting the scaling first where the model has one). */
+static float *gradient_of(ae_model *m, const float *x, size_t rows, double *loss)
+{
+    size_t n = ae_model_param_count(m);
+    float *g = malloc(n * sizeof *g);
+    assert_non_null(g);
+    if (has_scaling(m))
+        assert_int_equal(ae_model_fit_scaling(m, x, rows, DIM), AE_OK);
+    assert_int_equal(ae_model_gradient(m, x, rows, DIM, g, n, loss), AE_OK);
+    return g;
+}
+
+/* ---- tests --------------------------------------------------------------------------- */
+
+/* The split gradient against the single-threaded one, every entry within float summation
+ * error of its tensor's scale (the sums run over parts of rows instead of all rows). */
+static void test_split_gradient_equals_the_single_thread_gradient(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    float *x = make_data(ROWS);
+    for (variant v = 0; v < N_VARIANTS; v++) {
+        ae_model *one = make_model(v, 1);
+        double loss_one = NAN;
+        float *g_one = gradient_of(one, x, ROWS, &loss_one);
+        double scale = 0.0;
+        for (size_t i = 0; i < ae_model_param_count(one); i++)
+            scale = fmax(scale, fabs((double)g_one[i]));
+        assert_true(scale > 0.0);
+        for (size_t threads = 2; threads <= 4; threads++) {
+            ae_model *split = make_model(v, threads);
+            double loss_split = NAN;
+            float *g_split = gradient_of(split, x, ROWS, &loss_split);
+            double worst = 0.0;
+            for (size_t i = 0; i < ae_model_param_count(one); i++)
+                worst = fmax(worst, fabs((double)g_split[i] - (double)g_one[i]));
+            if (worst > 1e-5 * scale || fabs(loss_split - loss_one) > 1e-6 * fabs(loss_one))
+                print_error("%s, %zu threads: gradient off by %.3g of scale %.3g, loss %.9g vs %.9g\n",
+                            variant_name(v), threads, worst, scale, loss_split, loss_one);
+            assert_true(worst <= 1e-5 * scale);
+            assert_true(fabs(loss_split - loss_one) <= 1e-6 * fabs(loss_one));
+            free(g_split);
+            ae_model_free(split);
+        }
+        free(g_one);
+        ae_model_free(one);
+    }
+    free(x);
+}
+
+/* Two fits with the same thread count give the same weights bit for bit, and a split fit
+ * ends where the single-threaded one does, up to the drift of summation order. */
+static void test_split_fit_is_bit_identical_for_a_thread_count(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    enum { FIT_ROWS = 1024 };
+    float *x = make_data(FIT_ROWS);
+    for (variant v = 0; v < N_VARIANTS; v++) {
+        ae_model *models[3];
+        const size_t threads[3] = {2, 2, 1};
+        ae_fit_report reports[3];
+        for (size_t i = 0; i < 3; i++) {
+            models[i] = make_model(v, threads[i]);
+            test_set_epochs_and_batch(models[i], 3, 128);
+            test_set_param(models[i], AE_PARAM_VALIDATION_FRACTION, 0);
+            if (has_scaling(models[i]))
+                assert_int_equal(ae_model_fit_scaling(models[i], x, FIT_ROWS, DIM), AE_OK);
+            reports[i] = test_new_fit_report();
+            assert_int_equal(ae_model_fit(models[i], x, FIT_ROWS, DIM, &reports[i]), AE_OK);
+        }
+        assert_true(test_same_params(models[0], models[1]));
+        assert_true(reports[0].final_train_loss == reports[1].final_train_loss);
+        double drift = fabs(reports[0].final_train_loss - reports[2].final_train_loss) / reports[2].final_train_loss;
+        if (drift > 1e-3)
+            print_error("%s: split fit's loss %.9g, single thread's %.9g\n", variant_name(v),
+                        reports[0].final_train_loss, reports[2].final_train_loss);
+        assert_true(drift <= 1e-3);
+        for (size_t i = 0; i < 3; i++)
+            ae_model_free(models[i]);
+    }
+    free(x);
+}
+
+/* The parts' gradient buffers are allocated at the first split step, as the rest of the
+ * workspace: later steps allocate nothing. With OpenBLAS on its own threads there is no
+ * split, hence no such buffers. */
+static void test_split_steps_allocate_only_at_the_first(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    enum { BATCH = 128 };
+    float *x = make_data(BATCH);
+    size_t live_after_first[2] = {0, 0}, n_params = 0;
+    for (size_t threads = 1; threads <= 2; threads++) {
+        assert_int_equal(ae_set_allocator(counting_alloc, counting_free, NULL), AE_OK);
+        ae_model *m = make_model(PLAIN_BCE, threads);
+        n_params = ae_model_param_count(m);
+        double loss;
+        assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, &loss), AE_OK);
+        live_after_first[threads - 1] = live_bytes;
+        size_t before = allocations;
+        for (int step = 0; step < 5; step++)
+            assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, &loss), AE_OK);
+        assert_int_equal(allocations, before);
+        ae_model_free(m);
+        assert_int_equal(live_bytes, 0);
+        assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+    }
+    /* Two threads hold one more gradient. */
+    assert_true(live_after_first[1] >= live_after_first[0] + n_params * sizeof(float));
+
+    /* OpenBLAS on two threads: the model's threads leave the products to it. */
+    openblas_set_num_threads(2);
+    if (openblas_get_num_threads() == 2) {
+        size_t live[2];
+        for (size_t threads = 1; threads <= 2; threads++) {
+            assert_int_equal(ae_set_allocator(counting_alloc, counting_free, NULL), AE_OK);
+            ae_model *m = make_model(PLAIN_BCE, threads);
+            double loss;
+            assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, &loss), AE_OK);
+            live[threads - 1] = live_bytes;
+            ae_model_free(m);
+            assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+        }
+        assert_true(live[1] < live[0] + n_params * sizeof(float));
+    }
+    openblas_set_num_threads(1);
+    free(x);
+}
+
+/* Batches too small to be worth waking a thread, and steps that draw from the model's
+ * generator inside the network (hidden dropout), run whole and train as before. */
+static void test_small_batches_and_dropout_steps_train_whole(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    float *x = make_data(ROWS);
+    for (int dropout = 0; dropout <= 1; dropout++) {
+        for (size_t rows = 1; rows <= 3; rows++) {
+            ae_model *one = make_model(PLAIN_BCE, 1), *two = make_model(PLAIN_BCE, 2);
+            if (dropout) {
+                test_set_param(one, AE_PARAM_DROPOUT_HIDDEN, 0.3);
+                test_set_param(two, AE_PARAM_DROPOUT_HIDDEN, 0.3);
+            }
+            const size_t n = dropout ? ROWS : rows;
+            double l1, l2;
+            assert_int_equal(ae_model_train_batch(one, x, n, DIM, &l1), AE_OK);
+            assert_int_equal(ae_model_train_batch(two, x, n, DIM, &l2), AE_OK);
+            /* Run whole, the two models do the same arithmetic. */
+            assert_true(l1 == l2);
+            assert_true(test_same_params(one, two));
+            ae_model_free(one);
+            ae_model_free(two);
+        }
+    }
+    free(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_gradient_equals_the_single_thread_gradient),
+        cmocka_unit_test(test_split_fit_is_bit_identical_for_a_thread_count),
+        cmocka_unit_test(test_split_steps_allocate_only_at_the_first),
+        cmocka_unit_test(test_small_batches_and_dropout_steps_train_whole),
+    };
+    return cmocka_run_group_tests(tests, one_blas_thread, restore_blas_threads);
+}
