@@ -11,6 +11,8 @@
  * way, and how many of the optimizer's moments are subnormal floats at the end. Only the
  * public API is used (found with dlsym), so any two builds of the same ABI compare. */
 #define _POSIX_C_SOURCE 200809L
+#include "bench_common.h"
+
 #include <autoenc.h>
 
 #include <dlfcn.h>
@@ -18,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_LIBS 4
 #define MAX_WIDTHS 16
@@ -36,13 +37,6 @@ typedef struct library {
     ae_model *model;
     double *block_s; /* seconds per block */
 } library;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int open_library(library *lib)
 {
@@ -88,20 +82,14 @@ static int parse_widths(const char *text, size_t *widths, size_t *n)
     return *n >= 2 ? 0 : -1;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+/* Median of n values (left in their order). */
 static double median(const double *v, size_t n)
 {
     double *copy = malloc(n * sizeof *copy);
     if (!copy || !n)
         return free(copy), NAN;
     memcpy(copy, v, n * sizeof *copy);
-    qsort(copy, n, sizeof *copy, cmp_double);
-    double m = n % 2 ? copy[n / 2] : 0.5 * (copy[n / 2 - 1] + copy[n / 2]);
+    double m = bench_median(copy, n);
     free(copy);
     return m;
 }
@@ -186,13 +174,13 @@ int main(int argc, char **argv)
     for (long b = 0; b < n_blocks && rc == 0; b++) {
         for (size_t turn = 0; turn < n_libs && rc == 0; turn++) {
             library *lib = &libs[b % 2 ? n_libs - 1 - turn : turn];
-            double t0 = now();
+            double t0 = bench_now();
             for (long s = 0; s < block && rc == 0; s++)
                 if (lib->train_batch(lib->model, x, (size_t)batch, d, NULL) != AE_OK) {
                     fprintf(stderr, "bench_long_row: %s: %s\n", lib->path, lib->last_error(lib->model));
                     rc = 1;
                 }
-            lib->block_s[b] = now() - t0;
+            lib->block_s[b] = bench_now() - t0;
         }
     }
     if (rc == 0) {
