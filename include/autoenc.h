@@ -113,9 +113,11 @@ AE_API size_t ae_max_layer_width(void);
  * ae_last_error(). Failures of calls that take a non-const model are also
  * recorded on the model, read by ae_model_last_error(), whichever argument
  * was at fault; #AE_ERR_BUSY is the exception, recorded in the calling thread
- * only, since another call owns the model. The library owns these strings;
- * they stay valid until the next failing call in the same thread
- * (respectively on the same model).
+ * only, since another call owns the model. The library owns these strings:
+ * ae_last_error()'s stays valid until the next failing call in the same
+ * thread; ae_model_last_error() gives a copy of the model's message, valid in
+ * the calling thread until its fourth next call of ae_model_last_error() (so
+ * that a few messages can be printed together), whatever other threads do.
  *
  * Misuse across threads is detected as SQLite detects it: each model counts
  * the calls inside it in one atomic word. A call that would change the model
@@ -291,7 +293,10 @@ AE_API int ae_model_clone(const ae_model *model, ae_model **out);
 AE_API int ae_model_reset(ae_model *model);
 
 /** @return the message of the last failed non-const call on @p model, "" if
- *  none, or a fixed text if @p model is NULL; never NULL. */
+ *  none, or a fixed text if @p model is NULL; never NULL. A const call: while
+ *  another thread changes the model it returns a fixed text saying so (the
+ *  message is being written) instead of racing with it, and it never changes
+ *  ae_last_error(). The string is a copy, valid as said in @ref ae_errors. */
 AE_API const char *ae_model_last_error(const ae_model *model);
 
 /** @return the number of input (and output) features; 0 if @p model is NULL. */

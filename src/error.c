@@ -34,9 +34,31 @@ const char *ae_status_str(int status)
 
 const char *ae_last_error(void) { return thread_message; }
 
+/* Copies of models' messages handed out by ae_model_last_error() in this thread, used in
+ * turn so that a few can be printed together. */
+#define MODEL_MESSAGE_COPIES 4
+static _Thread_local char model_message_copies[MODEL_MESSAGE_COPIES][AE_MESSAGE_SIZE];
+static _Thread_local unsigned next_model_message_copy;
+
 const char *ae_model_last_error(const ae_model *model)
 {
-    return model ? model->message : "model is NULL";
+    if (!model)
+        return "model is NULL";
+    /* A failing call that changes the model writes its message while it holds the model as
+     * the writer: the message is read as a reader, into a copy of this thread's, so that
+     * neither the read nor the caller's later use of the string races with that write. A
+     * refused entry leaves this thread's own last error as it was. */
+    char saved[AE_MESSAGE_SIZE];
+    memcpy(saved, thread_message, sizeof saved);
+    if (ae_enter_reader(model) != AE_OK) {
+        memcpy(thread_message, saved, sizeof saved);
+        return "the model is being changed by a call in another thread: its last error can be "
+               "read when that call has returned";
+    }
+    char *copy = model_message_copies[next_model_message_copy++ % MODEL_MESSAGE_COPIES];
+    memcpy(copy, model->message, AE_MESSAGE_SIZE);
+    ae_leave_reader(model);
+    return copy;
 }
 
 int ae_fail_on_model(ae_model *model, int status)

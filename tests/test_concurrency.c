@@ -409,6 +409,108 @@ static void test_clone_races_with_nothing_among_const_calls(void **state)
     ae_model_free(m);
 }
 
+/* ae_model_last_error() is a const call too. While another thread changes the model (and
+ * may be writing its message) it gives a fixed text saying so instead of reading the message
+ * as it is written, and it leaves the calling thread's own last error alone; the fit's own
+ * thread reads the message from its callback, and once the fit returned every thread does.
+ * The string it gives is a copy: a later failure in another thread does not change it. */
+typedef struct message_probe {
+    ae_model *model;
+    int done, other_thread_status;
+    char from_other[256], other_thread_error[256], from_own[256];
+} message_probe;
+
+static void *read_message_in_another_thread(void *raw)
+{
+    message_probe *p = raw;
+    /* This thread's own last error, which reading the model's message must not change. */
+    p->other_thread_status = ae_model_set_param(NULL, AE_PARAM_EPOCHS, 1);
+    snprintf(p->from_other, sizeof p->from_other, "%s", ae_model_last_error(p->model));
+    snprintf(p->other_thread_error, sizeof p->other_thread_error, "%s", ae_last_error());
+    return NULL;
+}
+
+static int read_message_during_fit(const ae_progress *progress, void *user_data)
+{
+    (void)progress;
+    message_probe *p = user_data;
+    if (p->done)
+        return 0;
+    p->done = 1;
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, read_message_in_another_thread, p), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    snprintf(p->from_own, sizeof p->from_own, "%s", ae_model_last_error(p->model));
+    return 0;
+}
+
+typedef struct message_race {
+    ae_model *model;
+    _Atomic int stop;
+    _Atomic long torn, reads;
+} message_race;
+
+static void *fail_repeatedly(void *raw)
+{
+    message_race *r = raw;
+    for (int i = 0; i < 3000; i++)
+        ae_model_set_param(r->model, AE_PARAM_LEARNING_RATE, i % 2 ? -1.0 : 2000.0);
+    atomic_store(&r->stop, 1);
+    return NULL;
+}
+
+static void *read_messages(void *raw)
+{
+    message_race *r = raw;
+    while (!atomic_load(&r->stop)) {
+        const char *message = ae_model_last_error(r->model);
+        if (strncmp(message, "learning_rate = ", 16) != 0 && !strstr(message, "another thread"))
+            atomic_fetch_add(&r->torn, 1);
+        atomic_fetch_add(&r->reads, 1);
+    }
+    return NULL;
+}
+
+static void test_model_last_error_never_races_with_a_change(void **state)
+{
+    (void)state;
+    ae_model *m = make_model();
+    float *x = make_data(5);
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_LEARNING_RATE, -1.0), AE_ERR_INVALID_ARGUMENT);
+    char before[256];
+    snprintf(before, sizeof before, "%s", ae_model_last_error(m));
+    assert_non_null(strstr(before, "learning_rate = -1"));
+    message_probe probe = {.model = m};
+    assert_int_equal(ae_model_set_progress(m, read_message_during_fit, &probe), AE_OK);
+    assert_int_equal(ae_model_fit(m, x, ROWS, IN, NULL), AE_OK);
+    assert_true(probe.done);
+    assert_int_equal(probe.other_thread_status, AE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(probe.from_other, "being changed by a call in another thread"));
+    assert_string_equal(probe.other_thread_error, "model is NULL");
+    assert_string_equal(probe.from_own, before);
+    assert_string_equal(ae_model_last_error(m), before);
+    /* A copy: a later failure leaves the string given before it as it was. */
+    const char *given = ae_model_last_error(m);
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_EPOCHS, 0), AE_ERR_INVALID_ARGUMENT);
+    assert_string_equal(given, before);
+    assert_non_null(strstr(ae_model_last_error(m), "epochs"));
+    /* Racing failures and reads (ThreadSanitizer must stay silent): every read is a whole
+     * message or the busy text. */
+    assert_int_equal(ae_model_set_progress(m, NULL, NULL), AE_OK);
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_LEARNING_RATE, -1.0), AE_ERR_INVALID_ARGUMENT);
+    message_race r = {.model = m};
+    pthread_t threads[3];
+    assert_int_equal(pthread_create(&threads[0], NULL, fail_repeatedly, &r), 0);
+    for (int t = 1; t < 3; t++)
+        assert_int_equal(pthread_create(&threads[t], NULL, read_messages, &r), 0);
+    for (int t = 0; t < 3; t++)
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+    assert_int_equal(atomic_load(&r.torn), 0);
+    assert_true(atomic_load(&r.reads) > 0);
+    free(x);
+    ae_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_calls_that_change_the_model_are_busy_while_a_const_call_runs),
         cmocka_unit_test(test_racing_const_calls_and_changes_never_mix),
         cmocka_unit_test(test_clone_races_with_nothing_among_const_calls),
+        cmocka_unit_test(test_model_last_error_never_races_with_a_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
