@@ -13,6 +13,11 @@ static int check_widths(const size_t *widths, size_t n_widths, const char *what)
     AE_CHECK(widths != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "%s is NULL", what);
     AE_CHECK(n_widths >= 2, NULL, AE_ERR_INVALID_ARGUMENT,
              "%s needs at least 2 entries (input and output of a layer), got %zu", what, n_widths);
+    /* The count before the entries: a count beyond any model is refused without reading
+     * that many entries (an array of a few widths with a count of SIZE_MAX). */
+    AE_CHECK(n_widths - 1 <= AE_MAX_LAYERS, NULL, AE_ERR_INVALID_ARGUMENT,
+             "%s has %zu entries, %zu layers: more than a model may have (AE_MAX_LAYERS = %d)",
+             what, n_widths, n_widths - 1, AE_MAX_LAYERS);
     for (size_t i = 0; i < n_widths; i++)
     {
         AE_CHECK(widths[i] >= 1, NULL, AE_ERR_INVALID_ARGUMENT, "%s[%zu] is 0", what, i);

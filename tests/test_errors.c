@@ -1,5 +1,6 @@
 /* Bad input on every public function: the right status, a message (naming row and column
  * for bad data), the model left exactly as it was and still usable. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "autoenc.h"
 #include "test_data.h"
@@ -414,6 +417,24 @@ static void test_create_refuses_models_beyond_the_limits(void **state)
     expect_create(AE_ERR_INVALID_ARGUMENT, widths, 2049, widths, 2050);
     assert_int_equal(ae_max_layers(), AE_MAX_LAYERS);
     assert_int_equal(ae_max_layer_width(), AE_MAX_LAYER_WIDTH);
+    /* A count beyond any model is refused before the entries are read: three widths at the
+     * end of a page followed by one that may not be read, passed with huge counts. */
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char *pages = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(pages != MAP_FAILED);
+    assert_int_equal(mprotect(pages + page, page, PROT_NONE), 0);
+    size_t *three = (size_t *)(void *)(pages + page) - 3;
+    three[0] = 4, three[1] = 3, three[2] = 2;
+    static const size_t counts[] = {SIZE_MAX, (size_t)AE_MAX_LAYERS + 2, 4100};
+    for (size_t k = 0; k < ARRAY_LEN(counts); k++) {
+        expect_create(AE_ERR_INVALID_ARGUMENT, three, counts[k], NULL, 0);
+        assert_non_null(strstr(ae_last_error(), "AE_MAX_LAYERS"));
+        three[0] = 2, three[2] = 4; /* a decoder from enc's latent width 2 to its input 4 */
+        expect_create(AE_ERR_INVALID_ARGUMENT, enc, 2, three, counts[k]);
+        assert_non_null(strstr(ae_last_error(), "AE_MAX_LAYERS"));
+        three[0] = 4, three[2] = 2;
+    }
+    assert_int_equal(munmap(pages, 2 * page), 0);
 
     /* At the limit: a model of AE_MAX_LAYERS layers is made, and the loader takes back the
      * file its save writes (one set of limits for both). */
