@@ -770,7 +770,8 @@ typedef struct ae_data_source {
  * the validation loss from @p validation (NULL: none;
  * #AE_PARAM_VALIDATION_FRACTION must be 0 with a source, #AE_ERR_STATE
  * otherwise). Memory stays bounded whatever the data's size: a shuffle buffer of
- * #AE_PARAM_SHUFFLE_BUFFER rows (when #AE_PARAM_SHUFFLE is on: each epoch a row
+ * #AE_PARAM_SHUFFLE_BUFFER rows, or of all the rows when the source has fewer
+ * (when #AE_PARAM_SHUFFLE is on: each epoch a row
  * read from the source waits in it and leaves at a random step, so order is
  * random within the buffer's reach) and a chunk of 256 rows.
  *
