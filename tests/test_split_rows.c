@@ -10,7 +10,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +266,61 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
     free(x);
 }
 
+/* The program's own BLAS calls from another thread while a model trains split by rows
+ * (OpenBLAS on one thread per call serves every caller at once): the fit is the same bit
+ * for bit, and so are the program's products. */
+typedef struct blas_user {
+    atomic_bool stop;
+    size_t products, wrong;
+} blas_user;
+
+static void *multiply_until_stopped(void *arg)
+{
+    blas_user *u = arg;
+    enum { N = 96 };
+    static float a[N * N], b[N * N], c[N * N];
+    for (size_t i = 0; i < N * N; i++) {
+        a[i] = (float)(i % 7) - 3.0f;
+        b[i] = i % (N + 1) == 0 ? 1.0f : 0.0f; /* the identity: c must equal a */
+    }
+    while (!atomic_load(&u->stop)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+        u->products++;
+        u->wrong += memcmp(a, c, sizeof a) != 0;
+    }
+    return NULL;
+}
+
+static void test_split_fit_is_unchanged_by_the_programs_own_blas_calls(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    enum { FIT_ROWS = 2048 };
+    float *x = make_data(FIT_ROWS);
+    ae_model *quiet = make_model(PLAIN_BCE, 2), *busy = make_model(PLAIN_BCE, 2);
+    test_set_epochs_and_batch(quiet, 2, 256);
+    test_set_epochs_and_batch(busy, 2, 256);
+    test_set_param(quiet, AE_PARAM_VALIDATION_FRACTION, 0);
+    test_set_param(busy, AE_PARAM_VALIDATION_FRACTION, 0);
+    assert_int_equal(ae_model_fit(quiet, x, FIT_ROWS, DIM, NULL), AE_OK);
+
+    blas_user user = {.products = 0};
+    atomic_init(&user.stop, false);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, multiply_until_stopped, &user), 0);
+    assert_int_equal(ae_model_fit(busy, x, FIT_ROWS, DIM, NULL), AE_OK);
+    atomic_store(&user.stop, true);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+
+    assert_true(test_same_params(quiet, busy));
+    assert_true(user.products > 0);
+    assert_int_equal(user.wrong, 0);
+    ae_model_free(quiet);
+    ae_model_free(busy);
+    free(x);
+}
+
 /* Batches too small to be worth waking a thread, and steps that draw from the model's
  * generator inside the network (hidden dropout), run whole and train as before. */
 static void test_small_batches_and_dropout_steps_train_whole(void **state)
@@ -298,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_split_gradient_equals_the_single_thread_gradient),
         cmocka_unit_test(test_split_fit_is_bit_identical_for_a_thread_count),
         cmocka_unit_test(test_split_steps_allocate_only_at_the_first),
+        cmocka_unit_test(test_split_fit_is_unchanged_by_the_programs_own_blas_calls),
         cmocka_unit_test(test_small_batches_and_dropout_steps_train_whole),
     };
     return cmocka_run_group_tests(tests, one_blas_thread, restore_blas_threads);
