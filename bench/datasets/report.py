@@ -36,7 +36,6 @@ def write(out, data):
         w("**This is a `--quick` run: small subsets and a couple of epochs, to check the pipeline; "
           "its numbers are not results.**")
         w("")
-    _readme_block(w, res)
     w("Every number and figure on this page comes from the command(s) below, run on the machine "
       "below; nothing was copied in by hand except the published figures in the one-class "
       "table, which say where they come from. The code is in "
@@ -98,32 +97,6 @@ def write(out, data):
     with open(path + ".tmp", "w") as f:
         f.write(text)
     os.replace(path + ".tmp", path)
-
-
-def _readme_block(w, res):
-    oc = res.get("oneclass")
-    w("> **Proposed for the README** (the lead edits README.md):")
-    w(">")
-    if oc:
-        best = oc["methods"][oc["best_key"]]
-        m, s = mean_std(best["mean_per_seed"])
-        plain = oc["methods"]["lib_plain"]
-        pm, _ = mean_std(plain["mean_per_seed"])
-        w("> **Results on reference datasets.** [docs/results.md](docs/results.md) runs libautoenc against "
-          "PCA, PyTorch and scikit-learn's detectors on Fashion-MNIST and scikit-learn's data sets with "
-          "one command (`cmake --build build --target results`): "
-          "reconstruction, one-class anomaly detection, tabular anomaly detection, codes as features, "
-          "denoising, variational generation and speed. On the standard one-class Fashion-MNIST protocol "
-          "a dense autoencoder reaches a mean AUROC of %.3f with the recipe in "
-          "[docs/uses.md](docs/uses.md#uses_anomaly_recipe) (%.3f for the plain reference model scored by "
-          "its reconstruction error; GeoTrans, a convolutional self-supervised method, reports 0.935)."
-          % (m, pm))
-    else:
-        w("> **Results on reference datasets.** [docs/results.md](docs/results.md): libautoenc against "
-          "PCA, PyTorch and scikit-learn's detectors, with one command.")
-    w(">")
-    w("> ![One-class ROC curves on Fashion-MNIST](docs/results/oneclass_roc.png)")
-    w("")
 
 
 # ---- 1 -------------------------------------------------------------------------------
