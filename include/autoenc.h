@@ -983,6 +983,9 @@ AE_API int ae_model_sample(const ae_model *model, uint64_t seed, size_t n_rows, 
  * @param n_steps rows of @p y, at least 2 (the first decodes x_a's code, the last x_b's).
  * @param y       receives the decoded rows.
  * @param ld_y    leading dimension of @p y, at least input_dim.
+ * @return #AE_OK, an argument, data or state error, or #AE_ERR_NON_FINITE_RESULT
+ *         (see @ref ae_overflow) naming the end whose code overflows (`x_a` or
+ *         `x_b`) or the row of @p y whose decoded output would not be finite.
  */
 AE_API int ae_model_interpolate(const ae_model *model, const float *x_a, const float *x_b,
                                 size_t n_steps, float *y, size_t ld_y);
