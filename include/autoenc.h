@@ -474,8 +474,10 @@ typedef enum ae_param {
     AE_PARAM_DIVERGENCE_FACTOR = 28,   /**< a fit stops with #AE_ERR_DIVERGED (restoring the weights from the
                                             start of the epoch) when an epoch's training loss, though finite,
                                             is more than this many times the loss the fit started from (the
-                                            mean over its first tenth of batches); 0 = only non-finite
-                                            losses count, [0, 1e30] [1e3] */
+                                            mean loss of the first 1,024 rows of epoch 1 at the starting
+                                            weights, measured before the first step; from a data source, the
+                                            mean over the first tenth of epoch 1's steps); 0 = only
+                                            non-finite losses count, [0, 1e30] [1e3] */
     AE_PARAM_SHUFFLE_BUFFER = 29,      /**< ae_model_fit_source(): rows held to shuffle a data source's rows
                                             (a row waits in the buffer and leaves it at a random step);
                                             never more rows than the source gives, so memory is
@@ -731,9 +733,12 @@ AE_API int ae_model_set_progress(ae_model *model, ae_progress_fn callback, void 
  *         step, or the best epoch's with #AE_PARAM_RESTORE_BEST and validation);
  *         #AE_ERR_DIVERGED (a non-finite loss or gradient, or an epoch's loss
  *         beyond #AE_PARAM_DIVERGENCE_FACTOR times the starting loss; weights
- *         restored to those at the start of the epoch that diverged); or an
- *         argument/data/memory error before any step, with
- *         the model untouched.
+ *         restored to those at the start of the epoch that diverged);
+ *         #AE_ERR_NON_FINITE_RESULT (the validation loss overflowed while the
+ *         training loss stayed finite: a validation row too large for the
+ *         weights, which the message names; the fit stops after that epoch and
+ *         keeps its weights); or an argument/data/memory error before any step,
+ *         with the model untouched.
  */
 AE_API int ae_model_fit(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                         ae_fit_report *report);

@@ -186,11 +186,15 @@ typedef struct fit_run {
     double samples;       /* training rows processed (every participant's), for the throughput */
     double epoch_kl, epoch_recon; /* variational: KL and reconstruction sums over the epoch's rows */
     /* Divergence with finite losses: an epoch whose training loss is more than
-     * AE_PARAM_DIVERGENCE_FACTOR times the loss the fit started from (the mean of its first
-     * tenth of batches) has diverged. Not the lowest loss since: near a perfect fit the loss
-     * sits at rounding level, where ratios between epochs mean nothing. */
-    double reference_loss;        /* NaN until the first tenth of epoch 1 is done */
-    uint64_t reference_batches;   /* batches that make the starting reference */
+     * AE_PARAM_DIVERGENCE_FACTOR times the loss the fit started from has diverged. That loss
+     * is measured at the starting weights, before the first step, over the first
+     * AE_REFERENCE_ROWS training rows of epoch 1 (an explosion in the first steps would
+     * otherwise raise its own yardstick); from a data source, whose rows cannot be read
+     * twice, it is the mean of the first tenth of epoch 1's steps. Not the lowest loss
+     * since: near a perfect fit the loss sits at rounding level, where ratios between
+     * epochs mean nothing. */
+    double reference_loss;        /* NaN until measured */
+    uint64_t reference_batches;   /* data sources: the steps that make the reference */
     double reference_sum, reference_rows;
     ae_fit_report report;
 } fit_run;
@@ -396,6 +400,30 @@ static int diverged(ae_model *m, fit_run *run, uint64_t epoch, const char *why)
                    (unsigned long long)epoch, why);
 }
 
+/* Training rows whose loss at the starting weights is the divergence reference. */
+#define AE_REFERENCE_ROWS 1024
+
+/* The divergence reference of an in-memory fit (see fit_run): the mean loss, with the
+ * variational KL term, of the first AE_REFERENCE_ROWS rows of epoch 1's order at the
+ * starting weights, over every participant's rows. No generator draw, no weight change. */
+static int measure_reference(ae_model *m, fit_run *run)
+{
+    const size_t n_ref = run->n_train < AE_REFERENCE_ROWS ? run->n_train : AE_REFERENCE_ROWS;
+    const double kl_weight = m->settings.kl_weight * m->kl_ramp;
+    double sums[2] = {0.0, (double)n_ref}; /* loss and KL terms summed, rows */
+    for (size_t start = 0; start < n_ref; start += run->batch) {
+        const size_t n = n_ref - start < run->batch ? n_ref - start : run->batch;
+        size_t ld;
+        const float *rows = batch_rows(m, run, start, n, &ld);
+        sums[0] += ae_net_forward_loss(m, rows, ld, rows, ld, n, NULL, false);
+        sums[0] += kl_weight * m->work.kl_sum;
+    }
+    AE_FORWARD(ae_hooks_reduce(m, sums, 2, AE_REDUCE_SUM));
+    if (sums[1] > 0.0)
+        run->reference_loss = sums[0] / (sums[1] * (double)ae_input_dim(m));
+    return AE_OK;
+}
+
 /* Whether an epoch's finite training loss exploded against the reference (see fit_run). */
 static bool loss_exploded(const ae_model *m, const fit_run *run, double epoch_loss)
 {
@@ -425,6 +453,8 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
     run->epoch_kl = run->epoch_recon = 0.0;
     const uint64_t warmup = m->settings.kl_warmup_epochs;
     m->kl_ramp = warmup && epoch < warmup ? (double)epoch / (double)warmup : 1.0;
+    if (epoch == 1 && !run->stream)
+        AE_FORWARD(measure_reference(m, run));
     for (uint64_t b = 0; b < run->batches; b++) {
         const float *rows;
         size_t n, ld;
@@ -440,7 +470,7 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
         run->samples += step_rows;
         loss_sum += loss * step_rows;
         rows_sum += step_rows;
-        if (epoch == 1 && b < run->reference_batches) {
+        if (run->stream && epoch == 1 && b < run->reference_batches) {
             run->reference_sum += loss * step_rows;
             run->reference_rows += step_rows;
             if (b + 1 == run->reference_batches)
@@ -453,6 +483,48 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
     }
     *epoch_loss = loss_sum / rows_sum;
     return AE_OK;
+}
+
+/* The first of this participant's validation rows whose loss overflows at the current
+ * weights, as its index in the array it came from (x_val, or x for held-out rows), or
+ * SIZE_MAX (none, or rows from a data source, which cannot be read again). */
+static size_t overflowing_validation_row(const ae_model *m, const fit_run *run)
+{
+    for (size_t i = 0; !run->stream && i < run->n_val; i++) {
+        const size_t index = run->x_val ? i : run->order[run->n_train + i];
+        const float *row = run->x_val ? run->x_val + index * run->ld_val : run->x + index * run->ld_x;
+        float score;
+        size_t overflow = SIZE_MAX;
+        if (ae_eval_scores(m, row, 1, run->x_val ? run->ld_val : run->ld_x, &score, &overflow) == AE_OK &&
+            overflow != SIZE_MAX)
+            return index;
+    }
+    return SIZE_MAX;
+}
+
+/* A validation loss that overflows while the training loss is finite: the validation rows
+ * are too large for the weights of this epoch, which the model keeps (they trained well). */
+static int validation_overflowed(ae_model *m, fit_run *run, uint64_t epoch, double train_loss)
+{
+    ae_fit_report *r = &run->report;
+    r->epochs_run = epoch;
+    r->final_train_loss = train_loss;
+    r->stop_reason = AE_STOP_FAILED;
+    const size_t row = overflowing_validation_row(m, run);
+    if (row != SIZE_MAX)
+        return ae_fail(m, AE_ERR_NON_FINITE_RESULT,
+                       "%s %zu is too large for the model's float arithmetic after epoch %llu: "
+                       "its loss, and so the validation loss, is not finite; the fit stopped "
+                       "there and kept that epoch's weights",
+                       run->x_val ? "validation row" : "row (held out for validation)", row,
+                       (unsigned long long)epoch);
+    return ae_fail(m, AE_ERR_NON_FINITE_RESULT,
+                   "a validation row is too large for the model's float arithmetic after epoch "
+                   "%llu (%s): the validation loss is not finite; the fit stopped there and kept "
+                   "that epoch's weights",
+                   (unsigned long long)epoch,
+                   run->stream ? "rows of a data source cannot be read again to name it"
+                               : "it is another participant's");
 }
 
 static int cancelled(ae_model *m, fit_run *run, uint64_t epoch, const char *when)
@@ -484,8 +556,10 @@ static int fit_epochs(ae_model *m, fit_run *run)
         if (run->global_val > 0.0)
             AE_FORWARD(validation_loss(m, run, &val_loss));
         double monitored = run->global_val > 0.0 ? val_loss : train_loss;
+        if (!isfinite(monitored) && isfinite(train_loss))
+            return validation_overflowed(m, run, epoch, train_loss);
         if (!isfinite(monitored))
-            return diverged(m, run, epoch, "non-finite validation loss");
+            return diverged(m, run, epoch, "non-finite loss");
         if (loss_exploded(m, run, train_loss)) {
             char why[160];
             snprintf(why, sizeof why,

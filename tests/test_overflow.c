@@ -270,6 +270,38 @@ static void test_sample_refuses_outputs_that_overflow(void **state)
 /* NaN never turns finite on its way through an activation (torch propagates it too): a
  * NaN weight cannot be set, so the test sets huge weights whose product is inf - inf in
  * the first layer and checks every output activation lets the NaN through. */
+/* A validation row that overflows while training goes well is the data's fault, not a
+ * divergence: the fit says which row, and keeps the epoch it trained. */
+static void test_fit_names_a_validation_row_that_overflows_and_keeps_the_epoch(void **state)
+{
+    (void)state;
+    enum { TRAIN = 64 };
+    float train[TRAIN * 4], val[ROWS * 4];
+    test_rng rng;
+    test_rng_seed(&rng, 9);
+    for (size_t i = 0; i < TRAIN * 4; i++)
+        train[i] = (float)test_rng_uniform(&rng);
+    make_rows(val);
+    ae_model *m = make_model(0, AE_ACT_LINEAR, AE_LOSS_MSE);
+    test_set_epochs_and_batch(m, 3, 16);
+    float *start = test_params_of(m);
+    ae_fit_report report = test_new_fit_report();
+    assert_int_equal(ae_model_fit_validated(m, train, TRAIN, 4, val, ROWS, 4, &report),
+                     AE_ERR_NON_FINITE_RESULT);
+    assert_non_null(strstr(ae_model_last_error(m), "validation row 3 "));
+    assert_int_equal(report.epochs_run, 1);
+    assert_int_equal(report.stop_reason, AE_STOP_FAILED);
+    assert_true(isfinite(report.final_train_loss));
+    /* The epoch's weights, trained and finite. */
+    assert_false(test_params_equal_to(m, start));
+    float *now = test_params_of(m);
+    for (size_t i = 0; i < ae_model_param_count(m); i++)
+        assert_true(isfinite(now[i]));
+    free(now);
+    free(start);
+    ae_model_free(m);
+}
+
 static void test_every_activation_propagates_nan(void **state)
 {
     (void)state;
@@ -299,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_scores_saturate_at_flt_max_and_the_rest_stay_exact),
         cmocka_unit_test(test_detect_fails_closed),
         cmocka_unit_test(test_sample_refuses_outputs_that_overflow),
+        cmocka_unit_test(test_fit_names_a_validation_row_that_overflows_and_keeps_the_epoch),
         cmocka_unit_test(test_every_activation_propagates_nan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -256,6 +256,33 @@ static void test_a_fit_whose_finite_loss_explodes_says_so(void **state)
     free(x);
 }
 
+/* An explosion inside the first steps is measured against the loss at the starting
+ * weights: Adam at a learning rate of 10 on a linear model throws the loss up a
+ * thousandfold within the first tenth of epoch 1, which a yardstick taken from those same
+ * steps would have swallowed. */
+static void test_an_explosion_in_the_first_steps_is_measured_from_the_starting_loss(void **state)
+{
+    (void)state;
+    enum { ROWS_X = 2000, D = 20 };
+    test_rng rng;
+    test_rng_seed(&rng, 3);
+    float *x = test_random_matrix(&rng, ROWS_X, D, D, 0.0f, 1.0f);
+    static const size_t widths[] = {D, 8};
+    ae_model *m = test_create_model(widths, 2, NULL, 0);
+    test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LINEAR);
+    test_set_param(m, AE_PARAM_LEARNING_RATE, 10);
+    test_set_epochs_and_batch(m, 10, 64);
+    float *start = test_params_of(m);
+    ae_fit_report report = test_new_fit_report();
+    assert_int_equal(ae_model_fit(m, x, ROWS_X, D, &report), AE_ERR_DIVERGED);
+    assert_int_equal(report.stop_reason, AE_STOP_DIVERGED);
+    assert_non_null(strstr(ae_model_last_error(m), "divergence_factor"));
+    assert_true(test_params_equal_to(m, start));
+    free(start);
+    ae_model_free(m);
+    free(x);
+}
+
 /* The factor does not fire on ordinary training, which only lowers its loss. */
 static void test_the_divergence_factor_leaves_ordinary_training_alone(void **state)
 {
@@ -280,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_a_file_holding_a_conflict_loads_and_can_be_mended),
         cmocka_unit_test(test_nearly_constant_features_are_scaled_by_the_minimum_scale),
         cmocka_unit_test(test_a_fit_whose_finite_loss_explodes_says_so),
+        cmocka_unit_test(test_an_explosion_in_the_first_steps_is_measured_from_the_starting_loss),
         cmocka_unit_test(test_the_divergence_factor_leaves_ordinary_training_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
