@@ -373,16 +373,26 @@ static bool fail_step(failure *why, const char *what)
     return false;
 }
 
+/* The longest file name the folder's file system takes (ecryptfs: 143), at most NAME_MAX
+ * and at least room for a temporary name that keeps one byte of the target's. */
+static size_t folder_name_max(int folder_fd)
+{
+    long limit = fpathconf(folder_fd, _PC_NAME_MAX);
+    if (limit <= 0 || limit > NAME_MAX)
+        return NAME_MAX;
+    return (size_t)limit < RANDOM_CHARS + 3 ? RANDOM_CHARS + 3 : (size_t)limit;
+}
+
 /* A fresh temporary name for a file next to `name`: "." + name + "." + random characters,
- * with name cut (never inside a UTF-8 character) so that the whole fits in NAME_MAX. */
-static void temporary_name(char tmp[NAME_MAX + 1], const char *name)
+ * with name cut (never inside a UTF-8 character) so that the whole fits in name_max. */
+static void temporary_name(char tmp[NAME_MAX + 1], const char *name, size_t name_max)
 {
     static atomic_uint counter;
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     size_t keep = strlen(name);
-    if (keep > NAME_MAX - RANDOM_CHARS - 2) {
-        keep = NAME_MAX - RANDOM_CHARS - 2;
+    if (keep > name_max - RANDOM_CHARS - 2) {
+        keep = name_max - RANDOM_CHARS - 2;
         while (keep > 0 && ((unsigned char)name[keep] & 0xC0) == 0x80)
             keep--; /* name[keep], the first byte dropped, continues a character */
     }
@@ -479,7 +489,7 @@ static int save_unnamed(const target *t, const unsigned char *bytes, size_t size
     }
     char tmp[NAME_MAX + 1];
     for (int attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt++) {
-        temporary_name(tmp, t->name);
+        temporary_name(tmp, t->name, folder_name_max(t->folder_fd));
         int error_number = link_unnamed(fd, t->folder_fd, tmp);
         if (error_number == EEXIST)
             continue;
@@ -501,7 +511,7 @@ static int save_named(const target *t, const unsigned char *bytes, size_t size, 
     char tmp[NAME_MAX + 1];
     int fd = -1;
     for (int attempt = 0; attempt < MAX_NAME_ATTEMPTS && fd < 0; attempt++) {
-        temporary_name(tmp, t->name);
+        temporary_name(tmp, t->name, folder_name_max(t->folder_fd));
         fd = openat(t->folder_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST)
             break;
