@@ -403,24 +403,32 @@ static int diverged(ae_model *m, fit_run *run, uint64_t epoch, const char *why)
 /* Training rows whose loss at the starting weights is the divergence reference. */
 #define AE_REFERENCE_ROWS 1024
 
+/* A starting loss below this share of the rows' mean square is a fit already at rounding
+ * level, against which no ratio means anything: the factor then waits for a later fit. */
+#define AE_REFERENCE_FLOOR 1e-6
+
 /* The divergence reference of an in-memory fit (see fit_run): the mean loss, with the
  * variational KL term, of the first AE_REFERENCE_ROWS rows of epoch 1's order at the
  * starting weights, over every participant's rows. No generator draw, no weight change. */
 static int measure_reference(ae_model *m, fit_run *run)
 {
     const size_t n_ref = run->n_train < AE_REFERENCE_ROWS ? run->n_train : AE_REFERENCE_ROWS;
+    const size_t d = ae_input_dim(m);
     const double kl_weight = m->settings.kl_weight * m->kl_ramp;
-    double sums[2] = {0.0, (double)n_ref}; /* loss and KL terms summed, rows */
+    double sums[3] = {0.0, 0.0, (double)n_ref}; /* loss and KL terms, squares of the rows, rows */
     for (size_t start = 0; start < n_ref; start += run->batch) {
         const size_t n = n_ref - start < run->batch ? n_ref - start : run->batch;
         size_t ld;
         const float *rows = batch_rows(m, run, start, n, &ld);
         sums[0] += ae_net_forward_loss(m, rows, ld, rows, ld, n, NULL, false);
         sums[0] += kl_weight * m->work.kl_sum;
+        for (size_t i = 0; i < n; i++)
+            sums[1] += ae_sum_squares(rows + i * ld, d);
     }
-    AE_FORWARD(ae_hooks_reduce(m, sums, 2, AE_REDUCE_SUM));
-    if (sums[1] > 0.0)
-        run->reference_loss = sums[0] / (sums[1] * (double)ae_input_dim(m));
+    AE_FORWARD(ae_hooks_reduce(m, sums, 3, AE_REDUCE_SUM));
+    const double elements = sums[2] * (double)d, loss = sums[0] / elements;
+    if (elements > 0.0 && loss > 0.0 && loss >= AE_REFERENCE_FLOOR * (sums[1] / elements))
+        run->reference_loss = loss;
     return AE_OK;
 }
 
@@ -428,7 +436,8 @@ static int measure_reference(ae_model *m, fit_run *run)
 static bool loss_exploded(const ae_model *m, const fit_run *run, double epoch_loss)
 {
     const double factor = m->settings.divergence_factor;
-    return factor > 0.0 && isfinite(run->reference_loss) && epoch_loss > factor * run->reference_loss;
+    return factor > 0.0 && isfinite(run->reference_loss) && run->reference_loss > 0.0 &&
+           epoch_loss > factor * run->reference_loss;
 }
 
 /* One pass over the training rows. Returns AE_OK, AE_ERR_CANCELLED, AE_ERR_DIVERGED or an

@@ -283,6 +283,29 @@ static void test_an_explosion_in_the_first_steps_is_measured_from_the_starting_l
     free(x);
 }
 
+/* A fit that starts perfect (a loss of 0 at the starting weights) has no scale to measure
+ * an explosion by: denoising noise then gives positive losses, which are no divergence. */
+static void test_a_fit_that_starts_perfect_is_not_called_diverged(void **state)
+{
+    (void)state;
+    enum { N = 32, D = 8 };
+    float x[N * D] = {0};
+    static const size_t widths[] = {D, 4};
+    ae_model *m = test_create_model(widths, 2, NULL, 0);
+    test_set_param(m, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_LINEAR);
+    test_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_LINEAR);
+    test_set_param(m, AE_PARAM_NOISE, AE_NOISE_GAUSSIAN);
+    test_set_param(m, AE_PARAM_NOISE_LEVEL, 1.0);
+    test_set_epochs_and_batch(m, 3, 8);
+    double loss = NAN;
+    assert_int_equal(ae_model_loss(m, x, N, D, &loss), AE_OK);
+    assert_true(loss == 0.0); /* the premise: zero biases map zeros to zeros */
+    ae_fit_report report = test_new_fit_report();
+    assert_int_equal(ae_model_fit(m, x, N, D, &report), AE_OK);
+    assert_true(report.final_train_loss > 0.0);
+    ae_model_free(m);
+}
+
 /* The factor does not fire on ordinary training, which only lowers its loss. */
 static void test_the_divergence_factor_leaves_ordinary_training_alone(void **state)
 {
@@ -308,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_nearly_constant_features_are_scaled_by_the_minimum_scale),
         cmocka_unit_test(test_a_fit_whose_finite_loss_explodes_says_so),
         cmocka_unit_test(test_an_explosion_in_the_first_steps_is_measured_from_the_starting_loss),
+        cmocka_unit_test(test_a_fit_that_starts_perfect_is_not_called_diverged),
         cmocka_unit_test(test_the_divergence_factor_leaves_ordinary_training_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
