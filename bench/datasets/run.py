@@ -208,8 +208,6 @@ def main(argv=None):
         if name in ctx.results or name in failed:    # not a one-class run's share of the classes
             this_run["stages"].append(name)
         checkpoint()       # an interrupted run keeps its finished stages (--resume goes on)
-    if not args.stages:
-        checkpoint()
     data = report.load(ctx.out)
     for name in data["figures"]:     # also those of earlier runs merged by --resume
         if os.path.exists(ctx.fig_path(name)):
