@@ -2,7 +2,7 @@
 """libautoenc against reference datasets: one command runs every stage and rewrites the
 report (docs/results.md) and its figures (docs/results/).
 
-  /usr/bin/python3 bench/datasets/run.py                  the full run (about 45 min on 2 cores)
+  /usr/bin/python3 bench/datasets/run.py                  the full run (53 min on 2 shared cores)
   /usr/bin/python3 bench/datasets/run.py --quick          the same pipeline on small subsets
   cmake --build build --target results                    the full run, against build/'s library
 
@@ -58,10 +58,19 @@ def parse_args(argv):
                    help="with --resume: run these stages again although they are in results.json (the one-class "
                         "stage still takes its finished classes from results/oneclass_parts/)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch stages as if torch were missing")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="a full run's processes side by side, each on one thread (default: the number of "
+                        "CPUs, at most 3): one runs every stage but the one-class one, the others share "
+                        "its classes; 1 runs every stage in this process on --threads threads")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite results.md from OUT/results/results.json without running anything")
     args = p.parse_args(argv)
+    explicit_threads = args.threads
     args.threads = args.threads or int(os.environ.get("OPENBLAS_NUM_THREADS", "0") or 0) or os.cpu_count() or 1
+    if args.jobs is None:
+        # side by side only when nothing asks for one process (threads, a share of the classes)
+        side = not (args.quick or args.resume or args.report_only or explicit_threads or args.oneclass_classes)
+        args.jobs = min(os.cpu_count() or 1, 3) if side else 1
     if args.out is None:
         if args.quick:
             import tempfile
@@ -94,9 +103,52 @@ def parse_args(argv):
     return args
 
 
+def run_side_by_side(args):
+    """A full run as processes side by side (--jobs): on a small machine, one-threaded
+    processes keep every core busy where one process's threads would wait for each other
+    (PyTorch's fits ran 2.5 times slower on two threads than on one on the 2-core machine of
+    docs/results.md). The one-class classes are shared by jobs - 1 runs, the other stages go
+    to one run; each merges its results into OUT/results/results.json (--resume), the last
+    one-class run collects the classes, and the report is written at the end."""
+    import shutil
+    import subprocess
+    fig_dir = os.path.join(args.out, "results")
+    for stale in ("results.json", "oneclass_parts"):    # a full run starts afresh
+        path = os.path.join(fig_dir, stale)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
+    base = [sys.executable, os.path.abspath(__file__), "--out", args.out, "--resume", "--threads", "1",
+            "--seeds", str(args.seeds)]
+    for flag, value in (("--train-rows", args.train_rows), ("--epochs", args.epochs)):
+        if value:
+            base += [flag, str(value)]
+    if args.no_torch:
+        base.append("--no-torch")
+    others = [s for s in args.stages if s != "oneclass"]
+    commands = [base + ["--stages", ",".join(others)]] if others else []
+    if "oneclass" in args.stages:
+        shares = max(1, args.jobs - len(commands))
+        classes = list(range(10))
+        for k in range(shares):
+            mine = classes[k::shares]
+            commands.append(base + ["--stages", "oneclass", "--oneclass-classes", ",".join(map(str, mine))])
+    print("run: %d processes side by side (--jobs %d), one thread each:" % (len(commands), args.jobs), flush=True)
+    for c in commands:
+        print("  " + " ".join(c[1:]), flush=True)
+    procs = [subprocess.Popen(c) for c in commands]
+    status = max(p.wait() for p in procs)
+    # whichever one-class run finished last collected the classes; rewrite the report once more
+    subprocess.call(base[:2] + ["--out", args.out, "--report-only"])
+    return 1 if status else 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.jobs > 1 and not args.report_only:
+        return run_side_by_side(args)
     # OpenBLAS reads its thread count when it is loaded (by torch or by libautoenc).
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
     if args.build:
