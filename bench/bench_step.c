@@ -21,6 +21,11 @@
  *   --warmup   untimed repetitions first (default 3).
  *   --threads  OpenBLAS threads and the library's AE_PARAM_THREADS (default: OpenBLAS's own
  *              choice, OPENBLAS_NUM_THREADS, and the library's default, one per processor).
+ *              Row-split training (OpenBLAS on one thread, the model's threads each running
+ *              their own rows): run with OPENBLAS_NUM_THREADS=1 and without --threads, and
+ *              compare its step with the floor of a run with OpenBLAS's threads. Both in one
+ *              process would time OpenBLAS's idle workers too, which spin for a while after
+ *              every threaded call and take the core the split needs.
  *   --scaling  instead of the models above, sweep width (784-W-W-64, W = 128..2048) and
  *              depth (784, k layers of 512, 64; k = 1..6) at batch 256 (or --batches).
  *   --json     also write every figure to FILE.
@@ -93,7 +98,6 @@ typedef struct result {
     double step_flops, encode_flops;
     timing step, floor, encode, encode_floor;
     timing one_core; /* the step's GEMMs with OpenBLAS on one thread */
-    timing split;    /* the library's step with OpenBLAS on one thread: the model's threads split the rows */
     double limit_s;  /* one_core's median divided by the threads: the machine's limit */
     timing gradient; /* ae_model_gradient: forward and backward, no update (plus copying the gradient out) */
     timing plain_step; /* a variant's plain twin (same widths), timed in the same loop */
@@ -309,11 +313,6 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     int status = AE_OK;
     for (int w = 0; w < o->warmup && status == AE_OK; w++)
         status = ae_model_train_batch(m, x, batch, d, w ? NULL : &r->loss_first);
-    /* A row-split step too (OpenBLAS on one thread), which sizes its own buffers. */
-    openblas_set_num_threads(1);
-    if (status == AE_OK)
-        status = ae_model_train_batch(m, x, batch, d, NULL);
-    openblas_set_num_threads(o->blas_threads);
     if (status != AE_OK)
         return free(z), ae_model_free(plain), ae_model_free(m), free(x), fail("train_batch", m);
     for (int w = 0; plain && w < (o->warmup > 0 ? o->warmup : 1) && status == AE_OK; w++)
@@ -371,7 +370,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
 
     size_t n_params = ae_model_param_count(m);
     float *gradient = malloc(n_params * sizeof *gradient);
-    double *t = malloc(9 * (size_t)reps * sizeof *t);
+    double *t = malloc(8 * (size_t)reps * sizeof *t);
     if (!gradient) {
         free(t);
         t = NULL;
@@ -382,7 +381,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     }
     double *t_step = t, *t_floor = t + reps, *t_blas2 = t + 2 * reps, *t_enc = t + 3 * reps,
            *t_enc_floor = t + 4 * reps, *t_grad = t + 5 * reps, *t_one_core = t + 6 * reps,
-           *t_plain = t + 7 * reps, *t_split = t + 8 * reps;
+           *t_plain = t + 7 * reps;
     int64_t step_allocs = 0, encode_allocs = 0;
     /* Floor and library alternate which goes first, so neither always finds the caches
      * warmed (or flushed) by the other. */
@@ -416,14 +415,6 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
                 if (status == AE_OK)
                     status = ae_model_gradient(m, x, batch, d, gradient, n_params, NULL);
                 t_grad[rep] = bench_now() - a;
-                /* The step again with OpenBLAS on one thread: the model's threads each run
-                 * their own rows (the library's row split). */
-                openblas_set_num_threads(1);
-                a = bench_now();
-                if (status == AE_OK)
-                    status = ae_model_train_batch(m, x, batch, d, NULL);
-                t_split[rep] = bench_now() - a;
-                openblas_set_num_threads(o->blas_threads);
                 /* A variant's plain twin right after it, on the same batch. */
                 if (plain && status == AE_OK) {
                     a = bench_now();
@@ -458,7 +449,6 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         r->floor = summarize(t_floor, (size_t)reps);
         r->floor_kind = "sgemm";
         r->one_core = summarize(t_one_core, (size_t)reps);
-        r->split = summarize(t_split, (size_t)reps);
         r->limit_s = r->one_core.median_s / (o->blas_threads > 0 ? o->blas_threads : 1);
         if (batch == 1) {
             timing blas2 = summarize(t_blas2, (size_t)reps);
@@ -522,22 +512,17 @@ static double mib(int64_t bytes)
 static void print_tables(const result *res, size_t n)
 {
     printf("\nTraining step (BCE, Adam), medians; ratio = floor time / library time; limit = the step's\n"
-           "GEMMs with OpenBLAS on one thread, that time / %d threads (every core at the single-core rate);\n"
-           "split = the library's step with OpenBLAS on one thread, its own threads each running their rows\n",
+           "GEMMs with OpenBLAS on one thread, that time / %d threads (every core at the single-core rate)\n",
            res && n ? g_blas_threads : 1);
-    printf("%-22s %5s %4s | %10s %8s | %10s %8s %-10s | %6s | %10s %8s | %6s | %10s %6s %6s\n", "model", "batch",
-           "reps", "samples/s", "GFLOP/s", "floor s/s", "GFLOP/s", "floor by", "ratio", "limit s/s", "GFLOP/s", "ratio",
-           "split s/s", "/floor", "/limit");
+    printf("%-22s %5s %4s | %10s %8s | %10s %8s %-10s | %6s | %10s %8s | %6s\n", "model", "batch", "reps",
+           "samples/s", "GFLOP/s", "floor s/s", "GFLOP/s", "floor by", "ratio", "limit s/s", "GFLOP/s", "ratio");
     for (size_t i = 0; i < n; i++) {
         const result *r = &res[i];
-        printf("%-22s %5zu %4d | %10.0f %8.1f | %10.0f %8.1f %-10s | %5.1f%% | %10.0f %8.1f | %5.1f%% | %10.0f %5.1f%% "
-               "%5.1f%%\n",
+        printf("%-22s %5zu %4d | %10.0f %8.1f | %10.0f %8.1f %-10s | %5.1f%% | %10.0f %8.1f | %5.1f%%\n",
                r->spec->name, r->batch, r->reps, (double)r->batch / r->step.median_s,
                r->step_flops / r->step.median_s * 1e-9, (double)r->batch / r->floor.median_s,
                r->step_flops / r->floor.median_s * 1e-9, r->floor_kind, 100.0 * r->floor.median_s / r->step.median_s,
-               (double)r->batch / r->limit_s, r->step_flops / r->limit_s * 1e-9, 100.0 * r->limit_s / r->step.median_s,
-               (double)r->batch / r->split.median_s, 100.0 * r->floor.median_s / r->split.median_s,
-               100.0 * r->limit_s / r->split.median_s);
+               (double)r->batch / r->limit_s, r->step_flops / r->limit_s * 1e-9, 100.0 * r->limit_s / r->step.median_s);
     }
     printf("\nWhere a step's time goes, medians in ms: the gradient (ae_model_gradient: forward, backward\n"
            "and copying the gradient out) against the same floor, and the rest of the step (clip check,\n"
@@ -629,8 +614,6 @@ static int write_json(const char *path, const result *res, size_t n, const optio
         json_timing(f, "step_one_core", r->one_core, (double)r->batch, r->step_flops);
         fprintf(f, ", \"limit_threads\": %d, \"step_limit_s\": %.9g, \"step_limit_ratio\": %.4f,\n      ",
                 g_blas_threads, r->limit_s, r->limit_s / r->step.median_s);
-        json_timing(f, "step_split", r->split, (double)r->batch, r->step_flops);
-        fprintf(f, ", \"step_split_ratio\": %.4f,\n      ", r->floor.median_s / r->split.median_s);
         json_timing(f, "gradient", r->gradient, (double)r->batch, r->step_flops);
         fprintf(f, ",\n      ");
         if (r->spec->kind != VARIANT_PLAIN) {
@@ -701,7 +684,7 @@ static int check_baseline(const char *path, const result *res, size_t n, double 
     text[len] = '\0';
     printf("\nAgainst the baseline %s (a drop beyond %.0f%% of a baseline ratio fails)\n", path, 100.0 * tolerance);
     printf("%-22s %5s %-12s | %9s %9s | %s\n", "model", "batch", "ratio", "baseline", "now", "");
-    static const char *const keys[] = {"step_ratio", "encode_ratio", "step_split_ratio", "step_limit_ratio"};
+    static const char *const keys[] = {"step_ratio", "encode_ratio", "step_limit_ratio"};
     int drops = 0, compared = 0;
     const char *marker = "\"model\": \"";
     for (const char *rec = strstr(text, marker); rec; ) {
@@ -715,18 +698,18 @@ static int check_baseline(const char *path, const result *res, size_t n, double 
                 (double)r->batch != batch)
                 continue;
             const double now[] = {r->floor.median_s / r->step.median_s, r->encode_floor.median_s / r->encode.median_s,
-                                  r->floor.median_s / r->split.median_s, r->limit_s / r->step.median_s};
+                                  r->limit_s / r->step.median_s};
             for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
                 double base = json_number(rec, end, keys[k]);
                 if (isnan(base))
                     continue;
                 /* The limit's ratio is shown, not judged: a single-threaded floor gains most
                  * when other jobs share the machine, so it swings beyond any fair tolerance. */
-                const int judged = k < 3, dropped = judged && now[k] < base * (1.0 - tolerance);
+                const int judged = k < 2, dropped = judged && now[k] < base * (1.0 - tolerance);
                 drops += dropped;
                 compared += judged;
                 printf("%-22s %5zu %-12s | %8.1f%% %8.1f%% | %s\n", r->spec->name, r->batch,
-                       k == 0 ? "step" : k == 1 ? "encode" : k == 2 ? "split step" : "step/limit", 100.0 * base, 100.0 * now[k],
+                       k == 0 ? "step" : k == 1 ? "encode" : "step/limit", 100.0 * base, 100.0 * now[k],
                        dropped ? "DROPPED" : judged ? "ok" : "(shown only)");
             }
         }
