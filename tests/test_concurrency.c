@@ -273,12 +273,17 @@ typedef struct race {
     ae_model *model;
     const float *x;
     _Atomic int stop;
-    _Atomic long ok, busy, other;
+    _Atomic long ok, busy, other, unfitted;
 } race;
 
+/* Besides running or being refused as busy, a call may find the scaling set but not yet
+ * fitted (the writer sets it, then fits it, in two calls, and the fit may have been refused
+ * as busy), and is refused for that: a state the model passes through, not calls mixing. */
 static void count(race *r, int status)
 {
-    if (status == AE_OK)
+    if (status == AE_ERR_STATE && strstr(ae_last_error(), "not fitted"))
+        atomic_fetch_add(&r->unfitted, 1);
+    else if (status == AE_OK)
         atomic_fetch_add(&r->ok, 1);
     else if (status == AE_ERR_BUSY)
         atomic_fetch_add(&r->busy, 1);
@@ -352,9 +357,13 @@ static void test_racing_const_calls_and_changes_never_mix(void **state)
         assert_int_equal(pthread_create(&threads[t], NULL, reader, &r), 0);
     for (int t = 0; t < 4; t++)
         assert_int_equal(pthread_join(threads[t], NULL), 0);
-    /* Every call either ran or was refused as busy: no other failure, no corruption. */
+    /* Every call either ran or was refused as busy (or as unfitted): no other failure, no
+     * corruption. */
     assert_int_equal(atomic_load(&r.other), 0);
     assert_true(atomic_load(&r.ok) > 0);
+    /* The writer's last fit of the scaling may have been refused as busy. */
+    int fitted = ae_model_fit_scaling(m, x, ROWS, IN);
+    assert_true(fitted == AE_OK || fitted == AE_ERR_STATE); /* STATE: the setting is none */
     float out[ROWS * LAT];
     assert_int_equal(ae_model_encode(m, x, ROWS, IN, out, LAT), AE_OK);
     for (size_t i = 0; i < ROWS * LAT; i++)
@@ -453,7 +462,8 @@ typedef struct message_race {
 static void *fail_repeatedly(void *raw)
 {
     message_race *r = raw;
-    for (int i = 0; i < 3000; i++)
+    /* At least 3,000 failures, and on until the readers have read (they may start late). */
+    for (long i = 0; i < 3000 || (atomic_load(&r->reads) < 100 && i < 10000000); i++)
         ae_model_set_param(r->model, AE_PARAM_LEARNING_RATE, i % 2 ? -1.0 : 2000.0);
     atomic_store(&r->stop, 1);
     return NULL;
