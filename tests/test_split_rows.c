@@ -190,7 +190,7 @@ static void test_split_fit_is_bit_identical_for_a_thread_count(void **state)
     (void)state;
     if (!on_openblas())
         skip();
-    enum { FIT_ROWS = 1024 };
+    enum { FIT_ROWS = 512 };
     float *x = make_data(FIT_ROWS);
     for (variant v = 0; v < N_VARIANTS; v++) {
         ae_model *models[3];
@@ -274,6 +274,10 @@ typedef struct blas_user {
     size_t products, wrong;
 } blas_user;
 
+/* The products the program's thread runs at most (under valgrind, whose threads take turns,
+ * an unbounded loop would starve the fit). */
+enum { MAX_PRODUCTS = 200 };
+
 static void *multiply_until_stopped(void *arg)
 {
     blas_user *u = arg;
@@ -283,7 +287,7 @@ static void *multiply_until_stopped(void *arg)
         a[i] = (float)(i % 7) - 3.0f;
         b[i] = i % (N + 1) == 0 ? 1.0f : 0.0f; /* the identity: c must equal a */
     }
-    while (!atomic_load(&u->stop)) {
+    while (!atomic_load(&u->stop) && u->products < MAX_PRODUCTS) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
         u->products++;
         u->wrong += memcmp(a, c, sizeof a) != 0;
@@ -296,7 +300,7 @@ static void test_split_fit_is_unchanged_by_the_programs_own_blas_calls(void **st
     (void)state;
     if (!on_openblas())
         skip();
-    enum { FIT_ROWS = 2048 };
+    enum { FIT_ROWS = 1024 };
     float *x = make_data(FIT_ROWS);
     ae_model *quiet = make_model(PLAIN_BCE, 2), *busy = make_model(PLAIN_BCE, 2);
     test_set_epochs_and_batch(quiet, 2, 256);
