@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "autoenc.h"
+#include "alloc_counter.h"
 #include "test_data.h"
 #include "test_models.h"
 
@@ -50,35 +51,6 @@ static int restore_blas_threads(void **state)
 }
 
 static bool on_openblas(void) { return openblas_set_num_threads && openblas_get_num_threads; }
-
-/* ---- counting allocations, to see the parts' gradient buffers ------------------ */
-
-typedef union header {
-    size_t size;
-    max_align_t align;
-} header;
-
-static size_t allocations, live_bytes;
-
-static void *counting_alloc(size_t size, void *user)
-{
-    (void)user;
-    header *h = malloc(sizeof *h + size);
-    if (!h)
-        return NULL;
-    h->size = size;
-    allocations++;
-    live_bytes += size;
-    return h + 1;
-}
-
-static void counting_free(void *ptr, void *user)
-{
-    (void)user;
-    header *h = (header *)ptr - 1;
-    live_bytes -= h->size;
-    free(h);
-}
 
 /* ---- models ------------------------------------------------------------------------ */
 
@@ -230,19 +202,19 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
     float *x = make_data(BATCH);
     size_t live_after_first[2] = {0, 0}, n_params = 0;
     for (size_t threads = 1; threads <= 2; threads++) {
-        assert_int_equal(ae_set_allocator(counting_alloc, counting_free, NULL), AE_OK);
+        assert_int_equal(test_alloc_counter_install(), 0);
         ae_model *m = make_model(PLAIN_BCE, threads);
         n_params = ae_model_param_count(m);
         double loss;
         assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, &loss), AE_OK);
-        live_after_first[threads - 1] = live_bytes;
-        size_t before = allocations;
+        live_after_first[threads - 1] = test_alloc_counter_get().live_bytes;
+        size_t before = test_alloc_counter_get().allocations;
         for (int step = 0; step < 5; step++)
             assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, &loss), AE_OK);
-        assert_int_equal(allocations, before);
+        assert_int_equal(test_alloc_counter_get().allocations, before);
         ae_model_free(m);
-        assert_int_equal(live_bytes, 0);
-        assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+        assert_int_equal(test_alloc_counter_get().live_bytes, 0);
+        assert_int_equal(test_alloc_counter_uninstall(), 0);
     }
     /* Two threads hold one more gradient. */
     assert_true(live_after_first[1] >= live_after_first[0] + n_params * sizeof(float));
@@ -252,13 +224,13 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
     if (openblas_get_num_threads() == 2) {
         size_t live[2];
         for (size_t threads = 1; threads <= 2; threads++) {
-            assert_int_equal(ae_set_allocator(counting_alloc, counting_free, NULL), AE_OK);
+            assert_int_equal(test_alloc_counter_install(), 0);
             ae_model *m = make_model(PLAIN_BCE, threads);
             double loss;
             assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, &loss), AE_OK);
-            live[threads - 1] = live_bytes;
+            live[threads - 1] = test_alloc_counter_get().live_bytes;
             ae_model_free(m);
-            assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+            assert_int_equal(test_alloc_counter_uninstall(), 0);
         }
         assert_true(live[1] < live[0] + n_params * sizeof(float));
     }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "autoenc.h"
+#include "alloc_counter.h"
 #include "test_data.h"
 #include "test_models.h"
 
@@ -22,59 +23,20 @@
 
 enum { DIM = 64, BATCH = 32, ROWS = 2048 };
 
-/* Counts allocations and live bytes; blocks carry their size in a header. */
-typedef struct counter {
-    size_t allocations;
-    size_t live_bytes, peak_bytes;
-} counter;
-
-static counter count;
-/* Serving threads allocate (or not) at the same time. */
-static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
-
-typedef union header {
-    size_t size;
-    max_align_t align;
-} header;
-
-static void *counting_alloc(size_t size, void *user)
-{
-    counter *c = user;
-    header *h = malloc(sizeof *h + size);
-    if (!h)
-        return NULL;
-    h->size = size;
-    pthread_mutex_lock(&count_lock);
-    c->allocations++;
-    c->live_bytes += size;
-    if (c->live_bytes > c->peak_bytes)
-        c->peak_bytes = c->live_bytes;
-    pthread_mutex_unlock(&count_lock);
-    return h + 1;
-}
-
-static void counting_free(void *ptr, void *user)
-{
-    counter *c = user;
-    header *h = (header *)ptr - 1;
-    pthread_mutex_lock(&count_lock);
-    c->live_bytes -= h->size;
-    pthread_mutex_unlock(&count_lock);
-    free(h);
-}
-
 static int install(void **state)
 {
     (void)state;
-    count = (counter){0};
-    return ae_set_allocator(counting_alloc, counting_free, &count) == AE_OK ? 0 : -1;
+    return test_alloc_counter_install();
 }
 
 static int uninstall(void **state)
 {
     (void)state;
-    return ae_set_allocator(NULL, NULL, NULL) == AE_OK ? 0 : -1;
+    return test_alloc_counter_uninstall();
 }
+
+/* Blocks the library has allocated so far. */
+static size_t allocations_now(void) { return test_alloc_counter_get().allocations; }
 
 static float *data(size_t rows)
 {
@@ -147,15 +109,15 @@ static void test_training_steps_allocate_nothing_after_the_first(void **state)
     float *x = data(ROWS);
     for (variant v = 0; v < N_VARIANTS; v++) {
         ae_model *m = make(v, x);
-        size_t at_creation = count.allocations;
+        size_t at_creation = allocations_now();
         assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, NULL), AE_OK);
-        size_t before = count.allocations;
+        size_t before = allocations_now();
         assert_true(before > at_creation); /* the first step sizes its workspace: counted */
         for (size_t step = 1; step < 20; step++)
             assert_int_equal(ae_model_train_batch(m, x + step * BATCH * DIM, BATCH, DIM, NULL), AE_OK);
-        if (count.allocations != before)
-            print_error("%s: %zu allocations in 19 steps\n", names[v], count.allocations - before);
-        assert_int_equal(count.allocations, before);
+        if (allocations_now() != before)
+            print_error("%s: %zu allocations in 19 steps\n", names[v], allocations_now() - before);
+        assert_int_equal(allocations_now(), before);
         ae_model_free(m);
     }
     free(x);
@@ -177,7 +139,7 @@ static void test_inference_calls_allocate_nothing_after_the_first(void **state)
          * cross a chunk boundary (1024). */
         static const size_t row_counts[] = {1, 16, 256, 1100};
         assert_int_equal(ae_model_reconstruct(m, x, 1100, DIM, out, DIM), AE_OK);
-        size_t before = count.allocations;
+        size_t before = allocations_now();
         for (size_t k = 0; k < ARRAY_LEN(row_counts); k++) {
             const size_t rows = row_counts[k];
             assert_int_equal(ae_model_encode(m, x, rows, DIM, codes, latent), AE_OK);
@@ -185,9 +147,9 @@ static void test_inference_calls_allocate_nothing_after_the_first(void **state)
             assert_int_equal(ae_model_reconstruct(m, x, rows, DIM, out, DIM), AE_OK);
             assert_int_equal(ae_model_score(m, x, rows, DIM, scores), AE_OK);
         }
-        if (count.allocations != before)
-            print_error("%s: %zu allocations in inference\n", names[v], count.allocations - before);
-        assert_int_equal(count.allocations, before);
+        if (allocations_now() != before)
+            print_error("%s: %zu allocations in inference\n", names[v], allocations_now() - before);
+        assert_int_equal(allocations_now(), before);
         ae_model_free(m);
     }
     free(codes);
@@ -213,14 +175,6 @@ typedef struct server {
     pthread_barrier_t *start;
     int failures;
 } server;
-
-static size_t allocations_now(void)
-{
-    pthread_mutex_lock(&count_lock);
-    size_t n = count.allocations;
-    pthread_mutex_unlock(&count_lock);
-    return n;
-}
 
 static void *serve(void *raw)
 {
@@ -302,11 +256,12 @@ static void fit_cost(variant v, const float *x, double epochs, size_t *allocatio
     ae_model *m = make(v, x);
     test_set_epochs_and_batch(m, epochs, BATCH);
     test_set_param(m, AE_PARAM_VALIDATION_FRACTION, 0.1);
-    size_t before = count.allocations, live = count.live_bytes;
-    count.peak_bytes = live;
+    test_alloc_counter_reset_peak();
+    const test_alloc_counts before = test_alloc_counter_get();
     assert_int_equal(ae_model_fit(m, x, ROWS, DIM, NULL), AE_OK);
-    *allocations = count.allocations - before;
-    *peak = count.peak_bytes - live;
+    const test_alloc_counts after = test_alloc_counter_get();
+    *allocations = after.allocations - before.allocations;
+    *peak = after.peak_bytes - before.live_bytes;
     ae_model_free(m);
 }
 
