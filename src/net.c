@@ -259,10 +259,12 @@ static int announce_layer(ae_model *m, size_t l)
 
 /* The backward pass proper over rows [first, first + n_rows), n_rows >= 1, from the output
  * delta forward_rows left, with the weight and bias gradients written into grads (a buffer
- * of the model's layout); a whole batch's pass (whole) adds the penalties' weight terms and
- * announces each layer's spans to the engine. */
+ * of the model's layout), announcing each layer's spans to the engine. A part of a
+ * row-split step has neither penalties nor an engine (split_parts), so the penalties'
+ * weight terms and the announcements, which work on the model's own gradient, are then
+ * no-ops. */
 static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first, size_t n_rows,
-                         bool step, float *grads, bool whole)
+                         bool step, float *grads)
 {
     ae_workspace *w = &m->work;
     const bool penalties = ae_penalties_active(&m->settings);
@@ -289,10 +291,9 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)n_rows, 1.0f,
                         delta, n_out, a_prev, ld_prev, L->shared_grad ? 1.0f : 0.0f, grad_w, n_in);
         ae_column_sums(delta, n_rows, L->n_out, grads + L->bias_offset);
-        if (whole && penalties)
+        if (penalties)
             ae_penalties_weight_grad(m, l);
-        if (whole)
-            AE_FORWARD(announce_layer(m, l));
+        AE_FORWARD(announce_layer(m, l));
         if (l == 0)
             break; /* no gradient with respect to the data */
         /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
@@ -378,7 +379,7 @@ static void split_range(void *context, size_t part, size_t begin, size_t end)
     t->loss[part] = forward_rows(m, t->x + begin * t->ld_x, t->ld_x, t->target + begin * t->ld_target,
                                  t->ld_target, begin, end - begin, m->work.delta + begin * m->max_width,
                                  t->step, false);
-    (void)backward_rows(m, t->x + begin * t->ld_x, t->ld_x, begin, end - begin, t->step, grads, false);
+    (void)backward_rows(m, t->x + begin * t->ld_x, t->ld_x, begin, end - begin, t->step, grads);
 }
 
 /* Gradient elements per unit of the parts' sum split between threads (as the optimizer's). */
@@ -447,8 +448,7 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
     double shared_penalty = 0.0;      /* penalties of batch statistics, already combined */
     const bool penalties = ae_penalties_active(&m->settings);
     const size_t parts = split_parts(m, n_rows, step);
-    w->kl_sum = 0.0;
-    if (parts > 1) {
+    if (parts > 1) { /* never variational: no KL term */
         AE_FORWARD(split_forward_backward(m, x, ld_x, target, ld_target, n_rows, parts, step, &sums[0]));
     } else {
         if (n_rows > 0) {
@@ -459,7 +459,7 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
         if (penalties)
             AE_FORWARD(ae_penalties_forward(m, n_rows, &sums[1], &shared_penalty));
         if (n_rows > 0) {
-            AE_FORWARD(backward_rows(m, x, ld_x, 0, n_rows, step, m->grads, true));
+            AE_FORWARD(backward_rows(m, x, ld_x, 0, n_rows, step, m->grads));
         } else {
             memset(m->grads, 0, m->n_params * sizeof(float));
             for (size_t l = m->n_layers; l-- > 0;)
