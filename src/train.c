@@ -192,10 +192,11 @@ typedef struct fit_run {
      * otherwise raise its own yardstick); from a data source, whose rows cannot be read
      * twice, it is the mean of the first tenth of epoch 1's steps. Not the lowest loss
      * since: near a perfect fit the loss sits at rounding level, where ratios between
-     * epochs mean nothing. */
-    double reference_loss;        /* NaN until measured */
+     * epochs mean nothing; for the same reason a starting loss at rounding level is no
+     * reference either (settle_reference). */
+    double reference_loss;        /* NaN until measured, and when there is none */
     uint64_t reference_batches;   /* data sources: the steps that make the reference */
-    double reference_sum, reference_rows;
+    double reference_sum, reference_rows, reference_squares;
     ae_fit_report report;
 } fit_run;
 
@@ -407,13 +408,30 @@ static int diverged(ae_model *m, fit_run *run, uint64_t epoch, const char *why)
  * level, against which no ratio means anything: the factor then waits for a later fit. */
 #define AE_REFERENCE_FLOOR 1e-6
 
+/* The reference from a loss summed over `elements` values of rows whose squares sum to
+ * `squares` (every participant's), unless that loss is at rounding level (0 included). */
+static void settle_reference(fit_run *run, double loss_sum, double squares, double elements)
+{
+    const double loss = elements > 0.0 ? loss_sum / elements : 0.0;
+    if (loss > 0.0 && loss >= AE_REFERENCE_FLOOR * (squares / elements))
+        run->reference_loss = loss;
+}
+
+/* Sum of squares of n rows (leading dimension ld) of the model's input width. */
+static double rows_squares(const ae_model *m, const float *rows, size_t n, size_t ld)
+{
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++)
+        total += ae_sum_squares(rows + i * ld, ae_input_dim(m));
+    return total;
+}
+
 /* The divergence reference of an in-memory fit (see fit_run): the mean loss, with the
  * variational KL term, of the first AE_REFERENCE_ROWS rows of epoch 1's order at the
  * starting weights, over every participant's rows. No generator draw, no weight change. */
 static int measure_reference(ae_model *m, fit_run *run)
 {
     const size_t n_ref = run->n_train < AE_REFERENCE_ROWS ? run->n_train : AE_REFERENCE_ROWS;
-    const size_t d = ae_input_dim(m);
     const double kl_weight = m->settings.kl_weight * m->kl_ramp;
     double sums[3] = {0.0, 0.0, (double)n_ref}; /* loss and KL terms, squares of the rows, rows */
     for (size_t start = 0; start < n_ref; start += run->batch) {
@@ -422,13 +440,10 @@ static int measure_reference(ae_model *m, fit_run *run)
         const float *rows = batch_rows(m, run, start, n, &ld);
         sums[0] += ae_net_forward_loss(m, rows, ld, rows, ld, n, NULL, false);
         sums[0] += kl_weight * m->work.kl_sum;
-        for (size_t i = 0; i < n; i++)
-            sums[1] += ae_sum_squares(rows + i * ld, d);
+        sums[1] += rows_squares(m, rows, n, ld);
     }
     AE_FORWARD(ae_hooks_reduce(m, sums, 3, AE_REDUCE_SUM));
-    const double elements = sums[2] * (double)d, loss = sums[0] / elements;
-    if (elements > 0.0 && loss > 0.0 && loss >= AE_REFERENCE_FLOOR * (sums[1] / elements))
-        run->reference_loss = loss;
+    settle_reference(run, sums[0], sums[1], sums[2] * (double)ae_input_dim(m));
     return AE_OK;
 }
 
@@ -436,8 +451,7 @@ static int measure_reference(ae_model *m, fit_run *run)
 static bool loss_exploded(const ae_model *m, const fit_run *run, double epoch_loss)
 {
     const double factor = m->settings.divergence_factor;
-    return factor > 0.0 && isfinite(run->reference_loss) && run->reference_loss > 0.0 &&
-           epoch_loss > factor * run->reference_loss;
+    return factor > 0.0 && isfinite(run->reference_loss) && epoch_loss > factor * run->reference_loss;
 }
 
 /* One pass over the training rows. Returns AE_OK, AE_ERR_CANCELLED, AE_ERR_DIVERGED or an
@@ -462,7 +476,9 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
     run->epoch_kl = run->epoch_recon = 0.0;
     const uint64_t warmup = m->settings.kl_warmup_epochs;
     m->kl_ramp = warmup && epoch < warmup ? (double)epoch / (double)warmup : 1.0;
-    if (epoch == 1 && !run->stream)
+    /* The divergence reference, when the factor asks for one (settings agree everywhere). */
+    const bool reference = epoch == 1 && m->settings.divergence_factor > 0.0;
+    if (reference && !run->stream)
         AE_FORWARD(measure_reference(m, run));
     for (uint64_t b = 0; b < run->batches; b++) {
         const float *rows;
@@ -479,11 +495,15 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
         run->samples += step_rows;
         loss_sum += loss * step_rows;
         rows_sum += step_rows;
-        if (run->stream && epoch == 1 && b < run->reference_batches) {
+        if (reference && run->stream && b < run->reference_batches) {
             run->reference_sum += loss * step_rows;
             run->reference_rows += step_rows;
-            if (b + 1 == run->reference_batches)
-                run->reference_loss = run->reference_sum / run->reference_rows;
+            run->reference_squares += rows_squares(m, rows, n, ld);
+            if (b + 1 == run->reference_batches) {
+                AE_FORWARD(ae_hooks_reduce(m, &run->reference_squares, 1, AE_REDUCE_SUM));
+                settle_reference(run, run->reference_sum, run->reference_squares,
+                                 run->reference_rows * (double)ae_input_dim(m));
+            }
         }
         run->epoch_kl += m->work.kl_sum;
         run->epoch_recon += m->work.recon_sum;
