@@ -476,8 +476,10 @@ typedef enum ae_param {
                                             is more than this many times the loss the fit started from (the
                                             mean loss of the first 1,024 rows of epoch 1 at the starting
                                             weights, measured before the first step; from a data source, the
-                                            mean over the first tenth of epoch 1's steps); 0 = only
-                                            non-finite losses count, [0, 1e30] [1e3] */
+                                            mean over the first tenth of epoch 1's steps); a starting loss
+                                            below 1e-6 of the rows' mean square (a fit already at rounding
+                                            level) sets no reference; 0 = only non-finite losses count,
+                                            [0, 1e30] [1e3] */
     AE_PARAM_SHUFFLE_BUFFER = 29,      /**< ae_model_fit_source(): rows held to shuffle a data source's rows
                                             (a row waits in the buffer and leaves it at a random step);
                                             never more rows than the source gives, so memory is
