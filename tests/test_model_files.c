@@ -196,6 +196,20 @@ static const char *in_dir(const temp_dir *t, int slot, const char *name)
     return paths[slot];
 }
 
+/* A Unix socket bound at path (a file system entry that cannot be opened); close the
+ * descriptor it returns when done. */
+static int bound_socket(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    assert_true(strlen(path) < sizeof address.sun_path);
+    memcpy(address.sun_path, path, strlen(path) + 1);
+    assert_int_equal(bind(fd, (const struct sockaddr *)&address, sizeof address), 0);
+    return fd;
+}
+
+
 /* Remove the folder and everything in it (one level deep, plus the given subfolders'
  * contents), as the last step of a test. */
 static void remove_tree(const char *dir)
@@ -449,12 +463,7 @@ static void test_load_of_a_fifo_device_or_socket_is_refused_without_blocking(voi
     /* A socket is refused for what it is, not with open's "No such device or address": what
      * a path names is looked at before it is opened (opening a device can act on it). */
     const char *sock = in_dir(&t, 1, "socket");
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    assert_true(strlen(sock) < sizeof address.sun_path);
-    memcpy(address.sun_path, sock, strlen(sock) + 1);
-    assert_int_equal(bind(fd, (const struct sockaddr *)&address, sizeof address), 0);
+    int fd = bound_socket(sock);
     assert_int_equal(ae_model_load(&m, sock), AE_ERR_IO);
     assert_null(m);
     assert_error_mentions("is a socket, not a regular file");
@@ -862,12 +871,7 @@ static void test_save_refuses_a_target_that_is_not_a_regular_file(void **state)
     alarm(0);
 
     const char *sock = in_dir(&t, 2, "socket");
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    assert_true(strlen(sock) < sizeof address.sun_path);
-    memcpy(address.sun_path, sock, strlen(sock) + 1);
-    assert_int_equal(bind(fd, (const struct sockaddr *)&address, sizeof address), 0);
+    int fd = bound_socket(sock);
     expect_save_refused(&t, sock, "socket", 3);
     close(fd);
 
