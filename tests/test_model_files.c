@@ -209,7 +209,6 @@ static int bound_socket(const char *path)
     return fd;
 }
 
-
 /* Remove the folder and everything in it (one level deep, plus the given subfolders'
  * contents), as the last step of a test. */
 static void remove_tree(const char *dir)
