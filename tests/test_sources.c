@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "autoenc.h"
+#include "alloc_counter.h"
 #include "test_data.h"
 #include "test_models.h"
 
@@ -163,35 +164,6 @@ static void test_the_shuffle_buffer_shuffles_within_its_reach(void **state)
 
 /* ---- bounded memory ------------------------------------------------------------------- */
 
-static struct {
-    size_t live, peak;
-} counted;
-
-typedef struct block_header {
-    size_t size;
-    max_align_t align;
-} block_header;
-
-static void *counting_alloc(size_t size, void *user)
-{
-    (void)user;
-    block_header *h = malloc(sizeof *h + size);
-    if (!h)
-        return NULL;
-    h->size = size;
-    counted.live += size;
-    counted.peak = counted.live > counted.peak ? counted.live : counted.peak;
-    return h + 1;
-}
-
-static void counting_free(void *ptr, void *user)
-{
-    (void)user;
-    block_header *h = (block_header *)ptr - 1;
-    counted.live -= h->size;
-    free(h);
-}
-
 /* The library's peak memory during a fit from a generated source is the same for 20,000 rows
  * as for 200,000: it holds the shuffle buffer and a chunk, never the rows. */
 static void test_memory_stays_bounded_whatever_the_number_of_rows(void **state)
@@ -200,8 +172,7 @@ static void test_memory_stays_bounded_whatever_the_number_of_rows(void **state)
     size_t peaks[2];
     static const size_t sizes[2] = {20000, 200000};
     for (int k = 0; k < 2; k++) {
-        assert_int_equal(ae_set_allocator(counting_alloc, counting_free, NULL), AE_OK);
-        counted.live = counted.peak = 0;
+        assert_int_equal(test_alloc_counter_install(), 0);
         ae_model *m = make_model(AE_SCALING_STANDARDIZE);
         test_set_epochs_and_batch(m, 1, 64);
         test_set_param(m, AE_PARAM_SHUFFLE, 1);
@@ -210,10 +181,10 @@ static void test_memory_stays_bounded_whatever_the_number_of_rows(void **state)
         ae_data_source source = source_of(&generated);
         ae_fit_report report = test_new_fit_report();
         assert_int_equal(ae_model_fit_source(m, &source, NULL, &report), AE_OK);
-        peaks[k] = counted.peak;
+        peaks[k] = test_alloc_counter_get().peak_bytes;
         ae_model_free(m);
-        assert_int_equal(counted.live, 0);
-        assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+        assert_int_equal(test_alloc_counter_get().live_bytes, 0);
+        assert_int_equal(test_alloc_counter_uninstall(), 0);
         print_message("      %zu rows of %d floats: library peak %zu bytes\n", sizes[k], IN, peaks[k]);
     }
     assert_int_equal(peaks[0], peaks[1]);
@@ -232,8 +203,7 @@ static void test_a_shuffle_buffer_is_no_larger_than_the_source(void **state)
     size_t peaks[2];
     float *params[2];
     for (int k = 0; k < 2; k++) {
-        assert_int_equal(ae_set_allocator(counting_alloc, counting_free, NULL), AE_OK);
-        counted.live = counted.peak = 0;
+        assert_int_equal(test_alloc_counter_install(), 0);
         ae_model *m = make_model(AE_SCALING_NONE);
         test_set_epochs_and_batch(m, 2, 8);
         test_set_param(m, AE_PARAM_SHUFFLE, 1);
@@ -241,11 +211,11 @@ static void test_a_shuffle_buffer_is_no_larger_than_the_source(void **state)
         array_source generated = {.generated = 50};
         ae_data_source source = source_of(&generated);
         assert_int_equal(ae_model_fit_source(m, &source, NULL, NULL), AE_OK);
-        peaks[k] = counted.peak;
+        peaks[k] = test_alloc_counter_get().peak_bytes;
         params[k] = test_params_of(m);
         ae_model_free(m);
-        assert_int_equal(counted.live, 0);
-        assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+        assert_int_equal(test_alloc_counter_get().live_bytes, 0);
+        assert_int_equal(test_alloc_counter_uninstall(), 0);
     }
     print_message("      library peak %zu bytes with a buffer of 50 rows, %zu with 1e6\n", peaks[0],
                   peaks[1]);
