@@ -53,11 +53,21 @@ int ae_fail_on_model(ae_model *model, int status);
 
 /* ---- misuse detection (guard.c) ------------------------------------------ */
 
-/* Who is using a model: the number of const calls inside it, plus a bit while a call that
- * changes it runs, and that call's thread. */
+/* Who is using a model: the thread of the call that changes it, if one runs, and the number
+ * of const calls inside it, counted in shards so that threads reading at once each count on
+ * a cache line of their own. The stride, not alignment, keeps the words apart: models come
+ * from a replaceable allocator with malloc's alignment only, and 64 bytes apart two words
+ * never share a 64-byte line. */
+#define AE_GUARD_SHARDS 16
+#define AE_CACHE_LINE 64
+typedef struct ae_guard_shard {
+    _Atomic uint32_t readers;
+    char padding[AE_CACHE_LINE - sizeof(_Atomic uint32_t)];
+} ae_guard_shard;
 typedef struct ae_guard {
-    _Atomic uint32_t users;
-    _Atomic uintptr_t writer_thread; /* 0 when no writer */
+    _Atomic uintptr_t writer_thread; /* 0 when no writer; written by writers only */
+    char padding[AE_CACHE_LINE - sizeof(_Atomic uintptr_t)];
+    ae_guard_shard shards[AE_GUARD_SHARDS];
 } ae_guard;
 
 /* Every public call on a model enters first and leaves after: a const call as a reader, a

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +265,182 @@ static void test_calls_that_change_the_model_are_busy_while_a_const_call_runs(vo
     ae_model_free(other);
     assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
     free(params);
+    free(x);
+}
+
+/* ---- readers spread over the guard's shards ------------------------------------------- */
+
+/* Const calls count in one of several shards, one per thread dealt round-robin; a call that
+ * changes the model must see the readers of every shard. More reader threads than shards,
+ * each inside a const call when its allocation hook runs, against a writer inside fit when
+ * its progress callback runs: neither ever finds the other inside. */
+#define CROWD_READERS 40
+#define CROWD_READS_EACH 5
+
+static struct {
+    _Atomic int readers_inside, writer_inside, readers_done, stop_writing;
+    _Atomic long overlaps, wrong_statuses, writer_ok, writer_busy;
+} crowd;
+static _Thread_local int in_crowd; /* set on the reader threads */
+
+static void *crowd_alloc(size_t size, void *user_data)
+{
+    (void)user_data;
+    if (in_crowd) {
+        atomic_fetch_add(&crowd.readers_inside, 1);
+        if (atomic_load(&crowd.writer_inside))
+            atomic_fetch_add(&crowd.overlaps, 1);
+        sched_yield(); /* stay inside a while, for the writer to find */
+        atomic_fetch_sub(&crowd.readers_inside, 1);
+    }
+    return malloc(size);
+}
+
+static int writer_inside_fit(const ae_progress *progress, void *user_data)
+{
+    (void)progress;
+    (void)user_data;
+    atomic_store(&crowd.writer_inside, 1);
+    if (atomic_load(&crowd.readers_inside))
+        atomic_fetch_add(&crowd.overlaps, 1);
+    sched_yield();
+    atomic_store(&crowd.writer_inside, 0);
+    return 0;
+}
+
+typedef struct crowd_job {
+    ae_model *model;
+    const float *x;
+} crowd_job;
+
+static void *read_in_crowd(void *raw)
+{
+    crowd_job *job = raw;
+    in_crowd = 1;
+    float path[4 * IN];
+    for (int reads = 0; reads < CROWD_READS_EACH;) {
+        int status = ae_model_interpolate(job->model, job->x, job->x + IN, 4, path, IN);
+        if (status == AE_OK)
+            reads++;
+        else if (status != AE_ERR_BUSY || !strstr(ae_last_error(), "another thread"))
+            atomic_fetch_add(&crowd.wrong_statuses, 1);
+    }
+    atomic_fetch_add(&crowd.readers_done, 1);
+    return NULL;
+}
+
+static void *write_against_crowd(void *raw)
+{
+    crowd_job *job = raw;
+    while (!atomic_load(&crowd.stop_writing)) {
+        int status = ae_model_fit(job->model, job->x, ROWS, IN, NULL);
+        if (status == AE_OK)
+            atomic_fetch_add(&crowd.writer_ok, 1);
+        else if (status == AE_ERR_BUSY && strstr(ae_last_error(), "const call"))
+            atomic_fetch_add(&crowd.writer_busy, 1);
+        else
+            atomic_fetch_add(&crowd.wrong_statuses, 1);
+    }
+    return NULL;
+}
+
+static void test_a_writer_never_overlaps_readers_on_any_shard(void **state)
+{
+    (void)state;
+    assert_int_equal(ae_set_allocator(crowd_alloc, plain_free, NULL), AE_OK);
+    ae_model *m = make_model();
+    test_set_epochs_and_batch(m, 1, ROWS);
+    float *x = make_data(6);
+    assert_int_equal(ae_model_set_progress(m, writer_inside_fit, NULL), AE_OK);
+    crowd_job job = {.model = m, .x = x};
+    pthread_t writer_thread, threads[CROWD_READERS];
+    assert_int_equal(pthread_create(&writer_thread, NULL, write_against_crowd, &job), 0);
+    for (int t = 0; t < CROWD_READERS; t++)
+        assert_int_equal(pthread_create(&threads[t], NULL, read_in_crowd, &job), 0);
+    for (int t = 0; t < CROWD_READERS; t++)
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+    atomic_store(&crowd.stop_writing, 1);
+    assert_int_equal(pthread_join(writer_thread, NULL), 0);
+    assert_int_equal(atomic_load(&crowd.readers_done), CROWD_READERS);
+    assert_int_equal(atomic_load(&crowd.overlaps), 0);
+    assert_int_equal(atomic_load(&crowd.wrong_statuses), 0);
+    /* Every reader has left, whatever shard it counted in: the writer gets in. */
+    long before = atomic_load(&crowd.writer_ok);
+    assert_int_equal(ae_model_fit(m, x, ROWS, IN, NULL), AE_OK);
+    assert_int_equal(atomic_load(&crowd.writer_ok), before); /* counted only on its thread */
+    ae_model_free(m);
+    assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+    free(x);
+}
+
+/* Two const calls held inside the model at once, on two threads started one after the other
+ * (so dealt different shards): a call that changes it counts both. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int inside, released;
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+static _Thread_local int waits_at_gate;
+
+static void *gated_alloc(size_t size, void *user_data)
+{
+    (void)user_data;
+    if (waits_at_gate) {
+        waits_at_gate = 0;
+        pthread_mutex_lock(&gate.lock);
+        gate.inside++;
+        pthread_cond_broadcast(&gate.changed);
+        while (!gate.released)
+            pthread_cond_wait(&gate.changed, &gate.lock);
+        pthread_mutex_unlock(&gate.lock);
+    }
+    return malloc(size);
+}
+
+typedef struct gated_read {
+    crowd_job job;
+    int status;
+} gated_read;
+
+static void *read_through_gate(void *raw)
+{
+    gated_read *r = raw;
+    waits_at_gate = 1;
+    float path[4 * IN];
+    r->status = ae_model_interpolate(r->job.model, r->job.x, r->job.x + IN, 4, path, IN);
+    return NULL;
+}
+
+static void test_a_writer_counts_the_const_calls_of_every_shard(void **state)
+{
+    (void)state;
+    assert_int_equal(ae_set_allocator(gated_alloc, plain_free, NULL), AE_OK);
+    ae_model *m = make_model();
+    float *x = make_data(7);
+    gated_read reads[2];
+    pthread_t threads[2];
+    for (int t = 0; t < 2; t++) {
+        reads[t] = (gated_read){.job = {.model = m, .x = x}, .status = -1000};
+        assert_int_equal(pthread_create(&threads[t], NULL, read_through_gate, &reads[t]), 0);
+        /* Wait for this reader to be inside before starting the next. */
+        pthread_mutex_lock(&gate.lock);
+        while (gate.inside < t + 1)
+            pthread_cond_wait(&gate.changed, &gate.lock);
+        pthread_mutex_unlock(&gate.lock);
+    }
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_LEARNING_RATE, 0.5), AE_ERR_BUSY);
+    assert_non_null(strstr(ae_last_error(), "in use by 2 const calls"));
+    pthread_mutex_lock(&gate.lock);
+    gate.released = 1;
+    pthread_cond_broadcast(&gate.changed);
+    pthread_mutex_unlock(&gate.lock);
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+        assert_int_equal(reads[t].status, AE_OK);
+    }
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_LEARNING_RATE, 0.5), AE_OK);
+    ae_model_free(m);
+    assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
     free(x);
 }
 
@@ -526,6 +703,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_call_is_busy_while_another_thread_changes_the_model),
         cmocka_unit_test(test_calls_that_change_the_model_are_busy_while_a_const_call_runs),
+        cmocka_unit_test(test_a_writer_never_overlaps_readers_on_any_shard),
+        cmocka_unit_test(test_a_writer_counts_the_const_calls_of_every_shard),
         cmocka_unit_test(test_racing_const_calls_and_changes_never_mix),
         cmocka_unit_test(test_clone_races_with_nothing_among_const_calls),
         cmocka_unit_test(test_model_last_error_never_races_with_a_change),
