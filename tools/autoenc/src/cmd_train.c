@@ -11,6 +11,8 @@
 #include "progress.h"
 #include "settings.h"
 
+#include "blas_hint.h" /* tools/common */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,6 +293,12 @@ static int run(train_args *t, const char *data_path)
     const int root = dist->rank == 0; /* 1 without --distributed */
     if (root && !t->common.output && !t->common.json)
         cli_note("no -o MODEL given: the trained model will not be saved");
+    if (root && !cli_is_quiet()) { /* OpenBLAS on kernels older than this CPU supports */
+        const blas_hint blas = blas_hint_query();
+        char note[512];
+        if (blas_hint_note(&blas, note, sizeof note))
+            cli_note("%s", note);
+    }
     cli_read_options ro = t->common.read;
     if (dist->on) { /* this rank's block of rows only */
         ro.row_block = cli_dist_train_block;

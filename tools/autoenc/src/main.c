@@ -6,6 +6,8 @@
 
 #include <autoenc.h>
 
+#include "blas_hint.h" /* tools/common */
+
 #include <stdio.h>
 #include <string.h>
 
@@ -32,7 +34,11 @@ int main(int argc, char **argv)
         return cli_print_help(NULL);
     if (strcmp(name, "--version") == 0) {
         printf("autoenc %s (libautoenc %s)\n", AUTOENC_TOOL_VERSION, ae_version_string());
-        return 0;
+        const blas_hint blas = blas_hint_query();
+        char text[256];
+        blas_hint_describe(&blas, text, sizeof text);
+        printf("BLAS: %s\n", text);
+        return fflush(stdout) == 0 ? 0 : CLI_EX_IOERR;
     }
     unsigned loaded = ae_version_number();
     if (loaded / 10000 != AE_VERSION_MAJOR || loaded < AE_VERSION_NUMBER - AE_VERSION_PATCH)

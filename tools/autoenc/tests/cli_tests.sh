@@ -419,6 +419,36 @@ help_and_man)
         groff -man -Tutf8 -ww man.txt >/dev/null 2>groff.txt; [ ! -s groff.txt ] || { cat groff.txt; fail "groff warnings"; }
     fi
     ;;
+blas_note)
+    # --version names the BLAS. train's note on OPENBLAS_CORETYPE (OpenBLAS on kernels older
+    # than the CPU supports: tools/common/blas_hint.h, whose decision the unit test
+    # cli_unit_blas_hint covers case by case) goes to stderr, never with the variable set,
+    # never with --quiet; whether it fires without the variable depends on this machine.
+    run 0 "$AUTOENC" --version
+    contains out.txt '^autoenc '
+    contains out.txt '^BLAS: '
+    "$HELPER" npy data.npy 100 8 f4 || fail "helper"
+    core=$(sed -n 's/^BLAS: OpenBLAS.*, core \([^ ,]*\).*/\1/p' out.txt)
+    if [ -n "$core" ]; then
+        # set to the core OpenBLAS runs now, a value valid on this machine, even Prescott
+        run 0 env OPENBLAS_CORETYPE="$core" "$AUTOENC" --version
+        contains out.txt "^BLAS: OpenBLAS.*, core $core (OPENBLAS_CORETYPE)"
+        run 0 env OPENBLAS_CORETYPE="$core" "$AUTOENC" train data.npy -o m.aemodel --widths 8,2 --epochs 1
+        contains err.txt '^epoch 1/1'
+        grep -q OPENBLAS_CORETYPE err.txt && { cat err.txt >&2; fail "a note although OPENBLAS_CORETYPE=$core is set"; }
+    else
+        echo "note: not OpenBLAS ($(sed -n 's/^BLAS: //p' out.txt)): OPENBLAS_CORETYPE not checked"
+    fi
+    run 0 env -u OPENBLAS_CORETYPE "$AUTOENC" train data.npy -o m.aemodel --widths 8,2 --epochs 1 --json
+    grep -q OPENBLAS out.txt && fail "the note went to standard output"
+    if grep -q OPENBLAS_CORETYPE err.txt; then
+        [ "$(grep -c OPENBLAS_CORETYPE err.txt)" -eq 1 ] || { cat err.txt >&2; fail "not one note"; }
+        contains err.txt '^autoenc: OpenBLAS.* kernels; OPENBLAS_CORETYPE=[A-Za-z]* .*export it'
+        echo "this machine gets the note: $(grep OPENBLAS_CORETYPE err.txt)"
+    fi
+    run 0 env -u OPENBLAS_CORETYPE "$AUTOENC" train data.npy -o m.aemodel --widths 8,2 --epochs 1 -q
+    [ ! -s err.txt ] || { cat err.txt >&2; fail "--quiet printed something"; }
+    ;;
 train_distributed)
     # mpirun -np R autoenc train --distributed: each process reads its own block of the rows,
     # and the job trains as one process on the combined batches (the rows in the order
