@@ -12,6 +12,8 @@
 
 #include "fashion_mnist.h"
 
+#include "blas_hint.h" /* tools/common: the BLAS line and the OPENBLAS_CORETYPE note */
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -232,9 +234,18 @@ int main(int argc, char **argv)
     printf("libautoenc %s: Fashion-MNIST autoencoder 784-512-256-64-256-512-784\n"
            "%zu parameters, ReLU inside, sigmoid output, BCE loss, Adam (lr 1e-3)\n"
            "training on %zu images (%.0f%% held out for validation), batch %lu, "
-           "at most %lu epochs, early stopping after %d without improvement\n\n",
+           "at most %lu epochs, early stopping after %d without improvement\n",
            ae_version_string(), ae_model_param_count(model), train.n_rows,
            100.0 * VALIDATION_FRACTION, opt.batch, opt.epochs, PATIENCE);
+    /* The BLAS does the heavy lifting: which one, and whether it runs kernels older than
+     * this CPU supports (Debian 12's OpenBLAS on recent Intel CPUs). */
+    const blas_hint blas = blas_hint_query();
+    char blas_text[512];
+    blas_hint_describe(&blas, blas_text, sizeof blas_text);
+    printf("BLAS: %s\n", blas_text);
+    if (blas_hint_note(&blas, blas_text, sizeof blas_text))
+        printf("note: %s\n", blas_text);
+    printf("\n");
     fflush(stdout);
 
     ae_fit_report report = {0};
