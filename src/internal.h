@@ -246,6 +246,8 @@ typedef struct ae_workspace {
     double recon_sum;      /* the last batch's reconstruction loss summed over its elements */
     float *part_grads;     /* row-split steps: the gradients of parts 1 .. part_count - 1 */
     size_t part_count;     /* parts part_grads was sized for; 0 = not allocated */
+    size_t parts_to_add;   /* > 1 after a row-split step: its parts' gradients are still to be
+                              added into grads, which the optimizer's norm pass does */
 } ae_workspace;
 
 typedef struct ae_optimizer_state {
@@ -441,6 +443,10 @@ double ae_net_forward_loss(ae_model *model, const float *x, size_t ld_x, const f
  * AE_ERR_PEER when the engine fails. */
 int ae_backprop(ae_model *model, const float *x, size_t ld_x, const float *target,
                 size_t ld_target, size_t n_rows, bool step, double *objective);
+/* grads[begin, end) += the gradients of a row-split step's parts 1 .. parts - 1, in part
+ * order. A training step's parts are left for the optimizer's norm pass to add
+ * (work.parts_to_add); a bare gradient's are added before ae_backprop returns. */
+void ae_add_part_gradients(const ae_model *model, size_t parts, size_t begin, size_t end);
 /* Make the workspace hold batches of n_rows rows (and the hidden dropout buffers when the
  * settings ask for dropout). */
 int ae_workspace_reserve(ae_model *model, size_t n_rows);

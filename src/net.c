@@ -385,20 +385,22 @@ static void split_range(void *context, size_t part, size_t begin, size_t end)
 /* Gradient elements per unit of the parts' sum split between threads (as the optimizer's). */
 #define AE_SUM_GRAIN 32768
 
+void ae_add_part_gradients(const ae_model *m, size_t parts, size_t begin, size_t end)
+{
+    for (size_t p = 1; p < parts; p++)
+        ae_add(m->grads + begin, m->work.part_grads + (p - 1) * m->n_params + begin, end - begin);
+}
+
 typedef struct sum_task {
     ae_model *model;
     size_t parts;
 } sum_task;
 
-/* The parts' gradients added into the model's, in part order (bit-identical for a thread
- * count). */
 static void sum_range(void *context, size_t part, size_t begin, size_t end)
 {
     (void)part;
     const sum_task *t = context;
-    const ae_model *m = t->model;
-    for (size_t p = 1; p < t->parts; p++)
-        ae_add(m->grads + begin, m->work.part_grads + (p - 1) * m->n_params + begin, end - begin);
+    ae_add_part_gradients(t->model, t->parts, begin, end);
 }
 
 /* Gradient buffers for parts 1 .. parts - 1, allocated at the first split step. */
@@ -427,8 +429,14 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
     split_task task = {.model = m, .x = x, .target = target, .ld_x = ld_x, .ld_target = ld_target,
                        .step = step};
     ae_pool_run(m->pool, split_range, &task, n_rows, 1);
-    sum_task sum = {.model = m, .parts = parts};
-    ae_pool_run(m->pool, sum_range, &sum, m->n_params, AE_SUM_GRAIN);
+    if (step) {
+        /* The optimizer reads every gradient for its norm anyway: it adds the parts there,
+         * a piece at a time while the piece is in cache, instead of one more pass here. */
+        m->work.parts_to_add = parts;
+    } else {
+        sum_task sum = {.model = m, .parts = parts};
+        ae_pool_run(m->pool, sum_range, &sum, m->n_params, AE_SUM_GRAIN);
+    }
     *loss_sum = 0.0;
     for (size_t part = 0; part < parts; part++)
         *loss_sum += task.loss[part];
@@ -448,6 +456,7 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
     double shared_penalty = 0.0;      /* penalties of batch statistics, already combined */
     const bool penalties = ae_penalties_active(&m->settings);
     const size_t parts = split_parts(m, n_rows, step);
+    w->parts_to_add = 0;
     if (parts > 1) { /* never variational: no KL term */
         AE_FORWARD(split_forward_backward(m, x, ld_x, target, ld_target, n_rows, parts, step, &sums[0]));
     } else {

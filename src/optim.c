@@ -214,20 +214,38 @@ static float apply_update(ae_model *m)
 }
 
 typedef struct norm_task {
-    const float *values;
+    const ae_model *model;
+    size_t parts_to_add;
     double partial[AE_MAX_THREADS];
 } norm_task;
+
+/* Gradient elements a row-split step's parts are added over before their squares are
+ * summed: small enough to stay in the first-level cache between the two. */
+#define AE_ADD_PIECE 2048
 
 static void norm_range(void *context, size_t part, size_t begin, size_t end)
 {
     norm_task *t = context;
-    t->partial[part] = ae_sum_squares(t->values + begin, end - begin);
+    const float *grads = t->model->grads;
+    if (t->parts_to_add < 2) {
+        t->partial[part] = ae_sum_squares(grads + begin, end - begin);
+        return;
+    }
+    double sum = 0.0;
+    for (size_t piece = begin; piece < end; piece += AE_ADD_PIECE) {
+        const size_t piece_end = end - piece > AE_ADD_PIECE ? piece + AE_ADD_PIECE : end;
+        ae_add_part_gradients(t->model, t->parts_to_add, piece, piece_end);
+        sum += ae_sum_squares(grads + piece, piece_end - piece);
+    }
+    t->partial[part] = sum;
 }
 
-/* Global L2 norm of the gradient, parts summed in order: the same for a thread count. */
+/* Global L2 norm of the gradient, parts summed in order: the same for a thread count. A
+ * row-split step's parts are added into the gradient here first, in part order. */
 static double gradient_norm(ae_model *m)
 {
-    norm_task task = {.values = m->grads};
+    norm_task task = {.model = m, .parts_to_add = m->work.parts_to_add};
+    m->work.parts_to_add = 0;
     ae_pool_run(m->pool, norm_range, &task, m->n_params, AE_UPDATE_GRAIN);
     double sum = 0.0;
     for (size_t part = 0; part < ae_pool_threads(m->pool); part++)

@@ -155,6 +155,49 @@ static void test_split_gradient_equals_the_single_thread_gradient(void **state)
     free(x);
 }
 
+/* A split training step applies the whole batch's gradient: the parts' gradients, which a
+ * step leaves for the optimizer's norm pass to add, move the weights as one thread's do,
+ * clipped by the norm of their sum (SGD, so the step is the gradient itself). */
+static void test_split_step_applies_the_whole_clipped_gradient(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    float *x = make_data(ROWS);
+    for (variant v = 0; v < N_VARIANTS; v++) {
+        if (v == DENOISING)
+            continue; /* its noise is drawn per part: not the same corrupted rows */
+        ae_model *models[2] = {make_model(v, 1), make_model(v, 3)};
+        float *before = NULL, *after[2];
+        for (size_t i = 0; i < 2; i++) {
+            test_set_param(models[i], AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+            test_set_param(models[i], AE_PARAM_LEARNING_RATE, 0.5);
+            test_set_param(models[i], AE_PARAM_CLIP_NORM, 0.01);
+            if (has_scaling(models[i]))
+                assert_int_equal(ae_model_fit_scaling(models[i], x, ROWS, DIM), AE_OK);
+            if (i == 0)
+                before = test_params_of(models[i]);
+            assert_int_equal(ae_model_train_batch(models[i], x, ROWS, DIM, NULL), AE_OK);
+            after[i] = test_params_of(models[i]);
+        }
+        double largest = 0.0, worst = 0.0;
+        for (size_t j = 0; j < ae_model_param_count(models[0]); j++) {
+            largest = fmax(largest, fabs((double)after[0][j] - (double)before[j]));
+            worst = fmax(worst, fabs((double)after[1][j] - (double)after[0][j]));
+        }
+        if (worst > 1e-4 * largest)
+            print_error("%s: split step off by %.3g of a largest move %.3g\n", variant_name(v), worst, largest);
+        assert_true(largest > 0.0);
+        assert_true(worst <= 1e-4 * largest);
+        free(before);
+        for (size_t i = 0; i < 2; i++) {
+            free(after[i]);
+            ae_model_free(models[i]);
+        }
+    }
+    free(x);
+}
+
 /* Two fits with the same thread count give the same weights bit for bit, and a split fit
  * ends where the single-threaded one does, up to the drift of summation order. */
 static void test_split_fit_is_bit_identical_for_a_thread_count(void **state)
@@ -330,6 +373,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_gradient_equals_the_single_thread_gradient),
+        cmocka_unit_test(test_split_step_applies_the_whole_clipped_gradient),
         cmocka_unit_test(test_split_fit_is_bit_identical_for_a_thread_count),
         cmocka_unit_test(test_split_steps_allocate_only_at_the_first),
         cmocka_unit_test(test_split_fit_is_unchanged_by_the_programs_own_blas_calls),
