@@ -3,9 +3,12 @@
  * second over all threads), the latency of one call (p50, p99 over every call of every
  * thread), the library's allocations per call (through the allocation hook) and the cores
  * the process got (its CPU time over the wall time: on a shared machine the scheduler, not
- * the library, may be what keeps T threads from T cores). Thread
- * counts run in rounds, the order reversed every round, so machine noise hits them alike;
- * the figures are medians over rounds.
+ * the library, may be what keeps T threads from T cores). Beside each, the floor: the same
+ * T threads making only the encoder's bare sgemv calls on one shared set of weights of the
+ * model's shapes, so the floor's own scaling from T=1 is the machine's limit for the
+ * library's (two cores that share caches, memory and a power budget may not give 2x). Thread
+ * counts run in rounds, the order reversed every round, the library and the floor
+ * alternating, so machine noise hits them alike; the figures are medians over rounds.
  *
  *   bench_serve [--models LIST] [--threads LIST] [--rows N] [--seconds S] [--rounds N]
  *               [--blas-threads N] [--json FILE]
@@ -44,8 +47,18 @@ typedef struct spec {
     size_t n_widths;
 } spec;
 
+/* The floor's encoder: bare row-major weights, one matrix per encoder layer. */
+typedef struct bare_encoder {
+    float *weights[MAX_WIDTHS];
+    size_t widths[MAX_WIDTHS];
+    size_t n_layers, max_width;
+} bare_encoder;
+
+/* Each worker on cache lines of its own (it counts its calls on every call: neighbours on one
+ * line would make the threads' counting, not the library, what fails to scale). */
 typedef struct worker {
-    const ae_model *model;
+    _Alignas(128) const ae_model *model;
+    const bare_encoder *floor; /* non-NULL: time the floor's calls instead of the library */
     const float *x;
     size_t d, latent, rows, first_row;
     atomic_int *go, *stop;
@@ -54,10 +67,30 @@ typedef struct worker {
     int failures;
 } worker;
 
+/* The floor of one call: each layer's product alone (sgemv for one row, sgemm for more),
+ * ping-ponging between the two halves of `scratch`. */
+static void bare_encode(const bare_encoder *f, const float *x, size_t rows, float *scratch)
+{
+    const float *in = x;
+    for (size_t l = 0; l < f->n_layers; l++) {
+        float *out = scratch + (l % 2) * rows * f->max_width;
+        const size_t n_in = f->widths[l], n_out = f->widths[l + 1];
+        if (rows == 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n_out, (int)n_in, 1.0f, f->weights[l], (int)n_in, in, 1,
+                        0.0f, out, 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n_out, (int)n_in, 1.0f, in,
+                        (int)n_in, f->weights[l], (int)n_in, 0.0f, out, (int)n_out);
+        in = out;
+    }
+}
+
 static void *serve(void *raw)
 {
     worker *w = raw;
-    float *code = malloc(w->rows * w->latent * sizeof *code);
+    const bare_encoder *f = w->floor;
+    const size_t code_floats = f ? 2 * w->rows * f->max_width : w->rows * w->latent;
+    float *code = malloc(code_floats * sizeof *code);
     if (!code) {
         w->failures++;
         return NULL;
@@ -67,7 +100,10 @@ static void *serve(void *raw)
     size_t row = w->first_row;
     while (!atomic_load_explicit(w->stop, memory_order_relaxed) && w->n_calls < MAX_CALLS_PER_THREAD) {
         double a = bench_now();
-        w->failures += ae_model_encode(w->model, w->x + row * w->d, w->rows, w->d, code, w->latent) != AE_OK;
+        if (f)
+            bare_encode(f, w->x + row * w->d, w->rows, code);
+        else
+            w->failures += ae_model_encode(w->model, w->x + row * w->d, w->rows, w->d, code, w->latent) != AE_OK;
         w->latencies[w->n_calls++] = bench_now() - a;
         row = (row + w->rows) % (DATA_ROWS - w->rows);
     }
@@ -89,14 +125,14 @@ static double cpu_seconds(void)
 }
 
 /* T threads serving for `seconds`. */
-static int run_threads(const ae_model *m, const float *x, size_t d, size_t rows, int n_threads, double seconds,
-                       double *latency_buf, measure *out)
+static int run_threads(const ae_model *m, const bare_encoder *floor, const float *x, size_t d, size_t rows,
+                       int n_threads, double seconds, double *latency_buf, measure *out)
 {
     worker w[64];
     pthread_t th[64];
     atomic_int go = 0, stop = 0;
     for (int t = 0; t < n_threads; t++) {
-        w[t] = (worker){m, x, d, ae_model_latent_dim(m), rows, (size_t)t * 97 % (DATA_ROWS - rows),
+        w[t] = (worker){m, floor, x, d, ae_model_latent_dim(m), rows, (size_t)t * 97 % (DATA_ROWS - rows),
                         &go, &stop, latency_buf + (size_t)t * MAX_CALLS_PER_THREAD, 0, 0};
         if (pthread_create(&th[t], NULL, serve, &w[t]) != 0)
             return -1;
@@ -240,8 +276,8 @@ int main(int argc, char **argv)
         fprintf(json, "{\n  \"benchmark\": \"bench_serve\",\n  \"library_version\": \"%s\",\n  \"openblas_threads\": %d,\n"
                       "  \"rows_per_call\": %zu,\n  \"results\": [\n",
                 ae_version_string(), openblas_get_num_threads(), rows);
-    printf("%-16s %7s | %12s %8s | %10s %10s | %8s | %6s %14s\n", "model", "threads", "calls/s", "vs T=1", "p50 us",
-           "p99 us", "alloc/call", "cores", "calls/CPU-s");
+    printf("%-16s %7s | %12s %8s | %10s %10s | %8s | %6s %14s | %12s %8s %8s\n", "model", "threads", "calls/s",
+           "vs T=1", "p50 us", "p99 us", "alloc/call", "cores", "calls/CPU-s", "floor calls/s", "vs T=1", "of floor");
     int rc = 0, first_json = 1;
     for (size_t s = 0; s < n_specs && rc == 0; s++) {
         float *x = malloc(DATA_ROWS * specs[s].widths[0] * sizeof *x);
@@ -258,17 +294,31 @@ int main(int argc, char **argv)
         for (int k = 0; k < 5; k++)
             if (ae_model_train_batch(m, x + (size_t)k * 256 * d, 256, d, NULL) != AE_OK)
                 return 1;
-        measure per[MAX_COUNTS][MAX_ROUNDS];
+        bare_encoder bare = {.n_layers = specs[s].n_widths - 1};
+        for (size_t l = 0; l < specs[s].n_widths; l++) {
+            bare.widths[l] = specs[s].widths[l];
+            bare.max_width = bare.widths[l] > bare.max_width ? bare.widths[l] : bare.max_width;
+        }
+        for (size_t l = 0; l < bare.n_layers; l++) {
+            const size_t n = bare.widths[l] * bare.widths[l + 1];
+            if (!(bare.weights[l] = malloc(n * sizeof(float))))
+                return 1;
+            for (size_t i = 0; i < n; i++)
+                bare.weights[l][i] = x[i % (DATA_ROWS * d)] - 0.5f;
+        }
+        measure per[MAX_COUNTS][MAX_ROUNDS], floor_per[MAX_COUNTS][MAX_ROUNDS];
         for (size_t k = 0; k < n_counts; k++)
-            if (run_threads(m, x, d, rows, (int)counts[k], 0.05, latency_buf, &per[k][0]) != 0)
+            if (run_threads(m, NULL, x, d, rows, (int)counts[k], 0.05, latency_buf, &per[k][0]) != 0 ||
+                run_threads(m, &bare, x, d, rows, (int)counts[k], 0.05, latency_buf, &floor_per[k][0]) != 0)
                 rc = 1;
         for (int r = 0; r < rounds && rc == 0; r++)
             for (size_t j = 0; j < n_counts && rc == 0; j++) {
                 size_t k = r % 2 ? n_counts - 1 - j : j;
-                if (run_threads(m, x, d, rows, (int)counts[k], seconds, latency_buf, &per[k][r]) != 0)
+                if (run_threads(m, NULL, x, d, rows, (int)counts[k], seconds, latency_buf, &per[k][r]) != 0 ||
+                    run_threads(m, &bare, x, d, rows, (int)counts[k], seconds, latency_buf, &floor_per[k][r]) != 0)
                     rc = 1;
             }
-        double base = 0;
+        double base = 0, floor_base = 0;
         for (size_t k = 0; k < n_counts && rc == 0; k++) {
             double v[5][MAX_ROUNDS];
             for (int r = 0; r < rounds; r++) {
@@ -281,18 +331,30 @@ int main(int argc, char **argv)
             measure med = {bench_median(v[0], (size_t)rounds), bench_median(v[1], (size_t)rounds),
                            bench_median(v[2], (size_t)rounds), bench_median(v[3], (size_t)rounds),
                            bench_median(v[4], (size_t)rounds)};
+            double floor_calls[MAX_ROUNDS], ratio[MAX_ROUNDS];
+            for (int r = 0; r < rounds; r++) {
+                floor_calls[r] = floor_per[k][r].calls_per_s;
+                ratio[r] = per[k][r].calls_per_s / floor_per[k][r].calls_per_s;
+            }
+            const double floor_med = bench_median(floor_calls, (size_t)rounds);
+            const double of_floor = bench_median(ratio, (size_t)rounds);
             if (k == 0)
-                base = med.calls_per_s;
-            printf("%-16s %7zu | %12.0f %7.2fx | %10.2f %10.2f | %8.3f | %6.2f %14.0f\n", specs[s].name, counts[k],
-                   med.calls_per_s, med.calls_per_s / base, 1e6 * med.p50_s, 1e6 * med.p99_s, med.allocs_per_call,
-                   med.cores, med.calls_per_s / med.cores);
+                base = med.calls_per_s, floor_base = floor_med;
+            printf("%-16s %7zu | %12.0f %7.2fx | %10.2f %10.2f | %8.3f | %6.2f %14.0f | %12.0f %7.2fx %7.1f%%\n",
+                   specs[s].name, counts[k], med.calls_per_s, med.calls_per_s / base, 1e6 * med.p50_s,
+                   1e6 * med.p99_s, med.allocs_per_call, med.cores, med.calls_per_s / med.cores, floor_med,
+                   floor_med / floor_base, 100.0 * of_floor);
             if (json)
                 fprintf(json, "%s    {\"model\": \"%s\", \"threads\": %zu, \"calls_per_s\": %.6g, \"vs_first\": %.4f, "
-                              "\"p50_s\": %.6g, \"p99_s\": %.6g, \"allocs_per_call\": %.6g, \"cores\": %.4g}",
+                              "\"p50_s\": %.6g, \"p99_s\": %.6g, \"allocs_per_call\": %.6g, \"cores\": %.4g, "
+                              "\"floor_calls_per_s\": %.6g, \"floor_vs_first\": %.4f, \"of_floor\": %.4f}",
                         first_json ? "" : ",\n", specs[s].name, counts[k], med.calls_per_s, med.calls_per_s / base,
-                        med.p50_s, med.p99_s, med.allocs_per_call, med.cores);
+                        med.p50_s, med.p99_s, med.allocs_per_call, med.cores, floor_med, floor_med / floor_base,
+                        of_floor);
             first_json = 0;
         }
+        for (size_t l = 0; l < bare.n_layers; l++)
+            free(bare.weights[l]);
         ae_model_free(m);
         free(x);
     }
