@@ -51,6 +51,8 @@
 #include <cblas.h>
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,7 @@ typedef struct result {
     double limit_s;  /* one_core's median divided by the threads: the machine's limit */
     timing gradient; /* ae_model_gradient: forward and backward, no update (plus copying the gradient out) */
     timing plain_step; /* a variant's plain twin (same widths), timed in the same loop */
+    timing update_floor; /* the update's memory traffic alone, on the library's threads */
     const char *floor_kind, *encode_floor_kind;
     double loss_first, loss_last;
     int64_t lib_model_bytes, lib_step_peak_bytes, lib_encode_peak_bytes;
@@ -231,6 +234,98 @@ static void floor_encode(const floor_bufs *f)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, f->act[l], in,
                         f->weight[l], in, 0.0f, f->act[l + 1], out);
     }
+}
+
+/* ---- the update's floor: its memory traffic without its arithmetic -------------------- */
+
+/* The library's update makes two passes over the parameters: the gradient's norm (read the
+ * gradient), then Adam (read parameters, gradient and both moments; write new parameters,
+ * where the gradient was, and both moments). The floor makes the same passes with an add in place of Adam's square root
+ * and division, each thread over its own range as the library's threads: what a step's
+ * update costs at best on this machine, beside the GEMMs' limit. */
+#define MAX_UPDATE_THREADS 64
+
+typedef struct update_floor {
+    float *p, *g, *m, *v;
+    size_t n;
+    int threads;
+} update_floor;
+
+typedef struct update_part {
+    const update_floor *u;
+    size_t begin, end;
+    atomic_int *go, *done;
+    float sum;
+} update_part;
+
+static void update_floor_range(update_part *w)
+{
+    const update_floor *u = w->u;
+    float sum = 0.0f;
+    for (size_t i = w->begin; i < w->end; i++)
+        sum += u->g[i] * u->g[i];
+    /* New parameters go where the gradient was, as the library's (it swaps the buffers). */
+    for (size_t i = w->begin; i < w->end; i++) {
+        float g = u->g[i], m = 0.5f * u->m[i] + g, v = 0.5f * u->v[i] + g * g;
+        u->m[i] = m;
+        u->v[i] = v;
+        u->g[i] = u->p[i] - 1e-3f * (m + v);
+    }
+    w->sum = sum;
+}
+
+static void *update_floor_worker(void *raw)
+{
+    update_part *w = raw;
+    while (!atomic_load_explicit(w->go, memory_order_acquire)) {
+    }
+    update_floor_range(w);
+    atomic_fetch_add_explicit(w->done, 1, memory_order_release);
+    return NULL;
+}
+
+static int update_floor_init(update_floor *u, size_t n, int threads)
+{
+    memset(u, 0, sizeof *u);
+    u->n = n;
+    /* The library updates up to 32,768 parameters (its grain) on the calling thread alone. */
+    u->threads = threads < 1 || n <= 32768 ? 1 : threads > MAX_UPDATE_THREADS ? MAX_UPDATE_THREADS : threads;
+    u->p = filled(n, 0.01f), u->g = filled(n, 1e-4f), u->m = filled(n, 0.0f), u->v = filled(n, 0.0f);
+    return u->p && u->g && u->m && u->v ? 0 : -1;
+}
+
+static void update_floor_free(update_floor *u)
+{
+    free(u->p), free(u->g), free(u->m), free(u->v);
+    memset(u, 0, sizeof *u);
+}
+
+/* One timed pass on u->threads threads; the workers start (unclocked) before the clock
+ * does and spin until released, so only the passes are timed. Returns seconds, < 0 on
+ * failure to start a thread. */
+static double update_floor_time(const update_floor *u)
+{
+    update_part parts[MAX_UPDATE_THREADS];
+    pthread_t th[MAX_UPDATE_THREADS];
+    atomic_int go = 0, done = 0;
+    int started = 1;
+    for (int t = 0; t < u->threads; t++) {
+        parts[t] = (update_part){u, u->n * (size_t)t / (size_t)u->threads,
+                                 u->n * (size_t)(t + 1) / (size_t)u->threads, &go, &done, 0.0f};
+        if (t > 0 && pthread_create(&th[t], NULL, update_floor_worker, &parts[t]) == 0)
+            started++;
+        else if (t > 0)
+            break;
+    }
+    double a = bench_now();
+    atomic_store_explicit(&go, 1, memory_order_release);
+    update_floor_range(&parts[0]);
+    while (atomic_load_explicit(&done, memory_order_acquire) < started - 1) {
+    }
+    double elapsed = bench_now() - a;
+    for (int t = 1; t < started; t++)
+        pthread_join(th[t], NULL);
+    return started == u->threads ? elapsed : -1.0;
 }
 
 /* ---- one configuration ---------------------------------------------------------- */
@@ -370,18 +465,19 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
 
     size_t n_params = ae_model_param_count(m);
     float *gradient = malloc(n_params * sizeof *gradient);
-    double *t = malloc(8 * (size_t)reps * sizeof *t);
-    if (!gradient) {
-        free(t);
-        t = NULL;
-    }
-    if (!t) {
+    double *t = malloc(9 * (size_t)reps * sizeof *t);
+    /* The update's floor on the library's own threads (AE_PARAM_THREADS). */
+    update_floor upd;
+    double threads_param = 1.0;
+    ae_model_get_param(m, AE_PARAM_THREADS, &threads_param);
+    if (update_floor_init(&upd, n_params, (int)threads_param) != 0 || !gradient || !t) {
+        update_floor_free(&upd);
         floor_free(&f);
-        return free(z), ae_model_free(m), free(x), fail("out of memory", NULL);
+        return free(t), free(gradient), free(z), ae_model_free(m), free(x), fail("out of memory", NULL);
     }
     double *t_step = t, *t_floor = t + reps, *t_blas2 = t + 2 * reps, *t_enc = t + 3 * reps,
            *t_enc_floor = t + 4 * reps, *t_grad = t + 5 * reps, *t_one_core = t + 6 * reps,
-           *t_plain = t + 7 * reps;
+           *t_plain = t + 7 * reps, *t_update_floor = t + 8 * reps;
     int64_t step_allocs = 0, encode_allocs = 0;
     /* Floor and library alternate which goes first, so neither always finds the caches
      * warmed (or flushed) by the other. */
@@ -403,6 +499,9 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
                     floor_step_blas2(&f);
                     t_blas2[rep] = bench_now() - a;
                 }
+                t_update_floor[rep] = update_floor_time(&upd);
+                if (t_update_floor[rep] < 0)
+                    status = fail("could not start the update floor's threads", NULL);
             } else {
                 int64_t n0 = bench_alloc_get().n_allocs;
                 double a = bench_now();
@@ -449,6 +548,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         r->floor = summarize(t_floor, (size_t)reps);
         r->floor_kind = "sgemm";
         r->one_core = summarize(t_one_core, (size_t)reps);
+        r->update_floor = summarize(t_update_floor, (size_t)reps);
         r->limit_s = r->one_core.median_s / (o->blas_threads > 0 ? o->blas_threads : 1);
         if (batch == 1) {
             timing blas2 = summarize(t_blas2, (size_t)reps);
@@ -467,6 +567,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     g_max_rss = rss_now_peak > g_max_rss ? rss_now_peak : g_max_rss;
     free(t);
     free(gradient);
+    update_floor_free(&upd);
     floor_free(&f);
     free(z);
     ae_model_free(plain);
@@ -525,16 +626,20 @@ static void print_tables(const result *res, size_t n)
                (double)r->batch / r->limit_s, r->step_flops / r->limit_s * 1e-9, 100.0 * r->limit_s / r->step.median_s);
     }
     printf("\nWhere a step's time goes, medians in ms: the gradient (ae_model_gradient: forward, backward\n"
-           "and copying the gradient out) against the same floor, and the rest of the step (clip check,\n"
-           "gradient norm and optimizer update)\n");
-    printf("%-22s %5s | %9s %9s %9s | %10s | %9s\n", "model", "batch", "step", "gradient", "floor",
-           "grad/floor", "update");
+           "and copying the gradient out) against the same floor, and the rest of the step (gradient norm\n"
+           "and optimizer update) against the update's floor (its two passes' memory traffic on the\n"
+           "library's threads, an add for Adam's arithmetic). best = the GEMMs at the machine's limit plus\n"
+           "the update's floor: a step can be no faster; best/floor above 100%% means no step with this\n"
+           "update reaches the OpenBLAS floor on this machine.\n");
+    printf("%-22s %5s | %9s %9s %9s | %10s | %9s %9s | %9s %9s\n", "model", "batch", "step", "gradient", "floor",
+           "grad/floor", "update", "upd floor", "best", "best/floor");
     for (size_t i = 0; i < n; i++) {
         const result *r = &res[i];
-        printf("%-22s %5zu | %9.3f %9.3f %9.3f | %9.1f%% | %9.3f\n", r->spec->name, r->batch,
-               1e3 * r->step.median_s, 1e3 * r->gradient.median_s, 1e3 * r->floor.median_s,
-               100.0 * r->floor.median_s / r->gradient.median_s,
-               1e3 * (r->step.median_s - r->gradient.median_s));
+        const double best = r->limit_s + r->update_floor.median_s;
+        printf("%-22s %5zu | %9.3f %9.3f %9.3f | %9.1f%% | %9.3f %9.3f | %9.3f %8.1f%%\n", r->spec->name,
+               r->batch, 1e3 * r->step.median_s, 1e3 * r->gradient.median_s, 1e3 * r->floor.median_s,
+               100.0 * r->floor.median_s / r->gradient.median_s, 1e3 * (r->step.median_s - r->gradient.median_s),
+               1e3 * r->update_floor.median_s, 1e3 * best, 100.0 * best / r->floor.median_s);
     }
     int any_variant = 0;
     for (size_t i = 0; i < n; i++)
@@ -616,6 +721,8 @@ static int write_json(const char *path, const result *res, size_t n, const optio
                 g_blas_threads, r->limit_s, r->limit_s / r->step.median_s);
         json_timing(f, "gradient", r->gradient, (double)r->batch, r->step_flops);
         fprintf(f, ",\n      ");
+        json_timing(f, "update_floor", r->update_floor, (double)r->batch, 0.0);
+        fprintf(f, ", \"step_best_s\": %.9g,\n      ", r->limit_s + r->update_floor.median_s);
         if (r->spec->kind != VARIANT_PLAIN) {
             fprintf(f, "\"variant\": \"%s\", ", variant_names[r->spec->kind]);
             json_timing(f, "plain_step", r->plain_step, (double)r->batch, r->step_flops);
