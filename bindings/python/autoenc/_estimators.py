@@ -308,6 +308,17 @@ class _AutoencoderBase(BaseEstimator):
             "allow_nan": False,
             "preserves_dtype": [np.float32],
             "requires_y": False,
+            # The check wants a row's result bit for bit the same whether it comes alone or
+            # with others (atol 1e-7 on values near 1: one float32 ulp). In float32 through
+            # OpenBLAS it is not: one row goes through sgemv, many through sgemm, and
+            # OpenBLAS picks its kernels by the matrices' shapes (on some cores per number
+            # of rows), so the last bits of a row may differ between calls.
+            "_xfail_checks": {
+                "check_methods_subset_invariance": (
+                    "float32 through OpenBLAS: a row's last bits depend on the call's "
+                    "number of rows (sgemv for one row, shape-chosen sgemm kernels)"
+                ),
+            },
         }
 
     def __sklearn_is_fitted__(self) -> bool:

@@ -27,10 +27,12 @@ def test_float32_c_contiguous_and_row_strided_views_are_not_copied(trained, unit
     wide = np.zeros((300, 20), np.float32)
     wide[:, 3:15] = unit_data
     every_other = np.repeat(unit_data, 2, axis=0)
-    for x, rows in ((unit_data, slice(None)), (wide[:, 3:15], slice(None)),
-                    (every_other[::2], slice(None)), (unit_data[10:20], slice(10, 20))):
+    # The view of 10 rows is compared with a copy of the same 10 rows: OpenBLAS picks its
+    # kernels by shape, so a row's last bits may depend on the call's number of rows.
+    for x, same in ((unit_data, expected), (wide[:, 3:15], expected), (every_other[::2], expected),
+                    (unit_data[10:20], trained.encode(unit_data[10:20].copy()))):
         got = trained.encode(x)
-        np.testing.assert_array_equal(got, expected[rows])
+        np.testing.assert_array_equal(got, same)
         trained.score(x)
         trained.reconstruct(x)
         trained.feature_errors(x)

@@ -28,9 +28,28 @@ def test_sklearn_check_estimator(estimator, check):
     check(estimator)
 
 
-def test_no_check_is_marked_as_expected_to_fail():
+def test_only_subset_invariance_is_marked_as_expected_to_fail():
+    # The one check float32 through OpenBLAS cannot promise (see _more_tags); every other
+    # check must pass.
     for est in ESTIMATORS:
-        assert est._get_tags().get("_xfail_checks", {}) in ({}, None, False)
+        xfail = est._get_tags().get("_xfail_checks", {})
+        assert set(xfail) == {"check_methods_subset_invariance"}
+
+
+def test_a_row_scores_alike_alone_and_among_others(rng):
+    # What holds instead: to float32 rounding, whatever the kernels.
+    X = rng.standard_normal((300, 12)).astype(np.float32)
+    est = AnomalyDetector(epochs=2, random_state=0).fit(X)
+    full = est.score_samples(X)
+    alone = np.concatenate([est.score_samples(X[i : i + 1]) for i in range(0, 300, 7)])
+    np.testing.assert_allclose(full[::7], alone, rtol=1e-5, atol=1e-6)
+    codes = Autoencoder(epochs=2, random_state=0).fit(X)
+    np.testing.assert_allclose(
+        codes.transform(X)[::7],
+        np.concatenate([codes.transform(X[i : i + 1]) for i in range(0, 300, 7)]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 @pytest.fixture(scope="module")

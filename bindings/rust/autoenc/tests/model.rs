@@ -684,7 +684,13 @@ fn variational_calls() {
         .unwrap();
     assert_eq!(&b[9..17], &a[8..16]);
     let path = vae.interpolate(&x[..8], &x[8..16], 4).unwrap();
-    assert_eq!(&path[..8], &vae.reconstruct(&x[..8], 8).unwrap()[..]);
+    // The path's first point decodes x_a's mean code among four rows, reconstruct one row
+    // alone: OpenBLAS picks its kernels by shape (sgemv for one row), so the last bits may
+    // differ.
+    let alone = vae.reconstruct(&x[..8], 8).unwrap();
+    for (a, b) in path[..8].iter().zip(&alone) {
+        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    }
 
     let plain = small();
     assert_eq!(status(plain.sample(1, 2)), Status::State);
