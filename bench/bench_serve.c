@@ -62,9 +62,10 @@ typedef struct worker {
     const float *x;
     size_t d, latent, rows, first_row;
     atomic_int *go, *stop;
-    double *latencies; /* one per call, up to MAX_CALLS_PER_THREAD */
-    size_t n_calls;
+    double *latencies; /* the first MAX_CALLS_PER_THREAD calls' latencies */
+    size_t n_calls, n_timed;
     int failures;
+    char error[256]; /* the first failure's message */
 } worker;
 
 /* The floor of one call: each layer's product alone (sgemv for one row, sgemm for more),
@@ -93,20 +94,27 @@ static void *serve(void *raw)
     float *code = malloc(code_floats * sizeof *code);
     if (!code) {
         w->failures++;
+        snprintf(w->error, sizeof w->error, "out of memory");
         return NULL;
     }
     while (!atomic_load_explicit(w->go, memory_order_acquire)) {
     }
     size_t row = w->first_row;
-    while (!atomic_load_explicit(w->stop, memory_order_relaxed) && w->n_calls < MAX_CALLS_PER_THREAD) {
+    /* At least one call each, however loaded the machine (a short warm-up round may end
+     * before a thread is scheduled). */
+    do {
         double a = bench_now();
         if (f)
             bare_encode(f, w->x + row * w->d, w->rows, code);
-        else
-            w->failures += ae_model_encode(w->model, w->x + row * w->d, w->rows, w->d, code, w->latent) != AE_OK;
-        w->latencies[w->n_calls++] = bench_now() - a;
+        else if (ae_model_encode(w->model, w->x + row * w->d, w->rows, w->d, code, w->latent) != AE_OK &&
+                 w->failures++ == 0)
+            snprintf(w->error, sizeof w->error, "%s", ae_model_last_error(w->model));
+        const double latency = bench_now() - a;
+        if (w->n_timed < MAX_CALLS_PER_THREAD)
+            w->latencies[w->n_timed++] = latency;
+        w->n_calls++;
         row = (row + w->rows) % (DATA_ROWS - w->rows);
-    }
+    } while (!atomic_load_explicit(w->stop, memory_order_relaxed));
     free(code);
     return NULL;
 }
@@ -133,9 +141,15 @@ static int run_threads(const ae_model *m, const bare_encoder *floor, const float
     atomic_int go = 0, stop = 0;
     for (int t = 0; t < n_threads; t++) {
         w[t] = (worker){m, floor, x, d, ae_model_latent_dim(m), rows, (size_t)t * 97 % (DATA_ROWS - rows),
-                        &go, &stop, latency_buf + (size_t)t * MAX_CALLS_PER_THREAD, 0, 0};
-        if (pthread_create(&th[t], NULL, serve, &w[t]) != 0)
+                        &go, &stop, latency_buf + (size_t)t * MAX_CALLS_PER_THREAD, 0, 0, 0, ""};
+        if (pthread_create(&th[t], NULL, serve, &w[t]) != 0) {
+            atomic_store(&stop, 1);
+            atomic_store(&go, 1);
+            for (int started = 0; started < t; started++)
+                pthread_join(th[started], NULL);
+            fprintf(stderr, "bench_serve: could not start thread %d\n", t);
             return -1;
+        }
     }
     int64_t allocs0 = bench_alloc_get().n_allocs;
     double cpu0 = cpu_seconds();
@@ -151,20 +165,22 @@ static int run_threads(const ae_model *m, const bare_encoder *floor, const float
     double wall = bench_now() - t0;
     double cpu = cpu_seconds() - cpu0;
     int64_t allocs = bench_alloc_get().n_allocs - allocs0;
-    size_t total = 0;
-    int failures = 0;
+    size_t total = 0, timed = 0;
     for (int t = 0; t < n_threads; t++) {
+        if (w[t].failures) {
+            fprintf(stderr, "bench_serve: %d of thread %d's calls failed: %s\n", w[t].failures, t, w[t].error);
+            return -1;
+        }
         /* Gather every thread's latencies in one run of the buffer. */
-        if (total != (size_t)t * MAX_CALLS_PER_THREAD)
-            memmove(latency_buf + total, w[t].latencies, w[t].n_calls * sizeof *latency_buf);
+        if (timed != (size_t)t * MAX_CALLS_PER_THREAD)
+            memmove(latency_buf + timed, w[t].latencies, w[t].n_timed * sizeof *latency_buf);
+        timed += w[t].n_timed;
         total += w[t].n_calls;
-        failures += w[t].failures;
     }
-    if (failures || total == 0)
-        return -1;
     out->calls_per_s = (double)total / wall;
-    out->p50_s = bench_quantile(latency_buf, total, 0.50);
-    out->p99_s = bench_quantile(latency_buf, total, 0.99);
+    /* Latencies of each thread's first MAX_CALLS_PER_THREAD calls. */
+    out->p50_s = bench_quantile(latency_buf, timed, 0.50);
+    out->p99_s = bench_quantile(latency_buf, timed, 0.99);
     out->allocs_per_call = (double)allocs / (double)total;
     out->cores = cpu / wall;
     return 0;
@@ -364,6 +380,6 @@ int main(int argc, char **argv)
     }
     free(latency_buf);
     if (rc)
-        fprintf(stderr, "bench_serve: a call failed: %s\n", ae_last_error());
+        fprintf(stderr, "bench_serve: the run failed\n");
     return rc;
 }

@@ -120,7 +120,9 @@ AE_API size_t ae_max_layer_width(void);
  * that a few messages can be printed together), whatever other threads do.
  *
  * Misuse across threads is detected as SQLite detects it: each model counts
- * the calls inside it in one atomic word. A call that would change the model
+ * the calls inside it in atomic counters (const calls on one of 16 cache lines
+ * chosen per thread, so that threads sharing a model for inference do not
+ * contend). A call that would change the model
  * while other calls use it, or a const call while another thread changes it,
  * returns #AE_ERR_BUSY at once without doing anything; retry it when the other
  * call is done, or give each thread its own model (ae_model_clone()). The
