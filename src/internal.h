@@ -56,17 +56,18 @@ int ae_fail_on_model(ae_model *model, int status);
 /* Who is using a model: the thread of the call that changes it, if one runs, and the number
  * of const calls inside it, counted in shards so that threads reading at once each count on
  * a cache line of their own. The stride, not alignment, keeps the words apart: models come
- * from a replaceable allocator with malloc's alignment only, and 64 bytes apart two words
- * never share a 64-byte line. */
+ * from a replaceable allocator with malloc's alignment only. 128 bytes, not 64: x86's
+ * spatial prefetcher fetches lines in aligned pairs, so neighbouring lines still bounce
+ * between cores (crossbeam's CachePadded and folly pad to 128 for the same reason). */
 #define AE_GUARD_SHARDS 16
-#define AE_CACHE_LINE 64
+#define AE_FALSE_SHARING_BYTES 128
 typedef struct ae_guard_shard {
     _Atomic uint32_t readers;
-    char padding[AE_CACHE_LINE - sizeof(_Atomic uint32_t)];
+    char padding[AE_FALSE_SHARING_BYTES - sizeof(_Atomic uint32_t)];
 } ae_guard_shard;
 typedef struct ae_guard {
     _Atomic uintptr_t writer_thread; /* 0 when no writer; written by writers only */
-    char padding[AE_CACHE_LINE - sizeof(_Atomic uintptr_t)];
+    char padding[AE_FALSE_SHARING_BYTES - sizeof(_Atomic uintptr_t)];
     ae_guard_shard shards[AE_GUARD_SHARDS];
 } ae_guard;
 
