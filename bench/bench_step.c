@@ -254,7 +254,7 @@ typedef struct update_floor {
 typedef struct update_part {
     const update_floor *u;
     size_t begin, end;
-    atomic_int *go, *done;
+    atomic_int *ready, *go, *done;
     float sum;
 } update_part;
 
@@ -277,6 +277,7 @@ static void update_floor_range(update_part *w)
 static void *update_floor_worker(void *raw)
 {
     update_part *w = raw;
+    atomic_fetch_add_explicit(w->ready, 1, memory_order_release);
     while (!atomic_load_explicit(w->go, memory_order_acquire)) {
     }
     update_floor_range(w);
@@ -300,22 +301,25 @@ static void update_floor_free(update_floor *u)
     memset(u, 0, sizeof *u);
 }
 
-/* One timed pass on u->threads threads; the workers start (unclocked) before the clock
- * does and spin until released, so only the passes are timed. Returns seconds, < 0 on
+/* One timed pass on u->threads threads; the workers start (unclocked) and spin until
+ * released, so only the passes are timed. Returns seconds, < 0 on
  * failure to start a thread. */
 static double update_floor_time(const update_floor *u)
 {
     update_part parts[MAX_UPDATE_THREADS];
     pthread_t th[MAX_UPDATE_THREADS];
-    atomic_int go = 0, done = 0;
+    atomic_int ready = 0, go = 0, done = 0;
     int started = 1;
     for (int t = 0; t < u->threads; t++) {
         parts[t] = (update_part){u, u->n * (size_t)t / (size_t)u->threads,
-                                 u->n * (size_t)(t + 1) / (size_t)u->threads, &go, &done, 0.0f};
+                                 u->n * (size_t)(t + 1) / (size_t)u->threads, &ready, &go, &done, 0.0f};
         if (t > 0 && pthread_create(&th[t], NULL, update_floor_worker, &parts[t]) == 0)
             started++;
         else if (t > 0)
             break;
+    }
+    /* A started thread may not run yet: the clock starts once every worker spins. */
+    while (atomic_load_explicit(&ready, memory_order_acquire) < started - 1) {
     }
     double a = bench_now();
     atomic_store_explicit(&go, 1, memory_order_release);
