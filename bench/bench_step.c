@@ -261,15 +261,24 @@ typedef struct update_part {
 static void update_floor_range(update_part *w)
 {
     const update_floor *u = w->u;
+    float *restrict p = u->p, *restrict g = u->g, *restrict m = u->m, *restrict v = u->v;
+    /* Sixteen lanes, so that the sum vectorises (a single float sum is a serial chain). */
+    float lane[16] = {0};
+    size_t i = w->begin;
+    for (; i + 16 <= w->end; i += 16)
+        for (size_t k = 0; k < 16; k++)
+            lane[k] += g[i + k] * g[i + k];
     float sum = 0.0f;
-    for (size_t i = w->begin; i < w->end; i++)
-        sum += u->g[i] * u->g[i];
+    for (; i < w->end; i++)
+        sum += g[i] * g[i];
+    for (size_t k = 0; k < 16; k++)
+        sum += lane[k];
     /* New parameters go where the gradient was, as the library's (it swaps the buffers). */
-    for (size_t i = w->begin; i < w->end; i++) {
-        float g = u->g[i], m = 0.5f * u->m[i] + g, v = 0.5f * u->v[i] + g * g;
-        u->m[i] = m;
-        u->v[i] = v;
-        u->g[i] = u->p[i] - 1e-3f * (m + v);
+    for (i = w->begin; i < w->end; i++) {
+        float gi = g[i], mi = 0.5f * m[i] + gi, vi = 0.5f * v[i] + gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        g[i] = p[i] - 1e-3f * (mi + vi);
     }
     w->sum = sum;
 }
@@ -278,10 +287,12 @@ static void *update_floor_worker(void *raw)
 {
     update_part *w = raw;
     atomic_fetch_add_explicit(w->ready, 1, memory_order_release);
-    while (!atomic_load_explicit(w->go, memory_order_acquire)) {
+    for (int pass = 1; pass <= 2; pass++) {
+        while (atomic_load_explicit(w->go, memory_order_acquire) < pass) {
+        }
+        update_floor_range(w);
+        atomic_fetch_add_explicit(w->done, 1, memory_order_release);
     }
-    update_floor_range(w);
-    atomic_fetch_add_explicit(w->done, 1, memory_order_release);
     return NULL;
 }
 
@@ -301,9 +312,10 @@ static void update_floor_free(update_floor *u)
     memset(u, 0, sizeof *u);
 }
 
-/* One timed pass on u->threads threads; the workers start (unclocked) and spin until
- * released, so only the passes are timed. Returns seconds, < 0 on
- * failure to start a thread. */
+/* Two passes on u->threads threads, the second timed: the workers start (unclocked) and
+ * spin until released, and the first pass leaves the arrays as warm as the library's are
+ * after a backward pass, so the timed one is a lower bound. Returns seconds, < 0 on failure
+ * to start a thread. */
 static double update_floor_time(const update_floor *u)
 {
     update_part parts[MAX_UPDATE_THREADS];
@@ -321,12 +333,15 @@ static double update_floor_time(const update_floor *u)
     /* A started thread may not run yet: the clock starts once every worker spins. */
     while (atomic_load_explicit(&ready, memory_order_acquire) < started - 1) {
     }
-    double a = bench_now();
-    atomic_store_explicit(&go, 1, memory_order_release);
-    update_floor_range(&parts[0]);
-    while (atomic_load_explicit(&done, memory_order_acquire) < started - 1) {
+    double elapsed = 0.0;
+    for (int pass = 1; pass <= 2; pass++) {
+        double a = bench_now();
+        atomic_store_explicit(&go, pass, memory_order_release);
+        update_floor_range(&parts[0]);
+        while (atomic_load_explicit(&done, memory_order_acquire) < pass * (started - 1)) {
+        }
+        elapsed = bench_now() - a;
     }
-    double elapsed = bench_now() - a;
     for (int t = 1; t < started; t++)
         pthread_join(th[t], NULL);
     return started == u->threads ? elapsed : -1.0;
@@ -632,14 +647,15 @@ static void print_tables(const result *res, size_t n)
     printf("\nWhere a step's time goes, medians in ms: the gradient (ae_model_gradient: forward, backward\n"
            "and copying the gradient out) against the same floor, and the rest of the step (gradient norm\n"
            "and optimizer update) against the update's floor (its two passes' memory traffic on the\n"
-           "library's threads, an add for Adam's arithmetic). best = the GEMMs at the machine's limit plus\n"
-           "the update's floor: a step can be no faster; best/floor above 100%% means no step with this\n"
-           "update reaches the OpenBLAS floor on this machine.\n");
+           "library's threads, an add for Adam's arithmetic: memory-bound, as the update). best = the\n"
+           "GEMMs at the machine's limit plus the faster of the update and its floor; best/floor above\n"
+           "100%% means no step with such an update reaches the OpenBLAS floor on this machine.\n");
     printf("%-22s %5s | %9s %9s %9s | %10s | %9s %9s | %9s %9s\n", "model", "batch", "step", "gradient", "floor",
            "grad/floor", "update", "upd floor", "best", "best/floor");
     for (size_t i = 0; i < n; i++) {
         const result *r = &res[i];
-        const double best = r->limit_s + r->update_floor.median_s;
+        const double update = r->step.median_s > r->gradient.median_s ? r->step.median_s - r->gradient.median_s : 0.0;
+        const double best = r->limit_s + (update < r->update_floor.median_s ? update : r->update_floor.median_s);
         printf("%-22s %5zu | %9.3f %9.3f %9.3f | %9.1f%% | %9.3f %9.3f | %9.3f %8.1f%%\n", r->spec->name,
                r->batch, 1e3 * r->step.median_s, 1e3 * r->gradient.median_s, 1e3 * r->floor.median_s,
                100.0 * r->floor.median_s / r->gradient.median_s, 1e3 * (r->step.median_s - r->gradient.median_s),
@@ -726,7 +742,9 @@ static int write_json(const char *path, const result *res, size_t n, const optio
         json_timing(f, "gradient", r->gradient, (double)r->batch, r->step_flops);
         fprintf(f, ",\n      ");
         json_timing(f, "update_floor", r->update_floor, (double)r->batch, 0.0);
-        fprintf(f, ", \"step_best_s\": %.9g,\n      ", r->limit_s + r->update_floor.median_s);
+        const double update = r->step.median_s > r->gradient.median_s ? r->step.median_s - r->gradient.median_s : 0.0;
+        fprintf(f, ", \"step_best_s\": %.9g,\n      ",
+                r->limit_s + (update < r->update_floor.median_s ? update : r->update_floor.median_s));
         if (r->spec->kind != VARIANT_PLAIN) {
             fprintf(f, "\"variant\": \"%s\", ", variant_names[r->spec->kind]);
             json_timing(f, "plain_step", r->plain_step, (double)r->batch, r->step_flops);
