@@ -496,7 +496,7 @@ typedef enum ae_param {
                                             call (OPENBLAS_NUM_THREADS=1 or openblas_set_num_threads(1)),
                                             these threads instead split a training batch by rows, each
                                             running its rows through the whole network with its own BLAS
-                                            calls (faster than OpenBLAS's threads, which meet at every
+                                            calls (as fast as OpenBLAS's threads or faster: they meet at every
                                             product; not for hidden dropout, variational models,
                                             activation penalties or distributed steps, nor for batches
                                             too small to gain). Results are bit-identical for the same
