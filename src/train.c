@@ -408,12 +408,11 @@ static int diverged(ae_model *m, fit_run *run, uint64_t epoch, const char *why)
  * level, against which no ratio means anything: the factor then waits for a later fit. */
 #define AE_REFERENCE_FLOOR 1e-6
 
-/* The reference from a loss summed over `elements` values of rows whose squares sum to
- * `squares` (every participant's), unless that loss is at rounding level (0 included). */
-static void settle_reference(fit_run *run, double loss_sum, double squares, double elements)
+/* The reference from a mean loss per value, over rows whose values' mean square is
+ * `mean_square` (every participant's), unless that loss is at rounding level (0 included). */
+static void settle_reference(fit_run *run, double loss, double mean_square)
 {
-    const double loss = elements > 0.0 ? loss_sum / elements : 0.0;
-    if (loss > 0.0 && loss >= AE_REFERENCE_FLOOR * (squares / elements))
+    if (loss > 0.0 && loss >= AE_REFERENCE_FLOOR * mean_square)
         run->reference_loss = loss;
 }
 
@@ -443,7 +442,9 @@ static int measure_reference(ae_model *m, fit_run *run)
         sums[1] += rows_squares(m, rows, n, ld);
     }
     AE_FORWARD(ae_hooks_reduce(m, sums, 3, AE_REDUCE_SUM));
-    settle_reference(run, sums[0], sums[1], sums[2] * (double)ae_input_dim(m));
+    const double elements = sums[2] * (double)ae_input_dim(m);
+    if (elements > 0.0)
+        settle_reference(run, sums[0] / elements, sums[1] / elements);
     return AE_OK;
 }
 
@@ -501,8 +502,9 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
             run->reference_squares += rows_squares(m, rows, n, ld);
             if (b + 1 == run->reference_batches) {
                 AE_FORWARD(ae_hooks_reduce(m, &run->reference_squares, 1, AE_REDUCE_SUM));
-                settle_reference(run, run->reference_sum, run->reference_squares,
-                                 run->reference_rows * (double)ae_input_dim(m));
+                /* reference_sum adds the steps' mean losses per value, weighted by rows. */
+                settle_reference(run, run->reference_sum / run->reference_rows,
+                                 run->reference_squares / (run->reference_rows * (double)ae_input_dim(m)));
             }
         }
         run->epoch_kl += m->work.kl_sum;

@@ -297,6 +297,29 @@ static void test_a_source_failing_during_training_keeps_the_last_steps_weights(v
     ae_model_free(m);
 }
 
+/* From a source the divergence reference is the first steps' mean loss (the rows cannot be
+ * read twice): ordinary training, which only lowers the loss, stays below even a strict
+ * factor, as it does in memory. */
+static void test_the_divergence_factor_leaves_ordinary_training_from_a_source_alone(void **state)
+{
+    (void)state;
+    enum { ROWS = 400 };
+    float *x = make_data(11, ROWS);
+    array_source a = {.x = x, .rows = ROWS, .ld = IN};
+    ae_data_source source = source_of(&a);
+    ae_model *m = make_model(AE_SCALING_NONE);
+    test_set_epochs_and_batch(m, 10, 16);
+    test_set_param(m, AE_PARAM_DIVERGENCE_FACTOR, 2); /* strict: only a doubling stops it */
+    ae_fit_report report = test_new_fit_report();
+    const int status = ae_model_fit_source(m, &source, NULL, &report);
+    if (status != AE_OK)
+        print_error("%s\n", ae_model_last_error(m));
+    assert_int_equal(status, AE_OK);
+    assert_int_equal(report.epochs_run, 10);
+    ae_model_free(m);
+    free(x);
+}
+
 static void test_fit_source_checks_its_arguments(void **state)
 {
     (void)state;
@@ -328,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_a_shuffle_buffer_is_no_larger_than_the_source),
         cmocka_unit_test(test_a_source_failing_before_training_leaves_the_model_untouched),
         cmocka_unit_test(test_a_source_failing_during_training_keeps_the_last_steps_weights),
+        cmocka_unit_test(test_the_divergence_factor_leaves_ordinary_training_from_a_source_alone),
         cmocka_unit_test(test_fit_source_checks_its_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
