@@ -15,16 +15,18 @@
 static _Thread_local char thread_token;
 static uintptr_t this_thread(void) { return (uintptr_t)&thread_token; }
 
-/* The shard this thread counts in, dealt round-robin at its first call, so that threads
- * started one after another count on different lines. */
-static size_t this_shard(void)
+size_t ae_thread_index(void)
 {
     static _Atomic size_t dealt;
-    static _Thread_local size_t shard_plus_one;
-    if (!shard_plus_one)
-        shard_plus_one = atomic_fetch_add_explicit(&dealt, 1, memory_order_relaxed) % AE_GUARD_SHARDS + 1;
-    return shard_plus_one - 1;
+    static _Thread_local size_t index_plus_one;
+    if (!index_plus_one)
+        index_plus_one = atomic_fetch_add_explicit(&dealt, 1, memory_order_relaxed) + 1;
+    return index_plus_one - 1;
 }
+
+/* The shard this thread counts in: threads started one after another count on different
+ * lines. */
+static size_t this_shard(void) { return ae_thread_index() % AE_GUARD_SHARDS; }
 
 /* The model's guard fields are the one thing const calls change, only through atomics. */
 static ae_guard *guard_of(const ae_model *m) { return (ae_guard *)&m->guard; }

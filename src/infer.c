@@ -50,16 +50,9 @@ static void split_code(const float *stats, size_t rows, size_t k, float *mean, s
  * rows of most models) then touch no shared state beyond the model's guard. */
 #define AE_STACK_SCRATCH_BYTES 16384
 
-/* The slot each thread tries first, dealt round-robin at its first call, so that threads
- * serving one model at once mostly find their own scratch without racing for slot 0. */
-static size_t first_slot(void)
-{
-    static _Atomic size_t dealt;
-    static _Thread_local size_t slot_plus_one;
-    if (!slot_plus_one)
-        slot_plus_one = atomic_fetch_add_explicit(&dealt, 1, memory_order_relaxed) % AE_SPARE_SCRATCHES + 1;
-    return slot_plus_one - 1;
-}
+/* The slot each thread tries first, so that threads serving one model at once mostly find
+ * their own scratch without racing for slot 0. */
+static size_t first_slot(void) { return ae_thread_index() % AE_SPARE_SCRATCHES; }
 
 static ae_scratch_block *next_block(ae_scratch_block *b)
 {

@@ -76,6 +76,10 @@ typedef struct ae_guard {
  * thread's slot only, since another call owns the model) when the model is held the other
  * way; the writer's own thread may still read (from its progress callback). Leaving as the
  * writer records a failure on the model and returns status unchanged. */
+/* A number for the calling thread, dealt 0, 1, 2, ... at its first call: threads started
+ * one after another get consecutive numbers, so taken modulo a count of per-thread slots
+ * (the guard's shards, the spare scratches) they start on different ones. */
+size_t ae_thread_index(void);
 int ae_enter_reader(const ae_model *m);
 void ae_leave_reader(const ae_model *m);
 int ae_enter_writer(ae_model *m);
