@@ -255,7 +255,7 @@ typedef struct update_part {
     const update_floor *u;
     size_t begin, end;
     atomic_int *ready, *go, *done;
-    float sum;
+    float sum; /* the norm's partial sum, stored so that the pass is not optimised away */
 } update_part;
 
 static void update_floor_range(update_part *w)
@@ -629,6 +629,14 @@ static double mib(int64_t bytes)
     return (double)bytes / (1024.0 * 1024.0);
 }
 
+/* The fastest step this machine allows with such an update: the GEMMs at the machine's
+ * limit plus the faster of the library's update (step less gradient) and its floor. */
+static double best_step_s(const result *r)
+{
+    const double update = r->step.median_s > r->gradient.median_s ? r->step.median_s - r->gradient.median_s : 0.0;
+    return r->limit_s + (update < r->update_floor.median_s ? update : r->update_floor.median_s);
+}
+
 static void print_tables(const result *res, size_t n)
 {
     printf("\nTraining step (BCE, Adam), medians; ratio = floor time / library time; limit = the step's\n"
@@ -654,8 +662,7 @@ static void print_tables(const result *res, size_t n)
            "grad/floor", "update", "upd floor", "best", "best/floor");
     for (size_t i = 0; i < n; i++) {
         const result *r = &res[i];
-        const double update = r->step.median_s > r->gradient.median_s ? r->step.median_s - r->gradient.median_s : 0.0;
-        const double best = r->limit_s + (update < r->update_floor.median_s ? update : r->update_floor.median_s);
+        const double best = best_step_s(r);
         printf("%-22s %5zu | %9.3f %9.3f %9.3f | %9.1f%% | %9.3f %9.3f | %9.3f %8.1f%%\n", r->spec->name,
                r->batch, 1e3 * r->step.median_s, 1e3 * r->gradient.median_s, 1e3 * r->floor.median_s,
                100.0 * r->floor.median_s / r->gradient.median_s, 1e3 * (r->step.median_s - r->gradient.median_s),
@@ -742,9 +749,7 @@ static int write_json(const char *path, const result *res, size_t n, const optio
         json_timing(f, "gradient", r->gradient, (double)r->batch, r->step_flops);
         fprintf(f, ",\n      ");
         json_timing(f, "update_floor", r->update_floor, (double)r->batch, 0.0);
-        const double update = r->step.median_s > r->gradient.median_s ? r->step.median_s - r->gradient.median_s : 0.0;
-        fprintf(f, ", \"step_best_s\": %.9g,\n      ",
-                r->limit_s + (update < r->update_floor.median_s ? update : r->update_floor.median_s));
+        fprintf(f, ", \"step_best_s\": %.9g,\n      ", best_step_s(r));
         if (r->spec->kind != VARIANT_PLAIN) {
             fprintf(f, "\"variant\": \"%s\", ", variant_names[r->spec->kind]);
             json_timing(f, "plain_step", r->plain_step, (double)r->batch, r->step_flops);
