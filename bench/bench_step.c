@@ -42,7 +42,10 @@
  * the floor's, the ratio floor/library (100% = at the floor), the machine's limit (the same
  * products with OpenBLAS on one thread, that time divided by the threads OpenBLAS otherwise
  * uses: every core at the single-core rate, as if each ran its own rows of the batch), the
- * ratio limit/library, the library's own heap
+ * ratio limit/library; where a step's time goes (the gradient against the floor, the
+ * update against the update's floor: its memory traffic with an add for Adam's arithmetic,
+ * and the best step: the GEMMs at the machine's limit plus the faster of the two updates);
+ * the library's own heap
  * (through the allocation hook: live bytes of the trained model, peak during a step and
  * an encode, allocations per call) and the peak resident memory the model added. */
 #include "bench_common.h"
