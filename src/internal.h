@@ -283,6 +283,8 @@ struct ae_model {
     double kl_ramp; /* variational: the KL warm-up's share of beta in this step, 1 outside fit */
     ae_pool *pool; /* workers for training's elementwise work; NULL = the caller alone */
     size_t pool_refused; /* thread count the system could not fully grant, 0 if none */
+    bool pool_settled;   /* the pool fits settings.threads == pool_setting: nothing to count */
+    size_t pool_setting;
 
     ae_progress_fn progress;
     void *progress_user;
