@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Hot elementwise loops are compiled for AVX2 and AVX-512 as well as the baseline, and
  * the best one for the running processor is picked at load time, so the shipped library
@@ -406,6 +407,18 @@ double ae_contractive_columns(const float *a, size_t n_rows, size_t n_cols, int 
 void ae_contractive_delta(float *delta, const float *a, size_t n_rows, size_t n_cols,
                           int activation, const ae_settings *settings, const float *coefficients);
 /* Whether all n values are finite. */
+/* Whether a float is NaN or +-Inf, as the sign bit of the result: its exponent bits are all
+ * ones exactly when adding one at the exponent's lowest bit carries into the sign. Scans OR
+ * these together: an integer OR is associative, so the compiler vectorises such a loop as
+ * written and folds it with a short tree, where a float sum (x * 0 added up) would be folded
+ * in order, one lane at a time. */
+#define AE_NONFINITE_BIT 0x80000000u
+static inline uint32_t ae_nonfinite_flag(float x)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return (bits & 0x7f800000u) + 0x00800000u;
+}
 bool ae_all_finite(const float *v, size_t n);
 /* Whether all n values, scaled as (v - offset) / scale when offset is not NULL, lie in
  * [0, 1]; the values must be finite. */

@@ -154,7 +154,9 @@ static size_t greatest_common_divisor(size_t a, size_t b)
  * for the pattern, or a block shorter than a few periods. */
 static size_t block_period(size_t ld, size_t n_rows, size_t width)
 {
-    if (ld != width || width % BLOCK_LANES == 0 || width > BLOCK_MAX_WIDTH)
+    /* A period is at least as wide as a row: fewer than 4 rows never make 4 periods (and a
+     * single row, as in serving, skips the divisions below). */
+    if (n_rows < 4 || ld != width || width % BLOCK_LANES == 0 || width > BLOCK_MAX_WIDTH)
         return 0;
     const size_t period = width / greatest_common_divisor(width, BLOCK_LANES) * BLOCK_LANES;
     return n_rows * width >= 4 * period ? period : 0;
@@ -625,25 +627,15 @@ void ae_contractive_delta(float *delta, const float *a, size_t n_rows, size_t n_
 
 /* ---- input validation ----------------------------------------------------------------- */
 
-/* Both scans run in independent lanes so that they vectorise without reassociating a
- * float sum; they only say yes or no, and the caller finds the offending value itself. */
-enum { PROBE_LANES = 16 };
-
+/* Both scans only say yes or no (the caller finds the offending value itself), through an OR
+ * of integer flags (see ae_nonfinite_flag): the plain loop vectorises, tail included. */
 AE_VECTOR_CLONES
 static bool all_finite_kernel(const float *v, size_t n)
 {
-    /* x * 0 is 0 for every finite x and NaN for NaN and +-Inf. */
-    float lane[PROBE_LANES] = {0};
-    size_t i = 0;
-    for (; i + PROBE_LANES <= n; i += PROBE_LANES)
-        for (size_t j = 0; j < PROBE_LANES; j++)
-            lane[j] += v[i + j] * 0.0f;
-    float total = 0.0f;
-    for (; i < n; i++)
-        total += v[i] * 0.0f;
-    for (size_t j = 0; j < PROBE_LANES; j++)
-        total += lane[j];
-    return total == 0.0f;
+    uint32_t special = 0;
+    for (size_t i = 0; i < n; i++)
+        special |= ae_nonfinite_flag(v[i]);
+    return (special & AE_NONFINITE_BIT) == 0;
 }
 
 bool ae_all_finite(const float *v, size_t n) { return all_finite_kernel(v, n); }
@@ -651,21 +643,16 @@ bool ae_all_finite(const float *v, size_t n) { return all_finite_kernel(v, n); }
 AE_VECTOR_CLONES
 static bool in_unit_range_kernel(const float *v, size_t n, const float *offset, const float *scale)
 {
-    unsigned outside[PROBE_LANES] = {0};
-    size_t i = 0;
-    for (; i + PROBE_LANES <= n; i += PROBE_LANES)
-        for (size_t j = 0; j < PROBE_LANES; j++) {
-            float x = offset ? (v[i + j] - offset[i + j]) / scale[i + j] : v[i + j];
-            outside[j] |= (unsigned)(x < 0.0f) | (unsigned)(x > 1.0f);
+    unsigned outside = 0;
+    if (offset)
+        for (size_t i = 0; i < n; i++) {
+            float x = (v[i] - offset[i]) / scale[i];
+            outside |= (unsigned)(x < 0.0f) | (unsigned)(x > 1.0f);
         }
-    unsigned any = 0;
-    for (; i < n; i++) {
-        float x = offset ? (v[i] - offset[i]) / scale[i] : v[i];
-        any |= (unsigned)(x < 0.0f) | (unsigned)(x > 1.0f);
-    }
-    for (size_t j = 0; j < PROBE_LANES; j++)
-        any |= outside[j];
-    return any == 0;
+    else
+        for (size_t i = 0; i < n; i++)
+            outside |= (unsigned)(v[i] < 0.0f) | (unsigned)(v[i] > 1.0f);
+    return outside == 0;
 }
 
 bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float *scale)

@@ -99,11 +99,11 @@ static inline float flush_subnormal(float moment)
 }
 
 AE_VECTOR_CLONES
-static float sgd_span(const ae_settings *s, const float *p, float *g_then_new, float *buf,
+static uint32_t sgd_span(const ae_settings *s, const float *p, float *g_then_new, float *buf,
                       size_t n, float wd)
 {
     const float lr = (float)s->learning_rate, mu = (float)s->momentum;
-    float finite_check = 0.0f;
+    uint32_t special = 0;
     for (size_t i = 0; i < n; i++) {
         float grad = g_then_new[i] + wd * p[i];
         if (buf) {
@@ -113,9 +113,9 @@ static float sgd_span(const ae_settings *s, const float *p, float *g_then_new, f
         float next = p[i] - lr * grad;
         g_then_new[i] = next;
         /* The state must stay finite too, or a saved model would not load again. */
-        finite_check += next * 0.0f + (buf ? buf[i] * 0.0f : 0.0f);
+        special |= ae_nonfinite_flag(next) | (buf ? ae_nonfinite_flag(buf[i]) : 0u);
     }
-    return finite_check;
+    return special;
 }
 
 typedef struct adam_coefficients {
@@ -123,10 +123,10 @@ typedef struct adam_coefficients {
 } adam_coefficients;
 
 AE_VECTOR_CLONES
-static float adam_span(const adam_coefficients *c, const float *p, float *g_then_new, float *mo,
+static uint32_t adam_span(const adam_coefficients *c, const float *p, float *g_then_new, float *mo,
                        float *ve, size_t n, float l2, float shrink)
 {
-    float finite_check = 0.0f;
+    uint32_t special = 0;
     for (size_t i = 0; i < n; i++) {
         float grad = g_then_new[i] + l2 * p[i];
         mo[i] = flush_subnormal(c->b1 * mo[i] + c->one_minus_b1 * grad);
@@ -135,9 +135,9 @@ static float adam_span(const adam_coefficients *c, const float *p, float *g_then
         g_then_new[i] = next;
         /* A squared gradient beyond float range makes ve infinite while the step stays finite;
          * the state must stay finite too, or a saved model would not load again. */
-        finite_check += (next + mo[i] + ve[i]) * 0.0f;
+        special |= ae_nonfinite_flag(next) | ae_nonfinite_flag(mo[i]) | ae_nonfinite_flag(ve[i]);
     }
-    return finite_check;
+    return special;
 }
 
 /* One optimizer update split across the model's threads: each part updates a contiguous
@@ -147,7 +147,7 @@ typedef struct update_task {
     ae_model *model;
     adam_coefficients adam;
     float l2, shrink;
-    float finite_check[AE_MAX_THREADS];
+    uint32_t special[AE_MAX_THREADS]; /* each part's non-finite flags (ae_nonfinite_flag) */
 } update_task;
 
 static void update_range(void *context, size_t part, size_t begin, size_t end)
@@ -157,35 +157,36 @@ static void update_range(void *context, size_t part, size_t begin, size_t end)
     const ae_settings *s = &m->settings;
     ae_optimizer_state *st = &m->optim;
     const size_t nw = m->n_weights;
-    float check = 0.0f;
+    uint32_t check = 0;
     /* [begin, end) meets the weights in [begin, w_end) and the biases in [b_begin, end). */
     size_t w_end = end < nw ? end : nw, b_begin = begin > nw ? begin : nw;
     if (s->optimizer == AE_OPT_SGD) {
         float *buf = st->first_moment;
         if (begin < w_end)
-            check += sgd_span(s, m->params + begin, m->grads + begin, buf ? buf + begin : NULL,
+            check |= sgd_span(s, m->params + begin, m->grads + begin, buf ? buf + begin : NULL,
                               w_end - begin, (float)s->weight_decay);
         if (b_begin < end)
-            check += sgd_span(s, m->params + b_begin, m->grads + b_begin,
+            check |= sgd_span(s, m->params + b_begin, m->grads + b_begin,
                               buf ? buf + b_begin : NULL, end - b_begin, 0.0f);
     } else {
         if (begin < w_end)
-            check += adam_span(&t->adam, m->params + begin, m->grads + begin,
+            check |= adam_span(&t->adam, m->params + begin, m->grads + begin,
                                st->first_moment + begin, st->second_moment + begin,
                                w_end - begin, t->l2, t->shrink);
         if (b_begin < end)
-            check += adam_span(&t->adam, m->params + b_begin, m->grads + b_begin,
+            check |= adam_span(&t->adam, m->params + b_begin, m->grads + b_begin,
                                st->first_moment + b_begin, st->second_moment + b_begin,
                                end - b_begin, 0.0f, 1.0f);
     }
-    t->finite_check[part] = check;
+    t->special[part] = check;
 }
 
 /* Elements per unit of work split between threads. Waking a worker costs microseconds,
  * so a model smaller than two units is updated on the calling thread alone. */
 #define AE_UPDATE_GRAIN 32768
 
-static float apply_update(ae_model *m)
+/* Whether every new value (weights and optimizer state) is finite. */
+static bool apply_update(ae_model *m)
 {
     const ae_settings *s = &m->settings;
     update_task task = {.model = m};
@@ -207,10 +208,10 @@ static float apply_update(ae_model *m)
         task.shrink = decoupled ? (float)(1.0 - s->learning_rate * s->weight_decay) : 1.0f;
     }
     ae_pool_run(m->pool, update_range, &task, m->n_params, AE_UPDATE_GRAIN);
-    float check = 0.0f;
+    uint32_t special = 0;
     for (size_t part = 0; part < ae_pool_threads(m->pool); part++)
-        check += task.finite_check[part];
-    return check;
+        special |= task.special[part];
+    return (special & AE_NONFINITE_BIT) == 0;
 }
 
 typedef struct norm_task {
@@ -275,8 +276,7 @@ int ae_optimizer_step(ae_model *m)
     if (m->settings.clip_norm > 0.0 && clip_coefficient < 1.0)
         ae_scale(m->grads, m->n_params, (float)clip_coefficient);
     AE_FORWARD(ae_optimizer_state_ensure(m));
-    float finite_check = apply_update(m);
-    bool update_finite = isfinite(finite_check);
+    bool update_finite = apply_update(m);
     int status = everywhere(m, &update_finite);
     if (status != AE_OK) {
         /* The moments moved, the weights did not: start the moments afresh. */

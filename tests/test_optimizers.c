@@ -760,6 +760,42 @@ static void test_moments_that_decay_below_flt_min_are_stored_as_zero(void **stat
     free(v);
 }
 
+/* Moments near the top of float's range are finite state: a step that keeps every value
+ * finite is taken, even where two of them would overflow if added (an earlier check added
+ * the new weight and both moments, and took such a step for divergence). */
+static void test_adam_takes_a_finite_step_from_moments_near_flt_max(void **state)
+{
+    fixture *f = *state;
+    const size_t n = f->n_params;
+    float *m = malloc(n * sizeof *m), *v = malloc(n * sizeof *v);
+    assert_non_null(m);
+    assert_non_null(v);
+    static const int optimizers[] = {AE_OPT_ADAM, AE_OPT_ADAMW};
+    for (size_t o = 0; o < ARRAY_LEN(optimizers); o++) {
+        test_set_param(f->model, AE_PARAM_OPTIMIZER, optimizers[o]);
+        for (size_t i = 0; i < n; i++) {
+            m[i] = (i % 2 ? -2.0f : 2.0f) * 1e38f;
+            v[i] = 3e38f;
+        }
+        assert_int_equal(ae_model_set_optimizer_state(f->model, 10, m, v, n), AE_OK);
+        float *before = get_params(f);
+        assert_int_equal(ae_model_train_batch(f->model, f->x, f->n_rows, f->ld, NULL), AE_OK);
+        float *after = get_params(f);
+        uint64_t steps;
+        assert_int_equal(ae_model_get_optimizer_state(f->model, &steps, m, v, n), AE_OK);
+        assert_int_equal(steps, 11);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(isfinite(after[i]) && isfinite(m[i]) && isfinite(v[i]));
+            assert_true(v[i] > 2.9e38f);
+            assert_true(after[i] != before[i]); /* each weight took a large, finite step */
+        }
+        free(before);
+        free(after);
+    }
+    free(m);
+    free(v);
+}
+
 #define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -781,6 +817,7 @@ int main(void)
         TEST(test_adam_continues_from_a_state_set_from_outside),
         TEST(test_set_optimizer_state_refuses_what_no_optimizer_could_hold),
         TEST(test_moments_that_decay_below_flt_min_are_stored_as_zero),
+        TEST(test_adam_takes_a_finite_step_from_moments_near_flt_max),
         TEST(test_train_batch_reports_the_loss_before_the_step),
         TEST(test_changing_the_optimizer_resets_its_state),
         TEST(test_reset_clears_the_optimizer_state),
