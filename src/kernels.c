@@ -37,7 +37,13 @@ static inline float exp_nonpositive(float x)
  * ninefold each; eight terms reach float precision. */
 static inline float log1p_unit(float e)
 {
-    float u = e / (2.0f + e), u2 = u * u;
+    float u = e / (2.0f + e);
+    /* Squaring at least 2^-30 keeps u^2 and its products clear of subnormals, whose microcode
+     * assists cost about a hundred cycles each: every saturated logit (|z| > 44) paid them,
+     * a 4.4x slower loss. No bit changes: for every float u below 2^-13 the series is exactly
+     * 1 either way (checked exhaustively). */
+    const float squared_base = u > 0x1p-30f ? u : 0x1p-30f;
+    const float u2 = squared_base * squared_base;
     float series = 1.0f / 15.0f;
     series = series * u2 + 1.0f / 13.0f;
     series = series * u2 + 1.0f / 11.0f;
@@ -227,6 +233,11 @@ _Static_assert((int)LOSS_LANES == (int)BLOCK_LANES, "bce_block walks the bias pa
  * softplus(z) - t z and its gradient is sigmoid(z) - t: both stable, both built on one
  * exponential e = exp(-|z|). The loss is summed as max(z, 0) - t z + log1p(e) so that
  * for large |z| the small term is not lost in a difference of nearly equal numbers. */
+static inline float bce_loss_term(float z, float t, float e)
+{
+    return ((z > 0.0f ? z : 0.0f) - t * z) + log1p_unit(e);
+}
+
 static inline float bce_element(float *y, const float *t, const float *bias, float *d,
                                 float grad_scale, size_t j)
 {
@@ -236,7 +247,34 @@ static inline float bce_element(float *y, const float *t, const float *bias, flo
     y[j] = p;
     if (d)
         d[j] = grad_scale * (p - t[j]);
-    return ((z > 0.0f ? z : 0.0f) - t[j] * z) + log1p_unit(e);
+    return bce_loss_term(z, t[j], e);
+}
+
+/* bce_element in two passes over a group of chunks of LOSS_LANES values: the outputs and
+ * gradients first (bce_chunk_outputs), keeping z and e, then the loss terms into the lanes,
+ * chunk by chunk in order. Each pass's loop body is half the element's chain of dependent
+ * operations, so the processor overlaps more chunks: 15-19% faster on the same arithmetic,
+ * bit for bit. */
+enum { BCE_GROUP = 8 * LOSS_LANES };
+
+/* with_gradients is a constant at each call, so that the inlined loop has no branch (a test
+ * of d itself would stay in the loop wherever d is an offset from a pointer not known to be
+ * non-null, and stop its vectorisation). */
+static inline void bce_chunk_outputs(float *restrict y, const float *restrict t,
+                                     const float *restrict chunk_bias, bool with_gradients,
+                                     float *restrict d, float grad_scale, float *restrict z_kept,
+                                     float *restrict e_kept)
+{
+    for (size_t k = 0; k < LOSS_LANES; k++) {
+        float z = y[k] + chunk_bias[k];
+        float e = exp_nonpositive(-fabsf(z));
+        float p = sigmoid_from(z, e);
+        y[k] = p;
+        if (with_gradients)
+            d[k] = grad_scale * (p - t[k]);
+        z_kept[k] = z;
+        e_kept[k] = e;
+    }
 }
 
 static inline float mse_element(float *y, const float *t, const float *bias, float *d,
@@ -283,14 +321,20 @@ static double bce_row(float *restrict y, const float *restrict t, const float *r
 {
     float lane[LOSS_LANES] = {0};
     const size_t full = n - n % LOSS_LANES, n_tail = n - full;
-    if (d) {
-        for (size_t j = 0; j < full; j += LOSS_LANES)
+    float z_kept[BCE_GROUP], e_kept[BCE_GROUP];
+    for (size_t g = 0; g < full; g += BCE_GROUP) {
+        const size_t len = full - g < BCE_GROUP ? full - g : BCE_GROUP;
+        if (d) /* two loops, so that each inlined copy knows whether there are gradients */
+            for (size_t j = 0; j < len; j += LOSS_LANES)
+                bce_chunk_outputs(y + g + j, t + g + j, bias + g + j, true, d + g + j,
+                                  grad_scale, z_kept + j, e_kept + j);
+        else
+            for (size_t j = 0; j < len; j += LOSS_LANES)
+                bce_chunk_outputs(y + g + j, t + g + j, bias + g + j, false, NULL,
+                                  grad_scale, z_kept + j, e_kept + j);
+        for (size_t j = 0; j < len; j += LOSS_LANES)
             for (size_t k = 0; k < LOSS_LANES; k++)
-                lane[k] += bce_element(y, t, bias, d, grad_scale, j + k);
-    } else {
-        for (size_t j = 0; j < full; j += LOSS_LANES)
-            for (size_t k = 0; k < LOSS_LANES; k++)
-                lane[k] += bce_element(y, t, bias, NULL, grad_scale, j + k);
+                lane[k] += bce_loss_term(z_kept[j + k], t[g + j + k], e_kept[j + k]);
     }
     double sum = 0.0;
     if (n_tail) {
@@ -318,11 +362,17 @@ static double bce_block(float *restrict y, const float *restrict t, const float 
     const size_t full = n - n % LOSS_LANES, n_tail = n - full;
     double sum = 0.0;
     size_t at = 0; /* where chunk j starts in the pattern */
-    for (size_t j = 0; j < full; j += LOSS_LANES) {
-        const float *chunk_bias = bias_pattern + at;
-        for (size_t k = 0; k < LOSS_LANES; k++)
-            lane[k] += (double)bce_element(y + j, t + j, chunk_bias, d + j, grad_scale, k);
-        at = at + LOSS_LANES == period ? 0 : at + LOSS_LANES;
+    float z_kept[BCE_GROUP], e_kept[BCE_GROUP];
+    for (size_t g = 0; g < full; g += BCE_GROUP) {
+        const size_t len = full - g < BCE_GROUP ? full - g : BCE_GROUP;
+        for (size_t j = 0; j < len; j += LOSS_LANES) { /* chunk by chunk: the pattern wraps */
+            bce_chunk_outputs(y + g + j, t + g + j, bias_pattern + at, true, d + g + j,
+                              grad_scale, z_kept + j, e_kept + j);
+            at = at + LOSS_LANES == period ? 0 : at + LOSS_LANES;
+        }
+        for (size_t j = 0; j < len; j += LOSS_LANES)
+            for (size_t k = 0; k < LOSS_LANES; k++)
+                lane[k] += (double)bce_loss_term(z_kept[j + k], t[g + j + k], e_kept[j + k]);
     }
     if (n_tail)
         sum += bce_tail(y + full, t + full, bias_pattern + at, d + full, grad_scale, n_tail);
