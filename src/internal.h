@@ -419,11 +419,13 @@ void ae_add(float *restrict dst, const float *restrict src, size_t n);
 
 /* ---- noise of denoising and dropout (noise.c) ----------------------------- */
 
-/* out (n_rows x n_cols packed) = x corrupted by the settings' noise, drawn from rng. */
+/* Each call takes one 64-bit key from rng; element n of the packed n_rows x n_cols matrix
+ * then draws from a counter-based stream of that key.
+ * out (n_rows x n_cols packed) = x corrupted by the settings' noise. */
 void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float *out,
                 const ae_settings *settings, ae_rng *rng);
-/* out (packed n_cols) = in with each value zeroed with probability p, survivors scaled by
- * 1/(1-p); keep (packed, may be NULL) records survivors. */
+/* out (packed n_cols) = in with each value zeroed with probability p < 1, survivors scaled
+ * by 1/(1-p); keep (packed, may be NULL) records survivors. in may be out (ld_in = n_cols). */
 void ae_dropout(const float *in, size_t ld_in, size_t n_rows, size_t n_cols, float p,
                 ae_rng *rng, float *out, uint8_t *keep);
 /* delta = keep ? delta / (1-p) : 0, elementwise. */
