@@ -385,15 +385,6 @@ void ae_output_element_losses(float *out, size_t ld_out, size_t n_rows, size_t n
                               const float *bias, const float *target, size_t ld_target,
                               int activation, int loss, const ae_settings *settings,
                               float *losses, size_t ld_losses);
-/* out (n_rows x n_cols packed) = x corrupted by the settings' noise, drawn from rng. */
-void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float *out,
-                const ae_settings *settings, ae_rng *rng);
-/* out (packed n_cols) = in with each value zeroed with probability p, survivors scaled by
- * 1/(1-p); keep (packed, may be NULL) records survivors. */
-void ae_dropout(const float *in, size_t ld_in, size_t n_rows, size_t n_cols, float p,
-                ae_rng *rng, float *out, uint8_t *keep);
-/* delta = keep ? delta / (1-p) : 0, elementwise. */
-void ae_dropout_backward(float *delta, const uint8_t *keep, size_t n, float p);
 /* out = (x - offset) / scale per column; and its inverse in place. */
 void ae_scale_rows(const float *x, size_t ld_x, size_t n_rows, size_t n_cols,
                    const float *offset, const float *scale, float *out, size_t ld_out);
@@ -440,6 +431,20 @@ double ae_sum_squares(const float *v, size_t n);
 void ae_scale(float *v, size_t n, float factor);
 /* dst += src, elementwise (the buffers do not overlap). */
 void ae_add(float *restrict dst, const float *restrict src, size_t n);
+
+/* ---- noise of denoising and dropout (noise.c) ----------------------------- */
+
+/* Each call takes one 64-bit key from rng; element n of the packed n_rows x n_cols matrix
+ * then draws from a counter-based stream of that key.
+ * out (n_rows x n_cols packed) = x corrupted by the settings' noise. */
+void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float *out,
+                const ae_settings *settings, ae_rng *rng);
+/* out (packed n_cols) = in with each value zeroed with probability p < 1, survivors scaled
+ * by 1/(1-p); keep (packed, may be NULL) records survivors. in may be out (ld_in = n_cols). */
+void ae_dropout(const float *in, size_t ld_in, size_t n_rows, size_t n_cols, float p,
+                ae_rng *rng, float *out, uint8_t *keep);
+/* delta = keep ? delta / (1-p) : 0, elementwise. */
+void ae_dropout_backward(float *delta, const uint8_t *keep, size_t n, float p);
 
 /* ---- forward and backward through the stack (net.c) --------------------- */
 
