@@ -504,6 +504,10 @@ static void column_sums_block_kernel(const float *restrict m, size_t n, size_t p
 
 void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
 {
+    if (n_rows == 1) { /* a float through a double and back is itself: the sums are the row */
+        memcpy(sums, m, n_cols * sizeof *sums);
+        return;
+    }
     const size_t period = block_period(n_cols, n_rows, n_cols);
     if (period)
         column_sums_block_kernel(m, n_rows * n_cols, period, n_cols, sums);
