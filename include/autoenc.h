@@ -489,7 +489,8 @@ typedef enum ae_param {
 
     AE_PARAM_THREADS = 30,             /**< threads for the elementwise work of training (optimizer
                                             update, loss), the caller's included; 0 = one per online
-                                            processor. Started at the first training call, stopped by
+                                            processor, counted when the threads start (at the first
+                                            training call, and again when this setting changes). Stopped by
                                             ae_model_free(); inference always runs on the calling thread.
                                             Matrix products use the BLAS library's own threads
                                             (OPENBLAS_NUM_THREADS); when OpenBLAS runs one thread per
@@ -497,7 +498,7 @@ typedef enum ae_param {
                                             these threads instead split a training batch by rows, each
                                             running its rows through the whole network with its own BLAS
                                             calls (as fast as OpenBLAS's threads or faster: they meet at every
-                                            product; not for hidden dropout, variational models,
+                                            product; not for variational models,
                                             activation penalties or distributed steps, nor for batches
                                             too small to gain). Results are bit-identical for the same
                                             setting and the same BLAS thread count. [0, 64] [0] */

@@ -244,6 +244,7 @@ typedef struct ae_workspace {
     size_t *activation_offsets; /* n_layers offsets into activations */
     float *dropped;        /* hidden dropout: each layer's output after dropout, as activations */
     uint8_t *keep;         /* hidden dropout: which outputs survived, as activations */
+    uint64_t *dropout_keys; /* hidden dropout: each layer's key for this step, drawn before a split */
     float *columns;        /* per-unit penalty terms, 3 x max_width */
     double *column_sums;   /* a layer's column sums in double, max_width (sparsity's batch means) */
     double mean_rows;      /* rows the step's mean is over: every participant's (hooks.c) */
@@ -440,9 +441,11 @@ void ae_add(float *restrict dst, const float *restrict src, size_t n);
 void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float *out,
                 const ae_settings *settings, ae_rng *rng);
 /* out (packed n_cols) = in with each value zeroed with probability p < 1, survivors scaled
- * by 1/(1-p); keep (packed, may be NULL) records survivors. in may be out (ld_in = n_cols). */
+ * by 1/(1-p); keep (packed, may be NULL) records survivors. in may be out (ld_in = n_cols).
+ * Value n of the packed matrix draws word first_value + n of key's stream, so that the rows
+ * of a batch split between threads draw what they would in the whole batch. */
 void ae_dropout(const float *in, size_t ld_in, size_t n_rows, size_t n_cols, float p,
-                ae_rng *rng, float *out, uint8_t *keep);
+                uint64_t key, size_t first_value, float *out, uint8_t *keep);
 /* delta = keep ? delta / (1-p) : 0, elementwise. */
 void ae_dropout_backward(float *delta, const uint8_t *keep, size_t n, float p);
 

@@ -44,6 +44,7 @@ void ae_workspace_release(ae_workspace *w)
     ae_free(w->activation_offsets);
     ae_free(w->dropped);
     ae_free(w->keep);
+    ae_free(w->dropout_keys);
     ae_free(w->columns);
     ae_free(w->column_sums);
     ae_free(w->code);
@@ -84,9 +85,10 @@ int ae_workspace_reserve(ae_model *m, size_t n_rows)
     if (need_dropout) {
         fresh.dropped = ae_alloc_floats(total);
         fresh.keep = ae_alloc(total);
+        fresh.dropout_keys = ae_calloc(m->n_layers, sizeof(uint64_t));
     }
     if (!fresh.batch || !fresh.corrupted || !fresh.activations || !fresh.delta || !fresh.delta_prev ||
-        !fresh.activation_offsets || !fresh.columns || !fresh.column_sums || (need_dropout && (!fresh.dropped || !fresh.keep)) ||
+        !fresh.activation_offsets || !fresh.columns || !fresh.column_sums || (need_dropout && (!fresh.dropped || !fresh.keep || !fresh.dropout_keys)) ||
         (ae_is_variational(m) && !fresh.code)) {
         ae_workspace_release(&fresh);
         return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu rows", n_rows);
@@ -212,7 +214,7 @@ static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float
         ae_layer_forward(m, l, in, ld_in, n_rows, w->activations + at, width);
         if (drops_out(m, l, step))
             ae_dropout(w->activations + at, width, n_rows, width, m->settings.dropout_hidden,
-                       ae_training_rng(m), w->dropped + at, w->keep + at);
+                       w->dropout_keys[l], first * width, w->dropped + at, w->keep + at);
         if (variational_latent(m, l)) {
             ae_clamp_log_variance(w->activations + at, n_rows, ae_latent_dim(m));
             sample_code(m, n_rows, step);
@@ -315,8 +317,8 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
         }
         const float *a_below = w->activations + w->activation_offsets[below] + first * L->n_in;
         if (drops_out(m, below, step))
-            ae_dropout_backward(delta_prev, w->keep + w->activation_offsets[below], n_below,
-                                m->settings.dropout_hidden);
+            ae_dropout_backward(delta_prev, w->keep + w->activation_offsets[below] + first * L->n_in,
+                                n_below, m->settings.dropout_hidden);
         if (penalties)
             ae_penalties_activation_grad(m, below, delta_prev, n_rows);
         ae_mul_activation_derivative(delta_prev, a_below, n_below, m->layers[below].activation,
@@ -347,12 +349,13 @@ extern int openblas_get_num_threads(void) __attribute__((weak));
  * thread per call (OPENBLAS_NUM_THREADS=1), so that calls from the model's threads neither
  * queue on its lock nor oversubscribe the cores, and only for steps whose rows are
  * independent until the gradient sum: no draws from the model's generator inside the net
- * (hidden dropout, variational codes), no penalties of batch statistics, no engine. */
-static size_t split_parts(const ae_model *m, size_t n_rows, bool step)
+ * (variational codes; hidden dropout's keys are drawn before the split), no penalties of
+ * batch statistics, no engine. */
+static size_t split_parts(const ae_model *m, size_t n_rows)
 {
     const size_t threads = ae_pool_threads(m->pool);
     if (threads < 2 || n_rows < 2 * threads || m->has_hooks || ae_is_variational(m) ||
-        ae_penalties_active(&m->settings) || (step && m->settings.dropout_hidden > 0.0f) ||
+        ae_penalties_active(&m->settings) ||
         !openblas_get_num_threads || openblas_get_num_threads() != 1)
         return 1;
     double work_per_row = 0.0;
@@ -443,6 +446,15 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
     return AE_OK;
 }
 
+/* One key per layer with hidden dropout, drawn in layer order before the rows are split:
+ * each part then draws its rows' words of the key's stream, as the whole batch would. */
+static void draw_dropout_keys(ae_model *m)
+{
+    for (size_t l = 0; l < m->n_layers; l++)
+        if (drops_out(m, l, true))
+            m->work.dropout_keys[l] = ae_rng_next(ae_training_rng(m));
+}
+
 int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, size_t ld_target,
                 size_t n_rows, bool step, double *objective)
 {
@@ -455,7 +467,9 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
     double sums[3] = {0.0, 0.0, 0.0}; /* loss, penalties summed over rows, KL */
     double shared_penalty = 0.0;      /* penalties of batch statistics, already combined */
     const bool penalties = ae_penalties_active(&m->settings);
-    const size_t parts = split_parts(m, n_rows, step);
+    if (step && n_rows > 0 && m->settings.dropout_hidden > 0.0f)
+        draw_dropout_keys(m);
+    const size_t parts = split_parts(m, n_rows);
     w->parts_to_add = 0;
     if (parts > 1) { /* never variational: no KL term */
         AE_FORWARD(split_forward_backward(m, x, ld_x, target, ld_target, n_rows, parts, step, &sums[0]));

@@ -249,33 +249,37 @@ void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float
 
 /* ---- dropout -------------------------------------------------------------------------- */
 
-/* in and out may be the same buffer (in place, ld_in = n_cols): no restrict on them. */
+/* in and out may be the same buffer (in place, ld_in = n_cols): no restrict on them. Value n
+ * draws word first_value + n of the key's stream. */
 AE_VECTOR_CLONES
 static void dropout_kernel(const float *in, size_t ld_in, size_t n_rows, size_t n_cols,
-                           uint32_t threshold, float survivor_scale, uint64_t key, float *out,
-                           uint8_t *keep)
+                           size_t first_value, uint32_t threshold, float survivor_scale,
+                           uint64_t key, float *out, uint8_t *keep)
 {
     const size_t total = n_rows * n_cols;
-    uint32_t words[NOISE_BLOCK];
+    /* Words come in pairs from even positions of the stream: an odd first value skips one. */
+    const size_t skip = first_value & 1;
+    uint32_t words[NOISE_BLOCK + 2];
     for (size_t start = 0; start < total; start += NOISE_BLOCK) {
         const size_t len = total - start < NOISE_BLOCK ? total - start : NOISE_BLOCK;
-        block_words(key, start, len, words);
+        block_words(key, first_value - skip + start, len + skip, words);
+        const uint32_t *drawn = words + skip;
         for (segment g = first_segment(start, len, n_cols); g.len;
              g = next_segment(g, len, n_cols))
-            dropout_span(in + g.row * ld_in + g.col, words + g.done, g.len, threshold,
+            dropout_span(in + g.row * ld_in + g.col, drawn + g.done, g.len, threshold,
                          survivor_scale, out + g.row * n_cols + g.col);
         if (keep)
             for (size_t t = 0; t < len; t++)
-                keep[start + t] = (uint8_t)((words[t] >> 1) >= threshold);
+                keep[start + t] = (uint8_t)((drawn[t] >> 1) >= threshold);
     }
 }
 
 /* Whether each value survives dropout with probability 1 - p (p < 1). */
 void ae_dropout(const float *in, size_t ld_in, size_t n_rows, size_t n_cols, float p,
-                ae_rng *rng, float *out, uint8_t *keep)
+                uint64_t key, size_t first_value, float *out, uint8_t *keep)
 {
-    const uint64_t key = ae_rng_next(rng);
-    dropout_kernel(in, ld_in, n_rows, n_cols, threshold31(p), 1.0f / (1.0f - p), key, out, keep);
+    dropout_kernel(in, ld_in, n_rows, n_cols, first_value, threshold31(p), 1.0f / (1.0f - p), key,
+                   out, keep);
 }
 
 AE_VECTOR_CLONES

@@ -56,8 +56,8 @@ static int batch_gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_
         ld_input = d;
     }
     if (step && n_rows && s->dropout_input > 0.0f) {
-        ae_dropout(input, ld_input, n_rows, d, s->dropout_input, ae_training_rng(m),
-                   m->work.corrupted, NULL);
+        ae_dropout(input, ld_input, n_rows, d, s->dropout_input, ae_rng_next(ae_training_rng(m)),
+                   0, m->work.corrupted, NULL);
         input = m->work.corrupted;
         ld_input = d;
     }

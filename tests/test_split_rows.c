@@ -54,11 +54,12 @@ static bool on_openblas(void) { return openblas_set_num_threads && openblas_get_
 
 /* ---- models ------------------------------------------------------------------------ */
 
-typedef enum variant { PLAIN_BCE, PLAIN_MSE_STANDARDIZED, TIED, DENOISING, N_VARIANTS } variant;
+typedef enum variant { PLAIN_BCE, PLAIN_MSE_STANDARDIZED, TIED, DENOISING, DROPOUT, N_VARIANTS } variant;
 
 static const char *variant_name(variant v)
 {
-    static const char *names[] = {"plain, BCE", "plain, MSE, standardised", "tied", "denoising"};
+    static const char *names[] = {"plain, BCE", "plain, MSE, standardised", "tied", "denoising",
+                                  "hidden and input dropout"};
     return names[v];
 }
 
@@ -84,6 +85,10 @@ static ae_model *make_model(variant v, size_t threads)
     if (v == DENOISING) {
         test_set_param(m, AE_PARAM_NOISE, AE_NOISE_GAUSSIAN);
         test_set_param(m, AE_PARAM_NOISE_LEVEL, 0.2);
+    }
+    if (v == DROPOUT) { /* the parts must draw the masks the whole batch would */
+        test_set_param(m, AE_PARAM_DROPOUT_HIDDEN, 0.3);
+        test_set_param(m, AE_PARAM_DROPOUT_INPUT, 0.1);
     }
     return m;
 }
@@ -158,6 +163,38 @@ static void test_split_gradient_equals_the_single_thread_gradient(void **state)
 /* A split training step applies the whole batch's gradient: the parts' gradients, which a
  * step leaves for the optimizer's norm pass to add, move the weights as one thread's do,
  * clipped by the norm of their sum (SGD, so the step is the gradient itself). */
+/* One SGD step with clipping on a single-threaded model and on a split one: the same move
+ * up to float summation order (models[0] single-threaded; both freed). */
+static void check_split_step(ae_model *models[2], const float *x, const char *name)
+{
+    float *before = NULL, *after[2];
+    for (size_t i = 0; i < 2; i++) {
+        test_set_param(models[i], AE_PARAM_OPTIMIZER, AE_OPT_SGD);
+        test_set_param(models[i], AE_PARAM_LEARNING_RATE, 0.5);
+        test_set_param(models[i], AE_PARAM_CLIP_NORM, 0.01);
+        if (has_scaling(models[i]))
+            assert_int_equal(ae_model_fit_scaling(models[i], x, ROWS, DIM), AE_OK);
+        if (i == 0)
+            before = test_params_of(models[i]);
+        assert_int_equal(ae_model_train_batch(models[i], x, ROWS, DIM, NULL), AE_OK);
+        after[i] = test_params_of(models[i]);
+    }
+    double largest = 0.0, worst = 0.0;
+    for (size_t j = 0; j < ae_model_param_count(models[0]); j++) {
+        largest = fmax(largest, fabs((double)after[0][j] - (double)before[j]));
+        worst = fmax(worst, fabs((double)after[1][j] - (double)after[0][j]));
+    }
+    if (worst > 1e-4 * largest)
+        print_error("%s: split step off by %.3g of a largest move %.3g\n", name, worst, largest);
+    assert_true(largest > 0.0);
+    assert_true(worst <= 1e-4 * largest);
+    free(before);
+    for (size_t i = 0; i < 2; i++) {
+        free(after[i]);
+        ae_model_free(models[i]);
+    }
+}
+
 static void test_split_step_applies_the_whole_clipped_gradient(void **state)
 {
     (void)state;
@@ -166,33 +203,28 @@ static void test_split_step_applies_the_whole_clipped_gradient(void **state)
     float *x = make_data(ROWS);
     for (variant v = 0; v < N_VARIANTS; v++) {
         ae_model *models[2] = {make_model(v, 1), make_model(v, 3)};
-        float *before = NULL, *after[2];
-        for (size_t i = 0; i < 2; i++) {
-            test_set_param(models[i], AE_PARAM_OPTIMIZER, AE_OPT_SGD);
-            test_set_param(models[i], AE_PARAM_LEARNING_RATE, 0.5);
-            test_set_param(models[i], AE_PARAM_CLIP_NORM, 0.01);
-            if (has_scaling(models[i]))
-                assert_int_equal(ae_model_fit_scaling(models[i], x, ROWS, DIM), AE_OK);
-            if (i == 0)
-                before = test_params_of(models[i]);
-            assert_int_equal(ae_model_train_batch(models[i], x, ROWS, DIM, NULL), AE_OK);
-            after[i] = test_params_of(models[i]);
-        }
-        double largest = 0.0, worst = 0.0;
-        for (size_t j = 0; j < ae_model_param_count(models[0]); j++) {
-            largest = fmax(largest, fabs((double)after[0][j] - (double)before[j]));
-            worst = fmax(worst, fabs((double)after[1][j] - (double)after[0][j]));
-        }
-        if (worst > 1e-4 * largest)
-            print_error("%s: split step off by %.3g of a largest move %.3g\n", variant_name(v), worst, largest);
-        assert_true(largest > 0.0);
-        assert_true(worst <= 1e-4 * largest);
-        free(before);
-        for (size_t i = 0; i < 2; i++) {
-            free(after[i]);
-            ae_model_free(models[i]);
-        }
+        check_split_step(models, x, variant_name(v));
     }
+    free(x);
+}
+
+/* Dropout in parts that start at odd values of a layer (odd widths, and 4 threads putting
+ * parts at rows 51 and 153): each part's masks are still the whole batch's. */
+static void test_split_dropout_masks_at_odd_offsets_are_the_whole_batchs(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    float *x = make_data(ROWS);
+    const size_t widths[] = {DIM, 63, 15};
+    ae_model *models[2];
+    for (size_t i = 0; i < 2; i++) {
+        models[i] = test_create_model(widths, 3, NULL, 0);
+        test_set_param(models[i], AE_PARAM_SEED, 11);
+        test_set_param(models[i], AE_PARAM_THREADS, i ? 4 : 1);
+        test_set_param(models[i], AE_PARAM_DROPOUT_HIDDEN, 0.4);
+    }
+    check_split_step(models, x, "dropout at odd offsets");
     free(x);
 }
 
@@ -339,21 +371,28 @@ static void test_split_fit_is_unchanged_by_the_programs_own_blas_calls(void **st
 }
 
 /* Batches too small to be worth waking a thread, and steps that draw from the model's
- * generator inside the network (hidden dropout), run whole and train as before. */
-static void test_small_batches_and_dropout_steps_train_whole(void **state)
+ * generator inside the network (variational codes), run whole and train as before. */
+static void test_small_batches_and_variational_steps_train_whole(void **state)
 {
     (void)state;
     if (!on_openblas())
         skip();
     float *x = make_data(ROWS);
-    for (int dropout = 0; dropout <= 1; dropout++) {
+    const size_t widths[] = {DIM, 64, 16};
+    for (int variational = 0; variational <= 1; variational++) {
         for (size_t rows = 1; rows <= 3; rows++) {
-            ae_model *one = make_model(PLAIN_BCE, 1), *two = make_model(PLAIN_BCE, 2);
-            if (dropout) {
-                test_set_param(one, AE_PARAM_DROPOUT_HIDDEN, 0.3);
-                test_set_param(two, AE_PARAM_DROPOUT_HIDDEN, 0.3);
+            ae_model *one = NULL, *two = NULL;
+            if (variational) {
+                assert_int_equal(ae_model_create_ex(&one, widths, 3, NULL, 0, AE_ARCH_VARIATIONAL), AE_OK);
+                assert_int_equal(ae_model_create_ex(&two, widths, 3, NULL, 0, AE_ARCH_VARIATIONAL), AE_OK);
+                test_set_param(one, AE_PARAM_SEED, 7);
+                test_set_param(two, AE_PARAM_SEED, 7);
+                test_set_param(two, AE_PARAM_THREADS, 2);
+            } else {
+                one = make_model(PLAIN_BCE, 1);
+                two = make_model(PLAIN_BCE, 2);
             }
-            const size_t n = dropout ? ROWS : rows;
+            const size_t n = variational ? ROWS : rows;
             double l1, l2;
             assert_int_equal(ae_model_train_batch(one, x, n, DIM, &l1), AE_OK);
             assert_int_equal(ae_model_train_batch(two, x, n, DIM, &l2), AE_OK);
@@ -372,10 +411,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_gradient_equals_the_single_thread_gradient),
         cmocka_unit_test(test_split_step_applies_the_whole_clipped_gradient),
+        cmocka_unit_test(test_split_dropout_masks_at_odd_offsets_are_the_whole_batchs),
         cmocka_unit_test(test_split_fit_is_bit_identical_for_a_thread_count),
         cmocka_unit_test(test_split_steps_allocate_only_at_the_first),
         cmocka_unit_test(test_split_fit_is_unchanged_by_the_programs_own_blas_calls),
-        cmocka_unit_test(test_small_batches_and_dropout_steps_train_whole),
+        cmocka_unit_test(test_small_batches_and_variational_steps_train_whole),
     };
     return cmocka_run_group_tests(tests, one_blas_thread, restore_blas_threads);
 }
