@@ -498,8 +498,8 @@ typedef enum ae_param {
                                             these threads instead split a training batch by rows, each
                                             running its rows through the whole network with its own BLAS
                                             calls (as fast as OpenBLAS's threads or faster: they meet at every
-                                            product; not for variational models,
-                                            activation penalties or distributed steps, nor for batches
+                                            product; not for activation penalties or
+                                            distributed steps, nor for batches
                                             too small to gain). Results are bit-identical for the same
                                             setting and the same BLAS thread count. [0, 64] [0] */
 

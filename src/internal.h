@@ -245,6 +245,7 @@ typedef struct ae_workspace {
     float *dropped;        /* hidden dropout: each layer's output after dropout, as activations */
     uint8_t *keep;         /* hidden dropout: which outputs survived, as activations */
     uint64_t *dropout_keys; /* hidden dropout: each layer's key for this step, drawn before a split */
+    uint64_t code_key;     /* variational: the key of this step's code noise, drawn before a split */
     float *columns;        /* per-unit penalty terms, 3 x max_width */
     double *column_sums;   /* a layer's column sums in double, max_width (sparsity's batch means) */
     double mean_rows;      /* rows the step's mean is over: every participant's (hooks.c) */
@@ -446,6 +447,9 @@ void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float
  * of a batch split between threads draw what they would in the whole batch. */
 void ae_dropout(const float *in, size_t ld_in, size_t n_rows, size_t n_cols, float p,
                 uint64_t key, size_t first_value, float *out, uint8_t *keep);
+/* out[i] = value first_value + i of key's stream as a standard normal (float Box-Muller, as
+ * ae_corrupt's Gaussian noise): the variational codes' noise, split by rows like dropout. */
+void ae_standard_normals(uint64_t key, size_t first_value, size_t n, float *out);
 /* delta = keep ? delta / (1-p) : 0, elementwise. */
 void ae_dropout_backward(float *delta, const uint8_t *keep, size_t n, float p);
 

@@ -155,36 +155,42 @@ static const float *layer_output_seen(const ae_model *m, size_t l, bool step)
     return (drops_out(m, l, step) ? w->dropped : w->activations) + w->activation_offsets[l];
 }
 
-/* Variational latent layer, forward: the code of each row, mean + exp(logvar / 2) * eps with
- * eps drawn in a training step and 0 otherwise; the KL divergence sum goes to kl_sum. */
-static void sample_code(ae_model *m, size_t n_rows, bool step)
+/* Variational latent layer, forward, rows [first, first + n_rows): the code of each row,
+ * mean + exp(logvar / 2) * eps with eps drawn in a training step (value (row * k + j) of
+ * the step's code key, so that parts of a split batch draw what the whole batch would) and
+ * 0 otherwise. Returns the rows' KL divergence sum. */
+static double sample_code(ae_model *m, size_t first, size_t n_rows, bool step)
 {
     ae_workspace *w = &m->work;
     const size_t k = ae_latent_dim(m);
-    const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)];
+    const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)] + first * 2 * k;
+    float *codes = w->code + first * k;
+    if (step) /* the noise first, then each code from it in place */
+        ae_standard_normals(w->code_key, first * k, n_rows * k, codes);
     double kl = 0.0;
     for (size_t i = 0; i < n_rows; i++) {
         const float *mean = stats + i * 2 * k, *log_var = mean + k;
-        float *code = w->code + i * k;
+        float *code = codes + i * k;
         for (size_t j = 0; j < k; j++) {
             double variance = exp((double)log_var[j]);
             kl += -0.5 * (1.0 + (double)log_var[j] - (double)mean[j] * mean[j] - variance);
-            code[j] = step ? mean[j] + (float)(sqrt(variance) * ae_rng_normal(ae_training_rng(m))) : mean[j];
+            code[j] = step ? mean[j] + (float)(sqrt(variance) * (double)code[j]) : mean[j];
         }
     }
-    w->kl_sum = kl;
+    return kl;
 }
 
-/* Variational latent layer, backward: from g = dObjective/dcode (n_rows x k) to
- * dObjective/d(mean, logvar) (n_rows x 2k) in out, with the KL term's own gradient. */
-static void code_backward(const ae_model *m, const float *g, size_t n_rows, float *out)
+/* Variational latent layer, backward, rows [first, first + n_rows): from g = dObjective/dcode
+ * (n_rows x k) to dObjective/d(mean, logvar) (n_rows x 2k) in out, with the KL term's own
+ * gradient. */
+static void code_backward(const ae_model *m, const float *g, size_t first, size_t n_rows, float *out)
 {
     const ae_workspace *w = &m->work;
     const size_t k = ae_latent_dim(m);
-    const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)];
+    const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)] + first * 2 * k;
     const float c = (float)(m->settings.kl_weight * m->kl_ramp / (w->mean_rows * (double)ae_input_dim(m)));
     for (size_t i = 0; i < n_rows; i++) {
-        const float *mean = stats + i * 2 * k, *log_var = mean + k, *code = w->code + i * k;
+        const float *mean = stats + i * 2 * k, *log_var = mean + k, *code = w->code + (first + i) * k;
         const float *g_row = g + i * k;
         float *d_mean = out + i * 2 * k, *d_log_var = d_mean + k;
         for (size_t j = 0; j < k; j++) {
@@ -200,10 +206,11 @@ static void code_backward(const ae_model *m, const float *g, size_t n_rows, floa
 
 /* Forward through rows [first, first + n_rows) of the batch (x and target point at the
  * first row; the workspace's blocks are indexed from the batch's row 0), keeping every
- * layer's output; the output loss is split between the model's threads when split_loss. */
+ * layer's output; the output loss is split between the model's threads when split_loss.
+ * Returns the loss sum; a variational model's KL divergence sum goes to *kl. */
 static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float *target,
                            size_t ld_target, size_t first, size_t n_rows, float *delta, bool step,
-                           bool split_loss)
+                           bool split_loss, double *kl)
 {
     ae_workspace *w = &m->work;
     const size_t last = m->n_layers - 1;
@@ -217,7 +224,7 @@ static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float
                        w->dropout_keys[l], first * width, w->dropped + at, w->keep + at);
         if (variational_latent(m, l)) {
             ae_clamp_log_variance(w->activations + at, n_rows, ae_latent_dim(m));
-            sample_code(m, n_rows, step);
+            *kl = sample_code(m, first, n_rows, step);
         }
         in = layer_output_seen(m, l, step) + first * m->layers[l + 1].n_in;
         ld_in = m->layers[l + 1].n_in;
@@ -245,8 +252,10 @@ static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float
 double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float *target,
                            size_t ld_target, size_t n_rows, float *delta, bool step)
 {
-    m->work.kl_sum = 0.0;
-    return forward_rows(m, x, ld_x, target, ld_target, 0, n_rows, delta, step, true);
+    double kl = 0.0;
+    const double loss = forward_rows(m, x, ld_x, target, ld_target, 0, n_rows, delta, step, true, &kl);
+    m->work.kl_sum = kl;
+    return loss;
 }
 
 /* Hand the engine the gradient spans layer l has finished: its bias, and its weights unless
@@ -310,9 +319,8 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
                         0.0f, delta_prev, n_in);
         const size_t below = l - 1, n_below = n_rows * L->n_in;
         if (variational_latent(m, below)) {
-            /* delta is free now: it receives the latent layer's (linear) delta (whole
-             * batches only: a variational step is never split). */
-            code_backward(m, delta_prev, n_rows, delta);
+            /* delta is free now: it receives the latent layer's (linear) delta */
+            code_backward(m, delta_prev, first, n_rows, delta);
             continue;
         }
         const float *a_below = w->activations + w->activation_offsets[below] + first * L->n_in;
@@ -349,13 +357,12 @@ extern int openblas_get_num_threads(void) __attribute__((weak));
  * thread per call (OPENBLAS_NUM_THREADS=1), so that calls from the model's threads neither
  * queue on its lock nor oversubscribe the cores, and only for steps whose rows are
  * independent until the gradient sum: no draws from the model's generator inside the net
- * (variational codes; hidden dropout's keys are drawn before the split), no penalties of
- * batch statistics, no engine. */
+ * (hidden dropout's and the variational codes' keys are drawn before the split), no
+ * penalties of batch statistics, no engine. */
 static size_t split_parts(const ae_model *m, size_t n_rows)
 {
     const size_t threads = ae_pool_threads(m->pool);
-    if (threads < 2 || n_rows < 2 * threads || m->has_hooks || ae_is_variational(m) ||
-        ae_penalties_active(&m->settings) ||
+    if (threads < 2 || n_rows < 2 * threads || m->has_hooks || ae_penalties_active(&m->settings) ||
         !openblas_get_num_threads || openblas_get_num_threads() != 1)
         return 1;
     double work_per_row = 0.0;
@@ -369,7 +376,7 @@ typedef struct split_task {
     const float *x, *target;
     size_t ld_x, ld_target;
     bool step;
-    double loss[AE_MAX_THREADS];
+    double loss[AE_MAX_THREADS], kl[AE_MAX_THREADS];
 } split_task;
 
 /* One part of a row-split step: its rows forward, their loss, and backward into its own
@@ -381,7 +388,7 @@ static void split_range(void *context, size_t part, size_t begin, size_t end)
     float *grads = part ? m->work.part_grads + (part - 1) * m->n_params : m->grads;
     t->loss[part] = forward_rows(m, t->x + begin * t->ld_x, t->ld_x, t->target + begin * t->ld_target,
                                  t->ld_target, begin, end - begin, m->work.delta + begin * m->max_width,
-                                 t->step, false);
+                                 t->step, false, &t->kl[part]);
     (void)backward_rows(m, t->x + begin * t->ld_x, t->ld_x, begin, end - begin, t->step, grads);
 }
 
@@ -423,10 +430,10 @@ static int reserve_parts(ae_model *m, size_t parts)
     return AE_OK;
 }
 
-/* Loss sum and gradient of a batch split by rows between the model's threads. */
+/* Loss sum, KL sum and gradient of a batch split by rows between the model's threads. */
 static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, const float *target,
                                   size_t ld_target, size_t n_rows, size_t parts, bool step,
-                                  double *loss_sum)
+                                  double *loss_sum, double *kl_sum)
 {
     AE_FORWARD(reserve_parts(m, parts));
     split_task task = {.model = m, .x = x, .target = target, .ld_x = ld_x, .ld_target = ld_target,
@@ -440,19 +447,24 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
         sum_task sum = {.model = m, .parts = parts};
         ae_pool_run(m->pool, sum_range, &sum, m->n_params, AE_SUM_GRAIN);
     }
-    *loss_sum = 0.0;
-    for (size_t part = 0; part < parts; part++)
+    *loss_sum = *kl_sum = 0.0;
+    for (size_t part = 0; part < parts; part++) {
         *loss_sum += task.loss[part];
+        *kl_sum += task.kl[part];
+    }
     return AE_OK;
 }
 
-/* One key per layer with hidden dropout, drawn in layer order before the rows are split:
- * each part then draws its rows' words of the key's stream, as the whole batch would. */
-static void draw_dropout_keys(ae_model *m)
+/* A training step's keys, drawn before the rows are split: one per layer with hidden dropout,
+ * in layer order, then the variational codes' one. Each part then draws its rows' values of
+ * a key's stream, as the whole batch would. */
+static void draw_step_keys(ae_model *m)
 {
     for (size_t l = 0; l < m->n_layers; l++)
         if (drops_out(m, l, true))
             m->work.dropout_keys[l] = ae_rng_next(ae_training_rng(m));
+    if (ae_is_variational(m))
+        m->work.code_key = ae_rng_next(ae_training_rng(m));
 }
 
 int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, size_t ld_target,
@@ -467,12 +479,13 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
     double sums[3] = {0.0, 0.0, 0.0}; /* loss, penalties summed over rows, KL */
     double shared_penalty = 0.0;      /* penalties of batch statistics, already combined */
     const bool penalties = ae_penalties_active(&m->settings);
-    if (step && n_rows > 0 && m->settings.dropout_hidden > 0.0f)
-        draw_dropout_keys(m);
+    if (step && n_rows > 0)
+        draw_step_keys(m);
     const size_t parts = split_parts(m, n_rows);
     w->parts_to_add = 0;
-    if (parts > 1) { /* never variational: no KL term */
-        AE_FORWARD(split_forward_backward(m, x, ld_x, target, ld_target, n_rows, parts, step, &sums[0]));
+    if (parts > 1) {
+        AE_FORWARD(split_forward_backward(m, x, ld_x, target, ld_target, n_rows, parts, step,
+                                          &sums[0], &sums[2]));
     } else {
         if (n_rows > 0) {
             sums[0] = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta, step);

@@ -76,10 +76,10 @@ static inline segment next_segment(segment s, size_t len, size_t n_cols)
 
 /* One row segment of each kind: dst[t] from src[t] and the block's words or values. */
 static inline void add_span(const float *restrict src, const float *restrict noise, size_t n,
-                            float *restrict dst)
+                            float level, float *restrict dst)
 {
     for (size_t t = 0; t < n; t++)
-        dst[t] = src[t] + noise[t];
+        dst[t] = src[t] + level * noise[t];
 }
 
 static inline void mask_span(const float *restrict src, const uint32_t *restrict words, size_t n,
@@ -164,6 +164,17 @@ static inline void normal_pair(uint32_t low, uint32_t high, float *first, float 
     *second = radius * (sin_sign * sin_abs);
 }
 
+/* Standard normals of the stream's values [start, start + len), start even: value v is the
+ * first (v even) or the second of the pair output v / 2 gives; len rounded up to even. */
+static inline void normal_block(uint64_t key, size_t start, size_t len, uint32_t *restrict words,
+                                float *restrict values)
+{
+    const size_t pairs = (len + 1) / 2;
+    block_words(key, start, len, words);
+    for (size_t k = 0; k < pairs; k++)
+        normal_pair(words[2 * k], words[2 * k + 1], &values[2 * k], &values[2 * k + 1]);
+}
+
 AE_VECTOR_CLONES
 static void gaussian_kernel(const float *restrict x, size_t ld_x, size_t n_rows, size_t n_cols,
                             float *restrict out, float level, uint64_t key)
@@ -173,18 +184,32 @@ static void gaussian_kernel(const float *restrict x, size_t ld_x, size_t n_rows,
     float noise[NOISE_BLOCK];
     for (size_t start = 0; start < total; start += NOISE_BLOCK) {
         const size_t len = total - start < NOISE_BLOCK ? total - start : NOISE_BLOCK;
-        const size_t pairs = (len + 1) / 2;
-        block_words(key, start, len, words);
-        for (size_t k = 0; k < pairs; k++) {
-            float a, b;
-            normal_pair(words[2 * k], words[2 * k + 1], &a, &b);
-            noise[2 * k] = level * a;
-            noise[2 * k + 1] = level * b;
-        }
+        normal_block(key, start, len, words, noise);
         for (segment g = first_segment(start, len, n_cols); g.len;
              g = next_segment(g, len, n_cols))
-            add_span(x + g.row * ld_x + g.col, noise + g.done, g.len, out + g.row * n_cols + g.col);
+            add_span(x + g.row * ld_x + g.col, noise + g.done, g.len, level,
+                     out + g.row * n_cols + g.col);
     }
+}
+
+/* Values [first_value, first_value + n) of the key's stream as standard normals. */
+AE_VECTOR_CLONES
+static void standard_normals_kernel(uint64_t key, size_t first_value, size_t n, float *restrict out)
+{
+    /* Words come in pairs from even positions of the stream: an odd first value skips one. */
+    const size_t skip = first_value & 1;
+    uint32_t words[NOISE_BLOCK + 2];
+    float values[NOISE_BLOCK + 2];
+    for (size_t start = 0; start < n; start += NOISE_BLOCK) {
+        const size_t len = n - start < NOISE_BLOCK ? n - start : NOISE_BLOCK;
+        normal_block(key, first_value - skip + start, len + skip, words, values);
+        memcpy(out + start, values + skip, len * sizeof *out);
+    }
+}
+
+void ae_standard_normals(uint64_t key, size_t first_value, size_t n, float *out)
+{
+    standard_normals_kernel(key, first_value, n, out);
 }
 
 /* ---- masking and salt and pepper ------------------------------------------------------ */
