@@ -238,15 +238,29 @@ static inline float bce_loss_term(float z, float t, float e)
     return ((z > 0.0f ? z : 0.0f) - t * z) + log1p_unit(e);
 }
 
+/* Element j's output (and gradient, with_gradients), keeping z and e for its loss term.
+ * with_gradients is a constant at each call, so that the inlined loop has no branch (a test
+ * of d itself would stay in the loop wherever d is an offset from a pointer not known to be
+ * non-null, and stop its vectorisation). */
+static inline void bce_output(float *restrict y, const float *restrict t, const float *restrict bias,
+                              bool with_gradients, float *restrict d, float grad_scale, size_t j,
+                              float *restrict z_kept, float *restrict e_kept)
+{
+    const float z = y[j] + bias[j];
+    const float e = exp_nonpositive(-fabsf(z));
+    const float p = sigmoid_from(z, e);
+    y[j] = p;
+    if (with_gradients)
+        d[j] = grad_scale * (p - t[j]);
+    *z_kept = z;
+    *e_kept = e;
+}
+
 static inline float bce_element(float *y, const float *t, const float *bias, float *d,
                                 float grad_scale, size_t j)
 {
-    float z = y[j] + bias[j];
-    float e = exp_nonpositive(-fabsf(z));
-    float p = sigmoid_from(z, e);
-    y[j] = p;
-    if (d)
-        d[j] = grad_scale * (p - t[j]);
+    float z, e;
+    bce_output(y, t, bias, d != NULL, d, grad_scale, j, &z, &e);
     return bce_loss_term(z, t[j], e);
 }
 
@@ -257,24 +271,13 @@ static inline float bce_element(float *y, const float *t, const float *bias, flo
  * bit for bit. */
 enum { BCE_GROUP = 8 * LOSS_LANES };
 
-/* with_gradients is a constant at each call, so that the inlined loop has no branch (a test
- * of d itself would stay in the loop wherever d is an offset from a pointer not known to be
- * non-null, and stop its vectorisation). */
 static inline void bce_chunk_outputs(float *restrict y, const float *restrict t,
                                      const float *restrict chunk_bias, bool with_gradients,
                                      float *restrict d, float grad_scale, float *restrict z_kept,
                                      float *restrict e_kept)
 {
-    for (size_t k = 0; k < LOSS_LANES; k++) {
-        float z = y[k] + chunk_bias[k];
-        float e = exp_nonpositive(-fabsf(z));
-        float p = sigmoid_from(z, e);
-        y[k] = p;
-        if (with_gradients)
-            d[k] = grad_scale * (p - t[k]);
-        z_kept[k] = z;
-        e_kept[k] = e;
-    }
+    for (size_t k = 0; k < LOSS_LANES; k++)
+        bce_output(y, t, chunk_bias, with_gradients, d, grad_scale, k, z_kept + k, e_kept + k);
 }
 
 static inline float mse_element(float *y, const float *t, const float *bias, float *d,
