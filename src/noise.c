@@ -31,10 +31,14 @@ static inline void stream_words(uint64_t key, uint64_t first_output, size_t n_ou
     }
 }
 
-/* Words [start, start + len) of the stream, start even. */
-static inline void block_words(uint64_t key, size_t start, size_t len, uint32_t *restrict words)
+/* Words [start, start + len) of the stream, returned as a pointer into words (which holds
+ * len + 2): they come in pairs from even positions, so an odd start skips one. */
+static inline const uint32_t *block_words(uint64_t key, size_t start, size_t len,
+                                          uint32_t *restrict words)
 {
-    stream_words(key, start / 2, (len + 1) / 2, words);
+    const size_t skip = start & 1;
+    stream_words(key, start / 2, (len + skip + 1) / 2, words);
+    return words + skip;
 }
 
 /* A probability p in [0, 1] as a threshold on 31-bit uniforms: (word >> 1) < threshold
@@ -164,15 +168,17 @@ static inline void normal_pair(uint32_t low, uint32_t high, float *first, float 
     *second = radius * (sin_sign * sin_abs);
 }
 
-/* Standard normals of the stream's values [start, start + len), start even: value v is the
- * first (v even) or the second of the pair output v / 2 gives; len rounded up to even. */
-static inline void normal_block(uint64_t key, size_t start, size_t len, uint32_t *restrict words,
-                                float *restrict values)
+/* Standard normals of the stream's values [start, start + len), returned as a pointer into
+ * values (which, like words, holds len + 2): value v is the first (v even) or the second of
+ * the pair output v / 2 gives, so an odd start skips one. */
+static inline const float *normal_block(uint64_t key, size_t start, size_t len,
+                                        uint32_t *restrict words, float *restrict values)
 {
-    const size_t pairs = (len + 1) / 2;
-    block_words(key, start, len, words);
+    const size_t skip = start & 1, pairs = (len + skip + 1) / 2;
+    stream_words(key, start / 2, pairs, words);
     for (size_t k = 0; k < pairs; k++)
         normal_pair(words[2 * k], words[2 * k + 1], &values[2 * k], &values[2 * k + 1]);
+    return values + skip;
 }
 
 AE_VECTOR_CLONES
@@ -180,11 +186,11 @@ static void gaussian_kernel(const float *restrict x, size_t ld_x, size_t n_rows,
                             float *restrict out, float level, uint64_t key)
 {
     const size_t total = n_rows * n_cols;
-    uint32_t words[NOISE_BLOCK];
-    float noise[NOISE_BLOCK];
+    uint32_t words[NOISE_BLOCK + 2];
+    float values[NOISE_BLOCK + 2];
     for (size_t start = 0; start < total; start += NOISE_BLOCK) {
         const size_t len = total - start < NOISE_BLOCK ? total - start : NOISE_BLOCK;
-        normal_block(key, start, len, words, noise);
+        const float *noise = normal_block(key, start, len, words, values);
         for (segment g = first_segment(start, len, n_cols); g.len;
              g = next_segment(g, len, n_cols))
             add_span(x + g.row * ld_x + g.col, noise + g.done, g.len, level,
@@ -196,14 +202,12 @@ static void gaussian_kernel(const float *restrict x, size_t ld_x, size_t n_rows,
 AE_VECTOR_CLONES
 static void standard_normals_kernel(uint64_t key, size_t first_value, size_t n, float *restrict out)
 {
-    /* Words come in pairs from even positions of the stream: an odd first value skips one. */
-    const size_t skip = first_value & 1;
     uint32_t words[NOISE_BLOCK + 2];
     float values[NOISE_BLOCK + 2];
     for (size_t start = 0; start < n; start += NOISE_BLOCK) {
         const size_t len = n - start < NOISE_BLOCK ? n - start : NOISE_BLOCK;
-        normal_block(key, first_value - skip + start, len + skip, words, values);
-        memcpy(out + start, values + skip, len * sizeof *out);
+        memcpy(out + start, normal_block(key, first_value + start, len, words, values),
+               len * sizeof *out);
     }
 }
 
@@ -214,39 +218,27 @@ void ae_standard_normals(uint64_t key, size_t first_value, size_t n, float *out)
 
 /* ---- masking and salt and pepper ------------------------------------------------------ */
 
-/* Each value is zeroed with probability p (p = 1 zeroes all). */
+/* Each value is replaced with probability p (p = 1 replaces all): by 0 (masking) or, with
+ * salt, by 0 or 1 equally likely (the word's lowest bit, independent of the 31 bits that
+ * decide the hit). */
 AE_VECTOR_CLONES
-static void masking_kernel(const float *restrict x, size_t ld_x, size_t n_rows, size_t n_cols,
-                           float *restrict out, uint32_t threshold, uint64_t key)
+static void replace_kernel(const float *restrict x, size_t ld_x, size_t n_rows, size_t n_cols,
+                           float *restrict out, uint32_t threshold, bool salt, uint64_t key)
 {
     const size_t total = n_rows * n_cols;
-    uint32_t words[NOISE_BLOCK];
+    uint32_t buffer[NOISE_BLOCK + 2];
     for (size_t start = 0; start < total; start += NOISE_BLOCK) {
         const size_t len = total - start < NOISE_BLOCK ? total - start : NOISE_BLOCK;
-        block_words(key, start, len, words);
+        const uint32_t *words = block_words(key, start, len, buffer);
         for (segment g = first_segment(start, len, n_cols); g.len;
-             g = next_segment(g, len, n_cols))
-            mask_span(x + g.row * ld_x + g.col, words + g.done, g.len, threshold,
-                      out + g.row * n_cols + g.col);
-    }
-}
-
-/* Each value is replaced with probability p by 0 or 1, equally likely (the word's lowest
- * bit, independent of the 31 bits that decide the hit). */
-AE_VECTOR_CLONES
-static void salt_and_pepper_kernel(const float *restrict x, size_t ld_x, size_t n_rows,
-                                   size_t n_cols, float *restrict out, uint32_t threshold,
-                                   uint64_t key)
-{
-    const size_t total = n_rows * n_cols;
-    uint32_t words[NOISE_BLOCK];
-    for (size_t start = 0; start < total; start += NOISE_BLOCK) {
-        const size_t len = total - start < NOISE_BLOCK ? total - start : NOISE_BLOCK;
-        block_words(key, start, len, words);
-        for (segment g = first_segment(start, len, n_cols); g.len;
-             g = next_segment(g, len, n_cols))
-            salt_span(x + g.row * ld_x + g.col, words + g.done, g.len, threshold,
-                      out + g.row * n_cols + g.col);
+             g = next_segment(g, len, n_cols)) {
+            const float *src = x + g.row * ld_x + g.col;
+            float *dst = out + g.row * n_cols + g.col;
+            if (salt) /* per segment, not per value: each span stays a plain loop */
+                salt_span(src, words + g.done, g.len, threshold, dst);
+            else
+                mask_span(src, words + g.done, g.len, threshold, dst);
+        }
     }
 }
 
@@ -260,10 +252,9 @@ void ae_corrupt(const float *x, size_t ld_x, size_t n_rows, size_t n_cols, float
         gaussian_kernel(x, ld_x, n_rows, n_cols, out, level, key);
         break;
     case AE_NOISE_MASKING:
-        masking_kernel(x, ld_x, n_rows, n_cols, out, threshold31(level), key);
-        break;
     case AE_NOISE_SALT_AND_PEPPER:
-        salt_and_pepper_kernel(x, ld_x, n_rows, n_cols, out, threshold31(level), key);
+        replace_kernel(x, ld_x, n_rows, n_cols, out, threshold31(level),
+                       settings->noise == AE_NOISE_SALT_AND_PEPPER, key);
         break;
     default:
         for (size_t i = 0; i < n_rows; i++)
@@ -282,13 +273,10 @@ static void dropout_kernel(const float *in, size_t ld_in, size_t n_rows, size_t 
                            uint64_t key, float *out, uint8_t *keep)
 {
     const size_t total = n_rows * n_cols;
-    /* Words come in pairs from even positions of the stream: an odd first value skips one. */
-    const size_t skip = first_value & 1;
-    uint32_t words[NOISE_BLOCK + 2];
+    uint32_t buffer[NOISE_BLOCK + 2];
     for (size_t start = 0; start < total; start += NOISE_BLOCK) {
         const size_t len = total - start < NOISE_BLOCK ? total - start : NOISE_BLOCK;
-        block_words(key, first_value - skip + start, len + skip, words);
-        const uint32_t *drawn = words + skip;
+        const uint32_t *drawn = block_words(key, first_value + start, len, buffer);
         for (segment g = first_segment(start, len, n_cols); g.len;
              g = next_segment(g, len, n_cols))
             dropout_span(in + g.row * ld_in + g.col, drawn + g.done, g.len, threshold,
