@@ -72,15 +72,16 @@ typedef struct ae_guard {
     ae_guard_shard shards[AE_GUARD_SHARDS];
 } ae_guard;
 
+/* A number for the calling thread, dealt 0, 1, 2, ... at its first call: threads started
+ * one after another get consecutive numbers, so taken modulo a count of per-thread slots
+ * (the guard's shards, the spare scratches) they start on different ones. */
+size_t ae_thread_index(void);
+
 /* Every public call on a model enters first and leaves after: a const call as a reader, a
  * call that changes the model as the writer. Entering fails with AE_ERR_BUSY (recorded in the
  * thread's slot only, since another call owns the model) when the model is held the other
  * way; the writer's own thread may still read (from its progress callback). Leaving as the
  * writer records a failure on the model and returns status unchanged. */
-/* A number for the calling thread, dealt 0, 1, 2, ... at its first call: threads started
- * one after another get consecutive numbers, so taken modulo a count of per-thread slots
- * (the guard's shards, the spare scratches) they start on different ones. */
-size_t ae_thread_index(void);
 int ae_enter_reader(const ae_model *m);
 void ae_leave_reader(const ae_model *m);
 int ae_enter_writer(ae_model *m);
@@ -286,8 +287,8 @@ struct ae_model {
     double kl_ramp; /* variational: the KL warm-up's share of beta in this step, 1 outside fit */
     ae_pool *pool; /* workers for training's elementwise work; NULL = the caller alone */
     size_t pool_refused; /* thread count the system could not fully grant, 0 if none */
-    bool pool_settled;   /* the pool fits settings.threads == pool_setting: nothing to count */
-    size_t pool_setting;
+    bool pool_settled;   /* the pool was sized for settings.threads == pool_setting: while that */
+    size_t pool_setting; /* holds, a training call need not count the processors again */
 
     ae_progress_fn progress;
     void *progress_user;
@@ -399,7 +400,6 @@ double ae_contractive_columns(const float *a, size_t n_rows, size_t n_cols, int 
 /* delta_ij += coefficients[j] * 2 act'(z_ij) act''(z_ij). */
 void ae_contractive_delta(float *delta, const float *a, size_t n_rows, size_t n_cols,
                           int activation, const ae_settings *settings, const float *coefficients);
-/* Whether all n values are finite. */
 /* Whether a float is NaN or +-Inf, as the sign bit of the result: its exponent bits are all
  * ones exactly when adding one at the exponent's lowest bit carries into the sign. Scans OR
  * these together: an integer OR is associative, so the compiler vectorises such a loop as
@@ -412,6 +412,7 @@ static inline uint32_t ae_nonfinite_flag(float x)
     memcpy(&bits, &x, sizeof bits);
     return (bits & 0x7f800000u) + 0x00800000u;
 }
+/* Whether all n values are finite. */
 bool ae_all_finite(const float *v, size_t n);
 /* Whether all n values, scaled as (v - offset) / scale when offset is not NULL, lie in
  * [0, 1]; the values must be finite. */

@@ -170,9 +170,6 @@ static void test_split_gradient_equals_the_single_thread_gradient(void **state)
     free(x);
 }
 
-/* A split training step applies the whole batch's gradient: the parts' gradients, which a
- * step leaves for the optimizer's norm pass to add, move the weights as one thread's do,
- * clipped by the norm of their sum (SGD, so the step is the gradient itself). */
 /* One SGD step with clipping on a single-threaded model and on a split one: the same move
  * up to float summation order (models[0] single-threaded; both freed). */
 static void check_split_step(ae_model *models[2], const float *x, const char *name)
@@ -205,6 +202,9 @@ static void check_split_step(ae_model *models[2], const float *x, const char *na
     }
 }
 
+/* A split training step applies the whole batch's gradient: the parts' gradients, which a
+ * step leaves for the optimizer's norm pass to add, move the weights as one thread's do,
+ * clipped by the norm of their sum (SGD, so the step is the gradient itself). */
 static void test_split_step_applies_the_whole_clipped_gradient(void **state)
 {
     (void)state;
