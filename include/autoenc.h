@@ -419,7 +419,8 @@ typedef enum ae_optimizer {
 /** Corruption applied to training inputs for denoising. Values pinned forever. */
 typedef enum ae_noise {
     AE_NOISE_NONE = 0,            /**< train on the clean input */
-    AE_NOISE_GAUSSIAN = 1,        /**< add normal noise of deviation #AE_PARAM_NOISE_LEVEL */
+    AE_NOISE_GAUSSIAN = 1,        /**< add normal noise of deviation #AE_PARAM_NOISE_LEVEL (its
+                                       tails cut at 5.77 deviations, a share of 8e-9) */
     AE_NOISE_MASKING = 2,         /**< set each value to 0 with probability #AE_PARAM_NOISE_LEVEL */
     AE_NOISE_SALT_AND_PEPPER = 3  /**< set each value, with probability #AE_PARAM_NOISE_LEVEL, to
                                        0 or 1 with equal chance (for data in [0, 1]) */
@@ -507,8 +508,9 @@ typedef enum ae_param {
                                             afresh by the model's generator while the loss compares
                                             with the clean batch; validation and inference see clean
                                             inputs. [NONE] */
-    AE_PARAM_NOISE_LEVEL = 41,         /**< deviation for GAUSSIAN, probability (at most 1) for
-                                            MASKING and SALT_AND_PEPPER, [0, 1e6] [0.1] */
+    AE_PARAM_NOISE_LEVEL = 41,         /**< deviation for GAUSSIAN, probability (at most 1, applied
+                                            to within 2^-31) for MASKING and SALT_AND_PEPPER,
+                                            [0, 1e6] [0.1] */
 
     AE_PARAM_SCALING = 50,             /**< ::ae_scaling of the input features, kept in the model:
                                             fitted by the first ae_model_fit() on its rows (or by
