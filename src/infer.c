@@ -213,13 +213,12 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
                 ae_layer_linear(m, l, in, ld_in, rows, dest, ld_dest);
                 if (p->element_losses) {
                     float *errors = p->element_losses + start * p->ld_element_losses;
-                    ae_output_element_losses(dest, ld_dest, rows, L->n_out, m->params + L->bias_offset,
-                                             target, ld_target, L->activation, m->settings.loss,
-                                             &m->settings, errors, p->ld_element_losses);
+                    ae_output_element_losses(dest, ld_dest, rows, L->n_out, target, ld_target,
+                                             L->activation, m->settings.loss, &m->settings, errors,
+                                             p->ld_element_losses);
                     saturate_errors(p, errors, rows, L->n_out, start);
                 } else {
-                    p->loss_sum += ae_output_loss(dest, ld_dest, rows, L->n_out,
-                                                  m->params + L->bias_offset, target, ld_target,
+                    p->loss_sum += ae_output_loss(dest, ld_dest, rows, L->n_out, target, ld_target,
                                                   L->activation, m->settings.loss, &m->settings,
                                                   NULL, 0.0f, row_loss);
                     score_rows(p, row_loss, rows, d_out, start);

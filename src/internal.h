@@ -364,30 +364,29 @@ int ae_model_create_encoder_only(ae_model **out, const size_t *widths, size_t n_
 
 /* ---- elementwise kernels (kernels.c) ------------------------------------ */
 
-/* z (n_rows x n_out, leading dimension ld) holds x W^T: add the bias and apply the
- * activation in place, in one pass. */
-void ae_bias_activate(float *z, size_t ld, size_t n_rows, size_t n_out, const float *bias,
-                      int activation, const ae_settings *settings);
+/* z (n_rows x n_out, leading dimension ld) holds x W^T + b: apply the activation in place. */
+void ae_activate(float *z, size_t ld, size_t n_rows, size_t n_out, int activation,
+                 const ae_settings *settings);
+/* Every row of out (n_rows x width, leading dimension ld) set to row. */
+void ae_fill_rows(float *out, size_t ld, size_t n_rows, const float *row, size_t width);
 /* delta *= act'(a), where a = act(z) is the stored output of the layer. */
 void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int activation,
                                   const ae_settings *settings);
 /*
  * The output layer fused with the loss. `out` (n_rows x n_out, leading dimension ld_out)
- * holds x W^T of the output layer; this adds the bias, writes the activated output back,
+ * holds x W^T + b of the output layer; this writes the activated output back,
  * and returns the sum of the elementwise losses against `target` in double. When delta
  * is not NULL it receives dLoss/dZ times grad_scale (packed n_rows x n_out); when
  * row_loss is not NULL it receives each row's loss sum.
  */
-double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, const float *bias,
-                      const float *target, size_t ld_target, int activation, int loss,
-                      const ae_settings *settings, float *delta, float grad_scale,
-                      double *row_loss);
+double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, const float *target,
+                      size_t ld_target, int activation, int loss, const ae_settings *settings,
+                      float *delta, float grad_scale, double *row_loss);
 /* As ae_output_loss without gradients, but each element's loss goes to
  * losses[i * ld_losses + j] (the same values ae_output_loss sums). */
 void ae_output_element_losses(float *out, size_t ld_out, size_t n_rows, size_t n_out,
-                              const float *bias, const float *target, size_t ld_target,
-                              int activation, int loss, const ae_settings *settings,
-                              float *losses, size_t ld_losses);
+                              const float *target, size_t ld_target, int activation, int loss,
+                              const ae_settings *settings, float *losses, size_t ld_losses);
 /* out = (x - offset) / scale per column; and its inverse in place. */
 void ae_scale_rows(const float *x, size_t ld_x, size_t n_rows, size_t n_cols,
                    const float *offset, const float *scale, float *out, size_t ld_out);
@@ -456,7 +455,7 @@ void ae_dropout_backward(float *delta, const uint8_t *keep, size_t n, float p);
 
 /* ---- forward and backward through the stack (net.c) --------------------- */
 
-/* out = in W_l^T (n_rows rows; sgemv for a single row). No bias, no activation. */
+/* out = in W_l^T + b_l (n_rows rows; sgemv for a single row). No activation. */
 void ae_layer_linear(const ae_model *model, size_t layer, const float *in, size_t ld_in,
                      size_t n_rows, float *out, size_t ld_out);
 /* out = act(in W_l^T + b_l). */

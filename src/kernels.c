@@ -104,45 +104,73 @@ static inline float second_derivative_from_output(float a, float d1, int activat
     }
 }
 
-/* v[k] = act(v[k] + bias[k]) over one span: a row, or a period of a block of rows. Inlined
+/* v[k] = act(v[k]) over one span: a row, or a block of rows stored back to back. Inlined
  * into each kernel so that every loop is vectorised for the kernel's clone. */
-static inline void bias_activate_span(float *restrict v, const float *restrict bias, size_t len,
-                                      int activation, float slope, float alpha)
+static inline void activate_span(float *restrict v, size_t len, int activation, float slope,
+                                 float alpha)
 {
     switch (activation) {
     case AE_ACT_LINEAR:
-        for (size_t k = 0; k < len; k++)
-            v[k] += bias[k];
         break;
     case AE_ACT_SIGMOID:
         for (size_t k = 0; k < len; k++)
-            v[k] = sigmoid(v[k] + bias[k]);
+            v[k] = sigmoid(v[k]);
         break;
     case AE_ACT_RELU:
-        for (size_t k = 0; k < len; k++) {
-            float pre = v[k] + bias[k];
-            v[k] = pre < 0.0f ? 0.0f : pre; /* NaN stays NaN */
-        }
+        for (size_t k = 0; k < len; k++)
+            v[k] = v[k] < 0.0f ? 0.0f : v[k]; /* NaN stays NaN */
         break;
     default:
         for (size_t k = 0; k < len; k++)
-            v[k] = activate(v[k] + bias[k], activation, slope, alpha);
+            v[k] = activate(v[k], activation, slope, alpha);
         break;
     }
 }
 
+/* Rows stored back to back are one span: a row of 30 (or 4) values otherwise gets a vector
+ * loop whose tail runs element by element, per row. */
 AE_VECTOR_CLONES
-static void bias_activate_kernel(float *z, size_t ld, size_t n_rows, size_t n_out,
-                                 const float *bias, int activation, const ae_settings *settings)
+static void activate_kernel(float *z, size_t ld, size_t n_rows, size_t n_out, int activation,
+                            const ae_settings *settings)
 {
+    if (ld == n_out) {
+        n_out *= n_rows;
+        n_rows = 1;
+    }
     for (size_t i = 0; i < n_rows; i++)
-        bias_activate_span(z + i * ld, bias, n_out, activation, settings->leaky_slope,
-                           settings->elu_alpha);
+        activate_span(z + i * ld, n_out, activation, settings->leaky_slope, settings->elu_alpha);
 }
 
-/* Narrow rows stored back to back are worked as one block: a row of 30 (or 4) values
- * otherwise gets a vector loop whose tail runs element by element, per row. The block is
- * cut into periods of lcm(width, 16) values, over which the bias repeats as `pattern`. */
+/* The clones are static: an exported target_clones dispatcher would leak out of the
+ * library whatever its visibility. */
+void ae_activate(float *z, size_t ld, size_t n_rows, size_t n_out, int activation,
+                 const ae_settings *settings)
+{
+    if (activation != AE_ACT_LINEAR)
+        activate_kernel(z, ld, n_rows, n_out, activation, settings);
+}
+
+/* Every row of out (n_rows x width, leading dimension ld) set to row: the first row copied,
+ * then the rows filled so far copied after them, doubling, when rows are back to back. */
+void ae_fill_rows(float *out, size_t ld, size_t n_rows, const float *row, size_t width)
+{
+    if (n_rows == 0)
+        return;
+    memcpy(out, row, width * sizeof *row);
+    if (ld != width) {
+        for (size_t i = 1; i < n_rows; i++)
+            memcpy(out + i * ld, row, width * sizeof *row);
+        return;
+    }
+    for (size_t done = 1; done < n_rows;) {
+        const size_t more = n_rows - done < done ? n_rows - done : done;
+        memcpy(out + done * width, out, more * width * sizeof *out);
+        done += more;
+    }
+}
+
+/* Column sums of narrow rows stored back to back work on a block cut into periods of
+ * lcm(width, 16) values, in which every value's column repeats (ae_column_sums). */
 enum { BLOCK_LANES = 16, BLOCK_MAX_WIDTH = 128 };
 
 static size_t greatest_common_divisor(size_t a, size_t b)
@@ -166,37 +194,6 @@ static size_t block_period(size_t ld, size_t n_rows, size_t width)
         return 0;
     const size_t period = width / greatest_common_divisor(width, BLOCK_LANES) * BLOCK_LANES;
     return n_rows * width >= 4 * period ? period : 0;
-}
-
-/* The bias of each value's column over one period. */
-static void fill_pattern(float *pattern, size_t period, const float *bias, size_t width)
-{
-    for (size_t i = 0; i < period; i += width)
-        memcpy(pattern + i, bias, width * sizeof *bias);
-}
-
-AE_VECTOR_CLONES
-static void bias_activate_block_kernel(float *restrict z, size_t n, const float *restrict pattern,
-                                       size_t period, int activation, const ae_settings *settings)
-{
-    for (size_t start = 0; start < n; start += period)
-        bias_activate_span(z + start, pattern, n - start < period ? n - start : period, activation,
-                           settings->leaky_slope, settings->elu_alpha);
-}
-
-/* The clones are static: an exported target_clones dispatcher would leak out of the
- * library whatever its visibility. */
-void ae_bias_activate(float *z, size_t ld, size_t n_rows, size_t n_out, const float *bias,
-                      int activation, const ae_settings *settings)
-{
-    const size_t period = block_period(ld, n_rows, n_out);
-    if (period) { /* the same arithmetic per value as the row loop: bit-identical */
-        float pattern[BLOCK_MAX_WIDTH * BLOCK_LANES];
-        fill_pattern(pattern, period, bias, n_out);
-        bias_activate_block_kernel(z, n_rows * n_out, pattern, period, activation, settings);
-        return;
-    }
-    bias_activate_kernel(z, ld, n_rows, n_out, bias, activation, settings);
 }
 
 AE_VECTOR_CLONES
@@ -224,12 +221,10 @@ void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int ac
     mul_activation_derivative_kernel(delta, a, n, activation, settings);
 }
 
-/* Lanes of float partial sums: independent accumulators the compiler can vectorise,
- * added up in double at the end of a row. */
+/* Lanes of partial sums: independent accumulators the compiler can vectorise. */
 enum { LOSS_LANES = 16 };
-_Static_assert((int)LOSS_LANES == (int)BLOCK_LANES, "bce_block walks the bias pattern in chunks of LOSS_LANES");
 
-/* Binary cross-entropy fused with the sigmoid, for one row. From the logit z the loss is
+/* Binary cross-entropy fused with the sigmoid. From the logit z the loss is
  * softplus(z) - t z and its gradient is sigmoid(z) - t: both stable, both built on one
  * exponential e = exp(-|z|). The loss is summed as max(z, 0) - t z + log1p(e) so that
  * for large |z| the small term is not lost in a difference of nearly equal numbers. */
@@ -238,15 +233,15 @@ static inline float bce_loss_term(float z, float t, float e)
     return ((z > 0.0f ? z : 0.0f) - t * z) + log1p_unit(e);
 }
 
-/* Element j's output (and gradient, with_gradients), keeping z and e for its loss term.
- * with_gradients is a constant at each call, so that the inlined loop has no branch (a test
- * of d itself would stay in the loop wherever d is an offset from a pointer not known to be
- * non-null, and stop its vectorisation). */
-static inline void bce_output(float *restrict y, const float *restrict t, const float *restrict bias,
-                              bool with_gradients, float *restrict d, float grad_scale, size_t j,
+/* Element j's output (and gradient, with_gradients) from its logit y[j], keeping z and e
+ * for its loss term. with_gradients is a constant at each call, so that the inlined loop
+ * has no branch (a test of d itself would stay in the loop wherever d is an offset from a
+ * pointer not known to be non-null, and stop its vectorisation). */
+static inline void bce_output(float *restrict y, const float *restrict t, bool with_gradients,
+                              float *restrict d, float grad_scale, size_t j,
                               float *restrict z_kept, float *restrict e_kept)
 {
-    const float z = y[j] + bias[j];
+    const float z = y[j];
     const float e = exp_nonpositive(-fabsf(z));
     const float p = sigmoid_from(z, e);
     y[j] = p;
@@ -256,11 +251,10 @@ static inline void bce_output(float *restrict y, const float *restrict t, const 
     *e_kept = e;
 }
 
-static inline float bce_element(float *y, const float *t, const float *bias, float *d,
-                                float grad_scale, size_t j)
+static inline float bce_element(float *y, const float *t, float *d, float grad_scale, size_t j)
 {
     float z, e;
-    bce_output(y, t, bias, d != NULL, d, grad_scale, j, &z, &e);
+    bce_output(y, t, d != NULL, d, grad_scale, j, &z, &e);
     return bce_loss_term(z, t[j], e);
 }
 
@@ -272,18 +266,17 @@ static inline float bce_element(float *y, const float *t, const float *bias, flo
 enum { BCE_GROUP = 8 * LOSS_LANES };
 
 static inline void bce_chunk_outputs(float *restrict y, const float *restrict t,
-                                     const float *restrict chunk_bias, bool with_gradients,
-                                     float *restrict d, float grad_scale, float *restrict z_kept,
-                                     float *restrict e_kept)
+                                     bool with_gradients, float *restrict d, float grad_scale,
+                                     float *restrict z_kept, float *restrict e_kept)
 {
     for (size_t k = 0; k < LOSS_LANES; k++)
-        bce_output(y, t, chunk_bias, with_gradients, d, grad_scale, k, z_kept + k, e_kept + k);
+        bce_output(y, t, with_gradients, d, grad_scale, k, z_kept + k, e_kept + k);
 }
 
-static inline float mse_element(float *y, const float *t, const float *bias, float *d,
-                                float grad_scale, size_t j, int activation, float slope, float alpha)
+static inline float mse_element(float *y, const float *t, float *d, float grad_scale, size_t j,
+                                int activation, float slope, float alpha)
 {
-    float a = activate(y[j] + bias[j], activation, slope, alpha);
+    float a = activate(y[j], activation, slope, alpha);
     float diff = a - t[j];
     y[j] = a;
     if (d)
@@ -292,16 +285,15 @@ static inline float mse_element(float *y, const float *t, const float *bias, flo
 }
 
 /* The last n_tail (< LOSS_LANES) values through one full chunk on zero-padded copies, so that
- * the tail is vectorised too; chunk_bias holds LOSS_LANES biases. Each element's arithmetic is
- * bce_element's; returns the tail's loss summed in double, element by element. */
-static inline double bce_tail(float *y, const float *t, const float *chunk_bias, float *d,
-                              float grad_scale, size_t n_tail)
+ * the tail is vectorised too. Each element's arithmetic is bce_element's; returns the tail's
+ * loss summed in double, element by element. */
+static inline double bce_tail(float *y, const float *t, float *d, float grad_scale, size_t n_tail)
 {
     float tail_y[LOSS_LANES] = {0}, tail_t[LOSS_LANES] = {0}, tail_d[LOSS_LANES], tail_loss[LOSS_LANES];
     memcpy(tail_y, y, n_tail * sizeof *y);
     memcpy(tail_t, t, n_tail * sizeof *t);
     for (size_t k = 0; k < LOSS_LANES; k++)
-        tail_loss[k] = bce_element(tail_y, tail_t, chunk_bias, tail_d, grad_scale, k);
+        tail_loss[k] = bce_element(tail_y, tail_t, tail_d, grad_scale, k);
     memcpy(y, tail_y, n_tail * sizeof *y);
     if (d)
         memcpy(d, tail_d, n_tail * sizeof *d);
@@ -311,116 +303,73 @@ static inline double bce_tail(float *y, const float *t, const float *chunk_bias,
     return sum;
 }
 
-/* The row's elements in chunks of LOSS_LANES, element k of a chunk into lane k, then the
- * tail's elements added one by one in double. The pointers never overlap (restrict):
- * without that promise the compiler must assume the stores to y and d may change t or
- * bias. The tail (14 of a 30-wide row) goes through one more full chunk on copies padded
- * with zeros, so that it is vectorised too instead of running element by element (a third
- * of a 30-16-4 step's time went to this row loop); each element's arithmetic and the order
- * of the sums are unchanged, so the result is bit-identical to the plain loop's. */
+/* BCE (and its gradient into d, unless NULL) over n values stored back to back: a row, or
+ * narrow rows as one span (a 30-wide row otherwise costs a call and a partial chunk per
+ * row). Element k of a chunk goes into lane k, in double because a span may run over a whole
+ * batch; the tail (14 of a 30-wide row) goes through one more chunk on padded copies, so
+ * that it is vectorised too. The pointers never overlap (restrict): without that promise
+ * the compiler must assume the stores to y and d may change t. */
 AE_VECTOR_CLONES
-static double bce_row(float *restrict y, const float *restrict t, const float *restrict bias,
-                      float *restrict d, float grad_scale, size_t n)
+static double bce_span(float *restrict y, const float *restrict t, float *restrict d,
+                       float grad_scale, size_t n)
 {
-    float lane[LOSS_LANES] = {0};
+    double lane[LOSS_LANES] = {0};
     const size_t full = n - n % LOSS_LANES, n_tail = n - full;
     float z_kept[BCE_GROUP], e_kept[BCE_GROUP];
     for (size_t g = 0; g < full; g += BCE_GROUP) {
         const size_t len = full - g < BCE_GROUP ? full - g : BCE_GROUP;
         if (d) /* two loops, so that each inlined copy knows whether there are gradients */
             for (size_t j = 0; j < len; j += LOSS_LANES)
-                bce_chunk_outputs(y + g + j, t + g + j, bias + g + j, true, d + g + j,
-                                  grad_scale, z_kept + j, e_kept + j);
+                bce_chunk_outputs(y + g + j, t + g + j, true, d + g + j, grad_scale, z_kept + j,
+                                  e_kept + j);
         else
             for (size_t j = 0; j < len; j += LOSS_LANES)
-                bce_chunk_outputs(y + g + j, t + g + j, bias + g + j, false, NULL,
-                                  grad_scale, z_kept + j, e_kept + j);
-        for (size_t j = 0; j < len; j += LOSS_LANES)
-            for (size_t k = 0; k < LOSS_LANES; k++)
-                lane[k] += bce_loss_term(z_kept[j + k], t[g + j + k], e_kept[j + k]);
-    }
-    double sum = 0.0;
-    if (n_tail) {
-        float tail_bias[LOSS_LANES] = {0};
-        memcpy(tail_bias, bias + full, n_tail * sizeof *bias);
-        sum += bce_tail(y + full, t + full, tail_bias, d ? d + full : NULL, grad_scale, n_tail);
-    }
-    for (size_t k = 0; k < LOSS_LANES; k++)
-        sum += (double)lane[k];
-    return sum;
-}
-
-/* BCE with its gradient over n values of rows stored back to back, in chunks of LOSS_LANES
- * across row boundaries: a narrow row (30 wide) otherwise costs a call, a partial chunk and
- * its copies per row. bias_pattern holds the bias of each value's column for `period`
- * values (a multiple of LOSS_LANES), from the first value on. Each element's arithmetic is
- * bce_element's, so outputs and gradients are bit-identical to the row loop's; only the
- * loss is summed in another order. */
-AE_VECTOR_CLONES
-static double bce_block(float *restrict y, const float *restrict t, const float *restrict bias_pattern,
-                        size_t period, float *restrict d, float grad_scale, size_t n)
-{
-    /* Lanes in double: they run over the whole block, not a row. */
-    double lane[LOSS_LANES] = {0};
-    const size_t full = n - n % LOSS_LANES, n_tail = n - full;
-    double sum = 0.0;
-    size_t at = 0; /* where chunk j starts in the pattern */
-    float z_kept[BCE_GROUP], e_kept[BCE_GROUP];
-    for (size_t g = 0; g < full; g += BCE_GROUP) {
-        const size_t len = full - g < BCE_GROUP ? full - g : BCE_GROUP;
-        for (size_t j = 0; j < len; j += LOSS_LANES) { /* chunk by chunk: the pattern wraps */
-            bce_chunk_outputs(y + g + j, t + g + j, bias_pattern + at, true, d + g + j,
-                              grad_scale, z_kept + j, e_kept + j);
-            at = at + LOSS_LANES == period ? 0 : at + LOSS_LANES;
-        }
+                bce_chunk_outputs(y + g + j, t + g + j, false, NULL, grad_scale, z_kept + j,
+                                  e_kept + j);
         for (size_t j = 0; j < len; j += LOSS_LANES)
             for (size_t k = 0; k < LOSS_LANES; k++)
                 lane[k] += (double)bce_loss_term(z_kept[j + k], t[g + j + k], e_kept[j + k]);
     }
+    double sum = 0.0;
     if (n_tail)
-        sum += bce_tail(y + full, t + full, bias_pattern + at, d + full, grad_scale, n_tail);
+        sum += bce_tail(y + full, t + full, d ? d + full : NULL, grad_scale, n_tail);
     for (size_t k = 0; k < LOSS_LANES; k++)
         sum += lane[k];
     return sum;
 }
 
 AE_VECTOR_CLONES
-static double mse_row(float *y, const float *t, const float *bias, float *d, float grad_scale,
-                      size_t n, int activation, float slope, float alpha)
+static double mse_row(float *y, const float *t, float *d, float grad_scale, size_t n,
+                      int activation, float slope, float alpha)
 {
     float lane[LOSS_LANES] = {0};
     size_t j = 0;
     for (; j + LOSS_LANES <= n; j += LOSS_LANES)
         for (size_t k = 0; k < LOSS_LANES; k++)
-            lane[k] += mse_element(y, t, bias, d, grad_scale, j + k, activation, slope, alpha);
+            lane[k] += mse_element(y, t, d, grad_scale, j + k, activation, slope, alpha);
     double sum = 0.0;
     for (; j < n; j++)
-        sum += (double)mse_element(y, t, bias, d, grad_scale, j, activation, slope, alpha);
+        sum += (double)mse_element(y, t, d, grad_scale, j, activation, slope, alpha);
     for (size_t k = 0; k < LOSS_LANES; k++)
         sum += (double)lane[k];
     return sum;
 }
 
-double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, const float *bias,
-                      const float *target, size_t ld_target, int activation, int loss,
-                      const ae_settings *settings, float *delta, float grad_scale,
-                      double *row_loss)
+double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, const float *target,
+                      size_t ld_target, int activation, int loss, const ae_settings *settings,
+                      float *delta, float grad_scale, double *row_loss)
 {
+    /* Rows stored back to back, with one sum for all: one span, not a loop of rows. */
+    if (loss == AE_LOSS_BCE && !row_loss && ld_out == n_out && ld_target == n_out)
+        return bce_span(out, target, delta, grad_scale, n_rows * n_out);
     double total = 0.0;
-    /* A training pass over narrow rows stored back to back: one block, not a loop of rows. */
-    const size_t period = block_period(ld_out, n_rows, n_out);
-    if (loss == AE_LOSS_BCE && delta && !row_loss && period && ld_target == n_out) {
-        float bias_pattern[BLOCK_MAX_WIDTH * BLOCK_LANES];
-        fill_pattern(bias_pattern, period, bias, n_out);
-        return bce_block(out, target, bias_pattern, period, delta, grad_scale, n_rows * n_out);
-    }
     for (size_t i = 0; i < n_rows; i++) {
         float *y = out + i * ld_out;
         const float *t = target + i * ld_target;
         float *d = delta ? delta + i * n_out : NULL;
         double row_sum = loss == AE_LOSS_BCE
-                             ? bce_row(y, t, bias, d, grad_scale, n_out)
-                             : mse_row(y, t, bias, d, grad_scale, n_out, activation,
+                             ? bce_span(y, t, d, grad_scale, n_out)
+                             : mse_row(y, t, d, grad_scale, n_out, activation,
                                        settings->leaky_slope, settings->elu_alpha);
         if (row_loss)
             row_loss[i] = row_sum;
@@ -431,7 +380,7 @@ double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, co
 
 AE_VECTOR_CLONES
 static void output_element_losses_kernel(float *out, size_t ld_out, size_t n_rows,
-                                         size_t n_out, const float *bias, const float *target,
+                                         size_t n_out, const float *target,
                                          size_t ld_target, int activation, int loss,
                                          const ae_settings *settings, float *losses,
                                          size_t ld_losses)
@@ -443,19 +392,18 @@ static void output_element_losses_kernel(float *out, size_t ld_out, size_t n_row
         float *e = losses + i * ld_losses;
         if (loss == AE_LOSS_BCE)
             for (size_t j = 0; j < n_out; j++)
-                e[j] = bce_element(y, t, bias, NULL, 0.0f, j);
+                e[j] = bce_element(y, t, NULL, 0.0f, j);
         else
             for (size_t j = 0; j < n_out; j++)
-                e[j] = mse_element(y, t, bias, NULL, 0.0f, j, activation, slope, alpha);
+                e[j] = mse_element(y, t, NULL, 0.0f, j, activation, slope, alpha);
     }
 }
 
 void ae_output_element_losses(float *out, size_t ld_out, size_t n_rows, size_t n_out,
-                              const float *bias, const float *target, size_t ld_target,
-                              int activation, int loss, const ae_settings *settings,
-                              float *losses, size_t ld_losses)
+                              const float *target, size_t ld_target, int activation, int loss,
+                              const ae_settings *settings, float *losses, size_t ld_losses)
 {
-    output_element_losses_kernel(out, ld_out, n_rows, n_out, bias, target, ld_target, activation,
+    output_element_losses_kernel(out, ld_out, n_rows, n_out, target, ld_target, activation,
                                  loss, settings, losses, ld_losses);
 }
 

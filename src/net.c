@@ -6,21 +6,25 @@
 #include <math.h>
 #include <string.h>
 
+/* The bias is written into out first and the product added to it (beta = 1): OpenBLAS
+ * otherwise clears out in a pass of its own (beta = 0), which a narrow model's step paid
+ * about as much for as for its bias and activation pass. */
 void ae_layer_linear(const ae_model *m, size_t layer, const float *in, size_t ld_in,
                      size_t n_rows, float *out, size_t ld_out)
 {
     const ae_layer *L = &m->layers[layer];
     const float *w = m->params + L->weight_offset;
+    ae_fill_rows(out, ld_out, n_rows, m->params + L->bias_offset, L->n_out);
     /* Tied weights are the mirror's n_in x n_out matrix V, and this layer's W is V^T. */
     const enum CBLAS_TRANSPOSE w_op = L->transposed ? CblasNoTrans : CblasTrans;
     const int ld_w = (int)(L->transposed ? L->n_out : L->n_in);
-    if (n_rows == 1) /* out = W in: a matrix-vector product */
+    if (n_rows == 1) /* out += W in: a matrix-vector product */
         cblas_sgemv(CblasRowMajor, L->transposed ? CblasTrans : CblasNoTrans,
                     (int)(L->transposed ? L->n_in : L->n_out), (int)(L->transposed ? L->n_out : L->n_in),
-                    1.0f, w, ld_w, in, 1, 0.0f, out, 1);
-    else /* out = in W^T */
+                    1.0f, w, ld_w, in, 1, 1.0f, out, 1);
+    else /* out += in W^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, w_op, (int)n_rows, (int)L->n_out, (int)L->n_in,
-                    1.0f, in, (int)ld_in, w, ld_w, 0.0f, out, (int)ld_out);
+                    1.0f, in, (int)ld_in, w, ld_w, 1.0f, out, (int)ld_out);
 }
 
 void ae_layer_forward(const ae_model *m, size_t layer, const float *in, size_t ld_in,
@@ -28,8 +32,7 @@ void ae_layer_forward(const ae_model *m, size_t layer, const float *in, size_t l
 {
     const ae_layer *L = &m->layers[layer];
     ae_layer_linear(m, layer, in, ld_in, n_rows, out, ld_out);
-    ae_bias_activate(out, ld_out, n_rows, L->n_out, m->params + L->bias_offset, L->activation,
-                     &m->settings);
+    ae_activate(out, ld_out, n_rows, L->n_out, L->activation, &m->settings);
 }
 
 /* ---- training workspace ----------------------------------------------------- */
@@ -125,8 +128,8 @@ static void loss_range(void *context, size_t part, size_t begin, size_t end)
     const ae_layer *top = &m->layers[m->n_layers - 1];
     t->partial[part] = ae_output_loss(
         t->y + begin * top->n_out, top->n_out, end - begin, top->n_out,
-        m->params + top->bias_offset, t->target + begin * t->ld_target, t->ld_target,
-        top->activation, m->settings.loss, &m->settings,
+        t->target + begin * t->ld_target, t->ld_target, top->activation, m->settings.loss,
+        &m->settings,
         t->delta ? t->delta + begin * top->n_out : NULL, t->grad_scale, NULL);
 }
 
@@ -295,12 +298,19 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
             ae_outer_product(a_prev, L->n_in, delta, L->n_out, grad_w, L->n_out, false);
         else if (n_rows == 1)
             ae_outer_product(delta, L->n_out, a_prev, L->n_in, grad_w, L->n_in, L->shared_grad);
-        else if (L->transposed) /* dV = A_prev^T delta for the mirror's V = W^T; written first */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, (int)n_rows, 1.0f,
-                        a_prev, ld_prev, delta, n_out, 0.0f, grad_w, n_out);
-        else /* dW = delta^T A_prev, added to a tied decoder layer's share */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)n_rows, 1.0f,
-                        delta, n_out, a_prev, ld_prev, L->shared_grad ? 1.0f : 0.0f, grad_w, n_in);
+        else {
+            /* The products add to their outputs (beta = 1), cleared here first unless they
+             * hold a tied layer's share: OpenBLAS's own clearing pass (beta = 0) costs a
+             * narrow model's step more than a memset. */
+            if (!L->shared_grad)
+                memset(grad_w, 0, L->n_out * L->n_in * sizeof *grad_w);
+            if (L->transposed) /* dV = A_prev^T delta for the mirror's V = W^T; written first */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, (int)n_rows, 1.0f,
+                            a_prev, ld_prev, delta, n_out, 1.0f, grad_w, n_out);
+            else /* dW = delta^T A_prev, added to a tied decoder layer's share */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)n_rows, 1.0f,
+                            delta, n_out, a_prev, ld_prev, 1.0f, grad_w, n_in);
+        }
         ae_column_sums(delta, n_rows, L->n_out, grads + L->bias_offset);
         if (penalties)
             ae_penalties_weight_grad(m, l);
@@ -308,15 +318,16 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
         if (l == 0)
             break; /* no gradient with respect to the data */
         /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
-         * layer l - 1's outputs */
+         * layer l - 1's outputs; the product added to zeros, as above */
+        memset(delta_prev, 0, n_rows * L->n_in * sizeof *delta_prev);
         if (n_rows == 1) /* delta_prev = W^T delta, W stored n_out x n_in (or V = W^T, n_in x n_out) */
             cblas_sgemv(CblasRowMajor, L->transposed ? CblasNoTrans : CblasTrans,
                         L->transposed ? n_in : n_out, L->transposed ? n_out : n_in, 1.0f, w_l,
-                        L->transposed ? n_out : n_in, delta, 1, 0.0f, delta_prev, 1);
+                        L->transposed ? n_out : n_in, delta, 1, 1.0f, delta_prev, 1);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, L->transposed ? CblasTrans : CblasNoTrans,
                         (int)n_rows, n_in, n_out, 1.0f, delta, n_out, w_l, L->transposed ? n_out : n_in,
-                        0.0f, delta_prev, n_in);
+                        1.0f, delta_prev, n_in);
         const size_t below = l - 1, n_below = n_rows * L->n_in;
         if (variational_latent(m, below)) {
             /* delta is free now: it receives the latent layer's (linear) delta */
