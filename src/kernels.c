@@ -1,5 +1,5 @@
-/* Elementwise work around the GEMMs: bias and activation in one pass, derivatives from
- * the stored outputs, the output layer fused with the loss, reductions. Each loop has
+/* Elementwise work around the GEMMs: the bias rows a product is added to, activations,
+ * derivatives from the stored outputs, the output layer fused with the loss, reductions. Each loop has
  * its activation chosen outside it so the compiler sees a simple body. */
 #include "internal.h"
 

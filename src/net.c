@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* The bias is written into out first and the product added to it (beta = 1): OpenBLAS
- * otherwise clears out in a pass of its own (beta = 0), which a narrow model's step paid
- * about as much for as for its bias and activation pass. */
+ * otherwise clears out in a pass of its own (beta = 0), slower than the copy of the bias,
+ * which the activation and the loss then need not add. */
 void ae_layer_linear(const ae_model *m, size_t layer, const float *in, size_t ld_in,
                      size_t n_rows, float *out, size_t ld_out)
 {
