@@ -169,33 +169,6 @@ void ae_fill_rows(float *out, size_t ld, size_t n_rows, const float *row, size_t
     }
 }
 
-/* Column sums of narrow rows stored back to back work on a block cut into periods of
- * lcm(width, 16) values, in which every value's column repeats (ae_column_sums). */
-enum { BLOCK_LANES = 16, BLOCK_MAX_WIDTH = 128 };
-
-static size_t greatest_common_divisor(size_t a, size_t b)
-{
-    while (b) {
-        size_t r = a % b;
-        a = b;
-        b = r;
-    }
-    return a;
-}
-
-/* The period of a block of rows `width` wide, or 0 if the row loop is as good: rows that
- * are not back to back, a width that is a multiple of BLOCK_LANES (no tail) or too wide
- * for the pattern, or a block shorter than a few periods. */
-static size_t block_period(size_t ld, size_t n_rows, size_t width)
-{
-    /* A period is at least as wide as a row: fewer than 4 rows never make 4 periods (and a
-     * single row, as in serving, skips the divisions below). */
-    if (n_rows < 4 || ld != width || width % BLOCK_LANES == 0 || width > BLOCK_MAX_WIDTH)
-        return 0;
-    const size_t period = width / greatest_common_divisor(width, BLOCK_LANES) * BLOCK_LANES;
-    return n_rows * width >= 4 * period ? period : 0;
-}
-
 AE_VECTOR_CLONES
 static void mul_activation_derivative_kernel(float *delta, const float *a, size_t n,
                                              int activation, const ae_settings *settings)
@@ -428,6 +401,38 @@ static void column_sums_kernel(const float *m, size_t n_rows, size_t n_cols, flo
         for (size_t j = 0; j < width; j++)
             sums[first + j] = (float)acc[j];
     }
+}
+
+/* Column sums of narrow rows stored back to back work on a block cut into periods, each a
+ * whole number of rows and of vectors of BLOCK_LANES values, so that every value's column
+ * repeats from one period to the next. */
+enum { BLOCK_LANES = 16, BLOCK_MAX_WIDTH = 128, BLOCK_MIN_PERIOD = 64 };
+
+static size_t greatest_common_divisor(size_t a, size_t b)
+{
+    while (b) {
+        size_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
+
+/* The period of a block of rows `width` wide, or 0 if the row loop is as good: rows that
+ * are not back to back, too wide for the accumulators, or a block shorter than a few
+ * periods. A period holds at least BLOCK_MIN_PERIOD values: a row's accumulators are
+ * otherwise added to again before the previous row's sums have left them (a 16-wide row
+ * was one chain of dependent additions, 4.5x slower per value). */
+static size_t block_period(size_t ld, size_t n_rows, size_t width)
+{
+    /* A period is at least as wide as a row: fewer than 4 rows never make 4 periods (and a
+     * single row, as in serving, skips the divisions below). */
+    if (n_rows < 4 || ld != width || width > BLOCK_MAX_WIDTH)
+        return 0;
+    size_t period = width / greatest_common_divisor(width, BLOCK_LANES) * BLOCK_LANES;
+    while (period < BLOCK_MIN_PERIOD)
+        period *= 2;
+    return n_rows * width >= 4 * period ? period : 0;
 }
 
 /* Column sums of narrow rows as one block: a double accumulator per value of a period,
