@@ -1,6 +1,6 @@
 /* Elementwise work around the GEMMs: the bias rows a product is added to, activations,
- * derivatives from the stored outputs, the output layer fused with the loss, reductions. Each loop has
- * its activation chosen outside it so the compiler sees a simple body. */
+ * derivatives from the stored outputs, the output layer fused with the loss, reductions.
+ * Each loop has its activation chosen outside it so the compiler sees a simple body. */
 #include "internal.h"
 
 #include <math.h>
