@@ -413,6 +413,9 @@ static inline uint32_t ae_nonfinite_flag(float x)
 }
 /* Whether all n values are finite. */
 bool ae_all_finite(const float *v, size_t n);
+/* The first of n_rows rows (n_cols values each, leading dimension ld) holding NaN or an
+ * infinity, or n_rows if every value is finite. */
+size_t ae_first_nonfinite_row(const float *v, size_t ld, size_t n_rows, size_t n_cols);
 /* Whether all n values, scaled as (v - offset) / scale when offset is not NULL, lie in
  * [0, 1]; the values must be finite. */
 bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float *scale);

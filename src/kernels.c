@@ -588,6 +588,18 @@ static bool all_finite_kernel(const float *v, size_t n)
 
 bool ae_all_finite(const float *v, size_t n) { return all_finite_kernel(v, n); }
 
+size_t ae_first_nonfinite_row(const float *v, size_t ld, size_t n_rows, size_t n_cols)
+{
+    /* Rows back to back are scanned in one call first: a call per narrow row costs more than
+     * its scan (a fifth of a 30-16-4 encode at 256 rows under the SkylakeX kernels). */
+    if (ld == n_cols && all_finite_kernel(v, n_rows * n_cols))
+        return n_rows;
+    for (size_t i = 0; i < n_rows; i++)
+        if (!all_finite_kernel(v + i * ld, n_cols))
+            return i;
+    return n_rows;
+}
+
 AE_VECTOR_CLONES
 static bool in_unit_range_kernel(const float *v, size_t n, const float *offset, const float *scale)
 {
