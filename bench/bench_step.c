@@ -15,8 +15,8 @@
  *              against the plain model of its widths, interleaved in the same loop.
  *              --models variants is all five. Default: reference,wide,narrow.
  *   --batches  comma-separated batch sizes. Default: 1,64,256,1024.
- *   --reps     most repetitions per configuration (default 2000: a step of a few microseconds
- *              needs thousands for a steady median); fewer are run when a
+ *   --reps     most repetitions per configuration (default 2000: a step of a few
+ *              microseconds needs thousands for a steady median); fewer are run when a
  *              repetition is slow, so that one configuration takes about --budget
  *              seconds (default 3), but never fewer than --min-reps (default 5).
  *   --warmup   untimed repetitions first (default 3).

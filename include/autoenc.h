@@ -491,18 +491,19 @@ typedef enum ae_param {
     AE_PARAM_THREADS = 30,             /**< threads for the elementwise work of training (optimizer
                                             update, loss), the caller's included; 0 = one per online
                                             processor, counted when the threads start (at the first
-                                            training call, and again when this setting changes). Stopped by
-                                            ae_model_free(); inference always runs on the calling thread.
-                                            Matrix products use the BLAS library's own threads
-                                            (OPENBLAS_NUM_THREADS); when OpenBLAS runs one thread per
-                                            call (OPENBLAS_NUM_THREADS=1 or openblas_set_num_threads(1)),
-                                            these threads instead split a training batch by rows, each
-                                            running its rows through the whole network with its own BLAS
-                                            calls (as fast as OpenBLAS's threads or faster: they meet at every
-                                            product; not for activation penalties or
-                                            distributed steps, nor for batches
-                                            too small to gain). Results are bit-identical for the same
-                                            setting and the same BLAS thread count. [0, 64] [0] */
+                                            training call, and again when this setting changes).
+                                            Stopped by ae_model_free(); inference always runs on the
+                                            calling thread. Matrix products use the BLAS library's
+                                            own threads (OPENBLAS_NUM_THREADS); when OpenBLAS runs
+                                            one thread per call (OPENBLAS_NUM_THREADS=1 or
+                                            openblas_set_num_threads(1)), these threads instead
+                                            split a training batch by rows, each running its rows
+                                            through the whole network with its own BLAS calls (as
+                                            fast as OpenBLAS's threads or faster: they meet at every
+                                            product; not for activation penalties or distributed
+                                            steps, nor for batches too small to gain). Results are
+                                            bit-identical for the same setting and the same BLAS
+                                            thread count. [0, 64] [0] */
 
     AE_PARAM_NOISE = 40,               /**< ::ae_noise: denoising. Each training batch is corrupted
                                             afresh by the model's generator while the loss compares

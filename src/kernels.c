@@ -392,7 +392,7 @@ static void column_sums_kernel(const float *m, size_t n_rows, size_t n_cols, flo
     for (size_t first = 0; first < n_cols; first += COLUMN_BLOCK) {
         const size_t width = n_cols - first < COLUMN_BLOCK ? n_cols - first : COLUMN_BLOCK;
         double acc[COLUMN_BLOCK];
-        memset(acc, 0, width * sizeof *acc); /* not all 2 KiB for a 16-wide layer */
+        memset(acc, 0, width * sizeof *acc); /* not all 2 KiB for a narrower layer */
         for (size_t i = 0; i < n_rows; i++) {
             const float *row = m + i * n_cols + first;
             for (size_t j = 0; j < width; j++)

@@ -91,7 +91,8 @@ int ae_workspace_reserve(ae_model *m, size_t n_rows)
         fresh.dropout_keys = ae_calloc(m->n_layers, sizeof(uint64_t));
     }
     if (!fresh.batch || !fresh.corrupted || !fresh.activations || !fresh.delta || !fresh.delta_prev ||
-        !fresh.activation_offsets || !fresh.columns || !fresh.column_sums || (need_dropout && (!fresh.dropped || !fresh.keep || !fresh.dropout_keys)) ||
+        !fresh.activation_offsets || !fresh.columns || !fresh.column_sums ||
+        (need_dropout && (!fresh.dropped || !fresh.keep || !fresh.dropout_keys)) ||
         (ae_is_variational(m) && !fresh.code)) {
         ae_workspace_release(&fresh);
         return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu rows", n_rows);
@@ -129,8 +130,7 @@ static void loss_range(void *context, size_t part, size_t begin, size_t end)
     t->partial[part] = ae_output_loss(
         t->y + begin * top->n_out, top->n_out, end - begin, top->n_out,
         t->target + begin * t->ld_target, t->ld_target, top->activation, m->settings.loss,
-        &m->settings,
-        t->delta ? t->delta + begin * top->n_out : NULL, t->grad_scale, NULL);
+        &m->settings, t->delta ? t->delta + begin * top->n_out : NULL, t->grad_scale, NULL);
 }
 
 /* Rows per unit of work: enough elements that waking a thread pays off. */

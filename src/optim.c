@@ -100,7 +100,7 @@ static inline float flush_subnormal(float moment)
 
 AE_VECTOR_CLONES
 static uint32_t sgd_span(const ae_settings *s, const float *p, float *g_then_new, float *buf,
-                      size_t n, float wd)
+                         size_t n, float wd)
 {
     const float lr = (float)s->learning_rate, mu = (float)s->momentum;
     uint32_t special = 0;
@@ -123,8 +123,8 @@ typedef struct adam_coefficients {
 } adam_coefficients;
 
 AE_VECTOR_CLONES
-static uint32_t adam_span(const adam_coefficients *c, const float *p, float *g_then_new, float *mo,
-                       float *ve, size_t n, float l2, float shrink)
+static uint32_t adam_span(const adam_coefficients *c, const float *p, float *g_then_new,
+                          float *mo, float *ve, size_t n, float l2, float shrink)
 {
     uint32_t special = 0;
     for (size_t i = 0; i < n; i++) {
