@@ -46,7 +46,9 @@
  * uses: every core at the single-core rate, as if each ran its own rows of the batch), the
  * ratio limit/library; where a step's time goes (the gradient against the floor, the
  * update against the update's floor: its memory traffic with an add for Adam's arithmetic,
- * and the best step: the GEMMs at the machine's limit plus the faster of the two updates);
+ * and the best step: the GEMMs at the machine's limit plus the faster of the two updates;
+ * with OpenBLAS on one thread, also the step's products split by columns between the
+ * library's threads by hand, and that split plus the update: what a split step can reach);
  * the library's own heap
  * (through the allocation hook: live bytes of the trained model, peak during a step and
  * an encode, allocations per call) and the peak resident memory the model added. */
@@ -57,10 +59,13 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -107,6 +112,8 @@ typedef struct result {
     timing step, floor, encode, encode_floor;
     timing one_core; /* the step's GEMMs with OpenBLAS on one thread */
     double limit_s;  /* one_core's median divided by the threads: the machine's limit */
+    timing split;    /* the same products split by columns between the library's threads, when
+                      * OpenBLAS runs one thread (split_floor_time); median 0 when not timed */
     timing gradient; /* ae_model_gradient: forward and backward, no update (plus copying the gradient out) */
     timing plain_step; /* a variant's plain twin (same widths), timed in the same loop */
     timing update_floor; /* the update's memory traffic alone, on the library's threads */
@@ -242,72 +249,153 @@ static void floor_encode(const floor_bufs *f)
     }
 }
 
+/* ---- a crew: the library's threads, for the floors they would share ------------------ */
+
+/* Workers sleep on a condition variable between runs, as the library's pool does. Threads
+ * created for each measurement instead start on a busy core: with OpenBLAS's idle workers
+ * still spinning after a threaded call, such a split was timed at 1.3-6x its time. */
+#define MAX_CREW 64
+
+typedef void (*crew_fn)(void *context, int index, int threads);
+
+typedef struct crew crew;
+
+typedef struct crew_member {
+    crew *crew;
+    int index;
+} crew_member;
+
+struct crew {
+    int threads, started;
+    pthread_t worker[MAX_CREW];
+    crew_member member[MAX_CREW];
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int round; /* < 0: stop */
+    crew_fn fn;
+    void *context;
+    atomic_int done;
+};
+
+static void *crew_worker(void *raw)
+{
+    crew_member *me = raw;
+    crew *c = me->crew;
+    int seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&c->lock);
+        while (c->round == seen)
+            pthread_cond_wait(&c->wake, &c->lock);
+        seen = c->round;
+        crew_fn fn = c->fn;
+        void *context = c->context;
+        pthread_mutex_unlock(&c->lock);
+        if (seen < 0)
+            return NULL;
+        fn(context, me->index, c->threads);
+        atomic_fetch_add_explicit(&c->done, 1, memory_order_release);
+    }
+}
+
+static void crew_stop(crew *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->round = -1;
+    pthread_cond_broadcast(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    for (int t = 1; t < c->started; t++)
+        pthread_join(c->worker[t], NULL);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->lock);
+}
+
+/* @p threads threads, the caller's included (at most MAX_CREW); -1 if one would not start.
+ * @p c must stay where it is until crew_stop. */
+static int crew_start(crew *c, int threads)
+{
+    memset(c, 0, sizeof *c);
+    c->threads = threads < 1 ? 1 : threads > MAX_CREW ? MAX_CREW : threads;
+    c->started = 1;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    for (int t = 1; t < c->threads; t++) {
+        c->member[t] = (crew_member){c, t};
+        if (pthread_create(&c->worker[t], NULL, crew_worker, &c->member[t]) != 0) {
+            crew_stop(c);
+            return -1;
+        }
+        c->started++;
+    }
+    return 0;
+}
+
+/* fn(context, index, threads) on every thread, the caller as index 0; returns when all are
+ * done. Waking the workers is part of the run, as in the library. */
+static void crew_run(crew *c, crew_fn fn, void *context)
+{
+    const int done = atomic_load_explicit(&c->done, memory_order_acquire);
+    pthread_mutex_lock(&c->lock);
+    c->fn = fn;
+    c->context = context;
+    c->round++;
+    pthread_cond_broadcast(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    fn(context, 0, c->threads);
+    while (atomic_load_explicit(&c->done, memory_order_acquire) < done + c->threads - 1)
+        sched_yield();
+}
+
 /* ---- the update's floor: its memory traffic without its arithmetic -------------------- */
 
 /* The library's update makes two passes over the parameters: the gradient's norm (read the
  * gradient), then Adam (read parameters, gradient and both moments; write new parameters,
- * where the gradient was, and both moments). The floor makes the same passes with an add in place of Adam's square root
- * and division, each thread over its own range as the library's threads: what a step's
- * update costs at best on this machine, beside the GEMMs' limit. */
-#define MAX_UPDATE_THREADS 64
+ * where the gradient was, and both moments). The floor makes the same passes with an add
+ * in place of Adam's square root and division, each thread of the crew over its own range
+ * as the library's threads: what a step's update costs at best on this machine, beside
+ * the GEMMs' limit. */
+/* The library updates up to 32,768 parameters (its grain) on the calling thread alone. */
+#define UPDATE_GRAIN 32768
 
 typedef struct update_floor {
     float *p, *g, *m, *v;
     size_t n;
-    int threads;
+    float sum[MAX_CREW]; /* the norm's partial sums, stored so that the pass is not optimised away */
 } update_floor;
 
-typedef struct update_part {
-    const update_floor *u;
-    size_t begin, end;
-    atomic_int *ready, *go, *done;
-    float sum; /* the norm's partial sum, stored so that the pass is not optimised away */
-} update_part;
-
-static void update_floor_range(update_part *w)
+static void update_floor_range(void *context, int index, int threads)
 {
-    const update_floor *u = w->u;
+    update_floor *u = context;
+    if (u->n <= UPDATE_GRAIN)
+        threads = 1;
+    if (index >= threads)
+        return;
+    const size_t begin = u->n * (size_t)index / (size_t)threads, end = u->n * (size_t)(index + 1) / (size_t)threads;
     float *restrict p = u->p, *restrict g = u->g, *restrict m = u->m, *restrict v = u->v;
     /* Sixteen lanes, so that the sum vectorises (a single float sum is a serial chain). */
     float lane[16] = {0};
-    size_t i = w->begin;
-    for (; i + 16 <= w->end; i += 16)
+    size_t i = begin;
+    for (; i + 16 <= end; i += 16)
         for (size_t k = 0; k < 16; k++)
             lane[k] += g[i + k] * g[i + k];
     float sum = 0.0f;
-    for (; i < w->end; i++)
+    for (; i < end; i++)
         sum += g[i] * g[i];
     for (size_t k = 0; k < 16; k++)
         sum += lane[k];
     /* New parameters go where the gradient was, as the library's (it swaps the buffers). */
-    for (i = w->begin; i < w->end; i++) {
+    for (i = begin; i < end; i++) {
         float gi = g[i], mi = 0.5f * m[i] + gi, vi = 0.5f * v[i] + gi * gi;
         m[i] = mi;
         v[i] = vi;
         g[i] = p[i] - 1e-3f * (mi + vi);
     }
-    w->sum = sum;
+    u->sum[index] = sum;
 }
 
-static void *update_floor_worker(void *raw)
-{
-    update_part *w = raw;
-    atomic_fetch_add_explicit(w->ready, 1, memory_order_release);
-    for (int pass = 1; pass <= 2; pass++) {
-        while (atomic_load_explicit(w->go, memory_order_acquire) < pass) {
-        }
-        update_floor_range(w);
-        atomic_fetch_add_explicit(w->done, 1, memory_order_release);
-    }
-    return NULL;
-}
-
-static int update_floor_init(update_floor *u, size_t n, int threads)
+static int update_floor_init(update_floor *u, size_t n)
 {
     memset(u, 0, sizeof *u);
     u->n = n;
-    /* The library updates up to 32,768 parameters (its grain) on the calling thread alone. */
-    u->threads = threads < 1 || n <= 32768 ? 1 : threads > MAX_UPDATE_THREADS ? MAX_UPDATE_THREADS : threads;
     u->p = filled(n, 0.01f), u->g = filled(n, 1e-4f), u->m = filled(n, 0.0f), u->v = filled(n, 0.0f);
     return u->p && u->g && u->m && u->v ? 0 : -1;
 }
@@ -318,39 +406,97 @@ static void update_floor_free(update_floor *u)
     memset(u, 0, sizeof *u);
 }
 
-/* Two passes on u->threads threads, the second timed: the workers start (unclocked) and
- * spin until released, and the first pass leaves the arrays as warm as the library's are
- * after a backward pass, so the timed one is a lower bound. Returns seconds, < 0 on failure
- * to start a thread. */
-static double update_floor_time(const update_floor *u)
+/* Two passes on the crew, the second timed: the first leaves the arrays as warm as the
+ * library's are after a backward pass, so the timed one is a lower bound. In seconds. */
+static double update_floor_time(update_floor *u, crew *c)
 {
-    update_part parts[MAX_UPDATE_THREADS];
-    pthread_t th[MAX_UPDATE_THREADS];
-    atomic_int ready = 0, go = 0, done = 0;
-    int started = 1;
-    for (int t = 0; t < u->threads; t++) {
-        parts[t] = (update_part){u, u->n * (size_t)t / (size_t)u->threads,
-                                 u->n * (size_t)(t + 1) / (size_t)u->threads, &ready, &go, &done, 0.0f};
-        if (t > 0 && pthread_create(&th[t], NULL, update_floor_worker, &parts[t]) == 0)
-            started++;
-        else if (t > 0)
-            break;
-    }
-    /* A started thread may not run yet: the clock starts once every worker spins. */
-    while (atomic_load_explicit(&ready, memory_order_acquire) < started - 1) {
-    }
     double elapsed = 0.0;
-    for (int pass = 1; pass <= 2; pass++) {
+    for (int pass = 0; pass < 2; pass++) {
         double a = bench_now();
-        atomic_store_explicit(&go, pass, memory_order_release);
-        update_floor_range(&parts[0]);
-        while (atomic_load_explicit(&done, memory_order_acquire) < pass * (started - 1)) {
-        }
+        if (u->n <= UPDATE_GRAIN) /* the caller alone, without waking the others */
+            update_floor_range(u, 0, 1);
+        else
+            crew_run(c, update_floor_range, u);
         elapsed = bench_now() - a;
     }
-    for (int t = 1; t < started; t++)
-        pthread_join(th[t], NULL);
-    return started == u->threads ? elapsed : -1.0;
+    return elapsed;
+}
+
+/* ---- the products split by hand: the machine's limit as a step could reach it ---- */
+
+/* The issue's way past OpenBLAS's own threading: the library's threads each run
+ * single-threaded BLAS on their share. Split by output columns (a layer's units), each
+ * thread computes its columns of every forward product and input gradient and its rows of
+ * every weight gradient, so nothing is summed afterwards (a split by batch rows adds a
+ * pass over a gradient per thread), and the threads meet only where a step must: after
+ * each layer's forward product and after each input gradient. Run with OpenBLAS on one
+ * thread; the time is what such a step's products take, their synchronisation included. */
+typedef struct split_floor {
+    const floor_bufs *f;
+    int threads;
+    atomic_int arrived, generation;
+} split_floor;
+
+static void split_barrier(split_floor *s)
+{
+    int generation = atomic_load_explicit(&s->generation, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&s->arrived, 1, memory_order_acq_rel) == s->threads - 1) {
+        atomic_store_explicit(&s->arrived, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->generation, 1, memory_order_release);
+    } else {
+        /* Yield while waiting: a waiter that only spins would hold up the thread it waits
+         * for, when both share a core, until the scheduler's next slice. */
+        while (atomic_load_explicit(&s->generation, memory_order_acquire) == generation)
+            sched_yield();
+    }
+}
+
+/* Part @p index of @p n columns in whole cache lines: [*begin, *end), possibly empty. */
+static void split_columns(int n, int parts, int index, int *begin, int *end)
+{
+    int per = (n + parts - 1) / parts;
+    per = (per + 15) / 16 * 16;
+    *begin = index * per < n ? index * per : n;
+    *end = (index + 1) * per < n ? (index + 1) * per : n;
+}
+
+static void split_floor_products(void *context, int index, int threads)
+{
+    split_floor *s = context;
+    const floor_bufs *f = s->f;
+    int rows = (int)f->batch, a, b;
+    for (size_t l = 0; l < f->n_layers; l++) {
+        int in = (int)f->width[l], out = (int)f->width[l + 1];
+        split_columns(out, threads, index, &a, &b);
+        if (b > a)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, b - a, in, 1.0f, f->act[l], in,
+                        f->weight[l] + (size_t)a * in, in, 0.0f, f->act[l + 1] + a, out);
+        split_barrier(s);
+    }
+    for (size_t l = f->n_layers; l-- > 0;) {
+        int in = (int)f->width[l], out = (int)f->width[l + 1];
+        /* This thread's rows of the weight gradient need only its own columns of delta. */
+        split_columns(out, threads, index, &a, &b);
+        if (b > a)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, b - a, in, rows, 1.0f, f->delta[l + 1] + a,
+                        out, f->act[l], in, 0.0f, f->grad[l] + (size_t)a * in, in);
+        if (l) {
+            split_columns(in, threads, index, &a, &b);
+            if (b > a)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, b - a, out, 1.0f, f->delta[l + 1],
+                            out, f->weight[l] + a, in, 0.0f, f->delta[l] + a, in);
+            split_barrier(s);
+        }
+    }
+}
+
+/* One run of the split products on the crew, in seconds. */
+static double split_floor_time(const floor_bufs *f, crew *c)
+{
+    split_floor s = {.f = f, .threads = c->threads};
+    double a = bench_now();
+    crew_run(c, split_floor_products, &s);
+    return bench_now() - a;
 }
 
 /* ---- one configuration ---------------------------------------------------------- */
@@ -490,19 +636,33 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
 
     size_t n_params = ae_model_param_count(m);
     float *gradient = malloc(n_params * sizeof *gradient);
-    double *t = malloc(9 * (size_t)reps * sizeof *t);
+    double *t = malloc(10 * (size_t)reps * sizeof *t);
     /* The update's floor on the library's own threads (AE_PARAM_THREADS). */
     update_floor upd;
     double threads_param = 1.0;
     ae_model_get_param(m, AE_PARAM_THREADS, &threads_param);
-    if (update_floor_init(&upd, n_params, (int)threads_param) != 0 || !gradient || !t) {
+    if (threads_param < 1.0) /* 0: one per online processor, as the library counts them */
+        threads_param = (double)sysconf(_SC_NPROCESSORS_ONLN);
+    /* The crew: the library's threads, for the update's floor and the products split by
+     * hand. The split is timed only when OpenBLAS runs one thread: with more, its idle
+     * workers spin after every threaded call on the cores the split needs (it was timed at
+     * up to 1.7x its time in a process of its own). */
+    const bool time_split = o->blas_threads == 1 && threads_param > 1.0;
+    crew team;
+    if (crew_start(&team, (int)threads_param) != 0) {
+        floor_free(&f);
+        return free(t), free(gradient), free(z), ae_model_free(m), free(x),
+               fail("could not start the floors' threads", NULL);
+    }
+    if (update_floor_init(&upd, n_params) != 0 || !gradient || !t) {
         update_floor_free(&upd);
+        crew_stop(&team);
         floor_free(&f);
         return free(t), free(gradient), free(z), ae_model_free(m), free(x), fail("out of memory", NULL);
     }
     double *t_step = t, *t_floor = t + reps, *t_blas2 = t + 2 * reps, *t_enc = t + 3 * reps,
            *t_enc_floor = t + 4 * reps, *t_grad = t + 5 * reps, *t_one_core = t + 6 * reps,
-           *t_plain = t + 7 * reps, *t_update_floor = t + 8 * reps;
+           *t_plain = t + 7 * reps, *t_update_floor = t + 8 * reps, *t_split = t + 9 * reps;
     int64_t step_allocs = 0, encode_allocs = 0;
     /* One row is the serving case, a stream of calls: each turn times a burst of them, so that
      * the first call's misses (the floors before it flush the caches) weigh as they do in a
@@ -522,15 +682,14 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
                 a = bench_now();
                 floor_step_gemm(&f);
                 t_one_core[rep] = bench_now() - a;
+                t_split[rep] = time_split ? split_floor_time(&f, &team) : 0.0;
                 openblas_set_num_threads(o->blas_threads);
                 if (batch == 1) {
                     a = bench_now();
                     floor_step_blas2(&f);
                     t_blas2[rep] = bench_now() - a;
                 }
-                t_update_floor[rep] = update_floor_time(&upd);
-                if (t_update_floor[rep] < 0)
-                    status = fail("could not start the update floor's threads", NULL);
+                t_update_floor[rep] = update_floor_time(&upd, &team);
             } else {
                 int64_t n0 = bench_alloc_get().n_allocs;
                 double a = bench_now();
@@ -581,6 +740,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         r->one_core = summarize(t_one_core, (size_t)reps);
         r->update_floor = summarize(t_update_floor, (size_t)reps);
         r->limit_s = r->one_core.median_s / (o->blas_threads > 0 ? o->blas_threads : 1);
+        r->split = summarize(t_split, (size_t)reps);
         if (batch == 1) {
             timing blas2 = summarize(t_blas2, (size_t)reps);
             if (blas2.median_s < r->floor.median_s) { /* the faster way is the floor */
@@ -599,6 +759,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     free(t);
     free(gradient);
     update_floor_free(&upd);
+    crew_stop(&team);
     floor_free(&f);
     free(z);
     ae_model_free(plain);
@@ -641,12 +802,25 @@ static double mib(int64_t bytes)
     return (double)bytes / (1024.0 * 1024.0);
 }
 
-/* The fastest step this machine allows with such an update: the GEMMs at the machine's
- * limit plus the faster of the library's update (step less gradient) and its floor. */
-static double best_step_s(const result *r)
+/* The faster of the library's update (step less gradient) and the update's floor. */
+static double fastest_update_s(const result *r)
 {
     const double update = r->step.median_s > r->gradient.median_s ? r->step.median_s - r->gradient.median_s : 0.0;
-    return r->limit_s + (update < r->update_floor.median_s ? update : r->update_floor.median_s);
+    return update < r->update_floor.median_s ? update : r->update_floor.median_s;
+}
+
+/* The fastest step this machine allows with such an update: the GEMMs at the machine's
+ * limit plus the fastest update. */
+static double best_step_s(const result *r)
+{
+    return r->limit_s + fastest_update_s(r);
+}
+
+/* The same with the products split by hand, their synchronisation included: what a
+ * split step can reach. */
+static double best_split_step_s(const result *r)
+{
+    return r->split.median_s > 0.0 ? r->split.median_s + fastest_update_s(r) : 0.0;
 }
 
 static void print_tables(const result *res, size_t n)
@@ -668,17 +842,27 @@ static void print_tables(const result *res, size_t n)
            "and copying the gradient out) against the same floor, and the rest of the step (gradient norm\n"
            "and optimizer update) against the update's floor (its two passes' memory traffic on the\n"
            "library's threads, an add for Adam's arithmetic: memory-bound, as the update). best = the\n"
-           "GEMMs at the machine's limit plus the faster of the update and its floor; best/floor above\n"
-           "100%% means no step with such an update reaches the OpenBLAS floor on this machine.\n");
-    printf("%-22s %5s | %9s %9s %9s | %10s | %9s %9s | %9s %9s\n", "model", "batch", "step", "gradient", "floor",
-           "grad/floor", "update", "upd floor", "best", "best/floor");
+           "GEMMs at the machine's limit plus the faster of the update and its floor; split = the step's\n"
+           "products split by columns between the library's threads by hand, single-threaded BLAS,\n"
+           "meeting after each layer's product (timed only when OpenBLAS runs one thread); split best =\n"
+           "split plus that update. A best/floor above 100%% means no step with such an update reaches\n"
+           "the OpenBLAS floor on this machine. Compare split best with the floor of a run with\n"
+           "OpenBLAS's threads: above it, no step that splits its products as the issue proposes does.\n");
+    printf("%-22s %5s | %9s %9s %9s | %10s | %9s %9s | %9s %9s | %9s %9s %10s\n", "model", "batch", "step",
+           "gradient", "floor", "grad/floor", "update", "upd floor", "best", "best/floor", "split", "split/flr",
+           "sbest/flr");
     for (size_t i = 0; i < n; i++) {
         const result *r = &res[i];
-        const double best = best_step_s(r);
-        printf("%-22s %5zu | %9.3f %9.3f %9.3f | %9.1f%% | %9.3f %9.3f | %9.3f %8.1f%%\n", r->spec->name,
+        const double best = best_step_s(r), split_best = best_split_step_s(r);
+        printf("%-22s %5zu | %9.3f %9.3f %9.3f | %9.1f%% | %9.3f %9.3f | %9.3f %8.1f%% | ", r->spec->name,
                r->batch, 1e3 * r->step.median_s, 1e3 * r->gradient.median_s, 1e3 * r->floor.median_s,
                100.0 * r->floor.median_s / r->gradient.median_s, 1e3 * (r->step.median_s - r->gradient.median_s),
                1e3 * r->update_floor.median_s, 1e3 * best, 100.0 * best / r->floor.median_s);
+        if (split_best > 0.0)
+            printf("%9.3f %8.1f%% %9.1f%%\n", 1e3 * r->split.median_s, 100.0 * r->split.median_s / r->floor.median_s,
+                   100.0 * split_best / r->floor.median_s);
+        else
+            printf("%9s %9s %10s\n", "-", "-", "-");
     }
     int any_variant = 0;
     for (size_t i = 0; i < n; i++)
@@ -762,6 +946,10 @@ static int write_json(const char *path, const result *res, size_t n, const optio
         fprintf(f, ",\n      ");
         json_timing(f, "update_floor", r->update_floor, (double)r->batch, 0.0);
         fprintf(f, ", \"step_best_s\": %.9g,\n      ", best_step_s(r));
+        if (r->split.median_s > 0.0) {
+            json_timing(f, "step_split", r->split, (double)r->batch, r->step_flops);
+            fprintf(f, ", \"step_split_best_s\": %.9g,\n      ", best_split_step_s(r));
+        }
         if (r->spec->kind != VARIANT_PLAIN) {
             fprintf(f, "\"variant\": \"%s\", ", variant_names[r->spec->kind]);
             json_timing(f, "plain_step", r->plain_step, (double)r->batch, r->step_flops);
