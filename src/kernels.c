@@ -150,8 +150,11 @@ void ae_activate(float *z, size_t ld, size_t n_rows, size_t n_out, int activatio
         activate_kernel(z, ld, n_rows, n_out, activation, settings);
 }
 
+/* The block of rows that ae_fill_rows copies on: well inside any first-level data cache. */
+#define AE_FILL_BLOCK_BYTES 4096
+
 /* Every row of out (n_rows x width, leading dimension ld) set to row: the first row copied,
- * then the rows filled so far copied after them, doubling, when rows are back to back. */
+ * then, when rows are back to back, the rows filled so far copied after them. */
 void ae_fill_rows(float *out, size_t ld, size_t n_rows, const float *row, size_t width)
 {
     if (n_rows == 0)
@@ -162,11 +165,20 @@ void ae_fill_rows(float *out, size_t ld, size_t n_rows, const float *row, size_t
             memcpy(out + i * ld, row, width * sizeof *row);
         return;
     }
-    for (size_t done = 1; done < n_rows;) {
+    /* Rows back to back: the filled rows double until they make a block that stays in the
+     * first-level cache, then that block is copied on, so that every copy reads from that
+     * cache and only the writes go further. */
+    const size_t row_bytes = width * sizeof *out;
+    const size_t block_rows = row_bytes < AE_FILL_BLOCK_BYTES ? AE_FILL_BLOCK_BYTES / row_bytes : 1;
+    size_t done = 1;
+    while (done < n_rows && done < block_rows) {
         const size_t more = n_rows - done < done ? n_rows - done : done;
-        memcpy(out + done * width, out, more * width * sizeof *out);
+        memcpy(out + done * width, out, more * row_bytes);
         done += more;
     }
+    const size_t block = done;
+    for (; done < n_rows; done += block)
+        memcpy(out + done * width, out, (n_rows - done < block ? n_rows - done : block) * row_bytes);
 }
 
 AE_VECTOR_CLONES
