@@ -222,6 +222,8 @@ size_t ae_pool_threads(const ae_pool *pool);
 /* Run task over [0, n_items) split into one contiguous range per thread, boundaries on
  * multiples of grain; returns when all ranges are done. */
 void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, size_t grain);
+/* Let another thread run: for a task that waits on the others inside one pool run. */
+void ae_yield(void);
 
 /* ---- the model ---------------------------------------------------------- */
 
@@ -257,6 +259,9 @@ typedef struct ae_workspace {
     size_t part_count;     /* parts part_grads was sized for; 0 = not allocated */
     size_t parts_to_add;   /* > 1 after a row-split step: its parts' gradients are still to be
                               added into grads, which the optimizer's norm pass does */
+    float *deltas;         /* row-split steps with gradients split by units: every layer's delta
+                              for the whole batch, laid out as activations (allocated at the
+                              first such step) */
 } ae_workspace;
 
 typedef struct ae_optimizer_state {
@@ -425,8 +430,8 @@ bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float
 #define AE_LOG_VARIANCE_MIN (-30.0f)
 #define AE_LOG_VARIANCE_MAX 20.0f
 void ae_clamp_log_variance(float *stats, size_t n_rows, size_t k);
-/* Column sums of an n_rows x n_cols packed matrix into sums (overwrites). */
-void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums);
+/* Column sums of an n_rows x n_cols matrix with leading dimension ld into sums (overwrites). */
+void ae_column_sums(const float *m, size_t ld, size_t n_rows, size_t n_cols, float *sums);
 /* out[i * ld_out + j] = u[i] * v[j] (+ out[...] when accumulate) for i < n_u, j < n_v: one
  * row's weight gradient, the product sgemm would form with an inner dimension of 1. */
 void ae_outer_product(const float *u, size_t n_u, const float *v, size_t n_v, float *out, size_t ld_out,

@@ -52,6 +52,7 @@ void ae_workspace_release(ae_workspace *w)
     ae_free(w->column_sums);
     ae_free(w->code);
     ae_free(w->part_grads);
+    ae_free(w->deltas);
     memset(w, 0, sizeof *w);
 }
 
@@ -271,54 +272,100 @@ static int announce_layer(ae_model *m, size_t l)
     return ae_hooks_gradient_ready(m, L->bias_offset, L->n_out);
 }
 
+/* What layer l reads for rows [first, ...): the output of the layer below as it saw it, or
+ * the batch; its leading dimension in *ld. */
+static const float *layer_input(const ae_model *m, size_t l, const float *x, size_t ld_x,
+                                size_t first, bool step, size_t *ld)
+{
+    if (l == 0) {
+        *ld = ld_x;
+        return x;
+    }
+    *ld = m->layers[l].n_in;
+    return layer_output_seen(m, l - 1, step) + first * m->layers[l].n_in;
+}
+
+/* Layer l's gradients from its delta (n_rows x n_out, packed) and its input a_prev: rows
+ * [r0, r1) of its stored weight matrix (W's rows, one per unit, or for a tied decoder layer
+ * the rows of its mirror's V = W^T) and biases [b0, b1). The whole layer is r0 = b0 = 0 and
+ * the matrix's and the layer's full counts; a part of the rows is the same arithmetic for
+ * those elements, so a layer split by units between threads gives the same gradient. */
+static void layer_gradients(const ae_model *m, size_t l, const float *a_prev, size_t ld_prev,
+                            const float *delta, size_t n_rows, float *grads, size_t r0, size_t r1,
+                            size_t b0, size_t b1)
+{
+    const ae_layer *L = &m->layers[l];
+    const int n_out = (int)L->n_out, n_in = (int)L->n_in;
+    float *grad_w = grads + L->weight_offset;
+    /* One row: the products below have an inner dimension of 1, which sgemm pays for with a
+     * pass to scale C, packing and a call per layer; an outer product does the same
+     * arithmetic directly (the streaming and online case). A single row is never split. */
+    if (n_rows == 1 && L->transposed)
+        ae_outer_product(a_prev, L->n_in, delta, L->n_out, grad_w, L->n_out, false);
+    else if (n_rows == 1)
+        ae_outer_product(delta, L->n_out, a_prev, L->n_in, grad_w, L->n_in, L->shared_grad);
+    else if (r1 > r0) {
+        /* The products add to their outputs (beta = 1), cleared here first unless they hold
+         * a tied layer's share: OpenBLAS's own clearing pass (beta = 0) costs a narrow
+         * model's step more than a memset. */
+        const size_t row_width = L->transposed ? L->n_out : L->n_in;
+        if (!L->shared_grad)
+            memset(grad_w + r0 * row_width, 0, (r1 - r0) * row_width * sizeof *grad_w);
+        if (L->transposed) /* dV = A_prev^T delta for the mirror's V = W^T; written first */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(r1 - r0), n_out, (int)n_rows,
+                        1.0f, a_prev + r0, (int)ld_prev, delta, n_out, 1.0f, grad_w + r0 * row_width,
+                        n_out);
+        else /* dW = delta^T A_prev, added to a tied decoder layer's share */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(r1 - r0), n_in, (int)n_rows,
+                        1.0f, delta + r0, n_out, a_prev, (int)ld_prev, 1.0f, grad_w + r0 * row_width,
+                        n_in);
+    }
+    if (b1 > b0)
+        ae_column_sums(delta + b0, L->n_out, n_rows, b1 - b0, grads + L->bias_offset + b0);
+}
+
 /* The backward pass proper over rows [first, first + n_rows), n_rows >= 1, from the output
- * delta forward_rows left, with the weight and bias gradients written into grads (a buffer
- * of the model's layout), announcing each layer's spans to the engine. A part of a
- * row-split step has neither penalties nor an engine (split_parts), so the penalties'
- * weight terms and the announcements, which work on the model's own gradient, are then
- * no-ops. */
+ * delta forward_rows left. With deltas NULL, each layer's weight and bias gradients are
+ * written into grads (a buffer of the model's layout) and its spans announced to the
+ * engine. A part of a step split by units passes deltas instead, the whole batch's store
+ * (laid out as the activations), where forward_rows left the output delta and each layer's
+ * delta is computed in place, and leaves the gradients to split_layer_gradients. A part of
+ * a split step has neither penalties nor an engine (split_parts), so the penalties' terms
+ * and the announcements, which work on the model's own gradient, are then no-ops. */
 static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first, size_t n_rows,
-                         bool step, float *grads)
+                         bool step, float *grads, float *deltas)
 {
     ae_workspace *w = &m->work;
     const bool penalties = ae_penalties_active(&m->settings);
-    /* delta holds dLoss/dZ of layer l for rows [first, first + n_rows), delta_prev those of
-     * layer l - 1, each in its own buffer; a part's rows start at first * max_width in either,
-     * so that parts at different layers (of different widths) never overlap. */
-    float *delta = w->delta + first * m->max_width, *delta_prev = w->delta_prev + first * m->max_width;
-    for (size_t l = m->n_layers; l-- > 0;) {
+    const size_t last = m->n_layers - 1;
+    /* delta holds dLoss/dZ of layer l for rows [first, first + n_rows); without a store it
+     * alternates with spare, the next layer's, each in its own buffer; a part's rows start
+     * at first * max_width in either, so that parts at different layers (of different
+     * widths) never overlap. With a store, spare only holds a variational code's gradient. */
+    float *delta = deltas ? deltas + w->activation_offsets[last] + first * m->layers[last].n_out
+                          : w->delta + first * m->max_width;
+    float *spare = w->delta_prev + first * m->max_width;
+    for (size_t l = last + 1; l-- > 0;) {
         const ae_layer *L = &m->layers[l];
-        const float *a_prev = l ? layer_output_seen(m, l - 1, step) + first * L->n_in : x;
-        const int ld_prev = (int)(l ? L->n_in : ld_x), n_out = (int)L->n_out, n_in = (int)L->n_in;
-        float *grad_w = grads + L->weight_offset, *w_l = m->params + L->weight_offset;
-        /* One row: the products below have an inner dimension of 1, which sgemm pays for
-         * with a pass to scale C, packing and a call per layer; an outer product and sgemv
-         * do the same arithmetic directly (the streaming and online case). */
-        if (n_rows == 1 && L->transposed)
-            ae_outer_product(a_prev, L->n_in, delta, L->n_out, grad_w, L->n_out, false);
-        else if (n_rows == 1)
-            ae_outer_product(delta, L->n_out, a_prev, L->n_in, grad_w, L->n_in, L->shared_grad);
-        else {
-            /* The products add to their outputs (beta = 1), cleared here first unless they
-             * hold a tied layer's share: OpenBLAS's own clearing pass (beta = 0) costs a
-             * narrow model's step more than a memset. */
-            if (!L->shared_grad)
-                memset(grad_w, 0, L->n_out * L->n_in * sizeof *grad_w);
-            if (L->transposed) /* dV = A_prev^T delta for the mirror's V = W^T; written first */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, (int)n_rows, 1.0f,
-                            a_prev, ld_prev, delta, n_out, 1.0f, grad_w, n_out);
-            else /* dW = delta^T A_prev, added to a tied decoder layer's share */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)n_rows, 1.0f,
-                            delta, n_out, a_prev, ld_prev, 1.0f, grad_w, n_in);
+        const int n_out = (int)L->n_out, n_in = (int)L->n_in;
+        const float *w_l = m->params + L->weight_offset;
+        if (!deltas) {
+            size_t ld_prev;
+            const float *a_prev = layer_input(m, l, x, ld_x, first, step, &ld_prev);
+            layer_gradients(m, l, a_prev, ld_prev, delta, n_rows, grads, 0,
+                            L->transposed ? L->n_in : L->n_out, 0, L->n_out);
+            if (penalties)
+                ae_penalties_weight_grad(m, l);
+            AE_FORWARD(announce_layer(m, l));
         }
-        ae_column_sums(delta, n_rows, L->n_out, grads + L->bias_offset);
-        if (penalties)
-            ae_penalties_weight_grad(m, l);
-        AE_FORWARD(announce_layer(m, l));
         if (l == 0)
             break; /* no gradient with respect to the data */
+        const size_t below = l - 1, n_below = n_rows * L->n_in;
+        float *below_delta = deltas ? deltas + w->activation_offsets[below] + first * L->n_in : spare;
         /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
-         * layer l - 1's outputs; the product added to zeros, as above */
+         * layer l - 1's outputs; the product added to zeros, as above. A variational latent
+         * layer's comes from its code's gradient, computed first in spare. */
+        float *delta_prev = variational_latent(m, below) ? spare : below_delta;
         memset(delta_prev, 0, n_rows * L->n_in * sizeof *delta_prev);
         if (n_rows == 1) /* delta_prev = W^T delta, W stored n_out x n_in (or V = W^T, n_in x n_out) */
             cblas_sgemv(CblasRowMajor, L->transposed ? CblasNoTrans : CblasTrans,
@@ -328,10 +375,13 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
             cblas_sgemm(CblasRowMajor, CblasNoTrans, L->transposed ? CblasTrans : CblasNoTrans,
                         (int)n_rows, n_in, n_out, 1.0f, delta, n_out, w_l, L->transposed ? n_out : n_in,
                         1.0f, delta_prev, n_in);
-        const size_t below = l - 1, n_below = n_rows * L->n_in;
         if (variational_latent(m, below)) {
-            /* delta is free now: it receives the latent layer's (linear) delta */
-            code_backward(m, delta_prev, first, n_rows, delta);
+            /* without a store, delta is free now: it receives the latent layer's (linear)
+             * delta, and spare stays the spare */
+            float *latent_delta = deltas ? deltas + w->activation_offsets[below] + first * m->layers[below].n_out
+                                         : delta;
+            code_backward(m, delta_prev, first, n_rows, latent_delta);
+            delta = latent_delta;
             continue;
         }
         const float *a_below = w->activations + w->activation_offsets[below] + first * L->n_in;
@@ -344,9 +394,9 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
                                      &m->settings);
         if (penalties)
             ae_penalties_preactivation_grad(m, below, delta_prev, n_rows);
-        float *swap = delta;
+        if (!deltas)
+            spare = delta;
         delta = delta_prev;
-        delta_prev = swap;
     }
     return AE_OK;
 }
@@ -382,25 +432,87 @@ static size_t split_parts(const ae_model *m, size_t n_rows)
     return work_per_row * (double)n_rows >= AE_SPLIT_MIN_WORK_PER_PART * (double)threads ? threads : 1;
 }
 
+/* How a split step forms its layer gradients. By rows, each part writes a whole gradient of
+ * its own rows (the optimizer then adds the parts); by units, every part first stores its
+ * rows' deltas, then computes its share of every layer's weight rows over the whole batch
+ * (nothing to add, but each part reads every row). The parts' extra traffic is their
+ * gradients' writes and reads against the batch's rows of every layer's inputs and deltas:
+ * units win while the rows' traffic is the smaller, up to a factor of 2 (bench_step, one
+ * BLAS thread, split by units against by rows: the reference model 4-9% faster at 64 rows
+ * and 4% at 256, 3-4% slower at 1024; 64-32-8 even at 256 rows, 5-15% slower at 1024). */
+static bool split_by_units(const ae_model *m, size_t n_rows)
+{
+    double gradient = 0.0, row = 0.0;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        gradient += (double)m->layers[l].n_in * (double)m->layers[l].n_out;
+        row += (double)m->layers[l].n_in + (double)m->layers[l].n_out;
+    }
+    return (double)n_rows * row <= 2.0 * gradient;
+}
+
 typedef struct split_task {
     ae_model *model;
     const float *x, *target;
     size_t ld_x, ld_target;
-    bool step;
+    size_t n_rows, parts;
+    bool step, by_units;
+    atomic_size_t arrived; /* parts done with their rows, when split by units */
     double loss[AE_MAX_THREADS], kl[AE_MAX_THREADS];
 } split_task;
 
-/* One part of a row-split step: its rows forward, their loss, and backward into its own
- * gradient buffer (part 0 into the model's). */
+/* [*begin, *end) of n units for part `part` of `parts`, in equal shares. */
+static void unit_share(size_t n, size_t parts, size_t part, size_t *begin, size_t *end)
+{
+    *begin = n * part / parts;
+    *end = n * (part + 1) / parts;
+}
+
+/* The layer gradients of a step split by units: part p computes its share of every layer's
+ * weight rows over the whole batch, from the deltas every part stored, and the biases of
+ * every parts-th layer (whole, so that their column sums take the unsplit step's path).
+ * Each element is the unsplit step's arithmetic, so nothing is left to add, and the layers
+ * go from the last to the first as in backward_rows, so that a tied decoder layer's share
+ * is written before its mirror adds to it. */
+static void split_layer_gradients(const split_task *t, size_t part)
+{
+    ae_model *m = t->model;
+    for (size_t l = m->n_layers; l-- > 0;) {
+        const ae_layer *L = &m->layers[l];
+        size_t ld_prev, r0, r1;
+        const float *a_prev = layer_input(m, l, t->x, t->ld_x, 0, t->step, &ld_prev);
+        unit_share(L->transposed ? L->n_in : L->n_out, t->parts, part, &r0, &r1);
+        const size_t biases = l % t->parts == part ? L->n_out : 0;
+        layer_gradients(m, l, a_prev, ld_prev, m->work.deltas + m->work.activation_offsets[l], t->n_rows,
+                        m->grads, r0, r1, 0, biases);
+    }
+}
+
+/* One part of a split step: its rows forward, their loss, and backward. By rows, into its
+ * own gradient buffer (part 0 into the model's). By units, to every layer's delta in the
+ * workspace's store; then, once every part has stored its rows' (the parts run at once,
+ * one per thread: split_parts gives each thread rows), its share of the layer gradients.
+ * Waiting here rather than in a second pool task spares the threads a sleep and a wake-up,
+ * which cost a narrow model's step more than its products. */
 static void split_range(void *context, size_t part, size_t begin, size_t end)
 {
     split_task *t = context;
     ae_model *m = t->model;
-    float *grads = part ? m->work.part_grads + (part - 1) * m->n_params : m->grads;
+    ae_workspace *w = &m->work;
+    const size_t last = m->n_layers - 1;
+    float *output_delta = t->by_units ? w->deltas + w->activation_offsets[last] + begin * m->layers[last].n_out
+                                      : w->delta + begin * m->max_width;
+    float *grads = part ? w->part_grads + (part - 1) * m->n_params : m->grads;
     t->loss[part] = forward_rows(m, t->x + begin * t->ld_x, t->ld_x, t->target + begin * t->ld_target,
-                                 t->ld_target, begin, end - begin, m->work.delta + begin * m->max_width,
-                                 t->step, false, &t->kl[part]);
-    (void)backward_rows(m, t->x + begin * t->ld_x, t->ld_x, begin, end - begin, t->step, grads);
+                                 t->ld_target, begin, end - begin, output_delta, t->step, false,
+                                 &t->kl[part]);
+    (void)backward_rows(m, t->x + begin * t->ld_x, t->ld_x, begin, end - begin, t->step, grads,
+                        t->by_units ? w->deltas : NULL);
+    if (!t->by_units)
+        return;
+    atomic_fetch_add_explicit(&t->arrived, 1, memory_order_acq_rel);
+    while (atomic_load_explicit(&t->arrived, memory_order_acquire) < t->parts)
+        ae_yield();
+    split_layer_gradients(t, part);
 }
 
 /* Gradient elements per unit of the parts' sum split between threads (as the optimizer's). */
@@ -424,10 +536,22 @@ static void sum_range(void *context, size_t part, size_t begin, size_t end)
     ae_add_part_gradients(t->model, t->parts, begin, end);
 }
 
-/* Gradient buffers for parts 1 .. parts - 1, allocated at the first split step. */
-static int reserve_parts(ae_model *m, size_t parts)
+/* What a split step needs beyond the workspace, allocated at the first such step: by
+ * units, the store of every layer's delta, laid out as the activations (the workspace,
+ * rebuilt when the batch grows, starts without it); by rows, gradient buffers for parts
+ * 1 .. parts - 1. */
+static int reserve_split(ae_model *m, size_t parts, bool by_units)
 {
     ae_workspace *w = &m->work;
+    if (by_units) {
+        if (w->deltas)
+            return AE_OK;
+        /* As many floats as the activations, whose size was checked when they were allocated. */
+        const size_t last = m->n_layers - 1;
+        w->deltas = ae_alloc_floats(w->activation_offsets[last] + w->batch_capacity * m->layers[last].n_out);
+        AE_CHECK(w->deltas != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for a split batch's deltas");
+        return AE_OK;
+    }
     if (w->part_count >= parts)
         return AE_OK;
     size_t floats;
@@ -446,11 +570,14 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
                                   size_t ld_target, size_t n_rows, size_t parts, bool step,
                                   double *loss_sum, double *kl_sum)
 {
-    AE_FORWARD(reserve_parts(m, parts));
+    const bool by_units = split_by_units(m, n_rows);
+    AE_FORWARD(reserve_split(m, parts, by_units));
     split_task task = {.model = m, .x = x, .target = target, .ld_x = ld_x, .ld_target = ld_target,
-                       .step = step};
+                       .n_rows = n_rows, .parts = parts, .step = step, .by_units = by_units};
     ae_pool_run(m->pool, split_range, &task, n_rows, 1);
-    if (step) {
+    if (by_units) {
+        /* the gradient is complete */
+    } else if (step) {
         /* The optimizer reads every gradient for its norm anyway: it adds the parts there,
          * a piece at a time while the piece is in cache, instead of one more pass here. */
         m->work.parts_to_add = parts;
@@ -506,7 +633,7 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
         if (penalties)
             AE_FORWARD(ae_penalties_forward(m, n_rows, &sums[1], &shared_penalty));
         if (n_rows > 0) {
-            AE_FORWARD(backward_rows(m, x, ld_x, 0, n_rows, step, m->grads));
+            AE_FORWARD(backward_rows(m, x, ld_x, 0, n_rows, step, m->grads, NULL));
         } else {
             memset(m->grads, 0, m->n_params * sizeof(float));
             for (size_t l = m->n_layers; l-- > 0;)

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 typedef struct worker_arg {
     ae_pool *pool;
@@ -154,3 +155,5 @@ void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, 
         pthread_cond_wait(&pool->done, &pool->lock);
     pthread_mutex_unlock(&pool->lock);
 }
+
+void ae_yield(void) { sched_yield(); }

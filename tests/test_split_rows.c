@@ -1,9 +1,11 @@
 /* Row-split training steps: with OpenBLAS running one thread per call and the model given
  * several threads (AE_PARAM_THREADS), each thread runs its own rows of the batch through the
- * whole network and the parts' gradients are added in order. The gradient is the
- * single-threaded one up to float summation order, a fit is bit-identical for a thread
- * count, a step allocates nothing after the first, and the split stays off when OpenBLAS
- * runs its own threads (calls from several threads would queue on its lock). */
+ * whole network; the layer gradients are then either each part's own, added in order (the
+ * model of 64 hidden units at 203 rows), or split by units over the whole batch (512 hidden
+ * units at 97 rows, where the batch's rows weigh less than a gradient). Either way the
+ * gradient is the single-threaded one up to float summation order, a fit is bit-identical
+ * for a thread count, a step allocates nothing after the first, and the split stays off
+ * when OpenBLAS runs its own threads (calls from several threads would queue on its lock). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,7 +30,17 @@
 extern void openblas_set_num_threads(int threads) __attribute__((weak));
 extern int openblas_get_num_threads(void) __attribute__((weak));
 
-enum { DIM = 96, ROWS = 203 }; /* 203 rows: parts of unequal size for 2, 3 and 4 threads */
+/* 203 and 97 rows: parts of unequal size for 2, 3 and 4 threads */
+enum { DIM = 96, ROWS = 203, NARROW = 64, WIDE = 512, UNITS_ROWS = 97 };
+
+/* The two ways a split step forms its layer gradients, each with a batch that takes it. */
+typedef struct shape {
+    size_t hidden, rows;
+    const char *name;
+} shape;
+
+static const shape SHAPES[] = {{NARROW, ROWS, "by rows"}, {WIDE, UNITS_ROWS, "by units"}};
+enum { N_SHAPES = sizeof SHAPES / sizeof SHAPES[0] };
 
 static int blas_threads_before;
 
@@ -71,10 +83,10 @@ static const char *variant_name(variant v)
     return names[v];
 }
 
-/* 96-64-16 mirrored (tied: the decoder shares the encoder's weights) with threads. */
-static ae_model *make_model(variant v, size_t threads)
+/* 96-hidden-16 mirrored (tied: the decoder shares the encoder's weights) with threads. */
+static ae_model *make_model_of(variant v, size_t threads, size_t hidden)
 {
-    const size_t widths[] = {DIM, 64, 16};
+    const size_t widths[] = {DIM, hidden, 16};
     ae_model *m = NULL;
     if (v == TIED)
         assert_int_equal(ae_model_create_ex(&m, widths, 3, NULL, 0, AE_ARCH_TIED_WEIGHTS), AE_OK);
@@ -102,6 +114,8 @@ static ae_model *make_model(variant v, size_t threads)
     }
     return m;
 }
+
+static ae_model *make_model(variant v, size_t threads) { return make_model_of(v, threads, NARROW); }
 
 static bool has_scaling(const ae_model *m)
 {
@@ -141,24 +155,26 @@ static void test_split_gradient_equals_the_single_thread_gradient(void **state)
     if (!on_openblas())
         skip();
     float *x = make_data(ROWS);
+    for (size_t k = 0; k < N_SHAPES; k++)
     for (variant v = 0; v < N_VARIANTS; v++) {
-        ae_model *one = make_model(v, 1);
+        const shape *sh = &SHAPES[k];
+        ae_model *one = make_model_of(v, 1, sh->hidden);
         double loss_one = NAN;
-        float *g_one = gradient_of(one, x, ROWS, &loss_one);
+        float *g_one = gradient_of(one, x, sh->rows, &loss_one);
         double scale = 0.0;
         for (size_t i = 0; i < ae_model_param_count(one); i++)
             scale = fmax(scale, fabs((double)g_one[i]));
         assert_true(scale > 0.0);
         for (size_t threads = 2; threads <= 4; threads++) {
-            ae_model *split = make_model(v, threads);
+            ae_model *split = make_model_of(v, threads, sh->hidden);
             double loss_split = NAN;
-            float *g_split = gradient_of(split, x, ROWS, &loss_split);
+            float *g_split = gradient_of(split, x, sh->rows, &loss_split);
             double worst = 0.0;
             for (size_t i = 0; i < ae_model_param_count(one); i++)
                 worst = fmax(worst, fabs((double)g_split[i] - (double)g_one[i]));
             if (worst > 1e-5 * scale || fabs(loss_split - loss_one) > 1e-6 * fabs(loss_one))
-                print_error("%s, %zu threads: gradient off by %.3g of scale %.3g, loss %.9g vs %.9g\n",
-                            variant_name(v), threads, worst, scale, loss_split, loss_one);
+                print_error("%s, %s, %zu threads: gradient off by %.3g of scale %.3g, loss %.9g vs %.9g\n",
+                            sh->name, variant_name(v), threads, worst, scale, loss_split, loss_one);
             assert_true(worst <= 1e-5 * scale);
             assert_true(fabs(loss_split - loss_one) <= 1e-6 * fabs(loss_one));
             free(g_split);
@@ -172,7 +188,7 @@ static void test_split_gradient_equals_the_single_thread_gradient(void **state)
 
 /* One SGD step with clipping on a single-threaded model and on a split one: the same move
  * up to float summation order (models[0] single-threaded; both freed). */
-static void check_split_step(ae_model *models[2], const float *x, const char *name)
+static void check_split_step(ae_model *models[2], const float *x, size_t rows, const char *name)
 {
     float *before = NULL, *after[2];
     for (size_t i = 0; i < 2; i++) {
@@ -180,10 +196,10 @@ static void check_split_step(ae_model *models[2], const float *x, const char *na
         test_set_param(models[i], AE_PARAM_LEARNING_RATE, 0.5);
         test_set_param(models[i], AE_PARAM_CLIP_NORM, 0.01);
         if (has_scaling(models[i]))
-            assert_int_equal(ae_model_fit_scaling(models[i], x, ROWS, DIM), AE_OK);
+            assert_int_equal(ae_model_fit_scaling(models[i], x, rows, DIM), AE_OK);
         if (i == 0)
             before = test_params_of(models[i]);
-        assert_int_equal(ae_model_train_batch(models[i], x, ROWS, DIM, NULL), AE_OK);
+        assert_int_equal(ae_model_train_batch(models[i], x, rows, DIM, NULL), AE_OK);
         after[i] = test_params_of(models[i]);
     }
     double largest = 0.0, worst = 0.0;
@@ -211,9 +227,11 @@ static void test_split_step_applies_the_whole_clipped_gradient(void **state)
     if (!on_openblas())
         skip();
     float *x = make_data(ROWS);
-    for (variant v = 0; v < N_VARIANTS; v++) {
-        ae_model *models[2] = {make_model(v, 1), make_model(v, 3)};
-        check_split_step(models, x, variant_name(v));
+    for (size_t k = 0; k < N_SHAPES; k++) {
+        for (variant v = 0; v < N_VARIANTS; v++) {
+            ae_model *models[2] = {make_model_of(v, 1, SHAPES[k].hidden), make_model_of(v, 3, SHAPES[k].hidden)};
+            check_split_step(models, x, SHAPES[k].rows, variant_name(v));
+        }
     }
     free(x);
 }
@@ -234,7 +252,7 @@ static void test_split_dropout_masks_at_odd_offsets_are_the_whole_batchs(void **
         test_set_param(models[i], AE_PARAM_THREADS, i ? 4 : 1);
         test_set_param(models[i], AE_PARAM_DROPOUT_HIDDEN, 0.4);
     }
-    check_split_step(models, x, "dropout at odd offsets");
+    check_split_step(models, x, ROWS, "dropout at odd offsets");
     free(x);
 }
 
@@ -246,14 +264,16 @@ static void test_split_fit_is_bit_identical_for_a_thread_count(void **state)
     if (!on_openblas())
         skip();
     enum { FIT_ROWS = 512 };
+    static const size_t batch_of_shape[N_SHAPES] = {128, 64}; /* by rows, by units */
     float *x = make_data(FIT_ROWS);
+    for (size_t k = 0; k < N_SHAPES; k++)
     for (variant v = 0; v < N_VARIANTS; v++) {
         ae_model *models[3];
         const size_t threads[3] = {2, 2, 1};
         ae_fit_report reports[3];
         for (size_t i = 0; i < 3; i++) {
-            models[i] = make_model(v, threads[i]);
-            test_set_epochs_and_batch(models[i], 3, 128);
+            models[i] = make_model_of(v, threads[i], SHAPES[k].hidden);
+            test_set_epochs_and_batch(models[i], 3, batch_of_shape[k]);
             test_set_param(models[i], AE_PARAM_VALIDATION_FRACTION, 0);
             if (has_scaling(models[i]))
                 assert_int_equal(ae_model_fit_scaling(models[i], x, FIT_ROWS, DIM), AE_OK);
@@ -264,8 +284,8 @@ static void test_split_fit_is_bit_identical_for_a_thread_count(void **state)
         assert_true(reports[0].final_train_loss == reports[1].final_train_loss);
         double drift = fabs(reports[0].final_train_loss - reports[2].final_train_loss) / reports[2].final_train_loss;
         if (drift > 1e-3)
-            print_error("%s: split fit's loss %.9g, single thread's %.9g\n", variant_name(v),
-                        reports[0].final_train_loss, reports[2].final_train_loss);
+            print_error("%s, %s: split fit's loss %.9g, single thread's %.9g\n", SHAPES[k].name,
+                        variant_name(v), reports[0].final_train_loss, reports[2].final_train_loss);
         assert_true(drift <= 1e-3);
         for (size_t i = 0; i < 3; i++)
             ae_model_free(models[i]);
@@ -281,7 +301,7 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
     (void)state;
     if (!on_openblas())
         skip();
-    enum { BATCH = 128 };
+    enum { BATCH = 128, UNITS_BATCH = 64 };
     float *x = make_data(BATCH);
     size_t live_after_first[2] = {0, 0}, n_params = 0;
     for (size_t threads = 1; threads <= 2; threads++) {
@@ -301,6 +321,19 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
     }
     /* Two threads hold one more gradient. */
     assert_true(live_after_first[1] >= live_after_first[0] + n_params * sizeof(float));
+
+    /* Split by units: the store of every layer's deltas, then nothing. */
+    assert_int_equal(test_alloc_counter_install(), 0);
+    ae_model *units = make_model_of(PLAIN_BCE, 2, WIDE);
+    double loss;
+    assert_int_equal(ae_model_train_batch(units, x, UNITS_BATCH, DIM, &loss), AE_OK);
+    size_t before = test_alloc_counter_get().allocations;
+    for (int step = 0; step < 5; step++)
+        assert_int_equal(ae_model_train_batch(units, x, UNITS_BATCH, DIM, &loss), AE_OK);
+    assert_int_equal(test_alloc_counter_get().allocations, before);
+    ae_model_free(units);
+    assert_int_equal(test_alloc_counter_get().live_bytes, 0);
+    assert_int_equal(test_alloc_counter_uninstall(), 0);
 
     /* OpenBLAS on two threads: the model's threads leave the products to it. */
     openblas_set_num_threads(2);
