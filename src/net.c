@@ -313,27 +313,33 @@ static void layer_gradients(const ae_model *m, size_t l, const float *a_prev, si
             memset(grad_w + r0 * row_width, 0, (r1 - r0) * row_width * sizeof *grad_w);
         if (L->transposed) /* dV = A_prev^T delta for the mirror's V = W^T; written first */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(r1 - r0), n_out, (int)n_rows,
-                        1.0f, a_prev + r0, (int)ld_prev, delta, n_out, 1.0f, grad_w + r0 * row_width,
-                        n_out);
+                        1.0f, a_prev + r0, (int)ld_prev, delta, n_out, 1.0f,
+                        grad_w + r0 * row_width, n_out);
         else /* dW = delta^T A_prev, added to a tied decoder layer's share */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(r1 - r0), n_in, (int)n_rows,
-                        1.0f, delta + r0, n_out, a_prev, (int)ld_prev, 1.0f, grad_w + r0 * row_width,
-                        n_in);
+                        1.0f, delta + r0, n_out, a_prev, (int)ld_prev, 1.0f,
+                        grad_w + r0 * row_width, n_in);
     }
     if (b1 > b0)
         ae_column_sums(delta + b0, L->n_out, n_rows, b1 - b0, grads + L->bias_offset + b0);
 }
 
+/* Layer l's deltas from row `first` on in a split step's store (laid out as the activations). */
+static float *stored_delta(const ae_model *m, size_t l, size_t first)
+{
+    return m->work.deltas + m->work.activation_offsets[l] + first * m->layers[l].n_out;
+}
+
 /* The backward pass proper over rows [first, first + n_rows), n_rows >= 1, from the output
- * delta forward_rows left. With deltas NULL, each layer's weight and bias gradients are
- * written into grads (a buffer of the model's layout) and its spans announced to the
- * engine. A part of a step split by units passes deltas instead, the whole batch's store
- * (laid out as the activations), where forward_rows left the output delta and each layer's
- * delta is computed in place, and leaves the gradients to split_layer_gradients. A part of
- * a split step has neither penalties nor an engine (split_parts), so the penalties' terms
- * and the announcements, which work on the model's own gradient, are then no-ops. */
+ * delta forward_rows left. Each layer's weight and bias gradients are written into grads (a
+ * buffer of the model's layout) and its spans announced to the engine. A part of a step
+ * split by units passes grads NULL instead: its deltas are computed in place in the split
+ * store (stored_delta), where forward_rows left the output delta, and the gradients are
+ * left to split_layer_gradients. A part of a split step has neither penalties nor an engine
+ * (split_parts), so the penalties' terms and the announcements, which work on the model's
+ * own gradient, are then no-ops. */
 static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first, size_t n_rows,
-                         bool step, float *grads, float *deltas)
+                         bool step, float *grads)
 {
     ae_workspace *w = &m->work;
     const bool penalties = ae_penalties_active(&m->settings);
@@ -342,14 +348,14 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
      * alternates with spare, the next layer's, each in its own buffer; a part's rows start
      * at first * max_width in either, so that parts at different layers (of different
      * widths) never overlap. With a store, spare only holds a variational code's gradient. */
-    float *delta = deltas ? deltas + w->activation_offsets[last] + first * m->layers[last].n_out
-                          : w->delta + first * m->max_width;
+    const bool store = grads == NULL;
+    float *delta = store ? stored_delta(m, last, first) : w->delta + first * m->max_width;
     float *spare = w->delta_prev + first * m->max_width;
     for (size_t l = last + 1; l-- > 0;) {
         const ae_layer *L = &m->layers[l];
         const int n_out = (int)L->n_out, n_in = (int)L->n_in;
         const float *w_l = m->params + L->weight_offset;
-        if (!deltas) {
+        if (!store) {
             size_t ld_prev;
             const float *a_prev = layer_input(m, l, x, ld_x, first, step, &ld_prev);
             layer_gradients(m, l, a_prev, ld_prev, delta, n_rows, grads, 0,
@@ -361,7 +367,7 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
         if (l == 0)
             break; /* no gradient with respect to the data */
         const size_t below = l - 1, n_below = n_rows * L->n_in;
-        float *below_delta = deltas ? deltas + w->activation_offsets[below] + first * L->n_in : spare;
+        float *below_delta = store ? stored_delta(m, below, first) : spare;
         /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
          * layer l - 1's outputs; the product added to zeros, as above. A variational latent
          * layer's comes from its code's gradient, computed first in spare. */
@@ -378,8 +384,7 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
         if (variational_latent(m, below)) {
             /* without a store, delta is free now: it receives the latent layer's (linear)
              * delta, and spare stays the spare */
-            float *latent_delta = deltas ? deltas + w->activation_offsets[below] + first * m->layers[below].n_out
-                                         : delta;
+            float *latent_delta = store ? stored_delta(m, below, first) : delta;
             code_backward(m, delta_prev, first, n_rows, latent_delta);
             delta = latent_delta;
             continue;
@@ -394,7 +399,7 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
                                      &m->settings);
         if (penalties)
             ae_penalties_preactivation_grad(m, below, delta_prev, n_rows);
-        if (!deltas)
+        if (!store)
             spare = delta;
         delta = delta_prev;
     }
@@ -437,9 +442,10 @@ static size_t split_parts(const ae_model *m, size_t n_rows)
  * rows' deltas, then computes its share of every layer's weight rows over the whole batch
  * (nothing to add, but each part reads every row). The parts' extra traffic is their
  * gradients' writes and reads against the batch's rows of every layer's inputs and deltas:
- * units win while the rows' traffic is the smaller, up to a factor of 2 (bench_step, one
- * BLAS thread, split by units against by rows: the reference model 4-9% faster at 64 rows
- * and 4% at 256, 3-4% slower at 1024; 64-32-8 even at 256 rows, 5-15% slower at 1024). */
+ * units win while the rows' traffic is the smaller, up to a factor of 2 (one BLAS thread,
+ * steps of both ways alternating in one process: by units the reference model was 4-9%
+ * faster at 64 rows and 4% at 256, 3-4% slower at 1024; 64-32-8 even at 256 rows, 5-15%
+ * slower at 1024). */
 static bool split_by_units(const ae_model *m, size_t n_rows)
 {
     double gradient = 0.0, row = 0.0;
@@ -482,8 +488,8 @@ static void split_layer_gradients(const split_task *t, size_t part)
         const float *a_prev = layer_input(m, l, t->x, t->ld_x, 0, t->step, &ld_prev);
         unit_share(L->transposed ? L->n_in : L->n_out, t->parts, part, &r0, &r1);
         const size_t biases = l % t->parts == part ? L->n_out : 0;
-        layer_gradients(m, l, a_prev, ld_prev, m->work.deltas + m->work.activation_offsets[l], t->n_rows,
-                        m->grads, r0, r1, 0, biases);
+        layer_gradients(m, l, a_prev, ld_prev, stored_delta(m, l, 0), t->n_rows, m->grads, r0, r1, 0,
+                        biases);
     }
 }
 
@@ -499,16 +505,17 @@ static void split_range(void *context, size_t part, size_t begin, size_t end)
     ae_model *m = t->model;
     ae_workspace *w = &m->work;
     const size_t last = m->n_layers - 1;
-    float *output_delta = t->by_units ? w->deltas + w->activation_offsets[last] + begin * m->layers[last].n_out
-                                      : w->delta + begin * m->max_width;
-    float *grads = part ? w->part_grads + (part - 1) * m->n_params : m->grads;
+    float *output_delta = t->by_units ? stored_delta(m, last, begin) : w->delta + begin * m->max_width;
     t->loss[part] = forward_rows(m, t->x + begin * t->ld_x, t->ld_x, t->target + begin * t->ld_target,
                                  t->ld_target, begin, end - begin, output_delta, t->step, false,
                                  &t->kl[part]);
-    (void)backward_rows(m, t->x + begin * t->ld_x, t->ld_x, begin, end - begin, t->step, grads,
-                        t->by_units ? w->deltas : NULL);
-    if (!t->by_units)
+    const float *x = t->x + begin * t->ld_x;
+    if (!t->by_units) {
+        float *grads = part ? w->part_grads + (part - 1) * m->n_params : m->grads;
+        (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, grads);
         return;
+    }
+    (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, NULL);
     atomic_fetch_add_explicit(&t->arrived, 1, memory_order_acq_rel);
     while (atomic_load_explicit(&t->arrived, memory_order_acquire) < t->parts)
         ae_yield();
@@ -548,8 +555,9 @@ static int reserve_split(ae_model *m, size_t parts, bool by_units)
             return AE_OK;
         /* As many floats as the activations, whose size was checked when they were allocated. */
         const size_t last = m->n_layers - 1;
-        w->deltas = ae_alloc_floats(w->activation_offsets[last] + w->batch_capacity * m->layers[last].n_out);
-        AE_CHECK(w->deltas != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for a split batch's deltas");
+        const size_t floats = w->activation_offsets[last] + w->batch_capacity * m->layers[last].n_out;
+        w->deltas = ae_alloc_floats(floats);
+        AE_CHECK(w->deltas != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for a split step's deltas");
         return AE_OK;
     }
     if (w->part_count >= parts)
@@ -565,7 +573,8 @@ static int reserve_split(ae_model *m, size_t parts, bool by_units)
     return AE_OK;
 }
 
-/* Loss sum, KL sum and gradient of a batch split by rows between the model's threads. */
+/* Loss sum, KL sum and gradient of a batch split by rows between the model's threads, the
+ * layer gradients formed by units or by rows (split_by_units). */
 static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, const float *target,
                                   size_t ld_target, size_t n_rows, size_t parts, bool step,
                                   double *loss_sum, double *kl_sum)
@@ -575,13 +584,12 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
     split_task task = {.model = m, .x = x, .target = target, .ld_x = ld_x, .ld_target = ld_target,
                        .n_rows = n_rows, .parts = parts, .step = step, .by_units = by_units};
     ae_pool_run(m->pool, split_range, &task, n_rows, 1);
-    if (by_units) {
-        /* the gradient is complete */
-    } else if (step) {
-        /* The optimizer reads every gradient for its norm anyway: it adds the parts there,
-         * a piece at a time while the piece is in cache, instead of one more pass here. */
+    /* By units the gradient is complete. By rows, a step's optimizer reads every gradient
+     * for its norm anyway: it adds the parts there, a piece at a time while the piece is in
+     * cache, instead of one more pass here. */
+    if (!by_units && step) {
         m->work.parts_to_add = parts;
-    } else {
+    } else if (!by_units) {
         sum_task sum = {.model = m, .parts = parts};
         ae_pool_run(m->pool, sum_range, &sum, m->n_params, AE_SUM_GRAIN);
     }
@@ -633,7 +641,7 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
         if (penalties)
             AE_FORWARD(ae_penalties_forward(m, n_rows, &sums[1], &shared_penalty));
         if (n_rows > 0) {
-            AE_FORWARD(backward_rows(m, x, ld_x, 0, n_rows, step, m->grads, NULL));
+            AE_FORWARD(backward_rows(m, x, ld_x, 0, n_rows, step, m->grads));
         } else {
             memset(m->grads, 0, m->n_params * sizeof(float));
             for (size_t l = m->n_layers; l-- > 0;)
