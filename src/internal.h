@@ -430,8 +430,8 @@ bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float
 #define AE_LOG_VARIANCE_MIN (-30.0f)
 #define AE_LOG_VARIANCE_MAX 20.0f
 void ae_clamp_log_variance(float *stats, size_t n_rows, size_t k);
-/* Column sums of an n_rows x n_cols matrix with leading dimension ld into sums (overwrites). */
-void ae_column_sums(const float *m, size_t ld, size_t n_rows, size_t n_cols, float *sums);
+/* Column sums of an n_rows x n_cols packed matrix into sums (overwrites). */
+void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums);
 /* out[i * ld_out + j] = u[i] * v[j] (+ out[...] when accumulate) for i < n_u, j < n_v: one
  * row's weight gradient, the product sgemm would form with an inner dimension of 1. */
 void ae_outer_product(const float *u, size_t n_u, const float *v, size_t n_v, float *out, size_t ld_out,

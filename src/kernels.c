@@ -399,14 +399,14 @@ enum { COLUMN_BLOCK = 256 };
  * digits as the sum grows: the bias gradients would drift from torch's at large batches),
  * a block of columns at a time so the accumulators fit on the stack. */
 AE_VECTOR_CLONES
-static void column_sums_kernel(const float *m, size_t ld, size_t n_rows, size_t n_cols, float *sums)
+static void column_sums_kernel(const float *m, size_t n_rows, size_t n_cols, float *sums)
 {
     for (size_t first = 0; first < n_cols; first += COLUMN_BLOCK) {
         const size_t width = n_cols - first < COLUMN_BLOCK ? n_cols - first : COLUMN_BLOCK;
         double acc[COLUMN_BLOCK];
         memset(acc, 0, width * sizeof *acc); /* not all 2 KiB for a narrower layer */
         for (size_t i = 0; i < n_rows; i++) {
-            const float *row = m + i * ld + first;
+            const float *row = m + i * n_cols + first;
             for (size_t j = 0; j < width; j++)
                 acc[j] += (double)row[j];
         }
@@ -471,17 +471,17 @@ static void column_sums_block_kernel(const float *restrict m, size_t n, size_t p
     }
 }
 
-void ae_column_sums(const float *m, size_t ld, size_t n_rows, size_t n_cols, float *sums)
+void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
 {
     if (n_rows == 1) { /* a float through a double and back is itself: the sums are the row */
         memcpy(sums, m, n_cols * sizeof *sums);
         return;
     }
-    const size_t period = block_period(ld, n_rows, n_cols);
+    const size_t period = block_period(n_cols, n_rows, n_cols);
     if (period)
         column_sums_block_kernel(m, n_rows * n_cols, period, n_cols, sums);
     else
-        column_sums_kernel(m, ld, n_rows, n_cols, sums);
+        column_sums_kernel(m, n_rows, n_cols, sums);
 }
 
 AE_VECTOR_CLONES

@@ -287,12 +287,12 @@ static const float *layer_input(const ae_model *m, size_t l, const float *x, siz
 
 /* Layer l's gradients from its delta (n_rows x n_out, packed) and its input a_prev: rows
  * [r0, r1) of its stored weight matrix (W's rows, one per unit, or for a tied decoder layer
- * the rows of its mirror's V = W^T) and biases [b0, b1). The whole layer is r0 = b0 = 0 and
- * the matrix's and the layer's full counts; a part of the rows is the same arithmetic for
- * those elements, so a layer split by units between threads gives the same gradient. */
+ * the rows of its mirror's V = W^T), and its biases if asked. The whole layer is r0 = 0, r1
+ * the matrix's rows and the biases; a part of the rows is the same arithmetic for those
+ * elements, so a layer split by units between threads gives the same gradient. */
 static void layer_gradients(const ae_model *m, size_t l, const float *a_prev, size_t ld_prev,
                             const float *delta, size_t n_rows, float *grads, size_t r0, size_t r1,
-                            size_t b0, size_t b1)
+                            bool biases)
 {
     const ae_layer *L = &m->layers[l];
     const int n_out = (int)L->n_out, n_in = (int)L->n_in;
@@ -320,8 +320,8 @@ static void layer_gradients(const ae_model *m, size_t l, const float *a_prev, si
                         1.0f, delta + r0, n_out, a_prev, (int)ld_prev, 1.0f,
                         grad_w + r0 * row_width, n_in);
     }
-    if (b1 > b0)
-        ae_column_sums(delta + b0, L->n_out, n_rows, b1 - b0, grads + L->bias_offset + b0);
+    if (biases)
+        ae_column_sums(delta, n_rows, L->n_out, grads + L->bias_offset);
 }
 
 /* Layer l's deltas from row `first` on in a split step's store (laid out as the activations). */
@@ -359,7 +359,7 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
             size_t ld_prev;
             const float *a_prev = layer_input(m, l, x, ld_x, first, step, &ld_prev);
             layer_gradients(m, l, a_prev, ld_prev, delta, n_rows, grads, 0,
-                            L->transposed ? L->n_in : L->n_out, 0, L->n_out);
+                            L->transposed ? L->n_in : L->n_out, true);
             if (penalties)
                 ae_penalties_weight_grad(m, l);
             AE_FORWARD(announce_layer(m, l));
@@ -487,9 +487,8 @@ static void split_layer_gradients(const split_task *t, size_t part)
         size_t ld_prev, r0, r1;
         const float *a_prev = layer_input(m, l, t->x, t->ld_x, 0, t->step, &ld_prev);
         unit_share(L->transposed ? L->n_in : L->n_out, t->parts, part, &r0, &r1);
-        const size_t biases = l % t->parts == part ? L->n_out : 0;
-        layer_gradients(m, l, a_prev, ld_prev, stored_delta(m, l, 0), t->n_rows, m->grads, r0, r1, 0,
-                        biases);
+        layer_gradients(m, l, a_prev, ld_prev, stored_delta(m, l, 0), t->n_rows, m->grads, r0, r1,
+                        l % t->parts == part);
     }
 }
 
