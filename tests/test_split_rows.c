@@ -1,8 +1,8 @@
 /* Row-split training steps: with OpenBLAS running one thread per call and the model given
  * several threads (AE_PARAM_THREADS), each thread runs its own rows of the batch through the
  * whole network; the layer gradients are then either each part's own, added in order (the
- * model of 64 hidden units at 203 rows), or split by units over the whole batch (512 hidden
- * units at 97 rows, where the batch's rows weigh less than a gradient). Either way the
+ * model of 64 hidden units at 203 rows), or split by units over the whole batch (256 hidden
+ * units at 89 rows, where the batch's rows weigh less than a gradient). Either way the
  * gradient is the single-threaded one up to float summation order, a fit is bit-identical
  * for a thread count, a step allocates nothing after the first, and the split stays off
  * when OpenBLAS runs its own threads (calls from several threads would queue on its lock). */
@@ -30,8 +30,8 @@
 extern void openblas_set_num_threads(int threads) __attribute__((weak));
 extern int openblas_get_num_threads(void) __attribute__((weak));
 
-/* 203 and 97 rows: parts of unequal size for 2, 3 and 4 threads */
-enum { DIM = 96, ROWS = 203, NARROW = 64, WIDE = 512, UNITS_ROWS = 97 };
+/* 203 and 89 rows: parts of unequal size for 2, 3 and 4 threads */
+enum { DIM = 96, ROWS = 203, NARROW = 64, WIDE = 256, UNITS_ROWS = 89 };
 
 /* The two ways a split step forms its layer gradients, each with a batch that takes it. */
 typedef struct shape {
@@ -155,9 +155,9 @@ static void test_split_gradient_equals_the_single_thread_gradient(void **state)
     if (!on_openblas())
         skip();
     float *x = make_data(ROWS);
-    for (size_t k = 0; k < N_SHAPES; k++)
-    for (variant v = 0; v < N_VARIANTS; v++) {
-        const shape *sh = &SHAPES[k];
+    for (size_t c = 0; c < N_SHAPES * N_VARIANTS; c++) { /* every variant of every shape */
+        const shape *sh = &SHAPES[c / N_VARIANTS];
+        const variant v = (variant)(c % N_VARIANTS);
         ae_model *one = make_model_of(v, 1, sh->hidden);
         double loss_one = NAN;
         float *g_one = gradient_of(one, x, sh->rows, &loss_one);
@@ -229,7 +229,8 @@ static void test_split_step_applies_the_whole_clipped_gradient(void **state)
     float *x = make_data(ROWS);
     for (size_t k = 0; k < N_SHAPES; k++) {
         for (variant v = 0; v < N_VARIANTS; v++) {
-            ae_model *models[2] = {make_model_of(v, 1, SHAPES[k].hidden), make_model_of(v, 3, SHAPES[k].hidden)};
+            const size_t hidden = SHAPES[k].hidden;
+            ae_model *models[2] = {make_model_of(v, 1, hidden), make_model_of(v, 3, hidden)};
             check_split_step(models, x, SHAPES[k].rows, variant_name(v));
         }
     }
@@ -264,31 +265,36 @@ static void test_split_fit_is_bit_identical_for_a_thread_count(void **state)
     if (!on_openblas())
         skip();
     enum { FIT_ROWS = 512 };
-    static const size_t batch_of_shape[N_SHAPES] = {128, 64}; /* by rows, by units */
+    /* Rows, batch and epochs of each shape's fits (by units: fewer, the suite also runs
+     * under valgrind). */
+    static const size_t fit_of_shape[N_SHAPES][3] = {{FIT_ROWS, 128, 3}, {256, 64, 2}};
     float *x = make_data(FIT_ROWS);
-    for (size_t k = 0; k < N_SHAPES; k++)
-    for (variant v = 0; v < N_VARIANTS; v++) {
-        ae_model *models[3];
-        const size_t threads[3] = {2, 2, 1};
-        ae_fit_report reports[3];
-        for (size_t i = 0; i < 3; i++) {
-            models[i] = make_model_of(v, threads[i], SHAPES[k].hidden);
-            test_set_epochs_and_batch(models[i], 3, batch_of_shape[k]);
-            test_set_param(models[i], AE_PARAM_VALIDATION_FRACTION, 0);
-            if (has_scaling(models[i]))
-                assert_int_equal(ae_model_fit_scaling(models[i], x, FIT_ROWS, DIM), AE_OK);
-            reports[i] = test_new_fit_report();
-            assert_int_equal(ae_model_fit(models[i], x, FIT_ROWS, DIM, &reports[i]), AE_OK);
+    for (size_t k = 0; k < N_SHAPES; k++) {
+        const size_t rows = fit_of_shape[k][0], batch = fit_of_shape[k][1], epochs = fit_of_shape[k][2];
+        for (variant v = 0; v < N_VARIANTS; v++) {
+            ae_model *models[3];
+            const size_t threads[3] = {2, 2, 1};
+            ae_fit_report reports[3];
+            for (size_t i = 0; i < 3; i++) {
+                models[i] = make_model_of(v, threads[i], SHAPES[k].hidden);
+                test_set_epochs_and_batch(models[i], epochs, batch);
+                test_set_param(models[i], AE_PARAM_VALIDATION_FRACTION, 0);
+                if (has_scaling(models[i]))
+                    assert_int_equal(ae_model_fit_scaling(models[i], x, rows, DIM), AE_OK);
+                reports[i] = test_new_fit_report();
+                assert_int_equal(ae_model_fit(models[i], x, rows, DIM, &reports[i]), AE_OK);
+            }
+            assert_true(test_same_params(models[0], models[1]));
+            assert_true(reports[0].final_train_loss == reports[1].final_train_loss);
+            double drift = fabs(reports[0].final_train_loss - reports[2].final_train_loss) /
+                           reports[2].final_train_loss;
+            if (drift > 1e-3)
+                print_error("%s, %s: split fit's loss %.9g, single thread's %.9g\n", SHAPES[k].name,
+                            variant_name(v), reports[0].final_train_loss, reports[2].final_train_loss);
+            assert_true(drift <= 1e-3);
+            for (size_t i = 0; i < 3; i++)
+                ae_model_free(models[i]);
         }
-        assert_true(test_same_params(models[0], models[1]));
-        assert_true(reports[0].final_train_loss == reports[1].final_train_loss);
-        double drift = fabs(reports[0].final_train_loss - reports[2].final_train_loss) / reports[2].final_train_loss;
-        if (drift > 1e-3)
-            print_error("%s, %s: split fit's loss %.9g, single thread's %.9g\n", SHAPES[k].name,
-                        variant_name(v), reports[0].final_train_loss, reports[2].final_train_loss);
-        assert_true(drift <= 1e-3);
-        for (size_t i = 0; i < 3; i++)
-            ae_model_free(models[i]);
     }
     free(x);
 }
