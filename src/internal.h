@@ -222,8 +222,15 @@ size_t ae_pool_threads(const ae_pool *pool);
 /* Run task over [0, n_items) split into one contiguous range per thread, boundaries on
  * multiples of grain; returns when all ranges are done. */
 void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, size_t grain);
-/* Let another thread run: for a task that waits on the others inside one pool run. */
-void ae_yield(void);
+/* A meeting point inside one pool run: each range's thread calls ae_meet and returns once
+ * all `parties` have. Only for a run whose every thread has a range (n_items >= threads
+ * with grain 1): the ranges then run at once, and none waits for one that never comes.
+ * Waiters yield the core, which the thread they wait for may share. */
+typedef struct ae_meeting {
+    atomic_size_t arrived;
+    size_t parties;
+} ae_meeting;
+void ae_meet(ae_meeting *meeting);
 
 /* ---- the model ---------------------------------------------------------- */
 

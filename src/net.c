@@ -462,7 +462,7 @@ typedef struct split_task {
     size_t ld_x, ld_target;
     size_t n_rows, parts;
     bool step, by_units;
-    atomic_size_t arrived; /* parts done with their rows, when split by units */
+    ae_meeting rows_done; /* by units: every part has stored its rows' deltas */
     double loss[AE_MAX_THREADS], kl[AE_MAX_THREADS];
 } split_task;
 
@@ -515,9 +515,7 @@ static void split_range(void *context, size_t part, size_t begin, size_t end)
         return;
     }
     (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, NULL);
-    atomic_fetch_add_explicit(&t->arrived, 1, memory_order_acq_rel);
-    while (atomic_load_explicit(&t->arrived, memory_order_acquire) < t->parts)
-        ae_yield();
+    ae_meet(&t->rows_done);
     split_layer_gradients(t, part);
 }
 
@@ -581,7 +579,8 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
     const bool by_units = split_by_units(m, n_rows);
     AE_FORWARD(reserve_split(m, parts, by_units));
     split_task task = {.model = m, .x = x, .target = target, .ld_x = ld_x, .ld_target = ld_target,
-                       .n_rows = n_rows, .parts = parts, .step = step, .by_units = by_units};
+                       .n_rows = n_rows, .parts = parts, .step = step, .by_units = by_units,
+                       .rows_done = {.parties = parts}};
     ae_pool_run(m->pool, split_range, &task, n_rows, 1);
     /* By units the gradient is complete. By rows, a step's optimizer reads every gradient
      * for its norm anyway: it adds the parts there, a piece at a time while the piece is in

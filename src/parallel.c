@@ -156,4 +156,9 @@ void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, 
     pthread_mutex_unlock(&pool->lock);
 }
 
-void ae_yield(void) { sched_yield(); }
+void ae_meet(ae_meeting *meeting)
+{
+    atomic_fetch_add_explicit(&meeting->arrived, 1, memory_order_acq_rel);
+    while (atomic_load_explicit(&meeting->arrived, memory_order_acquire) < meeting->parties)
+        sched_yield();
+}
