@@ -365,10 +365,6 @@ typedef struct update_floor {
 static void update_floor_range(void *context, int index, int threads)
 {
     update_floor *u = context;
-    if (u->n <= UPDATE_GRAIN)
-        threads = 1;
-    if (index >= threads)
-        return;
     const size_t begin = u->n * (size_t)index / (size_t)threads, end = u->n * (size_t)(index + 1) / (size_t)threads;
     float *restrict p = u->p, *restrict g = u->g, *restrict m = u->m, *restrict v = u->v;
     /* Sixteen lanes, so that the sum vectorises (a single float sum is a serial chain). */
