@@ -299,9 +299,26 @@ static void test_split_fit_is_bit_identical_for_a_thread_count(void **state)
     free(x);
 }
 
-/* The parts' gradient buffers are allocated at the first split step, as the rest of the
- * workspace: later steps allocate nothing. With OpenBLAS on its own threads there is no
- * split, hence no such buffers. */
+/* Trains m on the first rows of x six times; every allocation is in the first step. Frees m
+ * and returns the library's live bytes after the first step. */
+static size_t live_after_first_of_six_steps(ae_model *m, const float *x, size_t rows)
+{
+    double loss;
+    assert_int_equal(ae_model_train_batch(m, x, rows, DIM, &loss), AE_OK);
+    const size_t live = test_alloc_counter_get().live_bytes;
+    const size_t before = test_alloc_counter_get().allocations;
+    for (int step = 0; step < 5; step++)
+        assert_int_equal(ae_model_train_batch(m, x, rows, DIM, &loss), AE_OK);
+    assert_int_equal(test_alloc_counter_get().allocations, before);
+    ae_model_free(m);
+    assert_int_equal(test_alloc_counter_get().live_bytes, 0);
+    return live;
+}
+
+/* What a split step needs beyond the workspace (the parts' gradient buffers by rows, the
+ * store of every layer's deltas by units) is allocated at the first split step, as the rest
+ * of the workspace: later steps allocate nothing. With OpenBLAS on its own threads there is
+ * no split, hence no such buffers. */
 static void test_split_steps_allocate_only_at_the_first(void **state)
 {
     (void)state;
@@ -314,15 +331,7 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
         assert_int_equal(test_alloc_counter_install(), 0);
         ae_model *m = make_model(PLAIN_BCE, threads);
         n_params = ae_model_param_count(m);
-        double loss;
-        assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, &loss), AE_OK);
-        live_after_first[threads - 1] = test_alloc_counter_get().live_bytes;
-        size_t before = test_alloc_counter_get().allocations;
-        for (int step = 0; step < 5; step++)
-            assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, &loss), AE_OK);
-        assert_int_equal(test_alloc_counter_get().allocations, before);
-        ae_model_free(m);
-        assert_int_equal(test_alloc_counter_get().live_bytes, 0);
+        live_after_first[threads - 1] = live_after_first_of_six_steps(m, x, BATCH);
         assert_int_equal(test_alloc_counter_uninstall(), 0);
     }
     /* Two threads hold one more gradient. */
@@ -330,15 +339,7 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
 
     /* Split by units: the store of every layer's deltas, then nothing. */
     assert_int_equal(test_alloc_counter_install(), 0);
-    ae_model *units = make_model_of(PLAIN_BCE, 2, WIDE);
-    double loss;
-    assert_int_equal(ae_model_train_batch(units, x, UNITS_BATCH, DIM, &loss), AE_OK);
-    size_t before = test_alloc_counter_get().allocations;
-    for (int step = 0; step < 5; step++)
-        assert_int_equal(ae_model_train_batch(units, x, UNITS_BATCH, DIM, &loss), AE_OK);
-    assert_int_equal(test_alloc_counter_get().allocations, before);
-    ae_model_free(units);
-    assert_int_equal(test_alloc_counter_get().live_bytes, 0);
+    (void)live_after_first_of_six_steps(make_model_of(PLAIN_BCE, 2, WIDE), x, UNITS_BATCH);
     assert_int_equal(test_alloc_counter_uninstall(), 0);
 
     /* OpenBLAS on two threads: the model's threads leave the products to it. */
