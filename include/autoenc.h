@@ -498,12 +498,13 @@ typedef enum ae_param {
                                             one thread per call (OPENBLAS_NUM_THREADS=1 or
                                             openblas_set_num_threads(1)), these threads instead
                                             split a training batch by rows, each running its rows
-                                            through the whole network with its own BLAS calls (as
-                                            fast as OpenBLAS's threads or faster: they meet at every
-                                            product; not for activation penalties or distributed
-                                            steps, nor for batches too small to gain). Results are
-                                            bit-identical for the same setting and the same BLAS
-                                            thread count. [0, 64] [0] */
+                                            through the whole network with its own BLAS calls
+                                            (faster than OpenBLAS's threads, which meet at every
+                                            product, for narrow models; for wide layers it depends
+                                            on OpenBLAS's kernels; not for activation penalties or
+                                            distributed steps, nor for batches too small to gain).
+                                            Results are bit-identical for the same setting and the
+                                            same BLAS thread count. [0, 64] [0] */
 
     AE_PARAM_NOISE = 40,               /**< ::ae_noise: denoising. Each training batch is corrupted
                                             afresh by the model's generator while the loss compares
