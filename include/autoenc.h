@@ -934,6 +934,13 @@ AE_API int ae_model_set_train_hooks(ae_model *model, const ae_train_hooks *hooks
  * keeps as many as calls have run on it at once, so repeated calls from any
  * number of threads allocate nothing once warm. The spares are freed with the
  * model.
+ *
+ * An output may not share memory with the call's input, nor with another of
+ * its outputs: such a call returns #AE_ERR_INVALID_ARGUMENT naming both
+ * buffers and writes nothing. Outputs in other columns of the input's own
+ * table (rows interleaved through the leading dimensions) share no element
+ * and are fine. The same holds for the anomaly calls and for the two buffers
+ * of ae_model_get_scaling() and ae_model_get_optimizer_state().
  * @{
  */
 /** Latent codes: @p z (`n_rows x latent_dim`, leading dimension @p ld_z) from @p x
@@ -943,7 +950,7 @@ AE_API int ae_model_encode(const ae_model *model, const float *x, size_t n_rows,
 /** Outputs @p y (`n_rows x input_dim`) from latent codes @p z (`n_rows x latent_dim`). */
 AE_API int ae_model_decode(const ae_model *model, const float *z, size_t n_rows, size_t ld_z,
                            float *y, size_t ld_y);
-/** Reconstructions @p y of @p x, both `n_rows x input_dim`. @p y may not overlap @p x. */
+/** Reconstructions @p y of @p x, both `n_rows x input_dim`; @p y apart from @p x. */
 AE_API int ae_model_reconstruct(const ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                                 float *y, size_t ld_y);
 /**
@@ -1065,9 +1072,11 @@ AE_API int ae_model_get_threshold(const ae_model *model, double *threshold);
  * see @ref ae_overflow) is anomalous whatever the threshold, and when the call
  * fails, whatever failed (a NULL model or @p x, a bad leading dimension, data,
  * threshold, #AE_ERR_BUSY), every one of the @p n_rows labels is set to 1, so a
- * caller that misses the status flags every row rather than none. The one
- * exception is a row count no @p x could have (#AE_ERR_SIZE_OVERFLOW, or
- * `n_rows * ld_x` floats beyond the address space): then nothing is written.
+ * caller that misses the status flags every row rather than none. The
+ * exceptions are a row count no @p x could have (#AE_ERR_SIZE_OVERFLOW, or
+ * `n_rows * ld_x` floats beyond the address space) and labels that share
+ * memory with @p x or @p scores (#AE_ERR_INVALID_ARGUMENT): then nothing is
+ * written.
  * @param model      the model (const: safe to call concurrently).
  * @param x          `n_rows x input_dim`, leading dimension @p ld_x.
  * @param n_rows     rows of @p x, at least 1.
@@ -1106,8 +1115,8 @@ AE_API int ae_model_detect(const ae_model *model, const float *x, size_t n_rows,
  *  row's distance from the column's mean does (#AE_SCALING_STANDARDIZE). The
  *  first ae_model_fit() refuses such a column the same way. */
 AE_API int ae_model_fit_scaling(ae_model *model, const float *x, size_t n_rows, size_t ld_x);
-/** Copy the fitted offsets and scales (@p n must equal input_dim);
- *  #AE_ERR_STATE if none are fitted. */
+/** Copy the fitted offsets and scales (@p n must equal input_dim) into two
+ *  buffers that share no memory; #AE_ERR_STATE if none are fitted. */
 AE_API int ae_model_get_scaling(const ae_model *model, float *offset, float *scale, size_t n);
 /** Set the offsets and scales (finite; scales positive) explicitly, e.g. from
  *  another model; #AE_ERR_STATE if the setting is #AE_SCALING_NONE. */
@@ -1319,9 +1328,10 @@ AE_API int ae_model_set_params(ae_model *model, const float *params, size_t n);
  * @param first_moment  receives ae_model_param_count() floats (may be NULL).
  * @param second_moment receives ae_model_param_count() floats (may be NULL).
  * @param n             ae_model_param_count() (ignored when both buffers are NULL).
- * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT (NULL model, wrong @p n), or
- *         #AE_ERR_STATE for a buffer the model's optimizer does not keep (a second
- *         moment for SGD; a first moment for SGD without momentum).
+ * @return #AE_OK, #AE_ERR_INVALID_ARGUMENT (NULL model, wrong @p n, moments
+ *         that share memory), or #AE_ERR_STATE for a buffer the model's optimizer
+ *         does not keep (a second moment for SGD; a first moment for SGD without
+ *         momentum).
  */
 AE_API int ae_model_get_optimizer_state(const ae_model *model, uint64_t *step,
                                         float *first_moment, float *second_moment, size_t n);

@@ -10,7 +10,11 @@
 static int feature_errors(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
                           float *errors, size_t ld_errors)
 {
-    AE_FORWARD(ae_check_matrix(NULL, "errors", errors, n_rows, ae_input_dim(m), ld_errors));
+    const size_t d = ae_input_dim(m);
+    AE_FORWARD(ae_check_matrix(NULL, "errors", errors, n_rows, d, ld_errors));
+    AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, d, ld_x));
+    AE_FORWARD(ae_check_apart(NULL, ae_float_span("errors", errors, n_rows, d, ld_errors),
+                              ae_float_span("x", x, n_rows, d, ld_x)));
     return ae_eval_element_losses(m, x, n_rows, ld_x, errors, ld_errors);
 }
 
@@ -129,6 +133,19 @@ int ae_model_detect(const ae_model *m, const float *x, size_t n_rows, size_t ld_
     AE_CHECK(is_anomaly != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "is_anomaly is NULL");
     int status = m ? ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x)
                    : ae_fail(NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
+    /* Labels that share memory with x or the scores are not written even on failure. */
+    bool labels_apart = true;
+    if (status == AE_OK) {
+        const ae_span labels = {"is_anomaly", (uintptr_t)is_anomaly, 1, n_rows, n_rows};
+        const ae_span rows = ae_float_span("x", x, n_rows, ae_input_dim(m), ld_x);
+        const ae_span row_scores = ae_float_span("scores", scores, 1, n_rows, n_rows);
+        status = ae_check_apart(NULL, labels, rows);
+        if (status == AE_OK)
+            status = ae_check_apart(NULL, labels, row_scores);
+        labels_apart = status == AE_OK;
+        if (status == AE_OK)
+            status = ae_check_apart(NULL, row_scores, rows);
+    }
     if (status == AE_OK) {
         status = ae_enter_reader(m);
         if (status == AE_OK) {
@@ -140,7 +157,7 @@ int ae_model_detect(const ae_model *m, const float *x, size_t n_rows, size_t ld_
      * whatever failed (a NULL model or x, a bad leading dimension too). Only a row count
      * that no x could have (its rows overflow the address space) is left alone. */
     size_t span;
-    if (status != AE_OK && status != AE_ERR_SIZE_OVERFLOW &&
+    if (status != AE_OK && status != AE_ERR_SIZE_OVERFLOW && labels_apart &&
         ae_mul_size(n_rows, ld_x ? ld_x : 1, &span) && span <= SIZE_MAX / sizeof(float))
         memset(is_anomaly, 1, n_rows);
     return status;

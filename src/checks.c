@@ -57,6 +57,44 @@ int ae_check_data(ae_model *err_model, const ae_model *m, const char *name, cons
     return AE_OK;
 }
 
+/* Where the first row of s that shares a byte with some row of t lies, or SIZE_MAX. Row i
+ * of s covers [s.first + i ld, + row_bytes); the rows of t are at least as far apart as
+ * they are long, so only the first row of t that ends after row i starts can share bytes
+ * with it. A division per row of s: called only when the two spans' extents meet. */
+static size_t first_shared_row(ae_span s, ae_span t, size_t *t_row)
+{
+    for (size_t i = 0; i < s.n_rows; i++) {
+        const uintptr_t start = s.first + i * s.ld_bytes, end = start + s.row_bytes;
+        const uintptr_t t_end0 = t.first + t.row_bytes; /* the end of t's first row */
+        const size_t j = start < t_end0 ? 0 : (size_t)((start - t_end0) / t.ld_bytes) + 1;
+        if (j < t.n_rows && t.first + j * t.ld_bytes < end) {
+            *t_row = j;
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+int ae_check_apart(ae_model *err_model, ae_span a, ae_span b)
+{
+    if (!a.first || !b.first)
+        return AE_OK;
+    const uintptr_t a_end = a.first + (a.n_rows - 1) * a.ld_bytes + a.row_bytes;
+    const uintptr_t b_end = b.first + (b.n_rows - 1) * b.ld_bytes + b.row_bytes;
+    if (a_end <= b.first || b_end <= a.first)
+        return AE_OK;
+    /* The search walks the rows of the span with fewer of them. */
+    size_t a_row = SIZE_MAX, b_row = SIZE_MAX;
+    if (a.n_rows <= b.n_rows)
+        a_row = first_shared_row(a, b, &b_row);
+    else
+        b_row = first_shared_row(b, a, &a_row);
+    AE_CHECK(a_row == SIZE_MAX, err_model, AE_ERR_INVALID_ARGUMENT,
+             "%s and %s share memory (row %zu of %s with row %zu of %s): each needs its own",
+             a.name, b.name, a_row, a.name, b_row, b.name);
+    return AE_OK;
+}
+
 int ae_check_decoder(ae_model *err_model, const ae_model *m, const char *what)
 {
     AE_CHECK(ae_has_decoder(m), err_model, AE_ERR_STATE,

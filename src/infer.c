@@ -249,13 +249,14 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
     return AE_OK;
 }
 
-/* Checks shared by every inference call: the input and the output. */
+/* Checks shared by every inference call: the input, and the output (out_name), apart. */
 static int check_inference(const float *in, size_t n_rows, size_t ld_in, size_t in_width,
-                           const float *out, size_t ld_out, size_t out_width)
+                           const char *out_name, const float *out, size_t ld_out, size_t out_width)
 {
     AE_FORWARD(ae_check_matrix(NULL, "input", in, n_rows, in_width, ld_in));
-    AE_FORWARD(ae_check_matrix(NULL, "output", out, n_rows, out_width, ld_out));
-    return AE_OK;
+    AE_FORWARD(ae_check_matrix(NULL, out_name, out, n_rows, out_width, ld_out));
+    return ae_check_apart(NULL, ae_float_span(out_name, out, n_rows, out_width, ld_out),
+                          ae_float_span("input", in, n_rows, in_width, ld_in));
 }
 
 /* The refusal of a pass whose row `row` overflowed; `what` names the result. */
@@ -290,7 +291,7 @@ static int transform(const ae_model *m, bool encoder, bool decoder, const float 
     size_t first = encoder ? 0 : m->n_encoder_layers, last = decoder ? m->n_layers : m->n_encoder_layers;
     size_t in_width = m->layers[first].n_in;
     size_t out_width = decoder ? m->layers[last - 1].n_out : ae_latent_dim(m);
-    AE_FORWARD(check_inference(in, n_rows, ld_in, in_width, out, ld_out, out_width));
+    AE_FORWARD(check_inference(in, n_rows, ld_in, in_width, "output", out, ld_out, out_width));
     AE_FORWARD(ae_check_data(NULL, m, "input", in, n_rows, in_width, ld_in, false));
     infer_pass pass = {.first = first, .last = last, .in = in, .ld_in = ld_in, .out = out, .ld_out = ld_out};
     return run_output_pass(m, &pass, n_rows,
@@ -362,6 +363,9 @@ int ae_eval_element_losses(const ae_model *m, const float *x, size_t n_rows, siz
 static int score(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *scores)
 {
     AE_CHECK(scores != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "scores is NULL");
+    AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
+    AE_FORWARD(ae_check_apart(NULL, ae_float_span("scores", scores, 1, n_rows, n_rows),
+                              ae_float_span("x", x, n_rows, ae_input_dim(m), ld_x)));
     return ae_eval_scores(m, x, n_rows, ld_x, scores, NULL);
 }
 
@@ -391,11 +395,17 @@ static int encode_distribution(const ae_model *m, const float *x, size_t n_rows,
 {
     AE_CHECK(ae_is_variational(m), NULL, AE_ERR_STATE,
              "the model is not variational: its code has no distribution (use ae_model_encode)");
-    if (log_variance)
-        AE_FORWARD(ae_check_matrix(NULL, "log_variance", log_variance, n_rows, ae_latent_dim(m),
-                                   ld_log_variance));
+    const size_t k = ae_latent_dim(m);
     AE_FORWARD(ae_check_scaling_fitted(NULL, m));
-    AE_FORWARD(check_inference(x, n_rows, ld_x, ae_input_dim(m), mean, ld_mean, ae_latent_dim(m)));
+    AE_FORWARD(check_inference(x, n_rows, ld_x, ae_input_dim(m), "mean", mean, ld_mean, k));
+    if (log_variance) {
+        const size_t ld = ld_log_variance;
+        AE_FORWARD(ae_check_matrix(NULL, "log_variance", log_variance, n_rows, k, ld));
+        const ae_span spread = ae_float_span("log_variance", log_variance, n_rows, k, ld);
+        AE_FORWARD(ae_check_apart(NULL, spread,
+                                  ae_float_span("input", x, n_rows, ae_input_dim(m), ld_x)));
+        AE_FORWARD(ae_check_apart(NULL, spread, ae_float_span("mean", mean, n_rows, k, ld_mean)));
+    }
     AE_FORWARD(ae_check_data(NULL, m, "input", x, n_rows, ae_input_dim(m), ld_x, false));
     infer_pass pass = {.first = 0, .last = m->n_encoder_layers, .in = x, .ld_in = ld_x, .out = mean,
                        .ld_out = ld_mean, .log_variance = log_variance,

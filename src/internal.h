@@ -358,6 +358,22 @@ int ae_check_matrix(ae_model *err_model, const char *name, const float *data, si
 /* NaN/Inf and (for BCE) range checks naming the first bad row and column. */
 int ae_check_data(ae_model *err_model, const ae_model *model, const char *name, const float *x,
                   size_t n_rows, size_t n_cols, size_t ld, bool targets);
+/* A caller's buffer as the bytes it covers: n_rows rows of row_bytes, ld_bytes apart. */
+typedef struct ae_span {
+    const char *name;
+    uintptr_t first; /* address of the first byte; 0 for a buffer not given */
+    size_t n_rows, row_bytes, ld_bytes;
+} ae_span;
+/* An n_rows x n_cols float matrix of leading dimension ld, as ae_check_matrix accepts it. */
+static inline ae_span ae_float_span(const char *name, const float *data, size_t n_rows,
+                                    size_t n_cols, size_t ld)
+{
+    return (ae_span){name, (uintptr_t)data, n_rows, n_cols * sizeof(float), ld * sizeof(float)};
+}
+/* AE_ERR_INVALID_ARGUMENT, naming both, if the two buffers share a byte: an output written
+ * over an input (or another output) of the same call gives wrong results without an error.
+ * Buffers interleaved by their leading dimensions (columns of one table) are apart. */
+int ae_check_apart(ae_model *err_model, ae_span a, ae_span b);
 /* AE_ERR_STATE for an encoder-only model; `what` completes "it cannot ...". */
 int ae_check_decoder(ae_model *err_model, const ae_model *model, const char *what);
 /* The model's settings suit each other and the model (every rule, as training needs), or

@@ -320,6 +320,8 @@ static int get_optimizer_state(const ae_model *m, uint64_t *step, float *first, 
     const bool adam = m->settings.optimizer != AE_OPT_SGD;
     AE_CHECK((!first && !second) || n == m->n_params, NULL, AE_ERR_INVALID_ARGUMENT,
              "n = %zu; the model has %zu parameters", n, m->n_params);
+    AE_FORWARD(ae_check_apart(NULL, ae_float_span("first_moment", first, 1, n, n),
+                              ae_float_span("second_moment", second, 1, n, n)));
     AE_CHECK(!second || adam, NULL, AE_ERR_STATE, "SGD keeps no second moment");
     AE_CHECK(!first || keeps_first_moment(m), NULL, AE_ERR_STATE,
              "SGD without momentum keeps no state");

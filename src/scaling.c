@@ -252,6 +252,8 @@ static int get_scaling(const ae_model *m, float *offset, float *scale, size_t n)
     AE_CHECK(offset != NULL && scale != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "offset or scale is NULL");
     AE_CHECK(n == ae_input_dim(m), NULL, AE_ERR_INVALID_ARGUMENT,
              "n = %zu; the model has %zu input features", n, ae_input_dim(m));
+    AE_FORWARD(ae_check_apart(NULL, ae_float_span("offset", offset, 1, n, n),
+                              ae_float_span("scale", scale, 1, n, n)));
     AE_CHECK(m->scaling != NULL, NULL, AE_ERR_STATE, "the model has no fitted scaling");
     memcpy(offset, ae_scaling_offsets(m), n * sizeof(float));
     memcpy(scale, ae_scaling_scales(m), n * sizeof(float));

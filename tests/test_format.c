@@ -1470,8 +1470,8 @@ static void test_fitted_scaling_round_trips_in_a_required_scal_section(void **st
     /* Without SCAL the same file is a model whose scaling is not fitted. */
     remove_section(&p, "SCAL");
     ae_model *unfitted = load_parsed(&p);
-    float unused[6];
-    assert_int_equal(ae_model_get_scaling(unfitted, unused, unused, 6), AE_ERR_STATE);
+    float unused[2][6];
+    assert_int_equal(ae_model_get_scaling(unfitted, unused[0], unused[1], 6), AE_ERR_STATE);
     ae_model_free(unfitted);
     free_parsed(&p);
     ae_model_free(loaded);
@@ -1494,8 +1494,8 @@ static void test_model_without_a_fitted_scaling_has_no_scal_section(void **state
         assert_memory_not_equal(p.s[i].tag, "SCAL", 4);
     ae_model *loaded = load_buffer(file, n);
     assert_param_is(loaded, AE_PARAM_SCALING, AE_SCALING_MINMAX);
-    float unused[6];
-    assert_int_equal(ae_model_get_scaling(loaded, unused, unused, 6), AE_ERR_STATE);
+    float unused[2][6];
+    assert_int_equal(ae_model_get_scaling(loaded, unused[0], unused[1], 6), AE_ERR_STATE);
     ae_model_free(loaded);
     free_parsed(&p);
     free(file);

@@ -500,8 +500,8 @@ static void test_pretrain_that_runs_out_of_memory_restores_weights_and_generator
         }
         assert_int_equal(rc, AE_ERR_OUT_OF_MEMORY);
         assert_true(test_params_equal_to(m, before));
-        float got[DIM];
-        if (ae_model_get_scaling(m, got, got, DIM) == AE_OK) {
+        float got[2][DIM];
+        if (ae_model_get_scaling(m, got[0], got[1], DIM) == AE_OK) {
             assert_scaling_is(m, offset, scale); /* all of it, never a part */
             kept++;
         }
