@@ -243,6 +243,14 @@ typedef struct ae_layer {
     bool shared_grad;     /* tied weights: a decoder layer wrote this W's gradient first */
 } ae_layer;
 
+/* An optimizer update that a split step applied while its gradients were formed, for
+ * ae_optimizer_step to judge and keep (new values in the gradient buffer, as its own). */
+typedef struct ae_applied_update {
+    bool done;            /* applied, or skipped for a gradient that is not finite */
+    bool gradient_finite; /* the norm was finite: the update ran */
+    uint32_t special;     /* the update's non-finite flags (ae_nonfinite_flag) */
+} ae_applied_update;
+
 /* Training scratch, sized for one batch size and reused by every step. */
 typedef struct ae_workspace {
     size_t batch_capacity; /* rows the buffers hold; 0 = nothing allocated */
@@ -269,6 +277,7 @@ typedef struct ae_workspace {
     float *deltas;         /* row-split steps with gradients split by units: every layer's delta
                               for the whole batch, laid out as activations (allocated at the
                               first such step) */
+    ae_applied_update applied; /* set by a split step that applied the update itself */
 } ae_workspace;
 
 typedef struct ae_optimizer_state {
@@ -592,9 +601,22 @@ int ae_stream_validation_sum(ae_model *model, ae_stream *stream, float *scratch,
 
 /* ---- optimizers (optim.c) ----------------------------------------------- */
 
-/* Clip, decay and apply model->grads to model->params. Returns AE_OK or AE_ERR_DIVERGED
- * (non-finite gradient norm: nothing applied). */
+/* Clip, decay and apply model->grads to model->params (or keep the update a split step
+ * applied: work.applied). Returns AE_OK or AE_ERR_DIVERGED (non-finite gradient norm:
+ * nothing applied). */
 int ae_optimizer_step(ae_model *model);
+/* The next update's coefficients (Adam's; the step counter advances when it is kept). */
+typedef struct ae_update_plan {
+    float b1, b2, one_minus_b1, one_minus_b2, eps, step_size, inv_sqrt_correction2;
+    float l2, shrink; /* weight decay: Adam's L2 into the gradient, AdamW's shrink */
+} ae_update_plan;
+void ae_optimizer_plan(const ae_model *model, ae_update_plan *plan);
+/* The update of parameters [begin, end) (weights with decay, biases without), new values
+ * written over their gradients; returns the non-finite flags of the new values and state. */
+uint32_t ae_optimizer_update_span(ae_model *model, const ae_update_plan *plan, size_t begin,
+                                  size_t end);
+/* The factor global-norm clipping scales the gradient by (1: none), as torch's. */
+float ae_clip_scale(const ae_model *model, double norm);
 int ae_optimizer_state_ensure(ae_model *model);
 void ae_optimizer_state_release(ae_optimizer_state *state);
 int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *src,

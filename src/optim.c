@@ -118,12 +118,8 @@ static uint32_t sgd_span(const ae_settings *s, const float *p, float *g_then_new
     return special;
 }
 
-typedef struct adam_coefficients {
-    float b1, b2, one_minus_b1, one_minus_b2, eps, step_size, inv_sqrt_correction2;
-} adam_coefficients;
-
 AE_VECTOR_CLONES
-static uint32_t adam_span(const adam_coefficients *c, const float *p, float *g_then_new,
+static uint32_t adam_span(const ae_update_plan *c, const float *p, float *g_then_new,
                           float *mo, float *ve, size_t n, float l2, float shrink)
 {
     uint32_t special = 0;
@@ -140,20 +136,30 @@ static uint32_t adam_span(const adam_coefficients *c, const float *p, float *g_t
     return special;
 }
 
-/* One optimizer update split across the model's threads: each part updates a contiguous
- * range of the flat parameters (weights with decay, biases without) and reports whether
- * its new values are finite. */
-typedef struct update_task {
-    ae_model *model;
-    adam_coefficients adam;
-    float l2, shrink;
-    uint32_t special[AE_MAX_THREADS]; /* each part's non-finite flags (ae_nonfinite_flag) */
-} update_task;
-
-static void update_range(void *context, size_t part, size_t begin, size_t end)
+void ae_optimizer_plan(const ae_model *m, ae_update_plan *plan)
 {
-    update_task *t = context;
-    ae_model *m = t->model;
+    const ae_settings *s = &m->settings;
+    memset(plan, 0, sizeof *plan);
+    if (s->optimizer == AE_OPT_SGD)
+        return;
+    /* past 2^53 both bias corrections are 1 in double: the counter stops there */
+    const uint64_t step = m->optim.step + (m->optim.step < AE_MAX_OPTIMIZER_STEP);
+    /* Coefficients in double, rounded once: 1 - (float)0.999 would be off by 1e-5. */
+    const double t = (double)step;
+    *plan = (ae_update_plan){
+        .b1 = (float)s->beta1, .b2 = (float)s->beta2,
+        .one_minus_b1 = (float)(1.0 - s->beta1), .one_minus_b2 = (float)(1.0 - s->beta2),
+        .eps = (float)s->epsilon,
+        .step_size = (float)(s->learning_rate / (1.0 - pow(s->beta1, t))),
+        .inv_sqrt_correction2 = (float)(1.0 / sqrt(1.0 - pow(s->beta2, t))),
+    };
+    const bool decoupled = s->optimizer == AE_OPT_ADAMW;
+    plan->l2 = decoupled ? 0.0f : (float)s->weight_decay;
+    plan->shrink = decoupled ? (float)(1.0 - s->learning_rate * s->weight_decay) : 1.0f;
+}
+
+uint32_t ae_optimizer_update_span(ae_model *m, const ae_update_plan *plan, size_t begin, size_t end)
+{
     const ae_settings *s = &m->settings;
     ae_optimizer_state *st = &m->optim;
     const size_t nw = m->n_weights;
@@ -170,15 +176,28 @@ static void update_range(void *context, size_t part, size_t begin, size_t end)
                               buf ? buf + b_begin : NULL, end - b_begin, 0.0f);
     } else {
         if (begin < w_end)
-            check |= adam_span(&t->adam, m->params + begin, m->grads + begin,
-                               st->first_moment + begin, st->second_moment + begin,
-                               w_end - begin, t->l2, t->shrink);
+            check |= adam_span(plan, m->params + begin, m->grads + begin, st->first_moment + begin,
+                               st->second_moment + begin, w_end - begin, plan->l2, plan->shrink);
         if (b_begin < end)
-            check |= adam_span(&t->adam, m->params + b_begin, m->grads + b_begin,
+            check |= adam_span(plan, m->params + b_begin, m->grads + b_begin,
                                st->first_moment + b_begin, st->second_moment + b_begin,
                                end - b_begin, 0.0f, 1.0f);
     }
-    t->special[part] = check;
+    return check;
+}
+
+/* One optimizer update split across the model's threads: each part updates a contiguous
+ * range of the flat parameters and reports whether its new values are finite. */
+typedef struct update_task {
+    ae_model *model;
+    const ae_update_plan *plan;
+    uint32_t special[AE_MAX_THREADS]; /* each part's non-finite flags (ae_nonfinite_flag) */
+} update_task;
+
+static void update_range(void *context, size_t part, size_t begin, size_t end)
+{
+    update_task *t = context;
+    t->special[part] = ae_optimizer_update_span(t->model, t->plan, begin, end);
 }
 
 /* Elements per unit of work split between threads. Waking a worker costs microseconds,
@@ -186,27 +205,9 @@ static void update_range(void *context, size_t part, size_t begin, size_t end)
 #define AE_UPDATE_GRAIN 32768
 
 /* Whether every new value (weights and optimizer state) is finite. */
-static bool apply_update(ae_model *m)
+static bool apply_update(ae_model *m, const ae_update_plan *plan)
 {
-    const ae_settings *s = &m->settings;
-    update_task task = {.model = m};
-    if (s->optimizer != AE_OPT_SGD) {
-        ae_optimizer_state *st = &m->optim;
-        if (st->step < AE_MAX_OPTIMIZER_STEP)
-            st->step++; /* past 2^53 both bias corrections are 1 in double: nothing changes */
-        /* Coefficients in double, rounded once: 1 - (float)0.999 would be off by 1e-5. */
-        double t = (double)st->step;
-        task.adam = (adam_coefficients){
-            .b1 = (float)s->beta1, .b2 = (float)s->beta2,
-            .one_minus_b1 = (float)(1.0 - s->beta1), .one_minus_b2 = (float)(1.0 - s->beta2),
-            .eps = (float)s->epsilon,
-            .step_size = (float)(s->learning_rate / (1.0 - pow(s->beta1, t))),
-            .inv_sqrt_correction2 = (float)(1.0 / sqrt(1.0 - pow(s->beta2, t))),
-        };
-        bool decoupled = s->optimizer == AE_OPT_ADAMW;
-        task.l2 = decoupled ? 0.0f : (float)s->weight_decay;
-        task.shrink = decoupled ? (float)(1.0 - s->learning_rate * s->weight_decay) : 1.0f;
-    }
+    update_task task = {.model = m, .plan = plan};
     ae_pool_run(m->pool, update_range, &task, m->n_params, AE_UPDATE_GRAIN);
     uint32_t special = 0;
     for (size_t part = 0; part < ae_pool_threads(m->pool); part++)
@@ -264,19 +265,12 @@ static int everywhere(ae_model *m, bool *holds)
     return AE_OK;
 }
 
-int ae_optimizer_step(ae_model *m)
+/* Advance the counter of an update that was applied, then keep its new values (in the
+ * gradient buffer) if they are finite everywhere. */
+static int commit_update(ae_model *m, bool update_finite)
 {
-    double norm = gradient_norm(m);
-    bool finite = isfinite(norm);
-    AE_FORWARD(everywhere(m, &finite));
-    AE_CHECK(finite, m, AE_ERR_DIVERGED,
-             "the gradient is not finite; the step was skipped and the weights are unchanged");
-    /* As torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when that is below 1. */
-    const double clip_coefficient = m->settings.clip_norm / (norm + 1e-6);
-    if (m->settings.clip_norm > 0.0 && clip_coefficient < 1.0)
-        ae_scale(m->grads, m->n_params, (float)clip_coefficient);
-    AE_FORWARD(ae_optimizer_state_ensure(m));
-    bool update_finite = apply_update(m);
+    if (m->settings.optimizer != AE_OPT_SGD && m->optim.step < AE_MAX_OPTIMIZER_STEP)
+        m->optim.step++;
     int status = everywhere(m, &update_finite);
     if (status != AE_OK) {
         /* The moments moved, the weights did not: start the moments afresh. */
@@ -295,6 +289,42 @@ int ae_optimizer_step(ae_model *m)
     m->grads = previous;
     m->fresh_weights = false;
     return AE_OK;
+}
+
+static int refuse_non_finite_gradient(ae_model *m)
+{
+    return ae_fail(m, AE_ERR_DIVERGED,
+                   "the gradient is not finite; the step was skipped and the weights are unchanged");
+}
+
+int ae_optimizer_step(ae_model *m)
+{
+    ae_applied_update *applied = &m->work.applied;
+    if (applied->done) { /* a split step applied the update as its gradients were formed */
+        applied->done = false;
+        if (!applied->gradient_finite)
+            return refuse_non_finite_gradient(m);
+        return commit_update(m, (applied->special & AE_NONFINITE_BIT) == 0);
+    }
+    double norm = gradient_norm(m);
+    bool finite = isfinite(norm);
+    AE_FORWARD(everywhere(m, &finite));
+    if (!finite)
+        return refuse_non_finite_gradient(m);
+    const float clip = ae_clip_scale(m, norm);
+    if (clip < 1.0f)
+        ae_scale(m->grads, m->n_params, clip);
+    AE_FORWARD(ae_optimizer_state_ensure(m));
+    ae_update_plan plan;
+    ae_optimizer_plan(m, &plan);
+    return commit_update(m, apply_update(m, &plan));
+}
+
+float ae_clip_scale(const ae_model *m, double norm)
+{
+    /* As torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when that is below 1. */
+    const double clip_coefficient = m->settings.clip_norm / (norm + 1e-6);
+    return m->settings.clip_norm > 0.0 && clip_coefficient < 1.0 ? (float)clip_coefficient : 1.0f;
 }
 
 /* ---- reading and setting the state --------------------------------------------------- */

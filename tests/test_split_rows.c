@@ -2,10 +2,12 @@
  * several threads (AE_PARAM_THREADS), each thread runs its own rows of the batch through the
  * whole network; the layer gradients are then either each part's own, added in order (the
  * model of 64 hidden units at 203 rows), or split by units over the whole batch (256 hidden
- * units at 89 rows, where the batch's rows weigh less than a gradient). Either way the
- * gradient is the single-threaded one up to float summation order, a fit is bit-identical
- * for a thread count, a step allocates nothing after the first, and the split stays off
- * when OpenBLAS runs its own threads (calls from several threads would queue on its lock). */
+ * units at 89 rows, where the batch's rows weigh less than a gradient; a training step then
+ * applies the update too, each thread to the parameters whose gradients it formed). Either
+ * way the gradient is the single-threaded one up to float summation order, a fit is
+ * bit-identical for a thread count, a step allocates nothing after the first, a step that
+ * fails changes what one thread's would, and the split stays off when OpenBLAS runs its own
+ * threads (calls from several threads would queue on its lock). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -447,6 +449,82 @@ static void test_small_batches_train_whole(void **state)
     free(x);
 }
 
+/* ---- steps that fail ------------------------------------------------------------------ */
+
+/* Weights that make a step fail after a finite loss (MSE, linear output, zero biases): the
+ * decoder's hidden layer outputs about 2e30 (kind NON_FINITE_GRADIENT), whose product with
+ * the output layer's delta overflows that layer's gradient; or about 1e20 (kind
+ * OVERFLOWING_UPDATE), a finite gradient whose square overflows Adam's second moment. */
+typedef enum failure { NON_FINITE_GRADIENT, OVERFLOWING_UPDATE } failure;
+
+static void set_failing_weights(ae_model *m, failure kind)
+{
+    const float scales[4] = {1.0f, 1.0f, kind == NON_FINITE_GRADIENT ? 1e25f : 1e15f, 1e-16f};
+    for (size_t l = 0; l < 4; l++) {
+        size_t n_out = 0, n_in = 0;
+        assert_int_equal(ae_model_layer_info(m, l, &n_out, &n_in, NULL), AE_OK);
+        float *w = malloc(n_out * n_in * sizeof *w), *b = calloc(n_out, sizeof *b);
+        assert_non_null(w), assert_non_null(b);
+        for (size_t i = 0; i < n_out * n_in; i++)
+            w[i] = scales[l];
+        assert_int_equal(ae_model_set_weights(m, l, w, n_out * n_in), AE_OK);
+        assert_int_equal(ae_model_set_bias(m, l, b, n_out), AE_OK);
+        free(w), free(b);
+    }
+}
+
+/* The model's optimizer state as one buffer: step counter, then both moments. */
+static float *optimizer_state_of(const ae_model *m, uint64_t *step)
+{
+    const size_t n = ae_model_param_count(m);
+    float *state = malloc(2 * n * sizeof *state);
+    assert_non_null(state);
+    assert_int_equal(ae_model_get_optimizer_state(m, step, state, state + n, n), AE_OK);
+    return state;
+}
+
+/* A step that fails after a finite loss, split or not (the split applies the update as it
+ * forms the gradients): AE_ERR_DIVERGED, the weights as they were, and the optimizer state
+ * as it was for a gradient that is not finite, reset for an update that overflowed. */
+static void test_failing_split_steps_change_what_one_thread_changes(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    float *x = make_data(ROWS);
+    for (size_t c = 0; c < N_SHAPES * 2 * 2; c++) {
+        const shape *sh = &SHAPES[c / 4];
+        const failure kind = (failure)(c / 2 % 2);
+        const size_t threads = c % 2 ? 3 : 1;
+        ae_model *m = make_model_of(PLAIN_MSE_STANDARDIZED, threads, sh->hidden);
+        test_set_param(m, AE_PARAM_SCALING, AE_SCALING_NONE);
+        assert_int_equal(ae_model_train_batch(m, x, sh->rows, DIM, NULL), AE_OK); /* some state */
+        set_failing_weights(m, kind);
+        float *before = test_params_of(m);
+        uint64_t step_before = 0, step_after = 0;
+        float *state_before = optimizer_state_of(m, &step_before);
+        double loss = NAN;
+        assert_int_equal(ae_model_train_batch(m, x, sh->rows, DIM, &loss), AE_ERR_DIVERGED);
+        assert_true(isfinite(loss));
+        assert_true(test_params_equal_to(m, before));
+        float *state_after = optimizer_state_of(m, &step_after);
+        const size_t n = 2 * ae_model_param_count(m);
+        if (kind == NON_FINITE_GRADIENT) {
+            assert_non_null(strstr(ae_model_last_error(m), "gradient is not finite"));
+            assert_int_equal(step_after, step_before);
+            assert_memory_equal(state_after, state_before, n * sizeof(float));
+        } else {
+            assert_non_null(strstr(ae_model_last_error(m), "optimizer state was reset"));
+            assert_int_equal(step_after, 0);
+            for (size_t i = 0; i < n; i++)
+                assert_true(state_after[i] == 0.0f);
+        }
+        free(before), free(state_before), free(state_after);
+        ae_model_free(m);
+    }
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_split_steps_allocate_only_at_the_first),
         cmocka_unit_test(test_split_fit_is_unchanged_by_the_programs_own_blas_calls),
         cmocka_unit_test(test_small_batches_train_whole),
+        cmocka_unit_test(test_failing_split_steps_change_what_one_thread_changes),
     };
     return cmocka_run_group_tests(tests, one_blas_thread, restore_blas_threads);
 }
