@@ -4,7 +4,7 @@
  * so that machine noise hits all of them alike.
  *
  *   bench_step [--models LIST] [--batches LIST] [--reps N] [--min-reps N] [--warmup N]
- *              [--budget SECONDS] [--threads N] [--scaling] [--json FILE]
+ *              [--budget SECONDS] [--threads N] [--scaling] [--json FILE] [--threaded-floor]
  *
  *   --models   comma-separated: reference (784-512-256-64), wide (4096-2048-1024-256),
  *              narrow (64-32-8), or encoder widths such as 784-1024-64; all mirrored,
@@ -27,6 +27,12 @@
  *              compare its step with the floor of a run with OpenBLAS's threads. Both in one
  *              process would time OpenBLAS's idle workers too, which spin for a while after
  *              every threaded call and take the core the split needs.
+ *   --threaded-floor  with OPENBLAS_NUM_THREADS=1 (the row split): time each repetition's
+ *              floor with OpenBLAS on the library's threads, then put it back on one thread
+ *              and pause BLAS_WORKERS_ASLEEP_S for its idle workers to stop spinning before
+ *              anything else is timed. The split step and OpenBLAS's threading then compare
+ *              in one process, alternating, so that the machine's drift between two runs
+ *              (minutes apart on a shared host) does not enter their ratio.
  *   --scaling  instead of the models above, sweep width (784-W-W-64, W = 128..2048) and
  *              depth (784, k layers of 512, 64; k = 1..6) at batch 256 (or --batches).
  *   --json     also write every figure to FILE.
@@ -96,6 +102,7 @@ typedef struct options {
     size_t n_batches;
     int reps, min_reps, warmup, threads, profile_steps;
     int blas_threads; /* OpenBLAS's threads for the floor; the limit's divisor */
+    bool threaded_floor; /* the floor on the library's threads in a one-thread process */
     double budget, tolerance;
     const char *json_path, *check_path;
 } options;
@@ -198,6 +205,20 @@ static int floor_init(floor_bufs *f, const ae_model *m, size_t batch)
 
 /* Forward for every layer; weight gradients for every layer and input gradients for all
  * but the first, from the last layer back, as a step does them. */
+/* OpenBLAS's idle workers spin (yielding) for about 2^28 clock ticks after a threaded call
+ * before they sleep: some 0.1 s here. Twice that, and nothing timed after it shares a core
+ * with them. */
+#define BLAS_WORKERS_ASLEEP_S 0.2
+
+/* Back to one OpenBLAS thread after a threaded floor, once its workers sleep. */
+static void blas_back_to_one_thread(void)
+{
+    openblas_set_num_threads(1);
+    struct timespec pause = {0, (long)(BLAS_WORKERS_ASLEEP_S * 1e9)};
+    while (nanosleep(&pause, &pause) != 0)
+        continue;
+}
+
 static void floor_step_gemm(const floor_bufs *f)
 {
     int rows = (int)f->batch;
@@ -624,7 +645,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         floor_free(&f);
         return free(z), ae_model_free(m), free(x), fail("warm-up", m);
     }
-    double t_rep = t_floor_warm + (bench_now() - t0);
+    double t_rep = t_floor_warm + (bench_now() - t0) + (o->threaded_floor ? BLAS_WORKERS_ASLEEP_S : 0.0);
     int reps = (int)(o->budget / (t_rep > 1e-9 ? t_rep : 1e-9));
     reps = reps > o->reps ? o->reps : reps;
     reps = reps < o->min_reps ? o->min_reps : reps;
@@ -669,9 +690,15 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     for (int rep = 0; rep < reps && status == AE_OK; rep++) {
         for (int turn = 0; turn < 2 && status == AE_OK; turn++) {
             if ((turn == 0) == (rep % 2 == 0)) {
+                if (o->threaded_floor) { /* a first call wakes OpenBLAS's sleeping workers */
+                    openblas_set_num_threads((int)threads_param);
+                    floor_step_gemm(&f);
+                }
                 double a = bench_now();
                 floor_step_gemm(&f);
                 t_floor[rep] = bench_now() - a;
+                if (o->threaded_floor)
+                    blas_back_to_one_thread();
                 /* The same products on one core: the machine's limit is that rate times the
                  * cores (OpenBLAS's thread count is process-wide; this program is alone). */
                 openblas_set_num_threads(1);
@@ -735,7 +762,8 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         r->floor_kind = "sgemm";
         r->one_core = summarize(t_one_core, (size_t)reps);
         r->update_floor = summarize(t_update_floor, (size_t)reps);
-        r->limit_s = r->one_core.median_s / (o->blas_threads > 0 ? o->blas_threads : 1);
+        const double cores = o->threaded_floor ? threads_param : (double)o->blas_threads;
+        r->limit_s = r->one_core.median_s / (cores > 0.0 ? cores : 1.0);
         r->split = summarize(t_split, (size_t)reps);
         if (batch == 1) {
             timing blas2 = summarize(t_blas2, (size_t)reps);
@@ -920,8 +948,9 @@ static int write_json(const char *path, const result *res, size_t n, const optio
     const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
     fprintf(f, "  \"env\": {\"OPENBLAS_CORETYPE\": \"%s\", \"OPENBLAS_L2_SIZE\": \"%s\"},\n", ct ? ct : "",
             l2 ? l2 : "");
-    fprintf(f, "  \"settings\": {\"warmup\": %d, \"max_reps\": %d, \"min_reps\": %d, \"budget_s\": %g},\n",
-            o->warmup, o->reps, o->min_reps, o->budget);
+    fprintf(f, "  \"settings\": {\"warmup\": %d, \"max_reps\": %d, \"min_reps\": %d, \"budget_s\": %g, "
+               "\"threaded_floor\": %s},\n",
+            o->warmup, o->reps, o->min_reps, o->budget, o->threaded_floor ? "true" : "false");
     fprintf(f, "  \"results\": [\n");
     for (size_t i = 0; i < n; i++) {
         const result *r = &res[i];
@@ -1146,7 +1175,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: bench_step [--models LIST] [--batches LIST] [--reps N] [--min-reps N] [--warmup N]\n"
                     "                  [--budget SECONDS] [--threads N] [--scaling] [--json FILE] [--profile N]\n"
-                    "                  [--check BASELINE_JSON [--tolerance FRACTION]]\n");
+                    "                  [--check BASELINE_JSON [--tolerance FRACTION]] [--threaded-floor]\n");
     return 2;
 }
 
@@ -1158,8 +1187,11 @@ int main(int argc, char **argv)
     const char *models = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(arg, "--scaling") == 0) {
-            scaling = 1;
+        if (strcmp(arg, "--scaling") == 0 || strcmp(arg, "--threaded-floor") == 0) {
+            if (arg[2] == 's')
+                scaling = 1;
+            else
+                o.threaded_floor = true;
             continue;
         }
         if (!val)
@@ -1216,6 +1248,12 @@ int main(int argc, char **argv)
     if (o.threads > 0)
         openblas_set_num_threads(o.threads);
     o.blas_threads = g_blas_threads = openblas_get_num_threads();
+    if (o.threaded_floor && o.blas_threads != 1) {
+        fprintf(stderr, "bench_step: --threaded-floor is for a row-split run: set OPENBLAS_NUM_THREADS=1\n");
+        return 2;
+    }
+    if (o.threaded_floor) /* the floor then runs on the library's threads: one per processor */
+        g_blas_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 #ifdef __GLIBC__
     /* A fixed threshold: large blocks always come from mmap and go back to the system when
      * freed, so each configuration's resident memory starts from the same place (glibc
@@ -1229,6 +1267,10 @@ int main(int argc, char **argv)
     printf("libautoenc %s; OpenBLAS core %s, %d threads (%s); OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s\n",
            ae_version_string(), openblas_get_corename(), openblas_get_num_threads(), openblas_get_config(),
            ct ? ct : "(unset)", l2 ? l2 : "(unset)");
+    if (o.threaded_floor)
+        printf("floor on OpenBLAS's %d threads, timed between the library's steps on one (a pause "
+               "of %.1f s after each for its workers to sleep)\n",
+               g_blas_threads, BLAS_WORKERS_ASLEEP_S);
     printf("ReLU inside, linear latent, sigmoid output, BCE, Adam lr 1e-3; mirrored decoders; "
            "warm-up %d, up to %d repetitions (at least %d, about %.1f s per configuration)\n",
            o.warmup, o.reps, o.min_reps, o.budget);

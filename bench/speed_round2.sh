@@ -4,6 +4,9 @@
 # OpenBLAS floor, the machine's limit and the update's floor; the row-split step (OpenBLAS
 # on one thread); the variants; serving from 1, 2 and 4 threads beside the bare sgemv
 # floor; PyTorch side by side; and the regression guard against bench/baseline_step.json.
+# The reference model's row-split step is also timed against OpenBLAS's threaded floor in
+# the same process (bench_step --threaded-floor), which the machine's drift between two runs
+# cannot enter.
 #
 #   bench/speed_round2.sh [BUILD_DIR] [OUT_DIR]      (defaults: build, speed-round2)
 #
@@ -43,6 +46,11 @@ echo "== row-split step: OpenBLAS on one thread, the model's threads split the r
 OPENBLAS_NUM_THREADS=1 "$step" --models reference,narrow,30-16-4 --batches 64,256,1024 --budget 2 \
     --json "$out/step_split.json" > "$out/step_split.txt"
 cat "$out/step_split.txt"
+
+echo "== the reference model's row-split step against OpenBLAS's threaded floor in one process"
+OPENBLAS_NUM_THREADS=1 "$step" --models reference --batches 64,256,1024 --budget 6 --threaded-floor \
+    --json "$out/step_split_threaded_floor.json" > "$out/step_split_threaded_floor.txt"
+cat "$out/step_split_threaded_floor.txt"
 
 echo "== variants against the plain model"
 "$step" --models variants --batches 256 --budget 3 --json "$out/variants.json" > "$out/variants.txt"
