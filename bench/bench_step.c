@@ -124,6 +124,7 @@ typedef struct result {
     timing gradient; /* ae_model_gradient: forward and backward, no update (plus copying the gradient out) */
     timing plain_step; /* a variant's plain twin (same widths), timed in the same loop */
     timing update_floor; /* the update's memory traffic alone, on the library's threads */
+    timing threaded_step; /* --threaded-floor: the library's step with OpenBLAS's threads */
     const char *floor_kind, *encode_floor_kind;
     double loss_first, loss_last;
     int64_t lib_model_bytes, lib_step_peak_bytes, lib_encode_peak_bytes;
@@ -653,7 +654,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
 
     size_t n_params = ae_model_param_count(m);
     float *gradient = malloc(n_params * sizeof *gradient);
-    double *t = malloc(10 * (size_t)reps * sizeof *t);
+    double *t = malloc(11 * (size_t)reps * sizeof *t);
     /* The update's floor on the library's own threads (AE_PARAM_THREADS). */
     update_floor upd;
     double threads_param = 1.0;
@@ -679,7 +680,8 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     }
     double *t_step = t, *t_floor = t + reps, *t_blas2 = t + 2 * reps, *t_enc = t + 3 * reps,
            *t_enc_floor = t + 4 * reps, *t_grad = t + 5 * reps, *t_one_core = t + 6 * reps,
-           *t_plain = t + 7 * reps, *t_update_floor = t + 8 * reps, *t_split = t + 9 * reps;
+           *t_plain = t + 7 * reps, *t_update_floor = t + 8 * reps, *t_split = t + 9 * reps,
+           *t_threaded_step = t + 10 * reps;
     int64_t step_allocs = 0, encode_allocs = 0;
     /* One row is the serving case, a stream of calls: each turn times a burst of them, so that
      * the first call's misses (the floors before it flush the caches) weigh as they do in a
@@ -697,8 +699,15 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
                 double a = bench_now();
                 floor_step_gemm(&f);
                 t_floor[rep] = bench_now() - a;
-                if (o->threaded_floor)
+                if (o->threaded_floor) {
+                    /* The library's own step while OpenBLAS has threads: not split. */
+                    a = bench_now();
+                    status = ae_model_train_batch(m, x, batch, d, NULL);
+                    t_threaded_step[rep] = bench_now() - a;
                     blas_back_to_one_thread();
+                    if (status != AE_OK)
+                        break;
+                }
                 /* The same products on one core: the machine's limit is that rate times the
                  * cores (OpenBLAS's thread count is process-wide; this program is alone). */
                 openblas_set_num_threads(1);
@@ -765,6 +774,8 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         const double cores = o->threaded_floor ? threads_param : (double)o->blas_threads;
         r->limit_s = r->one_core.median_s / (cores > 0.0 ? cores : 1.0);
         r->split = summarize(t_split, (size_t)reps);
+        if (o->threaded_floor)
+            r->threaded_step = summarize(t_threaded_step, (size_t)reps);
         if (batch == 1) {
             timing blas2 = summarize(t_blas2, (size_t)reps);
             if (blas2.median_s < r->floor.median_s) { /* the faster way is the floor */
@@ -888,6 +899,17 @@ static void print_tables(const result *res, size_t n)
         else
             printf("%9s %9s %10s\n", "-", "-", "-");
     }
+    if (n && res[0].threaded_step.median_s > 0.0) {
+        printf("\nThe library's step both ways in this process, medians in ms: split by rows (OpenBLAS on\n"
+               "one thread) and whole with OpenBLAS's %d threads; ratio = threaded time / split time\n",
+               g_blas_threads);
+        printf("%-22s %5s | %9s %9s | %6s\n", "model", "batch", "split", "threaded", "ratio");
+        for (size_t i = 0; i < n; i++) {
+            const result *r = &res[i];
+            printf("%-22s %5zu | %9.3f %9.3f | %5.2fx\n", r->spec->name, r->batch, 1e3 * r->step.median_s,
+                   1e3 * r->threaded_step.median_s, r->threaded_step.median_s / r->step.median_s);
+        }
+    }
     int any_variant = 0;
     for (size_t i = 0; i < n; i++)
         any_variant |= res[i].spec->kind != VARIANT_PLAIN;
@@ -973,6 +995,10 @@ static int write_json(const char *path, const result *res, size_t n, const optio
         fprintf(f, ", \"step_best_s\": %.9g,\n      ", best_step_s(r));
         if (r->split.median_s > 0.0) {
             json_timing(f, "step_split", r->split, (double)r->batch, r->step_flops);
+            if (r->threaded_step.median_s > 0.0) {
+                fprintf(f, ",\n      ");
+                json_timing(f, "step_threaded", r->threaded_step, (double)r->batch, r->step_flops);
+            }
             fprintf(f, ", \"step_split_best_s\": %.9g,\n      ", best_split_step_s(r));
         }
         if (r->spec->kind != VARIANT_PLAIN) {
