@@ -41,7 +41,8 @@
  *   --check FILE  compare this run's ratios (step and encode against their floors, for the
  *              models and batches both runs have) with FILE, the --json output of a
  *              baseline run (bench/baseline_step.json is committed); exit 3 if any fell by
- *              more than --tolerance (default 0.15, relative) below the baseline's. The
+ *              more than --tolerance (default 0.15, relative) below the baseline's, and 2 at
+ *              once, before the run, if FILE is missing or is not such an output. The
  *              step's ratio to the machine's limit is shown beside them, not judged. For
  *              use before merging performance work.
  *
@@ -1041,12 +1042,13 @@ static double json_number(const char *record, const char *end, const char *key)
  * both have, step and encode ratios against their floors (and the step's against the
  * machine's limit, when the baseline has it) may not fall below baseline * (1 - tolerance).
  * Returns the number of drops, or -1 if the file cannot be read or shares nothing. */
-static int check_baseline(const char *path, const result *res, size_t n, double tolerance)
+/* The whole of a text file, NUL-terminated; NULL (with a message) if it cannot be read. */
+static char *read_text(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         perror(path);
-        return -1;
+        return NULL;
     }
     char *text = NULL;
     size_t len = 0, cap = 0;
@@ -1056,7 +1058,8 @@ static int check_baseline(const char *path, const result *res, size_t n, double 
             char *grown = realloc(text, cap);
             if (!grown) {
                 free(text), fclose(f);
-                return -1;
+                fprintf(stderr, "%s: out of memory\n", path);
+                return NULL;
             }
             text = grown;
         }
@@ -1067,6 +1070,25 @@ static int check_baseline(const char *path, const result *res, size_t n, double 
     }
     fclose(f);
     text[len] = '\0';
+    return text;
+}
+
+/* The baseline's text, read before the run so that a file that is missing or is not a
+ * bench_step --json output fails at once rather than after it. */
+static char *read_baseline(const char *path)
+{
+    char *text = read_text(path);
+    if (text && (!strstr(text, "\"benchmark\": \"bench_step\"") || !strstr(text, "\"step_ratio\""))) {
+        fprintf(stderr, "bench_step: %s is not the --json output of bench_step\n", path);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static int check_baseline(const char *path, const char *text, const result *res, size_t n, double tolerance)
+{
+    const size_t len = strlen(text);
     printf("\nAgainst the baseline %s (a drop beyond %.0f%% of a baseline ratio fails)\n", path, 100.0 * tolerance);
     printf("%-22s %5s %-12s | %9s %9s | %s\n", "model", "batch", "ratio", "baseline", "now", "");
     static const char *const keys[] = {"step_ratio", "encode_ratio", "step_limit_ratio"};
@@ -1100,7 +1122,6 @@ static int check_baseline(const char *path, const result *res, size_t n, double 
         }
         rec = next;
     }
-    free(text);
     if (!compared) {
         fprintf(stderr, "bench_step: %s shares no model and batch with this run\n", path);
         return -1;
@@ -1305,9 +1326,13 @@ int main(int argc, char **argv)
     if (o.profile_steps > 0)
         return profile_steps(&o.models[0], o.batches[0], o.profile_steps);
 
+    /* before the run, so that a bad baseline fails at once */
+    char *baseline = NULL;
+    if (o.check_path && !(baseline = read_baseline(o.check_path)))
+        return 2;
     result *res = calloc(o.n_models * o.n_batches, sizeof *res);
     if (!res)
-        return 1;
+        return free(baseline), 1;
     size_t n_res = 0;
     int rc = 0;
     double t_start = bench_now();
@@ -1327,10 +1352,11 @@ int main(int argc, char **argv)
     printf("\nwhole run %.0f s; peak RSS of the process %.1f MiB\n", bench_now() - t_start, mib(g_max_rss));
     if (o.json_path && write_json(o.json_path, res, n_res, &o) != 0)
         rc = 1;
-    if (o.check_path) {
-        int checked = check_baseline(o.check_path, res, n_res, o.tolerance);
+    if (baseline) {
+        int checked = check_baseline(o.check_path, baseline, res, n_res, o.tolerance);
         rc = checked < 0 ? 1 : checked > 0 ? 3 : rc;
     }
+    free(baseline);
     free(res);
     return rc;
 }
