@@ -28,11 +28,12 @@
  *              process would time OpenBLAS's idle workers too, which spin for a while after
  *              every threaded call and take the core the split needs.
  *   --threaded-floor  with OPENBLAS_NUM_THREADS=1 (the row split): time each repetition's
- *              floor with OpenBLAS on the library's threads, then put it back on one thread
- *              and pause BLAS_WORKERS_ASLEEP_S for its idle workers to stop spinning before
- *              anything else is timed. The split step and OpenBLAS's threading then compare
- *              in one process, alternating, so that the machine's drift between two runs
- *              (minutes apart on a shared host) does not enter their ratio.
+ *              floor, and the library's step unsplit, with OpenBLAS on the library's threads;
+ *              then put OpenBLAS back on one thread and pause BLAS_WORKERS_ASLEEP_S for its
+ *              idle workers to stop spinning before anything else is timed. The split step
+ *              and OpenBLAS's threading then compare in one process, alternating, so that
+ *              the machine's drift between two runs (minutes apart on a shared host) does
+ *              not enter their ratio.
  *   --scaling  instead of the models above, sweep width (784-W-W-64, W = 128..2048) and
  *              depth (784, k layers of 512, 64; k = 1..6) at batch 256 (or --batches).
  *   --json     also write every figure to FILE.
