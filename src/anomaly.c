@@ -10,11 +10,7 @@
 static int feature_errors(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
                           float *errors, size_t ld_errors)
 {
-    const size_t d = ae_input_dim(m);
-    AE_FORWARD(ae_check_matrix(NULL, "errors", errors, n_rows, d, ld_errors));
-    AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, d, ld_x));
-    AE_FORWARD(ae_check_apart(NULL, ae_float_span("errors", errors, n_rows, d, ld_errors),
-                              ae_float_span("x", x, n_rows, d, ld_x)));
+    AE_FORWARD(ae_check_matrix(NULL, "errors", errors, n_rows, ae_input_dim(m), ld_errors));
     return ae_eval_element_losses(m, x, n_rows, ld_x, errors, ld_errors);
 }
 
@@ -133,18 +129,16 @@ int ae_model_detect(const ae_model *m, const float *x, size_t n_rows, size_t ld_
     AE_CHECK(is_anomaly != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "is_anomaly is NULL");
     int status = m ? ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x)
                    : ae_fail(NULL, AE_ERR_INVALID_ARGUMENT, "model is NULL");
-    /* Labels that share memory with x or the scores are not written even on failure. */
+    /* Labels that share memory with x or the scores are not written even on failure (the
+     * scores and x are checked apart where every scoring call is, ae_eval_scores). */
     bool labels_apart = true;
     if (status == AE_OK) {
         const ae_span labels = {"is_anomaly", (uintptr_t)is_anomaly, 1, n_rows, n_rows};
         const ae_span rows = ae_float_span("x", x, n_rows, ae_input_dim(m), ld_x);
-        const ae_span row_scores = ae_float_span("scores", scores, 1, n_rows, n_rows);
         status = ae_check_apart(NULL, labels, rows);
         if (status == AE_OK)
-            status = ae_check_apart(NULL, labels, row_scores);
+            status = ae_check_apart(NULL, labels, ae_float_span("scores", scores, 1, n_rows, n_rows));
         labels_apart = status == AE_OK;
-        if (status == AE_OK)
-            status = ae_check_apart(NULL, row_scores, rows);
     }
     if (status == AE_OK) {
         status = ae_enter_reader(m);

@@ -317,12 +317,15 @@ int ae_model_reconstruct(const ae_model *m, const float *x, size_t n_rows, size_
     AE_RETURN_AS_READER(m, transform(m, true, true, x, n_rows, ld_x, y, ld_y));
 }
 
-/* Checks shared by the calls that compare reconstructions with their inputs. */
-static int check_scoring_input(const ae_model *m, const float *x, size_t n_rows, size_t ld_x)
+/* Checks shared by the calls that compare reconstructions with their inputs: x, and the
+ * buffer the call writes (none for a mean loss) apart from it. */
+static int check_scoring_input(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                               ae_span out)
 {
     AE_FORWARD(ae_check_decoder(NULL, m, "score reconstructions"));
     AE_FORWARD(ae_check_scaling_fitted(NULL, m));
     AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
+    AE_FORWARD(ae_check_apart(NULL, out, ae_float_span("x", x, n_rows, ae_input_dim(m), ld_x)));
     AE_FORWARD(ae_check_loss_settings(NULL, m));
     return ae_check_data(NULL, m, "x", x, n_rows, ae_input_dim(m), ld_x, true);
 }
@@ -330,7 +333,8 @@ static int check_scoring_input(const ae_model *m, const float *x, size_t n_rows,
 int ae_eval_scores(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *scores,
                    size_t *first_overflow)
 {
-    AE_FORWARD(check_scoring_input(m, x, n_rows, ld_x));
+    const ae_span out = ae_float_span("scores", scores, 1, n_rows, n_rows);
+    AE_FORWARD(check_scoring_input(m, x, n_rows, ld_x, out));
     infer_pass pass = {.first = 0, .last = m->n_layers, .in = x, .ld_in = ld_x, .with_loss = true,
                        .row_scores = scores};
     AE_FORWARD(run_pass(m, &pass, n_rows));
@@ -341,7 +345,7 @@ int ae_eval_scores(const ae_model *m, const float *x, size_t n_rows, size_t ld_x
 
 int ae_eval_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
 {
-    AE_FORWARD(check_scoring_input(m, x, n_rows, ld_x));
+    AE_FORWARD(check_scoring_input(m, x, n_rows, ld_x, (ae_span){0}));
     infer_pass pass = {.first = 0, .last = m->n_layers, .in = x, .ld_in = ld_x, .with_loss = true};
     AE_FORWARD(run_pass(m, &pass, n_rows));
     /* A mean has no room for a row beyond float range. */
@@ -354,7 +358,8 @@ int ae_eval_loss(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, 
 int ae_eval_element_losses(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
                            float *losses, size_t ld_losses)
 {
-    AE_FORWARD(check_scoring_input(m, x, n_rows, ld_x));
+    const ae_span out = ae_float_span("errors", losses, n_rows, ae_input_dim(m), ld_losses);
+    AE_FORWARD(check_scoring_input(m, x, n_rows, ld_x, out));
     infer_pass pass = {.first = 0, .last = m->n_layers, .in = x, .ld_in = ld_x, .with_loss = true,
                        .element_losses = losses, .ld_element_losses = ld_losses};
     return run_pass(m, &pass, n_rows);
@@ -363,9 +368,6 @@ int ae_eval_element_losses(const ae_model *m, const float *x, size_t n_rows, siz
 static int score(const ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *scores)
 {
     AE_CHECK(scores != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "scores is NULL");
-    AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
-    AE_FORWARD(ae_check_apart(NULL, ae_float_span("scores", scores, 1, n_rows, n_rows),
-                              ae_float_span("x", x, n_rows, ae_input_dim(m), ld_x)));
     return ae_eval_scores(m, x, n_rows, ld_x, scores, NULL);
 }
 
