@@ -1235,11 +1235,12 @@ int main(int argc, char **argv)
     const char *models = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(arg, "--scaling") == 0 || strcmp(arg, "--threaded-floor") == 0) {
-            if (arg[2] == 's')
-                scaling = 1;
-            else
-                o.threaded_floor = true;
+        if (strcmp(arg, "--scaling") == 0) {
+            scaling = 1;
+            continue;
+        }
+        if (strcmp(arg, "--threaded-floor") == 0) {
+            o.threaded_floor = true;
             continue;
         }
         if (!val)
