@@ -29,8 +29,9 @@
  *              every threaded call and take the core the split needs.
  *   --threaded-floor  with OPENBLAS_NUM_THREADS=1 (the row split): time each repetition's
  *              floor, and the library's step unsplit, with OpenBLAS on the library's threads;
- *              then put OpenBLAS back on one thread and pause BLAS_WORKERS_ASLEEP_S for its
- *              idle workers to stop spinning before anything else is timed. The split step
+ *              then put OpenBLAS back on one thread and let its idle workers fall asleep
+ *              (BLAS_WORKERS_ASLEEP_S, the crew spinning on every core meanwhile) before
+ *              anything else is timed. The split step
  *              and OpenBLAS's threading then compare in one process, alternating, so that
  *              the machine's drift between two runs (minutes apart on a shared host) does
  *              not enter their ratio.
@@ -208,20 +209,6 @@ static int floor_init(floor_bufs *f, const ae_model *m, size_t batch)
 
 /* Forward for every layer; weight gradients for every layer and input gradients for all
  * but the first, from the last layer back, as a step does them. */
-/* OpenBLAS's idle workers spin (yielding) for about 2^28 clock ticks after a threaded call
- * before they sleep: some 0.1 s here. Twice that, and nothing timed after it shares a core
- * with them. */
-#define BLAS_WORKERS_ASLEEP_S 0.2
-
-/* Back to one OpenBLAS thread after a threaded floor, once its workers sleep. */
-static void blas_back_to_one_thread(void)
-{
-    openblas_set_num_threads(1);
-    struct timespec pause = {0, (long)(BLAS_WORKERS_ASLEEP_S * 1e9)};
-    while (nanosleep(&pause, &pause) != 0)
-        continue;
-}
-
 static void floor_step_gemm(const floor_bufs *f)
 {
     int rows = (int)f->batch;
@@ -367,6 +354,28 @@ static void crew_run(crew *c, crew_fn fn, void *context)
     fn(context, 0, c->threads);
     while (atomic_load_explicit(&c->done, memory_order_acquire) < done + c->threads - 1)
         sched_yield();
+}
+
+/* OpenBLAS's idle workers spin (yielding) for about 2^28 clock ticks after a threaded call
+ * before they sleep: some 0.1 s here. Twice that, and nothing timed after it shares a core
+ * with them. The crew spins through the pause on every core rather than sleeping: a virtual
+ * machine's processors that sleep 0.2 s came back slow (on a KVM guest the library's split
+ * step took 4.5 ms after such a sleep against 3.2 ms without one). */
+#define BLAS_WORKERS_ASLEEP_S 0.2
+
+static void spin_until(void *deadline, int index, int threads)
+{
+    (void)index, (void)threads;
+    while (bench_now() < *(const double *)deadline)
+        continue;
+}
+
+/* Back to one OpenBLAS thread after a threaded floor, once its workers sleep. */
+static void blas_back_to_one_thread(crew *c)
+{
+    openblas_set_num_threads(1);
+    double deadline = bench_now() + BLAS_WORKERS_ASLEEP_S;
+    crew_run(c, spin_until, &deadline);
 }
 
 /* ---- the update's floor: its memory traffic without its arithmetic -------------------- */
@@ -706,7 +715,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
                     a = bench_now();
                     status = ae_model_train_batch(m, x, batch, d, NULL);
                     t_threaded_step[rep] = bench_now() - a;
-                    blas_back_to_one_thread();
+                    blas_back_to_one_thread(&team);
                     if (status != AE_OK)
                         break;
                 }
