@@ -28,9 +28,15 @@ done
 conditions() {
     echo "$1: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
+# The processors' ticks since boot, all and stolen (the "cpu" line of /proc/stat: a virtual
+# machine's steal is the time its host ran something else while it had work): the run's
+# share of stolen time is the measure of a quiet host that the load average is not.
+cpu_ticks() { awk '$1 == "cpu" { for (i = 2; i <= NF; i++) all += $i; print all, $9 }' /proc/stat; }
+ticks_start=$(cpu_ticks)
 {
     echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "OpenBLAS variables: $(env | grep '^OPENBLAS_' | tr '\n' ' ')"
+    echo "processor: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) online"
     conditions start
 } > "$out/conditions.txt"
 
@@ -70,7 +76,11 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 else
     echo "== PyTorch side by side: skipped (python3-torch is not installed)"
 fi
-conditions end >> "$out/conditions.txt"
+{
+    conditions end
+    echo "$ticks_start $(cpu_ticks)" | awk '{ all = $3 - $1; stolen = $4 - $2
+        printf "stolen by the host: %.2f%% of the processors'"'"' time during the run\n", (all > 0 ? 100 * stolen / all : 0) }'
+} >> "$out/conditions.txt"
 cat "$out/conditions.txt"
 [ "$status" -eq 0 ] || echo "speed_round2: the regression guard found a drop (step.txt)" >&2
 exit "$status"
