@@ -1,12 +1,20 @@
 /* A small per-model pool of worker threads for the elementwise work of training (the
- * optimizer update, the output loss, reductions), which would otherwise run on one core
- * while the BLAS threads wait. Workers sleep on a condition variable between tasks, so an
- * idle pool costs nothing; each task is split into contiguous ranges, one per thread,
- * whose results the caller combines in range order (deterministic for a thread count). */
+ * optimizer update, the output loss, reductions) and for row-split steps. Each task is split
+ * into contiguous ranges, one per thread, whose results the caller combines in range order
+ * (deterministic for a thread count). Between tasks a worker first polls for the next one
+ * for AE_POOL_SPIN_NS, yielding the core, then sleeps on a condition variable: a sleeping
+ * processor of a virtual machine takes tens of microseconds to wake, more than a narrow
+ * model's whole step, while a pool that spins briefly costs an idle program nothing. The
+ * caller waits for the workers the same way. */
 #include "internal.h"
 
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
+
+/* How long a worker polls for the next task, and the caller for the workers, before they
+ * sleep: longer than the gap between a training loop's steps, short against any pause. */
+#define AE_POOL_SPIN_NS 200000
 
 typedef struct worker_arg {
     ae_pool *pool;
@@ -19,13 +27,50 @@ struct ae_pool {
     worker_arg *args;
     pthread_mutex_t lock;
     pthread_cond_t start, done;
-    uint64_t generation; /* incremented for every task */
-    size_t pending;      /* workers still running the current task */
-    bool stopping;
+    /* Incremented for every task (release, after the task's fields): a worker that sees it
+     * change (acquire) may read them. Written under lock, read by polling workers without. */
+    _Atomic uint64_t generation;
+    atomic_size_t pending; /* workers still running the current task */
+    size_t sleepers;       /* workers waiting on start (under lock) */
+    bool caller_sleeps;    /* the caller waits on done (under lock) */
+    bool stopping;         /* under lock */
     ae_task_fn task;
     void *context;
     size_t n_items, grain;
 };
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Polls until generation differs from seen (true) or AE_POOL_SPIN_NS pass (false). */
+static bool task_arrives(ae_pool *pool, uint64_t seen)
+{
+    const uint64_t until = now_ns() + AE_POOL_SPIN_NS;
+    for (unsigned polls = 1;; polls++) {
+        if (atomic_load_explicit(&pool->generation, memory_order_acquire) != seen)
+            return true;
+        if (polls % 16 == 0 && now_ns() > until)
+            return false;
+        sched_yield();
+    }
+}
+
+/* Polls until every worker is done (true) or AE_POOL_SPIN_NS pass (false). */
+static bool workers_finish(ae_pool *pool)
+{
+    const uint64_t until = now_ns() + AE_POOL_SPIN_NS;
+    for (unsigned polls = 1;; polls++) {
+        if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
+            return true;
+        if (polls % 16 == 0 && now_ns() > until)
+            return false;
+        sched_yield();
+    }
+}
 
 /* Range `index` of `parts` over [0, n), with boundaries on multiples of grain. */
 static void split(size_t n, size_t grain, size_t parts, size_t index, size_t *begin, size_t *end)
@@ -44,27 +89,32 @@ static void *worker_main(void *raw)
     ae_pool *pool = arg->pool;
     uint64_t seen = 0;
     for (;;) {
-        pthread_mutex_lock(&pool->lock);
-        while (pool->generation == seen && !pool->stopping)
-            pthread_cond_wait(&pool->start, &pool->lock);
-        if (pool->stopping) {
+        if (!task_arrives(pool, seen)) {
+            pthread_mutex_lock(&pool->lock);
+            pool->sleepers++;
+            while (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen &&
+                   !pool->stopping)
+                pthread_cond_wait(&pool->start, &pool->lock);
+            pool->sleepers--;
+            const bool stopping = pool->stopping;
             pthread_mutex_unlock(&pool->lock);
-            return NULL;
+            if (stopping)
+                return NULL;
         }
-        seen = pool->generation;
-        ae_task_fn task = pool->task;
-        void *context = pool->context;
+        seen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        if (pool->task == NULL) /* ae_pool_stop's last generation */
+            return NULL;
         size_t begin, end;
         split(pool->n_items, pool->grain, pool->n_threads, arg->index, &begin, &end);
-        pthread_mutex_unlock(&pool->lock);
-
         if (begin < end)
-            task(context, arg->index, begin, end);
+            pool->task(pool->context, arg->index, begin, end);
 
-        pthread_mutex_lock(&pool->lock);
-        if (--pool->pending == 0)
-            pthread_cond_signal(&pool->done);
-        pthread_mutex_unlock(&pool->lock);
+        if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool->lock);
+            if (pool->caller_sleeps)
+                pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->lock);
+        }
     }
 }
 
@@ -74,6 +124,8 @@ void ae_pool_stop(ae_pool *pool)
         return;
     pthread_mutex_lock(&pool->lock);
     pool->stopping = true;
+    pool->task = NULL; /* and a generation of its own for the workers that poll */
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool->start);
     pthread_mutex_unlock(&pool->lock);
     for (size_t i = 0; i + 1 < pool->n_threads; i++)
@@ -135,14 +187,15 @@ void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, 
         task(context, 0, 0, n_items);
         return;
     }
-    pthread_mutex_lock(&pool->lock);
     pool->task = task;
     pool->context = context;
     pool->n_items = n_items;
     pool->grain = grain;
-    pool->pending = pool->n_threads - 1;
-    pool->generation++;
-    pthread_cond_broadcast(&pool->start);
+    atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
+    pthread_mutex_lock(&pool->lock);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    if (pool->sleepers > 0)
+        pthread_cond_broadcast(&pool->start);
     pthread_mutex_unlock(&pool->lock);
 
     size_t begin, end;
@@ -150,9 +203,13 @@ void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, 
     if (begin < end)
         task(context, 0, begin, end);
 
+    if (workers_finish(pool))
+        return;
     pthread_mutex_lock(&pool->lock);
-    while (pool->pending > 0)
+    pool->caller_sleeps = true;
+    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)
         pthread_cond_wait(&pool->done, &pool->lock);
+    pool->caller_sleeps = false;
     pthread_mutex_unlock(&pool->lock);
 }
 
