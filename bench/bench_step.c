@@ -45,8 +45,9 @@
  *              baseline run (bench/baseline_step.json is committed); exit 3 if any fell by
  *              more than --tolerance (default 0.15, relative) below the baseline's, and 2 at
  *              once, before the run, if FILE is missing or is not such an output. The
- *              step's ratio to the machine's limit is shown beside them, not judged. For
- *              use before merging performance work.
+ *              step's ratio to the machine's limit is shown beside them, not judged; so is
+ *              every ratio of a baseline measured with other OpenBLAS kernels. For use
+ *              before merging performance work.
  *
  * Reported per configuration: medians of step and encode time as samples/s and GFLOP/s (a
  * one-row encode, the serving case, as the mean of a burst of ENCODE_BURST calls per turn),
