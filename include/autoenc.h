@@ -491,7 +491,8 @@ typedef enum ae_param {
     AE_PARAM_THREADS = 30,             /**< threads for the elementwise work of training (optimizer
                                             update, loss), the caller's included; 0 = one per online
                                             processor, counted when the threads start (at the first
-                                            training call, and again when this setting changes).
+                                            training call, and again when this setting changes,
+                                            and in a child of fork() at its first training call).
                                             Stopped by ae_model_free(); inference always runs on the
                                             calling thread. Matrix products use the BLAS library's
                                             own threads (OPENBLAS_NUM_THREADS); when OpenBLAS runs

@@ -216,7 +216,11 @@ typedef void (*ae_task_fn)(void *context, size_t part, size_t begin, size_t end)
 /* Start n_threads - 1 workers (none for n_threads <= 1: *pool stays NULL, and tasks run
  * on the caller). Fewer workers than asked if the system refuses threads. */
 int ae_pool_start(ae_pool **pool, size_t n_threads);
+/* Joins the workers and frees the pool; in a child of fork() only frees it (see below). */
 void ae_pool_stop(ae_pool *pool);
+/* Whether the pool was started in another process: a child of fork() inherits the pool's
+ * memory but none of its workers, and a run there would wait for them for ever. */
+bool ae_pool_orphaned(const ae_pool *pool);
 /* Threads the pool runs tasks on, the caller included (1 for NULL). */
 size_t ae_pool_threads(const ae_pool *pool);
 /* Run task over [0, n_items) split into one contiguous range per thread, boundaries on

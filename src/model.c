@@ -445,6 +445,13 @@ static size_t online_processors(void)
 
 int ae_model_ensure_pool(ae_model *m)
 {
+    /* A child of fork() goes on training a model of its parent's on workers of its own. */
+    if (ae_pool_orphaned(m->pool)) {
+        ae_pool_stop(m->pool);
+        m->pool = NULL;
+        m->pool_settled = false;
+        m->pool_refused = 0;
+    }
     /* Counting the processors reads a file in sysfs (glibc's get_nprocs): about 10 us, a
      * quarter of a 30-16-4 step at 64 rows. Count them when the setting changes, not at every
      * step. */

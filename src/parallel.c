@@ -5,12 +5,14 @@
  * for AE_POOL_SPIN_NS, yielding the core, then sleeps on a condition variable: a sleeping
  * processor of a virtual machine takes tens of microseconds to wake, more than a narrow
  * model's whole step, while a pool that spins briefly costs an idle program nothing. The
- * caller waits for the workers the same way. */
+ * caller waits for the workers the same way. A child of fork() has none of its parent's
+ * workers: ae_pool_orphaned tells, and such a pool is only ever freed, never run or joined. */
 #include "internal.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 /* How long a worker polls for the next task, and the caller for the workers, before they
  * sleep: longer than the gap between a training loop's steps, short against any pause. */
@@ -23,6 +25,7 @@ typedef struct worker_arg {
 
 struct ae_pool {
     size_t n_threads; /* including the calling thread */
+    pid_t owner;      /* the process whose threads the workers are */
     pthread_t *workers;
     worker_arg *args;
     pthread_mutex_t lock;
@@ -118,10 +121,25 @@ static void *worker_main(void *raw)
     }
 }
 
+/* The pool's memory, without its workers (which, in a child of fork(), do not exist) and
+ * without its lock and conditions (which a worker may have held at the fork). */
+static void free_pool_memory(ae_pool *pool)
+{
+    ae_free(pool->args);
+    ae_free(pool->workers);
+    ae_free(pool);
+}
+
+bool ae_pool_orphaned(const ae_pool *pool) { return pool && pool->owner != getpid(); }
+
 void ae_pool_stop(ae_pool *pool)
 {
     if (!pool)
         return;
+    if (ae_pool_orphaned(pool)) {
+        free_pool_memory(pool);
+        return;
+    }
     pthread_mutex_lock(&pool->lock);
     pool->stopping = true;
     pool->task = NULL; /* and a generation of its own for the workers that poll */
@@ -133,9 +151,7 @@ void ae_pool_stop(ae_pool *pool)
     pthread_cond_destroy(&pool->start);
     pthread_cond_destroy(&pool->done);
     pthread_mutex_destroy(&pool->lock);
-    ae_free(pool->args);
-    ae_free(pool->workers);
-    ae_free(pool);
+    free_pool_memory(pool);
 }
 
 int ae_pool_start(ae_pool **out, size_t n_threads)
@@ -153,6 +169,7 @@ int ae_pool_start(ae_pool **out, size_t n_threads)
         return AE_ERR_OUT_OF_MEMORY;
     }
     pool->n_threads = 1;
+    pool->owner = getpid();
     pool->workers = workers;
     pool->args = args;
     pthread_mutex_init(&pool->lock, NULL);
