@@ -30,8 +30,10 @@
  *   `ld >= n_cols` (the distance in floats between the starts of two rows).
  *   They are owned by the caller; the library never keeps a pointer to them
  *   after a call returns and never copies a whole dataset.
- * - The library never aborts, exits, prints or touches global state; every
- *   setting and the random generator live on the model handle.
+ * - The library never aborts, exits, prints or touches global state (but for
+ *   a count of fork()s, by which a child process knows that its parent's
+ *   worker threads are not its own); every setting and the random generator
+ *   live on the model handle.
  * - Thread safety: calls that take a `const ae_model *` may run concurrently
  *   on one model from several threads. Calls that take a non-const model need
  *   exclusive access to it. Breaking this rule is detected, not undefined: a
