@@ -1,6 +1,8 @@
 """Threads: calls release the GIL, several threads encode with one model in parallel and
-get identical results, and misuse across threads is a BusyError, never a crash."""
+get identical results, misuse across threads is a BusyError, never a crash, and a forked
+child goes on training a model whose worker threads started in its parent."""
 
+import multiprocessing
 import threading
 import time
 
@@ -197,3 +199,36 @@ def test_fits_racing_with_a_reader_thread_never_leave_a_dangling_callback(unit_d
         m.fit(unit_data)
         m.pretrain(unit_data)
     m.close()
+
+
+def test_a_forked_child_trains_the_parents_model():
+    """multiprocessing forks by default on Linux. The model's worker threads (threads=2)
+    start at its first step in the parent and do not exist in the child, which used to wait
+    for them for ever; its next step must equal the parent's, bit for bit."""
+    rng = np.random.default_rng(5)
+    x = rng.random((512, 96), dtype=np.float32)
+    model = autoenc.Model([96, 256, 16], seed=11, threads=2)
+    for _ in range(2):
+        model.train_batch(x)
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def child():
+        model.train_batch(x)
+        sender.send(model.get_flat_params())
+
+    process = context.Process(target=child)
+    process.start()
+    try:
+        model.train_batch(x)
+        expected = model.get_flat_params()
+        assert receiver.poll(120), "the child's training step hung"
+        got = receiver.recv()
+        process.join(30)
+        assert process.exitcode == 0
+        np.testing.assert_array_equal(got, expected)
+    finally:
+        if process.is_alive():
+            process.kill()
+            process.join()
+        model.close()
