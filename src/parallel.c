@@ -41,8 +41,9 @@ struct ae_pool {
     pthread_mutex_t lock;
     pthread_cond_t start, done;
     /* Incremented for every task (release, after the task's fields): a worker that sees it
-     * change (acquire) may read them. Written under lock, read by polling workers without. */
-    _Atomic uint64_t generation;
+     * change (acquire) may read them. Written under lock, read by polling workers without;
+     * only ever compared for a change, so that it may wrap. */
+    atomic_size_t generation;
     atomic_size_t pending; /* workers still running the current task */
     size_t sleepers;       /* workers waiting on start (under lock) */
     bool caller_sleeps;    /* the caller waits on done (under lock) */
@@ -59,25 +60,14 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Polls until generation differs from seen (true) or AE_POOL_SPIN_NS pass (false). */
-static bool task_arrives(ae_pool *pool, uint64_t seen)
+/* Polls *word for up to AE_POOL_SPIN_NS, yielding the core between looks: true as soon as
+ * it equals value (until_equal) or differs from it (!until_equal), false if time runs out.
+ * A worker waits so for the next task, the caller for its workers to finish. */
+static bool poll_word(const atomic_size_t *word, size_t value, bool until_equal)
 {
     const uint64_t until = now_ns() + AE_POOL_SPIN_NS;
     for (unsigned polls = 1;; polls++) {
-        if (atomic_load_explicit(&pool->generation, memory_order_acquire) != seen)
-            return true;
-        if (polls % 16 == 0 && now_ns() > until)
-            return false;
-        sched_yield();
-    }
-}
-
-/* Polls until every worker is done (true) or AE_POOL_SPIN_NS pass (false). */
-static bool workers_finish(ae_pool *pool)
-{
-    const uint64_t until = now_ns() + AE_POOL_SPIN_NS;
-    for (unsigned polls = 1;; polls++) {
-        if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
+        if ((atomic_load_explicit(word, memory_order_acquire) == value) == until_equal)
             return true;
         if (polls % 16 == 0 && now_ns() > until)
             return false;
@@ -100,9 +90,9 @@ static void *worker_main(void *raw)
 {
     worker_arg *arg = raw;
     ae_pool *pool = arg->pool;
-    uint64_t seen = 0;
+    size_t seen = 0;
     for (;;) {
-        if (!task_arrives(pool, seen)) {
+        if (!poll_word(&pool->generation, seen, false)) {
             pthread_mutex_lock(&pool->lock);
             pool->sleepers++;
             while (atomic_load_explicit(&pool->generation, memory_order_acquire) == seen &&
@@ -234,7 +224,7 @@ void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, 
     if (begin < end)
         task(context, 0, begin, end);
 
-    if (workers_finish(pool))
+    if (poll_word(&pool->pending, 0, true))
         return;
     pthread_mutex_lock(&pool->lock);
     pool->caller_sleeps = true;
