@@ -31,10 +31,9 @@
  *              floor, and the library's step unsplit, with OpenBLAS on the library's threads;
  *              then put OpenBLAS back on one thread and let its idle workers fall asleep
  *              (BLAS_WORKERS_ASLEEP_S, the crew spinning on every core meanwhile) before
- *              anything else is timed. The split step
- *              and OpenBLAS's threading then compare in one process, alternating, so that
- *              the machine's drift between two runs (minutes apart on a shared host) does
- *              not enter their ratio.
+ *              anything else is timed. The split step and OpenBLAS's threading then compare
+ *              in one process, alternating, so that the machine's drift between two runs
+ *              (minutes apart on a shared host) does not enter their ratio.
  *   --scaling  instead of the models above, sweep width (784-W-W-64, W = 128..2048) and
  *              depth (784, k layers of 512, 64; k = 1..6) at batch 256 (or --batches).
  *   --json     also write every figure to FILE.
@@ -263,10 +262,14 @@ static void floor_encode(const floor_bufs *f)
 
 /* ---- a crew: the library's threads, for the floors they would share ------------------ */
 
-/* Workers sleep on a condition variable between runs, as the library's pool does. Threads
- * created for each measurement instead start on a busy core: with OpenBLAS's idle workers
- * still spinning after a threaded call, such a split was timed at 1.3-6x its time. */
+/* Workers wait between runs as the library's pool does (src/parallel.c): they poll for the
+ * next run for CREW_POLL_S, yielding the core, then sleep on a condition variable. A floor
+ * whose threads slept between its runs would pay a virtual processor's wake-up (tens of
+ * microseconds), which the library's step does not. Threads created for each measurement
+ * instead start on a busy core: with OpenBLAS's idle workers still spinning after a threaded
+ * call, such a split was timed at 1.3-6x its time. */
 #define MAX_CREW 64
+#define CREW_POLL_S 200e-6
 
 typedef void (*crew_fn)(void *context, int index, int threads);
 
@@ -283,7 +286,8 @@ struct crew {
     crew_member member[MAX_CREW];
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    int round; /* < 0: stop */
+    /* < 0: stop. Advanced under lock (release, after fn and context), polled without. */
+    atomic_int round;
     crew_fn fn;
     void *context;
     atomic_int done;
@@ -295,16 +299,17 @@ static void *crew_worker(void *raw)
     crew *c = me->crew;
     int seen = 0;
     for (;;) {
+        const double until = bench_now() + CREW_POLL_S;
+        while (atomic_load_explicit(&c->round, memory_order_acquire) == seen && bench_now() < until)
+            sched_yield();
         pthread_mutex_lock(&c->lock);
-        while (c->round == seen)
+        while (atomic_load_explicit(&c->round, memory_order_acquire) == seen)
             pthread_cond_wait(&c->wake, &c->lock);
-        seen = c->round;
-        crew_fn fn = c->fn;
-        void *context = c->context;
         pthread_mutex_unlock(&c->lock);
+        seen = atomic_load_explicit(&c->round, memory_order_acquire);
         if (seen < 0)
             return NULL;
-        fn(context, me->index, c->threads);
+        c->fn(c->context, me->index, c->threads);
         atomic_fetch_add_explicit(&c->done, 1, memory_order_release);
     }
 }
@@ -312,7 +317,7 @@ static void *crew_worker(void *raw)
 static void crew_stop(crew *c)
 {
     pthread_mutex_lock(&c->lock);
-    c->round = -1;
+    atomic_store_explicit(&c->round, -1, memory_order_release);
     pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->lock);
     for (int t = 1; t < c->started; t++)
@@ -349,7 +354,7 @@ static void crew_run(crew *c, crew_fn fn, void *context)
     pthread_mutex_lock(&c->lock);
     c->fn = fn;
     c->context = context;
-    c->round++;
+    atomic_fetch_add_explicit(&c->round, 1, memory_order_release);
     pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->lock);
     fn(context, 0, c->threads);
