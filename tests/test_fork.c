@@ -50,14 +50,17 @@ static ae_model *make_model(void)
     return m;
 }
 
-/* The child: one more step, its parameters into the memory it shares with the parent, the
- * model freed. Exit status 0 only if all of that worked; an alarm ends a child that hangs. */
-static void child_trains(ae_model *m, const float *x, float *shared)
+/* The child: one more step, its parameters into the memory it shares with the parent, its
+ * copies of the model and the data freed (under valgrind's leak check, which runs in the
+ * child too, anything left would fail it). Exit status 0 only if all of that worked; an
+ * alarm ends a child that hangs. */
+static void child_trains(ae_model *m, float *x, float *shared)
 {
     alarm(CHILD_SECONDS);
     bool ok = ae_model_train_batch(m, x, ROWS, DIM, NULL) == AE_OK &&
               ae_model_get_params(m, shared, ae_model_param_count(m)) == AE_OK;
     ae_model_free(m);
+    free(x);
     _exit(ok ? 0 : 1);
 }
 
