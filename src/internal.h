@@ -229,6 +229,8 @@ void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, 
 /* A meeting point inside one pool run: each range's thread calls ae_meet and returns once
  * all `parties` have. Only for a run whose every thread has a range (n_items >= threads
  * with grain 1): the ranges then run at once, and none waits for one that never comes.
+ * A meeting serves any number of rounds, each thread meeting at every round in turn (a
+ * thread through round k arrives at round k + 1 only after all have arrived at k).
  * Waiters yield the core, which the thread they wait for may share. */
 typedef struct ae_meeting {
     atomic_size_t arrived;
@@ -417,8 +419,8 @@ void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int ac
  * The output layer fused with the loss. `out` (n_rows x n_out, leading dimension ld_out)
  * holds x W^T + b of the output layer; this writes the activated output back,
  * and returns the sum of the elementwise losses against `target` in double. When delta
- * is not NULL it receives dLoss/dZ times grad_scale (packed n_rows x n_out); when
- * row_loss is not NULL it receives each row's loss sum.
+ * is not NULL it receives dLoss/dZ times grad_scale (n_rows x n_out, leading dimension
+ * ld_out, as out); when row_loss is not NULL it receives each row's loss sum.
  */
 double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, const float *target,
                       size_t ld_target, int activation, int loss, const ae_settings *settings,

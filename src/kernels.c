@@ -351,7 +351,7 @@ double ae_output_loss(float *out, size_t ld_out, size_t n_rows, size_t n_out, co
     for (size_t i = 0; i < n_rows; i++) {
         float *y = out + i * ld_out;
         const float *t = target + i * ld_target;
-        float *d = delta ? delta + i * n_out : NULL;
+        float *d = delta ? delta + i * ld_out : NULL;
         double row_sum = loss == AE_LOSS_BCE
                              ? bce_span(y, t, d, grad_scale, n_out)
                              : mse_row(y, t, d, grad_scale, n_out, activation,

@@ -6,25 +6,36 @@
 #include <math.h>
 #include <string.h>
 
-/* The bias is written into out first and the product added to it (beta = 1): OpenBLAS
- * otherwise clears out in a pass of its own (beta = 0), slower than the copy of the bias,
- * which the activation and the loss then need not add. */
-void ae_layer_linear(const ae_model *m, size_t layer, const float *in, size_t ld_in,
-                     size_t n_rows, float *out, size_t ld_out)
+/* Columns [j0, j1) of layer l's x W^T + b (out and ld_out address the whole layer's
+ * output): the elements the whole product gives, as the rows of a part are; a step split
+ * between threads by units has each thread form its own units' columns. The bias is
+ * written into out first and the product added to it (beta = 1): OpenBLAS otherwise clears
+ * out in a pass of its own (beta = 0), slower than the copy of the bias, which the
+ * activation and the loss then need not add. */
+static void linear_columns(const ae_model *m, size_t layer, const float *in, size_t ld_in,
+                           size_t n_rows, float *out, size_t ld_out, size_t j0, size_t j1)
 {
     const ae_layer *L = &m->layers[layer];
-    const float *w = m->params + L->weight_offset;
-    ae_fill_rows(out, ld_out, n_rows, m->params + L->bias_offset, L->n_out);
-    /* Tied weights are the mirror's n_in x n_out matrix V, and this layer's W is V^T. */
-    const enum CBLAS_TRANSPOSE w_op = L->transposed ? CblasNoTrans : CblasTrans;
+    const int n_units = (int)(j1 - j0), n_in = (int)L->n_in;
+    ae_fill_rows(out + j0, ld_out, n_rows, m->params + L->bias_offset + j0, j1 - j0);
+    /* Tied weights are the mirror's n_in x n_out matrix V, and this layer's W is V^T: the
+     * units are rows of W, or columns of V. */
+    const float *w = m->params + L->weight_offset + (L->transposed ? j0 : j0 * L->n_in);
     const int ld_w = (int)(L->transposed ? L->n_out : L->n_in);
     if (n_rows == 1) /* out += W in: a matrix-vector product */
         cblas_sgemv(CblasRowMajor, L->transposed ? CblasTrans : CblasNoTrans,
-                    (int)(L->transposed ? L->n_in : L->n_out), (int)(L->transposed ? L->n_out : L->n_in),
-                    1.0f, w, ld_w, in, 1, 1.0f, out, 1);
+                    L->transposed ? n_in : n_units, L->transposed ? n_units : n_in, 1.0f, w, ld_w,
+                    in, 1, 1.0f, out + j0, 1);
     else /* out += in W^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, w_op, (int)n_rows, (int)L->n_out, (int)L->n_in,
-                    1.0f, in, (int)ld_in, w, ld_w, 1.0f, out, (int)ld_out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, L->transposed ? CblasNoTrans : CblasTrans,
+                    (int)n_rows, n_units, n_in, 1.0f, in, (int)ld_in, w, ld_w, 1.0f, out + j0,
+                    (int)ld_out);
+}
+
+void ae_layer_linear(const ae_model *m, size_t layer, const float *in, size_t ld_in,
+                     size_t n_rows, float *out, size_t ld_out)
+{
+    linear_columns(m, layer, in, ld_in, n_rows, out, ld_out, 0, m->layers[layer].n_out);
 }
 
 void ae_layer_forward(const ae_model *m, size_t layer, const float *in, size_t ld_in,
@@ -324,6 +335,33 @@ static void layer_gradients(const ae_model *m, size_t l, const float *a_prev, si
         ae_column_sums(delta, n_rows, L->n_out, grads + L->bias_offset);
 }
 
+/* Columns [i0, i1) of dObjective/dA_prev = delta W for layer l, delta packed n_rows x n_out,
+ * into out (leading dimension n_in, addressing the whole): cleared, and the product added
+ * to the zeros (a memset costs a narrow model's step less than OpenBLAS's clearing pass). */
+static void input_gradient_columns(const ae_model *m, size_t l, const float *delta, size_t n_rows,
+                                   float *out, size_t i0, size_t i1)
+{
+    const ae_layer *L = &m->layers[l];
+    const int n_units = (int)(i1 - i0), n_out = (int)L->n_out;
+    if (i1 - i0 == L->n_in)
+        memset(out, 0, n_rows * L->n_in * sizeof *out);
+    else
+        for (size_t i = 0; i < n_rows; i++)
+            memset(out + i * L->n_in + i0, 0, (i1 - i0) * sizeof *out);
+    /* W is stored n_out x n_in, the units below are its columns; or V = W^T, n_in x n_out,
+     * and they are its rows */
+    const float *w = m->params + L->weight_offset + (L->transposed ? i0 * L->n_out : i0);
+    const int ld_w = (int)(L->transposed ? L->n_out : L->n_in);
+    if (n_rows == 1) /* out = W^T delta */
+        cblas_sgemv(CblasRowMajor, L->transposed ? CblasNoTrans : CblasTrans,
+                    L->transposed ? n_units : n_out, L->transposed ? n_out : n_units, 1.0f, w, ld_w,
+                    delta, 1, 1.0f, out + i0, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, L->transposed ? CblasTrans : CblasNoTrans,
+                    (int)n_rows, n_units, n_out, 1.0f, delta, n_out, w, ld_w, 1.0f, out + i0,
+                    (int)L->n_in);
+}
+
 /* Layer l's deltas from row `first` on in a split step's store (laid out as the activations). */
 static float *stored_delta(const ae_model *m, size_t l, size_t first)
 {
@@ -353,8 +391,6 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
     float *spare = w->delta_prev + first * m->max_width;
     for (size_t l = last + 1; l-- > 0;) {
         const ae_layer *L = &m->layers[l];
-        const int n_out = (int)L->n_out, n_in = (int)L->n_in;
-        const float *w_l = m->params + L->weight_offset;
         if (!store) {
             size_t ld_prev;
             const float *a_prev = layer_input(m, l, x, ld_x, first, step, &ld_prev);
@@ -372,15 +408,7 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
          * layer l - 1's outputs; the product added to zeros, as above. A variational latent
          * layer's comes from its code's gradient, computed first in spare. */
         float *delta_prev = variational_latent(m, below) ? spare : below_delta;
-        memset(delta_prev, 0, n_rows * L->n_in * sizeof *delta_prev);
-        if (n_rows == 1) /* delta_prev = W^T delta, W stored n_out x n_in (or V = W^T, n_in x n_out) */
-            cblas_sgemv(CblasRowMajor, L->transposed ? CblasNoTrans : CblasTrans,
-                        L->transposed ? n_in : n_out, L->transposed ? n_out : n_in, 1.0f, w_l,
-                        L->transposed ? n_out : n_in, delta, 1, 1.0f, delta_prev, 1);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, L->transposed ? CblasTrans : CblasNoTrans,
-                        (int)n_rows, n_in, n_out, 1.0f, delta, n_out, w_l, L->transposed ? n_out : n_in,
-                        1.0f, delta_prev, n_in);
+        input_gradient_columns(m, l, delta, n_rows, delta_prev, 0, L->n_in);
         if (variational_latent(m, below)) {
             /* without a store, delta is free now: it receives the latent layer's (linear)
              * delta, and spare stays the spare */
@@ -462,7 +490,9 @@ typedef struct split_task {
     size_t ld_x, ld_target;
     size_t n_rows, parts;
     bool step, by_units;
-    ae_meeting rows_done; /* by units: every part has stored its rows' deltas */
+    bool by_layers;        /* by units, layer by layer (layered_forward_backward) */
+    ae_meeting layer_done; /* by layers: every part has its share of a layer */
+    ae_meeting rows_done;  /* by units: every part has stored its rows' deltas */
     double loss[AE_MAX_THREADS], kl[AE_MAX_THREADS];
     /* A training step by units applies the update too (update_share), each part to the
      * parameters whose gradients it formed, while they are in its cache. */
@@ -567,11 +597,109 @@ static void update_share(split_task *t, size_t part, double squares)
     t->special[part] = special;
 }
 
-/* One part of a split step: its rows forward, their loss, and backward. By rows, into its
- * own gradient buffer (part 0 into the model's). By units, to every layer's delta in the
- * workspace's store; then, once every part has stored its rows' (the parts run at once,
- * one per thread: split_parts gives each thread rows), its share of the layer gradients,
- * and in a training step the update of that share (update_share).
+/* A part's share of one product of a step split layer by layer: rows [r0, r1) and columns
+ * [j0, j1) of its output (n_rows x n_cols). The part whose rows would read every weight of
+ * the product takes a share of its columns instead when they outnumber the rows: a part of
+ * the rows packs the whole weight matrix, a part of the columns the whole input, and at
+ * tens of rows the packing costs about what the arithmetic does. */
+typedef struct share {
+    size_t r0, r1, j0, j1;
+} share;
+
+static share product_share(const split_task *t, size_t part, size_t n_cols)
+{
+    share s = {0, t->n_rows, 0, n_cols};
+    if (n_cols > t->n_rows)
+        unit_share(n_cols, t->parts, part, &s.j0, &s.j1);
+    else
+        unit_share(t->n_rows, t->parts, part, &s.r0, &s.r1);
+    return s;
+}
+
+/* Whether a step split by units runs its products layer by layer (layered_forward_backward)
+ * rather than each part's rows through the whole network. Layer by layer, each part packs
+ * only its share of the weights, but the parts meet 2L - 1 times and exchange every layer's
+ * outputs and deltas through the caches. Measured with the reference model and others from
+ * 256-128-32 to 4096-2048-1024-256 (one BLAS thread, two parts, both ways alternating in
+ * one process): it wins while the rows per part are fewer than 64 and the weights per
+ * meeting reach about 1024 per row of a part (the reference model: 1.14x at 32 rows, 1.09x
+ * at 64, 1.02x at 120, even at 128; 784-256-64 1.07x at 64 rows, 0.99x at 96; 512-256-64
+ * 0.99x at 64; 256-128-32 0.89x). Not for a variational latent layer, whose code pairs a
+ * unit of each half. */
+#define AE_LAYERED_MAX_ROWS_PER_PART 64
+#define AE_LAYERED_MIN_WEIGHTS_PER_MEETING_ROW 1024.0
+
+static bool splits_layers(const ae_model *m, size_t n_rows, size_t parts)
+{
+    const size_t rows_per_part = (n_rows + parts - 1) / parts;
+    if (ae_is_variational(m) || rows_per_part >= AE_LAYERED_MAX_ROWS_PER_PART)
+        return false;
+    double weights = 0.0;
+    for (size_t l = 0; l < m->n_layers; l++)
+        weights += (double)m->layers[l].n_in * (double)m->layers[l].n_out;
+    const double meetings = 2.0 * (double)m->n_layers - 1.0;
+    return weights >= AE_LAYERED_MIN_WEIGHTS_PER_MEETING_ROW * (double)rows_per_part * meetings;
+}
+
+/* A part of a step split by units, over the whole batch, layer by layer: its share
+ * (product_share) of every layer's output, forward to the loss of its share of the output,
+ * and of every layer's delta back, into the split store; the parts meet after each layer,
+ * whose every element the next one reads. Returns the part's loss sum. */
+static double layered_forward_backward(split_task *t, size_t part)
+{
+    ae_model *m = t->model;
+    ae_workspace *w = &m->work;
+    const size_t last = m->n_layers - 1;
+    const float p = m->settings.dropout_hidden;
+    const float *in = t->x;
+    size_t ld_in = t->ld_x;
+    for (size_t l = 0; l < last; l++) {
+        const ae_layer *L = &m->layers[l];
+        const size_t width = L->n_out, at = w->activation_offsets[l];
+        const share s = product_share(t, part, width);
+        float *out = w->activations + at + s.r0 * width;
+        linear_columns(m, l, in + s.r0 * ld_in, ld_in, s.r1 - s.r0, out, width, s.j0, s.j1);
+        ae_activate(out + s.j0, width, s.r1 - s.r0, s.j1 - s.j0, L->activation, &m->settings);
+        for (size_t i = s.r0; i < s.r1 && drops_out(m, l, t->step); i++) /* value i * width + j */
+            ae_dropout(w->activations + at + i * width + s.j0, width, 1, s.j1 - s.j0, p,
+                       w->dropout_keys[l], i * width + s.j0, w->dropped + at + i * width + s.j0,
+                       w->keep + at + i * width + s.j0);
+        ae_meet(&t->layer_done);
+        in = layer_output_seen(m, l, t->step);
+        ld_in = width;
+    }
+    const ae_layer *top = &m->layers[last];
+    const share s = product_share(t, part, top->n_out);
+    float *y = w->activations + w->activation_offsets[last] + s.r0 * top->n_out;
+    linear_columns(m, last, in + s.r0 * ld_in, ld_in, s.r1 - s.r0, y, top->n_out, s.j0, s.j1);
+    const float grad_scale = 1.0f / (float)(w->mean_rows * (double)top->n_out);
+    const double loss = ae_output_loss(
+        y + s.j0, top->n_out, s.r1 - s.r0, s.j1 - s.j0, t->target + s.r0 * t->ld_target + s.j0,
+        t->ld_target, top->activation, m->settings.loss, &m->settings,
+        stored_delta(m, last, s.r0) + s.j0, grad_scale, NULL);
+    for (size_t l = last; l > 0; l--) {
+        ae_meet(&t->layer_done); /* layer l's delta, every element */
+        const size_t below = l - 1, width = m->layers[l].n_in, at = w->activation_offsets[below];
+        const share b = product_share(t, part, width);
+        input_gradient_columns(m, l, stored_delta(m, l, b.r0), b.r1 - b.r0,
+                               stored_delta(m, below, b.r0), b.j0, b.j1);
+        for (size_t i = b.r0; i < b.r1; i++) { /* through dropout and the activation, as backward_rows */
+            float *d = stored_delta(m, below, i) + b.j0;
+            if (drops_out(m, below, t->step))
+                ae_dropout_backward(d, w->keep + at + i * width + b.j0, b.j1 - b.j0, p);
+            ae_mul_activation_derivative(d, w->activations + at + i * width + b.j0, b.j1 - b.j0,
+                                         m->layers[below].activation, &m->settings);
+        }
+    }
+    return loss;
+}
+
+/* One part of a split step. By rows: its rows forward, their loss, and backward into its own
+ * gradient buffer (part 0 into the model's). By units: every layer's delta for the whole
+ * batch in the workspace's store, each part doing its rows through the whole network or,
+ * by columns, its units of each layer; then, once every part has stored its share (the
+ * parts run at once, one per thread: split_parts gives each thread rows), its share of the
+ * layer gradients, and in a training step the update of that share (update_share).
  * Waiting here rather than in a second pool task spares the threads a sleep and a wake-up,
  * which cost a narrow model's step more than its products. */
 static void split_range(void *context, size_t part, size_t begin, size_t end)
@@ -580,17 +708,21 @@ static void split_range(void *context, size_t part, size_t begin, size_t end)
     ae_model *m = t->model;
     ae_workspace *w = &m->work;
     const size_t last = m->n_layers - 1;
-    float *output_delta = t->by_units ? stored_delta(m, last, begin) : w->delta + begin * m->max_width;
-    t->loss[part] = forward_rows(m, t->x + begin * t->ld_x, t->ld_x, t->target + begin * t->ld_target,
-                                 t->ld_target, begin, end - begin, output_delta, t->step, false,
-                                 &t->kl[part]);
     const float *x = t->x + begin * t->ld_x;
-    if (!t->by_units) {
-        float *grads = part ? w->part_grads + (part - 1) * m->n_params : m->grads;
-        (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, grads);
-        return;
+    if (t->by_layers) {
+        t->loss[part] = layered_forward_backward(t, part);
+        t->kl[part] = 0.0;
+    } else {
+        float *output_delta = t->by_units ? stored_delta(m, last, begin) : w->delta + begin * m->max_width;
+        t->loss[part] = forward_rows(m, x, t->ld_x, t->target + begin * t->ld_target, t->ld_target,
+                                     begin, end - begin, output_delta, t->step, false, &t->kl[part]);
+        if (!t->by_units) {
+            float *grads = part ? w->part_grads + (part - 1) * m->n_params : m->grads;
+            (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, grads);
+            return;
+        }
+        (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, NULL);
     }
-    (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, NULL);
     ae_meet(&t->rows_done);
     const double squares = split_layer_gradients(t, part);
     if (t->update)
@@ -663,7 +795,9 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
     AE_FORWARD(reserve_split(m, parts, by_units));
     split_task task = {.model = m, .x = x, .target = target, .ld_x = ld_x, .ld_target = ld_target,
                        .n_rows = n_rows, .parts = parts, .step = step, .by_units = by_units,
-                       .rows_done = {.parties = parts}, .update = by_units && step,
+                       .by_layers = by_units && splits_layers(m, n_rows, parts),
+                       .layer_done = {.parties = parts}, .rows_done = {.parties = parts},
+                       .update = by_units && step,
                        .gradients_done = {.parties = parts}};
     if (task.update) {
         AE_FORWARD(ae_optimizer_state_ensure(m));

@@ -236,7 +236,9 @@ void ae_pool_run(ae_pool *pool, ae_task_fn task, void *context, size_t n_items, 
 
 void ae_meet(ae_meeting *meeting)
 {
-    atomic_fetch_add_explicit(&meeting->arrived, 1, memory_order_acq_rel);
-    while (atomic_load_explicit(&meeting->arrived, memory_order_acquire) < meeting->parties)
+    /* the arrivals count on over the rounds: this round ends at the next multiple of parties */
+    const size_t before = atomic_fetch_add_explicit(&meeting->arrived, 1, memory_order_acq_rel);
+    const size_t round_end = (before / meeting->parties + 1) * meeting->parties;
+    while (atomic_load_explicit(&meeting->arrived, memory_order_acquire) < round_end)
         sched_yield();
 }
