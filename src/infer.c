@@ -12,26 +12,14 @@
 /* Rows per chunk: large enough for sgemm to run at full speed, small enough that the
  * scratch stays a few megabytes for wide models. */
 #define AE_INFER_CHUNK_ROWS 1024
-/* OpenBLAS hands a product of more than 65536 x 4 multiply-adds (its default
- * GEMM_MULTITHREAD_THRESHOLD) to its threads, and runs smaller ones on the calling thread.
- * For a narrow model's shapes its threads are the slower: 64 x 32 weights took 1.3-3.3x one
- * thread's time at 160 to 1024 rows, two threads against one (OpenBLAS 0.3.21, SkylakeX).
- * Such a model's chunks keep every product under that size, unless that leaves fewer than
- * AE_INFER_MIN_CHUNK_ROWS rows, below which sgemm itself slows down; on any other CBLAS, or
- * with OpenBLAS on one thread, the smaller chunks cost next to nothing. */
-#define AE_BLAS_ONE_THREAD_WORK 262144.0
-#define AE_INFER_MIN_CHUNK_ROWS 64
-
-/* Rows per chunk of a pass through layers [first, last) over n_rows rows (at least 1). */
+/* Rows per chunk of a pass through layers [first, last) over n_rows rows (at least 1): a
+ * narrow model's chunks keep every product on OpenBLAS's calling thread (ae_blas_one_thread_rows),
+ * which for such shapes is faster than its threads. */
 static size_t chunk_rows(const ae_model *m, size_t first, size_t last, size_t n_rows)
 {
-    double widest = 1.0;
-    for (size_t l = first; l < last; l++)
-        widest = fmax(widest, (double)m->layers[l].n_in * (double)m->layers[l].n_out);
-    size_t rows = AE_INFER_CHUNK_ROWS;
-    const double one_thread_rows = AE_BLAS_ONE_THREAD_WORK / widest;
-    if (one_thread_rows >= AE_INFER_MIN_CHUNK_ROWS && one_thread_rows < (double)rows)
-        rows = (size_t)one_thread_rows / 32 * 32; /* whole blocks of sgemm's kernels */
+    size_t rows = ae_blas_one_thread_rows(m, first, last);
+    if (rows == 0 || rows > AE_INFER_CHUNK_ROWS)
+        rows = AE_INFER_CHUNK_ROWS;
     return n_rows < rows ? n_rows : rows;
 }
 

@@ -468,8 +468,8 @@ bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float
 #define AE_LOG_VARIANCE_MIN (-30.0f)
 #define AE_LOG_VARIANCE_MAX 20.0f
 void ae_clamp_log_variance(float *stats, size_t n_rows, size_t k);
-/* Column sums of an n_rows x n_cols packed matrix into sums (overwrites). */
-void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums);
+/* Column sums of an n_rows x n_cols packed matrix into sums, or added to them when add. */
+void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums, bool add);
 /* out[i * ld_out + j] = u[i] * v[j] (+ out[...] when accumulate) for i < n_u, j < n_v: one
  * row's weight gradient, the product sgemm would form with an inner dimension of 1. */
 void ae_outer_product(const float *u, size_t n_u, const float *v, size_t n_v, float *out, size_t ld_out,
@@ -500,6 +500,20 @@ void ae_standard_normals(uint64_t key, size_t first_value, size_t n, float *out)
 void ae_dropout_backward(float *delta, const uint8_t *keep, size_t n, float p);
 
 /* ---- forward and backward through the stack (net.c) --------------------- */
+
+/* OpenBLAS hands a product of more than 65536 x 4 multiply-adds (M N K; its default
+ * GEMM_MULTITHREAD_THRESHOLD) to its threads, and runs smaller ones on the calling thread.
+ * For a narrow model's shapes its threads are the slower: 64 x 32 weights took 1.3-3.3x one
+ * thread's time at 160 to 1024 rows, two threads against one (OpenBLAS 0.3.21, SkylakeX);
+ * and products on the calling thread can run on several of the model's threads at once. */
+#define AE_BLAS_ONE_THREAD_WORK 262144.0
+/* Rows below which sgemm itself slows down. */
+#define AE_BLAS_MIN_CHUNK_ROWS 64.0
+/* Rows of a pass through layers [first, last) small enough that each of its products stays
+ * under AE_BLAS_ONE_THREAD_WORK, in whole blocks of 32 rows (sgemm's kernels'), or 0 when
+ * that is fewer than AE_BLAS_MIN_CHUNK_ROWS. On any other CBLAS, or with OpenBLAS on one
+ * thread, such chunks cost next to nothing. */
+size_t ae_blas_one_thread_rows(const ae_model *m, size_t first, size_t last);
 
 /* out = in W_l^T + b_l (n_rows rows; sgemv for a single row). No activation. */
 void ae_layer_linear(const ae_model *model, size_t layer, const float *in, size_t ld_in,

@@ -399,7 +399,7 @@ enum { COLUMN_BLOCK = 256 };
  * digits as the sum grows: the bias gradients would drift from torch's at large batches),
  * a block of columns at a time so the accumulators fit on the stack. */
 AE_VECTOR_CLONES
-static void column_sums_kernel(const float *m, size_t n_rows, size_t n_cols, float *sums)
+static void column_sums_kernel(const float *m, size_t n_rows, size_t n_cols, float *sums, bool add)
 {
     for (size_t first = 0; first < n_cols; first += COLUMN_BLOCK) {
         const size_t width = n_cols - first < COLUMN_BLOCK ? n_cols - first : COLUMN_BLOCK;
@@ -411,7 +411,7 @@ static void column_sums_kernel(const float *m, size_t n_rows, size_t n_cols, flo
                 acc[j] += (double)row[j];
         }
         for (size_t j = 0; j < width; j++)
-            sums[first + j] = (float)acc[j];
+            sums[first + j] = add ? sums[first + j] + (float)acc[j] : (float)acc[j];
     }
 }
 
@@ -453,7 +453,7 @@ static size_t block_period(size_t ld, size_t n_rows, size_t width)
  * rounding of the double. */
 AE_VECTOR_CLONES
 static void column_sums_block_kernel(const float *restrict m, size_t n, size_t period, size_t n_cols,
-                                     float *restrict sums)
+                                     float *restrict sums, bool add)
 {
     double acc[BLOCK_MAX_WIDTH * BLOCK_LANES];
     memset(acc, 0, period * sizeof *acc);
@@ -467,21 +467,21 @@ static void column_sums_block_kernel(const float *restrict m, size_t n, size_t p
         double sum = 0.0;
         for (size_t k = j; k < period; k += n_cols)
             sum += acc[k];
-        sums[j] = (float)sum;
+        sums[j] = add ? sums[j] + (float)sum : (float)sum;
     }
 }
 
-void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums)
+void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums, bool add)
 {
-    if (n_rows == 1) { /* a float through a double and back is itself: the sums are the row */
-        memcpy(sums, m, n_cols * sizeof *sums);
-        return;
-    }
     const size_t period = block_period(n_cols, n_rows, n_cols);
-    if (period)
-        column_sums_block_kernel(m, n_rows * n_cols, period, n_cols, sums);
+    if (n_rows == 1 && add) /* a float through a double and back is itself: the sums are the row */
+        ae_add(sums, m, n_cols);
+    else if (n_rows == 1)
+        memcpy(sums, m, n_cols * sizeof *sums);
+    else if (period)
+        column_sums_block_kernel(m, n_rows * n_cols, period, n_cols, sums, add);
     else
-        column_sums_kernel(m, n_rows, n_cols, sums);
+        column_sums_kernel(m, n_rows, n_cols, sums, add);
 }
 
 AE_VECTOR_CLONES

@@ -298,12 +298,13 @@ static const float *layer_input(const ae_model *m, size_t l, const float *x, siz
 
 /* Layer l's gradients from its delta (n_rows x n_out, packed) and its input a_prev: rows
  * [r0, r1) of its stored weight matrix (W's rows, one per unit, or for a tied decoder layer
- * the rows of its mirror's V = W^T), and its biases if asked. The whole layer is r0 = 0, r1
- * the matrix's rows and the biases; a part of the rows is the same arithmetic for those
+ * the rows of its mirror's V = W^T), and its biases if asked; added to what grads holds when
+ * `add` (the rows of a batch taken a chunk at a time). The whole layer is r0 = 0, r1 the
+ * matrix's rows and the biases; a part of the rows is the same arithmetic for those
  * elements, so a layer split by units between threads gives the same gradient. */
 static void layer_gradients(const ae_model *m, size_t l, const float *a_prev, size_t ld_prev,
                             const float *delta, size_t n_rows, float *grads, size_t r0, size_t r1,
-                            bool biases)
+                            bool biases, bool add)
 {
     const ae_layer *L = &m->layers[l];
     const int n_out = (int)L->n_out, n_in = (int)L->n_in;
@@ -312,15 +313,15 @@ static void layer_gradients(const ae_model *m, size_t l, const float *a_prev, si
      * pass to scale C, packing and a call per layer; an outer product does the same
      * arithmetic directly (the streaming and online case). A single row is never split. */
     if (n_rows == 1 && L->transposed)
-        ae_outer_product(a_prev, L->n_in, delta, L->n_out, grad_w, L->n_out, false);
+        ae_outer_product(a_prev, L->n_in, delta, L->n_out, grad_w, L->n_out, add);
     else if (n_rows == 1)
-        ae_outer_product(delta, L->n_out, a_prev, L->n_in, grad_w, L->n_in, L->shared_grad);
+        ae_outer_product(delta, L->n_out, a_prev, L->n_in, grad_w, L->n_in, L->shared_grad || add);
     else if (r1 > r0) {
         /* The products add to their outputs (beta = 1), cleared here first unless they hold
          * a tied layer's share: OpenBLAS's own clearing pass (beta = 0) costs a narrow
          * model's step more than a memset. */
         const size_t row_width = L->transposed ? L->n_out : L->n_in;
-        if (!L->shared_grad)
+        if (!L->shared_grad && !add)
             memset(grad_w + r0 * row_width, 0, (r1 - r0) * row_width * sizeof *grad_w);
         if (L->transposed) /* dV = A_prev^T delta for the mirror's V = W^T; written first */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(r1 - r0), n_out, (int)n_rows,
@@ -332,7 +333,7 @@ static void layer_gradients(const ae_model *m, size_t l, const float *a_prev, si
                         grad_w + r0 * row_width, n_in);
     }
     if (biases)
-        ae_column_sums(delta, n_rows, L->n_out, grads + L->bias_offset);
+        ae_column_sums(delta, n_rows, L->n_out, grads + L->bias_offset, add);
 }
 
 /* Columns [i0, i1) of dObjective/dA_prev = delta W for layer l, delta packed n_rows x n_out,
@@ -370,14 +371,15 @@ static float *stored_delta(const ae_model *m, size_t l, size_t first)
 
 /* The backward pass proper over rows [first, first + n_rows), n_rows >= 1, from the output
  * delta forward_rows left. Each layer's weight and bias gradients are written into grads (a
- * buffer of the model's layout) and its spans announced to the engine. A part of a step
+ * buffer of the model's layout), or added to it when `add`, and its spans announced to the
+ * engine. A part of a step
  * split by units passes grads NULL instead: its deltas are computed in place in the split
  * store (stored_delta), where forward_rows left the output delta, and the gradients are
  * left to split_layer_gradients. A part of a split step has neither penalties nor an engine
  * (split_parts), so the penalties' terms and the announcements, which work on the model's
  * own gradient, are then no-ops. */
 static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first, size_t n_rows,
-                         bool step, float *grads)
+                         bool step, float *grads, bool add)
 {
     ae_workspace *w = &m->work;
     const bool penalties = ae_penalties_active(&m->settings);
@@ -395,7 +397,7 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
             size_t ld_prev;
             const float *a_prev = layer_input(m, l, x, ld_x, first, step, &ld_prev);
             layer_gradients(m, l, a_prev, ld_prev, delta, n_rows, grads, 0,
-                            L->transposed ? L->n_in : L->n_out, true);
+                            L->transposed ? L->n_in : L->n_out, true, add);
             if (penalties)
                 ae_penalties_weight_grad(m, l);
             AE_FORWARD(announce_layer(m, l));
@@ -445,19 +447,34 @@ extern int openblas_get_num_threads(void) __attribute__((weak));
  * lost at 64 rows (0.4 M per part) and gained from 256 (1.8 M). */
 #define AE_SPLIT_MIN_WORK_PER_PART 1048576.0
 
+size_t ae_blas_one_thread_rows(const ae_model *m, size_t first, size_t last)
+{
+    double widest = 1.0;
+    for (size_t l = first; l < last; l++)
+        widest = fmax(widest, (double)m->layers[l].n_in * (double)m->layers[l].n_out);
+    const double rows = AE_BLAS_ONE_THREAD_WORK / widest;
+    return rows >= AE_BLAS_MIN_CHUNK_ROWS ? (size_t)fmin(rows, (double)SIZE_MAX) / 32 * 32 : 0;
+}
+
 /* Whether this step's rows go to the model's threads, each running its own rows through
  * the whole network with single-threaded BLAS calls (faster than one BLAS call at a time
- * split by the BLAS's threads, which meet at every call): only when the BLAS runs one
- * thread per call (OPENBLAS_NUM_THREADS=1), so that calls from the model's threads neither
- * queue on its lock nor oversubscribe the cores, and only for steps whose rows are
- * independent until the gradient sum: no draws from the model's generator inside the net
- * (hidden dropout's and the variational codes' keys are drawn before the split), no
- * penalties of batch statistics, no engine. */
-static size_t split_parts(const ae_model *m, size_t n_rows)
+ * split by the BLAS's threads, which meet at every call), and in chunks of how many rows
+ * (*chunk). Only when every call from the model's threads runs on the calling thread, so
+ * that they neither queue on the BLAS's lock nor oversubscribe the cores: with OpenBLAS on
+ * one thread per call (OPENBLAS_NUM_THREADS=1), whole; with its threads, for a model narrow
+ * enough that chunks of ae_blas_one_thread_rows keep every product under its threading
+ * threshold, by rows in such chunks. And only for steps whose rows are independent until
+ * the gradient sum: no draws from the model's generator inside the net (hidden dropout's and
+ * the variational codes' keys are drawn before the split), no penalties of batch statistics,
+ * no engine. */
+static size_t split_parts(const ae_model *m, size_t n_rows, size_t *chunk)
 {
     const size_t threads = ae_pool_threads(m->pool);
     if (threads < 2 || n_rows < 2 * threads || m->has_hooks || ae_penalties_active(&m->settings) ||
-        !openblas_get_num_threads || openblas_get_num_threads() != 1)
+        !openblas_get_num_threads)
+        return 1;
+    *chunk = openblas_get_num_threads() == 1 ? n_rows : ae_blas_one_thread_rows(m, 0, m->n_layers);
+    if (*chunk == 0)
         return 1;
     double work_per_row = 0.0;
     for (size_t l = 0; l < m->n_layers; l++)
@@ -492,6 +509,7 @@ typedef struct split_task {
     bool step, by_units;
     bool by_layers;        /* by units, layer by layer (layered_forward_backward) */
     ae_meeting layer_done; /* by layers: every part has its share of a layer */
+    size_t chunk;          /* by rows: rows per pass through the network (split_parts) */
     ae_meeting rows_done;  /* by units: every part has stored its rows' deltas */
     double loss[AE_MAX_THREADS], kl[AE_MAX_THREADS];
     /* A training step by units applies the update too (update_share), each part to the
@@ -544,7 +562,7 @@ static double split_layer_gradients(const split_task *t, size_t part)
         const float *a_prev = layer_input(m, l, t->x, t->ld_x, 0, t->step, &ld_prev);
         unit_share(L->transposed ? L->n_in : L->n_out, t->parts, part, &r0, &r1);
         layer_gradients(m, l, a_prev, ld_prev, stored_delta(m, l, 0), t->n_rows, m->grads, r0, r1,
-                        sums_biases(t, l, part));
+                        sums_biases(t, l, part), false);
         if (!t->update)
             continue;
         const size_t n = weight_share(t, l, part, &begin);
@@ -694,34 +712,50 @@ static double layered_forward_backward(split_task *t, size_t part)
     return loss;
 }
 
-/* One part of a split step. By rows: its rows forward, their loss, and backward into its own
- * gradient buffer (part 0 into the model's). By units: every layer's delta for the whole
- * batch in the workspace's store, each part doing its rows through the whole network or,
- * by columns, its units of each layer; then, once every part has stored its share (the
- * parts run at once, one per thread: split_parts gives each thread rows), its share of the
- * layer gradients, and in a training step the update of that share (update_share).
- * Waiting here rather than in a second pool task spares the threads a sleep and a wake-up,
- * which cost a narrow model's step more than its products. */
+/* A part of a step split by rows: its rows forward, their loss, and backward into its own
+ * gradient buffer (part 0 into the model's), t->chunk rows at a time, each chunk's gradient
+ * added to the chunks' before it. */
+static void rows_in_chunks(split_task *t, size_t part, size_t begin, size_t end)
+{
+    ae_model *m = t->model;
+    ae_workspace *w = &m->work;
+    float *grads = part ? w->part_grads + (part - 1) * m->n_params : m->grads;
+    t->loss[part] = t->kl[part] = 0.0;
+    for (size_t first = begin; first < end; first += t->chunk) {
+        const size_t n = end - first < t->chunk ? end - first : t->chunk;
+        const float *x = t->x + first * t->ld_x;
+        double kl = 0.0;
+        t->loss[part] += forward_rows(m, x, t->ld_x, t->target + first * t->ld_target, t->ld_target,
+                                      first, n, w->delta + first * m->max_width, t->step, false, &kl);
+        t->kl[part] += kl;
+        (void)backward_rows(m, x, t->ld_x, first, n, t->step, grads, first > begin);
+    }
+}
+
+/* One part of a split step. By rows, rows_in_chunks. By units, every layer's delta for
+ * the whole batch in the workspace's store, each part doing its rows through the whole
+ * network or, by layers, its share of each layer; then, once every part has stored its
+ * share (the parts run at once, one per thread: split_parts gives each thread rows), its
+ * share of the layer gradients, and in a training step the update of that share
+ * (update_share). Waiting here rather than in a second pool task spares the threads a sleep
+ * and a wake-up, which cost a narrow model's step more than its products. */
 static void split_range(void *context, size_t part, size_t begin, size_t end)
 {
     split_task *t = context;
     ae_model *m = t->model;
-    ae_workspace *w = &m->work;
-    const size_t last = m->n_layers - 1;
     const float *x = t->x + begin * t->ld_x;
+    if (!t->by_units) {
+        rows_in_chunks(t, part, begin, end);
+        return;
+    }
     if (t->by_layers) {
         t->loss[part] = layered_forward_backward(t, part);
         t->kl[part] = 0.0;
     } else {
-        float *output_delta = t->by_units ? stored_delta(m, last, begin) : w->delta + begin * m->max_width;
         t->loss[part] = forward_rows(m, x, t->ld_x, t->target + begin * t->ld_target, t->ld_target,
-                                     begin, end - begin, output_delta, t->step, false, &t->kl[part]);
-        if (!t->by_units) {
-            float *grads = part ? w->part_grads + (part - 1) * m->n_params : m->grads;
-            (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, grads);
-            return;
-        }
-        (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, NULL);
+                                     begin, end - begin, stored_delta(m, m->n_layers - 1, begin),
+                                     t->step, false, &t->kl[part]);
+        (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, NULL, false);
     }
     ae_meet(&t->rows_done);
     const double squares = split_layer_gradients(t, part);
@@ -788,15 +822,17 @@ static int reserve_split(ae_model *m, size_t parts, bool by_units)
  * builds alternating in one process: the reference model 1.03-1.09x faster at 64 rows,
  * even at 256). */
 static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, const float *target,
-                                  size_t ld_target, size_t n_rows, size_t parts, bool step,
-                                  double *loss_sum, double *kl_sum)
+                                  size_t ld_target, size_t n_rows, size_t parts, size_t chunk,
+                                  bool step, double *loss_sum, double *kl_sum)
 {
-    const bool by_units = split_by_units(m, n_rows);
+    /* by units every product spans the whole batch: only when a chunk holds it */
+    const bool by_units = n_rows <= chunk && split_by_units(m, n_rows);
     AE_FORWARD(reserve_split(m, parts, by_units));
     split_task task = {.model = m, .x = x, .target = target, .ld_x = ld_x, .ld_target = ld_target,
                        .n_rows = n_rows, .parts = parts, .step = step, .by_units = by_units,
                        .by_layers = by_units && splits_layers(m, n_rows, parts),
-                       .layer_done = {.parties = parts}, .rows_done = {.parties = parts},
+                       .layer_done = {.parties = parts}, .chunk = chunk,
+                       .rows_done = {.parties = parts},
                        .update = by_units && step,
                        .gradients_done = {.parties = parts}};
     if (task.update) {
@@ -855,12 +891,13 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
     const bool penalties = ae_penalties_active(&m->settings);
     if (step && n_rows > 0)
         draw_step_keys(m);
-    const size_t parts = split_parts(m, n_rows);
+    size_t chunk = n_rows;
+    const size_t parts = split_parts(m, n_rows, &chunk);
     w->parts_to_add = 0;
     w->applied.done = false;
     if (parts > 1) {
-        AE_FORWARD(split_forward_backward(m, x, ld_x, target, ld_target, n_rows, parts, step,
-                                          &sums[0], &sums[2]));
+        AE_FORWARD(split_forward_backward(m, x, ld_x, target, ld_target, n_rows, parts, chunk,
+                                          step, &sums[0], &sums[2]));
     } else {
         if (n_rows > 0) {
             sums[0] = ae_net_forward_loss(m, x, ld_x, target, ld_target, n_rows, w->delta, step);
@@ -870,7 +907,7 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
         if (penalties)
             AE_FORWARD(ae_penalties_forward(m, n_rows, &sums[1], &shared_penalty));
         if (n_rows > 0) {
-            AE_FORWARD(backward_rows(m, x, ld_x, 0, n_rows, step, m->grads));
+            AE_FORWARD(backward_rows(m, x, ld_x, 0, n_rows, step, m->grads, false));
         } else {
             memset(m->grads, 0, m->n_params * sizeof(float));
             for (size_t l = m->n_layers; l-- > 0;)

@@ -39,7 +39,7 @@ static int sparsity_forward(ae_model *m, size_t n_rows, double *penalty)
     float *coefficient = m->work.columns;
     double *sums = m->work.column_sums;
     const double rho = s->sparsity_target, beta = s->sparsity_weight, n = mean_rows(m);
-    ae_column_sums(layer_outputs(m, k), n_rows, width, coefficient);
+    ae_column_sums(layer_outputs(m, k), n_rows, width, coefficient, false);
     for (size_t j = 0; j < width; j++)
         sums[j] = coefficient[j];
     AE_FORWARD(ae_hooks_reduce(m, sums, width, AE_REDUCE_SUM));

@@ -328,8 +328,9 @@ static size_t live_after_first_of_six_steps(ae_model *m, const float *x, size_t 
 
 /* What a split step needs beyond the workspace (the parts' gradient buffers by rows, the
  * store of every layer's deltas by units) is allocated at the first split step, as the rest
- * of the workspace: later steps allocate nothing. With OpenBLAS on its own threads there is
- * no split, hence no such buffers. */
+ * of the workspace: later steps allocate nothing. With OpenBLAS on its own threads a model
+ * whose products it would take to its threads (96-64-16 at 128 rows) does not split, hence
+ * has no such buffers. */
 static void test_split_steps_allocate_only_at_the_first(void **state)
 {
     (void)state;
@@ -353,7 +354,7 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
     (void)live_after_first_of_six_steps(make_model_of(PLAIN_BCE, 2, WIDE), x, UNITS_BATCH);
     assert_int_equal(test_alloc_counter_uninstall(), 0);
 
-    /* OpenBLAS on two threads: the model's threads leave the products to it. */
+    /* OpenBLAS on two threads: the model's threads leave such products to it. */
     openblas_set_num_threads(2);
     if (openblas_get_num_threads() == 2) {
         size_t live[2];
@@ -428,6 +429,96 @@ static void test_split_fit_is_unchanged_by_the_programs_own_blas_calls(void **st
     assert_int_equal(user.wrong, 0);
     ae_model_free(quiet);
     ae_model_free(busy);
+    free(x);
+}
+
+/* With OpenBLAS on its own threads, a model narrow enough (96-16-16: 1536 weights in its
+ * broadest layer) still splits by rows, each part taking its rows in chunks whose products
+ * OpenBLAS runs on the calling thread (160 rows: at 600 rows parts of 300 and 200 rows take
+ * two chunks; at 326 and 321 rows, two parts end with a chunk of 3 rows and of 1). The gradient is the single-threaded one up to summation order, a step moves the weights
+ * as one thread's does, two fits are the same bit for bit and close to one thread's, the
+ * program's own products on OpenBLAS's threads meanwhile change neither, and the parts'
+ * gradient buffer shows that the split happened. */
+static void test_narrow_models_split_beside_openblas_threads(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    openblas_set_num_threads(2);
+    if (openblas_get_num_threads() != 2) {
+        openblas_set_num_threads(1);
+        skip();
+    }
+    enum { SLIM = 16, SLIM_ROWS = 600 };
+    static const size_t batches[] = {SLIM_ROWS, 326, 321};
+    float *x = make_data(SLIM_ROWS);
+    for (size_t c = 0; c < 3 * N_VARIANTS; c++) {
+        const variant v = (variant)(c % N_VARIANTS);
+        const size_t rows = batches[c / N_VARIANTS];
+        ae_model *one = make_model_of(v, 1, SLIM);
+        double loss_one = NAN;
+        float *g_one = gradient_of(one, x, rows, &loss_one);
+        double scale = 0.0;
+        for (size_t i = 0; i < ae_model_param_count(one); i++)
+            scale = fmax(scale, fabs((double)g_one[i]));
+        for (size_t threads = 2; threads <= 3; threads++) {
+            ae_model *split = make_model_of(v, threads, SLIM);
+            double loss_split = NAN;
+            float *g_split = gradient_of(split, x, rows, &loss_split);
+            double worst = 0.0;
+            for (size_t i = 0; i < ae_model_param_count(one); i++)
+                worst = fmax(worst, fabs((double)g_split[i] - (double)g_one[i]));
+            if (worst > 1e-5 * scale)
+                print_error("%s, %zu rows, %zu threads: gradient off by %.3g of scale %.3g\n",
+                            variant_name(v), rows, threads, worst, scale);
+            assert_true(worst <= 1e-5 * scale);
+            assert_true(fabs(loss_split - loss_one) <= 1e-6 * fabs(loss_one));
+            free(g_split);
+            ae_model_free(split);
+        }
+        free(g_one);
+        ae_model_free(one);
+        ae_model *models[2] = {make_model_of(v, 1, SLIM), make_model_of(v, 2, SLIM)};
+        check_split_step(models, x, rows, variant_name(v));
+    }
+
+    ae_model *fits[3] = {make_model_of(PLAIN_BCE, 2, SLIM), make_model_of(PLAIN_BCE, 2, SLIM),
+                         make_model_of(PLAIN_BCE, 1, SLIM)};
+    ae_fit_report reports[3];
+    blas_user user = {.products = 0};
+    atomic_init(&user.stop, false);
+    pthread_t thread;
+    for (size_t i = 0; i < 3; i++) {
+        test_set_epochs_and_batch(fits[i], 2, SLIM_ROWS / 2);
+        test_set_param(fits[i], AE_PARAM_VALIDATION_FRACTION, 0);
+        reports[i] = test_new_fit_report();
+        if (i == 1) /* the second fit beside the program's own products */
+            assert_int_equal(pthread_create(&thread, NULL, multiply_until_stopped, &user), 0);
+        assert_int_equal(ae_model_fit(fits[i], x, SLIM_ROWS, DIM, &reports[i]), AE_OK);
+        if (i == 1) {
+            atomic_store(&user.stop, true);
+            assert_int_equal(pthread_join(thread, NULL), 0);
+        }
+    }
+    assert_true(test_same_params(fits[0], fits[1]));
+    assert_true(reports[0].final_train_loss == reports[1].final_train_loss);
+    assert_true(fabs(reports[0].final_train_loss - reports[2].final_train_loss) <=
+                1e-3 * reports[2].final_train_loss);
+    assert_true(user.products > 0);
+    assert_int_equal(user.wrong, 0);
+    for (size_t i = 0; i < 3; i++)
+        ae_model_free(fits[i]);
+
+    size_t live[2], n_params = 0;
+    for (size_t threads = 1; threads <= 2; threads++) {
+        assert_int_equal(test_alloc_counter_install(), 0);
+        ae_model *m = make_model_of(PLAIN_BCE, threads, SLIM);
+        n_params = ae_model_param_count(m);
+        live[threads - 1] = live_after_first_of_six_steps(m, x, SLIM_ROWS);
+        assert_int_equal(test_alloc_counter_uninstall(), 0);
+    }
+    assert_true(live[1] >= live[0] + n_params * sizeof(float));
+    openblas_set_num_threads(1);
     free(x);
 }
 
@@ -543,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_split_fit_is_bit_identical_for_a_thread_count),
         cmocka_unit_test(test_split_steps_allocate_only_at_the_first),
         cmocka_unit_test(test_split_fit_is_unchanged_by_the_programs_own_blas_calls),
+        cmocka_unit_test(test_narrow_models_split_beside_openblas_threads),
         cmocka_unit_test(test_small_batches_train_whole),
         cmocka_unit_test(test_failing_split_steps_change_what_one_thread_changes),
     };
