@@ -497,17 +497,19 @@ typedef enum ae_param {
                                             and in a child of fork() at its first training call).
                                             Stopped by ae_model_free(); inference always runs on the
                                             calling thread. Matrix products use the BLAS library's
-                                            own threads (OPENBLAS_NUM_THREADS); when OpenBLAS runs
-                                            one thread per call (OPENBLAS_NUM_THREADS=1 or
-                                            openblas_set_num_threads(1)), these threads instead
-                                            split a training batch by rows, each running its rows
-                                            through the whole network with its own BLAS calls
-                                            (faster than OpenBLAS's threads, which meet at every
-                                            product, for narrow models; for wide layers it depends
-                                            on OpenBLAS's kernels; not for activation penalties or
-                                            distributed steps, nor for batches too small to gain).
-                                            Results are bit-identical for the same setting and the
-                                            same BLAS thread count. [0, 64] [0] */
+                                            own threads (OPENBLAS_NUM_THREADS), except where these
+                                            threads split a training batch between them, each with
+                                            its own single-threaded BLAS calls (faster than
+                                            OpenBLAS's threads, which meet at every product): for
+                                            any model when OpenBLAS runs one thread per call
+                                            (OPENBLAS_NUM_THREADS=1 or openblas_set_num_threads(1)),
+                                            and with OpenBLAS's threads for narrow models, whose
+                                            rows then go in chunks small enough for OpenBLAS to
+                                            run each product on the calling thread. Not for
+                                            activation penalties or distributed steps, nor for
+                                            batches too small to gain. Results are bit-identical
+                                            for the same setting and the same BLAS thread count.
+                                            [0, 64] [0] */
 
     AE_PARAM_NOISE = 40,               /**< ::ae_noise: denoising. Each training batch is corrupted
                                             afresh by the model's generator while the loss compares
