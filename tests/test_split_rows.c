@@ -154,8 +154,41 @@ static float *gradient_of(ae_model *m, const float *x, size_t rows, double *loss
 
 /* ---- tests --------------------------------------------------------------------------- */
 
-/* The split gradient against the single-threaded one, every entry within float summation
- * error of its tensor's scale (the sums run over parts of rows instead of all rows). */
+/* The gradient of a model of variant v (hidden units) over `rows` rows of x, split over 2 to
+ * max_threads threads, against the single-threaded one: every entry within float summation
+ * error of the gradient's scale, and the loss too (the sums run over parts of rows instead
+ * of all rows). */
+static void check_split_gradient(variant v, size_t hidden, const float *x, size_t rows,
+                                 size_t max_threads, const char *name)
+{
+    ae_model *one = make_model_of(v, 1, hidden);
+    double loss_one = NAN;
+    float *g_one = gradient_of(one, x, rows, &loss_one);
+    double scale = 0.0;
+    for (size_t i = 0; i < ae_model_param_count(one); i++)
+        scale = fmax(scale, fabs((double)g_one[i]));
+    assert_true(scale > 0.0);
+    for (size_t threads = 2; threads <= max_threads; threads++) {
+        ae_model *split = make_model_of(v, threads, hidden);
+        double loss_split = NAN;
+        float *g_split = gradient_of(split, x, rows, &loss_split);
+        double worst = 0.0;
+        for (size_t i = 0; i < ae_model_param_count(one); i++)
+            worst = fmax(worst, fabs((double)g_split[i] - (double)g_one[i]));
+        if (worst > 1e-5 * scale || fabs(loss_split - loss_one) > 1e-6 * fabs(loss_one))
+            print_error("%s, %s, %zu rows, %zu threads: gradient off by %.3g of scale %.3g, loss "
+                        "%.9g vs %.9g\n",
+                        name, variant_name(v), rows, threads, worst, scale, loss_split, loss_one);
+        assert_true(worst <= 1e-5 * scale);
+        assert_true(fabs(loss_split - loss_one) <= 1e-6 * fabs(loss_one));
+        free(g_split);
+        ae_model_free(split);
+    }
+    free(g_one);
+    ae_model_free(one);
+}
+
+/* The split gradient against the single-threaded one, for every variant of every shape. */
 static void test_split_gradient_equals_the_single_thread_gradient(void **state)
 {
     (void)state;
@@ -164,31 +197,7 @@ static void test_split_gradient_equals_the_single_thread_gradient(void **state)
     float *x = make_data(ROWS);
     for (size_t c = 0; c < N_SHAPES * N_VARIANTS; c++) { /* every variant of every shape */
         const shape *sh = &SHAPES[c / N_VARIANTS];
-        const variant v = (variant)(c % N_VARIANTS);
-        ae_model *one = make_model_of(v, 1, sh->hidden);
-        double loss_one = NAN;
-        float *g_one = gradient_of(one, x, sh->rows, &loss_one);
-        double scale = 0.0;
-        for (size_t i = 0; i < ae_model_param_count(one); i++)
-            scale = fmax(scale, fabs((double)g_one[i]));
-        assert_true(scale > 0.0);
-        for (size_t threads = 2; threads <= 4; threads++) {
-            ae_model *split = make_model_of(v, threads, sh->hidden);
-            double loss_split = NAN;
-            float *g_split = gradient_of(split, x, sh->rows, &loss_split);
-            double worst = 0.0;
-            for (size_t i = 0; i < ae_model_param_count(one); i++)
-                worst = fmax(worst, fabs((double)g_split[i] - (double)g_one[i]));
-            if (worst > 1e-5 * scale || fabs(loss_split - loss_one) > 1e-6 * fabs(loss_one))
-                print_error("%s, %s, %zu threads: gradient off by %.3g of scale %.3g, loss %.9g vs %.9g\n",
-                            sh->name, variant_name(v), threads, worst, scale, loss_split, loss_one);
-            assert_true(worst <= 1e-5 * scale);
-            assert_true(fabs(loss_split - loss_one) <= 1e-6 * fabs(loss_one));
-            free(g_split);
-            ae_model_free(split);
-        }
-        free(g_one);
-        ae_model_free(one);
+        check_split_gradient((variant)(c % N_VARIANTS), sh->hidden, x, sh->rows, 4, sh->name);
     }
     free(x);
 }
@@ -455,29 +464,7 @@ static void test_narrow_models_split_beside_openblas_threads(void **state)
     for (size_t c = 0; c < 3 * N_VARIANTS; c++) {
         const variant v = (variant)(c % N_VARIANTS);
         const size_t rows = batches[c / N_VARIANTS];
-        ae_model *one = make_model_of(v, 1, SLIM);
-        double loss_one = NAN;
-        float *g_one = gradient_of(one, x, rows, &loss_one);
-        double scale = 0.0;
-        for (size_t i = 0; i < ae_model_param_count(one); i++)
-            scale = fmax(scale, fabs((double)g_one[i]));
-        for (size_t threads = 2; threads <= 3; threads++) {
-            ae_model *split = make_model_of(v, threads, SLIM);
-            double loss_split = NAN;
-            float *g_split = gradient_of(split, x, rows, &loss_split);
-            double worst = 0.0;
-            for (size_t i = 0; i < ae_model_param_count(one); i++)
-                worst = fmax(worst, fabs((double)g_split[i] - (double)g_one[i]));
-            if (worst > 1e-5 * scale)
-                print_error("%s, %zu rows, %zu threads: gradient off by %.3g of scale %.3g\n",
-                            variant_name(v), rows, threads, worst, scale);
-            assert_true(worst <= 1e-5 * scale);
-            assert_true(fabs(loss_split - loss_one) <= 1e-6 * fabs(loss_one));
-            free(g_split);
-            ae_model_free(split);
-        }
-        free(g_one);
-        ae_model_free(one);
+        check_split_gradient(v, SLIM, x, rows, 3, "beside OpenBLAS's threads");
         ae_model *models[2] = {make_model_of(v, 1, SLIM), make_model_of(v, 2, SLIM)};
         check_split_step(models, x, rows, variant_name(v));
     }
