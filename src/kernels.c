@@ -473,12 +473,15 @@ static void column_sums_block_kernel(const float *restrict m, size_t n, size_t p
 
 void ae_column_sums(const float *m, size_t n_rows, size_t n_cols, float *sums, bool add)
 {
+    if (n_rows == 1) { /* a float through a double and back is itself: the sums are the row */
+        if (add)
+            ae_add(sums, m, n_cols);
+        else
+            memcpy(sums, m, n_cols * sizeof *sums);
+        return;
+    }
     const size_t period = block_period(n_cols, n_rows, n_cols);
-    if (n_rows == 1 && add) /* a float through a double and back is itself: the sums are the row */
-        ae_add(sums, m, n_cols);
-    else if (n_rows == 1)
-        memcpy(sums, m, n_cols * sizeof *sums);
-    else if (period)
+    if (period)
         column_sums_block_kernel(m, n_rows * n_cols, period, n_cols, sums, add);
     else
         column_sums_kernel(m, n_rows, n_cols, sums, add);

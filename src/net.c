@@ -219,6 +219,56 @@ static void code_backward(const ae_model *m, const float *g, size_t first, size_
     }
 }
 
+/* A block of a layer's outputs or deltas: rows [r0, r1) of the batch, units [j0, j1). */
+typedef struct share {
+    size_t r0, r1, j0, j1;
+} share;
+
+/* Layer l's outputs over a share, from in (the layer's input at row s.r0, leading dimension
+ * ld_in): the product, the activation and, in a training step, hidden dropout (value
+ * i * width + j of the layer's key, as the whole batch draws it). */
+static void layer_forward_share(ae_model *m, size_t l, const float *in, size_t ld_in, share s,
+                                bool step)
+{
+    ae_workspace *w = &m->work;
+    const ae_layer *L = &m->layers[l];
+    const size_t width = L->n_out, n_rows = s.r1 - s.r0, n_units = s.j1 - s.j0;
+    float *out = w->activations + w->activation_offsets[l] + s.r0 * width;
+    linear_columns(m, l, in, ld_in, n_rows, out, width, s.j0, s.j1);
+    ae_activate(out + s.j0, width, n_rows, n_units, L->activation, &m->settings);
+    if (!drops_out(m, l, step))
+        return;
+    const size_t at = w->activation_offsets[l] + s.r0 * width + s.j0;
+    const bool whole = n_units == width; /* rows back to back: one span */
+    for (size_t i = 0; i < n_rows; i += whole ? n_rows : 1)
+        ae_dropout(w->activations + at + i * width, width, whole ? n_rows : 1, n_units,
+                   m->settings.dropout_hidden, w->dropout_keys[l], (s.r0 + i) * width + s.j0,
+                   w->dropped + at + i * width, w->keep + at + i * width);
+}
+
+/* A share of layer `below`'s delta (delta at row s.r0, unit 0, leading dimension the
+ * layer's width) through its hidden dropout and its activation, with the penalties of its
+ * outputs, which are only ever active in a step run whole (whole rows from row 0). */
+static void delta_through_share(const ae_model *m, size_t below, float *delta, share s, bool step)
+{
+    const ae_workspace *w = &m->work;
+    const size_t width = m->layers[below].n_out, n_rows = s.r1 - s.r0, n_units = s.j1 - s.j0;
+    const size_t at = w->activation_offsets[below] + s.r0 * width + s.j0;
+    const bool whole = n_units == width, penalties = ae_penalties_active(&m->settings);
+    const size_t span = whole ? n_rows * width : n_units; /* rows back to back: one span */
+    for (size_t i = 0; i < n_rows; i += whole ? n_rows : 1) {
+        float *d = delta + i * width + s.j0;
+        if (drops_out(m, below, step))
+            ae_dropout_backward(d, w->keep + at + i * width, span, m->settings.dropout_hidden);
+        if (penalties)
+            ae_penalties_activation_grad(m, below, d, n_rows);
+        ae_mul_activation_derivative(d, w->activations + at + i * width, span,
+                                     m->layers[below].activation, &m->settings);
+        if (penalties)
+            ae_penalties_preactivation_grad(m, below, d, n_rows);
+    }
+}
+
 /* Forward through rows [first, first + n_rows) of the batch (x and target point at the
  * first row; the workspace's blocks are indexed from the batch's row 0), keeping every
  * layer's output; the output loss is split between the model's threads when split_loss.
@@ -233,10 +283,7 @@ static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float
     size_t ld_in = ld_x;
     for (size_t l = 0; l < last; l++) {
         const size_t width = m->layers[l].n_out, at = w->activation_offsets[l] + first * width;
-        ae_layer_forward(m, l, in, ld_in, n_rows, w->activations + at, width);
-        if (drops_out(m, l, step))
-            ae_dropout(w->activations + at, width, n_rows, width, m->settings.dropout_hidden,
-                       w->dropout_keys[l], first * width, w->dropped + at, w->keep + at);
+        layer_forward_share(m, l, in, ld_in, (share){first, first + n_rows, 0, width}, step);
         if (variational_latent(m, l)) {
             ae_clamp_log_variance(w->activations + at, n_rows, ae_latent_dim(m));
             *kl = sample_code(m, first, n_rows, step);
@@ -404,7 +451,7 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
         }
         if (l == 0)
             break; /* no gradient with respect to the data */
-        const size_t below = l - 1, n_below = n_rows * L->n_in;
+        const size_t below = l - 1;
         float *below_delta = store ? stored_delta(m, below, first) : spare;
         /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
          * layer l - 1's outputs; the product added to zeros, as above. A variational latent
@@ -419,16 +466,7 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
             delta = latent_delta;
             continue;
         }
-        const float *a_below = w->activations + w->activation_offsets[below] + first * L->n_in;
-        if (drops_out(m, below, step))
-            ae_dropout_backward(delta_prev, w->keep + w->activation_offsets[below] + first * L->n_in,
-                                n_below, m->settings.dropout_hidden);
-        if (penalties)
-            ae_penalties_activation_grad(m, below, delta_prev, n_rows);
-        ae_mul_activation_derivative(delta_prev, a_below, n_below, m->layers[below].activation,
-                                     &m->settings);
-        if (penalties)
-            ae_penalties_preactivation_grad(m, below, delta_prev, n_rows);
+        delta_through_share(m, below, delta_prev, (share){first, first + n_rows, 0, L->n_in}, step);
         if (!store)
             spare = delta;
         delta = delta_prev;
@@ -615,15 +653,11 @@ static void update_share(split_task *t, size_t part, double squares)
     t->special[part] = special;
 }
 
-/* A part's share of one product of a step split layer by layer: rows [r0, r1) and columns
- * [j0, j1) of its output (n_rows x n_cols). The part whose rows would read every weight of
- * the product takes a share of its columns instead when they outnumber the rows: a part of
- * the rows packs the whole weight matrix, a part of the columns the whole input, and at
- * tens of rows the packing costs about what the arithmetic does. */
-typedef struct share {
-    size_t r0, r1, j0, j1;
-} share;
-
+/* A part's share of one product of a step split layer by layer (n_rows x n_cols). The part
+ * whose rows would read every weight of the product takes a share of its columns instead
+ * when they outnumber the rows: a part of the rows packs the whole weight matrix, a part of
+ * the columns the whole input, and at tens of rows the packing costs about what the
+ * arithmetic does. */
 static share product_share(const split_task *t, size_t part, size_t n_cols)
 {
     share s = {0, t->n_rows, 0, n_cols};
@@ -668,23 +702,14 @@ static double layered_forward_backward(split_task *t, size_t part)
     ae_model *m = t->model;
     ae_workspace *w = &m->work;
     const size_t last = m->n_layers - 1;
-    const float p = m->settings.dropout_hidden;
     const float *in = t->x;
     size_t ld_in = t->ld_x;
     for (size_t l = 0; l < last; l++) {
-        const ae_layer *L = &m->layers[l];
-        const size_t width = L->n_out, at = w->activation_offsets[l];
-        const share s = product_share(t, part, width);
-        float *out = w->activations + at + s.r0 * width;
-        linear_columns(m, l, in + s.r0 * ld_in, ld_in, s.r1 - s.r0, out, width, s.j0, s.j1);
-        ae_activate(out + s.j0, width, s.r1 - s.r0, s.j1 - s.j0, L->activation, &m->settings);
-        for (size_t i = s.r0; i < s.r1 && drops_out(m, l, t->step); i++) /* value i * width + j */
-            ae_dropout(w->activations + at + i * width + s.j0, width, 1, s.j1 - s.j0, p,
-                       w->dropout_keys[l], i * width + s.j0, w->dropped + at + i * width + s.j0,
-                       w->keep + at + i * width + s.j0);
+        const share s = product_share(t, part, m->layers[l].n_out);
+        layer_forward_share(m, l, in + s.r0 * ld_in, ld_in, s, t->step);
         ae_meet(&t->layer_done);
         in = layer_output_seen(m, l, t->step);
-        ld_in = width;
+        ld_in = m->layers[l].n_out;
     }
     const ae_layer *top = &m->layers[last];
     const share s = product_share(t, part, top->n_out);
@@ -697,17 +722,10 @@ static double layered_forward_backward(split_task *t, size_t part)
         stored_delta(m, last, s.r0) + s.j0, grad_scale, NULL);
     for (size_t l = last; l > 0; l--) {
         ae_meet(&t->layer_done); /* layer l's delta, every element */
-        const size_t below = l - 1, width = m->layers[l].n_in, at = w->activation_offsets[below];
-        const share b = product_share(t, part, width);
-        input_gradient_columns(m, l, stored_delta(m, l, b.r0), b.r1 - b.r0,
-                               stored_delta(m, below, b.r0), b.j0, b.j1);
-        for (size_t i = b.r0; i < b.r1; i++) { /* through dropout and the activation, as backward_rows */
-            float *d = stored_delta(m, below, i) + b.j0;
-            if (drops_out(m, below, t->step))
-                ae_dropout_backward(d, w->keep + at + i * width + b.j0, b.j1 - b.j0, p);
-            ae_mul_activation_derivative(d, w->activations + at + i * width + b.j0, b.j1 - b.j0,
-                                         m->layers[below].activation, &m->settings);
-        }
+        const share b = product_share(t, part, m->layers[l].n_in);
+        float *below = stored_delta(m, l - 1, b.r0);
+        input_gradient_columns(m, l, stored_delta(m, l, b.r0), b.r1 - b.r0, below, b.j0, b.j1);
+        delta_through_share(m, l - 1, below, b, t->step);
     }
     return loss;
 }
