@@ -17,7 +17,7 @@
  * which for such shapes is faster than its threads. */
 static size_t chunk_rows(const ae_model *m, size_t first, size_t last, size_t n_rows)
 {
-    if (n_rows <= (size_t)AE_BLAS_MIN_CHUNK_ROWS) /* one chunk whatever the model: a served row's call */
+    if (n_rows <= AE_BLAS_MIN_CHUNK_ROWS) /* one chunk whatever the model: a served row's call */
         return n_rows;
     size_t rows = ae_blas_one_thread_rows(m, first, last);
     if (rows == 0 || rows > AE_INFER_CHUNK_ROWS)

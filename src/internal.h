@@ -508,7 +508,7 @@ void ae_dropout_backward(float *delta, const uint8_t *keep, size_t n, float p);
  * and products on the calling thread can run on several of the model's threads at once. */
 #define AE_BLAS_ONE_THREAD_WORK 262144.0
 /* Rows below which sgemm itself slows down. */
-#define AE_BLAS_MIN_CHUNK_ROWS 64.0
+#define AE_BLAS_MIN_CHUNK_ROWS 64
 /* Rows of a pass through layers [first, last) small enough that each of its products stays
  * under AE_BLAS_ONE_THREAD_WORK, in whole blocks of 32 rows (sgemm's kernels'), or 0 when
  * that is fewer than AE_BLAS_MIN_CHUNK_ROWS. On any other CBLAS, or with OpenBLAS on one
