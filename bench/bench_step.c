@@ -29,7 +29,8 @@
  *              every threaded call and take the core the split needs.
  *   --threaded-floor  with OPENBLAS_NUM_THREADS=1 (the row split): time each repetition's
  *              floor, and the library's step unsplit, with OpenBLAS on the library's threads
- *              (its workers woken first by a small product of their own); then put OpenBLAS back on one thread and let its idle workers fall asleep
+ *              (its workers woken first by a small product of their own); then put
+ *              OpenBLAS back on one thread and let its idle workers fall asleep
  *              (BLAS_WORKERS_ASLEEP_S, the crew spinning on every core meanwhile) before
  *              anything else is timed. The split step and OpenBLAS's threading then compare
  *              in one process, alternating, so that the machine's drift between two runs
