@@ -7,12 +7,17 @@ rate, betas and eps) at the same batch size and thread count with libautoenc (th
 ctypes on the built libautoenc.so) and with PyTorch (torch.nn.BCEWithLogitsLoss,
 torch.optim.Adam), starting from the same weights, on the same batches. The frameworks
 alternate in blocks of steps, the order flipping every repetition, so machine noise hits
-both alike. In the same process and run it also times the GEMM-only floor: bare
+both alike. A block runs for at least --block-seconds (and --block steps), and every
+step is timed: torch's OpenMP workers spin for milliseconds after its last parallel region
+(libgomp's default wait policy), OpenBLAS's for up to 0.1 s after a threaded product, and
+those spinning threads hold cores the next block needs; blocks long enough make the steps
+they slow a small minority, which the medians set aside. In the same process and run it
+also times the GEMM-only floor: bare
 cblas_sgemm calls with exactly the step's shapes on separate buffers per layer, through
 the very OpenBLAS both frameworks use.
 
   /usr/bin/python3 bench/peers_torch.py --lib BUILD/src/libautoenc.so \
-      [--model 784-512-256-64] [--batches 64,256] [--threads N] [--reps 15] [--block 5] \
+      [--model 784-512-256-64] [--batches 64,256] [--threads N] [--reps 15] [--block 5] [--block-seconds 0.2] \
       [--lr 1e-3] [--json FILE]
 
 Needs Debian's python3-torch and python3-numpy (apt-get install -y python3-torch
@@ -38,7 +43,9 @@ def parse_args():
     p.add_argument("--batches", default="64,256", help="comma-separated batch sizes (default 64,256)")
     p.add_argument("--threads", type=int, default=0, help="threads for OpenBLAS and torch")
     p.add_argument("--reps", type=int, default=15, help="repetitions (blocks per framework, default 15)")
-    p.add_argument("--block", type=int, default=5, help="steps per block (default 5)")
+    p.add_argument("--block", type=int, default=5, help="at least this many steps per block (default 5)")
+    p.add_argument("--block-seconds", type=float, default=0.2,
+                   help="and at least this long a block, in seconds (default 0.2; 0 for --block steps)")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps per framework first (default 5)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
@@ -252,7 +259,8 @@ def main():
           f"({config}); threads: OpenBLAS {header['openblas_threads']}, torch {header['torch_threads']}; "
           f"env {header['env'] or '(no OPENBLAS_*/OMP_* set)'}")
     print(f"model {header['model']} (ReLU, linear latent, sigmoid+BCE from logits), Adam lr {ARGS.lr}, "
-          f"data: {data_kind}; {ARGS.reps} repetitions x {ARGS.block} steps per framework, medians per step")
+          f"data: {data_kind}; {ARGS.reps} repetitions x blocks of at least {ARGS.block} steps and "
+          f"{ARGS.block_seconds:g} s per framework, medians per step")
 
     results = []
     for batch in batches:
@@ -280,14 +288,16 @@ def main():
             order = names if rep % 2 == 0 else names[::-1]
             for name in order:
                 fn, xs = runners[name]
-                for _ in range(ARGS.block):
+                steps, block_start = 0, time.perf_counter()
+                while steps < ARGS.block or time.perf_counter() - block_start < ARGS.block_seconds:
                     x = xs[counter % len(xs)]
                     counter += 1
+                    steps += 1
                     t0 = time.perf_counter()
                     fn(x)
                     times[name].append(time.perf_counter() - t0)
         med = {name: statistics.median(v) for name, v in times.items()}
-        rec = {"batch": batch, "steps_per_framework": len(times["libautoenc"]),
+        rec = {"batch": batch, "steps": {name: len(v) for name, v in times.items()},
                "median_step_s": med,
                "samples_per_s": {name: batch / t for name, t in med.items()},
                "share_of_floor": {name: med["gemm_floor"] / t for name, t in med.items()},
