@@ -51,7 +51,9 @@
  *
  * Reported per configuration: medians of step and encode time as samples/s and GFLOP/s (a
  * one-row encode, the serving case, as the mean of a burst of ENCODE_BURST calls per turn),
- * the floor's, the ratio floor/library (100% = at the floor), the machine's limit (the same
+ * the floor's, the ratio floor/library (100% = at the floor), for one-row encode also the
+ * floor with a call's duties (floor_encode_duties: what any call that keeps them costs at
+ * least), the machine's limit (the same
  * products with OpenBLAS on one thread, that time divided by the threads OpenBLAS otherwise
  * uses: every core at the single-core rate, as if each ran its own rows of the batch), the
  * ratio limit/library; where a step's time goes (the gradient against the floor, the
@@ -121,6 +123,7 @@ typedef struct result {
     int reps;
     double step_flops, encode_flops;
     timing step, floor, encode, encode_floor;
+    timing encode_duties; /* one row: floor_encode_duties, the floor with a call's duties */
     timing one_core; /* the step's GEMMs with OpenBLAS on one thread */
     double limit_s;  /* one_core's median divided by the threads: the machine's limit */
     timing split;    /* the same products split by columns between the library's threads, when
@@ -259,6 +262,34 @@ static void floor_encode(const floor_bufs *f)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, f->act[l], in,
                         f->weight[l], in, 0.0f, f->act[l + 1], out);
     }
+}
+
+/* One row's encode with the duties every call of the library has beside its products, which
+ * the sgemv floor leaves out: a reader's guard (one atomic add on entry, one on exit, a load
+ * between), the input's scan for values that are not finite, and each layer's bias and
+ * activation (ReLU inside, the latent layer linear), the bias copied first and the product
+ * added to it as the library does. No argument checks, no calls between files: the least a
+ * call that keeps those duties can cost on top of the bare products. The deltas' buffers
+ * stand in for the biases (a row of each layer's width; their values do not matter).
+ * Returns whether the call would have been refused. */
+static int floor_encode_duties(const floor_bufs *f, _Atomic unsigned *readers, _Atomic uintptr_t *writer)
+{
+    atomic_fetch_add_explicit(readers, 1, memory_order_seq_cst);
+    int refused = atomic_load_explicit(writer, memory_order_seq_cst) != 0;
+    const float *x = f->act[0];
+    for (size_t i = 0; i < f->width[0]; i++)
+        refused |= !isfinite(x[i]);
+    for (size_t l = 0; l < f->n_encoder_layers && !refused; l++) {
+        int in = (int)f->width[l], out = (int)f->width[l + 1];
+        float *y = f->act[l + 1];
+        memcpy(y, f->delta[l + 1], (size_t)out * sizeof *y);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, f->weight[l], in, f->act[l], 1, 1.0f, y, 1);
+        if (l + 1 < f->n_encoder_layers)
+            for (int j = 0; j < out; j++)
+                y[j] = y[j] > 0.0f ? y[j] : 0.0f;
+    }
+    atomic_fetch_sub_explicit(readers, 1, memory_order_release);
+    return refused;
 }
 
 /* ---- a crew: the library's threads, for the floors they would share ------------------ */
@@ -686,7 +717,7 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
 
     size_t n_params = ae_model_param_count(m);
     float *gradient = malloc(n_params * sizeof *gradient);
-    double *t = malloc(11 * (size_t)reps * sizeof *t);
+    double *t = malloc(12 * (size_t)reps * sizeof *t);
     /* The update's floor on the library's own threads (AE_PARAM_THREADS). */
     update_floor upd;
     double threads_param = 1.0;
@@ -713,7 +744,9 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
     double *t_step = t, *t_floor = t + reps, *t_blas2 = t + 2 * reps, *t_enc = t + 3 * reps,
            *t_enc_floor = t + 4 * reps, *t_grad = t + 5 * reps, *t_one_core = t + 6 * reps,
            *t_plain = t + 7 * reps, *t_update_floor = t + 8 * reps, *t_split = t + 9 * reps,
-           *t_threaded_step = t + 10 * reps;
+           *t_threaded_step = t + 10 * reps, *t_enc_duties = t + 11 * reps;
+    _Atomic unsigned duty_readers = 0; /* the duties floor's guard */
+    _Atomic uintptr_t duty_writer = 0;
     int64_t step_allocs = 0, encode_allocs = 0;
     /* One row is the serving case, a stream of calls: each turn times a burst of them, so that
      * the first call's misses (the floors before it flush the caches) weigh as they do in a
@@ -782,6 +815,12 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
                 for (int call = 0; call < encode_burst; call++)
                     floor_encode(&f);
                 t_enc_floor[rep] = (bench_now() - a) / encode_burst;
+                if (batch == 1) {
+                    a = bench_now();
+                    for (int call = 0; call < encode_burst; call++)
+                        (void)floor_encode_duties(&f, &duty_readers, &duty_writer);
+                    t_enc_duties[rep] = (bench_now() - a) / encode_burst;
+                }
             } else {
                 int64_t n0 = bench_alloc_get().n_allocs;
                 double a = bench_now();
@@ -818,6 +857,8 @@ static int run_config(const model_spec *spec, size_t batch, const options *o, re
         r->encode = summarize(t_enc, (size_t)reps);
         r->encode_floor = summarize(t_enc_floor, (size_t)reps);
         r->encode_floor_kind = batch == 1 ? "sgemv" : "sgemm";
+        if (batch == 1)
+            r->encode_duties = summarize(t_enc_duties, (size_t)reps);
         r->allocs_per_step = (double)step_allocs / reps;
         r->allocs_per_encode = (double)encode_allocs / ((double)reps * encode_burst);
     }
@@ -958,15 +999,23 @@ static void print_tables(const result *res, size_t n)
                    (double)r->batch / r->step.median_s);
         }
     }
-    printf("\nEncode, medians\n");
-    printf("%-22s %5s | %10s %8s | %10s %8s %-6s | %6s\n", "model", "batch", "samples/s", "GFLOP/s",
-           "floor s/s", "GFLOP/s", "by", "ratio");
+    printf("\nEncode, medians; for one row also the floor with a call's duties (sgemv with the bias,\n"
+           "the activation, the input's scan and a reader's guard of two atomic adds), the least such\n"
+           "a call can cost: duties/floor is the most of the sgemv floor any call keeping them reaches\n");
+    printf("%-22s %5s | %10s %8s | %10s %8s %-6s | %6s | %10s %9s %9s\n", "model", "batch", "samples/s",
+           "GFLOP/s", "floor s/s", "GFLOP/s", "by", "ratio", "duties s/s", "to duties", "dut/floor");
     for (size_t i = 0; i < n; i++) {
         const result *r = &res[i];
-        printf("%-22s %5zu | %10.0f %8.1f | %10.0f %8.1f %-6s | %5.1f%%\n", r->spec->name, r->batch,
+        printf("%-22s %5zu | %10.0f %8.1f | %10.0f %8.1f %-6s | %5.1f%%", r->spec->name, r->batch,
                (double)r->batch / r->encode.median_s, r->encode_flops / r->encode.median_s * 1e-9,
                (double)r->batch / r->encode_floor.median_s, r->encode_flops / r->encode_floor.median_s * 1e-9,
                r->encode_floor_kind, 100.0 * r->encode_floor.median_s / r->encode.median_s);
+        if (r->batch == 1)
+            printf(" | %10.0f %8.1f%% %8.1f%%\n", 1.0 / r->encode_duties.median_s,
+                   100.0 * r->encode_duties.median_s / r->encode.median_s,
+                   100.0 * r->encode_floor.median_s / r->encode_duties.median_s);
+        else
+            printf(" | %10s %9s %9s\n", "-", "-", "-");
     }
     printf("\nMemory (library heap through the allocation hook; RSS = peak resident growth while\n"
            "creating and warming the model, including the first touch of its pages)\n");
@@ -1043,6 +1092,12 @@ static int write_json(const char *path, const result *res, size_t n, const optio
         json_timing(f, "encode_floor", r->encode_floor, (double)r->batch, r->encode_flops);
         fprintf(f, ", \"encode_floor_kind\": \"%s\", \"encode_ratio\": %.4f,\n      ", r->encode_floor_kind,
                 r->encode_floor.median_s / r->encode.median_s);
+        if (r->batch == 1) {
+            json_timing(f, "encode_duties_floor", r->encode_duties, 1.0, r->encode_flops);
+            fprintf(f, ", \"encode_to_duties\": %.4f, \"duties_to_floor\": %.4f,\n      ",
+                    r->encode_duties.median_s / r->encode.median_s,
+                    r->encode_floor.median_s / r->encode_duties.median_s);
+        }
         fprintf(f, "\"memory\": {\"lib_model_bytes\": %lld, \"lib_step_peak_bytes\": %lld, "
                    "\"lib_encode_scratch_peak_bytes\": %lld, \"allocs_per_step\": %.3g, \"allocs_per_encode\": "
                    "%.3g, \"rss_model_peak_bytes\": %lld, \"rss_floor_buffers_bytes\": %lld},\n      ",
