@@ -491,7 +491,7 @@ size_t ae_blas_one_thread_rows(const ae_model *m, size_t first, size_t last)
     for (size_t l = first; l < last; l++)
         widest = fmax(widest, (double)m->layers[l].n_in * (double)m->layers[l].n_out);
     const size_t rows = (size_t)(AE_BLAS_ONE_THREAD_WORK / widest); /* widest >= 1 */
-    return rows >= AE_BLAS_MIN_CHUNK_ROWS ? rows / 32 * 32 : 0;
+    return rows >= AE_BLAS_MIN_CHUNK_ROWS ? rows / 16 * 16 : 0;
 }
 
 /* Whether this step's rows go to the model's threads, each running its own rows through

@@ -338,8 +338,8 @@ static size_t live_after_first_of_six_steps(ae_model *m, const float *x, size_t 
 /* What a split step needs beyond the workspace (the parts' gradient buffers by rows, the
  * store of every layer's deltas by units) is allocated at the first split step, as the rest
  * of the workspace: later steps allocate nothing. With OpenBLAS on its own threads a model
- * whose products it would take to its threads (96-64-16 at 128 rows) does not split, hence
- * has no such buffers. */
+ * whose products it would take to its threads even in chunks of 16 rows (96-256-16 at 128
+ * rows) does not split, hence has no such buffers. */
 static void test_split_steps_allocate_only_at_the_first(void **state)
 {
     (void)state;
@@ -369,7 +369,9 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
         size_t live[2];
         for (size_t threads = 1; threads <= 2; threads++) {
             assert_int_equal(test_alloc_counter_install(), 0);
-            ae_model *m = make_model(PLAIN_BCE, threads);
+            ae_model *m = make_model_of(PLAIN_BCE, threads, WIDE);
+            if (threads == 1)
+                n_params = ae_model_param_count(m);
             double loss;
             assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, &loss), AE_OK);
             live[threads - 1] = test_alloc_counter_get().live_bytes;
@@ -441,13 +443,15 @@ static void test_split_fit_is_unchanged_by_the_programs_own_blas_calls(void **st
     free(x);
 }
 
-/* With OpenBLAS on its own threads, a model narrow enough (96-16-16: 1536 weights in its
- * broadest layer) still splits by rows, each part taking its rows in chunks whose products
- * OpenBLAS runs on the calling thread (160 rows: at 600 rows parts of 300 and 200 rows take
- * two chunks; at 326 and 321 rows, two parts end with a chunk of 3 rows and of 1). The gradient is the single-threaded one up to summation order, a step moves the weights
- * as one thread's does, two fits are the same bit for bit and close to one thread's, the
- * program's own products on OpenBLAS's threads meanwhile change neither, and the parts'
- * gradient buffer shows that the split happened. */
+/* With OpenBLAS on its own threads, a model narrow enough still splits by rows, each part
+ * taking its rows in chunks whose products OpenBLAS runs on the calling thread: 96-16-16
+ * (1,536 weights in its broadest layer) in chunks of 160 rows (at 600 rows parts of 300 and
+ * 200 rows take two chunks; at 326 and 321 rows, two parts end with a chunk of 3 rows and of
+ * 1), 96-64-16 (6,144 weights) in chunks of 32 (parts of 163 and 160 rows at 321 and 320:
+ * chunks ending in 3 rows, and whole). The gradient is the single-threaded one up to
+ * summation order, a step moves the weights as one thread's does, two fits are the same
+ * bit for bit and close to one thread's, the program's own products on OpenBLAS's threads
+ * meanwhile change neither, and the parts' gradient buffer shows that the split happened. */
 static void test_narrow_models_split_beside_openblas_threads(void **state)
 {
     (void)state;
@@ -459,13 +463,16 @@ static void test_narrow_models_split_beside_openblas_threads(void **state)
         skip();
     }
     enum { SLIM = 16, SLIM_ROWS = 600 };
-    static const size_t batches[] = {SLIM_ROWS, 326, 321};
+    static const struct {
+        size_t hidden, rows;
+    } cases[] = {{SLIM, SLIM_ROWS}, {SLIM, 326}, {SLIM, 321}, {NARROW, 321}, {NARROW, 320}};
+    enum { N_CASES = sizeof cases / sizeof *cases };
     float *x = make_data(SLIM_ROWS);
-    for (size_t c = 0; c < 3 * N_VARIANTS; c++) {
+    for (size_t c = 0; c < N_CASES * N_VARIANTS; c++) {
         const variant v = (variant)(c % N_VARIANTS);
-        const size_t rows = batches[c / N_VARIANTS];
-        check_split_gradient(v, SLIM, x, rows, 3, "beside OpenBLAS's threads");
-        ae_model *models[2] = {make_model_of(v, 1, SLIM), make_model_of(v, 2, SLIM)};
+        const size_t hidden = cases[c / N_VARIANTS].hidden, rows = cases[c / N_VARIANTS].rows;
+        check_split_gradient(v, hidden, x, rows, 3, "beside OpenBLAS's threads");
+        ae_model *models[2] = {make_model_of(v, 1, hidden), make_model_of(v, 2, hidden)};
         check_split_step(models, x, rows, variant_name(v));
     }
 
@@ -496,15 +503,18 @@ static void test_narrow_models_split_beside_openblas_threads(void **state)
     for (size_t i = 0; i < 3; i++)
         ae_model_free(fits[i]);
 
-    size_t live[2], n_params = 0;
-    for (size_t threads = 1; threads <= 2; threads++) {
-        assert_int_equal(test_alloc_counter_install(), 0);
-        ae_model *m = make_model_of(PLAIN_BCE, threads, SLIM);
-        n_params = ae_model_param_count(m);
-        live[threads - 1] = live_after_first_of_six_steps(m, x, SLIM_ROWS);
-        assert_int_equal(test_alloc_counter_uninstall(), 0);
+    static const size_t shapes[] = {SLIM, NARROW};
+    for (size_t k = 0; k < 2; k++) {
+        size_t live[2], n_params = 0;
+        for (size_t threads = 1; threads <= 2; threads++) {
+            assert_int_equal(test_alloc_counter_install(), 0);
+            ae_model *m = make_model_of(PLAIN_BCE, threads, shapes[k]);
+            n_params = ae_model_param_count(m);
+            live[threads - 1] = live_after_first_of_six_steps(m, x, SLIM_ROWS);
+            assert_int_equal(test_alloc_counter_uninstall(), 0);
+        }
+        assert_true(live[1] >= live[0] + n_params * sizeof(float));
     }
-    assert_true(live[1] >= live[0] + n_params * sizeof(float));
     openblas_set_num_threads(1);
     free(x);
 }
