@@ -480,10 +480,17 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
  * the symbol, and the weak reference is then NULL. */
 extern int openblas_get_num_threads(void) __attribute__((weak));
 
-/* Work per part (multiply-adds of the forward and the two backward products over its rows)
- * below which waking a thread costs more than it saves: measured with bench_step, 64-32-8
- * lost at 64 rows (0.4 M per part) and gained from 256 (1.8 M). */
+/* A split step is worth it when each part's rows outweigh what a pass through the network
+ * costs whatever its rows (a BLAS call per product, each packing its weights; the
+ * elementwise passes' set-up; the parts' meeting), which every part pays again: from a
+ * part's work (multiply-adds of the forward and the two backward products over its rows),
+ * or, where each row costs little, from a part's rows while their work is not negligible
+ * (training loops, 2 threads: 30-16-4 0.61x at 64 rows, 0.90x at 128, 1.29x at 256, 1.53x
+ * at 512; 16-8-2 0.98x at 192, 1.10x at 256, 1.63x at 1024; 8-4-2, 31 k per part, 0.84x
+ * at 256). */
 #define AE_SPLIT_MIN_WORK_PER_PART 1048576.0
+#define AE_SPLIT_MIN_ROWS_PER_PART 128
+#define AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART 65536.0
 
 size_t ae_blas_one_thread_rows(const ae_model *m, size_t first, size_t last)
 {
@@ -517,7 +524,11 @@ static size_t split_parts(const ae_model *m, size_t n_rows, size_t *chunk)
     double work_per_row = 0.0;
     for (size_t l = 0; l < m->n_layers; l++)
         work_per_row += 3.0 * (double)m->layers[l].n_in * (double)m->layers[l].n_out;
-    return work_per_row * (double)n_rows >= AE_SPLIT_MIN_WORK_PER_PART * (double)threads ? threads : 1;
+    const double work_per_part = work_per_row * (double)n_rows / (double)threads;
+    const bool worth_it = work_per_part >= AE_SPLIT_MIN_WORK_PER_PART ||
+                          (n_rows >= AE_SPLIT_MIN_ROWS_PER_PART * threads &&
+                           work_per_part >= AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART);
+    return worth_it ? threads : 1;
 }
 
 /* How a split step forms its layer gradients. By rows, each part writes a whole gradient of

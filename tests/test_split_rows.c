@@ -519,6 +519,34 @@ static void test_narrow_models_split_beside_openblas_threads(void **state)
     free(x);
 }
 
+/* A model whose rows each cost little (96-4-16: 2,688 multiply-adds a row) splits from 128
+ * rows a part, well short of the work that splits wider models: its parts' gradient buffer
+ * appears at 256 rows and not at 254, and the split gradient is one thread's up to
+ * summation order. */
+static void test_cheap_rows_split_from_128_rows_a_part(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    enum { TINY = 4, SPLIT_ROWS = 256 };
+    float *x = make_data(SPLIT_ROWS);
+    check_split_gradient(PLAIN_BCE, TINY, x, SPLIT_ROWS, 2, "cheap rows");
+    static const size_t batches[] = {SPLIT_ROWS - 2, SPLIT_ROWS};
+    for (size_t k = 0; k < 2; k++) {
+        size_t live[2], n_params = 0;
+        for (size_t threads = 1; threads <= 2; threads++) {
+            assert_int_equal(test_alloc_counter_install(), 0);
+            ae_model *m = make_model_of(PLAIN_BCE, threads, TINY);
+            n_params = ae_model_param_count(m);
+            live[threads - 1] = live_after_first_of_six_steps(m, x, batches[k]);
+            assert_int_equal(test_alloc_counter_uninstall(), 0);
+        }
+        const bool split = live[1] >= live[0] + n_params * sizeof(float);
+        assert_true(split == (batches[k] == SPLIT_ROWS));
+    }
+    free(x);
+}
+
 /* Batches too small to be worth waking a thread run whole and train as before. */
 static void test_small_batches_train_whole(void **state)
 {
@@ -632,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_split_steps_allocate_only_at_the_first),
         cmocka_unit_test(test_split_fit_is_unchanged_by_the_programs_own_blas_calls),
         cmocka_unit_test(test_narrow_models_split_beside_openblas_threads),
+        cmocka_unit_test(test_cheap_rows_split_from_128_rows_a_part),
         cmocka_unit_test(test_small_batches_train_whole),
         cmocka_unit_test(test_failing_split_steps_change_what_one_thread_changes),
     };
