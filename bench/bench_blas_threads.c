@@ -9,10 +9,14 @@
  * OpenBLAS keeps a product of at most 65,536 x 4 multiply-adds on the calling thread (its
  * default GEMM_MULTITHREAD_THRESHOLD), so the two agree up to that size. Part 2 makes one
  * threaded product and then prints the process's processor time in each of ten 50 ms
- * sleeps of the caller: what OpenBLAS's workers spend spinning before they sleep. */
+ * sleeps of the caller: what OpenBLAS's workers spend spinning before they sleep. Part 3
+ * times a narrow model's step products (30-16-4 at 128 rows and 64-32-8 at 32, the parts of
+ * a split step), OpenBLAS on one thread, made by one thread alone and by two threads at
+ * once, each on buffers of its own: what two parts' BLAS calls cost each other. */
 #include "bench_common.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +48,93 @@ static double best_call(int threads, int rows, int units, int inputs, int calls,
         best = t < best ? t : best;
     }
     return best;
+}
+
+/* A mirrored model's step products over `rows` rows, row-major as the library makes them:
+ * the forward, then from the top each layer's weight gradient and (but the first) its input
+ * gradient. Buffers of its own per thread. */
+typedef struct step_products {
+    const int *widths; /* n_layers + 1 */
+    int n_layers, rows, steps;
+    float *act[5], *delta[5], *weight[4], *grad[4];
+    double seconds; /* per step, the last run's */
+} step_products;
+
+static int step_products_init(step_products *p, const int *widths, int n_layers, int rows, int steps)
+{
+    *p = (step_products){.widths = widths, .n_layers = n_layers, .rows = rows, .steps = steps};
+    int ok = 1;
+    for (int l = 0; l <= n_layers; l++) {
+        p->act[l] = calloc((size_t)rows * (size_t)widths[l], sizeof(float));
+        p->delta[l] = calloc((size_t)rows * (size_t)widths[l], sizeof(float));
+        ok = ok && p->act[l] && p->delta[l];
+        for (int i = 0; ok && i < rows * widths[l]; i++)
+            p->act[l][i] = (float)(i % 7) * 0.1f, p->delta[l][i] = (float)(i % 5) * 0.01f;
+        if (l < n_layers) {
+            p->weight[l] = calloc((size_t)widths[l] * (size_t)widths[l + 1], sizeof(float));
+            p->grad[l] = calloc((size_t)widths[l] * (size_t)widths[l + 1], sizeof(float));
+            ok = ok && p->weight[l] && p->grad[l];
+            for (int i = 0; ok && i < widths[l] * widths[l + 1]; i++)
+                p->weight[l][i] = (float)(i % 11) * 0.01f;
+        }
+    }
+    return ok ? 0 : -1;
+}
+
+static void step_products_free(step_products *p)
+{
+    for (int l = 0; l <= p->n_layers; l++) {
+        free(p->act[l]), free(p->delta[l]);
+        if (l < p->n_layers)
+            free(p->weight[l]), free(p->grad[l]);
+    }
+}
+
+static void *run_step_products(void *raw)
+{
+    step_products *p = raw;
+    const int *w = p->widths, rows = p->rows;
+    double t0 = bench_now();
+    for (int s = 0; s < p->steps; s++) {
+        for (int l = 0; l < p->n_layers; l++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, w[l + 1], w[l], 1.0f, p->act[l], w[l],
+                        p->weight[l], w[l], 1.0f, p->act[l + 1], w[l + 1]);
+        for (int l = p->n_layers - 1; l >= 0; l--) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, w[l + 1], w[l], rows, 1.0f, p->delta[l + 1],
+                        w[l + 1], p->act[l], w[l], 0.0f, p->grad[l], w[l]);
+            if (l)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, w[l], w[l + 1], 1.0f, p->delta[l + 1],
+                            w[l + 1], p->weight[l], w[l], 0.0f, p->delta[l], w[l]);
+        }
+    }
+    p->seconds = (bench_now() - t0) / p->steps;
+    return NULL;
+}
+
+/* Part 3 for one model: medians of 7 runs, alone and two threads at once. */
+static int time_parts_at_once(const int *widths, const char *name, int rows)
+{
+    enum { STEPS = 5000 };
+    step_products p[2];
+    if (step_products_init(&p[0], widths, 4, rows, STEPS) != 0 ||
+        step_products_init(&p[1], widths, 4, rows, STEPS) != 0)
+        return -1;
+    double alone[REPEATS], together[REPEATS];
+    for (int r = 0; r < REPEATS; r++) {
+        run_step_products(&p[0]);
+        alone[r] = p[0].seconds;
+        pthread_t other;
+        if (pthread_create(&other, NULL, run_step_products, &p[1]) != 0)
+            return -1;
+        run_step_products(&p[0]);
+        pthread_join(other, NULL);
+        together[r] = 0.5 * (p[0].seconds + p[1].seconds);
+    }
+    const double a = bench_median(alone, REPEATS), t = bench_median(together, REPEATS);
+    printf("%-8s %5d | %10.2f %12.2f | %8.2fx\n", name, rows, 1e6 * a, 1e6 * t, t / a);
+    step_products_free(&p[0]);
+    step_products_free(&p[1]);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -96,5 +187,13 @@ int main(int argc, char **argv)
         before = now;
     }
     free(a), free(c), free(x), free(w), free(out);
+
+    openblas_set_num_threads(1);
+    printf("\na step's products (forward, weight and input gradients), OpenBLAS on 1 thread; medians of\n"
+           "%d runs, per thread: made by one thread alone, and by two threads at once\n", REPEATS);
+    printf("%-8s %5s | %10s %12s | %9s\n", "model", "rows", "alone us", "at once us", "at once");
+    static const int tabular[] = {30, 16, 4, 16, 30}, narrow[] = {64, 32, 8, 32, 64};
+    if (time_parts_at_once(tabular, "30-16-4", 128) != 0 || time_parts_at_once(narrow, "64-32-8", 32) != 0)
+        return fprintf(stderr, "bench_blas_threads: out of memory or threads\n"), 1;
     return 0;
 }
