@@ -284,6 +284,10 @@ typedef struct ae_workspace {
                               for the whole batch, laid out as activations (allocated at the
                               first such step) */
     ae_applied_update applied; /* set by a split step that applied the update itself */
+    float *transposed_weights; /* small models: each untied layer's W^T at its weight offset
+                                  (n_params floats, allocated at the first pass that uses it) */
+    const float *forward_weights; /* during a training pass that uses them, transposed_weights;
+                                     else NULL (net.c, transposed_forward_weights) */
 } ae_workspace;
 
 typedef struct ae_optimizer_state {
@@ -412,6 +416,8 @@ void ae_activate(float *z, size_t ld, size_t n_rows, size_t n_out, int activatio
                  const ae_settings *settings);
 /* Every row of out (n_rows x width, leading dimension ld) set to row. */
 void ae_fill_rows(float *out, size_t ld, size_t n_rows, const float *row, size_t width);
+/* out (cols x rows, row-major) = the transpose of in (rows x cols, row-major). */
+void ae_transpose(const float *in, size_t rows, size_t cols, float *out);
 /* delta *= act'(a), where a = act(z) is the stored output of the layer. */
 void ae_mul_activation_derivative(float *delta, const float *a, size_t n, int activation,
                                   const ae_settings *settings);

@@ -150,6 +150,20 @@ void ae_activate(float *z, size_t ld, size_t n_rows, size_t n_out, int activatio
         activate_kernel(z, ld, n_rows, n_out, activation, settings);
 }
 
+/* Blocks of 16 x 16: a block's reads and writes both stay in a few cache lines. */
+void ae_transpose(const float *restrict in, size_t rows, size_t cols, float *restrict out)
+{
+    enum { BLOCK = 16 };
+    for (size_t i0 = 0; i0 < rows; i0 += BLOCK)
+        for (size_t j0 = 0; j0 < cols; j0 += BLOCK) {
+            const size_t i1 = rows - i0 < BLOCK ? rows : i0 + BLOCK;
+            const size_t j1 = cols - j0 < BLOCK ? cols : j0 + BLOCK;
+            for (size_t j = j0; j < j1; j++)
+                for (size_t i = i0; i < i1; i++)
+                    out[j * rows + i] = in[i * cols + j];
+        }
+}
+
 /* The block of rows that ae_fill_rows copies on: well inside any first-level data cache. */
 #define AE_FILL_BLOCK_BYTES 4096
 

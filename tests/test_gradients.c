@@ -556,6 +556,69 @@ static void test_bce_gradient_of_a_contiguous_batch_matches_the_row_by_row_one(v
     }
 }
 
+/* A training pass of a small model multiplies by a transposed copy of each untied layer's
+ * weights (src/net.c: widest layer of 2,048 to 16,384 weights, 64 rows or more), made anew
+ * at every pass. Its loss is the double reference's and its gradient matches central
+ * differences at entries spread over every tensor, before and after training steps (the
+ * copies follow the weights), on rows back to back and with a wider leading dimension. */
+static void test_gradient_matches_reference_where_the_forward_reads_transposed_weights(void **state)
+{
+    (void)state;
+    static const size_t encoder[] = {48, 64, 6}; /* 3,072 weights in the broadest layer */
+    enum { ROWS = 70, SAMPLES = 5 };
+    for (int k = 0; k < 2; k++) {
+        const grad_case c = {encoder, 3, NULL, 0, AE_ACT_TANH, AE_ACT_LINEAR,
+                             k ? AE_ACT_TANH : AE_ACT_SIGMOID, k ? AE_LOSS_MSE : AE_LOSS_BCE,
+                             ROWS, k ? 3 : 0, 0, 0, 0};
+        ae_model *model = create_model(&c);
+        const size_t d = ae_model_input_dim(model), ld = d + c.ld_extra, n = ae_model_param_count(model);
+        test_rng rng;
+        test_rng_seed(&rng, 5000u + (uint64_t)k);
+        free(test_set_spread_params(model, &rng, 0.0));
+        float *x = make_data(&c, d, &rng), *grad = malloc(n * sizeof *grad);
+        assert_non_null(grad);
+        for (int round = 0; round < 2; round++) {
+            ref_net net;
+            assert_int_equal(ref_net_from_model(&net, model), 0);
+            double loss = NAN;
+            assert_int_equal(ae_model_gradient(model, x, ROWS, ld, grad, n, &loss), AE_OK);
+            assert_true(rel_diff(loss, ref_net_loss(&net, x, ROWS, ld)) <= GRAD_LOSS_RTOL);
+            grad_check gc = {.label = k ? "transposed forward, mse" : "transposed forward, bce"};
+            for (size_t l = 0; l < net.n_layers; l++) {
+                const ref_layer *L = &net.layers[l];
+                const size_t starts[2] = {L->w_offset, L->b_offset}, counts[2] = {L->n_out * L->n_in, L->n_out};
+                for (int t = 0; t < 2; t++) {
+                    double scale = 0.0;
+                    for (size_t i = 0; i < counts[t]; i++)
+                        scale = fmax(scale, fabs((double)grad[starts[t] + i]));
+                    assert_true(scale > 1e-7);
+                    for (size_t s = 0; s < SAMPLES; s++) {
+                        const size_t i = starts[t] + (counts[t] - 1) * s / (SAMPLES - 1);
+                        const double p = net.params[i], h = GRAD_FD_STEP * fmax(1.0, fabs(p));
+                        net.params[i] = p + h;
+                        const double up = ref_net_loss(&net, x, ROWS, ld);
+                        net.params[i] = p - h;
+                        const double down = ref_net_loss(&net, x, ROWS, ld);
+                        net.params[i] = p;
+                        const double fd = (up - down) / (2.0 * h);
+                        const double err = fabs((double)grad[i] - fd), tol = GRAD_RTOL * fabs(fd) + GRAD_ATOL * scale;
+                        if (err > tol && gc.failures++ < 5)
+                            print_error("%s, round %d: parameter %zu: %.9g vs %.9g\n", gc.label, round, i,
+                                        (double)grad[i], fd);
+                    }
+                }
+            }
+            grad_check_finish(&gc);
+            ref_net_free(&net);
+            for (int step = 0; round == 0 && step < 3; step++) /* the weights move; the copies must too */
+                assert_int_equal(ae_model_train_batch(model, x, ROWS, ld, NULL), AE_OK);
+        }
+        free(grad);
+        free(x);
+        ae_model_free(model);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_leaky_relu_uses_the_configured_slope),
         cmocka_unit_test(test_elu_uses_the_configured_alpha),
         cmocka_unit_test(test_loss_and_score_match_reference_on_a_large_batch),
+        cmocka_unit_test(test_gradient_matches_reference_where_the_forward_reads_transposed_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
