@@ -12,7 +12,9 @@
  * sleeps of the caller: what OpenBLAS's workers spend spinning before they sleep. Part 3
  * times a narrow model's step products (30-16-4 at 128 rows and 64-32-8 at 32, the parts of
  * a split step), OpenBLAS on one thread, made by one thread alone and by two threads at
- * once, each on buffers of its own: what two parts' BLAS calls cost each other. */
+ * once, each on buffers of its own: what two parts' BLAS calls cost each other; the forward
+ * as x W^T (W stored as torch.nn.Linear stores it), then as x V with V = W^T stored, as the
+ * library's training passes of models from 2,048 weights a layer make it. */
 #include "bench_common.h"
 
 #include <cblas.h>
@@ -56,6 +58,7 @@ static double best_call(int threads, int rows, int units, int inputs, int calls,
 typedef struct step_products {
     const int *widths; /* n_layers + 1 */
     int n_layers, rows, steps;
+    int transposed; /* the forward multiplies by weight[l] as V = W^T (n_in x n_out) */
     float *act[5], *delta[5], *weight[4], *grad[4];
     double seconds; /* per step, the last run's */
 } step_products;
@@ -97,8 +100,9 @@ static void *run_step_products(void *raw)
     double t0 = bench_now();
     for (int s = 0; s < p->steps; s++) {
         for (int l = 0; l < p->n_layers; l++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, w[l + 1], w[l], 1.0f, p->act[l], w[l],
-                        p->weight[l], w[l], 1.0f, p->act[l + 1], w[l + 1]);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, p->transposed ? CblasNoTrans : CblasTrans, rows, w[l + 1],
+                        w[l], 1.0f, p->act[l], w[l], p->weight[l], p->transposed ? w[l + 1] : w[l], 1.0f,
+                        p->act[l + 1], w[l + 1]);
         for (int l = p->n_layers - 1; l >= 0; l--) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, w[l + 1], w[l], rows, 1.0f, p->delta[l + 1],
                         w[l + 1], p->act[l], w[l], 0.0f, p->grad[l], w[l]);
@@ -111,14 +115,16 @@ static void *run_step_products(void *raw)
     return NULL;
 }
 
-/* Part 3 for one model: medians of 7 runs, alone and two threads at once. */
-static int time_parts_at_once(const int *widths, const char *name, int rows)
+/* Part 3 for one model and one way of the forward: medians of 7 runs, alone and two
+ * threads at once. */
+static int time_parts_at_once(const int *widths, const char *name, int rows, int transposed)
 {
     enum { STEPS = 5000 };
     step_products p[2];
     if (step_products_init(&p[0], widths, 4, rows, STEPS) != 0 ||
         step_products_init(&p[1], widths, 4, rows, STEPS) != 0)
         return -1;
+    p[0].transposed = p[1].transposed = transposed;
     double alone[REPEATS], together[REPEATS];
     for (int r = 0; r < REPEATS; r++) {
         run_step_products(&p[0]);
@@ -131,7 +137,8 @@ static int time_parts_at_once(const int *widths, const char *name, int rows)
         together[r] = 0.5 * (p[0].seconds + p[1].seconds);
     }
     const double a = bench_median(alone, REPEATS), t = bench_median(together, REPEATS);
-    printf("%-8s %5d | %10.2f %12.2f | %8.2fx\n", name, rows, 1e6 * a, 1e6 * t, t / a);
+    printf("%-8s %5d %-7s | %10.2f %12.2f | %8.2fx\n", name, rows, transposed ? "x V" : "x W^T", 1e6 * a,
+           1e6 * t, t / a);
     step_products_free(&p[0]);
     step_products_free(&p[1]);
     return 0;
@@ -191,9 +198,12 @@ int main(int argc, char **argv)
     openblas_set_num_threads(1);
     printf("\na step's products (forward, weight and input gradients), OpenBLAS on 1 thread; medians of\n"
            "%d runs, per thread: made by one thread alone, and by two threads at once\n", REPEATS);
-    printf("%-8s %5s | %10s %12s | %9s\n", "model", "rows", "alone us", "at once us", "at once");
+    printf("%-8s %5s %-7s | %10s %12s | %9s\n", "model", "rows", "forward", "alone us", "at once us", "at once");
     static const int tabular[] = {30, 16, 4, 16, 30}, narrow[] = {64, 32, 8, 32, 64};
-    if (time_parts_at_once(tabular, "30-16-4", 128) != 0 || time_parts_at_once(narrow, "64-32-8", 32) != 0)
-        return fprintf(stderr, "bench_blas_threads: out of memory or threads\n"), 1;
+    for (int transposed = 0; transposed < 2; transposed++)
+        if (time_parts_at_once(tabular, "30-16-4", 128, transposed) != 0 ||
+            time_parts_at_once(narrow, "64-32-8", 32, transposed) != 0 ||
+            time_parts_at_once(narrow, "64-32-8", 64, transposed) != 0)
+            return fprintf(stderr, "bench_blas_threads: out of memory or threads\n"), 1;
     return 0;
 }
