@@ -911,14 +911,15 @@ static void draw_step_keys(ae_model *m)
         m->work.code_key = ae_rng_next(ae_training_rng(m));
 }
 
-/* The widest layer, and the fewest rows, for which a training pass multiplies by each untied
- * layer's transposed copy of its weights. OpenBLAS takes a product with W^T as an operand
- * (as the forward's x W^T) through its packing path, which also takes a process-wide lock
- * for its buffer; with the copy W^T as a plain operand, small shapes go to its small-matrix
- * kernels, which neither pack nor lock. A step's products then took 7.8 against 8.6 us
- * (30-16-4, 128 rows) and 10.9 against 14.5 us (64-32-8, 64 rows), and two threads making
- * them at once no longer slowed each other (9.7 us each before). The copy costs a
- * transpose of the weights per pass: 1.5 us for 64-32-8. */
+/* The weights of the widest layer, and the fewest rows, for which a training pass multiplies
+ * by each untied layer's transposed copy of its weights. OpenBLAS takes a product with W^T as
+ * an operand (as the forward's x W^T) through its packing path, which also takes a
+ * process-wide lock for its buffer; with the copy W^T as a plain operand, small shapes go to
+ * its small-matrix kernels, which neither pack nor lock. A step's products then took 7.8
+ * against 8.4 us (30-16-4, 128 rows) and 10.8 against 13.1 us (64-32-8, 64 rows), and two
+ * threads making them at once no longer slowed each other (bench_blas_threads, part 3). The
+ * copy costs a transpose of the weights per pass, 1.5 us for 64-32-8: below 2,048 weights
+ * (30-16-4, 16-8-2) or 64 rows that lost up to 8%. */
 #define AE_TRANSPOSED_FORWARD_MIN_WEIGHTS 2048.0
 #define AE_TRANSPOSED_FORWARD_MAX_WEIGHTS 16384.0
 #define AE_TRANSPOSED_FORWARD_MIN_ROWS 64
