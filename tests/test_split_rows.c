@@ -335,6 +335,22 @@ static size_t live_after_first_of_six_steps(ae_model *m, const float *x, size_t 
     return live;
 }
 
+/* Whether two threads training a plain model of `hidden` units on the first rows of x hold
+ * one gradient more after the first of six steps than one thread does: the parts' buffer of
+ * a split by rows. */
+static bool splits_by_rows(size_t hidden, const float *x, size_t rows)
+{
+    size_t live[2], n_params = 0;
+    for (size_t threads = 1; threads <= 2; threads++) {
+        assert_int_equal(test_alloc_counter_install(), 0);
+        ae_model *m = make_model_of(PLAIN_BCE, threads, hidden);
+        n_params = ae_model_param_count(m);
+        live[threads - 1] = live_after_first_of_six_steps(m, x, rows);
+        assert_int_equal(test_alloc_counter_uninstall(), 0);
+    }
+    return live[1] >= live[0] + n_params * sizeof(float);
+}
+
 /* What a split step needs beyond the workspace (the parts' gradient buffers by rows, the
  * store of every layer's deltas by units) is allocated at the first split step, as the rest
  * of the workspace: later steps allocate nothing. With OpenBLAS on its own threads a model
@@ -347,16 +363,7 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
         skip();
     enum { BATCH = 128, UNITS_BATCH = 64 };
     float *x = make_data(BATCH);
-    size_t live_after_first[2] = {0, 0}, n_params = 0;
-    for (size_t threads = 1; threads <= 2; threads++) {
-        assert_int_equal(test_alloc_counter_install(), 0);
-        ae_model *m = make_model(PLAIN_BCE, threads);
-        n_params = ae_model_param_count(m);
-        live_after_first[threads - 1] = live_after_first_of_six_steps(m, x, BATCH);
-        assert_int_equal(test_alloc_counter_uninstall(), 0);
-    }
-    /* Two threads hold one more gradient. */
-    assert_true(live_after_first[1] >= live_after_first[0] + n_params * sizeof(float));
+    assert_true(splits_by_rows(NARROW, x, BATCH)); /* two threads hold one more gradient */
 
     /* Split by units: the store of every layer's deltas, then nothing. */
     assert_int_equal(test_alloc_counter_install(), 0);
@@ -365,21 +372,8 @@ static void test_split_steps_allocate_only_at_the_first(void **state)
 
     /* OpenBLAS on two threads: the model's threads leave such products to it. */
     openblas_set_num_threads(2);
-    if (openblas_get_num_threads() == 2) {
-        size_t live[2];
-        for (size_t threads = 1; threads <= 2; threads++) {
-            assert_int_equal(test_alloc_counter_install(), 0);
-            ae_model *m = make_model_of(PLAIN_BCE, threads, WIDE);
-            if (threads == 1)
-                n_params = ae_model_param_count(m);
-            double loss;
-            assert_int_equal(ae_model_train_batch(m, x, BATCH, DIM, &loss), AE_OK);
-            live[threads - 1] = test_alloc_counter_get().live_bytes;
-            ae_model_free(m);
-            assert_int_equal(test_alloc_counter_uninstall(), 0);
-        }
-        assert_true(live[1] < live[0] + n_params * sizeof(float));
-    }
+    if (openblas_get_num_threads() == 2)
+        assert_false(splits_by_rows(WIDE, x, BATCH));
     openblas_set_num_threads(1);
     free(x);
 }
@@ -503,18 +497,8 @@ static void test_narrow_models_split_beside_openblas_threads(void **state)
     for (size_t i = 0; i < 3; i++)
         ae_model_free(fits[i]);
 
-    static const size_t shapes[] = {SLIM, NARROW};
-    for (size_t k = 0; k < 2; k++) {
-        size_t live[2], n_params = 0;
-        for (size_t threads = 1; threads <= 2; threads++) {
-            assert_int_equal(test_alloc_counter_install(), 0);
-            ae_model *m = make_model_of(PLAIN_BCE, threads, shapes[k]);
-            n_params = ae_model_param_count(m);
-            live[threads - 1] = live_after_first_of_six_steps(m, x, SLIM_ROWS);
-            assert_int_equal(test_alloc_counter_uninstall(), 0);
-        }
-        assert_true(live[1] >= live[0] + n_params * sizeof(float));
-    }
+    assert_true(splits_by_rows(SLIM, x, SLIM_ROWS));
+    assert_true(splits_by_rows(NARROW, x, SLIM_ROWS));
     openblas_set_num_threads(1);
     free(x);
 }
@@ -531,19 +515,8 @@ static void test_cheap_rows_split_from_128_rows_a_part(void **state)
     enum { TINY = 4, SPLIT_ROWS = 256 };
     float *x = make_data(SPLIT_ROWS);
     check_split_gradient(PLAIN_BCE, TINY, x, SPLIT_ROWS, 2, "cheap rows");
-    static const size_t batches[] = {SPLIT_ROWS - 2, SPLIT_ROWS};
-    for (size_t k = 0; k < 2; k++) {
-        size_t live[2], n_params = 0;
-        for (size_t threads = 1; threads <= 2; threads++) {
-            assert_int_equal(test_alloc_counter_install(), 0);
-            ae_model *m = make_model_of(PLAIN_BCE, threads, TINY);
-            n_params = ae_model_param_count(m);
-            live[threads - 1] = live_after_first_of_six_steps(m, x, batches[k]);
-            assert_int_equal(test_alloc_counter_uninstall(), 0);
-        }
-        const bool split = live[1] >= live[0] + n_params * sizeof(float);
-        assert_true(split == (batches[k] == SPLIT_ROWS));
-    }
+    assert_false(splits_by_rows(TINY, x, SPLIT_ROWS - 2));
+    assert_true(splits_by_rows(TINY, x, SPLIT_ROWS));
     free(x);
 }
 
