@@ -496,12 +496,34 @@ extern int openblas_get_num_threads(void) __attribute__((weak));
 #define AE_SPLIT_MIN_ROWS_PER_PART 128
 #define AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART 65536.0
 
+/* Layer l's weights: the multiply-adds of its forward product per row. */
+static double layer_weights(const ae_model *m, size_t l)
+{
+    return (double)m->layers[l].n_in * (double)m->layers[l].n_out;
+}
+
+/* The weights of the broadest of layers [first, last), and of all the layers (a tied pair's
+ * counted at each use, as its products are). */
+static double widest_layer(const ae_model *m, size_t first, size_t last)
+{
+    double widest = 0.0;
+    for (size_t l = first; l < last; l++)
+        widest = fmax(widest, layer_weights(m, l));
+    return widest;
+}
+
+static double all_weights(const ae_model *m)
+{
+    double weights = 0.0;
+    for (size_t l = 0; l < m->n_layers; l++)
+        weights += layer_weights(m, l);
+    return weights;
+}
+
 size_t ae_blas_one_thread_rows(const ae_model *m, size_t first, size_t last)
 {
-    double widest = 1.0;
-    for (size_t l = first; l < last; l++)
-        widest = fmax(widest, (double)m->layers[l].n_in * (double)m->layers[l].n_out);
-    const size_t rows = (size_t)(AE_BLAS_ONE_THREAD_WORK / widest); /* widest >= 1 */
+    const double widest = fmax(1.0, widest_layer(m, first, last));
+    const size_t rows = (size_t)(AE_BLAS_ONE_THREAD_WORK / widest);
     return rows >= AE_BLAS_MIN_CHUNK_ROWS ? rows / 16 * 16 : 0;
 }
 
@@ -525,10 +547,8 @@ static size_t split_parts(const ae_model *m, size_t n_rows, size_t *chunk)
     *chunk = openblas_get_num_threads() == 1 ? n_rows : ae_blas_one_thread_rows(m, 0, m->n_layers);
     if (*chunk == 0)
         return 1;
-    double work_per_row = 0.0;
-    for (size_t l = 0; l < m->n_layers; l++)
-        work_per_row += 3.0 * (double)m->layers[l].n_in * (double)m->layers[l].n_out;
-    const double work_per_part = work_per_row * (double)n_rows / (double)threads;
+    /* the forward and the two backward products */
+    const double work_per_part = 3.0 * all_weights(m) * (double)n_rows / (double)threads;
     const bool worth_it = work_per_part >= AE_SPLIT_MIN_WORK_PER_PART ||
                           (n_rows >= AE_SPLIT_MIN_ROWS_PER_PART * threads &&
                            work_per_part >= AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART);
@@ -548,7 +568,7 @@ static bool split_by_units(const ae_model *m, size_t n_rows)
 {
     double gradient = 0.0, row = 0.0;
     for (size_t l = 0; l < m->n_layers; l++) {
-        gradient += (double)m->layers[l].n_in * (double)m->layers[l].n_out;
+        gradient += layer_weights(m, l);
         row += (double)m->layers[l].n_in + (double)m->layers[l].n_out;
     }
     return (double)n_rows * row <= 2.0 * gradient;
@@ -701,11 +721,8 @@ static bool splits_layers(const ae_model *m, size_t n_rows, size_t parts)
     const size_t rows_per_part = (n_rows + parts - 1) / parts;
     if (ae_is_variational(m) || rows_per_part >= AE_LAYERED_MAX_ROWS_PER_PART)
         return false;
-    double weights = 0.0;
-    for (size_t l = 0; l < m->n_layers; l++)
-        weights += (double)m->layers[l].n_in * (double)m->layers[l].n_out;
     const double meetings = 2.0 * (double)m->n_layers - 1.0;
-    return weights >= AE_LAYERED_MIN_WEIGHTS_PER_MEETING_ROW * (double)rows_per_part * meetings;
+    return all_weights(m) >= AE_LAYERED_MIN_WEIGHTS_PER_MEETING_ROW * (double)rows_per_part * meetings;
 }
 
 /* A part of a step split by units, over the whole batch, layer by layer: its share
@@ -931,9 +948,7 @@ static const float *transposed_forward_weights(ae_model *m, size_t n_rows)
 {
     if (n_rows < AE_TRANSPOSED_FORWARD_MIN_ROWS)
         return NULL;
-    double widest = 0.0;
-    for (size_t l = 0; l < m->n_layers; l++)
-        widest = fmax(widest, (double)m->layers[l].n_in * (double)m->layers[l].n_out);
+    const double widest = widest_layer(m, 0, m->n_layers);
     if (widest < AE_TRANSPOSED_FORWARD_MIN_WEIGHTS || widest > AE_TRANSPOSED_FORWARD_MAX_WEIGHTS)
         return NULL;
     ae_workspace *w = &m->work;
