@@ -4,7 +4,8 @@
  *
  *   bench_loop WIDTHS BATCH [SECONDS] [THREADS]
  *
- * The model: WIDTHS (e.g. 64-32-8) mirrored, the library's defaults otherwise, THREADS as
+ * The model: WIDTHS (e.g. 64-32-8) mirrored, as bench_step trains it (sigmoid output, BCE
+ * loss, Adam at 1e-3), the library's defaults otherwise, THREADS as
  * AE_PARAM_THREADS (default: the library's); 16 batches of uniform data in [0, 1), taken in
  * turn. After 20 untimed steps, ae_model_train_batch with a loss for SECONDS (default 1),
  * then ae_model_encode of the same batches for half as long. Prints one line:
@@ -46,6 +47,11 @@ int main(int argc, char **argv)
     ae_model *m = NULL;
     if (ae_model_create(&m, widths, n_widths, NULL, 0) != AE_OK)
         return fail("create", NULL);
+    if (ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID) != AE_OK ||
+        ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE) != AE_OK ||
+        ae_model_set_param(m, AE_PARAM_OPTIMIZER, AE_OPT_ADAM) != AE_OK ||
+        ae_model_set_param(m, AE_PARAM_LEARNING_RATE, 1e-3) != AE_OK)
+        return fail("set_param", m);
     if (argc > 4 && ae_model_set_param(m, AE_PARAM_THREADS, atof(argv[4])) != AE_OK)
         return fail("threads", m);
     const size_t d = widths[0], k = widths[n_widths - 1];
