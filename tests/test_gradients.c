@@ -557,20 +557,25 @@ static void test_bce_gradient_of_a_contiguous_batch_matches_the_row_by_row_one(v
 }
 
 /* A training pass of a small model multiplies by a transposed copy of each untied layer's
- * weights (src/net.c: widest layer of 2,048 to 16,384 weights, 64 rows or more), made anew
- * at every pass. Its loss is the double reference's and its gradient matches central
- * differences at entries spread over every tensor, before and after training steps (the
- * copies follow the weights), on rows back to back and with a wider leading dimension. */
+ * weights (src/net.c: widest layer of 2,048 to 16,384 weights, 64 rows or more; or from 128
+ * weights in a step split between threads in parts of at most 256 rows), made anew at every
+ * pass. Its loss is the double reference's and its gradient matches central differences at
+ * entries spread over every tensor, before and after training steps (the copies follow the
+ * weights), on rows back to back and with a wider leading dimension, whole and split. */
 static void test_gradient_matches_reference_where_the_forward_reads_transposed_weights(void **state)
 {
     (void)state;
-    static const size_t encoder[] = {48, 64, 6}; /* 3,072 weights in the broadest layer */
-    enum { ROWS = 70, SAMPLES = 5 };
-    for (int k = 0; k < 2; k++) {
-        const grad_case c = {encoder, 3, NULL, 0, AE_ACT_TANH, AE_ACT_LINEAR,
-                             k ? AE_ACT_TANH : AE_ACT_SIGMOID, k ? AE_LOSS_MSE : AE_LOSS_BCE,
-                             ROWS, k ? 3 : 0, 0, 0, 0};
+    static const size_t wide[] = {48, 64, 6};   /* 3,072 weights in the broadest layer */
+    static const size_t narrow[] = {30, 16, 4}; /* 480: the copies only when split */
+    enum { SAMPLES = 5 };
+    for (int k = 0; k < 3; k++) {
+        const size_t ROWS = k < 2 ? 70 : 256; /* two parts of 128 rows */
+        const grad_case c = {k < 2 ? wide : narrow, 3, NULL, 0, AE_ACT_TANH, AE_ACT_LINEAR,
+                             k == 1 ? AE_ACT_TANH : AE_ACT_SIGMOID, k == 1 ? AE_LOSS_MSE : AE_LOSS_BCE,
+                             ROWS, k == 1 ? 3 : 0, 0, 0, 0};
         ae_model *model = create_model(&c);
+        if (k == 2)
+            test_set_param(model, AE_PARAM_THREADS, 2);
         const size_t d = ae_model_input_dim(model), ld = d + c.ld_extra, n = ae_model_param_count(model);
         test_rng rng;
         test_rng_seed(&rng, 5000u + (uint64_t)k);
@@ -583,7 +588,9 @@ static void test_gradient_matches_reference_where_the_forward_reads_transposed_w
             double loss = NAN;
             assert_int_equal(ae_model_gradient(model, x, ROWS, ld, grad, n, &loss), AE_OK);
             assert_true(rel_diff(loss, ref_net_loss(&net, x, ROWS, ld)) <= GRAD_LOSS_RTOL);
-            grad_check gc = {.label = k ? "transposed forward, mse" : "transposed forward, bce"};
+            grad_check gc = {.label = k == 0   ? "transposed forward, bce"
+                                      : k == 1 ? "transposed forward, mse"
+                                               : "transposed forward split by rows, bce"};
             for (size_t l = 0; l < net.n_layers; l++) {
                 const ref_layer *L = &net.layers[l];
                 const size_t starts[2] = {L->w_offset, L->b_offset}, counts[2] = {L->n_out * L->n_in, L->n_out};
