@@ -17,6 +17,7 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(AE_NO_MULTIVERSIONING)
 #define AE_VECTOR_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#define AE_VECTOR_TRANSPOSE /* kernels.c: ae_transpose in AVX registers where the processor has them */
 #else
 #define AE_VECTOR_CLONES
 #endif

@@ -150,18 +150,69 @@ void ae_activate(float *z, size_t ld, size_t n_rows, size_t n_out, int activatio
         activate_kernel(z, ld, n_rows, n_out, activation, settings);
 }
 
-/* Blocks of 16 x 16: a block's reads and writes both stay in a few cache lines. */
-void ae_transpose(const float *restrict in, size_t rows, size_t cols, float *restrict out)
+/* Rows [i0, i1) x columns [j0, j1) of in, transposed into out, element by element, in
+ * blocks of 16 x 16: a block's reads and writes both stay in a few cache lines. */
+static void transpose_scalar(const float *restrict in, size_t rows, size_t cols, float *restrict out,
+                             size_t i0, size_t i1, size_t j0, size_t j1)
 {
     enum { BLOCK = 16 };
-    for (size_t i0 = 0; i0 < rows; i0 += BLOCK)
-        for (size_t j0 = 0; j0 < cols; j0 += BLOCK) {
-            const size_t i1 = rows - i0 < BLOCK ? rows : i0 + BLOCK;
-            const size_t j1 = cols - j0 < BLOCK ? cols : j0 + BLOCK;
-            for (size_t j = j0; j < j1; j++)
-                for (size_t i = i0; i < i1; i++)
+    for (size_t bi = i0; bi < i1; bi += BLOCK)
+        for (size_t bj = j0; bj < j1; bj += BLOCK) {
+            const size_t ei = i1 - bi < BLOCK ? i1 : bi + BLOCK, ej = j1 - bj < BLOCK ? j1 : bj + BLOCK;
+            for (size_t j = bj; j < ej; j++)
+                for (size_t i = bi; i < ei; i++)
                     out[j * rows + i] = in[i * cols + j];
         }
+}
+
+#if defined(AE_VECTOR_TRANSPOSE)
+#include <immintrin.h>
+
+/* Blocks of 8 x 8 transposed in AVX registers: eight rows loaded, interleaved in pairs, in
+ * fours and across the 128-bit halves, stored as eight columns. The element by element
+ * copy costs a load and a store per value (1.9 us a pass for 64-32-8's 4,608 weights, 7%
+ * of its step at 64 rows); this, three shuffles per eight values. Only copies: the values
+ * are the same bits. */
+__attribute__((target("avx"))) static void transpose_avx(const float *restrict in, size_t rows,
+                                                          size_t cols, float *restrict out)
+{
+    const size_t rows8 = rows - rows % 8, cols8 = cols - cols % 8;
+    for (size_t i = 0; i < rows8; i += 8)
+        for (size_t j = 0; j < cols8; j += 8) {
+            const float *a = in + i * cols + j;
+            __m256 r[8], t[8], u[8];
+            for (int k = 0; k < 8; k++)
+                r[k] = _mm256_loadu_ps(a + (size_t)k * cols);
+            for (int k = 0; k < 8; k += 2) {
+                t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+                t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+            }
+            for (int k = 0; k < 8; k += 4) {
+                u[k] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+                u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+                u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+                u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+            }
+            float *b = out + j * rows + i;
+            for (int k = 0; k < 4; k++) {
+                _mm256_storeu_ps(b + (size_t)k * rows, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+                _mm256_storeu_ps(b + (size_t)(k + 4) * rows, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+            }
+        }
+    transpose_scalar(in, rows, cols, out, 0, rows8, cols8, cols); /* the columns left over */
+    transpose_scalar(in, rows, cols, out, rows8, rows, 0, cols);  /* the rows left over */
+}
+#endif
+
+void ae_transpose(const float *restrict in, size_t rows, size_t cols, float *restrict out)
+{
+#if defined(AE_VECTOR_TRANSPOSE)
+    if (__builtin_cpu_supports("avx")) {
+        transpose_avx(in, rows, cols, out);
+        return;
+    }
+#endif
+    transpose_scalar(in, rows, cols, out, 0, rows, 0, cols);
 }
 
 /* The block of rows that ae_fill_rows copies on: well inside any first-level data cache. */
