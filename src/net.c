@@ -491,10 +491,17 @@ extern int openblas_get_num_threads(void) __attribute__((weak));
  * or, where each row costs little, from a part's rows while their work is not negligible
  * (training loops, 2 threads: 30-16-4 0.61x at 64 rows, 0.90x at 128, 1.29x at 256, 1.53x
  * at 512; 16-8-2 0.98x at 192, 1.10x at 256, 1.63x at 1024; 8-4-2, 31 k per part, 0.84x
- * at 256). */
+ * at 256). Between the two, from 64 rows a part, the work a part needs falls as its rows
+ * grow: a part's work times its rows from 2^24 (BCE loops, 3 rounds, after the transposed
+ * forward of split parts: 64-32-8 1.10-1.13x at 128 rows, 48-24-6 1.10-1.13x at 128 and
+ * 1.23-1.26x at 192, 30-16-4 1.09-1.15x at 160 and 192, 24-12-3 1.05-1.11x at 192, 40-20-5
+ * 1.03x at 128; below it 30-16-4 at 128 rows, 0.94-1.02x, and 16-8-2 at 192, 0.94-0.99x;
+ * with fewer rows 64-32-8 at 96, 0.92-1.00x, and 48-24-6 at 96, 0.96-1.02x). */
 #define AE_SPLIT_MIN_WORK_PER_PART 1048576.0
 #define AE_SPLIT_MIN_ROWS_PER_PART 128
 #define AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART 65536.0
+#define AE_SPLIT_MIN_ROWS_PER_PART_OF_WORK 64
+#define AE_SPLIT_MIN_WORK_TIMES_ROWS_PER_PART 16777216.0
 
 /* Layer l's weights: the multiply-adds of its forward product per row. */
 static double layer_weights(const ae_model *m, size_t l)
@@ -548,10 +555,13 @@ static size_t split_parts(const ae_model *m, size_t n_rows, size_t *chunk)
     if (*chunk == 0)
         return 1;
     /* the forward and the two backward products */
-    const double work_per_part = 3.0 * all_weights(m) * (double)n_rows / (double)threads;
+    const double rows_per_part = (double)n_rows / (double)threads;
+    const double work_per_part = 3.0 * all_weights(m) * rows_per_part;
     const bool worth_it = work_per_part >= AE_SPLIT_MIN_WORK_PER_PART ||
                           (n_rows >= AE_SPLIT_MIN_ROWS_PER_PART * threads &&
-                           work_per_part >= AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART);
+                           work_per_part >= AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART) ||
+                          (n_rows >= AE_SPLIT_MIN_ROWS_PER_PART_OF_WORK * threads &&
+                           work_per_part * rows_per_part >= AE_SPLIT_MIN_WORK_TIMES_ROWS_PER_PART);
     return worth_it ? threads : 1;
 }
 

@@ -503,7 +503,7 @@ static void test_narrow_models_split_beside_openblas_threads(void **state)
     free(x);
 }
 
-/* A model whose rows each cost little (96-4-16: 2,688 multiply-adds a row) splits from 128
+/* A model whose rows each cost little (96-1-16: 672 multiply-adds a row) splits from 128
  * rows a part, well short of the work that splits wider models: its parts' gradient buffer
  * appears at 256 rows and not at 254, and the split gradient is one thread's up to
  * summation order. */
@@ -512,11 +512,28 @@ static void test_cheap_rows_split_from_128_rows_a_part(void **state)
     (void)state;
     if (!on_openblas())
         skip();
-    enum { TINY = 4, SPLIT_ROWS = 256 };
+    enum { TINY = 1, SPLIT_ROWS = 256 };
     float *x = make_data(SPLIT_ROWS);
     check_split_gradient(PLAIN_BCE, TINY, x, SPLIT_ROWS, 2, "cheap rows");
     assert_false(splits_by_rows(TINY, x, SPLIT_ROWS - 2));
     assert_true(splits_by_rows(TINY, x, SPLIT_ROWS));
+    free(x);
+}
+
+/* Between those, from 64 rows a part, a part's work times its rows decides: 96-8-16 (5,376
+ * multiply-adds a row, 344 k a part of 64 rows, a third of the million that splits by work
+ * alone) splits at 128 rows and not at 126, and the split gradient is one thread's up to
+ * summation order. */
+static void test_rows_and_work_together_split_from_64_rows_a_part(void **state)
+{
+    (void)state;
+    if (!on_openblas())
+        skip();
+    enum { SMALL = 8, SPLIT_ROWS = 128 };
+    float *x = make_data(SPLIT_ROWS);
+    check_split_gradient(PLAIN_BCE, SMALL, x, SPLIT_ROWS, 2, "rows and work");
+    assert_false(splits_by_rows(SMALL, x, SPLIT_ROWS - 2));
+    assert_true(splits_by_rows(SMALL, x, SPLIT_ROWS));
     free(x);
 }
 
@@ -634,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_split_fit_is_unchanged_by_the_programs_own_blas_calls),
         cmocka_unit_test(test_narrow_models_split_beside_openblas_threads),
         cmocka_unit_test(test_cheap_rows_split_from_128_rows_a_part),
+        cmocka_unit_test(test_rows_and_work_together_split_from_64_rows_a_part),
         cmocka_unit_test(test_small_batches_train_whole),
         cmocka_unit_test(test_failing_split_steps_change_what_one_thread_changes),
     };
