@@ -33,16 +33,16 @@ int ae_check_data(ae_model *err_model, const ae_model *m, const char *name, cons
     const float *offset = need_unit_range && m->scaling ? ae_scaling_offsets(m) : NULL;
     const float *scale = offset ? ae_scaling_scales(m) : NULL;
     /* Rows stored back to back (and no per-column scaling): one verdict for the whole batch
-     * instead of a call per row, which for narrow rows cost more than the scan itself. */
+     * instead of a call per row, which for narrow rows cost more than the scan itself. Values
+     * in [0, 1] are finite: one scan gives both verdicts. */
     size_t n_values;
     if (ld == n_cols && !offset && n_rows > 1 && ae_mul_size(n_rows, n_cols, &n_values) &&
-        ae_all_finite(x, n_values) && (!need_unit_range || ae_in_unit_range(x, n_values, NULL, NULL)))
+        (need_unit_range ? ae_in_unit_range(x, n_values, NULL, NULL) : ae_all_finite(x, n_values)))
         return AE_OK;
     for (size_t i = 0; i < n_rows; i++) {
         const float *row = x + i * ld;
         /* A fast vectorised verdict per row; only a bad row is searched for its column. */
-        if (ae_all_finite(row, n_cols) &&
-            (!need_unit_range || ae_in_unit_range(row, n_cols, offset, scale)))
+        if (need_unit_range ? ae_in_unit_range(row, n_cols, offset, scale) : ae_all_finite(row, n_cols))
             continue;
         for (size_t j = 0; j < n_cols; j++) {
             AE_CHECK(isfinite(row[j]), err_model, AE_ERR_NON_FINITE_INPUT,

@@ -467,7 +467,7 @@ bool ae_all_finite(const float *v, size_t n);
  * infinity, or n_rows if every value is finite. */
 size_t ae_first_nonfinite_row(const float *v, size_t ld, size_t n_rows, size_t n_cols);
 /* Whether all n values, scaled as (v - offset) / scale when offset is not NULL, lie in
- * [0, 1]; the values must be finite. */
+ * [0, 1]: a NaN or an infinity does not, so that a yes also says every value is finite. */
 bool ae_in_unit_range(const float *v, size_t n, const float *offset, const float *scale);
 /* A variational latent layer's log-variances (the second half of each of n_rows rows of 2k
  * values) clamped into [AE_LOG_VARIANCE_MIN, AE_LOG_VARIANCE_MAX], so that exp(logvar)

@@ -683,15 +683,16 @@ size_t ae_first_nonfinite_row(const float *v, size_t ld, size_t n_rows, size_t n
 AE_VECTOR_CLONES
 static bool in_unit_range_kernel(const float *v, size_t n, const float *offset, const float *scale)
 {
+    /* negated comparisons, which a NaN fails as well */
     unsigned outside = 0;
     if (offset)
         for (size_t i = 0; i < n; i++) {
             float x = (v[i] - offset[i]) / scale[i];
-            outside |= (unsigned)(x < 0.0f) | (unsigned)(x > 1.0f);
+            outside |= (unsigned)!(x >= 0.0f) | (unsigned)!(x <= 1.0f);
         }
     else
         for (size_t i = 0; i < n; i++)
-            outside |= (unsigned)(v[i] < 0.0f) | (unsigned)(v[i] > 1.0f);
+            outside |= (unsigned)!(v[i] >= 0.0f) | (unsigned)!(v[i] <= 1.0f);
     return outside == 0;
 }
 
