@@ -1,0 +1,176 @@
+/* What it costs a thread to take up data another core has just written: the price a step
+ * split between threads pays for every weight, gradient, activation or delta that crosses
+ * between its parts, against the same work on one core.
+ *
+ *   bench_cross_core [--iterations 20000]
+ *
+ * For blocks of 4, 16 and 64 KB, two threads take turns on one block: each reads every
+ * cache line of it (written last by the other thread) and then writes every value of it
+ * (read last by the other), handing the block over through an atomic flag. Printed: the
+ * read's and the write's time per turn, medians of 7 runs, beside one thread doing the same
+ * read and write of a block it wrote itself. A second table times a loop of arithmetic on
+ * each thread's own registers, one thread alone and two at once: whether the two cores
+ * slow each other when no data crosses. */
+#include "bench_common.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { REPEATS = 7, MAX_BYTES = 65536, LINE_FLOATS = 16 };
+
+typedef struct handover {
+    float *block;
+    size_t n;           /* floats */
+    int iterations;
+    atomic_int turn;    /* whose turn: 0 or 1 */
+    double read_s[2], write_s[2];
+} handover;
+
+typedef struct player {
+    handover *h;
+    int me;
+} player;
+
+static float read_lines(const float *block, size_t n)
+{
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; i += LINE_FLOATS)
+        sum += block[i];
+    return sum;
+}
+
+static void write_all(float *block, size_t n, float value)
+{
+    for (size_t i = 0; i < n; i++)
+        block[i] = value;
+}
+
+static void *take_turns(void *arg)
+{
+    const player *p = arg;
+    handover *h = p->h;
+    volatile float sink = 0.0f;
+    double read_s = 0.0, write_s = 0.0;
+    for (int it = 0; it < h->iterations; it++) {
+        while (atomic_load_explicit(&h->turn, memory_order_acquire) != p->me)
+            ;
+        const double t0 = bench_now();
+        sink = read_lines(h->block, h->n);
+        const double t1 = bench_now();
+        write_all(h->block, h->n, (float)it);
+        write_s += bench_now() - t1;
+        read_s += t1 - t0;
+        atomic_store_explicit(&h->turn, 1 - p->me, memory_order_release);
+    }
+    (void)sink;
+    h->read_s[p->me] = read_s / h->iterations;
+    h->write_s[p->me] = write_s / h->iterations;
+    return NULL;
+}
+
+/* One run of the hand-over: the mean read and write times per turn of thread 0. */
+static int hand_over(float *block, size_t n, int iterations, double *read_s, double *write_s)
+{
+    handover h = {.block = block, .n = n, .iterations = iterations};
+    atomic_init(&h.turn, 0);
+    player players[2] = {{&h, 0}, {&h, 1}};
+    pthread_t other;
+    if (pthread_create(&other, NULL, take_turns, &players[1]) != 0)
+        return -1;
+    take_turns(&players[0]);
+    pthread_join(other, NULL);
+    *read_s = h.read_s[0];
+    *write_s = h.write_s[0];
+    return 0;
+}
+
+/* The same read and write on one thread, of a block it wrote itself. */
+static void on_one_core(float *block, size_t n, int iterations, double *read_s, double *write_s)
+{
+    volatile float sink = 0.0f;
+    double r = 0.0, w = 0.0;
+    for (int it = 0; it < iterations; it++) {
+        const double t0 = bench_now();
+        sink = read_lines(block, n);
+        const double t1 = bench_now();
+        write_all(block, n, (float)it);
+        w += bench_now() - t1;
+        r += t1 - t0;
+    }
+    (void)sink;
+    *read_s = r / iterations;
+    *write_s = w / iterations;
+}
+
+/* Dependent multiply-adds in eight chains, on registers only. */
+static void *arithmetic(void *arg)
+{
+    double *seconds = arg;
+    float a[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    const double t0 = bench_now();
+    for (int it = 0; it < 20000000; it++)
+        for (int k = 0; k < 8; k++)
+            a[k] = a[k] * 0.999999f + 1e-7f;
+    *seconds = bench_now() - t0;
+    volatile float sink = a[0] + a[7];
+    (void)sink;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    int iterations = 20000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
+            iterations = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_cross_core [--iterations 20000]\n");
+            return 2;
+        }
+    }
+    if (iterations < 1)
+        return fprintf(stderr, "bench_cross_core: --iterations must be positive\n"), 2;
+    float *block = aligned_alloc(64, MAX_BYTES);
+    if (!block)
+        return fprintf(stderr, "bench_cross_core: out of memory\n"), 1;
+    memset(block, 0, MAX_BYTES);
+
+    printf("Data another core wrote last, medians of %d runs of %d turns (us per turn):\n", REPEATS,
+           iterations);
+    printf("%8s | %10s %10s %8s | %10s %10s | %s\n", "block", "read", "GB/s", "write", "one core: read",
+           "write", "read, crossing / one core");
+    for (size_t bytes = 4096; bytes <= MAX_BYTES; bytes *= 4) {
+        const size_t n = bytes / sizeof(float);
+        double r[REPEATS], w[REPEATS], r1[REPEATS], w1[REPEATS];
+        for (int k = 0; k < REPEATS; k++) {
+            if (hand_over(block, n, iterations, &r[k], &w[k]) != 0)
+                return fprintf(stderr, "bench_cross_core: no thread\n"), 1;
+            on_one_core(block, n, iterations, &r1[k], &w1[k]);
+        }
+        const double read_s = bench_median(r, REPEATS), write_s = bench_median(w, REPEATS);
+        const double read1_s = bench_median(r1, REPEATS), write1_s = bench_median(w1, REPEATS);
+        printf("%5zu KB | %10.3f %10.1f %8.3f | %14.3f %10.3f | %.1fx\n", bytes / 1024, read_s * 1e6,
+               (double)bytes / read_s * 1e-9, write_s * 1e6, read1_s * 1e6, write1_s * 1e6,
+               read_s / read1_s);
+    }
+
+    double alone[REPEATS], both[REPEATS];
+    for (int k = 0; k < REPEATS; k++) {
+        double other = 0.0;
+        arithmetic(&alone[k]);
+        pthread_t t;
+        if (pthread_create(&t, NULL, arithmetic, &other) != 0)
+            return fprintf(stderr, "bench_cross_core: no thread\n"), 1;
+        arithmetic(&both[k]);
+        pthread_join(t, NULL);
+    }
+    const double one = bench_median(alone, REPEATS), two = bench_median(both, REPEATS);
+    printf("\nArithmetic on registers, no data crossing (ms, medians of %d):\n", REPEATS);
+    printf("one thread alone %.1f, beside a second thread doing the same %.1f: %.2fx\n", one * 1e3,
+           two * 1e3, two / one);
+    free(block);
+    return 0;
+}
