@@ -948,10 +948,11 @@ static void draw_step_keys(ae_model *m)
  * copy costs a transpose of the weights per pass, 1.5 us for 64-32-8: below 2,048 weights
  * (30-16-4, 16-8-2) or 64 rows that lost up to 8%, unless the step is split between threads
  * in parts of at most 256 rows. Those parts, multiplying by W, queue on the lock and take
- * the buffers the other thread last packed, out of its cache: in training loops 30-16-4 went
- * 1.15x faster with the copies at 256 rows and 1.10x at 512, 16-8-2 1.14x at 256 (2 threads,
- * 128 and 256 rows a part), while in parts of 512 rows OpenBLAS's packed kernels won (0.85x
- * for 16-8-2 at 1024 rows, 0.97x for 30-16-4), and 8-4-2 lost at every batch (0.72-0.82x). */
+ * the buffers the other thread last packed, out of its cache: in training loops (7 rounds)
+ * 30-16-4 went 1.11x faster with the copies at 256 rows and 1.05x at 512, 16-8-2 1.15x at
+ * 256 and 1.01x at 512 (2 threads, 128 and 256 rows a part), while in parts of 512 rows
+ * OpenBLAS's packed kernels won (0.85x for 16-8-2 at 1024 rows, 0.97x for 30-16-4), and
+ * 8-4-2 lost at every batch (0.72-0.82x). */
 #define AE_TRANSPOSED_FORWARD_MIN_WEIGHTS 2048.0
 #define AE_TRANSPOSED_FORWARD_MAX_WEIGHTS 16384.0
 #define AE_TRANSPOSED_FORWARD_MIN_ROWS 64
