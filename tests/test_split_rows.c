@@ -522,8 +522,9 @@ static void test_cheap_rows_split_from_128_rows_a_part(void **state)
 
 /* Between those, from 64 rows a part, a part's work times its rows decides: 96-8-16 (5,376
  * multiply-adds a row, 344 k a part of 64 rows, a third of the million that splits by work
- * alone) splits at 128 rows and not at 126, and the split gradient is one thread's up to
- * summation order. */
+ * alone) splits at 128 rows and not at 126, and the split gradient of every variant is one
+ * thread's up to summation order (its parts multiply by transposed copies of the weights,
+ * as split parts of at most 256 rows do). */
 static void test_rows_and_work_together_split_from_64_rows_a_part(void **state)
 {
     (void)state;
@@ -531,7 +532,8 @@ static void test_rows_and_work_together_split_from_64_rows_a_part(void **state)
         skip();
     enum { SMALL = 8, SPLIT_ROWS = 128 };
     float *x = make_data(SPLIT_ROWS);
-    check_split_gradient(PLAIN_BCE, SMALL, x, SPLIT_ROWS, 2, "rows and work");
+    for (variant v = 0; v < N_VARIANTS; v++)
+        check_split_gradient(v, SMALL, x, SPLIT_ROWS, 2, "rows and work");
     assert_false(splits_by_rows(SMALL, x, SPLIT_ROWS - 2));
     assert_true(splits_by_rows(SMALL, x, SPLIT_ROWS));
     free(x);
