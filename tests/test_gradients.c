@@ -569,10 +569,10 @@ static void test_gradient_matches_reference_where_the_forward_reads_transposed_w
     static const size_t narrow[] = {30, 16, 4}; /* 480: the copies only when split */
     enum { SAMPLES = 5 };
     for (int k = 0; k < 3; k++) {
-        const size_t ROWS = k < 2 ? 70 : 256; /* two parts of 128 rows */
+        const size_t rows = k < 2 ? 70 : 256; /* split: two parts of 128 rows */
         const grad_case c = {k < 2 ? wide : narrow, 3, NULL, 0, AE_ACT_TANH, AE_ACT_LINEAR,
                              k == 1 ? AE_ACT_TANH : AE_ACT_SIGMOID, k == 1 ? AE_LOSS_MSE : AE_LOSS_BCE,
-                             ROWS, k == 1 ? 3 : 0, 0, 0, 0};
+                             rows, k == 1 ? 3 : 0, 0, 0, 0};
         ae_model *model = create_model(&c);
         if (k == 2)
             test_set_param(model, AE_PARAM_THREADS, 2);
@@ -586,8 +586,8 @@ static void test_gradient_matches_reference_where_the_forward_reads_transposed_w
             ref_net net;
             assert_int_equal(ref_net_from_model(&net, model), 0);
             double loss = NAN;
-            assert_int_equal(ae_model_gradient(model, x, ROWS, ld, grad, n, &loss), AE_OK);
-            assert_true(rel_diff(loss, ref_net_loss(&net, x, ROWS, ld)) <= GRAD_LOSS_RTOL);
+            assert_int_equal(ae_model_gradient(model, x, rows, ld, grad, n, &loss), AE_OK);
+            assert_true(rel_diff(loss, ref_net_loss(&net, x, rows, ld)) <= GRAD_LOSS_RTOL);
             grad_check gc = {.label = k == 0   ? "transposed forward, bce"
                                       : k == 1 ? "transposed forward, mse"
                                                : "transposed forward split by rows, bce"};
@@ -603,9 +603,9 @@ static void test_gradient_matches_reference_where_the_forward_reads_transposed_w
                         const size_t i = starts[t] + (counts[t] - 1) * s / (SAMPLES - 1);
                         const double p = net.params[i], h = GRAD_FD_STEP * fmax(1.0, fabs(p));
                         net.params[i] = p + h;
-                        const double up = ref_net_loss(&net, x, ROWS, ld);
+                        const double up = ref_net_loss(&net, x, rows, ld);
                         net.params[i] = p - h;
-                        const double down = ref_net_loss(&net, x, ROWS, ld);
+                        const double down = ref_net_loss(&net, x, rows, ld);
                         net.params[i] = p;
                         const double fd = (up - down) / (2.0 * h);
                         const double err = fabs((double)grad[i] - fd), tol = GRAD_RTOL * fabs(fd) + GRAD_ATOL * scale;
@@ -618,7 +618,7 @@ static void test_gradient_matches_reference_where_the_forward_reads_transposed_w
             grad_check_finish(&gc);
             ref_net_free(&net);
             for (int step = 0; round == 0 && step < 3; step++) /* the weights move; the copies must too */
-                assert_int_equal(ae_model_train_batch(model, x, ROWS, ld, NULL), AE_OK);
+                assert_int_equal(ae_model_train_batch(model, x, rows, ld, NULL), AE_OK);
         }
         free(grad);
         free(x);
