@@ -531,8 +531,25 @@ train_distributed)
     done
     [ -n "$victim" ] || { kill "$job"; fail "no rank 1 to kill"; }
     kill -KILL "$victim"
-    for _ in $(seq 1 600); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$job" 2>/dev/null && { kill "$job"; fail "the job did not end within 60 s of a killed rank"; }
+    # The ranks left must end: rank 0 finds its peer gone (the library's part of it).
+    ranks_running() {
+        local pid
+        for pid in $(pgrep -P "$job"); do
+            [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] || return 0
+        done
+        return 1
+    }
+    for _ in $(seq 1 600); do ranks_running || break; sleep 0.1; done
+    ranks_running && { kill "$job"; fail "a rank still ran 60 s after the other was killed"; }
+    # Then mpiexec ends the job. Open MPI 4.1's PMIx sometimes hangs it instead, both ranks
+    # gone and one of them never reaped ("PMIX ERROR: UNREACHABLE" in
+    # ptl_base_connection_hdlr.c, about one run in five under ASan): that hang is the
+    # launcher's, and only that one is stopped here rather than failed.
+    for _ in $(seq 1 100); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$job" 2>/dev/null; then
+        grep -q "PMIX ERROR: UNREACHABLE" err.txt || { kill "$job"; fail "mpiexec did not end after its ranks"; }
+        kill -KILL "$job"
+    fi
     wait "$job" && fail "a job with a killed rank exited 0"
     # A NaN in the last row: the last process names it, the others stop with status 83.
     cp rows.npy nan.npy
