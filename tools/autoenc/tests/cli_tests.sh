@@ -543,7 +543,7 @@ train_distributed)
     ranks_running && { kill "$job"; fail "a rank still ran 60 s after the other was killed"; }
     # Then mpiexec ends the job. Open MPI 4.1's PMIx sometimes hangs it instead, both ranks
     # gone and one of them never reaped ("PMIX ERROR: UNREACHABLE" in
-    # ptl_base_connection_hdlr.c, about one run in five under ASan): that hang is the
+    # ptl_base_connection_hdlr.c; 3 of 21 runs of this case under ASan): that hang is the
     # launcher's, and only that one is stopped here rather than failed.
     for _ in $(seq 1 100); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$job" 2>/dev/null; then
