@@ -189,7 +189,16 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
     /* A third buffer holds the scaled inputs when the model scales them. */
     const bool scale_in = p->first == 0 && m->scaling;
     const bool unscale_out = p->last == m->n_layers && ae_has_decoder(m) && m->scaling;
-    size_t bytes = (scale_in ? 3 : 2) * buffer_floats * sizeof(float) + chunk * sizeof(double);
+    /* The copies of the weights transposed that the pass's layers multiply by (net.c,
+     * ae_multiplies_copy), made for this call in its scratch: nothing to keep fresh when the
+     * weights change, nothing shared between calls. */
+    const ae_copy_rule copies = ae_copy_rule_for(m, chunk, 1);
+    size_t copy_floats = 0;
+    for (size_t l = p->first; l < p->last; l++)
+        if (ae_multiplies_copy(m, l, copies))
+            copy_floats += m->layers[l].n_in * m->layers[l].n_out;
+    size_t bytes = ((scale_in ? 3 : 2) * buffer_floats + copy_floats) * sizeof(float) +
+                   chunk * sizeof(double);
     union {
         max_align_t align;
         unsigned char bytes[AE_STACK_SCRATCH_BYTES];
@@ -204,6 +213,13 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
     double *row_loss = (double *)(void *)scratch_bytes;
     float *scratch = (float *)(void *)(scratch_bytes + chunk * sizeof(double));
     float *buffers[2] = {scratch, scratch + buffer_floats}, *scaled = scratch + 2 * buffer_floats;
+    float *const copy_store = scratch + (scale_in ? 3 : 2) * buffer_floats;
+    for (size_t l = p->first, at = 0; l < p->last; l++)
+        if (ae_multiplies_copy(m, l, copies)) {
+            const ae_layer *L = &m->layers[l];
+            ae_transpose(m->params + L->weight_offset, L->n_out, L->n_in, copy_store + at);
+            at += L->n_in * L->n_out;
+        }
     const size_t d_out = m->layers[p->last - 1].n_out;
 
     for (size_t start = 0; start < n_rows; start += chunk) {
@@ -217,8 +233,14 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
         }
         const float *target = in; /* the loss compares with the (scaled) input */
         const size_t ld_target = ld_in;
+        const float *next_copy = copy_store;
         for (size_t l = p->first; l < p->last; l++) {
             bool top = l + 1 == p->last;
+            const float *copy = NULL;
+            if (ae_multiplies_copy(m, l, copies)) {
+                copy = next_copy;
+                next_copy += m->layers[l].n_in * m->layers[l].n_out;
+            }
             /* A variational latent layer's rows hold mean and log-variance side by side; the
              * next layer reads the means through the leading dimension. */
             const bool variational_latent = ae_is_variational(m) && l == ae_latent_layer(m);
@@ -227,7 +249,7 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
             size_t ld_dest = top && p->out && !split ? p->ld_out : m->layers[l].n_out;
             if (top && p->with_loss) {
                 const ae_layer *L = &m->layers[l];
-                ae_layer_linear(m, l, in, ld_in, rows, dest, ld_dest);
+                ae_layer_linear(m, l, copy, in, ld_in, rows, dest, ld_dest);
                 if (p->element_losses) {
                     float *errors = p->element_losses + start * p->ld_element_losses;
                     ae_output_element_losses(dest, ld_dest, rows, L->n_out, target, ld_target,
@@ -241,7 +263,7 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
                     score_rows(p, row_loss, rows, d_out, start);
                 }
             } else {
-                ae_layer_forward(m, l, in, ld_in, rows, dest, ld_dest);
+                ae_layer_forward(m, l, copy, in, ld_in, rows, dest, ld_dest);
                 if (variational_latent)
                     ae_clamp_log_variance(dest, rows, ae_latent_dim(m));
                 if (top && unscale_out && p->out)

@@ -258,6 +258,14 @@ typedef struct ae_applied_update {
     uint32_t special;     /* the update's non-finite flags (ae_nonfinite_flag) */
 } ae_applied_update;
 
+/* Which layers of a pass multiply by copies of their weights transposed (net.c,
+ * ae_multiplies_copy): rows per product, 0 for none; every_layer for a step split in small
+ * parts, else only layers of 16 units or more. */
+typedef struct ae_copy_rule {
+    size_t rows;
+    bool every_layer;
+} ae_copy_rule;
+
 /* Training scratch, sized for one batch size and reused by every step. */
 typedef struct ae_workspace {
     size_t batch_capacity; /* rows the buffers hold; 0 = nothing allocated */
@@ -289,6 +297,7 @@ typedef struct ae_workspace {
                                   (n_params floats, allocated at the first pass that uses it) */
     const float *forward_weights; /* during a training pass that uses them, transposed_weights;
                                      else NULL (net.c, transposed_forward_weights) */
+    ae_copy_rule forward_copies;  /* which layers that pass multiplies by their copies */
 } ae_workspace;
 
 typedef struct ae_optimizer_state {
@@ -526,12 +535,18 @@ void ae_dropout_backward(float *delta, const uint8_t *keep, size_t n, float p);
  * cost next to nothing. */
 size_t ae_blas_one_thread_rows(const ae_model *m, size_t first, size_t last);
 
-/* out = in W_l^T + b_l (n_rows rows; sgemv for a single row). No activation. */
-void ae_layer_linear(const ae_model *model, size_t layer, const float *in, size_t ld_in,
-                     size_t n_rows, float *out, size_t ld_out);
+/* The layers a pass of `rows` rows a product, in `parts` parts, multiplies by copies of their
+ * weights transposed, W^T as a plain operand (net.c: OpenBLAS's small-matrix kernels). */
+ae_copy_rule ae_copy_rule_for(const ae_model *model, size_t rows, size_t parts);
+/* Whether layer l does under that rule. */
+bool ae_multiplies_copy(const ae_model *model, size_t l, ae_copy_rule rule);
+/* out = in W_l^T + b_l (n_rows rows; sgemv for a single row). No activation. copy is the
+ * layer's W^T where it multiplies by a copy (ae_multiplies_copy), else NULL. */
+void ae_layer_linear(const ae_model *model, size_t layer, const float *copy, const float *in,
+                     size_t ld_in, size_t n_rows, float *out, size_t ld_out);
 /* out = act(in W_l^T + b_l). */
-void ae_layer_forward(const ae_model *model, size_t layer, const float *in, size_t ld_in,
-                      size_t n_rows, float *out, size_t ld_out);
+void ae_layer_forward(const ae_model *model, size_t layer, const float *copy, const float *in,
+                      size_t ld_in, size_t n_rows, float *out, size_t ld_out);
 /* Forward through the whole network with the model's workspace, keeping every layer's
  * output; returns the loss sum over all elements. When delta is not NULL it receives the
  * output layer's dLoss/dZ for the mean loss. A training step (step true) draws hidden

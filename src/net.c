@@ -1,21 +1,87 @@
 /* Forward and backward through the layer stack: every product is one cblas_sgemm
- * (cblas_sgemv for a single row), transposes are BLAS flags; only a small model's training
- * pass also multiplies by a copy of its weights transposed (transposed_forward_weights),
- * which OpenBLAS takes through its faster small-matrix kernels. */
+ * (cblas_sgemv for a single row), transposes are BLAS flags; only a small layer's forward
+ * product may multiply by a copy of its weights transposed (ae_multiplies_copy), which
+ * OpenBLAS takes through its faster small-matrix kernels. */
 #include "internal.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+/* When a forward product x W^T multiplies by a copy W^T of the weights, a plain operand,
+ * rather than by W with a transpose flag. OpenBLAS 0.3.21 (SkylakeX) runs products of up to
+ * 100^3 multiply-adds through small-matrix kernels that neither pack nor take its buffer
+ * lock, but x W^T only while the layer's units times the rows stay within 1,200 and its
+ * inputs reach 32 (sgemm_small_kernel_permit): most of a small model's forward products
+ * went through its packing path. With the copy they take the small kernel, which fills a
+ * register with 16 units of an output row: from 16 units a layer's product ran 1.3-2.2x
+ * faster at 64 rows and 1.05-1.8x at 256 (one thread, 4 to 128 units and inputs), while
+ * layers of 4 and 8 units ran up to 1.6x slower. The copy is made for each pass, 0.2 ns a
+ * weight: below 8 rows, or for more than 256 weights a row, it costs what the product saves
+ * (64-32-8 training 0.92x at 2 rows; encoding 100-50-10's 5,000 weights for 16 rows 0.85x).
+ * Steps split between threads in parts of at most 256 rows copy every layer of a model whose
+ * broadest layer has 128 weights or more: by W, the parts queue on OpenBLAS's lock and take
+ * the buffers the other thread last packed (training loops, 7 rounds: 30-16-4 1.11x at 256
+ * rows, 16-8-2 1.15x; 8-4-2 lost, 0.72-0.82x). Models with a layer broader than 16,384
+ * weights (the reference model) always multiply by W. */
+#define AE_COPY_MIN_ROWS 8
+#define AE_COPY_MAX_WEIGHTS_PER_ROW 256.0
+#define AE_COPY_MIN_UNITS 16
+#define AE_SMALL_KERNEL_MAX_WORK 1e6
+#define AE_COPY_MAX_WIDEST 16384.0
+#define AE_COPY_SPLIT_MIN_WIDEST 128.0
+#define AE_COPY_SPLIT_MAX_ROWS_PER_PART 256
+
+/* Layer l's weights: the multiply-adds of its forward product per row. */
+static double layer_weights(const ae_model *m, size_t l)
+{
+    return (double)m->layers[l].n_in * (double)m->layers[l].n_out;
+}
+
+/* The weights of the broadest of layers [first, last), and of all the layers (a tied pair's
+ * counted at each use, as its products are). */
+static double widest_layer(const ae_model *m, size_t first, size_t last)
+{
+    double widest = 0.0;
+    for (size_t l = first; l < last; l++)
+        widest = fmax(widest, layer_weights(m, l));
+    return widest;
+}
+
+static double all_weights(const ae_model *m)
+{
+    double weights = 0.0;
+    for (size_t l = 0; l < m->n_layers; l++)
+        weights += layer_weights(m, l);
+    return weights;
+}
+
+ae_copy_rule ae_copy_rule_for(const ae_model *m, size_t rows, size_t parts)
+{
+    const double widest = widest_layer(m, 0, m->n_layers);
+    const bool small_model = widest <= AE_COPY_MAX_WIDEST;
+    return (ae_copy_rule){.rows = small_model && rows >= AE_COPY_MIN_ROWS ? rows : 0,
+                          .every_layer = parts > 1 && rows <= AE_COPY_SPLIT_MAX_ROWS_PER_PART &&
+                                         widest >= AE_COPY_SPLIT_MIN_WIDEST};
+}
+
+bool ae_multiplies_copy(const ae_model *m, size_t l, ae_copy_rule rule)
+{
+    const ae_layer *L = &m->layers[l];
+    const double weights = layer_weights(m, l), rows = (double)rule.rows;
+    return rule.rows > 0 && !L->transposed && rows * weights <= AE_SMALL_KERNEL_MAX_WORK &&
+           weights <= AE_COPY_MAX_WEIGHTS_PER_ROW * rows &&
+           (L->n_out >= AE_COPY_MIN_UNITS || rule.every_layer);
+}
+
 /* Columns [j0, j1) of layer l's x W^T + b (out and ld_out address the whole layer's
  * output): the elements the whole product gives, as the rows of a part are; a step split
  * between threads by units has each thread form its own units' columns. The bias is
  * written into out first and the product added to it (beta = 1): OpenBLAS otherwise clears
  * out in a pass of its own (beta = 0), slower than the copy of the bias, which the
- * activation and the loss then need not add. `transposed` holds each untied layer's W^T
- * (transposed_forward_weights), or is NULL. */
-static void linear_columns(const ae_model *m, size_t layer, const float *transposed, const float *in,
+ * activation and the loss then need not add. `copy` is the layer's W^T (ae_multiplies_copy),
+ * or NULL to multiply by W. */
+static void linear_columns(const ae_model *m, size_t layer, const float *copy, const float *in,
                            size_t ld_in, size_t n_rows, float *out, size_t ld_out, size_t j0, size_t j1)
 {
     const ae_layer *L = &m->layers[layer];
@@ -23,8 +89,8 @@ static void linear_columns(const ae_model *m, size_t layer, const float *transpo
     ae_fill_rows(out + j0, ld_out, n_rows, m->params + L->bias_offset + j0, j1 - j0);
     /* Tied weights are the mirror's n_in x n_out matrix V, and this layer's W is V^T: the
      * units are rows of W, or columns of V, or of the copy W^T. */
-    const bool by_columns = L->transposed || transposed;
-    const float *matrix = (L->transposed || !transposed ? m->params : transposed) + L->weight_offset;
+    const bool by_columns = L->transposed || copy;
+    const float *matrix = copy ? copy : m->params + L->weight_offset;
     const float *w = matrix + (by_columns ? j0 : j0 * L->n_in);
     const int ld_w = (int)(by_columns ? L->n_out : L->n_in);
     if (n_rows == 1) /* out += W in: a matrix-vector product */
@@ -35,18 +101,28 @@ static void linear_columns(const ae_model *m, size_t layer, const float *transpo
                     n_units, n_in, 1.0f, in, (int)ld_in, w, ld_w, 1.0f, out + j0, (int)ld_out);
 }
 
-void ae_layer_linear(const ae_model *m, size_t layer, const float *in, size_t ld_in,
-                     size_t n_rows, float *out, size_t ld_out)
+void ae_layer_linear(const ae_model *m, size_t layer, const float *copy, const float *in,
+                     size_t ld_in, size_t n_rows, float *out, size_t ld_out)
 {
-    linear_columns(m, layer, NULL, in, ld_in, n_rows, out, ld_out, 0, m->layers[layer].n_out);
+    linear_columns(m, layer, copy, in, ld_in, n_rows, out, ld_out, 0, m->layers[layer].n_out);
 }
 
-void ae_layer_forward(const ae_model *m, size_t layer, const float *in, size_t ld_in,
-                      size_t n_rows, float *out, size_t ld_out)
+void ae_layer_forward(const ae_model *m, size_t layer, const float *copy, const float *in,
+                      size_t ld_in, size_t n_rows, float *out, size_t ld_out)
 {
     const ae_layer *L = &m->layers[layer];
-    ae_layer_linear(m, layer, in, ld_in, n_rows, out, ld_out);
+    ae_layer_linear(m, layer, copy, in, ld_in, n_rows, out, ld_out);
     ae_activate(out, ld_out, n_rows, L->n_out, L->activation, &m->settings);
+}
+
+/* Layer l's W^T in a training pass that multiplies it by a copy (transposed_forward_weights),
+ * or NULL. */
+static const float *forward_copy(const ae_model *m, size_t l)
+{
+    const ae_workspace *w = &m->work;
+    return w->forward_weights && ae_multiplies_copy(m, l, w->forward_copies)
+               ? w->forward_weights + m->layers[l].weight_offset
+               : NULL;
 }
 
 /* ---- training workspace ----------------------------------------------------- */
@@ -238,7 +314,7 @@ static void layer_forward_share(ae_model *m, size_t l, const float *in, size_t l
     const ae_layer *L = &m->layers[l];
     const size_t width = L->n_out, n_rows = s.r1 - s.r0, n_units = s.j1 - s.j0;
     float *out = w->activations + w->activation_offsets[l] + s.r0 * width;
-    linear_columns(m, l, w->forward_weights, in, ld_in, n_rows, out, width, s.j0, s.j1);
+    linear_columns(m, l, forward_copy(m, l), in, ld_in, n_rows, out, width, s.j0, s.j1);
     ae_activate(out + s.j0, width, n_rows, n_units, L->activation, &m->settings);
     if (!drops_out(m, l, step))
         return;
@@ -301,7 +377,7 @@ static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float
     /* With a delta this is a training pass, whose mean is over w->mean_rows rows (every
      * participant's); a bare loss is over its own rows. */
     float grad_scale = 1.0f / (float)((delta ? w->mean_rows : (double)n_rows) * (double)top->n_out);
-    linear_columns(m, last, w->forward_weights, in, ld_in, n_rows, y, top->n_out, 0, top->n_out);
+    linear_columns(m, last, forward_copy(m, last), in, ld_in, n_rows, y, top->n_out, 0, top->n_out);
     loss_task task = {.model = m, .y = y, .target = target, .ld_target = ld_target, .delta = delta,
                       .grad_scale = grad_scale};
     if (!split_loss) {
@@ -502,30 +578,6 @@ extern int openblas_get_num_threads(void) __attribute__((weak));
 #define AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART 65536.0
 #define AE_SPLIT_MIN_ROWS_PER_PART_OF_WORK 64
 #define AE_SPLIT_MIN_WORK_TIMES_ROWS_PER_PART 16777216.0
-
-/* Layer l's weights: the multiply-adds of its forward product per row. */
-static double layer_weights(const ae_model *m, size_t l)
-{
-    return (double)m->layers[l].n_in * (double)m->layers[l].n_out;
-}
-
-/* The weights of the broadest of layers [first, last), and of all the layers (a tied pair's
- * counted at each use, as its products are). */
-static double widest_layer(const ae_model *m, size_t first, size_t last)
-{
-    double widest = 0.0;
-    for (size_t l = first; l < last; l++)
-        widest = fmax(widest, layer_weights(m, l));
-    return widest;
-}
-
-static double all_weights(const ae_model *m)
-{
-    double weights = 0.0;
-    for (size_t l = 0; l < m->n_layers; l++)
-        weights += layer_weights(m, l);
-    return weights;
-}
 
 size_t ae_blas_one_thread_rows(const ae_model *m, size_t first, size_t last)
 {
@@ -756,7 +808,7 @@ static double layered_forward_backward(split_task *t, size_t part)
     const ae_layer *top = &m->layers[last];
     const share s = product_share(t, part, top->n_out);
     float *y = w->activations + w->activation_offsets[last] + s.r0 * top->n_out;
-    linear_columns(m, last, w->forward_weights, in + s.r0 * ld_in, ld_in, s.r1 - s.r0, y, top->n_out,
+    linear_columns(m, last, forward_copy(m, last), in + s.r0 * ld_in, ld_in, s.r1 - s.r0, y, top->n_out,
                    s.j0, s.j1);
     const float grad_scale = 1.0f / (float)(w->mean_rows * (double)top->n_out);
     const double loss = ae_output_loss(
@@ -938,47 +990,23 @@ static void draw_step_keys(ae_model *m)
         m->work.code_key = ae_rng_next(ae_training_rng(m));
 }
 
-/* The weights of the widest layer, and the fewest rows, for which a training pass multiplies
- * by each untied layer's transposed copy of its weights. OpenBLAS takes a product with W^T as
- * an operand (as the forward's x W^T) through its packing path, which also takes a
- * process-wide lock for its buffer; with the copy W^T as a plain operand, small shapes go to
- * its small-matrix kernels, which neither pack nor lock. A step's products then took 7.8
- * against 8.4 us (30-16-4, 128 rows) and 10.8 against 13.1 us (64-32-8, 64 rows), and two
- * threads making them at once no longer slowed each other (bench_blas_threads, part 3). The
- * copy costs a transpose of the weights per pass, 1.5 us for 64-32-8: below 2,048 weights
- * (30-16-4, 16-8-2) or 64 rows that lost up to 8%, unless the step is split between threads
- * in parts of at most 256 rows. Those parts, multiplying by W, queue on the lock and take
- * the buffers the other thread last packed, out of its cache: in training loops (7 rounds)
- * 30-16-4 went 1.11x faster with the copies at 256 rows and 1.05x at 512, 16-8-2 1.15x at
- * 256 and 1.01x at 512 (2 threads, 128 and 256 rows a part), while in parts of 512 rows
- * OpenBLAS's packed kernels won (0.85x for 16-8-2 at 1024 rows, 0.97x for 30-16-4), and
- * 8-4-2 lost at every batch (0.72-0.82x). */
-#define AE_TRANSPOSED_FORWARD_MIN_WEIGHTS 2048.0
-#define AE_TRANSPOSED_FORWARD_MAX_WEIGHTS 16384.0
-#define AE_TRANSPOSED_FORWARD_MIN_ROWS 64
-#define AE_TRANSPOSED_SPLIT_MIN_WEIGHTS 128.0
-#define AE_TRANSPOSED_SPLIT_MAX_ROWS_PER_PART 256
-
-/* The transposed copies of a small model's untied weights for a training pass over n_rows
- * rows in `parts` parts, made now from the current weights; NULL where the model or the
- * batch does not gain (or the copies' memory is not there: the pass then multiplies by W
- * itself). */
-static const float *transposed_forward_weights(ae_model *m, size_t n_rows, size_t parts)
+/* The transposed copies a training pass over n_rows rows in `parts` parts (of at most `chunk`
+ * rows each) multiplies by (ae_multiplies_copy), made now from the current weights, so that
+ * they are never stale; NULL where no layer gains (or the copies' memory is not there: the
+ * pass then multiplies by W itself). */
+static const float *transposed_forward_weights(ae_model *m, size_t n_rows, size_t parts, size_t chunk)
 {
-    if (n_rows < AE_TRANSPOSED_FORWARD_MIN_ROWS)
-        return NULL;
-    const double widest = widest_layer(m, 0, m->n_layers);
-    const bool small_parts = parts > 1 && n_rows <= AE_TRANSPOSED_SPLIT_MAX_ROWS_PER_PART * parts &&
-                             widest >= AE_TRANSPOSED_SPLIT_MIN_WEIGHTS;
-    if ((widest < AE_TRANSPOSED_FORWARD_MIN_WEIGHTS && !small_parts) ||
-        widest > AE_TRANSPOSED_FORWARD_MAX_WEIGHTS)
-        return NULL;
     ae_workspace *w = &m->work;
-    if (!w->transposed_weights && !(w->transposed_weights = ae_alloc_floats(m->n_params)))
+    const size_t part_rows = (n_rows + parts - 1) / parts;
+    w->forward_copies = ae_copy_rule_for(m, part_rows < chunk ? part_rows : chunk, parts);
+    bool any = false;
+    for (size_t l = 0; l < m->n_layers; l++)
+        any = any || ae_multiplies_copy(m, l, w->forward_copies);
+    if (!any || (!w->transposed_weights && !(w->transposed_weights = ae_alloc_floats(m->n_params))))
         return NULL;
     for (size_t l = 0; l < m->n_layers; l++) {
         const ae_layer *L = &m->layers[l];
-        if (!L->transposed)
+        if (ae_multiplies_copy(m, l, w->forward_copies))
             ae_transpose(m->params + L->weight_offset, L->n_out, L->n_in,
                          w->transposed_weights + L->weight_offset);
     }
@@ -1035,7 +1063,7 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
 {
     size_t chunk = n_rows;
     const size_t parts = split_parts(m, n_rows, &chunk);
-    m->work.forward_weights = transposed_forward_weights(m, n_rows, parts);
+    m->work.forward_weights = transposed_forward_weights(m, n_rows, parts, chunk);
     const int status = backprop(m, x, ld_x, target, ld_target, n_rows, parts, chunk, step, objective);
     m->work.forward_weights = NULL; /* other passes (validation, inference) read W itself */
     return status;

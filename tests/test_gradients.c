@@ -556,20 +556,23 @@ static void test_bce_gradient_of_a_contiguous_batch_matches_the_row_by_row_one(v
     }
 }
 
-/* A training pass of a small model multiplies by a transposed copy of each untied layer's
- * weights (src/net.c: widest layer of 2,048 to 16,384 weights, 64 rows or more; or from 128
- * weights in a step split between threads in parts of at most 256 rows), made anew at every
- * pass. Its loss is the double reference's and its gradient matches central differences at
- * entries spread over every tensor, before and after training steps (the copies follow the
- * weights), on rows back to back and with a wider leading dimension, whole and split. */
+/* A training pass of a small model multiplies some layers by a transposed copy of their
+ * weights (src/net.c, ae_multiplies_copy: from 8 rows, layers of 16 units or more whose
+ * product stays within OpenBLAS's small kernels; every untied layer of a step split between
+ * threads in parts of at most 256 rows), made anew at every pass. Its loss is the double
+ * reference's and its gradient matches central differences at entries spread over every
+ * tensor, before and after training steps (the copies follow the weights), on rows back to
+ * back and with a wider leading dimension, whole and split, with layers that take the copy
+ * beside layers that do not (48-64-6's 6 units, 30-16-4's 4). */
 static void test_gradient_matches_reference_where_the_forward_reads_transposed_weights(void **state)
 {
     (void)state;
     static const size_t wide[] = {48, 64, 6};   /* 3,072 weights in the broadest layer */
-    static const size_t narrow[] = {30, 16, 4}; /* 480: the copies only when split */
+    static const size_t narrow[] = {30, 16, 4}; /* every layer copied only when split */
     enum { SAMPLES = 5 };
-    for (int k = 0; k < 3; k++) {
-        const size_t rows = k < 2 ? 70 : 256; /* split: two parts of 128 rows */
+    for (int k = 0; k < 4; k++) {
+        /* k = 2 split: two parts of 128 rows; k = 3 a small batch, whole */
+        const size_t rows = k < 2 ? 70 : k == 2 ? 256 : 12;
         const grad_case c = {k < 2 ? wide : narrow, 3, NULL, 0, AE_ACT_TANH, AE_ACT_LINEAR,
                              k == 1 ? AE_ACT_TANH : AE_ACT_SIGMOID, k == 1 ? AE_LOSS_MSE : AE_LOSS_BCE,
                              rows, k == 1 ? 3 : 0, 0, 0, 0};
@@ -590,7 +593,8 @@ static void test_gradient_matches_reference_where_the_forward_reads_transposed_w
             assert_true(rel_diff(loss, ref_net_loss(&net, x, rows, ld)) <= GRAD_LOSS_RTOL);
             grad_check gc = {.label = k == 0   ? "transposed forward, bce"
                                       : k == 1 ? "transposed forward, mse"
-                                               : "transposed forward split by rows, bce"};
+                                      : k == 2 ? "transposed forward split by rows, bce"
+                                               : "transposed forward of 12 rows, bce"};
             for (size_t l = 0; l < net.n_layers; l++) {
                 const ref_layer *L = &net.layers[l];
                 const size_t starts[2] = {L->w_offset, L->b_offset}, counts[2] = {L->n_out * L->n_in, L->n_out};

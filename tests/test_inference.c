@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "autoenc.h"
+#include "reference_net.h"
 #include "test_data.h"
 #include "test_models.h"
 
@@ -134,6 +135,66 @@ static void test_batch_calls_equal_row_by_row_calls(void **state)
     assert_true(test_max_abs_diff(z, z + N_LATENT, N_LATENT) > 1e-3);
     free(x), free(z), free(z1), free(y), free(y1), free(d), free(d1), free(s), free(s1);
     ae_model_free(m);
+}
+
+/* A call of 8 rows or more multiplies the layers of 16 units or more by a copy of their
+ * weights transposed, made for the call (src/net.c, ae_multiplies_copy); single rows
+ * multiply by W itself. Each result of such calls, at row counts below, at and above 8 and
+ * over several chunks, is the row-by-row call's up to summation order, and the scores are
+ * the double reference's (untied), for a model whose layers take the copy beside one that
+ * does not (12 units), untied and tied (whose decoder multiplies by its mirror's weights),
+ * and again after the weights change (the copies follow). */
+static void test_calls_that_multiply_by_transposed_copies_match_rows_and_the_reference(void **state)
+{
+    (void)state;
+    enum { D = 32, K = 12, MOST = 700 };
+    static const size_t widths[] = {D, 24, K};
+    static const size_t row_counts[] = {5, 8, 37, MOST}; /* 700: several chunks */
+    float *x = make_data(11, MOST, D, D);
+    float *z = alloc_floats(MOST * K, NAN), *z1 = alloc_floats(K, NAN);
+    float *y = alloc_floats(MOST * D, NAN), *y1 = alloc_floats(D, NAN);
+    float *s = alloc_floats(MOST, NAN), *s1 = alloc_floats(1, NAN);
+    double *ref = malloc(MOST * sizeof *ref);
+    assert_non_null(ref);
+    for (int tied = 0; tied < 2; tied++) {
+        ae_model *m = NULL;
+        assert_int_equal(ae_model_create_ex(&m, widths, 3, NULL, 0, tied ? AE_ARCH_TIED_WEIGHTS : 0), AE_OK);
+        test_set_activations(m, AE_ACT_TANH, AE_ACT_LINEAR, AE_ACT_SIGMOID);
+        for (int round = 0; round < 2; round++) {
+            const size_t n_params = ae_model_param_count(m);
+            float *p = malloc(n_params * sizeof *p);
+            assert_non_null(p);
+            test_rng rng;
+            test_rng_seed(&rng, 700u + 10u * (uint64_t)tied + (uint64_t)round);
+            for (size_t i = 0; i < n_params; i++)
+                p[i] = (float)(0.25 * test_rng_normal(&rng));
+            assert_int_equal(ae_model_set_params(m, p, n_params), AE_OK);
+            free(p);
+            if (!tied) { /* the reference has no tied layers */
+                ref_net net;
+                assert_int_equal(ref_net_from_model(&net, m), 0);
+                assert_int_equal(ref_net_row_losses(&net, x, MOST, D, ref), 0);
+                ref_net_free(&net);
+            }
+            for (size_t c = 0; c < sizeof row_counts / sizeof row_counts[0]; c++) {
+                const size_t n = row_counts[c];
+                assert_int_equal(ae_model_encode(m, x, n, D, z, K), AE_OK);
+                assert_int_equal(ae_model_reconstruct(m, x, n, D, y, D), AE_OK);
+                assert_int_equal(ae_model_score(m, x, n, D, s), AE_OK);
+                for (size_t i = 0; i < n; i++) {
+                    assert_int_equal(ae_model_encode(m, x + i * D, 1, D, z1, K), AE_OK);
+                    assert_int_equal(ae_model_reconstruct(m, x + i * D, 1, D, y1, D), AE_OK);
+                    assert_int_equal(ae_model_score(m, x + i * D, 1, D, s1), AE_OK);
+                    assert_close(z + i * K, z1, K, ORDER_TOL);
+                    assert_close(y + i * D, y1, D, ORDER_TOL);
+                    assert_close(s + i, s1, 1, ORDER_TOL);
+                    assert_true(tied || fabs((double)s[i] - ref[i]) <= 1e-5 * ref[i]);
+                }
+            }
+        }
+        ae_model_free(m);
+    }
+    free(x), free(z), free(z1), free(y), free(y1), free(s), free(s1), free(ref);
 }
 
 /* ----------------------------------------------------------------- layouts */
@@ -425,6 +486,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_then_decode_equals_reconstruct),
         cmocka_unit_test(test_batch_calls_equal_row_by_row_calls),
+        cmocka_unit_test(test_calls_that_multiply_by_transposed_copies_match_rows_and_the_reference),
         cmocka_unit_test(test_padded_outputs_keep_their_padding_and_match_packed_outputs),
         cmocka_unit_test(test_packed_outputs_of_many_narrow_rows_match_padded_ones_bit_for_bit),
         cmocka_unit_test(test_padded_inputs_give_the_same_results_as_packed_inputs),
