@@ -194,7 +194,7 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
      * weights change, nothing shared between calls. */
     const ae_copy_rule copies = ae_copy_rule_for(m, chunk, 1);
     size_t copy_floats = 0;
-    for (size_t l = p->first; l < p->last; l++)
+    for (size_t l = p->first; copies.rows && l < p->last; l++)
         if (ae_multiplies_copy(m, l, copies))
             copy_floats += m->layers[l].n_in * m->layers[l].n_out;
     size_t bytes = ((scale_in ? 3 : 2) * buffer_floats + copy_floats) * sizeof(float) +
@@ -214,7 +214,7 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
     float *scratch = (float *)(void *)(scratch_bytes + chunk * sizeof(double));
     float *buffers[2] = {scratch, scratch + buffer_floats}, *scaled = scratch + 2 * buffer_floats;
     float *const copy_store = scratch + (scale_in ? 3 : 2) * buffer_floats;
-    for (size_t l = p->first, at = 0; l < p->last; l++)
+    for (size_t l = p->first, at = 0; copy_floats && l < p->last; l++)
         if (ae_multiplies_copy(m, l, copies)) {
             const ae_layer *L = &m->layers[l];
             ae_transpose(m->params + L->weight_offset, L->n_out, L->n_in, copy_store + at);
@@ -237,7 +237,7 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
         for (size_t l = p->first; l < p->last; l++) {
             bool top = l + 1 == p->last;
             const float *copy = NULL;
-            if (ae_multiplies_copy(m, l, copies)) {
+            if (copy_floats && ae_multiplies_copy(m, l, copies)) {
                 copy = next_copy;
                 next_copy += m->layers[l].n_in * m->layers[l].n_out;
             }

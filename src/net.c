@@ -58,9 +58,11 @@ static double all_weights(const ae_model *m)
 
 ae_copy_rule ae_copy_rule_for(const ae_model *m, size_t rows, size_t parts)
 {
+    if (rows < AE_COPY_MIN_ROWS) /* a served row's call: no pass over the layers */
+        return (ae_copy_rule){.rows = 0, .every_layer = false};
     const double widest = widest_layer(m, 0, m->n_layers);
     const bool small_model = widest <= AE_COPY_MAX_WIDEST;
-    return (ae_copy_rule){.rows = small_model && rows >= AE_COPY_MIN_ROWS ? rows : 0,
+    return (ae_copy_rule){.rows = small_model ? rows : 0,
                           .every_layer = parts > 1 && rows <= AE_COPY_SPLIT_MAX_ROWS_PER_PART &&
                                          widest >= AE_COPY_SPLIT_MIN_WIDEST};
 }
