@@ -393,12 +393,21 @@ static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float
     return sum;
 }
 
+static const float *transposed_forward_weights(ae_model *m, size_t n_rows, size_t parts, size_t chunk);
+
 double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float *target,
                            size_t ld_target, size_t n_rows, float *delta, bool step)
 {
+    /* A loss alone (fit's validation and reference passes) multiplies by the copies a step
+     * of as many rows would; a training pass has made them already (ae_backprop). */
+    const bool own_copies = !delta;
+    if (own_copies)
+        m->work.forward_weights = transposed_forward_weights(m, n_rows, 1, n_rows);
     double kl = 0.0;
     const double loss = forward_rows(m, x, ld_x, target, ld_target, 0, n_rows, delta, step, true, &kl);
     m->work.kl_sum = kl;
+    if (own_copies)
+        m->work.forward_weights = NULL;
     return loss;
 }
 
@@ -1067,6 +1076,6 @@ int ae_backprop(ae_model *m, const float *x, size_t ld_x, const float *target, s
     const size_t parts = split_parts(m, n_rows, &chunk);
     m->work.forward_weights = transposed_forward_weights(m, n_rows, parts, chunk);
     const int status = backprop(m, x, ld_x, target, ld_target, n_rows, parts, chunk, step, objective);
-    m->work.forward_weights = NULL; /* other passes (validation, inference) read W itself */
+    m->work.forward_weights = NULL; /* until the next pass that makes them */
     return status;
 }
