@@ -14,7 +14,10 @@
  * a split step), OpenBLAS on one thread, made by one thread alone and by two threads at
  * once, each on buffers of its own: what two parts' BLAS calls cost each other; the forward
  * as x W^T (W stored as torch.nn.Linear stores it), then as x V with V = W^T stored, as the
- * library's training passes of models from 2,048 weights a layer make it. */
+ * library's training passes of models from 2,048 weights a layer make it. Part 4 times one
+ * forward product both ways, OpenBLAS on one thread, over a grid of 4 to 128 units and
+ * inputs at 64 and 256 rows: the measurement behind the library's rule for when a layer
+ * multiplies by such a copy (ae_multiplies_copy in src/net.c). */
 #include "bench_common.h"
 
 #include <cblas.h>
@@ -144,6 +147,55 @@ static int time_parts_at_once(const int *widths, const char *name, int rows, int
     return 0;
 }
 
+/* Part 4: out += x W^T (W units x inputs, the transpose flag) and out += x V (V = W^T, inputs x
+ * units, a plain operand), as the library's forward makes them (the bias in out, beta = 1):
+ * best of REPEATS runs of `calls` calls, in microseconds. */
+static double best_forward(int rows, int units, int inputs, int by_copy, int calls, const float *x,
+                           const float *w, float *out)
+{
+    double best = 1e30;
+    for (int r = 0; r < REPEATS; r++) {
+        double t0 = bench_now();
+        for (int c = 0; c < calls; c++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, by_copy ? CblasNoTrans : CblasTrans, rows, units, inputs,
+                        1.0f, x, inputs, w, by_copy ? units : inputs, 1.0f, out, units);
+        double t = (bench_now() - t0) / calls;
+        best = t < best ? t : best;
+    }
+    return 1e6 * best;
+}
+
+static int time_forward_grid(void)
+{
+    enum { MOST_ROWS = 256, MOST_WIDTH = 128, CALLS = 300 };
+    static const int rows[] = {64, 256}, widths[] = {4, 8, 16, 30, 32, 64, 128};
+    enum { N_WIDTHS = sizeof widths / sizeof widths[0] };
+    float *x = calloc((size_t)MOST_ROWS * MOST_WIDTH, sizeof *x);
+    float *w = calloc((size_t)MOST_WIDTH * MOST_WIDTH, sizeof *w);
+    float *out = calloc((size_t)MOST_ROWS * MOST_WIDTH, sizeof *out);
+    if (!x || !w || !out)
+        return free(x), free(w), free(out), -1;
+    for (size_t i = 0; i < (size_t)MOST_ROWS * MOST_WIDTH; i++)
+        x[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)MOST_WIDTH * MOST_WIDTH; i++)
+        w[i] = (float)(i % 5) * 0.01f; /* the same values serve as W and as V: only the time counts */
+    openblas_set_num_threads(1);
+    printf("\none forward product, out += x W^T by the transpose flag against x V with V = W^T stored,\n"
+           "OpenBLAS on 1 thread; best of %d x %d calls; flag / copy above 1: the copy is faster\n",
+           REPEATS, CALLS);
+    printf("%5s %6s %7s | %10s %10s | %11s\n", "rows", "units", "inputs", "flag us", "copy us", "flag / copy");
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+        for (int u = 0; u < N_WIDTHS; u++)
+            for (int k = 0; k < N_WIDTHS; k++) {
+                const double flag = best_forward(rows[r], widths[u], widths[k], 0, CALLS, x, w, out);
+                const double copy = best_forward(rows[r], widths[u], widths[k], 1, CALLS, x, w, out);
+                printf("%5d %6d %7d | %10.3f %10.3f | %10.2fx\n", rows[r], widths[u], widths[k], flag, copy,
+                       flag / copy);
+            }
+    free(x), free(w), free(out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int units = 32, inputs = 64, calls = 2000;
@@ -205,5 +257,7 @@ int main(int argc, char **argv)
             time_parts_at_once(narrow, "64-32-8", 32, transposed) != 0 ||
             time_parts_at_once(narrow, "64-32-8", 64, transposed) != 0)
             return fprintf(stderr, "bench_blas_threads: out of memory or threads\n"), 1;
+    if (time_forward_grid() != 0)
+        return fprintf(stderr, "bench_blas_threads: out of memory\n"), 1;
     return 0;
 }

@@ -14,9 +14,10 @@
  * lock, but x W^T only while the layer's units times the rows stay within 1,200 and its
  * inputs reach 32 (sgemm_small_kernel_permit): most of a small model's forward products
  * went through its packing path. With the copy they take the small kernel, which fills a
- * register with 16 units of an output row: from 16 units a layer's product ran 1.3-2.2x
- * faster at 64 rows and 1.05-1.8x at 256 (one thread, 4 to 128 units and inputs), while
- * layers of 4 and 8 units ran up to 1.6x slower. The copy is made for each pass, 0.2 ns a
+ * register with 16 units of an output row: from 16 units a layer's product ran 1.2-2.2x
+ * faster at 64 rows and 1.0-1.7x at 256 (one thread, 4 to 128 units and inputs:
+ * bench_blas_threads, part 4), while layers of 4 and 8 units ran as much as 2.6x slower
+ * (the register mostly empty). The copy is made for each pass, 0.2 ns a
  * weight: below 8 rows, or for more than 256 weights a row, it costs what the product saves
  * (64-32-8 training 0.92x at 2 rows; encoding 100-50-10's 5,000 weights for 16 rows 0.85x).
  * Steps split between threads in parts of at most 256 rows copy every layer of a model whose
