@@ -554,6 +554,12 @@ void ae_layer_forward(const ae_model *model, size_t layer, const float *copy, co
  * deterministic (no dropout, codes at their means). */
 double ae_net_forward_loss(ae_model *model, const float *x, size_t ld_x, const float *target,
                            size_t ld_target, size_t n_rows, float *delta, bool step);
+/* A run of loss passes (ae_net_forward_loss without a delta: fit's validation and reference
+ * losses) over chunks of at most `rows` rows, between these two calls, multiplies by the
+ * transposed copies a training step of as many rows would (ae_multiplies_copy), made once
+ * for the run: the weights do not change inside it. */
+void ae_net_begin_loss_run(ae_model *model, size_t rows);
+void ae_net_end_loss_run(ae_model *model);
 /* Training objective (mean loss plus penalties and KL term) into *objective, and its
  * gradient into model->grads, for the n_rows rows of x (packed or strided; 0 rows for a
  * participant without rows in a distributed step), using the model's workspace. With hooks

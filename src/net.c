@@ -394,21 +394,12 @@ static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float
     return sum;
 }
 
-static const float *transposed_forward_weights(ae_model *m, size_t n_rows, size_t parts, size_t chunk);
-
 double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float *target,
                            size_t ld_target, size_t n_rows, float *delta, bool step)
 {
-    /* A loss alone (fit's validation and reference passes) multiplies by the copies a step
-     * of as many rows would; a training pass has made them already (ae_backprop). */
-    const bool own_copies = !delta;
-    if (own_copies)
-        m->work.forward_weights = transposed_forward_weights(m, n_rows, 1, n_rows);
     double kl = 0.0;
     const double loss = forward_rows(m, x, ld_x, target, ld_target, 0, n_rows, delta, step, true, &kl);
     m->work.kl_sum = kl;
-    if (own_copies)
-        m->work.forward_weights = NULL;
     return loss;
 }
 
@@ -1011,19 +1002,26 @@ static const float *transposed_forward_weights(ae_model *m, size_t n_rows, size_
     ae_workspace *w = &m->work;
     const size_t part_rows = (n_rows + parts - 1) / parts;
     w->forward_copies = ae_copy_rule_for(m, part_rows < chunk ? part_rows : chunk, parts);
-    bool any = false;
-    for (size_t l = 0; l < m->n_layers; l++)
-        any = any || ae_multiplies_copy(m, l, w->forward_copies);
-    if (!any || (!w->transposed_weights && !(w->transposed_weights = ae_alloc_floats(m->n_params))))
-        return NULL;
-    for (size_t l = 0; l < m->n_layers; l++) {
+    const float *made = NULL;
+    for (size_t l = 0; w->forward_copies.rows && l < m->n_layers; l++) {
+        if (!ae_multiplies_copy(m, l, w->forward_copies))
+            continue;
+        if (!w->transposed_weights && !(w->transposed_weights = ae_alloc_floats(m->n_params)))
+            return NULL;
         const ae_layer *L = &m->layers[l];
-        if (ae_multiplies_copy(m, l, w->forward_copies))
-            ae_transpose(m->params + L->weight_offset, L->n_out, L->n_in,
-                         w->transposed_weights + L->weight_offset);
+        ae_transpose(m->params + L->weight_offset, L->n_out, L->n_in,
+                     w->transposed_weights + L->weight_offset);
+        made = w->transposed_weights;
     }
-    return w->transposed_weights;
+    return made;
 }
+
+void ae_net_begin_loss_run(ae_model *m, size_t rows)
+{
+    m->work.forward_weights = transposed_forward_weights(m, rows, 1, rows);
+}
+
+void ae_net_end_loss_run(ae_model *m) { m->work.forward_weights = NULL; }
 
 static int backprop(ae_model *m, const float *x, size_t ld_x, const float *target, size_t ld_target,
                     size_t n_rows, size_t parts, size_t chunk, bool step, double *objective)

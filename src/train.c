@@ -245,16 +245,12 @@ static const float *batch_rows(const ae_model *m, const fit_run *run, size_t sta
     return m->work.batch;
 }
 
-/* Mean validation loss through the training workspace (no allocation), over every
- * participant's validation rows. */
-static int validation_loss(ae_model *m, const fit_run *run, double *loss)
+/* The loss sum of an in-memory fit's validation rows, a batch of rows at a time. */
+static double memory_validation_sum(ae_model *m, const fit_run *run)
 {
-    size_t chunk = run->batch, d = ae_input_dim(m);
+    const size_t chunk = run->batch, d = ae_input_dim(m);
     double sum = 0.0;
-    if (run->stream)
-        AE_FORWARD(ae_hooks_agree(m, ae_stream_validation_sum(m, run->stream, m->work.batch,
-                                                              chunk, &sum)));
-    for (size_t start = 0; !run->stream && start < run->n_val; start += chunk) {
+    for (size_t start = 0; start < run->n_val; start += chunk) {
         size_t n = run->n_val - start < chunk ? run->n_val - start : chunk;
         const float *rows = m->work.batch;
         size_t ld = d;
@@ -268,8 +264,25 @@ static int validation_loss(ae_model *m, const fit_run *run, double *loss)
         }
         sum += ae_net_forward_loss(m, rows, ld, rows, ld, n, NULL, false);
     }
+    return sum;
+}
+
+/* Mean validation loss through the training workspace (no allocation), over every
+ * participant's validation rows. */
+static int validation_loss(ae_model *m, const fit_run *run, double *loss)
+{
+    double sum = 0.0;
+    ae_net_begin_loss_run(m, run->batch);
+    if (run->stream) {
+        const int read = ae_stream_validation_sum(m, run->stream, m->work.batch, run->batch, &sum);
+        ae_net_end_loss_run(m);
+        AE_FORWARD(ae_hooks_agree(m, read));
+    } else {
+        sum = memory_validation_sum(m, run);
+        ae_net_end_loss_run(m);
+    }
     AE_FORWARD(ae_hooks_reduce(m, &sum, 1, AE_REDUCE_SUM));
-    *loss = sum / (run->global_val * (double)d);
+    *loss = sum / (run->global_val * (double)ae_input_dim(m));
     return AE_OK;
 }
 
@@ -433,6 +446,7 @@ static int measure_reference(ae_model *m, fit_run *run)
     const size_t n_ref = run->n_train < AE_REFERENCE_ROWS ? run->n_train : AE_REFERENCE_ROWS;
     const double kl_weight = m->settings.kl_weight * m->kl_ramp;
     double sums[3] = {0.0, 0.0, (double)n_ref}; /* loss and KL terms, squares of the rows, rows */
+    ae_net_begin_loss_run(m, run->batch);
     for (size_t start = 0; start < n_ref; start += run->batch) {
         const size_t n = n_ref - start < run->batch ? n_ref - start : run->batch;
         size_t ld;
@@ -441,6 +455,7 @@ static int measure_reference(ae_model *m, fit_run *run)
         sums[0] += kl_weight * m->work.kl_sum;
         sums[1] += rows_squares(m, rows, n, ld);
     }
+    ae_net_end_loss_run(m);
     AE_FORWARD(ae_hooks_reduce(m, sums, 3, AE_REDUCE_SUM));
     const double elements = sums[2] * (double)ae_input_dim(m);
     if (elements > 0.0)

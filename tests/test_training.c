@@ -487,8 +487,9 @@ static void test_explicit_validation_set_loss_equals_model_loss_at_the_end(void 
         assert_int_equal(r.steps_run, epochs * 3);
         double loss = NAN;
         assert_int_equal(ae_model_loss(m, x_val, n_val, N_IN, &loss), AE_OK);
-        /* Same weights, same rows: only the order in which per-element losses are summed
-         * may differ between the two paths, a relative effect of order 1e-7 in float. */
+        /* Same weights, same rows: only the order in which the products and the per-element
+         * losses are summed may differ between the two paths (their chunks of rows differ, and
+         * so may OpenBLAS's kernels), a relative effect of order 1e-7 in float. */
         assert_true(fabs(r.final_val_loss - loss) <= 1e-6 * loss);
         assert_true(fabs(rec.epoch_val[epochs] - loss) <= 1e-6 * loss);
         assert_true(r.final_val_loss == rec.epoch_val[epochs]);
