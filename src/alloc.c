@@ -2,6 +2,7 @@
  * replaced by the caller (custom allocators, failure injection in tests). */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +35,22 @@ int ae_set_allocator(ae_alloc_fn alloc_fn, ae_free_fn free_fn, void *user_data)
     return AE_OK;
 }
 
-void *ae_alloc(size_t n_bytes) { return n_bytes ? allocator.alloc(n_bytes, allocator.user_data) : NULL; }
+/* Every block starts a cache line of its own: two buffers that different threads write, such
+ * as two parts' gradients of a split step, then never share a line (each write there would
+ * move it between the cores), and rows of floats start aligned for vector loads. The
+ * allocator's block is a line longer; the byte before the library's block says how far into
+ * it the library's block starts (1 to AE_CACHE_LINE bytes). */
+void *ae_alloc(size_t n_bytes)
+{
+    if (n_bytes == 0 || n_bytes > SIZE_MAX - AE_CACHE_LINE)
+        return NULL;
+    unsigned char *base = allocator.alloc(n_bytes + AE_CACHE_LINE, allocator.user_data);
+    if (!base)
+        return NULL;
+    unsigned char *block = base + (AE_CACHE_LINE - (uintptr_t)base % AE_CACHE_LINE);
+    block[-1] = (unsigned char)(block - base);
+    return block;
+}
 
 void *ae_calloc(size_t count, size_t size)
 {
@@ -49,8 +65,10 @@ void *ae_calloc(size_t count, size_t size)
 
 void ae_free(void *ptr)
 {
-    if (ptr)
-        allocator.free(ptr, allocator.user_data);
+    if (ptr) {
+        unsigned char *block = ptr;
+        allocator.free(block - block[-1], allocator.user_data);
+    }
 }
 
 bool ae_mul_size(size_t a, size_t b, size_t *out)

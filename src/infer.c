@@ -201,7 +201,7 @@ static int run_pass(const ae_model *m, infer_pass *p, size_t n_rows)
                    chunk * sizeof(double);
     union {
         max_align_t align;
-        unsigned char bytes[AE_STACK_SCRATCH_BYTES];
+        alignas(AE_CACHE_LINE) unsigned char bytes[AE_STACK_SCRATCH_BYTES];
     } on_stack;
     ae_scratch *scratch_block = NULL;
     unsigned char *scratch_bytes = on_stack.bytes;

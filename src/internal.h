@@ -120,6 +120,10 @@ void ae_hooks_end_stream(ae_model *m);
 
 /* ---- allocation (alloc.c): every allocation of the library goes here ---- */
 
+/* The processor's cache line. Every block ae_alloc gives starts one, so that buffers two
+ * threads write never share a line, and the scratches' rows start aligned for vector loads. */
+#define AE_CACHE_LINE 64
+
 void *ae_alloc(size_t n_bytes);
 void *ae_calloc(size_t count, size_t size);
 void ae_free(void *ptr);
@@ -200,7 +204,7 @@ void ae_settings_from_values(ae_settings *settings, const double *values);
 #define AE_SPARE_SCRATCHES 8
 typedef struct ae_scratch {
     size_t capacity; /* bytes of data */
-    alignas(max_align_t) unsigned char data[];
+    alignas(AE_CACHE_LINE) unsigned char data[]; /* rows aligned, as every block of ae_alloc */
 } ae_scratch;
 typedef struct ae_scratch_block {
     _Atomic(ae_scratch *) slots[AE_SPARE_SCRATCHES]; /* NULL when taken or none yet */
@@ -572,8 +576,10 @@ int ae_backprop(ae_model *model, const float *x, size_t ld_x, const float *targe
  * (work.parts_to_add); a bare gradient's are added before ae_backprop returns. */
 void ae_add_part_gradients(const ae_model *model, size_t parts, size_t begin, size_t end);
 /* Make the workspace hold batches of n_rows rows (and the hidden dropout buffers when the
- * settings ask for dropout). */
+ * settings ask for dropout), with the spare rows a step of that many rows split by rows sets
+ * between its parts (ae_split_spare_rows; the model's pool must exist). */
 int ae_workspace_reserve(ae_model *model, size_t n_rows);
+size_t ae_split_spare_rows(const ae_model *model, size_t n_rows);
 void ae_workspace_release(ae_workspace *work);
 
 /* ---- training (train.c) ---------------------------------------------------- */

@@ -152,6 +152,10 @@ void ae_workspace_release(ae_workspace *w)
 
 int ae_workspace_reserve(ae_model *m, size_t n_rows)
 {
+    const size_t batch_rows = n_rows, spare = ae_split_spare_rows(m, n_rows);
+    AE_CHECK(spare <= SIZE_MAX - n_rows, m, AE_ERR_SIZE_OVERFLOW,
+             "a batch of %zu rows is too large for this model", n_rows);
+    n_rows += spare;
     const bool need_dropout = m->settings.dropout_hidden > 0.0f;
     if (m->work.batch_capacity >= n_rows && (!need_dropout || m->work.dropped))
         return AE_OK;
@@ -167,7 +171,7 @@ int ae_workspace_reserve(ae_model *m, size_t n_rows)
         ok = ae_mul_size(n_rows, m->layers[l].n_out, &layer_floats) && total <= SIZE_MAX - layer_floats;
         total += ok ? layer_floats : 0;
     }
-    AE_CHECK(ok, m, AE_ERR_SIZE_OVERFLOW, "a batch of %zu rows is too large for this model", n_rows);
+    AE_CHECK(ok, m, AE_ERR_SIZE_OVERFLOW, "a batch of %zu rows is too large for this model", batch_rows);
 
     ae_workspace fresh = {0};
     fresh.batch = ae_alloc_floats(batch_floats);
@@ -190,7 +194,7 @@ int ae_workspace_reserve(ae_model *m, size_t n_rows)
         (need_dropout && (!fresh.dropped || !fresh.keep || !fresh.dropout_keys)) ||
         (ae_is_variational(m) && !fresh.code)) {
         ae_workspace_release(&fresh);
-        return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu rows", n_rows);
+        return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for a batch of %zu rows", batch_rows);
     }
     size_t offset = 0;
     for (size_t l = 0; l < m->n_layers; l++) {
@@ -253,16 +257,16 @@ static const float *layer_output_seen(const ae_model *m, size_t l, bool step)
     return (drops_out(m, l, step) ? w->dropped : w->activations) + w->activation_offsets[l];
 }
 
-/* Variational latent layer, forward, rows [first, first + n_rows): the code of each row,
- * mean + exp(logvar / 2) * eps with eps drawn in a training step (value (row * k + j) of
- * the step's code key, so that parts of a split batch draw what the whole batch would) and
- * 0 otherwise. Returns the rows' KL divergence sum. */
-static double sample_code(ae_model *m, size_t first, size_t n_rows, bool step)
+/* Variational latent layer, forward, rows [first, first + n_rows) kept from workspace row
+ * slot on: the code of each row, mean + exp(logvar / 2) * eps with eps drawn in a training
+ * step (value (row * k + j) of the step's code key, so that parts of a split batch draw what
+ * the whole batch would) and 0 otherwise. Returns the rows' KL divergence sum. */
+static double sample_code(ae_model *m, size_t first, size_t slot, size_t n_rows, bool step)
 {
     ae_workspace *w = &m->work;
     const size_t k = ae_latent_dim(m);
-    const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)] + first * 2 * k;
-    float *codes = w->code + first * k;
+    const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)] + slot * 2 * k;
+    float *codes = w->code + slot * k;
     if (step) /* the noise first, then each code from it in place */
         ae_standard_normals(w->code_key, first * k, n_rows * k, codes);
     double kl = 0.0;
@@ -278,17 +282,17 @@ static double sample_code(ae_model *m, size_t first, size_t n_rows, bool step)
     return kl;
 }
 
-/* Variational latent layer, backward, rows [first, first + n_rows): from g = dObjective/dcode
- * (n_rows x k) to dObjective/d(mean, logvar) (n_rows x 2k) in out, with the KL term's own
- * gradient. */
-static void code_backward(const ae_model *m, const float *g, size_t first, size_t n_rows, float *out)
+/* Variational latent layer, backward, rows kept from workspace row slot on: from
+ * g = dObjective/dcode (n_rows x k) to dObjective/d(mean, logvar) (n_rows x 2k) in out, with
+ * the KL term's own gradient. */
+static void code_backward(const ae_model *m, const float *g, size_t slot, size_t n_rows, float *out)
 {
     const ae_workspace *w = &m->work;
     const size_t k = ae_latent_dim(m);
-    const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)] + first * 2 * k;
+    const float *stats = w->activations + w->activation_offsets[ae_latent_layer(m)] + slot * 2 * k;
     const float c = (float)(m->settings.kl_weight * m->kl_ramp / (w->mean_rows * (double)ae_input_dim(m)));
     for (size_t i = 0; i < n_rows; i++) {
-        const float *mean = stats + i * 2 * k, *log_var = mean + k, *code = w->code + (first + i) * k;
+        const float *mean = stats + i * 2 * k, *log_var = mean + k, *code = w->code + (slot + i) * k;
         const float *g_row = g + i * k;
         float *d_mean = out + i * 2 * k, *d_log_var = d_mean + k;
         for (size_t j = 0; j < k; j++) {
@@ -302,9 +306,13 @@ static void code_backward(const ae_model *m, const float *g, size_t first, size_
     }
 }
 
-/* A block of a layer's outputs or deltas: rows [r0, r1) of the batch, units [j0, j1). */
+/* A block of a layer's outputs or deltas: rows [r0, r1) of the batch, units [j0, j1), kept
+ * in the workspace `shift` rows further on (a part of a step split by rows: see
+ * AE_PART_GAP_ROWS; 0 otherwise). A row's place in the batch decides its random draws, its
+ * place in the workspace only where its values are kept. */
 typedef struct share {
     size_t r0, r1, j0, j1;
+    size_t shift;
 } share;
 
 /* Layer l's outputs over a share, from in (the layer's input at row s.r0, leading dimension
@@ -316,12 +324,12 @@ static void layer_forward_share(ae_model *m, size_t l, const float *in, size_t l
     ae_workspace *w = &m->work;
     const ae_layer *L = &m->layers[l];
     const size_t width = L->n_out, n_rows = s.r1 - s.r0, n_units = s.j1 - s.j0;
-    float *out = w->activations + w->activation_offsets[l] + s.r0 * width;
+    const size_t at = w->activation_offsets[l] + (s.r0 + s.shift) * width + s.j0;
+    float *out = w->activations + at - s.j0;
     linear_columns(m, l, forward_copy(m, l), in, ld_in, n_rows, out, width, s.j0, s.j1);
     ae_activate(out + s.j0, width, n_rows, n_units, L->activation, &m->settings);
     if (!drops_out(m, l, step))
         return;
-    const size_t at = w->activation_offsets[l] + s.r0 * width + s.j0;
     const bool whole = n_units == width; /* rows back to back: one span */
     for (size_t i = 0; i < n_rows; i += whole ? n_rows : 1)
         ae_dropout(w->activations + at + i * width, width, whole ? n_rows : 1, n_units,
@@ -336,7 +344,7 @@ static void delta_through_share(const ae_model *m, size_t below, float *delta, s
 {
     const ae_workspace *w = &m->work;
     const size_t width = m->layers[below].n_out, n_rows = s.r1 - s.r0, n_units = s.j1 - s.j0;
-    const size_t at = w->activation_offsets[below] + s.r0 * width + s.j0;
+    const size_t at = w->activation_offsets[below] + (s.r0 + s.shift) * width + s.j0;
     const bool whole = n_units == width, penalties = ae_penalties_active(&m->settings);
     const size_t span = whole ? n_rows * width : n_units; /* rows back to back: one span */
     for (size_t i = 0; i < n_rows; i += whole ? n_rows : 1) {
@@ -353,30 +361,31 @@ static void delta_through_share(const ae_model *m, size_t below, float *delta, s
 }
 
 /* Forward through rows [first, first + n_rows) of the batch (x and target point at the
- * first row; the workspace's blocks are indexed from the batch's row 0), keeping every
- * layer's output; the output loss is split between the model's threads when split_loss.
- * Returns the loss sum; a variational model's KL divergence sum goes to *kl. */
+ * first row), keeping every layer's output in the workspace's blocks from row slot on (first,
+ * but in a part of a step split by rows); the output loss is split between the model's
+ * threads when split_loss. Returns the loss sum; a variational model's KL divergence sum goes
+ * to *kl. */
 static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float *target,
-                           size_t ld_target, size_t first, size_t n_rows, float *delta, bool step,
-                           bool split_loss, double *kl)
+                           size_t ld_target, size_t first, size_t slot, size_t n_rows, float *delta,
+                           bool step, bool split_loss, double *kl)
 {
     ae_workspace *w = &m->work;
     const size_t last = m->n_layers - 1;
     const float *in = x;
     size_t ld_in = ld_x;
     for (size_t l = 0; l < last; l++) {
-        const size_t width = m->layers[l].n_out, at = w->activation_offsets[l] + first * width;
-        layer_forward_share(m, l, in, ld_in, (share){first, first + n_rows, 0, width}, step);
+        const size_t width = m->layers[l].n_out, at = w->activation_offsets[l] + slot * width;
+        layer_forward_share(m, l, in, ld_in, (share){first, first + n_rows, 0, width, slot - first}, step);
         if (variational_latent(m, l)) {
             ae_clamp_log_variance(w->activations + at, n_rows, ae_latent_dim(m));
-            *kl = sample_code(m, first, n_rows, step);
+            *kl = sample_code(m, first, slot, n_rows, step);
         }
-        in = layer_output_seen(m, l, step) + first * m->layers[l + 1].n_in;
+        in = layer_output_seen(m, l, step) + slot * m->layers[l + 1].n_in;
         ld_in = m->layers[l + 1].n_in;
     }
     /* The output layer is fused with the loss and its gradient. */
     const ae_layer *top = &m->layers[last];
-    float *y = w->activations + w->activation_offsets[last] + first * top->n_out;
+    float *y = w->activations + w->activation_offsets[last] + slot * top->n_out;
     /* With a delta this is a training pass, whose mean is over w->mean_rows rows (every
      * participant's); a bare loss is over its own rows. */
     float grad_scale = 1.0f / (float)((delta ? w->mean_rows : (double)n_rows) * (double)top->n_out);
@@ -398,7 +407,7 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
                            size_t ld_target, size_t n_rows, float *delta, bool step)
 {
     double kl = 0.0;
-    const double loss = forward_rows(m, x, ld_x, target, ld_target, 0, n_rows, delta, step, true, &kl);
+    const double loss = forward_rows(m, x, ld_x, target, ld_target, 0, 0, n_rows, delta, step, true, &kl);
     m->work.kl_sum = kl;
     return loss;
 }
@@ -413,17 +422,17 @@ static int announce_layer(ae_model *m, size_t l)
     return ae_hooks_gradient_ready(m, L->bias_offset, L->n_out);
 }
 
-/* What layer l reads for rows [first, ...): the output of the layer below as it saw it, or
- * the batch; its leading dimension in *ld. */
+/* What layer l reads for the rows kept from workspace row slot on: the output of the layer
+ * below as it saw it, or the batch (x, at the rows' first); its leading dimension in *ld. */
 static const float *layer_input(const ae_model *m, size_t l, const float *x, size_t ld_x,
-                                size_t first, bool step, size_t *ld)
+                                size_t slot, bool step, size_t *ld)
 {
     if (l == 0) {
         *ld = ld_x;
         return x;
     }
     *ld = m->layers[l].n_in;
-    return layer_output_seen(m, l - 1, step) + first * m->layers[l].n_in;
+    return layer_output_seen(m, l - 1, step) + slot * m->layers[l].n_in;
 }
 
 /* Layer l's gradients from its delta (n_rows x n_out, packed) and its input a_prev: rows
@@ -499,8 +508,8 @@ static float *stored_delta(const ae_model *m, size_t l, size_t first)
     return m->work.deltas + m->work.activation_offsets[l] + first * m->layers[l].n_out;
 }
 
-/* The backward pass proper over rows [first, first + n_rows), n_rows >= 1, from the output
- * delta forward_rows left. Each layer's weight and bias gradients are written into grads (a
+/* The backward pass proper over rows [first, first + n_rows), n_rows >= 1, kept from
+ * workspace row slot on, from the output delta forward_rows left. Each layer's weight and bias gradients are written into grads (a
  * buffer of the model's layout), or added to it when `add`, and its spans announced to the
  * engine. A part of a step
  * split by units passes grads NULL instead: its deltas are computed in place in the split
@@ -508,24 +517,24 @@ static float *stored_delta(const ae_model *m, size_t l, size_t first)
  * left to split_layer_gradients. A part of a split step has neither penalties nor an engine
  * (split_parts), so the penalties' terms and the announcements, which work on the model's
  * own gradient, are then no-ops. */
-static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first, size_t n_rows,
-                         bool step, float *grads, bool add)
+static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first, size_t slot,
+                         size_t n_rows, bool step, float *grads, bool add)
 {
     ae_workspace *w = &m->work;
     const bool penalties = ae_penalties_active(&m->settings);
     const size_t last = m->n_layers - 1;
     /* delta holds dLoss/dZ of layer l for rows [first, first + n_rows); without a store it
      * alternates with spare, the next layer's, each in its own buffer; a part's rows start
-     * at first * max_width in either, so that parts at different layers (of different
+     * at slot * max_width in either, so that parts at different layers (of different
      * widths) never overlap. With a store, spare only holds a variational code's gradient. */
     const bool store = grads == NULL;
-    float *delta = store ? stored_delta(m, last, first) : w->delta + first * m->max_width;
-    float *spare = w->delta_prev + first * m->max_width;
+    float *delta = store ? stored_delta(m, last, slot) : w->delta + slot * m->max_width;
+    float *spare = w->delta_prev + slot * m->max_width;
     for (size_t l = last + 1; l-- > 0;) {
         const ae_layer *L = &m->layers[l];
         if (!store) {
             size_t ld_prev;
-            const float *a_prev = layer_input(m, l, x, ld_x, first, step, &ld_prev);
+            const float *a_prev = layer_input(m, l, x, ld_x, slot, step, &ld_prev);
             layer_gradients(m, l, a_prev, ld_prev, delta, n_rows, grads, 0,
                             L->transposed ? L->n_in : L->n_out, true, add);
             if (penalties)
@@ -535,7 +544,7 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
         if (l == 0)
             break; /* no gradient with respect to the data */
         const size_t below = l - 1;
-        float *below_delta = store ? stored_delta(m, below, first) : spare;
+        float *below_delta = store ? stored_delta(m, below, slot) : spare;
         /* delta_prev = (delta W) * act'(A_prev), through dropout and with the penalties of
          * layer l - 1's outputs; the product added to zeros, as above. A variational latent
          * layer's comes from its code's gradient, computed first in spare. */
@@ -544,12 +553,13 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first,
         if (variational_latent(m, below)) {
             /* without a store, delta is free now: it receives the latent layer's (linear)
              * delta, and spare stays the spare */
-            float *latent_delta = store ? stored_delta(m, below, first) : delta;
-            code_backward(m, delta_prev, first, n_rows, latent_delta);
+            float *latent_delta = store ? stored_delta(m, below, slot) : delta;
+            code_backward(m, delta_prev, slot, n_rows, latent_delta);
             delta = latent_delta;
             continue;
         }
-        delta_through_share(m, below, delta_prev, (share){first, first + n_rows, 0, L->n_in}, step);
+        delta_through_share(m, below, delta_prev, (share){first, first + n_rows, 0, L->n_in, slot - first},
+                            step);
         if (!store)
             spare = delta;
         delta = delta_prev;
@@ -581,6 +591,15 @@ extern int openblas_get_num_threads(void) __attribute__((weak));
 #define AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART 65536.0
 #define AE_SPLIT_MIN_ROWS_PER_PART_OF_WORK 64
 #define AE_SPLIT_MIN_WORK_TIMES_ROWS_PER_PART 16777216.0
+
+/* Workspace rows left unused between two parts of a step split by rows. Each part writes its
+ * rows of every layer's outputs and deltas; where one part's rows end and the next one's
+ * begin, the cores would share cache lines, or lines one core fetches ahead of those it reads
+ * while the other writes them, and each such line moves between the cores. Set apart, each
+ * part's rows stay in its own core's cache. Training loops of split steps (bench/ab_loops.sh,
+ * 9 rounds, blocks already on lines of their own, see ae_alloc): 30-16-4 1.03x at 256 rows
+ * and 1.02x at 1024, 48-24-6 1.03-1.04x at 128-1024, 64-32-8 1.04-1.05x at 128 and 256. */
+#define AE_PART_GAP_ROWS 16
 
 size_t ae_blas_one_thread_rows(const ae_model *m, size_t first, size_t last)
 {
@@ -639,6 +658,20 @@ static bool split_by_units(const ae_model *m, size_t n_rows)
     return (double)n_rows * row <= 2.0 * gradient;
 }
 
+/* Whether a split step of n_rows rows in `parts` parts, of at most `chunk` rows a pass, splits
+ * by units (every product over the whole batch: only when a chunk holds it). */
+static bool splits_by_units(const ae_model *m, size_t n_rows, size_t chunk)
+{
+    return n_rows <= chunk && split_by_units(m, n_rows);
+}
+
+size_t ae_split_spare_rows(const ae_model *m, size_t n_rows)
+{
+    size_t chunk = n_rows;
+    const size_t parts = split_parts(m, n_rows, &chunk);
+    return parts > 1 && !splits_by_units(m, n_rows, chunk) ? (parts - 1) * AE_PART_GAP_ROWS : 0;
+}
+
 typedef struct split_task {
     ae_model *model;
     const float *x, *target;
@@ -648,6 +681,7 @@ typedef struct split_task {
     bool by_layers;        /* by units, layer by layer (layered_forward_backward) */
     ae_meeting layer_done; /* by layers: every part has its share of a layer */
     size_t chunk;          /* by rows: rows per pass through the network (split_parts) */
+    size_t gap_rows;       /* by rows: workspace rows between two parts' (AE_PART_GAP_ROWS) */
     ae_meeting rows_done;  /* by units: every part has stored its rows' deltas */
     double loss[AE_MAX_THREADS], kl[AE_MAX_THREADS];
     /* A training step by units applies the update too (update_share), each part to the
@@ -760,7 +794,7 @@ static void update_share(split_task *t, size_t part, double squares)
  * arithmetic does. */
 static share product_share(const split_task *t, size_t part, size_t n_cols)
 {
-    share s = {0, t->n_rows, 0, n_cols};
+    share s = {0, t->n_rows, 0, n_cols, 0};
     if (n_cols > t->n_rows)
         unit_share(n_cols, t->parts, part, &s.j0, &s.j1);
     else
@@ -830,21 +864,24 @@ static double layered_forward_backward(split_task *t, size_t part)
 
 /* A part of a step split by rows: its rows forward, their loss, and backward into its own
  * gradient buffer (part 0 into the model's), t->chunk rows at a time, each chunk's gradient
- * added to the chunks' before it. */
+ * added to the chunks' before it. Its rows are kept part * t->gap_rows rows further on in the
+ * workspace than the batch's order puts them (see AE_PART_GAP_ROWS). */
 static void rows_in_chunks(split_task *t, size_t part, size_t begin, size_t end)
 {
     ae_model *m = t->model;
     ae_workspace *w = &m->work;
     float *grads = part ? w->part_grads + (part - 1) * m->n_params : m->grads;
+    const size_t shift = part * t->gap_rows;
     t->loss[part] = t->kl[part] = 0.0;
     for (size_t first = begin; first < end; first += t->chunk) {
-        const size_t n = end - first < t->chunk ? end - first : t->chunk;
+        const size_t n = end - first < t->chunk ? end - first : t->chunk, slot = first + shift;
         const float *x = t->x + first * t->ld_x;
         double kl = 0.0;
         t->loss[part] += forward_rows(m, x, t->ld_x, t->target + first * t->ld_target, t->ld_target,
-                                      first, n, w->delta + first * m->max_width, t->step, false, &kl);
+                                      first, slot, n, w->delta + slot * m->max_width, t->step,
+                                      false, &kl);
         t->kl[part] += kl;
-        (void)backward_rows(m, x, t->ld_x, first, n, t->step, grads, first > begin);
+        (void)backward_rows(m, x, t->ld_x, first, slot, n, t->step, grads, first > begin);
     }
 }
 
@@ -869,9 +906,10 @@ static void split_range(void *context, size_t part, size_t begin, size_t end)
         t->kl[part] = 0.0;
     } else {
         t->loss[part] = forward_rows(m, x, t->ld_x, t->target + begin * t->ld_target, t->ld_target,
-                                     begin, end - begin, stored_delta(m, m->n_layers - 1, begin),
-                                     t->step, false, &t->kl[part]);
-        (void)backward_rows(m, x, t->ld_x, begin, end - begin, t->step, NULL, false);
+                                     begin, begin, end - begin,
+                                     stored_delta(m, m->n_layers - 1, begin), t->step, false,
+                                     &t->kl[part]);
+        (void)backward_rows(m, x, t->ld_x, begin, begin, end - begin, t->step, NULL, false);
     }
     ae_meet(&t->rows_done);
     const double squares = split_layer_gradients(t, part);
@@ -941,13 +979,15 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
                                   size_t ld_target, size_t n_rows, size_t parts, size_t chunk,
                                   bool step, double *loss_sum, double *kl_sum)
 {
-    /* by units every product spans the whole batch: only when a chunk holds it */
-    const bool by_units = n_rows <= chunk && split_by_units(m, n_rows);
+    const bool by_units = splits_by_units(m, n_rows, chunk);
     AE_FORWARD(reserve_split(m, parts, by_units));
+    /* the gaps, where the workspace was made for them (ae_split_spare_rows) */
+    const bool gaps = !by_units && m->work.batch_capacity - n_rows >= (parts - 1) * AE_PART_GAP_ROWS;
     split_task task = {.model = m, .x = x, .target = target, .ld_x = ld_x, .ld_target = ld_target,
                        .n_rows = n_rows, .parts = parts, .step = step, .by_units = by_units,
                        .by_layers = by_units && splits_layers(m, n_rows, parts),
                        .layer_done = {.parties = parts}, .chunk = chunk,
+                       .gap_rows = gaps ? AE_PART_GAP_ROWS : 0,
                        .rows_done = {.parties = parts},
                        .update = by_units && step,
                        .gradients_done = {.parties = parts}};
@@ -1051,7 +1091,7 @@ static int backprop(ae_model *m, const float *x, size_t ld_x, const float *targe
         if (penalties)
             AE_FORWARD(ae_penalties_forward(m, n_rows, &sums[1], &shared_penalty));
         if (n_rows > 0) {
-            AE_FORWARD(backward_rows(m, x, ld_x, 0, n_rows, step, m->grads, false));
+            AE_FORWARD(backward_rows(m, x, ld_x, 0, 0, n_rows, step, m->grads, false));
         } else {
             memset(m->grads, 0, m->n_params * sizeof(float));
             for (size_t l = m->n_layers; l-- > 0;)

@@ -36,8 +36,8 @@ static int prepare_batch(ae_model *m, size_t n_rows)
 {
     AE_CHECK(n_rows <= INT_MAX, m, AE_ERR_INVALID_ARGUMENT,
              "a batch of %zu rows is larger than BLAS can take (%d)", n_rows, INT_MAX);
-    AE_FORWARD(ae_workspace_reserve(m, n_rows));
-    return ae_model_ensure_pool(m);
+    AE_FORWARD(ae_model_ensure_pool(m)); /* first: the workspace's spare rows depend on it */
+    return ae_workspace_reserve(m, n_rows);
 }
 
 /* Objective and gradient of one batch of scaled rows into model->grads; no allocation once

@@ -962,6 +962,106 @@ static void test_every_block_is_freed_through_the_hook_with_its_user_data(void *
     assert_int_equal(counter.misuses, 0);
 }
 
+/* An allocator whose blocks start a chosen number of bytes past a 64-byte line (a multiple of
+ * 16, so aligned as malloc's are), to show that where the caller's blocks fall changes
+ * nothing the library computes and that every block goes back to it whole. */
+typedef struct placed_header {
+    void *raw;
+    uint64_t magic;
+} placed_header;
+
+typedef struct placing_allocator {
+    size_t offset; /* bytes past a line where each block starts */
+    size_t live_blocks, misuses;
+} placing_allocator;
+
+static void *placing_alloc(size_t size, void *user_data)
+{
+    placing_allocator *a = user_data;
+    if (size == 0 || size > SIZE_MAX - sizeof(placed_header) - 128) {
+        a->misuses++;
+        return NULL;
+    }
+    unsigned char *raw = malloc(size + sizeof(placed_header) + 128);
+    if (!raw)
+        return NULL;
+    uintptr_t block = (uintptr_t)(raw + sizeof(placed_header));
+    block += (a->offset + 64 - block % 64) % 64;
+    placed_header *h = (placed_header *)block - 1;
+    h->raw = raw;
+    h->magic = LIVE_MAGIC;
+    a->live_blocks++;
+    return (void *)block;
+}
+
+static void placing_free(void *ptr, void *user_data)
+{
+    placing_allocator *a = user_data;
+    placed_header *h = ptr ? (placed_header *)ptr - 1 : NULL;
+    if (!h || h->magic != LIVE_MAGIC) {
+        a->misuses++;
+        return;
+    }
+    h->magic = DEAD_MAGIC;
+    a->live_blocks--;
+    free(h->raw);
+}
+
+/* What a few training steps (256 rows, which a model on two threads splits by rows) and
+ * encodes (a big call through a scratch block, and one row on the call's stack) produce. */
+enum { PLACED_ROWS = 256, PLACED_IN = 30, PLACED_LATENT = 4 };
+
+typedef struct placed_results {
+    float params[2048];
+    float codes[PLACED_ROWS * PLACED_LATENT];
+    float one_code[PLACED_LATENT];
+    double loss;
+} placed_results;
+
+static void train_and_encode(const float *x, placed_results *r)
+{
+    const size_t widths[] = {PLACED_IN, 16, PLACED_LATENT};
+    ae_model *m = NULL;
+    assert_int_equal(ae_model_create(&m, widths, 3, NULL, 0), AE_OK);
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_OUTPUT_ACTIVATION, AE_ACT_SIGMOID), AE_OK);
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_LOSS, AE_LOSS_BCE), AE_OK);
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_DROPOUT_HIDDEN, 0.1), AE_OK);
+    assert_int_equal(ae_model_set_param(m, AE_PARAM_THREADS, 2), AE_OK);
+    for (int step = 0; step < 3; step++)
+        assert_int_equal(ae_model_train_batch(m, x, PLACED_ROWS, PLACED_IN, &r->loss), AE_OK);
+    const size_t n = ae_model_param_count(m);
+    assert_true(n <= ARRAY_LEN(r->params));
+    assert_int_equal(ae_model_get_params(m, r->params, n), AE_OK);
+    assert_int_equal(ae_model_encode(m, x, PLACED_ROWS, PLACED_IN, r->codes, PLACED_LATENT), AE_OK);
+    assert_int_equal(ae_model_encode(m, x, 1, PLACED_IN, r->one_code, PLACED_LATENT), AE_OK);
+    ae_model_free(m);
+}
+
+static void test_results_are_the_same_wherever_the_allocator_places_its_blocks(void **state)
+{
+    (void)state;
+    float *x = malloc(PLACED_ROWS * PLACED_IN * sizeof *x);
+    assert_non_null(x);
+    for (size_t i = 0; i < PLACED_ROWS * PLACED_IN; i++)
+        x[i] = (float)((i * 2654435761u) % 1000u) / 1000.0f;
+    static placed_results with_malloc, placed;
+    memset(&with_malloc, 0, sizeof with_malloc);
+    assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+    train_and_encode(x, &with_malloc);
+    for (size_t offset = 0; offset < 64; offset += 16) {
+        placing_allocator a = {.offset = offset};
+        memset(&placed, 0, sizeof placed);
+        assert_int_equal(ae_set_allocator(placing_alloc, placing_free, &a), AE_OK);
+        train_and_encode(x, &placed);
+        assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+        assert_int_equal(a.live_blocks, 0);
+        assert_int_equal(a.misuses, 0);
+        assert_memory_equal(&placed, &with_malloc, sizeof placed);
+    }
+    free(x);
+    assert_int_equal(ae_set_allocator(counting_alloc, counting_free, &counter), AE_OK);
+}
+
 static int make_save_folder(void **state)
 {
     if (install_counting_allocator(state) != 0)
@@ -1128,6 +1228,7 @@ int main(void)
         ALLOC_TEST(test_set_allocator_rejects_a_lone_function_and_keeps_the_current_one),
         ALLOC_TEST(test_set_allocator_with_null_functions_goes_back_to_malloc),
         ALLOC_TEST(test_every_block_is_freed_through_the_hook_with_its_user_data),
+        ALLOC_TEST(test_results_are_the_same_wherever_the_allocator_places_its_blocks),
         ALLOC_TEST(test_create_fails_cleanly_at_every_allocation),
         ALLOC_TEST(test_clone_fails_cleanly_at_every_allocation),
         ALLOC_TEST(test_fit_fails_cleanly_at_every_allocation),
