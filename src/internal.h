@@ -302,6 +302,9 @@ typedef struct ae_workspace {
     const float *forward_weights; /* during a training pass that uses them, transposed_weights;
                                      else NULL (net.c, transposed_forward_weights) */
     ae_copy_rule forward_copies;  /* which layers that pass multiplies by their copies */
+    float *part_copies;    /* row-split steps with copies: parts 1 .. part_copies_count - 1's own
+                              (n_params floats each, laid out as transposed_weights) */
+    size_t part_copies_count; /* parts part_copies was sized for; 0 = not allocated */
 } ae_workspace;
 
 typedef struct ae_optimizer_state {

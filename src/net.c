@@ -118,14 +118,23 @@ void ae_layer_forward(const ae_model *m, size_t layer, const float *copy, const 
     ae_activate(out, ld_out, n_rows, L->n_out, L->activation, &m->settings);
 }
 
-/* Layer l's W^T in a training pass that multiplies it by a copy (transposed_forward_weights),
- * or NULL. */
-static const float *forward_copy(const ae_model *m, size_t l)
+/* Layer l's W^T in a training pass that multiplies it by a copy, from the pass's copies
+ * (transposed_forward_weights, or a split part's own: part_forward_copies), or NULL. */
+static const float *forward_copy(const ae_model *m, const float *copies, size_t l)
 {
-    const ae_workspace *w = &m->work;
-    return w->forward_weights && ae_multiplies_copy(m, l, w->forward_copies)
-               ? w->forward_weights + m->layers[l].weight_offset
+    return copies && ae_multiplies_copy(m, l, m->work.forward_copies)
+               ? copies + m->layers[l].weight_offset
                : NULL;
+}
+
+/* W^T of each layer the rule copies, at its weight offset in out. */
+static void transpose_copied_layers(const ae_model *m, ae_copy_rule rule, float *out)
+{
+    for (size_t l = 0; rule.rows && l < m->n_layers; l++)
+        if (ae_multiplies_copy(m, l, rule)) {
+            const ae_layer *L = &m->layers[l];
+            ae_transpose(m->params + L->weight_offset, L->n_out, L->n_in, out + L->weight_offset);
+        }
 }
 
 /* ---- training workspace ----------------------------------------------------- */
@@ -147,6 +156,7 @@ void ae_workspace_release(ae_workspace *w)
     ae_free(w->part_grads);
     ae_free(w->deltas);
     ae_free(w->transposed_weights);
+    ae_free(w->part_copies);
     memset(w, 0, sizeof *w);
 }
 
@@ -318,15 +328,15 @@ typedef struct share {
 /* Layer l's outputs over a share, from in (the layer's input at row s.r0, leading dimension
  * ld_in): the product, the activation and, in a training step, hidden dropout (value
  * i * width + j of the layer's key, as the whole batch draws it). */
-static void layer_forward_share(ae_model *m, size_t l, const float *in, size_t ld_in, share s,
-                                bool step)
+static void layer_forward_share(ae_model *m, size_t l, const float *copies, const float *in,
+                                size_t ld_in, share s, bool step)
 {
     ae_workspace *w = &m->work;
     const ae_layer *L = &m->layers[l];
     const size_t width = L->n_out, n_rows = s.r1 - s.r0, n_units = s.j1 - s.j0;
     const size_t at = w->activation_offsets[l] + (s.r0 + s.shift) * width + s.j0;
     float *out = w->activations + at - s.j0;
-    linear_columns(m, l, forward_copy(m, l), in, ld_in, n_rows, out, width, s.j0, s.j1);
+    linear_columns(m, l, forward_copy(m, copies, l), in, ld_in, n_rows, out, width, s.j0, s.j1);
     ae_activate(out + s.j0, width, n_rows, n_units, L->activation, &m->settings);
     if (!drops_out(m, l, step))
         return;
@@ -360,22 +370,29 @@ static void delta_through_share(const ae_model *m, size_t below, float *delta, s
     }
 }
 
-/* Forward through rows [first, first + n_rows) of the batch (x and target point at the
- * first row), keeping every layer's output in the workspace's blocks from row slot on (first,
- * but in a part of a step split by rows); the output loss is split between the model's
- * threads when split_loss. Returns the loss sum; a variational model's KL divergence sum goes
- * to *kl. */
+/* Rows [first, first + n) of the batch on their way through the network: kept in the
+ * workspace's blocks from row slot on (first, but in a part of a step split by rows), and
+ * multiplied by the transposed copies `copies` where the pass has them (NULL: by W). */
+typedef struct row_pass {
+    size_t first, slot, n;
+    const float *copies;
+} row_pass;
+
+/* Forward through the rows of r (x and target point at its first row), keeping every layer's
+ * output; the output loss is split between the model's threads when split_loss. Returns the
+ * loss sum; a variational model's KL divergence sum goes to *kl. */
 static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float *target,
-                           size_t ld_target, size_t first, size_t slot, size_t n_rows, float *delta,
-                           bool step, bool split_loss, double *kl)
+                           size_t ld_target, row_pass r, float *delta, bool step, bool split_loss,
+                           double *kl)
 {
     ae_workspace *w = &m->work;
-    const size_t last = m->n_layers - 1;
+    const size_t last = m->n_layers - 1, first = r.first, slot = r.slot, n_rows = r.n;
     const float *in = x;
     size_t ld_in = ld_x;
     for (size_t l = 0; l < last; l++) {
         const size_t width = m->layers[l].n_out, at = w->activation_offsets[l] + slot * width;
-        layer_forward_share(m, l, in, ld_in, (share){first, first + n_rows, 0, width, slot - first}, step);
+        layer_forward_share(m, l, r.copies, in, ld_in,
+                            (share){first, first + n_rows, 0, width, slot - first}, step);
         if (variational_latent(m, l)) {
             ae_clamp_log_variance(w->activations + at, n_rows, ae_latent_dim(m));
             *kl = sample_code(m, first, slot, n_rows, step);
@@ -389,7 +406,8 @@ static double forward_rows(ae_model *m, const float *x, size_t ld_x, const float
     /* With a delta this is a training pass, whose mean is over w->mean_rows rows (every
      * participant's); a bare loss is over its own rows. */
     float grad_scale = 1.0f / (float)((delta ? w->mean_rows : (double)n_rows) * (double)top->n_out);
-    linear_columns(m, last, forward_copy(m, last), in, ld_in, n_rows, y, top->n_out, 0, top->n_out);
+    linear_columns(m, last, forward_copy(m, r.copies, last), in, ld_in, n_rows, y, top->n_out, 0,
+                   top->n_out);
     loss_task task = {.model = m, .y = y, .target = target, .ld_target = ld_target, .delta = delta,
                       .grad_scale = grad_scale};
     if (!split_loss) {
@@ -407,7 +425,8 @@ double ae_net_forward_loss(ae_model *m, const float *x, size_t ld_x, const float
                            size_t ld_target, size_t n_rows, float *delta, bool step)
 {
     double kl = 0.0;
-    const double loss = forward_rows(m, x, ld_x, target, ld_target, 0, 0, n_rows, delta, step, true, &kl);
+    const row_pass rows = {.first = 0, .slot = 0, .n = n_rows, .copies = m->work.forward_weights};
+    const double loss = forward_rows(m, x, ld_x, target, ld_target, rows, delta, step, true, &kl);
     m->work.kl_sum = kl;
     return loss;
 }
@@ -508,8 +527,8 @@ static float *stored_delta(const ae_model *m, size_t l, size_t first)
     return m->work.deltas + m->work.activation_offsets[l] + first * m->layers[l].n_out;
 }
 
-/* The backward pass proper over rows [first, first + n_rows), n_rows >= 1, kept from
- * workspace row slot on, from the output delta forward_rows left. Each layer's weight and bias gradients are written into grads (a
+/* The backward pass proper over the rows of r (r.n >= 1), from the output delta forward_rows
+ * left. Each layer's weight and bias gradients are written into grads (a
  * buffer of the model's layout), or added to it when `add`, and its spans announced to the
  * engine. A part of a step
  * split by units passes grads NULL instead: its deltas are computed in place in the split
@@ -517,10 +536,11 @@ static float *stored_delta(const ae_model *m, size_t l, size_t first)
  * left to split_layer_gradients. A part of a split step has neither penalties nor an engine
  * (split_parts), so the penalties' terms and the announcements, which work on the model's
  * own gradient, are then no-ops. */
-static int backward_rows(ae_model *m, const float *x, size_t ld_x, size_t first, size_t slot,
-                         size_t n_rows, bool step, float *grads, bool add)
+static int backward_rows(ae_model *m, const float *x, size_t ld_x, row_pass r, bool step,
+                         float *grads, bool add)
 {
     ae_workspace *w = &m->work;
+    const size_t first = r.first, slot = r.slot, n_rows = r.n;
     const bool penalties = ae_penalties_active(&m->settings);
     const size_t last = m->n_layers - 1;
     /* delta holds dLoss/dZ of layer l for rows [first, first + n_rows); without a store it
@@ -837,7 +857,7 @@ static double layered_forward_backward(split_task *t, size_t part)
     size_t ld_in = t->ld_x;
     for (size_t l = 0; l < last; l++) {
         const share s = product_share(t, part, m->layers[l].n_out);
-        layer_forward_share(m, l, in + s.r0 * ld_in, ld_in, s, t->step);
+        layer_forward_share(m, l, w->forward_weights, in + s.r0 * ld_in, ld_in, s, t->step);
         ae_meet(&t->layer_done);
         in = layer_output_seen(m, l, t->step);
         ld_in = m->layers[l].n_out;
@@ -845,8 +865,8 @@ static double layered_forward_backward(split_task *t, size_t part)
     const ae_layer *top = &m->layers[last];
     const share s = product_share(t, part, top->n_out);
     float *y = w->activations + w->activation_offsets[last] + s.r0 * top->n_out;
-    linear_columns(m, last, forward_copy(m, last), in + s.r0 * ld_in, ld_in, s.r1 - s.r0, y, top->n_out,
-                   s.j0, s.j1);
+    linear_columns(m, last, forward_copy(m, w->forward_weights, last), in + s.r0 * ld_in, ld_in,
+                   s.r1 - s.r0, y, top->n_out, s.j0, s.j1);
     const float grad_scale = 1.0f / (float)(w->mean_rows * (double)top->n_out);
     const double loss = ae_output_loss(
         y + s.j0, top->n_out, s.r1 - s.r0, s.j1 - s.j0, t->target + s.r0 * t->ld_target + s.j0,
@@ -862,6 +882,23 @@ static double layered_forward_backward(split_task *t, size_t part)
     return loss;
 }
 
+/* The transposed copies part `part` of a step split by rows multiplies by: the caller's
+ * (part 0), or a part's own, made here from the weights. A core then never reads copies
+ * another core has just written, nor does the next step's caller write over lines of copies
+ * the other cores hold (training loops, bench/ab_loops.sh, 9 rounds: 48-24-6 1.08x at 128 rows
+ * and 1.03x at 256, 64-32-8 1.03x at 128 to 1024, 30-16-4 1.04x at 256 and even at 1024).
+ * Without memory for them, the caller's. */
+static const float *part_forward_copies(const split_task *t, size_t part)
+{
+    const ae_model *m = t->model;
+    const ae_workspace *w = &m->work;
+    if (part == 0 || !w->forward_weights || w->part_copies_count < t->parts)
+        return w->forward_weights;
+    float *own = w->part_copies + (part - 1) * m->n_params;
+    transpose_copied_layers(m, w->forward_copies, own);
+    return own;
+}
+
 /* A part of a step split by rows: its rows forward, their loss, and backward into its own
  * gradient buffer (part 0 into the model's), t->chunk rows at a time, each chunk's gradient
  * added to the chunks' before it. Its rows are kept part * t->gap_rows rows further on in the
@@ -871,17 +908,19 @@ static void rows_in_chunks(split_task *t, size_t part, size_t begin, size_t end)
     ae_model *m = t->model;
     ae_workspace *w = &m->work;
     float *grads = part ? w->part_grads + (part - 1) * m->n_params : m->grads;
-    const size_t shift = part * t->gap_rows;
+    const float *copies = part_forward_copies(t, part);
     t->loss[part] = t->kl[part] = 0.0;
     for (size_t first = begin; first < end; first += t->chunk) {
-        const size_t n = end - first < t->chunk ? end - first : t->chunk, slot = first + shift;
+        const row_pass r = {.first = first,
+                            .slot = first + part * t->gap_rows,
+                            .n = end - first < t->chunk ? end - first : t->chunk,
+                            .copies = copies};
         const float *x = t->x + first * t->ld_x;
         double kl = 0.0;
-        t->loss[part] += forward_rows(m, x, t->ld_x, t->target + first * t->ld_target, t->ld_target,
-                                      first, slot, n, w->delta + slot * m->max_width, t->step,
-                                      false, &kl);
+        t->loss[part] += forward_rows(m, x, t->ld_x, t->target + first * t->ld_target, t->ld_target, r,
+                                      w->delta + r.slot * m->max_width, t->step, false, &kl);
         t->kl[part] += kl;
-        (void)backward_rows(m, x, t->ld_x, first, slot, n, t->step, grads, first > begin);
+        (void)backward_rows(m, x, t->ld_x, r, t->step, grads, first > begin);
     }
 }
 
@@ -905,11 +944,11 @@ static void split_range(void *context, size_t part, size_t begin, size_t end)
         t->loss[part] = layered_forward_backward(t, part);
         t->kl[part] = 0.0;
     } else {
-        t->loss[part] = forward_rows(m, x, t->ld_x, t->target + begin * t->ld_target, t->ld_target,
-                                     begin, begin, end - begin,
+        const row_pass r = {.first = begin, .slot = begin, .n = end - begin, .copies = m->work.forward_weights};
+        t->loss[part] = forward_rows(m, x, t->ld_x, t->target + begin * t->ld_target, t->ld_target, r,
                                      stored_delta(m, m->n_layers - 1, begin), t->step, false,
                                      &t->kl[part]);
-        (void)backward_rows(m, x, t->ld_x, begin, begin, end - begin, t->step, NULL, false);
+        (void)backward_rows(m, x, t->ld_x, r, t->step, NULL, false);
     }
     ae_meet(&t->rows_done);
     const double squares = split_layer_gradients(t, part);
@@ -954,6 +993,16 @@ static int reserve_split(ae_model *m, size_t parts, bool by_units)
         w->deltas = ae_alloc_floats(floats);
         AE_CHECK(w->deltas != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for a split step's deltas");
         return AE_OK;
+    }
+    if (w->forward_weights && w->part_copies_count < parts) {
+        /* without them the parts share the caller's copies (part_forward_copies) */
+        size_t copy_floats;
+        float *copies = ae_mul_size(parts - 1, m->n_params, &copy_floats) ? ae_alloc_floats(copy_floats) : NULL;
+        if (copies) {
+            ae_free(w->part_copies);
+            w->part_copies = copies;
+            w->part_copies_count = parts;
+        }
     }
     if (w->part_count >= parts)
         return AE_OK;
@@ -1042,18 +1091,13 @@ static const float *transposed_forward_weights(ae_model *m, size_t n_rows, size_
     ae_workspace *w = &m->work;
     const size_t part_rows = (n_rows + parts - 1) / parts;
     w->forward_copies = ae_copy_rule_for(m, part_rows < chunk ? part_rows : chunk, parts);
-    const float *made = NULL;
-    for (size_t l = 0; w->forward_copies.rows && l < m->n_layers; l++) {
-        if (!ae_multiplies_copy(m, l, w->forward_copies))
-            continue;
-        if (!w->transposed_weights && !(w->transposed_weights = ae_alloc_floats(m->n_params)))
-            return NULL;
-        const ae_layer *L = &m->layers[l];
-        ae_transpose(m->params + L->weight_offset, L->n_out, L->n_in,
-                     w->transposed_weights + L->weight_offset);
-        made = w->transposed_weights;
-    }
-    return made;
+    bool any = false;
+    for (size_t l = 0; w->forward_copies.rows && l < m->n_layers && !any; l++)
+        any = ae_multiplies_copy(m, l, w->forward_copies);
+    if (!any || (!w->transposed_weights && !(w->transposed_weights = ae_alloc_floats(m->n_params))))
+        return NULL;
+    transpose_copied_layers(m, w->forward_copies, w->transposed_weights);
+    return w->transposed_weights;
 }
 
 void ae_net_begin_loss_run(ae_model *m, size_t rows)
@@ -1091,7 +1135,8 @@ static int backprop(ae_model *m, const float *x, size_t ld_x, const float *targe
         if (penalties)
             AE_FORWARD(ae_penalties_forward(m, n_rows, &sums[1], &shared_penalty));
         if (n_rows > 0) {
-            AE_FORWARD(backward_rows(m, x, ld_x, 0, 0, n_rows, step, m->grads, false));
+            const row_pass whole = {.first = 0, .slot = 0, .n = n_rows, .copies = w->forward_weights};
+            AE_FORWARD(backward_rows(m, x, ld_x, whole, step, m->grads, false));
         } else {
             memset(m->grads, 0, m->n_params * sizeof(float));
             for (size_t l = m->n_layers; l-- > 0;)
