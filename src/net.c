@@ -594,23 +594,27 @@ static int backward_rows(ae_model *m, const float *x, size_t ld_x, row_pass r, b
 extern int openblas_get_num_threads(void) __attribute__((weak));
 
 /* A split step is worth it when each part's rows outweigh what a pass through the network
- * costs whatever its rows (a BLAS call per product, each packing its weights; the
- * elementwise passes' set-up; the parts' meeting), which every part pays again: from a
- * part's work (multiply-adds of the forward and the two backward products over its rows),
- * or, where each row costs little, from a part's rows while their work is not negligible
- * (training loops, 2 threads: 30-16-4 0.61x at 64 rows, 0.90x at 128, 1.29x at 256, 1.53x
- * at 512; 16-8-2 0.98x at 192, 1.10x at 256, 1.63x at 1024; 8-4-2, 31 k per part, 0.84x
- * at 256). Between the two, from 64 rows a part, the work a part needs falls as its rows
- * grow: a part's work times its rows from 2^24 (BCE loops, 3 rounds, after the transposed
- * forward of split parts: 64-32-8 1.10-1.13x at 128 rows, 48-24-6 1.10-1.13x at 128 and
- * 1.23-1.26x at 192, 30-16-4 1.09-1.15x at 160 and 192, 24-12-3 1.05-1.11x at 192, 40-20-5
- * 1.03x at 128; below it 30-16-4 at 128 rows, 0.94-1.02x, and 16-8-2 at 192, 0.94-0.99x;
- * with fewer rows 64-32-8 at 96, 0.92-1.00x, and 48-24-6 at 96, 0.96-1.02x). */
-#define AE_SPLIT_MIN_WORK_PER_PART 1048576.0
-#define AE_SPLIT_MIN_ROWS_PER_PART 128
-#define AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART 65536.0
-#define AE_SPLIT_MIN_ROWS_PER_PART_OF_WORK 64
-#define AE_SPLIT_MIN_WORK_TIMES_ROWS_PER_PART 16777216.0
+ * costs whatever its rows (a BLAS call per product; the elementwise passes' set-up; the
+ * parts' meeting), which every part pays again: from a part's work (multiply-adds of the
+ * forward and the two backward products over its rows) of 2^20, or, from 64 rows and
+ * 49,152 multiply-adds a part, from a part's work times its rows, 2^22: the fewer
+ * multiply-adds a row costs, the more rows a part needs. That product was 2^24, beside a
+ * rule for cheap rows from 128 rows and 65,536 multiply-adds a part (training loops, 2 threads: 30-16-4 1.29x at 256 rows; 16-8-2 1.10x at 256; BCE
+ * loops after the transposed forward of split parts: 64-32-8 1.10-1.13x at 128 rows,
+ * 48-24-6 1.10-1.13x at 128 and 1.23-1.26x at 192, 30-16-4 1.09-1.15x at 160 and 192,
+ * 24-12-3 1.05-1.11x at 192). Once the parts no longer shared cache lines (ae_alloc, the gap
+ * between parts, their own copies) the step gained in more cases (bench/ab_loops.sh, 7
+ * rounds: 30-16-4 1.16x at 128 rows, 24-12-3 1.18x and 1.20x at 128 and 160, 16-8-2 1.14x
+ * and 1.17x at 160 and 192, 1.08x at 144), and 2^22 takes in the cheap rows' rule (128
+ * rows a part of 2^16 multiply-adds make 2^23). The cheapest rows need the work a part too:
+ * 8-4-2 lost at 272 rows (0.80x; 32,640 a part), gained at 384 (1.07x; 46,080) and 512
+ * (1.30x). Left whole: 16-8-2 at 128 rows (2^21.8; forced, 1.07x in a quick grid), and every
+ * model below 64 rows a part (forced: 64-32-8 at 96 rows 1.03x, at 64 0.85x; 30-16-4 at 64
+ * 0.76x). */
+#define AE_SPLIT_MIN_WORK_PER_PART 1048576.0 /* 2^20 */
+#define AE_SPLIT_MIN_ROWS_PER_PART 64
+#define AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART 49152.0
+#define AE_SPLIT_MIN_WORK_TIMES_ROWS_PER_PART 4194304.0 /* 2^22 */
 
 /* Workspace rows left unused between two parts of a step split by rows. Each part writes its
  * rows of every layer's outputs and deltas; where one part's rows end and the next one's
@@ -653,8 +657,7 @@ static size_t split_parts(const ae_model *m, size_t n_rows, size_t *chunk)
     const double work_per_part = 3.0 * all_weights(m) * rows_per_part;
     const bool worth_it = work_per_part >= AE_SPLIT_MIN_WORK_PER_PART ||
                           (n_rows >= AE_SPLIT_MIN_ROWS_PER_PART * threads &&
-                           work_per_part >= AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART) ||
-                          (n_rows >= AE_SPLIT_MIN_ROWS_PER_PART_OF_WORK * threads &&
+                           work_per_part >= AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART &&
                            work_per_part * rows_per_part >= AE_SPLIT_MIN_WORK_TIMES_ROWS_PER_PART);
     return worth_it ? threads : 1;
 }

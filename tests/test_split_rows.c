@@ -518,15 +518,16 @@ static void check_splits_from(size_t hidden, size_t rows, variant variants, cons
     free(x);
 }
 
-/* A model whose rows each cost little (96-1-16: 672 multiply-adds a row) splits from 128
- * rows a part, well short of the work that splits wider models: at 256 rows. Its gradient
- * is checked for plain BCE only: through one hidden unit, the standardised MSE model's
- * gradient is all cancellation (2e-9 at a loss of 1), too small a scale to compare sums
- * taken in another order against. */
-static void test_cheap_rows_split_from_128_rows_a_part(void **state)
+/* A model whose rows each cost little (96-1-16: 672 multiply-adds a row) splits once its
+ * parts' work times their rows reaches 2^22, well short of the work that splits wider models:
+ * at 160 rows (80 a part of 53,760 multiply-adds; 158 rows make 4,193,952). Its gradient is
+ * checked for plain BCE only: through one hidden unit, the standardised MSE model's gradient
+ * is all cancellation (2e-9 at a loss of 1), too small a scale to compare sums taken in
+ * another order against. */
+static void test_cheap_rows_split_once_their_rows_make_up_for_it(void **state)
 {
     (void)state;
-    check_splits_from(1, 256, PLAIN_BCE + 1, "cheap rows");
+    check_splits_from(1, 160, PLAIN_BCE + 1, "cheap rows");
 }
 
 /* Between those, from 64 rows a part, a part's work times its rows decides: 96-8-16 (5,376
@@ -652,7 +653,7 @@ int main(void)
         cmocka_unit_test(test_split_steps_allocate_only_at_the_first),
         cmocka_unit_test(test_split_fit_is_unchanged_by_the_programs_own_blas_calls),
         cmocka_unit_test(test_narrow_models_split_beside_openblas_threads),
-        cmocka_unit_test(test_cheap_rows_split_from_128_rows_a_part),
+        cmocka_unit_test(test_cheap_rows_split_once_their_rows_make_up_for_it),
         cmocka_unit_test(test_rows_and_work_together_split_from_64_rows_a_part),
         cmocka_unit_test(test_small_batches_train_whole),
         cmocka_unit_test(test_failing_split_steps_change_what_one_thread_changes),
