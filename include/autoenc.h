@@ -1291,7 +1291,9 @@ typedef void (*ae_free_fn)(void *ptr, void *user_data);
  * Route the library's allocations through @p alloc_fn and @p free_fn (both
  * NULL: back to malloc and free). Process-wide: call it while no model
  * exists and no other thread is inside the library, since memory must be
- * freed by the allocator that gave it.
+ * freed by the allocator that gave it. Each block the library asks for is
+ * 64 bytes longer than what it keeps there: it starts its data on a cache
+ * line of its own, whatever the block's own alignment.
  * @return #AE_OK, or #AE_ERR_INVALID_ARGUMENT if only one function is NULL.
  */
 AE_API int ae_set_allocator(ae_alloc_fn alloc_fn, ae_free_fn free_fn, void *user_data);
