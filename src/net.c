@@ -599,10 +599,10 @@ extern int openblas_get_num_threads(void) __attribute__((weak));
  * forward and the two backward products over its rows) of 2^20, or, from 64 rows and
  * 49,152 multiply-adds a part, from a part's work times its rows, 2^22: the fewer
  * multiply-adds a row costs, the more rows a part needs. That product was 2^24, beside a
- * rule for cheap rows from 128 rows and 65,536 multiply-adds a part (training loops, 2 threads: 30-16-4 1.29x at 256 rows; 16-8-2 1.10x at 256; BCE
- * loops after the transposed forward of split parts: 64-32-8 1.10-1.13x at 128 rows,
- * 48-24-6 1.10-1.13x at 128 and 1.23-1.26x at 192, 30-16-4 1.09-1.15x at 160 and 192,
- * 24-12-3 1.05-1.11x at 192). Once the parts no longer shared cache lines (ae_alloc, the gap
+ * rule for cheap rows from 128 rows and 65,536 multiply-adds a part (training loops, 2
+ * threads: 30-16-4 1.29x at 256 rows; 16-8-2 1.10x at 256; BCE loops after the transposed
+ * forward of split parts: 64-32-8 1.10-1.13x at 128 rows, 48-24-6 1.10-1.13x at 128 and
+ * 1.23-1.26x at 192, 30-16-4 1.09-1.15x at 160 and 192, 24-12-3 1.05-1.11x at 192). Once the parts no longer shared cache lines (ae_alloc, the gap
  * between parts, their own copies) the step gained in more cases (bench/ab_loops.sh, 7
  * rounds: 30-16-4 1.16x at 128 rows, 24-12-3 1.18x and 1.20x at 128 and 160, 16-8-2 1.14x
  * and 1.17x at 160 and 192, 1.08x at 144), and 2^22 takes in the cheap rows' rule (128
@@ -670,9 +670,12 @@ static size_t split_parts(const ae_model *m, size_t n_rows, size_t *chunk)
  * units win while the rows' traffic is the smaller, up to a factor of 2 (one BLAS thread,
  * steps of both ways alternating in one process: by units the reference model was 4-9%
  * faster at 64 rows and 4% at 256, 3-4% slower at 1024; 64-32-8 even at 256 rows, 5-15%
- * slower at 1024). */
-static bool split_by_units(const ae_model *m, size_t n_rows)
+ * slower at 1024). By units every product spans the whole batch: only when a pass of at most
+ * `chunk` rows holds it. */
+static bool split_by_units(const ae_model *m, size_t n_rows, size_t chunk)
 {
+    if (n_rows > chunk)
+        return false;
     double gradient = 0.0, row = 0.0;
     for (size_t l = 0; l < m->n_layers; l++) {
         gradient += layer_weights(m, l);
@@ -681,18 +684,11 @@ static bool split_by_units(const ae_model *m, size_t n_rows)
     return (double)n_rows * row <= 2.0 * gradient;
 }
 
-/* Whether a split step of n_rows rows in `parts` parts, of at most `chunk` rows a pass, splits
- * by units (every product over the whole batch: only when a chunk holds it). */
-static bool splits_by_units(const ae_model *m, size_t n_rows, size_t chunk)
-{
-    return n_rows <= chunk && split_by_units(m, n_rows);
-}
-
 size_t ae_split_spare_rows(const ae_model *m, size_t n_rows)
 {
     size_t chunk = n_rows;
     const size_t parts = split_parts(m, n_rows, &chunk);
-    return parts > 1 && !splits_by_units(m, n_rows, chunk) ? (parts - 1) * AE_PART_GAP_ROWS : 0;
+    return parts > 1 && !split_by_units(m, n_rows, chunk) ? (parts - 1) * AE_PART_GAP_ROWS : 0;
 }
 
 typedef struct split_task {
@@ -1031,7 +1027,7 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
                                   size_t ld_target, size_t n_rows, size_t parts, size_t chunk,
                                   bool step, double *loss_sum, double *kl_sum)
 {
-    const bool by_units = splits_by_units(m, n_rows, chunk);
+    const bool by_units = split_by_units(m, n_rows, chunk);
     AE_FORWARD(reserve_split(m, parts, by_units));
     /* the gaps, where the workspace was made for them (ae_split_spare_rows) */
     const bool gaps = !by_units && m->work.batch_capacity - n_rows >= (parts - 1) * AE_PART_GAP_ROWS;
