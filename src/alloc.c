@@ -2,7 +2,6 @@
  * replaced by the caller (custom allocators, failure injection in tests). */
 #include "internal.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -602,9 +602,9 @@ extern int openblas_get_num_threads(void) __attribute__((weak));
  * rule for cheap rows from 128 rows and 65,536 multiply-adds a part (training loops, 2
  * threads: 30-16-4 1.29x at 256 rows; 16-8-2 1.10x at 256; BCE loops after the transposed
  * forward of split parts: 64-32-8 1.10-1.13x at 128 rows, 48-24-6 1.10-1.13x at 128 and
- * 1.23-1.26x at 192, 30-16-4 1.09-1.15x at 160 and 192, 24-12-3 1.05-1.11x at 192). Once the parts no longer shared cache lines (ae_alloc, the gap
- * between parts, their own copies) the step gained in more cases (bench/ab_loops.sh, 7
- * rounds: 30-16-4 1.16x at 128 rows, 24-12-3 1.18x and 1.20x at 128 and 160, 16-8-2 1.14x
+ * 1.23-1.26x at 192, 30-16-4 1.09-1.15x at 160 and 192, 24-12-3 1.05-1.11x at 192). Once the
+ * parts no longer shared cache lines (ae_alloc, the gap between parts, their own copies) the
+ * step gained in more cases (bench/ab_loops.sh, 7 rounds: 30-16-4 1.16x at 128 rows, 24-12-3 1.18x and 1.20x at 128 and 160, 16-8-2 1.14x
  * and 1.17x at 160 and 192, 1.08x at 144), and 2^22 takes in the cheap rows' rule (128
  * rows a part of 2^16 multiply-adds make 2^23). The cheapest rows need the work a part too:
  * 8-4-2 lost at 272 rows (0.80x; 32,640 a part), gained at 384 (1.07x; 46,080) and 512
@@ -980,6 +980,22 @@ static void sum_range(void *context, size_t part, size_t begin, size_t end)
  * units, the store of every layer's delta, laid out as the activations (the workspace,
  * rebuilt when the batch grows, starts without it); by rows, gradient buffers for parts
  * 1 .. parts - 1. */
+/* A buffer of n_params floats for each of parts 1 .. parts - 1 (the parts' gradients or their
+ * transposed copies), grown if *count, the parts it holds, is fewer: false if it could not be. */
+static bool hold_parts(const ae_model *m, size_t parts, float **buffer, size_t *count)
+{
+    size_t floats;
+    if (*count >= parts)
+        return true;
+    float *fresh = ae_mul_size(parts - 1, m->n_params, &floats) ? ae_alloc_floats(floats) : NULL;
+    if (!fresh)
+        return false;
+    ae_free(*buffer);
+    *buffer = fresh;
+    *count = parts;
+    return true;
+}
+
 static int reserve_split(ae_model *m, size_t parts, bool by_units)
 {
     ae_workspace *w = &m->work;
@@ -993,26 +1009,11 @@ static int reserve_split(ae_model *m, size_t parts, bool by_units)
         AE_CHECK(w->deltas != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for a split step's deltas");
         return AE_OK;
     }
-    if (w->forward_weights && w->part_copies_count < parts) {
-        /* without them the parts share the caller's copies (part_forward_copies) */
-        size_t copy_floats;
-        float *copies = ae_mul_size(parts - 1, m->n_params, &copy_floats) ? ae_alloc_floats(copy_floats) : NULL;
-        if (copies) {
-            ae_free(w->part_copies);
-            w->part_copies = copies;
-            w->part_copies_count = parts;
-        }
-    }
-    if (w->part_count >= parts)
-        return AE_OK;
-    size_t floats;
-    AE_CHECK(ae_mul_size(parts - 1, m->n_params, &floats), m, AE_ERR_SIZE_OVERFLOW,
-             "%zu threads' gradients are too large", parts);
-    float *fresh = ae_alloc_floats(floats);
-    AE_CHECK(fresh != NULL, m, AE_ERR_OUT_OF_MEMORY, "out of memory for %zu threads' gradients", parts);
-    ae_free(w->part_grads);
-    w->part_grads = fresh;
-    w->part_count = parts;
+    /* without copies of their own the parts share the caller's (part_forward_copies) */
+    if (w->forward_weights)
+        (void)hold_parts(m, parts, &w->part_copies, &w->part_copies_count);
+    AE_CHECK(hold_parts(m, parts, &w->part_grads, &w->part_count), m, AE_ERR_OUT_OF_MEMORY,
+             "out of memory for %zu threads' gradients", parts);
     return AE_OK;
 }
 
@@ -1030,7 +1031,7 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
     const bool by_units = split_by_units(m, n_rows, chunk);
     AE_FORWARD(reserve_split(m, parts, by_units));
     /* the gaps, where the workspace was made for them (ae_split_spare_rows) */
-    const bool gaps = !by_units && m->work.batch_capacity - n_rows >= (parts - 1) * AE_PART_GAP_ROWS;
+    const bool gaps = !by_units && m->work.batch_capacity >= n_rows + (parts - 1) * AE_PART_GAP_ROWS;
     split_task task = {.model = m, .x = x, .target = target, .ld_x = ld_x, .ld_target = ld_target,
                        .n_rows = n_rows, .parts = parts, .step = step, .by_units = by_units,
                        .by_layers = by_units && splits_layers(m, n_rows, parts),
