@@ -8,12 +8,18 @@
  * cache line of it (written last by the other thread) and then writes every value of it
  * (read last by the other), handing the block over through an atomic flag. Printed: the
  * read's and the write's time per turn, medians of 7 runs, beside one thread doing the same
- * read and write of a block it wrote itself. A second table times a loop of arithmetic on
- * each thread's own registers, one thread alone and two at once: whether the two cores
- * slow each other when no data crosses. */
+ * read and write of a block it wrote itself. A second table times the exchange a step split
+ * by rows between two threads needs to add its parts' gradients: both cores write a block
+ * each, then at once each adds the two blocks, every value (each core then holding the sum, as
+ * for an update made on both) or its half of them (each core the values it updates), into a
+ * buffer of its own; then each writes its block again, as the next step's gradient. A third
+ * table times a loop of arithmetic on each thread's own registers, one thread alone and two
+ * at once: whether the two cores slow each other when no data crosses. */
 #include "bench_common.h"
 
 #include <pthread.h>
+#include <stdalign.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +111,95 @@ static void on_one_core(float *block, size_t n, int iterations, double *read_s, 
     *write_s = w / iterations;
 }
 
+/* Two threads meeting: each round ends when both have arrived (a count and a round number
+ * on lines of their own). */
+typedef struct meeting {
+    alignas(64) atomic_uint arrived;
+    alignas(64) atomic_uint round;
+} meeting;
+
+static void meet(meeting *m)
+{
+    const unsigned round = atomic_load_explicit(&m->round, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&m->arrived, 1, memory_order_acq_rel) == 1) {
+        atomic_store_explicit(&m->arrived, 0, memory_order_relaxed);
+        atomic_store_explicit(&m->round, round + 1, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&m->round, memory_order_acquire) == round)
+        ;
+}
+
+typedef struct exchange {
+    float *block[2], *sum[2];
+    size_t n;
+    bool halves;   /* each core adds its half of the values, not all */
+    bool crossing; /* false: one thread writes both blocks and adds them all, alone */
+    int iterations;
+    meeting met;
+    double add_s, rewrite_s; /* thread 0's means per round */
+} exchange;
+
+typedef struct exchanger {
+    exchange *x;
+    int me;
+} exchanger;
+
+static void add_blocks(const exchange *x, int me)
+{
+    const size_t begin = x->halves ? x->n / 2 * (size_t)me : 0;
+    const size_t end = x->halves && me == 0 ? x->n / 2 : x->n;
+    const float *a = x->block[0], *b = x->block[1];
+    float *out = x->sum[me];
+    for (size_t i = begin; i < end; i++)
+        out[i] = a[i] + b[i];
+}
+
+static void *exchange_rounds(void *arg)
+{
+    const exchanger *p = arg;
+    exchange *x = p->x;
+    double add_s = 0.0, rewrite_s = 0.0;
+    for (int it = 0; it < x->iterations; it++) {
+        const double t0 = bench_now();
+        write_all(x->block[p->me], x->n, (float)it);
+        if (!x->crossing)
+            write_all(x->block[1], x->n, (float)it);
+        const double t1 = bench_now();
+        if (x->crossing)
+            meet(&x->met);
+        const double t2 = bench_now();
+        add_blocks(x, p->me);
+        const double t3 = bench_now();
+        if (x->crossing)
+            meet(&x->met);
+        if (it > 0)
+            rewrite_s += t1 - t0;
+        add_s += t3 - t2;
+    }
+    if (p->me == 0) {
+        x->add_s = add_s / x->iterations;
+        x->rewrite_s = x->iterations > 1 ? rewrite_s / (x->iterations - 1) : 0.0;
+    }
+    return NULL;
+}
+
+/* One run of the exchange: thread 0's mean times per round for adding and for rewriting its
+ * block (both blocks when alone). */
+static int exchange_run(exchange *x)
+{
+    atomic_init(&x->met.arrived, 0);
+    atomic_init(&x->met.round, 0);
+    exchanger players[2] = {{x, 0}, {x, 1}};
+    pthread_t other;
+    if (x->crossing && pthread_create(&other, NULL, exchange_rounds, &players[1]) != 0)
+        return -1;
+    exchange_rounds(&players[0]);
+    if (x->crossing)
+        pthread_join(other, NULL);
+    return 0;
+}
+
 /* Dependent multiply-adds in eight chains, on registers only. */
 static void *arithmetic(void *arg)
 {
@@ -156,6 +251,38 @@ int main(int argc, char **argv)
                (double)bytes / read_s * 1e-9, write_s * 1e6, read1_s * 1e6, write1_s * 1e6,
                read_s / read1_s);
     }
+
+    float *buffers[4];
+    for (int k = 0; k < 4; k++)
+        if (!(buffers[k] = aligned_alloc(64, MAX_BYTES)))
+            return fprintf(stderr, "bench_cross_core: out of memory\n"), 1;
+    printf("\nTwo cores adding their blocks at once (us per round, medians of %d runs of %d rounds):\n"
+           "each writes its block, then adds the two blocks (all values, or its half) into its own\n"
+           "buffer; alone = one thread writing both blocks and adding them all\n",
+           REPEATS, iterations);
+    printf("%8s | %10s %10s | %10s %10s | %10s %10s\n", "blocks", "all: add", "rewrite", "half: add",
+           "rewrite", "alone: add", "write both");
+    for (size_t bytes = 4096; bytes <= MAX_BYTES; bytes *= 4) {
+        double t[3][2][REPEATS];
+        const bool halves[3] = {false, true, false}, crossing[3] = {true, true, false};
+        for (int k = 0; k < REPEATS; k++)
+            for (int way = 0; way < 3; way++) {
+                exchange x = {.block = {buffers[0], buffers[1]}, .sum = {buffers[2], buffers[3]},
+                              .n = bytes / sizeof(float), .halves = halves[way],
+                              .crossing = crossing[way], .iterations = iterations};
+                if (exchange_run(&x) != 0)
+                    return fprintf(stderr, "bench_cross_core: no thread\n"), 1;
+                t[way][0][k] = x.add_s;
+                t[way][1][k] = x.rewrite_s;
+            }
+        printf("%5zu KB |", bytes / 1024);
+        for (int way = 0; way < 3; way++)
+            printf(" %10.3f %10.3f |", bench_median(t[way][0], REPEATS) * 1e6,
+                   bench_median(t[way][1], REPEATS) * 1e6);
+        printf("\n");
+    }
+    for (int k = 0; k < 4; k++)
+        free(buffers[k]);
 
     double alone[REPEATS], both[REPEATS];
     for (int k = 0; k < REPEATS; k++) {
