@@ -1289,11 +1289,17 @@ typedef void (*ae_free_fn)(void *ptr, void *user_data);
 
 /**
  * Route the library's allocations through @p alloc_fn and @p free_fn (both
- * NULL: back to malloc and free). Process-wide: call it while no model
- * exists and no other thread is inside the library, since memory must be
- * freed by the allocator that gave it. Each block the library asks for is
- * 64 bytes longer than what it keeps there: it starts its data on a cache
- * line of its own, whatever the block's own alignment.
+ * NULL: back to malloc and free). Process-wide: call it while no other
+ * thread is inside the library. Models may exist: every block goes back to
+ * the allocator that gave it (with that allocator's @p user_data), whichever
+ * is in use when it is freed, so a program may install an allocator to count
+ * one call's allocations while it holds models made with another; an
+ * allocator's functions and user data must stay valid while any block it gave
+ * is held. A model's later allocations (its optimizer state, a bigger batch's
+ * workspace) come from the allocator in use then. Each block the library asks
+ * a caller's allocator for is 151 bytes longer than what it keeps there: its
+ * data starts on a cache line of its own, whatever the block's own alignment,
+ * after a note of where it goes back to.
  * @return #AE_OK, or #AE_ERR_INVALID_ARGUMENT if only one function is NULL.
  */
 AE_API int ae_set_allocator(ae_alloc_fn alloc_fn, ae_free_fn free_fn, void *user_data);

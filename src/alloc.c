@@ -25,23 +25,51 @@ int ae_set_allocator(ae_alloc_fn alloc_fn, ae_free_fn free_fn, void *user_data)
 
 /* Every block starts a cache line of its own: two buffers that different threads write, such
  * as two parts' gradients of a split step, then never share a line (each write there would
- * move it between the cores), and rows of floats start aligned for vector loads. The C
- * library aligns the block itself, so that what the library holds is the start of what it was
- * given (a memory checker then sees every block the program still holds at its exit as
- * reachable, not as possibly lost). A caller's allocator promises only malloc's alignment:
- * its block is a line longer, and the byte before the library's block says how far into it
- * the library's block starts (1 to AE_CACHE_LINE bytes). */
+ * move it between the cores), and rows of floats start aligned for vector loads.
+ *
+ * And every block goes back to the allocator that gave it, whichever is in use when it is
+ * freed (a program may hold a model made with one allocator while it installs another, say
+ * to count one call's allocations): a C library block handed to a caller's free, or the
+ * reverse, would corrupt the heap. Where a block starts tells which gave it. The C library's
+ * blocks start on 128 bytes, aligned by the library itself, so that what the library holds
+ * is the start of what it was given (a memory checker then sees every block a program still
+ * holds at its exit as reachable, not as possibly lost). A caller's allocator promises only
+ * malloc's alignment: its block is longer by AE_BLOCK_EXTRA, the library's block starts 64
+ * bytes past a multiple of 128, and the bytes before it hold the free function and user data
+ * it goes back to (block_origin) and, in the last, how far into the caller's block it
+ * starts. */
+#define AE_BLOCK_TAG_ALIGN (2 * AE_CACHE_LINE)
+
+typedef struct block_origin {
+    ae_free_fn free;
+    void *user_data;
+} block_origin;
+
+enum {
+    AE_ORIGIN_BYTES = sizeof(block_origin) + 8, /* the origin, then up to the offset's byte */
+    AE_BLOCK_EXTRA = AE_ORIGIN_BYTES + AE_BLOCK_TAG_ALIGN - 1
+};
+
+static bool from_c_library(const void *block) { return (uintptr_t)block % AE_BLOCK_TAG_ALIGN == 0; }
+
 void *ae_alloc(size_t n_bytes)
 {
-    if (n_bytes == 0 || n_bytes > SIZE_MAX - AE_CACHE_LINE)
+    if (n_bytes == 0 || n_bytes > SIZE_MAX - AE_BLOCK_EXTRA)
         return NULL;
-    if (!allocator.alloc) /* C11 asks for a whole number of lines */
-        return aligned_alloc(AE_CACHE_LINE, (n_bytes + AE_CACHE_LINE - 1) / AE_CACHE_LINE * AE_CACHE_LINE);
-    unsigned char *base = allocator.alloc(n_bytes + AE_CACHE_LINE, allocator.user_data);
+    if (!allocator.alloc) /* C11 asks for a whole number of the alignment */
+        return aligned_alloc(AE_BLOCK_TAG_ALIGN,
+                             (n_bytes + AE_BLOCK_TAG_ALIGN - 1) / AE_BLOCK_TAG_ALIGN * AE_BLOCK_TAG_ALIGN);
+    unsigned char *base = allocator.alloc(n_bytes + AE_BLOCK_EXTRA, allocator.user_data);
     if (!base)
         return NULL;
-    unsigned char *block = base + (AE_CACHE_LINE - (uintptr_t)base % AE_CACHE_LINE);
-    block[-1] = (unsigned char)(block - base);
+    /* the first address at least AE_ORIGIN_BYTES in that is a line past a multiple of 128 */
+    const uintptr_t earliest = (uintptr_t)base + AE_ORIGIN_BYTES;
+    const size_t offset = AE_ORIGIN_BYTES + (size_t)((AE_CACHE_LINE - earliest % AE_BLOCK_TAG_ALIGN +
+                                                       AE_BLOCK_TAG_ALIGN) % AE_BLOCK_TAG_ALIGN);
+    unsigned char *block = base + offset;
+    const block_origin origin = {allocator.free, allocator.user_data};
+    memcpy(block - AE_ORIGIN_BYTES, &origin, sizeof origin);
+    block[-1] = (unsigned char)offset;
     return block;
 }
 
@@ -60,12 +88,14 @@ void ae_free(void *ptr)
 {
     if (!ptr)
         return;
-    if (!allocator.free) {
+    if (from_c_library(ptr)) {
         free(ptr);
         return;
     }
     unsigned char *block = ptr;
-    allocator.free(block - block[-1], allocator.user_data);
+    block_origin origin;
+    memcpy(&origin, block - AE_ORIGIN_BYTES, sizeof origin);
+    origin.free(block - block[-1], origin.user_data);
 }
 
 bool ae_mul_size(size_t a, size_t b, size_t *out)

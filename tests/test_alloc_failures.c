@@ -1062,6 +1062,41 @@ static void test_results_are_the_same_wherever_the_allocator_places_its_blocks(v
     assert_int_equal(ae_set_allocator(counting_alloc, counting_free, &counter), AE_OK);
 }
 
+/* A program may change the allocator while it holds models (say, to count one call's
+ * allocations): every block still goes back to the allocator that gave it, with that
+ * allocator's user data, and a model's later blocks come from the allocator in use then. */
+static void test_each_block_goes_back_to_its_own_allocator_when_the_allocator_changes(void **state)
+{
+    (void)state;
+    static const size_t widths[] = {IN, 6, LATENT};
+    placing_allocator first = {.offset = 16}, second = {.offset = 48};
+    arm(0, false);
+    ae_model *counted = test_create_model(widths, ARRAY_LEN(widths), NULL, 0);
+    assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+    ae_model *from_malloc = test_create_model(widths, ARRAY_LEN(widths), NULL, 0);
+    assert_int_equal(ae_set_allocator(placing_alloc, placing_free, &first), AE_OK);
+    ae_model *placed = test_create_model(widths, ARRAY_LEN(widths), NULL, 0);
+    assert_true(first.live_blocks > 0);
+    /* each trains (its optimizer state and workspace from the allocator in use) and is freed
+     * under an allocator other than the one it was made with */
+    assert_int_equal(ae_set_allocator(placing_alloc, placing_free, &second), AE_OK);
+    assert_int_equal(ae_model_fit(counted, data.x, ROWS, IN, NULL), AE_OK);
+    assert_int_equal(ae_model_fit(from_malloc, data.x, ROWS, IN, NULL), AE_OK);
+    assert_int_equal(ae_model_fit(placed, data.x, ROWS, IN, NULL), AE_OK);
+    assert_true(second.live_blocks > 0);
+    ae_model_free(placed);
+    assert_int_equal(ae_set_allocator(counting_alloc, counting_free, &counter), AE_OK);
+    ae_model_free(counted);
+    assert_int_equal(ae_set_allocator(NULL, NULL, NULL), AE_OK);
+    ae_model_free(from_malloc);
+    assert_int_equal(first.live_blocks, 0);
+    assert_int_equal(second.live_blocks, 0);
+    assert_int_equal(first.misuses + second.misuses, 0);
+    assert_int_equal(counter.live_blocks, 0);
+    assert_int_equal(counter.misuses, 0);
+    assert_int_equal(ae_set_allocator(counting_alloc, counting_free, &counter), AE_OK);
+}
+
 static int make_save_folder(void **state)
 {
     if (install_counting_allocator(state) != 0)
@@ -1229,6 +1264,7 @@ int main(void)
         ALLOC_TEST(test_set_allocator_with_null_functions_goes_back_to_malloc),
         ALLOC_TEST(test_every_block_is_freed_through_the_hook_with_its_user_data),
         ALLOC_TEST(test_results_are_the_same_wherever_the_allocator_places_its_blocks),
+        ALLOC_TEST(test_each_block_goes_back_to_its_own_allocator_when_the_allocator_changes),
         ALLOC_TEST(test_create_fails_cleanly_at_every_allocation),
         ALLOC_TEST(test_clone_fails_cleanly_at_every_allocation),
         ALLOC_TEST(test_fit_fails_cleanly_at_every_allocation),

@@ -950,7 +950,8 @@ extern "C" {
     pub fn ae_model_load_from_memory(out: *mut *mut ae_model, data: *const c_void, size: usize) -> c_int;
 
     // Allocation
-    /// Route the library's allocations (process-wide; only while no model exists).
+    /// Route the library's allocations (process-wide; only while no other thread is inside the
+    /// library; the functions and user data must outlive every block they give).
     pub fn ae_set_allocator(alloc_fn: ae_alloc_fn, free_fn: ae_free_fn, user_data: *mut c_void) -> c_int;
 
     // Weights
