@@ -604,13 +604,13 @@ extern int openblas_get_num_threads(void) __attribute__((weak));
  * forward of split parts: 64-32-8 1.10-1.13x at 128 rows, 48-24-6 1.10-1.13x at 128 and
  * 1.23-1.26x at 192, 30-16-4 1.09-1.15x at 160 and 192, 24-12-3 1.05-1.11x at 192). Once the
  * parts no longer shared cache lines (ae_alloc, the gap between parts, their own copies) the
- * step gained in more cases (bench/ab_loops.sh, 7 rounds: 30-16-4 1.16x at 128 rows, 24-12-3 1.18x and 1.20x at 128 and 160, 16-8-2 1.14x
- * and 1.17x at 160 and 192, 1.08x at 144), and 2^22 takes in the cheap rows' rule (128
- * rows a part of 2^16 multiply-adds make 2^23). The cheapest rows need the work a part too:
- * 8-4-2 lost at 272 rows (0.80x; 32,640 a part), gained at 384 (1.07x; 46,080) and 512
- * (1.30x). Left whole: 16-8-2 at 128 rows (2^21.8; forced, 1.07x in a quick grid), and every
- * model below 64 rows a part (forced: 64-32-8 at 96 rows 1.03x, at 64 0.85x; 30-16-4 at 64
- * 0.76x). */
+ * step gained in more cases (bench/ab_loops.sh, 7 rounds: 30-16-4 1.16x at 128 rows, 24-12-3
+ * 1.18x and 1.20x at 128 and 160, 16-8-2 1.14x and 1.17x at 160 and 192, 1.08x at 144), and
+ * 2^22 takes in the cheap rows' rule (128 rows a part of 2^16 multiply-adds make 2^23). The
+ * cheapest rows need the work a part too: 8-4-2 lost at 272 rows (0.80x; 32,640 a part),
+ * gained at 384 (1.07x; 46,080) and 512 (1.30x). Left whole: 16-8-2 at 128 rows (2^21.8;
+ * forced, 1.07x in a quick grid), and every model below 64 rows a part (forced: 64-32-8 at 96
+ * rows 1.03x, at 64 0.85x; 30-16-4 at 64 0.76x). */
 #define AE_SPLIT_MIN_WORK_PER_PART 1048576.0 /* 2^20 */
 #define AE_SPLIT_MIN_ROWS_PER_PART 64
 #define AE_SPLIT_MIN_WORK_OF_ROWS_PER_PART 49152.0
@@ -976,10 +976,6 @@ static void sum_range(void *context, size_t part, size_t begin, size_t end)
     ae_add_part_gradients(t->model, t->parts, begin, end);
 }
 
-/* What a split step needs beyond the workspace, allocated at the first such step: by
- * units, the store of every layer's delta, laid out as the activations (the workspace,
- * rebuilt when the batch grows, starts without it); by rows, gradient buffers for parts
- * 1 .. parts - 1. */
 /* A buffer of n_params floats for each of parts 1 .. parts - 1 (the parts' gradients or their
  * transposed copies), grown if *count, the parts it holds, is fewer: false if it could not be. */
 static bool hold_parts(const ae_model *m, size_t parts, float **buffer, size_t *count)
@@ -996,6 +992,10 @@ static bool hold_parts(const ae_model *m, size_t parts, float **buffer, size_t *
     return true;
 }
 
+/* What a split step needs beyond the workspace, allocated at the first such step: by
+ * units, the store of every layer's delta, laid out as the activations (the workspace,
+ * rebuilt when the batch grows, starts without it); by rows, gradient buffers for parts
+ * 1 .. parts - 1, and their own transposed copies where the pass multiplies by copies. */
 static int reserve_split(ae_model *m, size_t parts, bool by_units)
 {
     ae_workspace *w = &m->work;
