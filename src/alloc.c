@@ -62,10 +62,10 @@ void *ae_alloc(size_t n_bytes)
     unsigned char *base = allocator.alloc(n_bytes + AE_BLOCK_EXTRA, allocator.user_data);
     if (!base)
         return NULL;
-    /* the first address at least AE_ORIGIN_BYTES in that is a line past a multiple of 128 */
+    /* the first address at least AE_ORIGIN_BYTES in that is a line past a multiple of 128
+     * (unsigned arithmetic wraps modulo a multiple of 128, so the difference's residue holds) */
     const uintptr_t earliest = (uintptr_t)base + AE_ORIGIN_BYTES;
-    const size_t offset = AE_ORIGIN_BYTES + (size_t)((AE_CACHE_LINE - earliest % AE_BLOCK_TAG_ALIGN +
-                                                       AE_BLOCK_TAG_ALIGN) % AE_BLOCK_TAG_ALIGN);
+    const size_t offset = AE_ORIGIN_BYTES + (size_t)(((uintptr_t)AE_CACHE_LINE - earliest) % AE_BLOCK_TAG_ALIGN);
     unsigned char *block = base + offset;
     const block_origin origin = {allocator.free, allocator.user_data};
     memcpy(block - AE_ORIGIN_BYTES, &origin, sizeof origin);
