@@ -4,11 +4,24 @@
 #ifndef AE_BENCH_COMMON_H
 #define AE_BENCH_COMMON_H
 
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /** Monotonic seconds. */
 double bench_now(void);
+
+/** A meeting point for threads of one benchmark: each round ends when `parties` have arrived
+ *  (a count and a round number on cache lines of their own; zero-initialise it). */
+typedef struct bench_meeting {
+    alignas(64) atomic_int arrived;
+    alignas(64) atomic_int round;
+} bench_meeting;
+/** Wait until @p parties threads have called this for the current round; the waiters yield the
+ *  core between looks if @p yield (a thread they wait for may share it), else spin. */
+void bench_meet(bench_meeting *m, int parties, bool yield);
 
 /** Median of @p v (sorted in place); 0 for n == 0. */
 double bench_median(double *v, size_t n);

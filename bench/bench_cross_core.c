@@ -18,8 +18,6 @@
 #include "bench_common.h"
 
 #include <pthread.h>
-#include <stdalign.h>
-#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,32 +109,13 @@ static void on_one_core(float *block, size_t n, int iterations, double *read_s, 
     *write_s = w / iterations;
 }
 
-/* Two threads meeting: each round ends when both have arrived (a count and a round number
- * on lines of their own). */
-typedef struct meeting {
-    alignas(64) atomic_uint arrived;
-    alignas(64) atomic_uint round;
-} meeting;
-
-static void meet(meeting *m)
-{
-    const unsigned round = atomic_load_explicit(&m->round, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&m->arrived, 1, memory_order_acq_rel) == 1) {
-        atomic_store_explicit(&m->arrived, 0, memory_order_relaxed);
-        atomic_store_explicit(&m->round, round + 1, memory_order_release);
-        return;
-    }
-    while (atomic_load_explicit(&m->round, memory_order_acquire) == round)
-        ;
-}
-
 typedef struct exchange {
     float *block[2], *sum[2];
     size_t n;
     bool halves;   /* each core adds its half of the values, not all */
     bool crossing; /* false: one thread writes both blocks and adds them all, alone */
     int iterations;
-    meeting met;
+    bench_meeting met; /* the two cores spin, so that a meeting costs no system call */
     double add_s, rewrite_s; /* thread 0's means per round */
 } exchange;
 
@@ -167,12 +146,12 @@ static void *exchange_rounds(void *arg)
             write_all(x->block[1], x->n, (float)it);
         const double t1 = bench_now();
         if (x->crossing)
-            meet(&x->met);
+            bench_meet(&x->met, 2, false);
         const double t2 = bench_now();
         add_blocks(x, p->me);
         const double t3 = bench_now();
         if (x->crossing)
-            meet(&x->met);
+            bench_meet(&x->met, 2, false);
         if (it > 0)
             rewrite_s += t1 - t0;
         add_s += t3 - t2;
@@ -188,8 +167,6 @@ static void *exchange_rounds(void *arg)
  * block (both blocks when alone). */
 static int exchange_run(exchange *x)
 {
-    atomic_init(&x->met.arrived, 0);
-    atomic_init(&x->met.round, 0);
     exchanger players[2] = {{x, 0}, {x, 1}};
     pthread_t other;
     if (x->crossing && pthread_create(&other, NULL, exchange_rounds, &players[1]) != 0)

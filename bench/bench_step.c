@@ -520,22 +520,12 @@ static double update_floor_time(update_floor *u, crew *c)
 typedef struct split_floor {
     const floor_bufs *f;
     int threads;
-    atomic_int arrived, generation;
+    bench_meeting met;
 } split_floor;
 
-static void split_barrier(split_floor *s)
-{
-    int generation = atomic_load_explicit(&s->generation, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&s->arrived, 1, memory_order_acq_rel) == s->threads - 1) {
-        atomic_store_explicit(&s->arrived, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->generation, 1, memory_order_release);
-    } else {
-        /* Yield while waiting: a waiter that only spins would hold up the thread it waits
-         * for, when both share a core, until the scheduler's next slice. */
-        while (atomic_load_explicit(&s->generation, memory_order_acquire) == generation)
-            sched_yield();
-    }
-}
+/* Waiters yield: one that only spins would hold up the thread it waits for, when both share a
+ * core, until the scheduler's next slice. */
+static void split_barrier(split_floor *s) { bench_meet(&s->met, s->threads, true); }
 
 /* Part @p index of @p n columns in whole cache lines: [*begin, *end), possibly empty. */
 static void split_columns(int n, int parts, int index, int *begin, int *end)
