@@ -1160,8 +1160,8 @@ AE_API int ae_model_set_scaling(ae_model *model, const float *offset, const floa
  *                  per stage, filled as ae_model_fit() fills its report.
  * @param n_reports 0 with NULL, else ae_model_encoder_layer_count().
  * @return #AE_OK, or the first failing stage's status; on failure the model's
- *         weights and generator are those it had before the call (a scaling it
- *         fitted stays, since it depends on @p x alone).
+ *         weights, generator and scaling are those it had before the call (a
+ *         scaling fitted for the stages goes with them).
  */
 AE_API int ae_model_pretrain(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                              ae_fit_report *reports, size_t n_reports);

@@ -1041,7 +1041,7 @@ static int split_forward_backward(ae_model *m, const float *x, size_t ld_x, cons
                        .update = by_units && step,
                        .gradients_done = {.parties = parts}};
     if (task.update) {
-        AE_FORWARD(ae_optimizer_state_ensure(m));
+        AE_FORWARD(ae_optimizer_state_ensure(m, NULL));
         ae_optimizer_plan(m, &task.plan);
     }
     ae_pool_run(m->pool, split_range, &task, n_rows, 1);

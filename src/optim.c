@@ -26,21 +26,56 @@ static bool needs_first_moment(const ae_settings *s)
     return s->optimizer != AE_OPT_SGD || s->momentum > 0.0;
 }
 
-int ae_optimizer_state_ensure(ae_model *m)
+int ae_optimizer_state_ensure(ae_model *m, ae_optimizer_change *change)
 {
     ae_optimizer_state *s = &m->optim;
-    if (s->first_moment && s->kind != m->settings.optimizer)
-        ae_optimizer_state_release(s);
+    const bool other_kind = s->first_moment && s->kind != m->settings.optimizer;
+    const bool have_first = s->first_moment && !other_kind, have_second = s->second_moment && !other_kind;
+    const bool want_first = needs_first_moment(&m->settings);
+    const bool want_second = m->settings.optimizer != AE_OPT_SGD;
+    /* Every moment first, so that memory running out changes nothing. */
+    float *first = want_first && !have_first ? ae_calloc(m->n_params, sizeof(float)) : NULL;
+    float *second = want_second && !have_second ? ae_calloc(m->n_params, sizeof(float)) : NULL;
+    if ((want_first && !have_first && !first) || (want_second && !have_second && !second)) {
+        ae_free(first);
+        ae_free(second);
+        return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for optimizer state");
+    }
+    if (change)
+        *change = (ae_optimizer_change){.allocated = first || second};
+    if (other_kind) {
+        if (change)
+            change->displaced = *s;
+        else
+            ae_optimizer_state_release(s);
+        memset(s, 0, sizeof *s);
+    }
     s->kind = m->settings.optimizer;
-    if (needs_first_moment(&m->settings) && !s->first_moment) {
-        s->first_moment = ae_calloc(m->n_params, sizeof(float));
-        AE_CHECK(s->first_moment, m, AE_ERR_OUT_OF_MEMORY, "out of memory for optimizer state");
-    }
-    if (m->settings.optimizer != AE_OPT_SGD && !s->second_moment) {
-        s->second_moment = ae_calloc(m->n_params, sizeof(float));
-        AE_CHECK(s->second_moment, m, AE_ERR_OUT_OF_MEMORY, "out of memory for optimizer state");
-    }
+    if (first)
+        s->first_moment = first;
+    if (second)
+        s->second_moment = second;
     return AE_OK;
+}
+
+void ae_optimizer_state_settle(ae_model *m, const ae_optimizer_state *before,
+                               ae_optimizer_change *change, bool stood)
+{
+    ae_optimizer_state *s = &m->optim;
+    if (stood) {
+        ae_optimizer_state_release(&change->displaced);
+        return;
+    }
+    if (!change->allocated && !change->displaced.first_moment)
+        return; /* the state was the step's own: its rules stand (a reset is documented) */
+    /* The moments the call allocated are those the model holds and did not hold before (none
+     * after a reset, which freed them); `before` still owns every moment it names. */
+    if (s->first_moment != before->first_moment)
+        ae_free(s->first_moment);
+    if (s->second_moment != before->second_moment)
+        ae_free(s->second_moment);
+    *s = *before;
+    memset(&change->displaced, 0, sizeof change->displaced);
 }
 
 int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *src, size_t n_params)
@@ -314,7 +349,7 @@ int ae_optimizer_step(ae_model *m)
     const float clip = ae_clip_scale(m, norm);
     if (clip < 1.0f)
         ae_scale(m->grads, m->n_params, clip);
-    AE_FORWARD(ae_optimizer_state_ensure(m));
+    AE_FORWARD(ae_optimizer_state_ensure(m, NULL));
     ae_update_plan plan;
     ae_optimizer_plan(m, &plan);
     return commit_update(m, apply_update(m, &plan));

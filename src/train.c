@@ -74,9 +74,10 @@ static int train_step(ae_model *m, const float *x, size_t n_rows, size_t ld_x, d
 }
 
 /* Checks and scaling shared by ae_model_train_batch and ae_model_gradient: *rows receives
- * the batch as the network sees it. Agreed on by every participant of a distributed call. */
-static int single_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, bool step,
-                        const float **rows, size_t *ld_rows)
+ * the batch as the network sees it. Agreed on by every participant of a distributed call.
+ * A step (`change` given) also makes the optimizer state ready, saying what it changed. */
+static int single_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                        ae_optimizer_change *change, const float **rows, size_t *ld_rows)
 {
     int status = check_training_config(m);
     if (status == AE_OK)
@@ -87,8 +88,8 @@ static int single_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
         status = prepare_batch(m, n_rows);
     /* Everything the step allocates comes before it draws noise, masks or codes from the
      * generator, so a step refused for memory leaves the model exactly as it was. */
-    if (status == AE_OK && step)
-        status = ae_optimizer_state_ensure(m);
+    if (status == AE_OK && change)
+        status = ae_optimizer_state_ensure(m, change);
     AE_FORWARD(ae_hooks_agree(m, status));
     *rows = x;
     *ld_rows = ld_x;
@@ -102,15 +103,21 @@ static int single_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
 
 static int train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
 {
+    /* A step that fails leaves the optimizer state as it found it, as it does the weights. */
+    const ae_optimizer_state before = m->optim;
+    ae_optimizer_change change = {.allocated = false};
     const float *rows;
     size_t ld;
-    AE_FORWARD(single_batch(m, x, n_rows, ld_x, true, &rows, &ld));
-    double batch_loss = NAN;
-    ae_hooks_begin_stream(m);
-    int status = train_step(m, rows, n_rows, ld, &batch_loss);
-    ae_hooks_end_stream(m);
-    if (loss)
-        *loss = batch_loss;
+    int status = single_batch(m, x, n_rows, ld_x, &change, &rows, &ld);
+    if (status == AE_OK) {
+        double batch_loss = NAN;
+        ae_hooks_begin_stream(m);
+        status = train_step(m, rows, n_rows, ld, &batch_loss);
+        ae_hooks_end_stream(m);
+        if (loss)
+            *loss = batch_loss;
+    }
+    ae_optimizer_state_settle(m, &before, &change, status == AE_OK);
     return status;
 }
 
@@ -146,7 +153,7 @@ static int gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, flo
              "gradient holds %zu floats; the model has %zu parameters", n_gradient, m->n_params);
     const float *rows;
     size_t ld;
-    AE_FORWARD(single_batch(m, x, n_rows, ld_x, false, &rows, &ld));
+    AE_FORWARD(single_batch(m, x, n_rows, ld_x, NULL, &rows, &ld));
     double batch_loss = NAN;
     AE_FORWARD(batch_gradient(m, rows, n_rows, ld, false, &batch_loss));
     if (!isfinite(batch_loss) || !ae_all_finite(m->grads, m->n_params))
@@ -334,7 +341,7 @@ static int prepare_fit(ae_model *m, fit_run *run, const float *x, size_t n_rows,
     run->order = run->contiguous ? NULL : ae_calloc(n_rows, sizeof(size_t));
     AE_CHECK(run->epoch_start && (run->best || !keep_best) && (run->order || run->contiguous),
              m, AE_ERR_OUT_OF_MEMORY, "out of memory preparing to train on %zu rows", n_rows);
-    AE_FORWARD(ae_optimizer_state_ensure(m));
+    AE_FORWARD(ae_optimizer_state_ensure(m, NULL));
 
     if (run->order) {
         for (size_t i = 0; i < n_rows; i++)
@@ -365,7 +372,7 @@ static int prepare_stream_fit(ae_model *m, fit_run *run)
     run->best = keep_best ? ae_alloc_floats(m->n_params) : NULL;
     AE_CHECK(run->epoch_start && (run->best || !keep_best), m, AE_ERR_OUT_OF_MEMORY,
              "out of memory preparing to train");
-    return ae_optimizer_state_ensure(m);
+    return ae_optimizer_state_ensure(m, NULL);
 }
 
 /* The rows of step b of this epoch: from the arrays, or the next rows of the data source

@@ -225,6 +225,7 @@ static int pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
     if (status == AE_OK && !before)
         status = ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for pre-training");
     status = ae_hooks_agree(m, status);
+    const bool had_scaling = m->scaling != NULL;
     if (status == AE_OK && m->settings.scaling != AE_SCALING_NONE && !m->scaling)
         status = ae_scaling_fit(m, x, n_rows, ld_x);
     if (status != AE_OK) {
@@ -258,6 +259,10 @@ static int pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
     } else {
         memcpy(m->params, before, m->n_params * sizeof(float));
         m->rng = rng_before;
+        if (!had_scaling) { /* fitted by this call for weights it did not keep */
+            ae_free(m->scaling);
+            m->scaling = NULL;
+        }
     }
     ae_free(before);
     return status;

@@ -600,6 +600,20 @@ static void kept_by_success(const ae_model *base, model_call call, size_t *block
 /* Fail the Nth allocation of @p call on a clone of @p base for N = 1, 2, ... until the
  * call makes fewer than N allocations, once with only that allocation failing and once
  * with it and all later ones failing. @p is_const: the call takes a const model. */
+/* The model as a file with its optimizer state (malloc'ed here): a failed call leaves these
+ * bytes as they were, the moments included, and the model loads from them again. */
+static unsigned char *saved_with_state(const ae_model *m, size_t *n)
+{
+    assert_int_equal(ae_model_save_size(m, AE_SAVE_OPTIMIZER_STATE, n), AE_OK);
+    unsigned char *bytes = malloc(*n);
+    assert_non_null(bytes);
+    assert_int_equal(ae_model_save_to_memory(m, AE_SAVE_OPTIMIZER_STATE, bytes, *n, n), AE_OK);
+    ae_model *again = NULL;
+    assert_int_equal(ae_model_load_from_memory(&again, bytes, *n), AE_OK);
+    ae_model_free(again);
+    return bytes;
+}
+
 static void check_call(const char *name, const ae_model *base, model_call call, bool is_const)
 {
     disarm();
@@ -626,6 +640,8 @@ static void check_call(const char *name, const ae_model *base, model_call call, 
             float *params_before = test_params_of(m);
             char model_error_before[512];
             snprintf(model_error_before, sizeof model_error_before, "%s", ae_model_last_error(m));
+            size_t n_saved_before;
+            unsigned char *saved_before = saved_with_state(m, &n_saved_before);
             const size_t blocks_before = counter.live_blocks, bytes_before = counter.live_bytes;
 
             outcome got = {0};
@@ -667,6 +683,15 @@ static void check_call(const char *name, const ae_model *base, model_call call, 
                              "before the call; a successful call keeps %zu (%zu bytes)",
                              name, n, onwards ? " and later" : "", counter.live_blocks - blocks_before,
                              counter.live_bytes - bytes_before, kept_blocks, kept_bytes);
+                /* the optimizer state as it was too, whole (a file that loads again) */
+                size_t n_saved_after;
+                unsigned char *saved_after = saved_with_state(m, &n_saved_after);
+                if (n_saved_after != n_saved_before ||
+                    memcmp(saved_after, saved_before, n_saved_after) != 0)
+                    fail_msg("%s, allocation %zu%s failing: the model saves other bytes than "
+                             "before the call (%zu, were %zu)",
+                             name, n, onwards ? " and later" : "", n_saved_after, n_saved_before);
+                free(saved_after);
                 /* usable, and the same call now gives what it gives on an untouched model */
                 rc = call(m, &got);
                 if (rc != AE_OK)
@@ -678,6 +703,7 @@ static void check_call(const char *name, const ae_model *base, model_call call, 
             outcome_free(&got);
             ae_model_free(m);
             free(params_before);
+            free(saved_before);
             /* everything the model held went with it */
             assert_int_equal(counter.live_blocks, live_without_m);
             if (!injected)

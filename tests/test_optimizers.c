@@ -503,6 +503,46 @@ static void test_train_batch_returns_diverged_and_keeps_params_when_the_loss_ove
     free(sane);
 }
 
+/* The model as a file with its optimizer state (malloc'ed here). */
+static unsigned char *saved_with_state(const ae_model *m, size_t *n)
+{
+    assert_int_equal(ae_model_save_size(m, AE_SAVE_OPTIMIZER_STATE, n), AE_OK);
+    unsigned char *bytes = malloc(*n);
+    assert_non_null(bytes);
+    assert_int_equal(ae_model_save_to_memory(m, AE_SAVE_OPTIMIZER_STATE, bytes, *n, n), AE_OK);
+    return bytes;
+}
+
+/* A model's first step makes its optimizer state (zero moments); when that step fails, the
+ * state goes again, so that the model saves the very bytes it saved before, for each
+ * optimizer that keeps a state. */
+static void test_a_failed_first_step_leaves_no_optimizer_state_behind(void **state)
+{
+    fixture *f = *state;
+    test_set_param(f->model, AE_PARAM_HIDDEN_ACTIVATION, AE_ACT_LINEAR);
+    float *huge = malloc(f->n_params * sizeof *huge);
+    assert_non_null(huge);
+    for (size_t i = 0; i < f->n_params; i++)
+        huge[i] = i < f->n_weights ? 1e19f : 1.0f; /* the forward pass overflows */
+    assert_int_equal(ae_model_set_params(f->model, huge, f->n_params), AE_OK);
+    static const struct { int optimizer; double momentum; } kinds[] = {
+        {AE_OPT_ADAM, 0.0}, {AE_OPT_ADAMW, 0.0}, {AE_OPT_SGD, 0.9}};
+    for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
+        test_set_param(f->model, AE_PARAM_OPTIMIZER, kinds[k].optimizer);
+        test_set_param(f->model, AE_PARAM_MOMENTUM, kinds[k].momentum);
+        size_t n_before, n_after;
+        unsigned char *before = saved_with_state(f->model, &n_before);
+        assert_int_equal(ae_model_train_batch(f->model, f->x, f->n_rows, f->ld, NULL),
+                         AE_ERR_DIVERGED);
+        unsigned char *after = saved_with_state(f->model, &n_after);
+        assert_int_equal(n_after, n_before);
+        assert_memory_equal(after, before, n_after);
+        free(before);
+        free(after);
+    }
+    free(huge);
+}
+
 /* A learning rate far too large makes the weights explode step by step until
  * the loss is no longer finite; that step is refused and changes nothing. */
 static void test_train_batch_returns_diverged_when_the_weights_blow_up(void **state)
@@ -823,6 +863,7 @@ int main(void)
         TEST(test_reset_clears_the_optimizer_state),
         TEST(test_train_batch_returns_diverged_and_keeps_params_when_the_loss_overflows),
         TEST(test_train_batch_returns_diverged_when_the_weights_blow_up),
+        TEST(test_a_failed_first_step_leaves_no_optimizer_state_behind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
