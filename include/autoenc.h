@@ -834,7 +834,8 @@ AE_API int ae_model_train_batch(ae_model *model, const float *x, size_t n_rows, 
  * @param ld_x     leading dimension of @p x, at least ae_model_input_dim().
  * @param gradient receives ae_model_param_count() floats in the flat layout of
  *                 ae_model_get_params(); the loss is the training objective
- *                 (weight decay is applied by the optimizer, not here).
+ *                 (weight decay is applied by the optimizer, not here). It may not
+ *                 share memory with @p x (#AE_ERR_INVALID_ARGUMENT, nothing written).
  * @param n_gradient must equal ae_model_param_count().
  * @param loss     receives the batch loss (may be NULL).
  * @return #AE_OK; an argument, data or state error; or #AE_ERR_NON_FINITE_RESULT
@@ -1007,7 +1008,8 @@ AE_API int ae_model_sample(const ae_model *model, uint64_t seed, size_t n_rows, 
  * @param x_a     one row of input_dim features: the start.
  * @param x_b     one row of input_dim features: the end.
  * @param n_steps rows of @p y, at least 2 (the first decodes x_a's code, the last x_b's).
- * @param y       receives the decoded rows.
+ * @param y       receives the decoded rows; it may not share memory with @p x_a or
+ *                @p x_b (#AE_ERR_INVALID_ARGUMENT, nothing written).
  * @param ld_y    leading dimension of @p y, at least input_dim.
  * @return #AE_OK, an argument, data or state error, or #AE_ERR_NON_FINITE_RESULT
  *         (see @ref ae_overflow) naming the end whose code overflows (`x_a` or

@@ -504,6 +504,9 @@ static int interpolate(const ae_model *m, const float *x_a, const float *x_b, si
     AE_FORWARD(ae_check_decoder(NULL, m, "decode a path"));
     AE_FORWARD(ae_check_matrix(NULL, "y", y, n_steps, ae_input_dim(m), ld_y));
     const size_t k = ae_latent_dim(m), d = ae_input_dim(m);
+    const ae_span path = ae_float_span("y", y, n_steps, d, ld_y);
+    AE_FORWARD(ae_check_apart(NULL, path, ae_float_span("x_a", x_a, 1, d, d)));
+    AE_FORWARD(ae_check_apart(NULL, path, ae_float_span("x_b", x_b, 1, d, d)));
     size_t n_floats;
     AE_CHECK(ae_mul_size(n_steps + 2, k, &n_floats), NULL, AE_ERR_SIZE_OVERFLOW,
              "%zu steps of %zu codes overflow", n_steps, k);

@@ -151,6 +151,9 @@ static int gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, flo
     AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "gradient is NULL");
     AE_CHECK(n_gradient == m->n_params, NULL, AE_ERR_INVALID_ARGUMENT,
              "gradient holds %zu floats; the model has %zu parameters", n_gradient, m->n_params);
+    AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
+    AE_FORWARD(ae_check_apart(NULL, ae_float_span("gradient", out, 1, n_gradient, n_gradient),
+                              ae_float_span("x", x, n_rows, ae_input_dim(m), ld_x)));
     const float *rows;
     size_t ld;
     AE_FORWARD(single_batch(m, x, n_rows, ld_x, NULL, &rows, &ld));

@@ -237,6 +237,31 @@ static void test_state_getters_refuse_two_outputs_in_one_buffer(void **state)
     free(moments);
 }
 
+/* A path decoded over either of its ends, and a gradient over its batch: refused, the inputs
+ * as they were; apart, accepted. */
+static void test_a_path_and_a_gradient_refuse_memory_of_their_inputs(void **state)
+{
+    fixture *f = *state;
+    float *t = table_with_x(f);
+    const float *x_a = t, *x_b = t + WIDE;
+    /* the path over both ends, or starting in the second's row */
+    assert_refused_naming(ae_model_interpolate(f->model, x_a, x_b, 4, t, WIDE), "y", "x_a");
+    assert_refused_naming(ae_model_interpolate(f->model, f->x, x_b, 4, t + 1, WIDE), "y", "x_b");
+    assert_x_in_table_untouched(f, t, WIDE);
+    /* beside the ends, in the table's last columns */
+    assert_int_equal(ae_model_interpolate(f->model, x_a, x_b, 4, t + IN + LAT, WIDE), AE_OK);
+    assert_x_in_table_untouched(f, t, WIDE);
+
+    const size_t n = ae_model_param_count(f->model);
+    assert_true(n <= (size_t)ROWS * IN);
+    assert_refused_naming(ae_model_gradient(f->model, t, ROWS, WIDE, t + 3, n, NULL), "gradient", "x");
+    assert_x_in_table_untouched(f, t, WIDE);
+    float *g = malloc(n * sizeof *g);
+    assert_non_null(g);
+    assert_int_equal(ae_model_gradient(f->model, t, ROWS, WIDE, g, n, NULL), AE_OK);
+    free(g);
+}
+
 #define FIXTURE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -249,6 +274,7 @@ int main(void)
         FIXTURE_TEST(test_detect_refuses_overlaps_and_never_writes_labels_over_its_input),
         cmocka_unit_test(test_a_distribution_refuses_shared_mean_log_variance_and_input),
         FIXTURE_TEST(test_state_getters_refuse_two_outputs_in_one_buffer),
+        FIXTURE_TEST(test_a_path_and_a_gradient_refuse_memory_of_their_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
