@@ -662,8 +662,11 @@ typedef enum ae_stop_reason {
     AE_STOP_CANCELLED = 2,     /**< the progress callback returned non-zero */
     AE_STOP_DIVERGED = 3,      /**< a non-finite loss or gradient, or a loss beyond
                                     #AE_PARAM_DIVERGENCE_FACTOR; last finite weights restored */
-    AE_STOP_FAILED = 4         /**< a distributed fit stopped because another participant or the
-                                    engine failed (#AE_ERR_PEER); weights as after the last step */
+    AE_STOP_FAILED = 4         /**< the fit stopped on an error other than those above (the
+                                    returned status says which: a data source, a validation loss
+                                    that overflowed, memory, or in a distributed fit another
+                                    participant or the engine, #AE_ERR_PEER); weights as after
+                                    the last step */
 } ae_stop_reason;
 
 /**

@@ -5,6 +5,7 @@
  * no-op and training is what it always was. */
 #include "internal.h"
 
+#include <math.h>
 #include <string.h>
 
 static int engine_failed(int code, const char *what)
@@ -21,6 +22,25 @@ int ae_hooks_reduce(ae_model *m, double *values, size_t count, ae_reduce_op op)
         return AE_OK;
     int code = m->hooks.reduce(values, count, (int)op, m->hooks.user_data);
     return code == 0 ? AE_OK : engine_failed(code, "reduce");
+}
+
+int ae_hooks_reduce_counts(ae_model *m, double *counts, size_t n, ae_reduce_op op)
+{
+    enum { MAX_COUNTS = 4 };
+    double own[MAX_COUNTS];
+    if (n > MAX_COUNTS)
+        n = MAX_COUNTS; /* the callers combine one or two counts */
+    memcpy(own, counts, n * sizeof *own);
+    AE_FORWARD(ae_hooks_reduce(m, counts, n, op));
+    /* The engine's answer decides loops and divisions: a sum or maximum of whole numbers,
+     * at least this participant's own, within a double's exact integers. */
+    for (size_t i = 0; i < n; i++)
+        AE_CHECK(counts[i] >= own[i] && counts[i] <= 0x1p53 && counts[i] == floor(counts[i]),
+                 NULL, AE_ERR_PEER,
+                 "the engine's reduce gave %g for a count whose own share here is %g; counts "
+                 "combine to whole numbers at least as large; this call stopped",
+                 counts[i], own[i]);
+    return AE_OK;
 }
 
 int ae_hooks_agree(ae_model *m, int status)

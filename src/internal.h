@@ -107,6 +107,9 @@ int ae_leave_writer(ae_model *m, int status);
 
 /* Combine values across participants in place. */
 int ae_hooks_reduce(ae_model *m, double *values, size_t count, ae_reduce_op op);
+/* ae_hooks_reduce for counts (rows, steps: at most 4), whose combination is checked: whole
+ * numbers up to 2^53, none below this participant's own (AE_ERR_PEER otherwise). */
+int ae_hooks_reduce_counts(ae_model *m, double *counts, size_t n, ae_reduce_op op);
 /* Agree on a local status before a collective part of a call: returns status when it failed
  * here, AE_ERR_PEER when it failed elsewhere, AE_OK when it held everywhere. */
 int ae_hooks_agree(ae_model *m, int status);
@@ -655,6 +658,9 @@ int ae_stream_begin_epoch(ae_model *model, ae_stream *stream);
  * the epoch's rows are used up. */
 int ae_stream_next_batch(ae_model *model, ae_stream *stream, size_t max_rows, float *out,
                          size_t *n);
+/* After an epoch's last step: the training source's pass must hold no row beyond those it
+ * counted (AE_ERR_IO otherwise). */
+int ae_stream_end_epoch(ae_model *model, ae_stream *stream);
 /* The sum of the elementwise losses over the validation source (0 without one), read into
  * scratch (max_rows packed rows) a chunk at a time. */
 int ae_stream_validation_sum(ae_model *model, ae_stream *stream, float *scratch, size_t max_rows,

@@ -1114,7 +1114,9 @@ static int backprop(ae_model *m, const float *x, size_t ld_x, const float *targe
     const double d = (double)ae_input_dim(m);
     /* The mean is over every participant's rows (only this call's without hooks). */
     double rows = (double)n_rows;
-    AE_FORWARD(ae_hooks_reduce(m, &rows, 1, AE_REDUCE_SUM));
+    AE_FORWARD(ae_hooks_reduce_counts(m, &rows, 1, AE_REDUCE_SUM));
+    AE_CHECK(rows > 0.0, NULL, AE_ERR_INVALID_ARGUMENT,
+             "no participant has rows in this step: a step needs at least one");
     w->mean_rows = rows;
     double sums[3] = {0.0, 0.0, 0.0}; /* loss, penalties summed over rows, KL */
     double shared_penalty = 0.0;      /* penalties of batch statistics, already combined */

@@ -129,7 +129,7 @@ int ae_scaling_fitter_end_pass(ae_model *m, ae_scaling_fitter *f)
         f->work[2 * d] = f->rows;
         double *combined = f->work; /* the sums, and the count after the squares' slots */
         AE_FORWARD(ae_hooks_reduce(m, combined, d, AE_REDUCE_SUM));
-        AE_FORWARD(ae_hooks_reduce(m, f->work + 2 * d, 1, AE_REDUCE_SUM));
+        AE_FORWARD(ae_hooks_reduce_counts(m, f->work + 2 * d, 1, AE_REDUCE_SUM));
         f->rows = f->work[2 * d];
     } else {
         AE_FORWARD(ae_hooks_reduce(m, f->work + d, d, AE_REDUCE_SUM));
@@ -152,7 +152,7 @@ int ae_scaling_fitter_finish(ae_model *m, ae_scaling_fitter *f)
             offset[j] = (float)(f->work[j] / f->rows);
             scale[j] = floored_scale((float)sqrt(f->work[d + j] / f->rows), min_scale);
         }
-        if (!isfinite(scale[j])) {
+        if (!isfinite(scale[j]) || !isfinite(offset[j])) {
             ae_scaling_fitter_release(f);
             return ae_fail(m, AE_ERR_INPUT_RANGE,
                            "column %zu spans more than a float can hold (its %s overflows); it "

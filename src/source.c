@@ -22,13 +22,23 @@ struct ae_stream {
     float *buffer;           /* the shuffle buffer, capacity rows */
     size_t capacity, held;
     bool shuffle;
-    size_t row;              /* rows read in this pass, for messages */
+    size_t row;              /* rows read in this pass of the training source */
+    size_t train_rows, val_rows; /* counted by the scan: every later pass gives as many */
 };
 
 static int source_failed(const char *which, const char *what, int code)
 {
     return ae_fail(NULL, AE_ERR_IO, "the %s data source failed (its %s hook returned %d)", which,
                    what, code);
+}
+
+/* A later pass of a source that gave another number of rows than its first. */
+static int pass_changed(const char *which, size_t first, size_t now, bool more)
+{
+    return ae_fail(NULL, AE_ERR_IO,
+                   "the %s data source gave %zu rows in its first pass and %s%zu in this one: "
+                   "every pass must give the same rows",
+                   which, first, more ? "more than " : "", now);
 }
 
 static int rewind_source(const ae_data_source *source, const char *which)
@@ -169,12 +179,10 @@ int ae_stream_scan(ae_model *m, ae_stream *s, size_t *n_train, size_t *n_val)
         if (status != AE_OK || !ae_scaling_fitter_wants_pass(m, &fitter))
             break;
         size_t again = 0;
-        status = ae_hooks_agree(m, scan_pass(m, s, s->train, "training", false, &fitter, &again));
+        status = scan_pass(m, s, s->train, "training", false, &fitter, &again);
         if (status == AE_OK && again != *n_train)
-            status = ae_fail(NULL, AE_ERR_IO,
-                             "the training data source gave %zu rows, then %zu: every pass must "
-                             "give the same rows",
-                             *n_train, again);
+            status = pass_changed("training", *n_train, again, false);
+        status = ae_hooks_agree(m, status);
     }
     if (needs_scaling) {
         if (status == AE_OK)
@@ -183,8 +191,13 @@ int ae_stream_scan(ae_model *m, ae_stream *s, size_t *n_train, size_t *n_val)
             ae_scaling_fitter_release(&fitter);
     }
     /* The validation rows, against the scaling now fitted. */
-    if (status == AE_OK && s->validation)
+    if (status == AE_OK && s->validation) {
         status = scan_pass(m, s, s->validation, "validation", true, NULL, n_val);
+        if (status == AE_OK && *n_val == 0)
+            status = ae_fail(NULL, AE_ERR_INVALID_ARGUMENT, "the validation data source gave no rows");
+    }
+    s->train_rows = *n_train;
+    s->val_rows = *n_val;
     return status;
 }
 
@@ -202,9 +215,13 @@ static int next_source_row(ae_stream *s, const float **row)
         s->chunk_next = 0;
         if (s->chunk_rows == 0) {
             s->source_done = true;
-            return AE_OK;
+            /* A pass that ends early would leave the epoch's last steps without rows. */
+            return s->row == s->train_rows ? AE_OK
+                                           : pass_changed("training", s->train_rows, s->row, false);
         }
     }
+    if (s->row == s->train_rows)
+        return pass_changed("training", s->train_rows, s->row, true);
     *row = s->chunk + s->chunk_next++ * s->d;
     s->row++;
     return AE_OK;
@@ -263,6 +280,14 @@ int ae_stream_next_batch(ae_model *m, ae_stream *s, size_t max_rows, float *out,
     return AE_OK;
 }
 
+int ae_stream_end_epoch(ae_model *m, ae_stream *s)
+{
+    (void)m;
+    /* The steps took every counted row; one more read must find the pass's end. */
+    const float *row;
+    return next_source_row(s, &row);
+}
+
 int ae_stream_validation_sum(ae_model *m, ae_stream *s, float *scratch, size_t max_rows,
                              double *sum)
 {
@@ -270,11 +295,15 @@ int ae_stream_validation_sum(ae_model *m, ae_stream *s, float *scratch, size_t m
     if (!s->validation)
         return AE_OK;
     AE_FORWARD(rewind_source(s->validation, "validation"));
-    for (;;) {
+    /* The mean divides by the rows the scan counted: a pass must give as many. */
+    for (size_t rows = 0;;) {
         size_t n;
         AE_FORWARD(read_rows(s->validation, "validation", s->d, scratch, max_rows, &n));
         if (n == 0)
-            return AE_OK;
+            return rows == s->val_rows ? AE_OK : pass_changed("validation", s->val_rows, rows, false);
+        rows += n;
+        if (rows > s->val_rows)
+            return pass_changed("validation", s->val_rows, s->val_rows, true);
         AE_FORWARD(ae_check_data(NULL, m, "the validation rows", scratch, n, s->d, s->d, true));
         if (m->scaling)
             ae_scaling_apply(m, scratch, s->d, n, scratch, s->d);

@@ -300,11 +300,11 @@ static int validation_loss(ae_model *m, const fit_run *run, double *loss)
 static int combine_counts(ae_model *m, fit_run *run)
 {
     double rows[2] = {(double)run->n_train, (double)run->n_val};
-    AE_FORWARD(ae_hooks_reduce(m, rows, 2, AE_REDUCE_SUM));
+    AE_FORWARD(ae_hooks_reduce_counts(m, rows, 2, AE_REDUCE_SUM));
     run->global_train = rows[0];
     run->global_val = rows[1];
     double batches = (double)((run->n_train + run->batch - 1) / run->batch);
-    AE_FORWARD(ae_hooks_reduce(m, &batches, 1, AE_REDUCE_MAX));
+    AE_FORWARD(ae_hooks_reduce_counts(m, &batches, 1, AE_REDUCE_MAX));
     run->batches = (uint64_t)batches;
     run->reference_batches = run->batches < 10 ? 1 : (run->batches + 9) / 10;
     return AE_OK;
@@ -537,6 +537,8 @@ static int run_epoch(ae_model *m, fit_run *run, uint64_t epoch, double *epoch_lo
         if (m->settings.progress_every_batch && b + 1 < run->batches)
             AE_FORWARD(notify(m, run, epoch, b + 1, false, loss, NAN));
     }
+    if (run->stream)
+        AE_FORWARD(ae_hooks_agree(m, ae_stream_end_epoch(m, run->stream)));
     *epoch_loss = loss_sum / rows_sum;
     return AE_OK;
 }
@@ -565,7 +567,6 @@ static int validation_overflowed(ae_model *m, fit_run *run, uint64_t epoch, doub
     ae_fit_report *r = &run->report;
     r->epochs_run = epoch;
     r->final_train_loss = train_loss;
-    r->stop_reason = AE_STOP_FAILED;
     const size_t row = overflowing_validation_row(m, run);
     if (row != SIZE_MAX)
         return ae_fail(m, AE_ERR_NON_FINITE_RESULT,
@@ -603,11 +604,8 @@ static int fit_epochs(ae_model *m, fit_run *run)
         ae_hooks_end_stream(m);
         if (status == AE_ERR_CANCELLED)
             return cancelled(m, run, epoch, "in");
-        if (status != AE_OK) {
-            if (status != AE_ERR_DIVERGED)
-                r->stop_reason = AE_STOP_FAILED;
+        if (status != AE_OK)
             return status;
-        }
         double val_loss = NAN;
         if (run->global_val > 0.0)
             AE_FORWARD(validation_loss(m, run, &val_loss));
@@ -643,10 +641,7 @@ static int fit_epochs(ae_model *m, fit_run *run)
         status = notify(m, run, epoch, run->batches, true, train_loss, val_loss);
         if (status == AE_ERR_CANCELLED)
             return cancelled(m, run, epoch, "after");
-        if (status != AE_OK) {
-            r->stop_reason = AE_STOP_FAILED;
-            return status;
-        }
+        AE_FORWARD(status);
         if (s->patience && epochs_without_improvement >= s->patience) {
             r->stop_reason = AE_STOP_EARLY;
             return AE_OK;
@@ -713,9 +708,11 @@ static int train_prepared(ae_model *m, fit_run *run, ae_fit_report *report)
 static void start_run(fit_run *run)
 {
     run->started = now_seconds();
+    /* A fit that ends on an error without a reason of its own (divergence, cancellation)
+     * says it failed; completing or stopping early sets its reason. */
     run->report = (ae_fit_report){.size = sizeof(ae_fit_report), .final_train_loss = NAN,
                                   .final_val_loss = NAN, .best_loss = NAN, .final_kl = NAN,
-                                  .final_elbo = NAN};
+                                  .final_elbo = NAN, .stop_reason = AE_STOP_FAILED};
 }
 
 static int fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x, const float *x_val,

@@ -35,6 +35,8 @@ typedef struct engine {
     float *gradients[MAX_PARTICIPANTS];
     size_t n_gradients;
     int fail_reduce_at; /* the reduce call (counted by participant 0) that fails, or -1 */
+    int lie_at;         /* the reduce call whose every result becomes lie_value, or -1 */
+    double lie_value;
 } engine;
 
 typedef struct participant {
@@ -53,7 +55,8 @@ static int engine_reduce(double *values, size_t count, int op, void *user)
     engine *e = p->engine;
     if (count > MAX_REDUCE)
         return -2;
-    int fail = e->fail_reduce_at >= 0 && p->reduces++ == e->fail_reduce_at;
+    const int call = p->reduces++;
+    int fail = e->fail_reduce_at >= 0 && call == e->fail_reduce_at;
     memcpy(e->slots[p->rank], values, count * sizeof *values);
     pthread_barrier_wait(&e->barrier);
     for (size_t i = 0; i < count; i++) {
@@ -63,6 +66,9 @@ static int engine_reduce(double *values, size_t count, int op, void *user)
         values[i] = v;
     }
     pthread_barrier_wait(&e->barrier);
+    if (e->lie_at >= 0 && call == e->lie_at)
+        for (size_t i = 0; i < count; i++)
+            values[i] = e->lie_value;
     return fail ? -1 : 0;
 }
 
@@ -254,7 +260,7 @@ static double max_relative_difference(const ae_model *a, const ae_model *b)
 static void check_equivalence(const variant *v, int n, const size_t *sizes, size_t batch,
                               uint64_t epochs)
 {
-    engine e = {.participants = n, .fail_reduce_at = -1};
+    engine e = {.participants = n, .fail_reduce_at = -1, .lie_at = -1};
     pthread_barrier_init(&e.barrier, NULL, (unsigned)n);
     float *shards[MAX_PARTICIPANTS];
     ae_model *models[MAX_PARTICIPANTS];
@@ -373,7 +379,7 @@ static void test_participants_fit_from_their_own_sources(void **state)
     const size_t sizes[3] = {50, 17, 33};
     ae_model *from_arrays[3], *from_sources[3];
     for (int pass = 0; pass < 2; pass++) {
-        engine e = {.participants = 3, .fail_reduce_at = -1};
+        engine e = {.participants = 3, .fail_reduce_at = -1, .lie_at = -1};
         pthread_barrier_init(&e.barrier, NULL, 3);
         participant parts[3];
         job jobs[3];
@@ -416,7 +422,7 @@ static void test_participants_fit_from_their_own_sources(void **state)
 static void test_one_participant_trains_exactly_as_without_hooks(void **state)
 {
     (void)state;
-    engine e = {.participants = 1, .fail_reduce_at = -1};
+    engine e = {.participants = 1, .fail_reduce_at = -1, .lie_at = -1};
     pthread_barrier_init(&e.barrier, NULL, 1);
     float *x = make_data(5, 64);
     ae_model *hooked = make_model(&VARIANTS[0]), *plain = make_model(&VARIANTS[0]);
@@ -450,7 +456,7 @@ static void test_gradient_spans_come_last_layer_first_and_cover_every_parameter(
     (void)state;
     static const unsigned flags[] = {AE_ARCH_PLAIN, AE_ARCH_TIED_WEIGHTS, AE_ARCH_VARIATIONAL};
     for (size_t k = 0; k < ARRAY_LEN(flags); k++) {
-        engine e = {.participants = 1, .fail_reduce_at = -1};
+        engine e = {.participants = 1, .fail_reduce_at = -1, .lie_at = -1};
         pthread_barrier_init(&e.barrier, NULL, 1);
         variant v = VARIANTS[1];
         v.flags = flags[k];
@@ -500,7 +506,7 @@ static void test_an_error_on_one_participant_stops_every_one_unchanged(void **st
 {
     (void)state;
     for (int kind = CALL_FIT; kind <= CALL_GRADIENT; kind++) {
-        engine e = {.participants = 3, .fail_reduce_at = -1};
+        engine e = {.participants = 3, .fail_reduce_at = -1, .lie_at = -1};
         pthread_barrier_init(&e.barrier, NULL, 3);
         ae_model *models[3];
         participant parts[3];
@@ -544,7 +550,7 @@ static void test_decisions_are_the_same_on_every_participant(void **state)
 {
     (void)state;
     for (int cancel = 0; cancel <= 1; cancel++) {
-        engine e = {.participants = 2, .fail_reduce_at = -1};
+        engine e = {.participants = 2, .fail_reduce_at = -1, .lie_at = -1};
         pthread_barrier_init(&e.barrier, NULL, 2);
         ae_model *models[2];
         participant parts[2];
@@ -593,7 +599,7 @@ static void test_a_failing_engine_fails_the_call_cleanly(void **state)
 {
     (void)state;
     for (int at = 0; at < 12; at += 3) {
-        engine e = {.participants = 2, .fail_reduce_at = at};
+        engine e = {.participants = 2, .fail_reduce_at = at, .lie_at = -1};
         pthread_barrier_init(&e.barrier, NULL, 2);
         ae_model *models[2];
         participant parts[2];
@@ -618,6 +624,55 @@ static void test_a_failing_engine_fails_the_call_cleanly(void **state)
         }
         pthread_barrier_destroy(&e.barrier);
     }
+}
+
+/* An engine whose reduce answers nonsense (a count of 1e30, a negative or fractional one, NaN,
+ * zero) at any of a fit's first combinations: the fit fails or completes, never with a loss
+ * that is not finite, and the model always saves bytes it loads again (UBSan watches the
+ * conversions). Fits from arrays and from a source, standardised, so that the scaling's row
+ * count is among the answers. */
+static void test_an_engine_answering_nonsense_never_leaves_a_broken_model(void **state)
+{
+    (void)state;
+    static const double lies[] = {1e30, -1.0, 2.5, NAN, 0.0};
+    float *x = make_data(900, 40);
+    for (size_t l = 0; l < ARRAY_LEN(lies); l++) {
+        for (int at = 0; at < 14; at++) {
+            for (int from_source = 0; from_source <= 1; from_source++) {
+                engine e = {.participants = 1, .fail_reduce_at = -1, .lie_at = at, .lie_value = lies[l]};
+                pthread_barrier_init(&e.barrier, NULL, 1);
+                ae_model *m = make_model(&VARIANTS[3]);
+                test_set_epochs_and_batch(m, 2, 16);
+                participant part;
+                install(m, &part, &e, 0, ae_model_param_count(m));
+                shard_source shard = {.x = x, .rows = 40};
+                ae_data_source source = {.size = sizeof source, .user_data = &shard,
+                                         .read = shard_read, .rewind = shard_rewind};
+                job j = {.model = m, .kind = from_source ? CALL_FIT_SOURCE : CALL_FIT, .x = x,
+                         .rows = 40, .source = &source};
+                run_together(&j, 1);
+                if (j.status == AE_OK)
+                    assert_true(isfinite(j.report.final_train_loss));
+                size_t n = 0;
+                assert_int_equal(ae_model_save_size(m, AE_SAVE_OPTIMIZER_STATE, &n), AE_OK);
+                unsigned char *bytes = malloc(n);
+                assert_non_null(bytes);
+                assert_int_equal(ae_model_save_to_memory(m, AE_SAVE_OPTIMIZER_STATE, bytes, n, &n), AE_OK);
+                ae_model *again = NULL;
+                const int loaded = ae_model_load_from_memory(&again, bytes, n);
+                if (loaded != AE_OK)
+                    print_error("lie %g at reduce %d%s: fit %d (%s); load: %s\n", lies[l], at,
+                                from_source ? " (source)" : "", j.status, j.message, ae_last_error());
+                assert_int_equal(loaded, AE_OK);
+                ae_model_free(again);
+                free(bytes);
+                ae_model_free(m);
+                free(part.sum);
+                pthread_barrier_destroy(&e.barrier);
+            }
+        }
+    }
+    free(x);
 }
 
 static void test_set_train_hooks_checks_its_argument(void **state)
@@ -664,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_an_error_on_one_participant_stops_every_one_unchanged),
         cmocka_unit_test(test_decisions_are_the_same_on_every_participant),
         cmocka_unit_test(test_a_failing_engine_fails_the_call_cleanly),
+        cmocka_unit_test(test_an_engine_answering_nonsense_never_leaves_a_broken_model),
         cmocka_unit_test(test_set_train_hooks_checks_its_argument),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ typedef struct array_source {
     size_t fail_rewind_at; /* the rewind call (counted from 1) that fails, or 0 */
     size_t extra_rows_at;  /* a read that gives one row more than asked, or 0 */
     size_t shrink_after;   /* after this many rewinds, the source gives one row fewer, or 0 */
+    size_t grow_after;     /* after this many rewinds, one row more (x holds it), or 0 */
     size_t generated;      /* with x NULL: rows made up on the fly (a source larger than memory) */
 } array_source;
 
@@ -43,6 +45,8 @@ static int array_read(void *user, float *rows, size_t n_cols, size_t max_rows, s
     size_t total = s->x ? s->rows : s->generated;
     if (s->shrink_after && s->rewinds > s->shrink_after)
         total--;
+    if (s->grow_after && s->rewinds > s->grow_after)
+        total++;
     size_t n = total - s->next < max_rows ? total - s->next : max_rows;
     for (size_t i = 0; i < n; i++) {
         if (s->x) {
@@ -274,6 +278,51 @@ static void test_a_source_failing_before_training_leaves_the_model_untouched(voi
     free(x);
 }
 
+/* A training or validation source whose later pass gives a row fewer or more than its first
+ * stops the fit with that said (not a loss of 0 / 0, nor rows silently dropped), and the
+ * report says it failed; whether the extra row comes in a step's chunk or after the epoch's
+ * last full step (704 rows, steps of 16). A validation source of no rows is refused. */
+static void test_a_pass_of_another_length_stops_the_fit_with_a_reason(void **state)
+{
+    (void)state;
+    enum { ROWS = 704 };
+    float *x = make_data(8, ROWS + 1);
+    const struct {
+        bool validation;
+        size_t rows, shrink_after, grow_after;
+    } cases[] = {
+        {false, ROWS, 1, 0}, {false, ROWS, 0, 1}, {false, ROWS - 4, 0, 1},
+        {true, ROWS, 1, 0},  {true, ROWS, 0, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ae_model *m = make_model(AE_SCALING_NONE);
+        array_source changing = {.x = x, .rows = cases[k].rows, .ld = IN,
+                                 .shrink_after = cases[k].shrink_after,
+                                 .grow_after = cases[k].grow_after};
+        array_source steady = {.x = x, .rows = 100, .ld = IN};
+        ae_data_source train = source_of(cases[k].validation ? &steady : &changing);
+        ae_data_source validation = source_of(&changing);
+        ae_fit_report report = test_new_fit_report();
+        const int rc = ae_model_fit_source(m, &train, cases[k].validation ? &validation : NULL,
+                                           &report);
+        if (rc != AE_ERR_IO)
+            print_error("case %zu: %d (%s)\n", k, rc, ae_model_last_error(m));
+        assert_int_equal(rc, AE_ERR_IO);
+        assert_non_null(strstr(ae_model_last_error(m), "every pass must give the same rows"));
+        assert_non_null(strstr(ae_model_last_error(m),
+                               cases[k].validation ? "validation data source" : "training data source"));
+        assert_int_equal(report.stop_reason, AE_STOP_FAILED);
+        ae_model_free(m);
+    }
+    ae_model *m = make_model(AE_SCALING_NONE);
+    array_source some = {.x = x, .rows = 100, .ld = IN}, none = {.x = x, .rows = 0, .ld = IN};
+    ae_data_source train = source_of(&some), validation = source_of(&none);
+    assert_int_equal(ae_model_fit_source(m, &train, &validation, NULL), AE_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(ae_model_last_error(m), "validation data source gave no rows"));
+    ae_model_free(m);
+    free(x);
+}
+
 /* During training: the fit stops with the weights of its last completed step. */
 static void test_a_source_failing_during_training_keeps_the_last_steps_weights(void **state)
 {
@@ -351,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_a_shuffle_buffer_is_no_larger_than_the_source),
         cmocka_unit_test(test_a_source_failing_before_training_leaves_the_model_untouched),
         cmocka_unit_test(test_a_source_failing_during_training_keeps_the_last_steps_weights),
+        cmocka_unit_test(test_a_pass_of_another_length_stops_the_fit_with_a_reason),
         cmocka_unit_test(test_the_divergence_factor_leaves_ordinary_training_from_a_source_alone),
         cmocka_unit_test(test_fit_source_checks_its_arguments),
     };
