@@ -51,6 +51,28 @@ static const char *gnu_reason(const char *result, const char *buffer)
 #define STRERROR_TEXT(result, buffer) \
     _Generic((result), int: xsi_reason, char *: gnu_reason)((result), (buffer))
 
+/* A path as messages show it: a long one keeps its start and its end (the file's own name)
+ * around "...", so that the reason after it still fits in a message (AE_MESSAGE_SIZE). */
+enum { SHOWN_PATH_MAX = 96, SHOWN_PATH_HEAD = 40 };
+typedef struct shown_path {
+    char text[SHOWN_PATH_MAX + 1];
+} shown_path;
+
+static shown_path shown(const char *path)
+{
+    shown_path p;
+    const size_t length = strlen(path);
+    if (length <= SHOWN_PATH_MAX) {
+        memcpy(p.text, path, length + 1);
+        return p;
+    }
+    const size_t tail = SHOWN_PATH_MAX - SHOWN_PATH_HEAD - 3;
+    memcpy(p.text, path, SHOWN_PATH_HEAD);
+    memcpy(p.text + SHOWN_PATH_HEAD, "...", 3);
+    memcpy(p.text + SHOWN_PATH_HEAD + 3, path + length - tail, tail + 1);
+    return p;
+}
+
 static int io_error(const char *what, const char *path, int error_number)
 {
     char buffer[128];
@@ -59,7 +81,7 @@ static int io_error(const char *what, const char *path, int error_number)
         snprintf(buffer, sizeof buffer, "error %d", error_number);
         reason = buffer;
     }
-    return ae_fail(NULL, AE_ERR_IO, "%s %s: %s", what, path, reason);
+    return ae_fail(NULL, AE_ERR_IO, "%s %s: %s", what, shown(path).text, reason);
 }
 
 static const char *file_kind(mode_t mode)
@@ -79,7 +101,8 @@ static const char *file_kind(mode_t mode)
 
 static int not_a_regular_file(const char *path, mode_t mode)
 {
-    return ae_fail(NULL, AE_ERR_IO, "%s is a %s, not a regular file", path, file_kind(mode));
+    return ae_fail(NULL, AE_ERR_IO, "%s is a %s, not a regular file", shown(path).text,
+                   file_kind(mode));
 }
 
 /* A failure of the format layer, prefixed with the path it came from. */
@@ -88,7 +111,7 @@ static int with_path(int status, const char *path)
     if (status != AE_OK && status != AE_ERR_OUT_OF_MEMORY) {
         char why[AE_MESSAGE_SIZE];
         snprintf(why, sizeof why, "%s", ae_last_error());
-        ae_fail(NULL, status, "%s: %s", path, why);
+        ae_fail(NULL, status, "%s: %s", shown(path).text, why);
     }
     return status;
 }
@@ -218,7 +241,8 @@ static int load_rest(ae_model **out, int fd, const struct stat *st, const char *
                      const unsigned char *header, size_t have)
 {
     if ((uintmax_t)st->st_size > SIZE_MAX)
-        return ae_fail(NULL, AE_ERR_FORMAT, "%s is too large to be a model file here", path);
+        return ae_fail(NULL, AE_ERR_FORMAT, "%s is too large to be a model file here",
+                       shown(path).text);
     size_t size = (size_t)st->st_size > have ? (size_t)st->st_size : have;
     /* The file is read whole: loading holds at most the file plus the model. */
     unsigned char *bytes = ae_alloc(size);
@@ -230,7 +254,7 @@ static int load_rest(ae_model **out, int fd, const struct stat *st, const char *
     if (got < 0)
         status = io_error("cannot read", path, errno);
     else if ((size_t)got < size - have)
-        status = ae_fail(NULL, AE_ERR_IO, "%s shrank while being read", path);
+        status = ae_fail(NULL, AE_ERR_IO, "%s shrank while being read", shown(path).text);
     else
         status = with_path(ae_format_load(out, bytes, size), path);
     ae_free(bytes);
@@ -334,8 +358,8 @@ static int resolve_target(const char *path, target *t)
         char *text = read_link(t->folder_fd, t->name, t->st.st_size, &length);
         if (!text) {
             if (errno == ENOMEM)
-                return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY, "out of memory following the links "
-                                                           "of %s", path);
+                return ae_fail(NULL, AE_ERR_OUT_OF_MEMORY,
+                               "out of memory following the links of %s", shown(path).text);
             return io_error("cannot read the symbolic link", path, errno);
         }
         const char *name;

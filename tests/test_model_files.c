@@ -994,6 +994,29 @@ static void test_save_and_load_a_path_longer_than_path_max(void **state)
     remove_tree(t.dir);
 }
 
+/* A long path's failure keeps its reason in the message: the path is shortened in its middle,
+ * keeping its start and the file's own name, so that the reason still fits. */
+static void test_a_long_paths_failure_keeps_its_reason_and_the_files_name(void **state)
+{
+    (void)state;
+    char path[600];
+    int at = snprintf(path, sizeof path, "/nonexistent-folder-of-autoenc-tests/");
+    memset(path + at, 'a', 400);
+    snprintf(path + at + 400, sizeof path - (size_t)at - 400, "-the-file.aemodel");
+    assert_int_equal(ae_model_save(old_model, path, AE_SAVE_DEFAULT), AE_ERR_IO);
+    const char *message = ae_last_error();
+    assert_non_null(strstr(message, "/nonexistent-folder"));
+    assert_non_null(strstr(message, "...aaa"));
+    assert_non_null(strstr(message, "-the-file.aemodel: "));
+    assert_true(strlen(message) < 250); /* the reason after the path, nothing cut */
+    ae_model *m = NULL;
+    assert_int_equal(ae_model_load(&m, path), AE_ERR_IO);
+    message = ae_last_error();
+    assert_non_null(strstr(message, "-the-file.aemodel: "));
+    assert_true(strlen(message) < 250);
+    assert_null(m);
+}
+
 /* ================================================================================== */
 /* Saving: failures and kills leave the old file and nothing else                        */
 /* ================================================================================== */
@@ -1205,6 +1228,7 @@ int main(void)
         cmocka_unit_test(test_save_refuses_a_target_that_is_not_a_regular_file),
         cmocka_unit_test(test_save_and_load_a_file_name_of_255_bytes),
         cmocka_unit_test(test_save_and_load_a_path_longer_than_path_max),
+        cmocka_unit_test(test_a_long_paths_failure_keeps_its_reason_and_the_files_name),
         cmocka_unit_test(test_save_killed_while_writing_leaves_the_old_file_and_nothing_else),
         cmocka_unit_test(test_save_that_cannot_write_removes_its_temporary_file),
         cmocka_unit_test(test_save_names_its_file_through_proc_or_uses_a_named_one_when_it_must),
