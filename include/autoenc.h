@@ -194,8 +194,10 @@ AE_API const char *ae_last_error(void);
  * - ae_model_fit_threshold() refuses with #AE_ERR_NON_FINITE_RESULT (a
  *   quantile of real scores has no room for such a row);
  * - training steps that overflow are divergence (#AE_ERR_DIVERGED), as before.
- * Activations propagate NaN as torch does, so an overflow inside the network is
- * never hidden by a saturating activation.
+ * Activations propagate NaN as torch does: a NaN inside the network is never
+ * hidden by a saturating activation. An infinity is, where the activation's
+ * limit is finite (sigmoid, tanh, ReLU of minus infinity), as in torch: such
+ * a result is the limit, finite and correct.
  */
 
 /**
@@ -443,7 +445,9 @@ typedef enum ae_scaling {
 
 /** Settings. Values pinned forever. Defaults in brackets. */
 typedef enum ae_param {
-    AE_PARAM_SEED = 1,                 /**< generator seed, integer in [0, 2^53] [0] */
+    AE_PARAM_SEED = 1,                 /**< generator seed, integer in [0, 2^53] [0]; setting it,
+                                            even to its current value, restarts the generator
+                                            from it (noise, dropout, shuffling) */
     AE_PARAM_HIDDEN_ACTIVATION = 2,    /**< ::ae_activation of hidden layers [RELU] */
     AE_PARAM_LATENT_ACTIVATION = 3,    /**< ::ae_activation of the latent layer [LINEAR] */
     AE_PARAM_OUTPUT_ACTIVATION = 4,    /**< ::ae_activation of the output layer [LINEAR] */
@@ -1129,7 +1133,11 @@ AE_API int ae_model_fit_scaling(ae_model *model, const float *x, size_t n_rows, 
  *  buffers that share no memory; #AE_ERR_STATE if none are fitted. */
 AE_API int ae_model_get_scaling(const ae_model *model, float *offset, float *scale, size_t n);
 /** Set the offsets and scales (finite; scales positive) explicitly, e.g. from
- *  another model; #AE_ERR_STATE if the setting is #AE_SCALING_NONE. */
+ *  another model; #AE_ERR_STATE if the setting is #AE_SCALING_NONE. The values
+ *  are kept exactly, whatever their size: a scale so small that `(x - offset) /
+ *  scale` overflows for the rows the model is given (a subnormal one does for
+ *  almost every row) makes those calls fail: #AE_ERR_NON_FINITE_RESULT for
+ *  inference, #AE_ERR_DIVERGED for training (see @ref ae_overflow). */
 AE_API int ae_model_set_scaling(ae_model *model, const float *offset, const float *scale, size_t n);
 /** @} */
 
