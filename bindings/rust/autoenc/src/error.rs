@@ -25,8 +25,11 @@ pub enum Status {
     /// `AE_ERR_INVALID_ARGUMENT`: a value out of range, a wrong length or shape.
     InvalidArgument,
     /// `AE_ERR_OUT_OF_MEMORY`: an allocation failed; nothing was changed.
+    /// Also the error of a method that returns a new `Vec` (or `to_bytes`'
+    /// bytes) the allocator cannot provide.
     OutOfMemory,
-    /// `AE_ERR_SIZE_OVERFLOW`: a size product would overflow `usize`.
+    /// `AE_ERR_SIZE_OVERFLOW`: a size product would overflow `usize`. Also
+    /// the error of a method whose new `Vec` would exceed `isize::MAX` bytes.
     SizeOverflow,
     /// `AE_ERR_NON_FINITE_INPUT`: the input holds NaN or infinity.
     NonFiniteInput,
@@ -147,6 +150,27 @@ impl fmt::Display for Status {
 /// thread's (`ae_last_error`), read right after the call on the same thread.
 /// Shape checks made in Rust before a call give [`Status::InvalidArgument`]
 /// (or [`Status::SizeOverflow`]) with a message of their own.
+///
+/// Every method that returns a new `Vec` sized by its arguments or by the
+/// model (`encode`, `decode`, `reconstruct`, `score`, `sample`,
+/// `interpolate`, `feature_errors`, `encode_distribution`, `detect`,
+/// `gradient`, `pretrain`, `weights`, `bias`, `params`, `optimizer_state`,
+/// `to_bytes`) allocates it fallibly before calling the library: a size
+/// over `isize::MAX` bytes gives [`Status::SizeOverflow`] and an allocation
+/// the allocator refuses [`Status::OutOfMemory`], both with a message naming
+/// the method, instead of the panic or abort of a failed allocation. (Only
+/// [`Model::scaling_params`](crate::Model::scaling_params), whose `Option` has
+/// no room for an error, allocates infallibly: at most 2 x 64 MiB.)
+///
+/// ```
+/// use autoenc::{Model, Status};
+/// let model = Model::new(&[4, 2])?;
+/// let rows = isize::MAX as usize / 16; // rows of 4 floats, 16 bytes
+/// assert_eq!(model.sample(0, rows + 1).unwrap_err().status(), Status::SizeOverflow);
+/// // A valid size (2^63 - 16 bytes on 64 bits) that no allocator grants:
+/// assert_eq!(model.sample(0, rows).unwrap_err().status(), Status::OutOfMemory);
+/// # Ok::<(), autoenc::Error>(())
+/// ```
 ///
 /// ```
 /// use autoenc::{Model, Status};

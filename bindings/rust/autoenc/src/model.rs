@@ -137,9 +137,33 @@ fn invalid(message: String) -> Error {
     Error::new(Status::InvalidArgument, message)
 }
 
+/// `n` copies of `value` in a new `Vec`, for an output sized by the arguments
+/// or the model: [`Status::SizeOverflow`] when `n` values cannot fit one allocation
+/// (more than `isize::MAX` bytes), [`Status::OutOfMemory`] when the allocator
+/// refuses them, never the panic or abort of `vec!`.
+fn try_vec<T: Clone>(n: usize, value: T, what: &str) -> Result<Vec<T>> {
+    let size = std::mem::size_of::<T>();
+    let bytes = match n.checked_mul(size) {
+        Some(bytes) if bytes <= isize::MAX as usize => bytes,
+        _ => {
+            return Err(Error::new(
+                Status::SizeOverflow,
+                format!("{what}: {n} values of {size} bytes exceed isize::MAX bytes"),
+            ))
+        }
+    };
+    let mut v = Vec::new();
+    // The byte size is checked above, so a failure here is the allocator's.
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::new(Status::OutOfMemory, format!("{what}: cannot allocate {bytes} bytes")))?;
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// A zeroed output of `n_rows x n_cols` floats, as [`try_vec`].
 fn zeros(n_rows: usize, n_cols: usize, what: &str) -> Result<Vec<f32>> {
     match n_rows.checked_mul(n_cols) {
-        Some(n) => Ok(vec![0.0; n]),
+        Some(n) => try_vec(n, 0.0, what),
         None => Err(Error::new(
             Status::SizeOverflow,
             format!("{what}: {n_rows} rows of {n_cols} values overflow usize"),
@@ -934,7 +958,7 @@ impl Model {
     /// # Ok::<(), autoenc::Error>(())
     /// ```
     pub fn gradient(&mut self, x: MatrixRef<'_>) -> Result<(Vec<f32>, f64)> {
-        let mut gradient = vec![0.0; self.param_count()];
+        let mut gradient = try_vec(self.param_count(), 0.0, "gradient")?;
         let loss = self.gradient_into(x, &mut gradient)?;
         Ok((gradient, loss))
     }
@@ -1000,7 +1024,7 @@ impl Model {
     /// ```
     pub fn pretrain(&mut self, x: MatrixRef<'_>) -> Result<Vec<FitReport>> {
         Model::check_input("pretrain", "x", &x, self.input_dim())?;
-        let mut raw = vec![sys::ae_fit_report::new(); self.encoder_layer_count()];
+        let mut raw = try_vec(self.encoder_layer_count(), sys::ae_fit_report::new(), "pretrain")?;
         // SAFETY: a valid view, one sized report per stage, a model held exclusively.
         let rc = unsafe {
             sys::ae_model_pretrain(
@@ -1161,7 +1185,7 @@ impl Model {
     /// ```
     pub fn score(&self, x: &[f32], n_cols: usize) -> Result<Vec<f32>> {
         let x = Model::dense("score", "x", x, n_cols)?;
-        let mut scores = vec![0.0; x.n_rows()];
+        let mut scores = try_vec(x.n_rows(), 0.0, "score")?;
         self.score_into(x, &mut scores)?;
         Ok(scores)
     }
@@ -1406,8 +1430,9 @@ impl Model {
     /// ```
     pub fn detect(&self, x: MatrixRef<'_>) -> Result<Detection> {
         Model::check_input("detect", "x", &x, self.input_dim())?;
-        let mut labels = vec![1u8; x.n_rows()];
-        let mut scores = vec![0.0f32; x.n_rows()];
+        let mut labels = try_vec(x.n_rows(), 1u8, "detect")?;
+        let mut scores = try_vec(x.n_rows(), 0.0f32, "detect")?;
+        let mut anomalous = try_vec(x.n_rows(), false, "detect")?;
         // SAFETY: a valid view, one label and one score per row; a const call.
         Model::check(unsafe {
             sys::ae_model_detect(
@@ -1419,10 +1444,10 @@ impl Model {
                 scores.as_mut_ptr(),
             )
         })?;
-        Ok(Detection {
-            anomalous: labels.iter().map(|&l| l != 0).collect(),
-            scores,
-        })
+        for (a, &l) in anomalous.iter_mut().zip(&labels) {
+            *a = l != 0;
+        }
+        Ok(Detection { anomalous, scores })
     }
 
     // ------------------------------------------------------------ scaling
@@ -1453,6 +1478,9 @@ impl Model {
     /// ```
     pub fn scaling_params(&self) -> Option<ScalingParams> {
         let n = self.input_dim();
+        // The one output that may still abort on allocation failure: the
+        // `Option` has no room for an error. input_dim is at most 2^24 (two
+        // buffers of 64 MiB), and the model already holds a layer that wide.
         let mut params = ScalingParams {
             offset: vec![0.0; n],
             scale: vec![0.0; n],
@@ -1525,7 +1553,7 @@ impl Model {
     /// ```
     pub fn weights(&self, layer: usize) -> Result<Vec<f32>> {
         let (n, _) = self.layer_sizes("weights", layer)?;
-        let mut w = vec![0.0; n];
+        let mut w = try_vec(n, 0.0, "weights")?;
         // SAFETY: a buffer of n_out * n_in floats; a const call.
         Model::check(unsafe { sys::ae_model_get_weights(self.as_ptr(), layer, w.as_mut_ptr(), n) })?;
         Ok(w)
@@ -1557,7 +1585,7 @@ impl Model {
     /// ```
     pub fn bias(&self, layer: usize) -> Result<Vec<f32>> {
         let (_, n) = self.layer_sizes("bias", layer)?;
-        let mut b = vec![0.0; n];
+        let mut b = try_vec(n, 0.0, "bias")?;
         // SAFETY: a buffer of n_out floats; a const call.
         Model::check(unsafe { sys::ae_model_get_bias(self.as_ptr(), layer, b.as_mut_ptr(), n) })?;
         Ok(b)
@@ -1592,7 +1620,7 @@ impl Model {
     /// ```
     pub fn params(&self) -> Result<Vec<f32>> {
         let n = self.param_count();
-        let mut params = vec![0.0; n];
+        let mut params = try_vec(n, 0.0, "params")?;
         // SAFETY: a buffer of param_count floats; a const call.
         Model::check(unsafe { sys::ae_model_get_params(self.as_ptr(), params.as_mut_ptr(), n) })?;
         Ok(params)
@@ -1636,8 +1664,16 @@ impl Model {
         } else {
             (true, true)
         };
-        let mut first_moment = if first { Some(vec![0.0; n]) } else { None };
-        let mut second_moment = if second { Some(vec![0.0; n]) } else { None };
+        let mut first_moment = if first {
+            Some(try_vec(n, 0.0, "optimizer_state")?)
+        } else {
+            None
+        };
+        let mut second_moment = if second {
+            Some(try_vec(n, 0.0, "optimizer_state")?)
+        } else {
+            None
+        };
         let mut step = 0u64;
         let as_ptr = |v: &mut Option<Vec<f32>>| v.as_mut().map_or(ptr::null_mut(), |v| v.as_mut_ptr());
         // SAFETY: NULL or buffers of param_count floats; a const call.
@@ -1749,7 +1785,7 @@ impl Model {
     /// # Ok::<(), autoenc::Error>(())
     /// ```
     pub fn to_bytes(&self, flags: SaveFlags) -> Result<Vec<u8>> {
-        let mut bytes = vec![0u8; self.save_size(flags)?];
+        let mut bytes = try_vec(self.save_size(flags)?, 0u8, "to_bytes")?;
         let written = self.save_into(flags, &mut bytes)?;
         bytes.truncate(written);
         Ok(bytes)
@@ -1797,5 +1833,34 @@ impl Model {
         // SAFETY: a byte slice of its length; raw is an out-pointer.
         let rc = unsafe { sys::ae_model_load_from_memory(&mut raw, bytes.as_ptr().cast::<c_void>(), bytes.len()) };
         unsafe { Model::from_status(rc, raw) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::try_vec;
+    use crate::Status;
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn try_vec_fills_or_fails_with_a_status() {
+        assert_eq!(try_vec(3, 7u8, "t").unwrap(), vec![7u8; 3]);
+        assert!(try_vec(0, 0.0f32, "t").unwrap().is_empty());
+        let max = isize::MAX as usize;
+        // Past isize::MAX bytes, whether or not the byte count fits usize.
+        assert_eq!(try_vec(max + 1, 0u8, "t").unwrap_err().status(), Status::SizeOverflow);
+        assert_eq!(
+            try_vec(max / 4 + 1, 0.0f32, "t").unwrap_err().status(),
+            Status::SizeOverflow
+        );
+        assert_eq!(
+            try_vec(usize::MAX, 0.0f32, "t").unwrap_err().status(),
+            Status::SizeOverflow
+        );
+        // Exactly isize::MAX bytes is a valid request no allocator grants.
+        let err = try_vec(max, 0u8, "to_bytes").unwrap_err();
+        assert_eq!(err.status(), Status::OutOfMemory);
+        assert!(err.message().starts_with("to_bytes: "), "{err}");
+        assert_eq!(try_vec(max / 4, 0.0f32, "t").unwrap_err().status(), Status::OutOfMemory);
     }
 }

@@ -640,6 +640,54 @@ fn inference_checks_every_shape_before_the_call() {
     );
 }
 
+// An output `Vec` the crate allocates is checked against isize::MAX bytes and
+// reserved fallibly: a size no allocation can have is SizeOverflow, one the
+// allocator refuses is OutOfMemory; neither panics nor aborts. The sizes
+// refused here are at least 2^48 bytes, beyond any user address space, so
+// the allocator fails at once whatever the overcommit policy: nothing is
+// touched, and the most memory used is a wide model below (about 0.2 GiB).
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn outputs_past_isize_max_bytes_are_size_overflow() {
+    let model = Model::new(&[4, 2]).unwrap();
+    // The element count fits usize, the byte count does not.
+    assert_eq!(status(model.sample(0, usize::MAX / 4)), Status::SizeOverflow);
+    assert_eq!(
+        status(model.interpolate(&[0.0; 4], &[1.0; 4], usize::MAX / 4)),
+        Status::SizeOverflow
+    );
+    // 2^61 floats: 2^63 bytes fit usize but are isize::MAX + 1.
+    let err = model.sample(0, 1 << 59).unwrap_err();
+    assert_eq!(err.status(), Status::SizeOverflow, "{err}");
+    assert!(err.message().starts_with("sample: "), "{err}");
+    assert_eq!(
+        status(model.interpolate(&[0.0; 4], &[1.0; 4], 1 << 59)),
+        Status::SizeOverflow
+    );
+}
+
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn outputs_the_allocator_refuses_are_out_of_memory() {
+    let model = Model::new(&[4, 2]).unwrap();
+    // 2^58 floats, 2^60 bytes: within isize, beyond any address space.
+    let err = model.sample(0, 1 << 56).unwrap_err();
+    assert_eq!(err.status(), Status::OutOfMemory, "{err}");
+    assert!(err.message().starts_with("sample: "), "{err}");
+    assert_eq!(
+        status(model.interpolate(&[0.0; 4], &[1.0; 4], 1 << 56)),
+        Status::OutOfMemory
+    );
+    // Outputs wider than their inputs: 2^22 rows of one value each become
+    // 2^22 rows of 2^24 (2^48 bytes).
+    let codes = vec![0.5f32; 1 << 22];
+    let wide = Model::new(&[autoenc::max_layer_width(), 1]).unwrap();
+    assert_eq!(status(wide.decode(&codes, 1)), Status::OutOfMemory);
+    drop(wide);
+    let overcomplete = Model::new(&[1, autoenc::max_layer_width()]).unwrap();
+    assert_eq!(status(overcomplete.encode(&codes, 1)), Status::OutOfMemory);
+}
+
 #[test]
 fn non_finite_inputs_and_results_are_refused_naming_the_row() {
     let mut model = small();
