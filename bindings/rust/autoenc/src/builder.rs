@@ -6,12 +6,21 @@ use crate::settings::{Activation, Architecture, Loss, Noise, Optimizer, Param, S
 /// Makes a [`Model`] with its settings, from [`Model::builder`].
 ///
 /// Each method records a setting; [`build`](Builder::build) makes the model
-/// and applies them in an order that suits the library's rules, whatever the
-/// order of the calls: the seed, the activations, the scaling, the loss (a
-/// BCE loss after the sigmoid output it needs), the optimizer (its kind
-/// before its numbers), the noise (its kind before its level), the typed
-/// run settings, and last the [`param`](Builder::param) settings in the order
-/// given. A setting the library refuses fails `build` with its error, and the
+/// and applies the typed settings in an order that suits the library's
+/// rules, whatever the order in which they were called: the seed, the
+/// activations, the scaling, the loss (a BCE loss after the sigmoid output it
+/// needs), the optimizer (its kind before its numbers), the noise (its kind
+/// before its level), the typed run settings (epochs, batch size, threads).
+/// Calling a typed setter twice keeps the last value.
+///
+/// The [`param`](Builder::param) values are not reordered: they are applied
+/// after every typed setting, wherever their calls stand in the chain, one by
+/// one in the order given. So a `param` value overrides a typed setter of the
+/// same setting even when it is called before it, and it is checked against
+/// every typed setting: `.param(Param::OutputActivation, tanh)` fails the
+/// build beside [`output`](Builder::output)`(Activation::Sigmoid)` and
+/// [`loss`](Builder::loss)`(Loss::Bce)`, even when called before them. A
+/// setting the library refuses fails `build` with its error, and the
 /// half-made model is freed.
 ///
 /// ```
@@ -153,11 +162,21 @@ impl Builder {
     /// The loss. [`Loss::Bce`] needs [`output`](Builder::output)`(Activation::Sigmoid)`.
     ///
     /// ```
-    /// use autoenc::{Activation, Loss, Model, Status};
-    /// // The order of the calls does not matter:
+    /// use autoenc::{Activation, Loss, Model, Param, Status};
+    /// // Between typed setters the order of the calls does not matter:
     /// Model::builder(&[6, 2]).loss(Loss::Bce).output(Activation::Sigmoid).build()?;
     /// // A conflict fails the build:
     /// let err = Model::builder(&[6, 2]).loss(Loss::Bce).output(Activation::Relu).build().unwrap_err();
+    /// assert_eq!(err.status(), Status::State);
+    /// // `param` values come after every typed setting, whatever the order of
+    /// // the calls: this tanh output is set last, and conflicts with the loss.
+    /// let tanh = f64::from(Activation::Tanh.raw());
+    /// let err = Model::builder(&[6, 2])
+    ///     .param(Param::OutputActivation, tanh)
+    ///     .output(Activation::Sigmoid)
+    ///     .loss(Loss::Bce)
+    ///     .build()
+    ///     .unwrap_err();
     /// assert_eq!(err.status(), Status::State);
     /// # Ok::<(), autoenc::Error>(())
     /// ```
@@ -241,13 +260,18 @@ impl Builder {
         self
     }
 
-    /// Any other setting, checked by the library when the model is built;
-    /// applied after the typed ones, in the order given.
+    /// Any other setting, checked by the library when the model is built.
+    /// Unlike the typed setters, `param` values are applied last: after every
+    /// typed setting whatever the position of the call, then in the order
+    /// given (a later value of the same setting wins). See [`Builder`].
     ///
     /// ```
     /// use autoenc::{Model, Param, Status};
     /// let model = Model::builder(&[6, 2]).param(Param::ClipNorm, 1.0).build()?;
     /// assert_eq!(model.param(Param::ClipNorm)?, 1.0);
+    /// // Called first, applied last: it overrides the typed setter.
+    /// let model = Model::builder(&[6, 2]).param(Param::Epochs, 3.0).epochs(5).build()?;
+    /// assert_eq!(model.param(Param::Epochs)?, 3.0);
     /// let err = Model::builder(&[6, 2]).param(Param::Momentum, 2.0).build().unwrap_err();
     /// assert_eq!(err.status(), Status::InvalidArgument);
     /// # Ok::<(), autoenc::Error>(())

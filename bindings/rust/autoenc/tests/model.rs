@@ -111,6 +111,36 @@ fn builder_orders_settings_whatever_the_order_of_the_calls() {
 }
 
 #[test]
+fn builder_applies_param_values_last_in_the_order_given() {
+    // Called first, applied after the typed setter of the same setting.
+    let model = Model::builder(&[8, 2])
+        .param(Param::Epochs, 3.0)
+        .epochs(5)
+        .build()
+        .unwrap();
+    assert_eq!(model.param(Param::Epochs).unwrap(), 3.0);
+    // Among themselves, in the order given: the last value wins.
+    let model = Model::builder(&[8, 2])
+        .param(Param::Patience, 2.0)
+        .param(Param::Patience, 7.0)
+        .build()
+        .unwrap();
+    assert_eq!(model.param(Param::Patience).unwrap(), 7.0);
+    // Checked against every typed setting, wherever the call stands: in call
+    // order the sigmoid output would come after this tanh one, but the tanh
+    // output comes last and conflicts with the BCE loss.
+    let tanh = f64::from(Activation::Tanh.raw());
+    let err = Model::builder(&[8, 2])
+        .param(Param::OutputActivation, tanh)
+        .output(Activation::Sigmoid)
+        .loss(Loss::Bce)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.status(), Status::State);
+    assert!(err.message().contains("loss"), "{err}");
+}
+
+#[test]
 fn builder_fails_on_conflicts_and_bad_values() {
     let err = Model::builder(&[8, 2])
         .output(Activation::Relu)
