@@ -31,7 +31,9 @@ pub enum StopReason {
     Cancelled,
     /// A non-finite loss or gradient; the last finite weights were restored.
     Diverged,
-    /// A distributed fit stopped because another participant or the engine failed.
+    /// The fit stopped on another error (the returned error says which: a data source, a
+    /// validation loss that overflowed, memory, or in a distributed fit another participant
+    /// or the engine); the weights are as after the last step.
     Failed,
     /// A reason this crate does not know (from a newer library).
     Unknown(i32),
