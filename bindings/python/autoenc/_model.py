@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 import time
 import weakref
 from ctypes import byref, c_double, c_int, c_size_t, c_uint64, c_void_p, sizeof
@@ -251,7 +252,7 @@ class Model:
     """
 
     __slots__ = ("_h", "_inflight", "_finalizer", "_d_in", "_d_lat", "_n_layers", "_n_enc",
-                 "_arch", "_n_params", "_stale_callback", "__weakref__")
+                 "_arch", "_n_params", "_stale_callback", "_gate", "_training", "__weakref__")
 
     # Settings, generated below from the library's table (type hints for readers and checkers).
     seed: int
@@ -330,6 +331,8 @@ class Model:
         assert handle
         self._inflight: List[Any] = []
         self._stale_callback: Any = None
+        self._gate = threading.Lock()  # held by _alone: other threads' calls wait at _enter
+        self._training = threading.Lock()  # held by the one training call (_run_monitored)
         self._h = handle
         self._finalizer = weakref.finalize(self, _release, handle, self._inflight)
         self._d_in = int(_L.ae_model_input_dim(handle))
@@ -355,12 +358,29 @@ class Model:
         return model
 
     def _enter(self) -> int:
+        if self._gate.locked():  # another thread must change the model undisturbed: wait
+            with self._gate:
+                pass
         self._inflight.append(None)
         handle = self._h
         if handle is None:
             self._inflight.pop()
             raise _closed_error()
         return handle
+
+    def _alone(self, call: Any) -> int:
+        """Make a C call that changes the model and must not fail for being concurrent
+        (what a fit changes and must put back): other threads' new calls wait at
+        :meth:`_enter` meanwhile, and the call is retried while the calls already inside
+        the library, which all return soon, hold the model (``AE_ERR_BUSY``)."""
+        with self._gate:
+            delay = 0.0001
+            status = call()
+            while status == BusyError.status:
+                time.sleep(delay)
+                delay = min(2 * delay, 0.005)
+                status = call()
+            return int(status)
 
     def close(self) -> None:
         """Free the model now (``ae_model_free``). Closing twice is allowed; any
@@ -736,42 +756,51 @@ class Model:
         """Run a training call with the progress callback installed, then restore
         the model's callback and ``progress_every_batch`` and raise what the
         callback caught, KeyboardInterrupt, or the call's error."""
-        every_batch_info = PARAMS["progress_every_batch"]
+        # One training call at a time: a second one (another thread, or a callback) would
+        # see this one's temporary progress_every_batch, and holding the gate while it
+        # trains could deadlock with its callback.
+        if not self._training.acquire(blocking=False):
+            raise BusyError("the model is being trained by another call", BusyError.status, label)
+        every_batch_id = PARAMS["progress_every_batch"].id
         handle = self._enter()
         try:
-            user_every_batch = bool(self._get(every_batch_info))
+            value = c_double()
+            status = self._alone(lambda: _L.ae_model_get_param(handle, every_batch_id, byref(value)))
+            if status:
+                raise_status(status, "ae_model_get_param", handle)
+            user_every_batch = bool(value.value)
             monitor = FitMonitor(callback, verbose, user_every_batch, label)
             for source in sources:
                 source.monitor = monitor
             with sigint_guard(monitor, catch_interrupt) as guarded:
                 # Ctrl-C and the bar need a call after every batch; the user's callback
-                # still sees only what the setting asks for.
+                # still sees only what the setting asks for. The C API has no per-call
+                # switch, so the setting is turned on for the call and always put back.
                 per_batch = (guarded or verbose) and not user_every_batch
-                status = _L.ae_model_set_progress(handle, monitor.c_function, None)
+                status = self._alone(lambda: _L.ae_model_set_progress(handle, monitor.c_function, None))
                 if status:
                     raise_status(status, "ae_model_set_progress", handle)
                 try:
                     if per_batch:
-                        self._set(every_batch_info, True)
+                        status = self._alone(lambda: _L.ae_model_set_param(handle, every_batch_id, 1.0))
+                        if status:
+                            raise_status(status, "ae_model_set_param", handle)
                     try:
                         status = call(handle, report_arg)
                         # the message is read now, in this thread, before any other call
                         error = make_error(status, fname, handle) if status else None
                     finally:
-                        if per_batch:
-                            _retry_busy(lambda: _L.ae_model_set_param(
-                                handle, every_batch_info.id, 0.0))
+                        if per_batch:  # cannot fail: _alone waits out other threads' calls
+                            self._alone(lambda: _L.ae_model_set_param(handle, every_batch_id, 0.0))
                 finally:
-                    # Another thread's read may hold the model for a moment after the fit
-                    # returns (BUSY); until the callback is removed, its ctypes object must
-                    # live, or a later training call would call freed memory.
-                    if _retry_busy(lambda: _L.ae_model_set_progress(handle, _lib.PROGRESS_FN(), None)):
-                        self._stale_callback = monitor.c_function
-                    else:
-                        self._stale_callback = None
+                    # Until the callback is removed its ctypes object must live, or a later
+                    # training call would call freed memory.
+                    status = self._alone(lambda: _L.ae_model_set_progress(handle, _lib.PROGRESS_FN(), None))
+                    self._stale_callback = monitor.c_function if status else None
                     monitor.close()
         finally:
             self._inflight.pop()
+            self._training.release()
         if monitor.pending_signal is not None and monitor.exception is None:
             # Ctrl-C after the last callback: deliver it now (the handler is restored)
             try:
@@ -911,17 +940,13 @@ class Model:
             if d == self._d_in and n > 0 and 0 < ndim <= 2:
                 k = self._d_lat
                 z = np.empty((n, k) if ndim == 2 else k, F32)
-                inflight = self._inflight
-                inflight.append(None)
+                handle = self._enter()
                 try:
-                    handle = self._h
-                    if handle is None:
-                        raise _closed_error()
                     status = _encode(handle, address(x), n, d, address(z), k)
                     if status:
                         raise_status(status, "ae_model_encode")
                 finally:
-                    inflight.pop()
+                    self._inflight.pop()
                 return z
         return self._rows_to_rows(_encode, "ae_model_encode", x, self._d_in, self._d_lat, out)
 
@@ -1439,18 +1464,6 @@ class Model:
         if status:
             raise_status(status, "ae_model_load_from_memory")
         return cls._from_handle(out.value)
-
-
-def _retry_busy(call: Any, attempts: int = 400) -> int:
-    """Make a call that changes the model, retrying while other threads' calls hold it
-    (``AE_ERR_BUSY`` is transient); returns the last status."""
-    status = call()
-    for attempt in range(attempts):
-        if status != BusyError.status:
-            break
-        time.sleep(0.0005 * min(attempt + 1, 10))
-        status = call()
-    return status
 
 
 def _model_from_bytes(data: bytes) -> Model:

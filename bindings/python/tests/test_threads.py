@@ -232,3 +232,66 @@ def test_a_forked_child_trains_the_parents_model():
             process.kill()
             process.join()
         model.close()
+
+
+class _BusyWhileReadersHold:
+    """The library as the package sees it, except that changing ``progress_every_batch``
+    back after a fit finds the model held by other threads' reads (AE_ERR_BUSY) for
+    ``seconds``, as when reader threads keep taking it in turns."""
+
+    def __init__(self, lib, seconds):
+        self._lib, self._seconds, self._since = lib, seconds, None
+
+    def __getattr__(self, name):
+        return getattr(self._lib, name)
+
+    def ae_model_set_param(self, handle, param, value):
+        if param == autoenc.Param.PROGRESS_EVERY_BATCH and value == 0.0:
+            self._since = self._since or time.monotonic()
+            if time.monotonic() - self._since < self._seconds:
+                return autoenc.BusyError.status
+        return self._lib.ae_model_set_param(handle, param, value)
+
+
+def test_a_fit_always_puts_progress_every_batch_back(unit_data, monkeypatch):
+    """Readers holding the model for a while after a fit delay the setting's restore;
+    they never leave it on (it would be saved with the model)."""
+    import autoenc._model as model_module
+    monkeypatch.setattr(model_module, "_L", _BusyWhileReadersHold(model_module._L, 2.5))
+    m = autoenc.Model([12, 3], epochs=1)
+    m.fit(unit_data)  # the main thread: Ctrl-C needs the call after every batch
+    monkeypatch.undo()
+    assert m.progress_every_batch is False
+    m.close()
+
+
+def test_readers_wait_while_a_fit_puts_its_settings_back(unit_data):
+    """A read arriving while a fit restores its settings waits for that, and then runs."""
+    m = autoenc.Model([12, 3], epochs=1)
+    done = []
+    with m._gate:
+        reader = threading.Thread(target=lambda: done.append(m.encode(unit_data)))
+        reader.start()
+        time.sleep(0.05)
+        assert not done
+    reader.join(10)
+    assert len(done) == 1
+    m.close()
+
+
+def test_a_second_training_call_is_busy_and_named(unit_data):
+    m = autoenc.Model([12, 3], epochs=2)
+    seen = {}
+
+    def callback(progress):
+        for name, call in (("fit", lambda: m.fit(unit_data)),
+                           ("pretrain", lambda: m.pretrain(unit_data))):
+            with pytest.raises(autoenc.BusyError) as info:
+                call()
+            seen[name] = info.value.function
+
+    m.fit(unit_data, callback=callback)
+    assert seen == {"fit": "fit", "pretrain": "pretrain"}
+    assert m.progress_every_batch is False
+    m.close()
+
