@@ -20,9 +20,10 @@ its own bytes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
@@ -214,23 +215,50 @@ class _AutoencoderBase(BaseEstimator):
     def _validate(self, X: Any, reset: bool) -> np.ndarray:
         return _validate_data(self, X, reset=reset, dtype=np.float32, accept_sparse=False)
 
-    def _fit_model(self, X: Any) -> np.ndarray:
-        """Validate ``X``, train a new model on it, and return the validated rows."""
-        X = self._validate(X, reset=True)
-        model = self._new_model(X.shape[1])
+    @contextlib.contextmanager
+    def _fitting(self) -> Iterator[None]:
+        """A fit as one step: if the block fails, every fitted attribute (``n_features_in_``
+        included, which validation sets first) is put back as it was and a new model is
+        closed; if it succeeds, the model it replaced is closed."""
+        def fitted() -> Dict[str, Any]:
+            return {k: v for k, v in self.__dict__.items() if k.endswith("_") and not k.startswith("_")}
+        saved = fitted()
+        old = saved.get("model_")
         try:
-            report = model.fit(X, verbose=bool(self.verbose))
-        except StateError as exc:  # a rule the settings break only at training time
-            model.close()
-            raise ValueError("incompatible parameters of %s: %s" % (type(self).__name__, exc.message)) from exc
+            yield
         except BaseException:
-            model.close()
+            new = self.__dict__.get("model_")
+            if isinstance(new, Model) and new is not old:
+                new.close()
+            for name in fitted():
+                del self.__dict__[name]
+            self.__dict__.update(saved)
             raise
-        self._set_fitted(model, report)
-        return X
+        if isinstance(old, Model) and old is not self.__dict__.get("model_"):
+            old.close()
+
+    def _fit(self, X: Any) -> None:
+        """Validate ``X``, train a new model on it, and set the fitted attributes; all or
+        nothing (:meth:`_fitting`)."""
+        with self._fitting():
+            X = self._validate(X, reset=True)
+            model = self._new_model(X.shape[1])
+            try:
+                report = model.fit(X, verbose=bool(self.verbose))
+            except StateError as exc:  # a rule the settings break only at training time
+                model.close()
+                raise ValueError("incompatible parameters of %s: %s"
+                                 % (type(self).__name__, exc.message)) from exc
+            except BaseException:
+                model.close()
+                raise
+            self._set_fitted(model, report)
+            self._fitted_on(X)
+
+    def _fitted_on(self, X32: np.ndarray) -> None:
+        """What an estimator learns from the training rows besides the model."""
 
     def _set_fitted(self, model: Model, report: FitReport) -> None:
-        old = self.__dict__.get("model_")
         self.model_ = model
         self.fit_report_ = report
         self.n_iter_ = report.epochs_run
@@ -238,8 +266,6 @@ class _AutoencoderBase(BaseEstimator):
         self.validation_loss_curve_ = list(report.val_loss_history)
         self.latent_dim_ = model.latent_dim
         self.widths_ = model.widths
-        if isinstance(old, Model) and old is not model:
-            old.close()
 
     def partial_fit(self, X: Any, y: Any = None) -> "_AutoencoderBase":
         """One epoch over ``X``, continuing from the current weights and optimizer
@@ -255,26 +281,28 @@ class _AutoencoderBase(BaseEstimator):
         -------
         self
         """
-        first = not hasattr(self, "model_")
-        X = self._validate(X, reset=first)
-        if first:
-            model = self._new_model(X.shape[1])
-        else:
-            model = self.model_
-        epochs, patience = model.epochs, model.patience
-        model.epochs, model.patience = 1, 0
-        try:
-            report = model.fit(X, verbose=bool(self.verbose))
-        finally:
-            model.epochs, model.patience = epochs, patience
-        if first:
-            self._set_fitted(model, report)
-        else:
-            self.fit_report_ = report
-            self.n_iter_ = getattr(self, "n_iter_", 0) + report.epochs_run
-            self.loss_curve_ = list(getattr(self, "loss_curve_", [])) + report.train_loss_history
-            self.validation_loss_curve_ = list(getattr(self, "validation_loss_curve_", [])) + \
-                report.val_loss_history
+        self._check_params()
+        with self._fitting():
+            first = not hasattr(self, "model_")
+            X = self._validate(X, reset=first)
+            model = self._new_model(X.shape[1]) if first else self.model_
+            if first:  # closed by _fitting if what follows fails
+                self.model_ = model
+            epochs, patience = model.epochs, model.patience
+            model.epochs, model.patience = 1, 0
+            try:
+                report = model.fit(X, verbose=bool(self.verbose))
+            finally:
+                model.epochs, model.patience = epochs, patience
+            if first:
+                self._set_fitted(model, report)
+            else:
+                self.fit_report_ = report
+                self.n_iter_ = getattr(self, "n_iter_", 0) + report.epochs_run
+                self.loss_curve_ = list(getattr(self, "loss_curve_", [])) + report.train_loss_history
+                self.validation_loss_curve_ = list(getattr(self, "validation_loss_curve_", [])) + \
+                    report.val_loss_history
+            self._fitted_on(X)
         return self
 
     # --- using it -----------------------------------------------------------------------
@@ -339,7 +367,7 @@ class _TransformerBase(TransformerMixin, _AutoencoderBase):
         -------
         self
         """
-        self._fit_model(X)
+        self._fit(X)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
@@ -654,8 +682,7 @@ class AnomalyDetector(OutlierMixin, _AutoencoderBase):
         -------
         self
         """
-        self._check_params()
-        self._set_threshold(self._fit_model(X))
+        self._fit(X)
         return self
 
     def partial_fit(self, X: Any, y: Any = None) -> "AnomalyDetector":
@@ -672,12 +699,10 @@ class AnomalyDetector(OutlierMixin, _AutoencoderBase):
         -------
         self
         """
-        self._check_params()
-        super().partial_fit(X)
-        self._set_threshold(self._validate(X, reset=False))
-        return self
+        return super().partial_fit(X)
 
-    def _set_threshold(self, X32: np.ndarray) -> None:
+    def _fitted_on(self, X32: np.ndarray) -> None:
+        """The threshold from the scores of the training rows."""
         model = self.model_
         self.threshold_ = float(model.fit_threshold(X32, float(self.contamination)))
         self.offset_ = -self.threshold_

@@ -304,3 +304,42 @@ def test_anomaly_detector_in_grid_search_scoring(rng):
                         scoring=lambda est, X, y=None: float(est.score_samples(X).mean()), cv=2)
     grid.fit(X)
     assert grid.best_params_["latent_dim"] in (1, 2)
+
+
+def _fitted_state(est):
+    return {k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_")}
+
+
+@pytest.mark.parametrize("make, bad_refit", [
+    # refused while building the model, after the new data was validated
+    (lambda: Autoencoder(epochs=2, random_state=0),
+     lambda est, rng: est.set_params(loss="bce").fit(rng.random((80, 7)))),
+    # refused by the library while training (rows outside [0, 1] with BCE)
+    (lambda: AnomalyDetector(epochs=2, random_state=0),
+     lambda est, rng: est.set_params(output_activation="sigmoid", loss="bce")
+     .fit(3 * rng.random((80, 7)))),
+])
+def test_a_failed_refit_leaves_the_estimator_as_it_was(make, bad_refit, rng):
+    X = rng.random((80, 10))
+    est = make().fit(X)
+    before = _fitted_state(est)
+    expected = est.transform(X) if hasattr(est, "transform") else est.predict(X)
+    params = est.get_params()
+    with pytest.raises(ValueError):
+        bad_refit(est, rng)
+    est.set_params(**params)
+    assert _fitted_state(est).keys() == before.keys()
+    for name, value in before.items():
+        assert _fitted_state(est)[name] is value, name
+    assert not est.model_.closed and est.n_features_in_ == est.model_.input_dim == 10
+    got = est.transform(X) if hasattr(est, "transform") else est.predict(X)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_failed_first_partial_fit_leaves_the_estimator_unfitted(rng):
+    est = Autoencoder(loss="bce", random_state=0)  # refused: bce needs a sigmoid output
+    with pytest.raises(ValueError):
+        est.partial_fit(rng.random((40, 6)))
+    assert _fitted_state(est) == {}
+    est.set_params(loss="mse").partial_fit(rng.random((40, 5)))
+    assert est.n_features_in_ == 5
