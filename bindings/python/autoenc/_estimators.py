@@ -387,8 +387,16 @@ class _TransformerBase(TransformerMixin, _AutoencoderBase):
         return self.model_.decode(Z)
 
     def score(self, X: Any, y: Any = None) -> float:
-        """The negative mean reconstruction loss of ``X`` (higher is better, as
-        scikit-learn's model selection expects).
+        """The negative mean squared reconstruction error of ``X``, in ``X``'s own
+        units: ``-mean((reconstruct(X) - X) ** 2)`` over all rows and features,
+        computed in float64. Higher is better, as scikit-learn's model selection
+        expects.
+
+        The same measure whatever the model's ``loss`` and ``scaling`` (the
+        model's own loss, ``model_.compute_loss(X)``, is computed on the scaled
+        features, and for ``loss="bce"`` is a cross-entropy), so that scores of
+        estimators with different settings compare. A row whose reconstruction
+        overflows makes it ``-inf``.
 
         Parameters
         ----------
@@ -396,7 +404,9 @@ class _TransformerBase(TransformerMixin, _AutoencoderBase):
         y : ignored
         """
         model, X32 = self._fitted_input(X)
-        return -float(model.compute_loss(X32))
+        error = model.reconstruct(X32).astype(np.float64)
+        error -= X32
+        return -float(np.mean(np.square(error, out=error)))
 
 
 _COMMON_DOC = """
@@ -480,7 +490,8 @@ class Autoencoder(_TransformerBase):
     __doc__ = """A deep stacked autoencoder as a scikit-learn transformer.
 
     ``transform`` gives the latent codes, ``inverse_transform`` decodes codes,
-    ``reconstruct`` does both; ``score`` is the negative reconstruction loss.
+    ``reconstruct`` does both; ``score`` is the negative mean squared
+    reconstruction error in the data's units.
     """ + _COMMON_DOC + """    latent_activation : str, default "linear"
         Activation of the code layer.
     """ + _FITTED_DOC

@@ -115,7 +115,7 @@ def test_transform_inverse_transform_reconstruct_score(digits):
     # better than predicting the mean of every pixel
     mse = float(((est.reconstruct(X) - X) ** 2).mean())
     assert mse < 0.5 * float(((X - X.mean(axis=0)) ** 2).mean())
-    assert est.score(X) == pytest.approx(-est.model_.compute_loss(X))
+    assert est.score(X) == pytest.approx(-mse, rel=1e-5)  # in X's units, not the scaled ones
     errors = est.feature_errors(X)
     np.testing.assert_allclose(errors.mean(axis=1), est.reconstruction_error(X), rtol=1e-5)
     with pytest.raises(ValueError, match="16"):
@@ -289,7 +289,8 @@ def test_pipeline_and_cross_val_score(digits):
 
 def test_grid_search_in_two_processes(digits):
     X, _ = digits
-    grid = GridSearchCV(Autoencoder(epochs=8, random_state=0),
+    # 20 epochs: after 8, in the data's units (score), the codes' widths hardly differ yet
+    grid = GridSearchCV(Autoencoder(epochs=20, random_state=0),
                         {"latent_dim": [2, 16], "hidden_layer_sizes": [(32,), (48, 32)]},
                         n_jobs=2, cv=3)
     grid.fit(X[:900])
@@ -343,3 +344,17 @@ def test_a_failed_first_partial_fit_leaves_the_estimator_unfitted(rng):
     assert _fitted_state(est) == {}
     est.set_params(loss="mse").partial_fit(rng.random((40, 5)))
     assert est.n_features_in_ == 5
+
+
+@pytest.mark.parametrize("params", [
+    dict(scaling="standardize"),
+    dict(scaling="minmax"),
+    dict(output_activation="sigmoid", loss="bce", scaling="none"),
+])
+def test_score_is_the_negative_mse_in_the_datas_own_units(params, rng):
+    """Comparable across scalings and losses (the model's own loss is in scaled units,
+    or a cross-entropy), so that model selection picks the better reconstructor."""
+    X = (rng.random((120, 8)) * 0.01).astype(np.float32)
+    est = Autoencoder(latent_dim=3, epochs=3, random_state=0, **params).fit(X)
+    expected = -np.mean((est.reconstruct(X).astype(np.float64) - X) ** 2)
+    assert est.score(X) == pytest.approx(expected, rel=1e-12)
