@@ -198,6 +198,15 @@ def _widths(values: Iterable[Any], name: str) -> Tuple[Any, int]:
     return array, len(out)
 
 
+def _c_path(path: Any) -> bytes:
+    """``path`` as the bytes the library opens. A NUL byte would end the C string early
+    (another file), so it is refused as ``open()`` refuses it."""
+    raw = os.fsencode(path)
+    if b"\0" in raw:
+        raise ValueError("path: embedded null byte in %r" % (path,))
+    return raw
+
+
 def _nonneg_index(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         raise TypeError("%s must be an integer, not %r" % (name, value))
@@ -1389,7 +1398,7 @@ class Model:
         FileIOError
             The file could not be written (an OSError).
         """
-        raw = os.fsencode(path)
+        raw = _c_path(path)
         flags = int(SaveFlags.OPTIMIZER_STATE if optimizer_state else SaveFlags.DEFAULT)
         handle = self._enter()
         try:
@@ -1410,7 +1419,7 @@ class Model:
         FormatError, ChecksumError, VersionError
             Damaged data, or a file of a newer format (ValueError).
         """
-        raw = os.fsencode(path)
+        raw = _c_path(path)
         out = c_void_p()
         status = _L.ae_model_load(byref(out), raw)
         if status:

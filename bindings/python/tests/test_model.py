@@ -3,6 +3,7 @@
 import copy
 import math
 import os
+import pathlib
 import pickle
 
 import numpy as np
@@ -643,6 +644,19 @@ def test_save_and_load_files(trained, unit_data, tmp_path):
     with autoenc.Model.load(os.fsencode(str(path))) as back:
         assert back.get_optimizer_state().step == trained.get_optimizer_state().step
 
+
+
+@pytest.mark.parametrize("kind", [str, os.fsencode, pathlib.Path])
+def test_a_path_with_a_nul_byte_is_refused_as_open_refuses_it(trained, tmp_path, kind):
+    """The C string would end at the NUL: another file, silently."""
+    cut = tmp_path / "model"
+    path = kind(str(cut) + "\0.ae")
+    with pytest.raises(ValueError, match="null byte"):
+        trained.save(path)
+    assert not cut.exists()
+    trained.save(cut)
+    with pytest.raises(ValueError, match="null byte"):
+        autoenc.Model.load(path)
 
 def test_bytes_round_trip_and_pickle(trained, unit_data):
     data = trained.to_bytes()
