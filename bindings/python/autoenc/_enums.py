@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Type, Union
 
 from . import _lib
+from ._numbers import BOOLS, checked_double, exact_double
 
 _L = _lib.lib
 
@@ -204,16 +205,14 @@ class ParamInfo:
             if isinstance(value, float) and value in (0.0, 1.0):
                 return value
             raise TypeError("%s takes True or False, not %r" % (self.name, value))
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError("%s takes a number, not %r" % (self.name, value))
         if self.kind == "int":
-            if isinstance(value, numbers.Integral):
-                return float(int(value))
-            number = float(value)
+            if isinstance(value, numbers.Integral) and not isinstance(value, BOOLS):
+                return exact_double(int(value), self.name)
+            number = checked_double(value, self.name)
             if not math.isfinite(number) or not number.is_integer():
                 raise TypeError("%s takes whole numbers, not %r" % (self.name, value))
             return number
-        return float(value)
+        return checked_double(value, self.name)
 
     def from_c(self, value: float) -> object:
         """Convert the library's ``double`` to this setting's Python type."""

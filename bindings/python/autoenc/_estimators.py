@@ -39,6 +39,7 @@ except ImportError:  # scikit-learn up to 1.5 (Debian 12 has 1.2)
 from ._enums import PARAMS, Activation
 from ._errors import StateError
 from ._model import FitReport, Model
+from ._numbers import checked_int
 
 _MAX_SEED = 2 ** 53
 
@@ -86,8 +87,10 @@ def _check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
 def _check_int(name: str, value: Any, low: int, optional: bool = False) -> None:
     if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < low:
-        raise ValueError("%s must be an integer of at least %d, got %r" % (name, low, value))
+    try:  # bounded to size_t: the widest C type an estimator's integer goes to
+        checked_int(value, name, low)
+    except TypeError as exc:  # scikit-learn's convention: a bad parameter is a ValueError
+        raise ValueError(str(exc)) from None
 
 
 def _check_real(name: str, value: Any, low: float, high: float, low_open: bool = False,

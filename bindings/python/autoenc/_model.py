@@ -45,6 +45,7 @@ from ._errors import (
     make_error,
     raise_status,
 )
+from ._numbers import UINT64_MAX, checked_double, checked_int
 from ._progress import FitMonitor, ProgressCallback, sigint_guard
 from ._source import DataSource
 
@@ -59,7 +60,6 @@ _reconstruct = _L.ae_model_reconstruct
 _score = _L.ae_model_score
 _free = _L.ae_model_free
 
-_MAX_UINT64 = (1 << 64) - 1
 _SEED_PARAM = "seed"
 
 
@@ -187,13 +187,7 @@ def _widths(values: Iterable[Any], name: str) -> Tuple[Any, int]:
         items = list(values)
     except TypeError:
         raise TypeError("%s must be a sequence of integers, not %s" % (name, type(values).__name__)) from None
-    out = []
-    for v in items:
-        if isinstance(v, bool) or not isinstance(v, (numbers.Integral, np.integer)):
-            raise TypeError("%s must hold integers, got %r" % (name, v))
-        if int(v) < 1:
-            raise ValueError("%s must hold widths of at least 1, got %r" % (name, list(items)))
-        out.append(int(v))
+    out = [checked_int(v, "%s[%d]" % (name, i), 1) for i, v in enumerate(items)]
     array = (c_size_t * max(len(out), 1))(*out)
     return array, len(out)
 
@@ -205,14 +199,6 @@ def _c_path(path: Any) -> bytes:
     if b"\0" in raw:
         raise ValueError("path: embedded null byte in %r" % (path,))
     return raw
-
-
-def _nonneg_index(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError("%s must be an integer, not %r" % (name, value))
-    if int(value) < 0:
-        raise ValueError("%s must be at least 0, got %d" % (name, int(value)))
-    return int(value)
 
 
 class Model:
@@ -1041,10 +1027,8 @@ class Model:
     def sample(self, n_rows: int, seed: int = 0, out: Optional[np.ndarray] = None) -> np.ndarray:
         """``n_rows`` rows generated from the prior of a variational model
         (``ae_model_sample``); the same seed gives the same rows."""
-        n = _nonneg_index(n_rows, "n_rows")
-        s = _nonneg_index(seed, "seed")
-        if s > _MAX_UINT64:
-            raise ValueError("seed must be below 2**64, got %d" % s)
+        n = checked_int(n_rows, "n_rows")
+        s = checked_int(seed, "seed", high=UINT64_MAX)
         y, ld = output_matrix(out, n, self._d_in, "out")
         if n == 0:
             return y
@@ -1064,7 +1048,7 @@ class Model:
         last ``x_b``'s. Returns ``(n_steps, input_dim)``."""
         a = as_vector(x_a, self._d_in, "x_a")
         b = as_vector(x_b, self._d_in, "x_b")
-        steps = _nonneg_index(n_steps, "n_steps")
+        steps = checked_int(n_steps, "n_steps")
         if steps < 2:
             raise ValueError("n_steps must be at least 2, got %d" % steps)
         y, ld = output_matrix(out, steps, self._d_in, "out")
@@ -1084,12 +1068,11 @@ class Model:
         xa, ld, n, _ = as_matrix(x, self._d_in, "x")
         if n == 0:
             raise ValueError("x: fit_threshold needs at least one row")
-        if isinstance(contamination, bool) or not isinstance(contamination, numbers.Real):
-            raise TypeError("contamination must be a number, not %r" % (contamination,))
+        contamination = checked_double(contamination, "contamination")
         handle = self._enter()
         try:
             threshold = c_double()
-            status = _L.ae_model_fit_threshold(handle, address(xa), n, ld, float(contamination),
+            status = _L.ae_model_fit_threshold(handle, address(xa), n, ld, contamination,
                                                byref(threshold))
             if status:
                 raise_status(status, "ae_model_fit_threshold", handle)
@@ -1099,11 +1082,10 @@ class Model:
 
     def set_threshold(self, threshold: float) -> None:
         """Set the anomaly threshold (finite, at least 0; ``ae_model_set_threshold``)."""
-        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-            raise TypeError("threshold must be a number, not %r" % (threshold,))
+        value = checked_double(threshold, "threshold")
         handle = self._enter()
         try:
-            status = _L.ae_model_set_threshold(handle, float(threshold))
+            status = _L.ae_model_set_threshold(handle, value)
             if status:
                 raise_status(status, "ae_model_set_threshold", handle)
         finally:
@@ -1338,9 +1320,7 @@ class Model:
         """Set the state of the current optimizer (``ae_model_set_optimizer_state``):
         for Adam both moments and a step counter, for SGD the momentum buffer (or
         None) and step 0; all None and step 0 clears it."""
-        s = _nonneg_index(step, "step")
-        if s > _MAX_UINT64:
-            raise ValueError("step must be below 2**64, got %d" % s)
+        s = checked_int(step, "step", high=UINT64_MAX)
         n = self._n_params
         first = as_vector(first_moment, n, "first_moment") if first_moment is not None else None
         second = as_vector(second_moment, n, "second_moment") if second_moment is not None else None
@@ -1373,9 +1353,9 @@ class Model:
         model from ``dst_layer`` (``ae_model_copy_layers``); shapes must match."""
         if not isinstance(src, Model):
             raise TypeError("src must be an autoenc.Model, not %s" % type(src).__name__)
-        sl = _nonneg_index(src_layer, "src_layer")
-        dl = _nonneg_index(dst_layer, "dst_layer")
-        count = _nonneg_index(n_layers, "n_layers")
+        sl = checked_int(src_layer, "src_layer")
+        dl = checked_int(dst_layer, "dst_layer")
+        count = checked_int(n_layers, "n_layers")
         handle = self._enter()
         try:
             src_handle = src._enter()

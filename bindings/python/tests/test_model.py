@@ -683,3 +683,40 @@ def test_module_functions():
     assert "Model" in dir(autoenc) and "Autoencoder" in dir(autoenc)
     with pytest.raises(AttributeError):
         autoenc.NoSuchThing
+
+
+def test_integers_beyond_their_c_type_are_refused_not_wrapped(rng):
+    """ctypes passes size_t and uint64_t modulo 2**64: 2**64 + 5 would become 5."""
+    big = 2 ** 64
+    for widths in ([big + 5, 2], [4, big], [4, big + 2, 2]):
+        with pytest.raises(ValueError, match=r"at most 2\*\*64 - 1"):
+            autoenc.Model(widths)
+    a, b = autoenc.Model([5, 3, 2], seed=1), autoenc.Model([5, 3, 2], seed=2)
+    for args in ((big, 0, 1), (0, big, 1), (0, 0, big + 1), (0, 0, 2 ** 70)):
+        with pytest.raises(ValueError, match="at most"):
+            b.copy_layers(a, *args)
+    with pytest.raises(ValueError, match="at most"):
+        b.set_optimizer_state(step=big)
+    with autoenc.Model([4, 2], variational=True) as v:
+        with pytest.raises(ValueError, match="at most"):
+            v.sample(big + 1)
+        with pytest.raises(ValueError, match="at most"):
+            v.sample(2, seed=big)
+    x = rng.random((40, 6))
+    for params in (dict(latent_dim=big + 2), dict(hidden_layer_sizes=(big,)),
+                   dict(batch_size=big + 64)):
+        with pytest.raises(ValueError, match="at most"):
+            autoenc.Autoencoder(epochs=1, **params).fit(x)
+
+
+def test_integer_settings_must_reach_the_library_exactly():
+    """Settings travel as doubles: 2**53 + 1 would arrive as 2**53."""
+    with pytest.raises(ValueError, match="exactly"):
+        autoenc.Model([4, 2], seed=2 ** 53 + 1)
+    assert autoenc.Model([4, 2], seed=2 ** 53).seed == 2 ** 53
+    for name in ("epochs", "learning_rate", "seed"):  # float() would raise OverflowError
+        with pytest.raises(ValueError, match="beyond the range of a double"):
+            autoenc.Model([4, 2], **{name: 10 ** 400})
+    with pytest.raises(ValueError, match="beyond the range of a double"):
+        autoenc.Model([4, 2]).threshold = 10 ** 400
+
