@@ -38,6 +38,9 @@ class _NamedEnum(enum.IntEnum):
         """
         if isinstance(value, cls):
             return value
+        if isinstance(value, enum.Enum):  # another enumeration's member is no value of this one
+            raise TypeError("%r is a member of %s, not a %s" % (value, type(value).__name__,
+                                                               cls._label()))
         if isinstance(value, str):
             key = value.strip().upper().replace("-", "_").replace(" ", "_")
             try:
@@ -45,7 +48,7 @@ class _NamedEnum(enum.IntEnum):
             except KeyError:
                 raise ValueError("%r is not a %s; use one of %s" % (
                     value, cls._label(), ", ".join(repr(m.name.lower()) for m in cls))) from None
-        if isinstance(value, bool) or not isinstance(value, (numbers.Integral, float)):
+        if isinstance(value, BOOLS) or not isinstance(value, (numbers.Integral, float)):
             raise TypeError("a %s is given by name (%s) or value, not %r" % (
                 cls._label(), ", ".join(repr(m.name.lower()) for m in cls), value))
         if isinstance(value, float) and not value.is_integer():
@@ -198,12 +201,12 @@ class ParamInfo:
             assert self.enum is not None
             return float(self.enum.parse(value))  # type: ignore[arg-type]
         if self.kind == "bool":
-            if isinstance(value, (bool, numbers.Integral)):
+            if isinstance(value, (BOOLS, numbers.Integral)):
                 if int(value) not in (0, 1):
                     raise ValueError("%s takes True or False, not %r" % (self.name, value))
                 return float(int(value))
-            if isinstance(value, float) and value in (0.0, 1.0):
-                return value
+            if isinstance(value, numbers.Real) and value in (0.0, 1.0):
+                return float(value)
             raise TypeError("%s takes True or False, not %r" % (self.name, value))
         if self.kind == "int":
             if isinstance(value, numbers.Integral) and not isinstance(value, BOOLS):

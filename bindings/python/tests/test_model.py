@@ -720,3 +720,26 @@ def test_integer_settings_must_reach_the_library_exactly():
     with pytest.raises(ValueError, match="beyond the range of a double"):
         autoenc.Model([4, 2]).threshold = 10 ** 400
 
+
+def test_numpy_bools_and_integers_are_taken_as_pythons():
+    m = autoenc.Model([np.int64(4), np.uint8(2)], shuffle=np.False_, nesterov=np.True_,
+                      epochs=np.int32(3), batch_size=np.uint64(16), patience=np.int8(2))
+    assert m.widths == (4, 2, 4)
+    assert (m.shuffle, m.nesterov, m.epochs, m.batch_size, m.patience) == (False, True, 3, 16, 2)
+    with pytest.raises(TypeError):
+        m.learning_rate = np.True_  # a bool is no number, numpy's neither
+    with pytest.raises(TypeError):
+        m.epochs = np.bool_(True)
+
+
+def test_a_member_of_another_enum_is_refused():
+    """Activation.RELU has the value of Loss.BCE; it is still no loss."""
+    for name, member in (("loss", autoenc.Activation.RELU), ("scaling", autoenc.Noise.GAUSSIAN),
+                         ("hidden_activation", autoenc.Loss.BCE),
+                         ("optimizer", autoenc.StopReason.EARLY)):
+        with pytest.raises(TypeError, match="member of"):
+            autoenc.Model([4, 2], output_activation="sigmoid", **{name: member})
+    with pytest.raises(TypeError):
+        autoenc.Activation.parse(autoenc.Loss.MSE)
+    m = autoenc.Model([4, 2], output_activation=autoenc.Activation.SIGMOID, loss=autoenc.Loss.BCE)
+    assert m.loss is autoenc.Loss.BCE and m.output_activation is autoenc.Activation.SIGMOID
