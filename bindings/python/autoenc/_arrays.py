@@ -38,10 +38,12 @@ def _row_layout(array: np.ndarray, n_cols: int) -> Optional[int]:
     if array.dtype != F32 or not array.dtype.isnative or not array.flags.aligned:
         return None
     n_rows = array.shape[0]
+    if n_rows == 0:  # nothing to read or write (numpy gives empty arrays strides (0, 0))
+        return n_cols
     row_stride, col_stride = array.strides
     if n_cols > 1 and col_stride != 4:
         return None
-    if n_rows <= 1:
+    if n_rows == 1:
         return n_cols
     if row_stride <= 0 or row_stride % 4 or row_stride // 4 < n_cols:
         return None

@@ -5,6 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+import autoenc
 from autoenc import _arrays
 
 
@@ -130,3 +131,23 @@ def test_weights_accept_lists_and_other_dtypes(trained):
     with pytest.raises(TypeError, match="complex"):
         trained.set_weights(0, w.astype(np.complex64))
     trained.set_bias(0, trained.get_bias(0).astype(np.float64)[::-1][::-1])
+
+
+def test_zero_rows_with_out_arrays(trained):
+    """numpy gives an empty array strides (0, 0); with no row to write, any layout fits."""
+    m = trained
+    empty_in, empty_code = np.empty((0, m.input_dim), np.float32), np.empty((0, m.latent_dim), np.float32)
+    assert empty_code.strides == (0, 0)
+    for method, x, width in ((m.encode, empty_in, m.latent_dim), (m.decode, empty_code, m.input_dim),
+                             (m.reconstruct, empty_in, m.input_dim),
+                             (m.feature_errors, empty_in, m.input_dim)):
+        out = np.empty((0, width), np.float32)
+        assert method(x, out=out) is out
+    scores = np.empty(0, np.float32)
+    assert m.score(empty_in, out=scores) is scores
+    with autoenc.Model([12, 3], variational=True) as v:
+        mean, logv = np.empty((0, 3), np.float32), np.empty((0, 3), np.float32)
+        got = v.encode_distribution(empty_in, out_mean=mean, out_log_variance=logv)
+        assert got[0] is mean and got[1] is logv
+        out = np.empty((0, 12), np.float32)
+        assert v.sample(0, out=out) is out
