@@ -54,6 +54,27 @@ def _shape_text(shape: Tuple[Any, ...]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def to_float32(array: np.ndarray, name: str) -> np.ndarray:
+    """``array`` converted once into a new C-contiguous float32 array.
+
+    A finite value beyond float32's range would become Inf (with a numpy
+    RuntimeWarning) and then be reported by the library as an Inf in the data;
+    it is refused here with a ValueError that says where it is and why."""
+    try:
+        with np.errstate(over="ignore"):
+            out = np.ascontiguousarray(array, dtype=F32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("%s: cannot convert %s data to float32: %s" % (name, array.dtype, exc)) from None
+    if array.dtype.kind == "f" and array.dtype.itemsize > 4 and not np.isfinite(out).all():
+        overflow = np.isinf(out) & np.isfinite(array)
+        if overflow.any():
+            at = np.unravel_index(int(np.argmax(overflow)), overflow.shape)
+            place = "row %d, column %d" % at if len(at) == 2 else "index %d" % at
+            raise ValueError("%s: %s holds %r, beyond the range of float32 (about %.4g)"
+                             % (name, place, float(array[at]), float(np.finfo(F32).max)))
+    return out
+
+
 def as_matrix(data: Any, n_cols: int, name: str, what: str = "rows") -> Tuple[np.ndarray, int, int, bool]:
     """Make ``data`` a matrix of ``n_cols`` columns the library can read.
 
@@ -86,10 +107,7 @@ def as_matrix(data: Any, n_cols: int, name: str, what: str = "rows") -> Tuple[np
                          % (name, what, n_cols, _shape_text(array.shape)))
     ld = _row_layout(array, n_cols)
     if ld is None:
-        try:
-            array = np.ascontiguousarray(array, dtype=F32)
-        except (TypeError, ValueError) as exc:
-            raise ValueError("%s: cannot convert %s data to float32: %s" % (name, array.dtype, exc)) from None
+        array = to_float32(array, name)
         ld = n_cols
     return array, ld, array.shape[0], one_row
 
@@ -103,10 +121,7 @@ def as_vector(data: Any, length: int, name: str) -> np.ndarray:
         raise ValueError("%s: expected shape (%d,), got %s" % (name, length, _shape_text(array.shape)))
     if array.dtype != F32 or not array.flags.c_contiguous or not array.dtype.isnative \
             or not array.flags.aligned:
-        try:
-            array = np.ascontiguousarray(array, dtype=F32)
-        except (TypeError, ValueError) as exc:
-            raise ValueError("%s: cannot convert %s data to float32: %s" % (name, array.dtype, exc)) from None
+        array = to_float32(array, name)
     return array
 
 

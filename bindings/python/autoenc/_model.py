@@ -22,6 +22,7 @@ from ._arrays import (
     check_no_overlap,
     output_matrix,
     output_vector,
+    to_float32,
 )
 from ._enums import (
     PARAMS,
@@ -1206,10 +1207,7 @@ class Model:
         if array.dtype.kind == "c":
             raise TypeError("%s: complex data is not supported" % name)
         if array.dtype != F32 or not array.flags.c_contiguous or not array.flags.aligned:
-            try:
-                array = np.ascontiguousarray(array, dtype=F32)
-            except (TypeError, ValueError) as exc:
-                raise ValueError("%s: cannot convert %s data to float32: %s" % (name, array.dtype, exc)) from None
+            array = to_float32(array, name)
         return array
 
     def get_weights(self, layer: int) -> np.ndarray:

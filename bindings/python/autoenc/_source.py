@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 import numpy as np
 
 from . import _lib
+from ._arrays import to_float32
 
 _BLOCK_ROWS = 4096
 
@@ -90,6 +91,8 @@ class DataSource:
             raise ValueError("%s data source: expected chunks of shape (n_rows, %d) or rows of "
                              "shape (%d,), got %s" % (self.name, self.n_cols, self.n_cols,
                                                       array.shape))
+        if array.dtype.itemsize > 4 and array.dtype.kind == "f":  # values beyond float32's range
+            return to_float32(array, "%s data source, in a chunk" % self.name)
         return array
 
     def _read(self, _user_data: Any, rows: int, n_cols: int, max_rows: int, n_read: Any) -> int:

@@ -1,6 +1,7 @@
 """Arrays reach C without a copy when their layout allows, and are converted once otherwise."""
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -151,3 +152,24 @@ def test_zero_rows_with_out_arrays(trained):
         assert got[0] is mean and got[1] is logv
         out = np.empty((0, 12), np.float32)
         assert v.sample(0, out=out) is out
+
+
+def test_finite_values_beyond_float32_are_refused_where_they_are(trained):
+    """Not cast to Inf (a numpy warning, then 'input holds Inf'): a ValueError that names
+    the place and the reason, and no warning."""
+    m = trained
+    x = np.zeros((3, m.input_dim))
+    x[2, 5] = -1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for call in (lambda: m.encode(x), lambda: m.score(x), lambda: m.fit(x),
+                     lambda: m.fit_source([x])):
+            with pytest.raises(ValueError, match=r"row 2, column 5 holds -1e\+300, beyond the range of float32"):
+                call()
+        with pytest.raises(ValueError, match=r"index 1 holds 1e\+40, beyond the range of float32"):
+            m.set_bias(-1, [0.0, 1e40] + [0.0] * (m.input_dim - 2))
+        with pytest.raises(ValueError, match="beyond the range of float32"):
+            m.set_weights(0, np.full(m.get_weights(0).shape, 4e38))
+        x[2, 5] = np.inf  # a true Inf is still the library's NonFiniteInputError
+        with pytest.raises(autoenc.NonFiniteInputError):
+            m.encode(x)
