@@ -444,7 +444,7 @@ class Model:
         return self.clone()
 
     def __reduce__(self) -> Any:
-        return (_model_from_bytes, (self.to_bytes(optimizer_state=True),))
+        return (_model_from_bytes, (self.to_bytes(optimizer_state=True), type(self)))
 
     # --- architecture -----------------------------------------------------------------
     @property
@@ -1453,8 +1453,9 @@ class Model:
         return cls._from_handle(out.value)
 
 
-def _model_from_bytes(data: bytes) -> Model:
-    return Model.from_bytes(data)
+def _model_from_bytes(data: bytes, cls: type = Model) -> Model:
+    # cls: the subclass, as clone keeps it (pickles of older packages name no class)
+    return cls.from_bytes(data)  # type: ignore[attr-defined,no-any-return]
 
 
 def _make_property(info: ParamInfo) -> property:

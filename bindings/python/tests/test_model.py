@@ -743,3 +743,17 @@ def test_a_member_of_another_enum_is_refused():
         autoenc.Activation.parse(autoenc.Loss.MSE)
     m = autoenc.Model([4, 2], output_activation=autoenc.Activation.SIGMOID, loss=autoenc.Loss.BCE)
     assert m.loss is autoenc.Loss.BCE and m.output_activation is autoenc.Activation.SIGMOID
+
+
+class _SubModel(autoenc.Model):
+    """A subclass at module level, so that pickle can name it."""
+
+
+def test_copies_and_pickles_of_a_subclass_keep_the_subclass(unit_data):
+    m = _SubModel([12, 3], seed=4)
+    for copied in (m.clone(), copy.copy(m), copy.deepcopy(m), pickle.loads(pickle.dumps(m)),
+                   pickle.loads(pickle.dumps(m, protocol=2))):
+        assert type(copied) is _SubModel
+        np.testing.assert_array_equal(copied.encode(unit_data), m.encode(unit_data))
+    # a pickle of an older package names no class: a plain Model
+    assert type(autoenc._model._model_from_bytes(m.to_bytes())) is autoenc.Model
