@@ -36,10 +36,10 @@ except ImportError:  # scikit-learn up to 1.5 (Debian 12 has 1.2)
     def _validate_data(estimator: Any, X: Any, **kwargs: Any) -> Any:
         return estimator._validate_data(X, **kwargs)
 
-from ._enums import PARAMS, Activation
+from ._enums import PARAMS, Activation, param_info
 from ._errors import StateError
 from ._model import FitReport, Model
-from ._numbers import checked_int
+from ._numbers import SIZE_MAX, checked_int
 
 _MAX_SEED = 2 ** 53
 
@@ -84,11 +84,11 @@ def _check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
         raise ValueError("%s must be one of %s, got %r" % (name, ", ".join(repr(a) for a in allowed), value))
 
 
-def _check_int(name: str, value: Any, low: int, optional: bool = False) -> None:
+def _check_int(name: str, value: Any, low: int, optional: bool = False, high: int = SIZE_MAX) -> None:
     if value is None and optional:
         return
-    try:  # bounded to size_t: the widest C type an estimator's integer goes to
-        checked_int(value, name, low)
+    try:  # by default bounded to size_t: the widest C type an estimator's integer goes to
+        checked_int(value, name, low, high)
     except TypeError as exc:  # scikit-learn's convention: a bad parameter is a ValueError
         raise ValueError(str(exc)) from None
 
@@ -116,6 +116,9 @@ class _AutoencoderBase(BaseEstimator):
         hidden = self.hidden_layer_sizes
         if hidden is None:
             hidden = hidden_default
+        elif isinstance(hidden, (str, bytes)):  # not a sequence of widths ("32" is not (3, 2))
+            raise ValueError("hidden_layer_sizes must be None, an integer or a sequence of "
+                             "integers, got %r" % (hidden,))
         elif isinstance(hidden, (numbers.Integral, np.integer)) and not isinstance(hidden, bool):
             hidden = (int(hidden),)
         else:
@@ -166,10 +169,11 @@ class _AutoencoderBase(BaseEstimator):
                 raise ValueError("settings must be None or a dict of library settings, got %r"
                                  % (self.settings,))
             for name, value in self.settings.items():
-                if name not in PARAMS:
-                    raise ValueError("settings: libautoenc has no setting %r; its settings are: %s"
-                                     % (name, ", ".join(PARAMS)))
-                out[name] = value
+                try:  # any case, as Model takes it
+                    info = param_info(name)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError("settings: %s" % exc) from None
+                out[info.name] = value
         return out
 
     def _scaling(self) -> Any:
@@ -189,7 +193,9 @@ class _AutoencoderBase(BaseEstimator):
         _check_int("epochs", self.epochs, 1)
         _check_int("batch_size", self.batch_size, 1)
         _check_int("patience", self.patience, 0, optional=True)
-        _check_int("n_threads", self.n_threads, 0, optional=True)
+        # the library would name its own setting, threads
+        _check_int("n_threads", self.n_threads, 0, optional=True,
+                   high=int(PARAMS["threads"].max_value))
         _check_real("learning_rate", self.learning_rate, 0.0, 1e3, low_open=True)
         _check_real("weight_decay", self.weight_decay, 0.0, 1e3)
         _check_real("min_delta", self.min_delta, 0.0, 1e30)

@@ -752,6 +752,8 @@ class Model:
         """Run a training call with the progress callback installed, then restore
         the model's callback and ``progress_every_batch`` and raise what the
         callback caught, KeyboardInterrupt, or the call's error."""
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable, not %r" % (callback,))
         # One training call at a time: a second one (another thread, or a callback) would
         # see this one's temporary progress_every_batch, and holding the gate while it
         # trains could deadlock with its callback.

@@ -358,3 +358,20 @@ def test_score_is_the_negative_mse_in_the_datas_own_units(params, rng):
     est = Autoencoder(latent_dim=3, epochs=3, random_state=0, **params).fit(X)
     expected = -np.mean((est.reconstruct(X).astype(np.float64) - X) ** 2)
     assert est.score(X) == pytest.approx(expected, rel=1e-12)
+
+
+def test_parameter_messages_name_the_estimators_parameter(rng):
+    X = rng.random((40, 6))
+    with pytest.raises(ValueError, match="n_threads must be at most") as info:
+        Autoencoder(epochs=1, n_threads=100).fit(X)
+    assert "threads =" not in str(info.value)
+    for hidden in ("32", b"32"):  # a string is refused whole, not taken as widths 3 and 2
+        with pytest.raises(ValueError, match="hidden_layer_sizes .*got .*'32'"):
+            Autoencoder(epochs=1, hidden_layer_sizes=hidden).fit(X)
+
+
+def test_settings_names_take_any_case_as_model_does(rng):
+    est = Autoencoder(epochs=1, settings={"Clip_Norm": 0.5, " SHUFFLE ": False}).fit(rng.random((40, 6)))
+    assert est.model_.clip_norm == 0.5 and est.model_.shuffle is False
+    with pytest.raises(ValueError, match="settings: libautoenc has no setting 'clip_nrm'"):
+        Autoencoder(epochs=1, settings={"clip_nrm": 0.5}).fit(rng.random((40, 6)))

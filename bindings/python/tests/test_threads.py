@@ -295,3 +295,12 @@ def test_a_second_training_call_is_busy_and_named(unit_data):
     assert m.progress_every_batch is False
     m.close()
 
+
+def test_a_callback_that_cannot_be_called_is_refused_before_training(unit_data):
+    m = autoenc.Model([12, 3], epochs=2)
+    before = m.get_flat_params()
+    for bad in (5, "print"):
+        with pytest.raises(TypeError, match="callable"):
+            m.fit(unit_data, callback=bad)
+    np.testing.assert_array_equal(m.get_flat_params(), before)
+    m.close()
