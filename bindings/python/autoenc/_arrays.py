@@ -54,6 +54,24 @@ def _shape_text(shape: Tuple[Any, ...]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def as_array(data: Any, name: str) -> np.ndarray:
+    """``data`` as a numpy array of real numbers, as it is when it is one.
+
+    Raises TypeError for complex data, ValueError for a masked array with masked
+    values: the library would read whatever lies under the mask as data."""
+    if isinstance(data, np.ma.MaskedArray):
+        if np.ma.getmaskarray(data).any():
+            raise ValueError("%s: a masked array with masked values is not supported (the mask "
+                             "would be ignored): fill them (x.filled(value)) or drop their rows"
+                             % name)
+        data = data.data
+    array = data if isinstance(data, np.ndarray) else np.asarray(data)
+    if array.dtype.kind == "c":
+        raise TypeError("%s: complex data is not supported, only real numbers (got dtype %s)"
+                        % (name, array.dtype))
+    return array
+
+
 def to_float32(array: np.ndarray, name: str) -> np.ndarray:
     """``array`` converted once into a new C-contiguous float32 array.
 
@@ -92,9 +110,7 @@ def as_matrix(data: Any, n_cols: int, name: str, what: str = "rows") -> Tuple[np
     TypeError
         Complex data.
     """
-    array = data if isinstance(data, np.ndarray) else np.asarray(data)
-    if array.dtype.kind == "c":
-        raise TypeError("%s: complex data is not supported (got dtype %s)" % (name, array.dtype))
+    array = as_array(data, name)
     one_row = False
     if array.ndim == 1:
         if array.shape[0] != n_cols:
@@ -114,9 +130,7 @@ def as_matrix(data: Any, n_cols: int, name: str, what: str = "rows") -> Tuple[np
 
 def as_vector(data: Any, length: int, name: str) -> np.ndarray:
     """A contiguous float32 vector of exactly ``length`` values (converted once if needed)."""
-    array = data if isinstance(data, np.ndarray) else np.asarray(data)
-    if array.dtype.kind == "c":
-        raise TypeError("%s: complex data is not supported (got dtype %s)" % (name, array.dtype))
+    array = as_array(data, name)
     if array.shape != (length,):
         raise ValueError("%s: expected shape (%d,), got %s" % (name, length, _shape_text(array.shape)))
     if array.dtype != F32 or not array.flags.c_contiguous or not array.dtype.isnative \

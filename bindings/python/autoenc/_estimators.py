@@ -36,6 +36,7 @@ except ImportError:  # scikit-learn up to 1.5 (Debian 12 has 1.2)
     def _validate_data(estimator: Any, X: Any, **kwargs: Any) -> Any:
         return estimator._validate_data(X, **kwargs)
 
+from ._arrays import as_array
 from ._enums import PARAMS, Activation, param_info
 from ._errors import StateError
 from ._model import FitReport, Model
@@ -222,6 +223,8 @@ class _AutoencoderBase(BaseEstimator):
             raise ValueError("invalid parameter of %s: %s" % (type(self).__name__, exc)) from exc
 
     def _validate(self, X: Any, reset: bool) -> np.ndarray:
+        if isinstance(X, np.ma.MaskedArray):  # check_array would drop the mask silently
+            X = as_array(X, "X")
         return _validate_data(self, X, reset=reset, dtype=np.float32, accept_sparse=False)
 
     @contextlib.contextmanager

@@ -17,6 +17,7 @@ from . import _lib
 from ._arrays import (
     F32,
     address,
+    as_array,
     as_matrix,
     as_vector,
     check_no_overlap,
@@ -1202,12 +1203,10 @@ class Model:
     # --- weights ----------------------------------------------------------------------
     def _dense(self, values: ArrayLike, shape: Tuple[int, int], name: str) -> np.ndarray:
         """``values`` as a C-contiguous float32 array of exactly ``shape`` (converted once)."""
-        array = values if isinstance(values, np.ndarray) else np.asarray(values)
+        array = as_array(values, name)
         if array.shape != shape:
             raise ValueError("%s: expected shape (%d, %d), got %s" % (name, shape[0], shape[1],
                                                                       tuple(array.shape)))
-        if array.dtype.kind == "c":
-            raise TypeError("%s: complex data is not supported" % name)
         if array.dtype != F32 or not array.flags.c_contiguous or not array.flags.aligned:
             array = to_float32(array, name)
         return array

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 import numpy as np
 
 from . import _lib
-from ._arrays import to_float32
+from ._arrays import as_array, to_float32
 
 _BLOCK_ROWS = 4096
 
@@ -81,7 +81,7 @@ class DataSource:
             return 1
 
     def _chunk(self, item: Any) -> np.ndarray:
-        array = item if isinstance(item, np.ndarray) else np.asarray(item)
+        array = as_array(item, "%s data source" % self.name)
         if array.dtype.kind not in "biuf":
             raise TypeError("%s data source: chunks must hold real numbers, got dtype %s"
                             % (self.name, array.dtype))

@@ -173,3 +173,16 @@ def test_finite_values_beyond_float32_are_refused_where_they_are(trained):
         x[2, 5] = np.inf  # a true Inf is still the library's NonFiniteInputError
         with pytest.raises(autoenc.NonFiniteInputError):
             m.encode(x)
+
+
+def test_masked_values_are_refused_not_read(trained, unit_data):
+    """The library would read what lies under the mask as data."""
+    m = trained
+    x = np.ma.masked_array(unit_data, mask=np.zeros(unit_data.shape, bool))
+    np.testing.assert_array_equal(m.encode(x), m.encode(unit_data))  # nothing masked: its data
+    x[3, 4] = np.ma.masked
+    for call in (lambda: m.encode(x), lambda: m.score(x[3]), lambda: m.fit(x),
+                 lambda: m.fit_source([x]), lambda: autoenc.Autoencoder(epochs=1).fit(x),
+                 lambda: m.set_bias(0, np.ma.masked_array(np.zeros(8), mask=[1] + [0] * 7))):
+        with pytest.raises(ValueError, match="masked array with masked values"):
+            call()
