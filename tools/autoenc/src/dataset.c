@@ -346,32 +346,54 @@ void cli_dataset_where(const cli_dataset *ds, size_t row, size_t col, char *buf,
              ds->data_offset + element_index(ds, file_row, col) * itemsize, file_row + 1, col + 1);
 }
 
+/* Whether a library check with @p code refuses @p v. */
+static int refused(int code, int unit_range, float v)
+{
+    if (code == AE_ERR_NON_FINITE_INPUT)
+        return !isfinite(v);
+    return code == AE_ERR_INPUT_RANGE && unit_range && !(v >= 0.0f && v <= 1.0f);
+}
+
+/* Finds the first refused value of rows first .. first+count-1. The value is copied out:
+ * rows may be converted into a scratch row, which is gone on return. 1 found, 0 none,
+ * -1 out of memory. */
+static int find_refused(const cli_dataset *ds, size_t first, size_t count, int code,
+                        int unit_range, size_t *row, size_t *col, float *value)
+{
+    float *scratch = cli_malloc_array(ds->cols, sizeof *scratch);
+    if (!scratch)
+        return -1;
+    int found = 0;
+    for (size_t i = 0; !found && i < count; i++) {
+        const float *x = cli_dataset_rows(ds, first + i, 1, scratch);
+        for (size_t j = 0; !found && j < ds->cols; j++)
+            if (refused(code, unit_range, x[j])) {
+                *row = first + i;
+                *col = j;
+                *value = x[j];
+                found = 1;
+            }
+    }
+    free(scratch);
+    return found;
+}
+
 int cli_dataset_report(const cli_dataset *ds, size_t first, size_t count, int code,
                        const char *library_message, int unit_range)
 {
     int status = cli_status_from_ae(code);
-    if (code == AE_ERR_NON_FINITE_INPUT || (code == AE_ERR_INPUT_RANGE && unit_range)) {
-        float *row = cli_malloc_array(ds->cols, sizeof *row);
-        for (size_t i = 0; row && i < count; i++) {
-            const float *x = cli_dataset_rows(ds, first + i, 1, row);
-            for (size_t j = 0; j < ds->cols; j++) {
-                int bad = code == AE_ERR_NON_FINITE_INPUT ? !isfinite(x[j])
-                                                               : !(x[j] >= 0.0f && x[j] <= 1.0f);
-                if (!bad)
-                    continue;
-                char where[128];
-                cli_dataset_where(ds, first + i, j, where, sizeof where);
-                free(row);
-                if (code == AE_ERR_NON_FINITE_INPUT)
-                    return cli_fail(status, "%s: %s: %s, expected a finite number", ds->path,
-                                    where, isnan(x[j]) ? "NaN" : "an infinite value");
-                return cli_fail(status,
-                                "%s: %s: %g, expected a value in [0, 1] (the model's loss is "
-                                "binary cross-entropy)",
-                                ds->path, where, (double)x[j]);
-            }
-        }
-        free(row);
+    size_t row = 0, col = 0;
+    float v = 0;
+    if (find_refused(ds, first, count, code, unit_range, &row, &col, &v) == 1) {
+        char where[128];
+        cli_dataset_where(ds, row, col, where, sizeof where);
+        if (code == AE_ERR_NON_FINITE_INPUT)
+            return cli_fail(status, "%s: %s: %s, expected a finite number", ds->path, where,
+                            isnan(v) ? "NaN" : "an infinite value");
+        return cli_fail(status,
+                        "%s: %s: %g, expected a value in [0, 1] (the model's loss is binary "
+                        "cross-entropy)",
+                        ds->path, where, (double)v);
     }
     return cli_fail(status, "%s: rows %zu-%zu: %s", ds->path, first + 1, first + count,
                     library_message && *library_message ? library_message
