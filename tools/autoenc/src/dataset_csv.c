@@ -1,8 +1,9 @@
 /* CSV and TSV files: numbers separated by a delimiter (detected from the first line
  * among ',', tab, ';' and '|', else runs of blanks), an optional header row (detected:
- * a first row with a field that is not a number), '#' comment lines, and a choice of
- * columns by 1-based number, range or header name. Every value must be a finite
- * number: an empty field, text, NaN or a short row is an error naming line and column. */
+ * a first row of text and no numbers; a first row mixing both is refused), a UTF-8 byte
+ * order mark, '#' comment lines, and a choice of columns by 1-based number, range or
+ * header name. Every value must be a finite number, of any length: an empty field, text,
+ * NaN or a short row is an error naming line and column. */
 #define _POSIX_C_SOURCE 200809L
 #include "dataset.h"
 
@@ -14,22 +15,23 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Fields and lines point into the file's text, which the reader owns and ends with a NUL. */
 typedef struct csv_field {
-    const char *start;
+    char *start;
     size_t len;
 } csv_field;
 
 typedef struct csv_line {
-    const char *start, *end; /* without the line ending */
+    char *start, *end; /* without the line ending */
     size_t number;           /* 1-based */
 } csv_line;
 
-static int next_line(const char **cursor, const char *end, size_t *line_no, csv_line *out)
+static int next_line(char **cursor, char *end, size_t *line_no, csv_line *out)
 {
     while (*cursor < end) {
-        const char *s = *cursor;
-        const char *e = memchr(s, '\n', (size_t)(end - s));
-        const char *next = e ? e + 1 : end;
+        char *s = *cursor;
+        char *e = memchr(s, '\n', (size_t)(end - s));
+        char *next = e ? e + 1 : end;
         if (!e)
             e = end;
         if (e > s && e[-1] == '\r')
@@ -53,14 +55,14 @@ static int next_line(const char **cursor, const char *end, size_t *line_no, csv_
 static size_t split(const csv_line *line, char delim, csv_field *fields, size_t max)
 {
     size_t n = 0;
-    const char *p = line->start;
+    char *p = line->start;
     if (delim == ' ') {
         for (;;) {
             while (p < line->end && (*p == ' ' || *p == '\t'))
                 p++;
             if (p == line->end)
                 return n;
-            const char *s = p;
+            char *s = p;
             while (p < line->end && *p != ' ' && *p != '\t')
                 p++;
             if (n < max)
@@ -69,7 +71,7 @@ static size_t split(const csv_line *line, char delim, csv_field *fields, size_t 
         }
     }
     for (;;) {
-        const char *s = p;
+        char *s = p;
         while (p < line->end && *p != delim)
             p++;
         if (n < max)
@@ -96,30 +98,58 @@ static void trim(csv_field *f)
     }
 }
 
-/* 0: a finite number in *v; 1: empty; 2: not a number; 3: not finite. */
+enum { NUM_OK, NUM_EMPTY, NUM_TEXT, NUM_NOT_FINITE };
+
+/* A field as a number, whatever its length: NUM_OK with *v, or what it is instead. */
 static int parse_number(csv_field f, double *v)
 {
     trim(&f);
     if (f.len == 0)
-        return 1;
-    char buf[64];
-    if (f.len >= sizeof buf)
-        return 2;
-    memcpy(buf, f.start, f.len);
-    buf[f.len] = '\0';
+        return NUM_EMPTY;
+    /* strtod needs a NUL after the field: borrow the byte after it (the delimiter, the
+     * line ending, a closing quote or the text's final NUL) and put it back. */
+    char saved = f.start[f.len];
+    f.start[f.len] = '\0';
     char *end;
     errno = 0;
-    *v = strtod(buf, &end);
-    if (*end != '\0' || end == buf)
-        return 2;
-    if (!isfinite(*v) || errno == ERANGE) {
-        if (errno == ERANGE && isfinite(*v))
-            return 0; /* underflow to a tiny or zero value is fine */
-        return 3;
+    *v = strtod(f.start, &end);
+    int range_error = errno == ERANGE;
+    f.start[f.len] = saved;
+    if (end != f.start + f.len)
+        return NUM_TEXT;
+    if (!isfinite(*v) || range_error) {
+        if (range_error && isfinite(*v))
+            return NUM_OK; /* underflow to a tiny or zero value is fine */
+        return NUM_NOT_FINITE;
     }
     if (fabs(*v) > 3.4028234663852886e38)
-        return 3;
-    return 0;
+        return NUM_NOT_FINITE;
+    return NUM_OK;
+}
+
+/* A first row of text is a header; one of numbers (or empty fields) is data; one mixing
+ * both is refused, as either reading would drop or misread a row. 0 or an exit status. */
+static int detect_header(const char *path, const csv_line *first, csv_field *fields,
+                         size_t n_fields, int *header)
+{
+    size_t numbers = 0, text = 0, first_text = 0;
+    for (size_t j = 0; j < n_fields; j++) {
+        double v;
+        int kind = parse_number(fields[j], &v);
+        numbers += kind == NUM_OK || kind == NUM_NOT_FINITE;
+        if (kind == NUM_TEXT && text++ == 0)
+            first_text = j;
+    }
+    *header = text > 0 && numbers == 0;
+    if (text == 0 || numbers == 0)
+        return 0;
+    csv_field f = fields[first_text];
+    trim(&f);
+    return cli_fail(CLI_EX_DATAERR,
+                    "%s: line %zu: the first row mixes numbers and text (column %zu: '%.*s'): "
+                    "give --header if it names the columns, --no-header if it is data",
+                    path, first->number, first_text + 1, (int)(f.len > 40 ? 40 : f.len),
+                    f.start);
 }
 
 static char detect_delimiter(const csv_line *line)
@@ -240,7 +270,9 @@ int cli_read_csv(cli_dataset *ds, int fd, size_t size, const cli_read_options *o
     int rc = read_all(path, fd, size, &text);
     if (rc)
         return rc;
-    const char *cursor = text, *end = text + size;
+    char *cursor = text, *end = text + size;
+    if (size >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+        cursor += 3; /* a UTF-8 byte order mark */
     size_t line_no = 0;
     csv_line first;
     if (!next_line(&cursor, end, &line_no, &first)) {
@@ -259,16 +291,10 @@ int cli_read_csv(cli_dataset *ds, int fd, size_t size, const cli_read_options *o
     }
     split(&first, delim, fields, n_fields);
     int header = o->header;
-    if (header < 0) {
-        header = 0;
-        double v;
-        for (size_t j = 0; j < n_fields; j++)
-            if (parse_number(fields[j], &v) == 2)
-                header = 1;
-    }
-    rc = o->columns ? select_columns(ds, o->columns, header ? fields : NULL, n_fields, &columns,
-                                     &n_columns)
-                    : 0;
+    rc = header < 0 ? detect_header(path, &first, fields, n_fields, &header) : 0;
+    if (rc == 0 && o->columns)
+        rc = select_columns(ds, o->columns, header ? fields : NULL, n_fields, &columns,
+                            &n_columns);
     if (rc == 0 && !columns) {
         columns = cli_malloc_array(n_fields, sizeof *columns);
         n_columns = n_fields;
@@ -305,10 +331,10 @@ int cli_read_csv(cli_dataset *ds, int fd, size_t size, const cli_read_options *o
                 trim(&f);
                 rc = cli_fail(CLI_EX_DATAERR, "%s: line %zu, column %zu: %s%.*s%s, expected a %s",
                               path, line.number, columns[k] + 1,
-                              bad == 1 ? "missing value" : "'",
-                              bad == 1 ? 0 : (int)(f.len > 40 ? 40 : f.len), f.start,
-                              bad == 1 ? "" : "'",
-                              bad == 3 ? "finite number" : "number");
+                              bad == NUM_EMPTY ? "missing value" : "'",
+                              bad == NUM_EMPTY ? 0 : (int)(f.len > 40 ? 40 : f.len), f.start,
+                              bad == NUM_EMPTY ? "" : "'",
+                              bad == NUM_NOT_FINITE ? "finite number" : "number");
                 break;
             }
             data[rows * n_columns + k] = (float)v;

@@ -313,6 +313,23 @@ report_converted)
     run 65 "$AUTOENC" train n.npy --stream --widths 64,4 --epochs 1 -o out.npy -q
     contains err.txt "$nan"; untouched out.npy
     ;;
+csv_header)
+    # The first row is a header only when it holds no number: a byte order mark, numbers of
+    # any length or a row mixing numbers and text never make a data row vanish.
+    long=0.1$(printf '%070d' 1)
+    printf '\357\273\2770.1,0.2\n0.3,0.4\n0.5,0.6\n' >bom.csv
+    run 0 "$AUTOENC" info bom.csv; contains out.txt 'rows: *3$'
+    printf '\357\273\277a,b\n0.3,0.4\n' >bomhead.csv
+    run 0 "$AUTOENC" info bomhead.csv --columns b; contains out.txt 'rows: *1$'
+    printf '%s,0.2\n0.3,%s\n' "$long" "$long" >long.csv
+    run 0 "$AUTOENC" info long.csv; contains out.txt 'rows: *2$'; contains out.txt 'values: *0.100000001 to 0.300000012,'
+    printf 'x,0.2\n0.3,0.4\n' >mixed.csv
+    run 65 "$AUTOENC" info mixed.csv
+    contains err.txt "mixed.csv: line 1: the first row mixes numbers and text (column 1: 'x')"
+    run 0 "$AUTOENC" info mixed.csv --header; contains out.txt 'rows: *1$'
+    printf ',a,b\n1,0.3,0.4\n' >unnamed.csv # an unnamed index column
+    run 0 "$AUTOENC" info unnamed.csv; contains out.txt 'rows: *1$'
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
