@@ -240,6 +240,38 @@ static int select_columns(const cli_dataset *ds, const char *spec, const csv_fie
     return 0;
 }
 
+/* The data lines (neither blank nor comments) from @p cursor on. */
+static size_t count_data_lines(char *cursor, char *end)
+{
+    size_t count = 0, line_no = 0;
+    csv_line line;
+    while (next_line(&cursor, end, &line_no, &line))
+        count++;
+    return count;
+}
+
+/* Room for more rows, doubled up to @p max_rows: memory grows with the rows actually read,
+ * never with lines x the first row's width (a wide first line before many short or blank
+ * ones would otherwise ask for far more than the file holds). 0, or -1 out of memory. */
+static int grow_rows(float **data, size_t **lines, size_t *cap, size_t max_rows, size_t cols)
+{
+    size_t next = *cap ? *cap * 2 : 64;
+    if (next > max_rows)
+        next = max_rows;
+    if (next <= *cap || cols > (size_t)-1 / sizeof **data / next)
+        return -1;
+    float *more_data = realloc(*data, next * cols * sizeof **data);
+    if (!more_data)
+        return -1;
+    *data = more_data;
+    size_t *more_lines = realloc(*lines, next * sizeof **lines);
+    if (!more_lines)
+        return -1;
+    *lines = more_lines;
+    *cap = next;
+    return 0;
+}
+
 static int read_all(const char *path, int fd, size_t size, char **out)
 {
     char *text = malloc(size + 1);
@@ -303,17 +335,8 @@ int cli_read_csv(cli_dataset *ds, int fd, size_t size, const cli_read_options *o
         if (!columns)
             rc = cli_fail(CLI_EX_OSERR, "out of memory");
     }
-    /* Rows: count the remaining lines as an upper bound. */
-    size_t cap_rows = 1;
-    for (const char *p = first.start; p < end; p++)
-        cap_rows += *p == '\n';
-    if (rc == 0) {
-        data = cli_malloc_array(cap_rows, n_columns * sizeof *data);
-        lines = cli_malloc_array(cap_rows, sizeof *lines);
-        if (!data || !lines)
-            rc = cli_fail(CLI_EX_OSERR, "%s: out of memory for %zu rows", path, cap_rows);
-    }
-    size_t rows = 0;
+    const size_t max_rows = 1 + count_data_lines(cursor, end);
+    size_t rows = 0, cap_rows = 0;
     csv_line line = first;
     int have_line = !header || next_line(&cursor, end, &line_no, &line);
     while (rc == 0 && have_line) {
@@ -321,6 +344,11 @@ int cli_read_csv(cli_dataset *ds, int fd, size_t size, const cli_read_options *o
         if (n != n_fields) {
             rc = cli_fail(CLI_EX_DATAERR, "%s: line %zu: %zu fields, expected %zu like line %zu",
                           path, line.number, n, n_fields, first.number);
+            break;
+        }
+        if (rows == cap_rows && grow_rows(&data, &lines, &cap_rows, max_rows, n_columns) != 0) {
+            rc = cli_fail(CLI_EX_OSERR, "%s: out of memory for %zu rows of %zu values", path,
+                          rows + 1, n_columns);
             break;
         }
         for (size_t k = 0; k < n_columns; k++) {

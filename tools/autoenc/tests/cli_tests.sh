@@ -330,6 +330,21 @@ csv_header)
     printf ',a,b\n1,0.3,0.4\n' >unnamed.csv # an unnamed index column
     run 0 "$AUTOENC" info unnamed.csv; contains out.txt 'rows: *1$'
     ;;
+csv_memory)
+    # Room for CSV rows follows the rows read: a wide first line followed by many blank,
+    # comment or short lines asks for no more than the file holds (it asked for lines x
+    # the first line's width: 80 GB here).
+    wide=$(printf '0.5,%.0s' $(seq 99999))0.5
+    { echo "$wide"; yes '' | head -200000; } >blank.csv
+    { echo "$wide"; yes '# note' | head -200000; } >comment.csv
+    { echo "$wide"; yes 1 | head -200000; } >short.csv
+    for f in blank comment; do
+        rss=$("$HELPER" maxrss "$AUTOENC" info $f.csv | tail -1)
+        rss_below "$rss" 65536 "$f.csv: the rows were sized by lines"
+        run 0 "$AUTOENC" info $f.csv; contains out.txt 'rows: *1$'
+    done
+    run 65 "$AUTOENC" info short.csv; contains err.txt 'short.csv: line 2: 1 fields, expected 100000'
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
