@@ -1,7 +1,8 @@
-/* Atomic output files: a temporary file in the target's folder, renamed over the target
- * once complete and flushed, so a crash, a full disk or Ctrl-C leaves the old file or
- * the new one, never a torn one. The temporary names are registered so that a second
- * Ctrl-C, which ends the process at once, can remove them. */
+/* Atomic output files: a temporary file in the target's folder, written and flushed, and
+ * renamed over the target only when every output of the command is complete
+ * (cli_outputs_commit), so a crash, a full disk, a failure or Ctrl-C leaves the old files,
+ * never a torn one nor one output of a command that failed. The pending outputs live in a
+ * table here, so that a signal handler and the end of main can remove their temporaries. */
 #define _POSIX_C_SOURCE 200809L
 #include "output.h"
 
@@ -15,32 +16,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { MAX_OPEN_OUTPUTS = 8 };
-static char *volatile open_temps[MAX_OPEN_OUTPUTS];
+enum { MAX_OUTPUTS = 8 };
 
-static void register_temp(char *temp)
-{
-    for (int i = 0; i < MAX_OPEN_OUTPUTS; i++)
-        if (!open_temps[i]) {
-            open_temps[i] = temp;
-            return;
-        }
-}
+typedef struct pending_output {
+    char *path;   /* the target */
+    FILE *fp;     /* open while being written */
+    int finished; /* written, flushed and closed: waits for the commit */
+} pending_output;
 
-static void unregister_temp(const char *temp)
-{
-    for (int i = 0; i < MAX_OPEN_OUTPUTS; i++)
-        if (open_temps[i] == temp)
-            open_temps[i] = NULL;
-}
+static pending_output outputs[MAX_OUTPUTS];
+/* The temporaries' names, apart, for the signal handler (only whole pointers change). */
+static char *volatile temps[MAX_OUTPUTS];
 
 void cli_atomic_abort_all_from_signal(void)
 {
-    for (int i = 0; i < MAX_OPEN_OUTPUTS; i++) {
-        char *temp = open_temps[i];
+    for (int i = 0; i < MAX_OUTPUTS; i++) {
+        char *temp = temps[i];
         if (temp)
             unlink(temp);
     }
+}
+
+static void release(int slot, int remove_temp)
+{
+    pending_output *o = &outputs[slot];
+    char *temp = temps[slot];
+    temps[slot] = NULL; /* before the free: a signal may come at any point */
+    if (o->fp)
+        fclose(o->fp);
+    if (temp && remove_temp)
+        unlink(temp);
+    free(temp);
+    free(o->path);
+    memset(o, 0, sizeof *o);
 }
 
 static char *folder_of(const char *path)
@@ -53,11 +61,25 @@ static char *folder_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+/* "<folder>/.<name>.XXXXXX" for mkstemp. */
+static char *temp_template(const char *path)
+{
+    char *folder = folder_of(path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = (folder ? strlen(folder) : 0) + strlen(base) + 16;
+    char *temp = folder ? malloc(n) : NULL;
+    if (temp)
+        snprintf(temp, n, "%s/.%s.XXXXXX", folder, base);
+    free(folder);
+    return temp;
+}
+
 int cli_atomic_open(cli_atomic *a, const char *path)
 {
     memset(a, 0, sizeof *a);
+    a->path = path;
     if (strcmp(path, "-") == 0) {
-        a->is_stdout = 1;
         a->fp = stdout;
         return 0;
     }
@@ -73,39 +95,76 @@ int cli_atomic_open(cli_atomic *a, const char *path)
         umask(mask);
         mode = 0666 & ~mask;
     }
-    a->path = strdup(path);
-    char *folder = folder_of(path);
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t n = (folder ? strlen(folder) : 0) + strlen(base) + 16;
-    a->temp = malloc(n);
-    if (!a->path || !folder || !a->temp) {
-        free(folder);
-        free(a->path);
-        free(a->temp);
-        memset(a, 0, sizeof *a);
+    int slot = 0;
+    while (slot < MAX_OUTPUTS && (outputs[slot].path || temps[slot]))
+        slot++;
+    if (slot == MAX_OUTPUTS)
+        return cli_fail(CLI_EX_SOFTWARE, "internal error: more than %d outputs", MAX_OUTPUTS);
+    pending_output *o = &outputs[slot];
+    char *temp = temp_template(path);
+    o->path = strdup(path);
+    if (!temp || !o->path) {
+        free(temp);
+        release(slot, 0);
         return cli_fail(CLI_EX_OSERR, "out of memory");
     }
-    snprintf(a->temp, n, "%s/.%s.XXXXXX", folder, base);
-    free(folder);
-    int fd = mkstemp(a->temp);
+    int fd = mkstemp(temp);
     if (fd < 0) {
         int e = errno;
-        free(a->path);
-        free(a->temp);
-        memset(a, 0, sizeof *a);
+        free(temp);
+        release(slot, 0);
         return cli_fail(CLI_EX_CANTCREAT, "%s: cannot create: %s", path, strerror(e));
     }
-    register_temp(a->temp);
+    temps[slot] = temp;
     fchmod(fd, mode);
-    a->fp = fdopen(fd, "wb");
-    if (!a->fp) {
+    o->fp = fdopen(fd, "wb");
+    if (!o->fp) {
         close(fd);
-        cli_atomic_abort(a);
+        release(slot, 1);
         return cli_fail(CLI_EX_OSERR, "out of memory");
     }
-    setvbuf(a->fp, NULL, _IOFBF, 1 << 20);
+    setvbuf(o->fp, NULL, _IOFBF, 1 << 20);
+    a->slot = slot + 1;
+    a->fp = o->fp;
+    a->path = o->path;
     return 0;
+}
+
+int cli_atomic_finish(cli_atomic *a)
+{
+    if (a->slot == 0) { /* standard output */
+        int bad = a->fp && (fflush(a->fp) != 0 || ferror(a->fp));
+        int e = errno;
+        a->fp = NULL;
+        return bad ? cli_fail(CLI_EX_IOERR, "standard output: write error: %s", strerror(e)) : 0;
+    }
+    pending_output *o = &outputs[a->slot - 1];
+    int e = 0;
+    if (fflush(o->fp) != 0 || ferror(o->fp))
+        e = errno ? errno : EIO;
+    if (!e && fsync(fileno(o->fp)) != 0 && errno != EINVAL)
+        e = errno;
+    if (fclose(o->fp) != 0 && !e)
+        e = errno;
+    o->fp = NULL;
+    a->fp = NULL;
+    if (e) {
+        int status = cli_fail(CLI_EX_IOERR, "%s: cannot write: %s (the file is unchanged)",
+                              o->path, strerror(e));
+        cli_atomic_abort(a);
+        return status;
+    }
+    o->finished = 1;
+    return 0;
+}
+
+void cli_atomic_abort(cli_atomic *a)
+{
+    if (a->slot > 0)
+        release(a->slot - 1, 1);
+    else if (a->fp)
+        fflush(a->fp);
+    memset(a, 0, sizeof *a);
 }
 
 static void sync_folder(const char *path)
@@ -121,52 +180,36 @@ static void sync_folder(const char *path)
     free(folder);
 }
 
-int cli_atomic_commit(cli_atomic *a)
+int cli_outputs_commit(void)
 {
-    if (a->is_stdout) {
-        int bad = fflush(stdout) != 0 || ferror(stdout);
-        memset(a, 0, sizeof *a);
-        return bad ? cli_fail(CLI_EX_IOERR, "standard output: write error: %s", strerror(errno))
-                   : 0;
+    for (int i = 0; i < MAX_OUTPUTS; i++)
+        if (outputs[i].path && !outputs[i].finished) {
+            cli_outputs_discard();
+            return cli_fail(CLI_EX_SOFTWARE, "internal error: %s was not finished",
+                            outputs[i].path);
+        }
+    /* Every temporary is complete, so only a rename can fail now (hardly ever). */
+    int replaced = 0;
+    for (int i = 0; i < MAX_OUTPUTS; i++) {
+        if (!outputs[i].path)
+            continue;
+        if (rename(temps[i], outputs[i].path) != 0) {
+            int e = errno;
+            int status = cli_fail(CLI_EX_IOERR, "%s: cannot replace it: %s (%d other outputs "
+                                  "replaced before it)", outputs[i].path, strerror(e), replaced);
+            cli_outputs_discard();
+            return status;
+        }
+        sync_folder(outputs[i].path);
+        replaced++;
+        release(i, 0);
     }
-    int e = 0;
-    if (fflush(a->fp) != 0 || ferror(a->fp))
-        e = errno ? errno : EIO;
-    if (!e && fsync(fileno(a->fp)) != 0 && errno != EINVAL)
-        e = errno;
-    if (fclose(a->fp) != 0 && !e)
-        e = errno;
-    a->fp = NULL;
-    if (!e && rename(a->temp, a->path) != 0)
-        e = errno;
-    if (e) {
-        int status = cli_fail(CLI_EX_IOERR, "%s: cannot write: %s (the file is unchanged)",
-                              a->path, strerror(e));
-        cli_atomic_abort(a);
-        return status;
-    }
-    unregister_temp(a->temp);
-    sync_folder(a->path);
-    free(a->temp);
-    free(a->path);
-    memset(a, 0, sizeof *a);
     return 0;
 }
 
-void cli_atomic_abort(cli_atomic *a)
+void cli_outputs_discard(void)
 {
-    if (a->is_stdout) {
-        fflush(stdout);
-        memset(a, 0, sizeof *a);
-        return;
-    }
-    if (a->fp)
-        fclose(a->fp);
-    if (a->temp) {
-        unlink(a->temp);
-        unregister_temp(a->temp);
-    }
-    free(a->temp);
-    free(a->path);
-    memset(a, 0, sizeof *a);
+    for (int i = 0; i < MAX_OUTPUTS; i++)
+        if (outputs[i].path || temps[i])
+            release(i, 1);
 }

@@ -44,30 +44,56 @@ static int parse(gen_args *g, cli_args *a, const cli_opt *own)
     return rc;
 }
 
-/* Writes rows to -o and/or a picture (--png); at least one of them is asked for. */
-static int emit(const gen_args *g, const cli_dataset *ds, const float *y, size_t rows, size_t d,
-                int strip)
+/* -o and --png, opened before the work so that an output that cannot be made fails first,
+ * and committed together. */
+typedef struct gen_outputs {
+    cli_matrix_writer matrix;
+    cli_atomic png;
+    cli_image_shape shape;
+    size_t grid_rows, grid_cols;
+} gen_outputs;
+
+/* For @p rows rows of @p d values, drawn as a strip or a square grid (@p strip);
+ * @p count_option sets the rows, for the hint when the picture is too large. */
+static int open_outputs(const gen_args *g, const cli_dataset *ds, size_t rows, size_t d,
+                        int strip, const char *count_option, gen_outputs *out)
 {
     int rc = 0;
-    if (g->common.output)
-        rc = cli_write_matrix(g->common.output, g->common.format, y, rows, d, 0, 0);
-    if (rc == 0 && g->common.png) {
-        cli_image_shape shape;
-        if ((rc = cli_picture_shape(&g->common, ds, d, &shape)) != 0)
-            return rc;
+    if (g->common.png) {
         size_t cols = strip ? rows : 1;
         while (!strip && cols * cols < rows)
             cols++;
-        size_t grid_rows = (rows + cols - 1) / cols;
-        const float **cells = calloc(grid_rows * cols, sizeof *cells);
+        out->grid_cols = cols;
+        out->grid_rows = (rows + cols - 1) / cols;
+        if ((rc = cli_picture_shape(&g->common, ds, d, &out->shape)) != 0 ||
+            (rc = cli_png_grid_check(g->common.png, out->grid_rows, out->grid_cols, &out->shape,
+                                     g->common.scale, count_option)) != 0 ||
+            (rc = cli_atomic_open(&out->png, g->common.png)) != 0)
+            return rc;
+    }
+    if (g->common.output)
+        rc = cli_matrix_writer_open(&out->matrix, g->common.output, g->common.format, rows, d,
+                                    0, 0);
+    return rc;
+}
+
+static int write_outputs(const gen_args *g, gen_outputs *out, const float *y, size_t rows,
+                         size_t d)
+{
+    int rc = 0;
+    if (g->common.output && (rc = cli_matrix_writer_rows(&out->matrix, y, rows, d)) == 0)
+        rc = cli_matrix_writer_close(&out->matrix);
+    if (rc == 0 && g->common.png) {
+        const float **cells = calloc(out->grid_rows * out->grid_cols, sizeof *cells);
         if (!cells)
             return cli_fail(CLI_EX_OSERR, "out of memory");
         for (size_t i = 0; i < rows; i++)
             cells[i] = y + i * d;
-        rc = cli_png_grid(g->common.png, cells, grid_rows, cols, &shape, g->common.scale);
+        rc = cli_png_grid(&out->png, cells, out->grid_rows, out->grid_cols, &out->shape,
+                          g->common.scale);
         free(cells);
     }
-    return rc;
+    return rc == 0 ? cli_outputs_commit() : rc;
 }
 
 int cmd_sample(int argc, char **argv)
@@ -102,6 +128,10 @@ int cmd_sample(int argc, char **argv)
         goto done;
     }
     size_t d = ae_model_input_dim(m);
+    gen_outputs out;
+    memset(&out, 0, sizeof out);
+    if ((rc = open_outputs(&g, NULL, g.n, d, 0, "-n", &out)) != 0)
+        goto done;
     y = cli_malloc_array(g.n, d * sizeof *y);
     if (!y) {
         rc = cli_fail(CLI_EX_OSERR, "out of memory for %zu rows of %zu values", g.n, d);
@@ -112,7 +142,7 @@ int cmd_sample(int argc, char **argv)
         rc = cli_fail(cli_status_from_ae(arc), "sample: %s", ae_last_error());
         goto done;
     }
-    rc = emit(&g, NULL, y, g.n, d, 0);
+    rc = write_outputs(&g, &out, y, g.n, d);
 done:
     free(y);
     ae_model_free(m);
@@ -161,6 +191,10 @@ int cmd_interpolate(int argc, char **argv)
                       ds.path, ds.rows - 1);
         goto done;
     }
+    gen_outputs out;
+    memset(&out, 0, sizeof out);
+    if ((rc = open_outputs(&g, &ds, g.n, d, 1, "--steps", &out)) != 0)
+        goto done;
     y = cli_malloc_array(g.n, d * sizeof *y);
     ends = cli_malloc_array(2, d * sizeof *ends);
     if (!y || !ends) {
@@ -175,7 +209,7 @@ int cmd_interpolate(int argc, char **argv)
                       ae_last_error());
         goto done;
     }
-    rc = emit(&g, &ds, y, g.n, d, 1);
+    rc = write_outputs(&g, &out, y, g.n, d);
 done:
     free(y);
     free(ends);

@@ -34,6 +34,9 @@ typedef struct map_job {
     size_t in_cols, out_cols;
     int unit_range; /* inputs must lie in [0, 1] */
     /* pictures */
+    cli_atomic png_out;
+    cli_image_shape shape;
+    size_t grid_rows, grid_cols;
     float *picture_in, *picture_out; /* reconstruct: the first rows and their outputs */
     size_t picture_rows;
     size_t *best, *worst; /* score: indices of the least and most anomalous rows */
@@ -94,7 +97,7 @@ static int run_chunk(map_job *j, const float *x, size_t first, size_t n, float *
     if (rc != AE_OK)
         return cli_dataset_report(&j->ds, first, n, rc, ae_last_error(), j->unit_range);
     if (j->kind == MAP_SCORE && j->common.png) {
-        size_t k = j->common.count;
+        size_t k = j->picture_rows;
         for (size_t i = 0; i < n; i++) {
             keep_extreme(j->worst, j->worst_score, &j->n_worst, k, first + i, y[i], 1);
             keep_extreme(j->best, j->best_score, &j->n_best, k, first + i, y[i], 0);
@@ -108,31 +111,33 @@ static int run_chunk(map_job *j, const float *x, size_t first, size_t n, float *
     return 0;
 }
 
+/* The picture's grid: reconstruct draws lines of up to 10 originals, each followed by the
+ * line of their reconstructions; score, the most anomalous rows on the first line and the
+ * least anomalous on the second. */
+static void picture_grid(map_job *j)
+{
+    size_t n = j->picture_rows, per_line = 10;
+    j->grid_cols = n < per_line || j->kind == MAP_SCORE ? n : per_line;
+    j->grid_rows = j->kind == MAP_SCORE ? 2 : 2 * ((n + j->grid_cols - 1) / j->grid_cols);
+}
+
 static int write_pictures(map_job *j)
 {
-    cli_image_shape shape;
-    int rc = cli_picture_shape(&j->common, &j->ds, j->in_cols, &shape);
-    if (rc)
-        return rc;
-    size_t per_line = 10;
+    int rc;
+    size_t cols = j->grid_cols;
     if (j->kind == MAP_RECONSTRUCT) {
-        /* Lines of originals, each followed by the line of their reconstructions. */
-        size_t n = j->picture_rows, cols = n < per_line ? n : per_line;
-        size_t blocks = (n + cols - 1) / cols;
-        const float **cells = calloc(2 * blocks * cols, sizeof *cells);
+        const float **cells = calloc(j->grid_rows * cols, sizeof *cells);
         if (!cells)
             return cli_fail(CLI_EX_OSERR, "out of memory");
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < j->picture_rows; i++) {
             size_t b = i / cols, c = i % cols;
             cells[(2 * b) * cols + c] = j->picture_in + i * j->in_cols;
             cells[(2 * b + 1) * cols + c] = j->picture_out + i * j->in_cols;
         }
-        rc = cli_png_grid(j->common.png, cells, 2 * blocks, cols, &shape, j->common.scale);
+        rc = cli_png_grid(&j->png_out, cells, j->grid_rows, cols, &j->shape, j->common.scale);
         free(cells);
         return rc;
     }
-    /* score: the most anomalous rows on the first line, the least on the second. */
-    size_t cols = j->n_worst > j->n_best ? j->n_worst : j->n_best;
     const float **cells = calloc(2 * cols, sizeof *cells);
     float *rows = cli_malloc_array(2 * cols, j->in_cols * sizeof *rows);
     if (!cells || !rows) {
@@ -150,7 +155,7 @@ static int write_pictures(map_job *j)
         memmove(dst, cli_dataset_rows(&j->ds, j->best[i], 1, dst), j->in_cols * sizeof *dst);
         cells[cols + i] = dst;
     }
-    rc = cli_png_grid(j->common.png, cells, 2, cols, &shape, j->common.scale);
+    rc = cli_png_grid(&j->png_out, cells, 2, cols, &j->shape, j->common.scale);
     free(cells);
     free(rows);
     return rc;
@@ -200,28 +205,32 @@ static int prepare(map_job *j, const char *model_path, const char *data_path)
                        j->kind == MAP_DECODE ? "codes" : "rows");
     if (rc)
         return rc;
-    if (j->common.png) {
-        if (j->kind == MAP_RECONSTRUCT) {
-            j->picture_rows = j->common.count < j->ds.rows ? j->common.count : j->ds.rows;
-            j->picture_in = cli_malloc_array(j->picture_rows, input_dim * sizeof(float));
-            j->picture_out = cli_malloc_array(j->picture_rows, input_dim * sizeof(float));
-            if (!j->picture_in || !j->picture_out)
-                return cli_fail(CLI_EX_OSERR, "out of memory");
-        } else if (j->kind == MAP_SCORE) {
-            size_t k = j->common.count;
-            j->best = cli_malloc_array(k, sizeof *j->best);
-            j->worst = cli_malloc_array(k, sizeof *j->worst);
-            j->best_score = cli_malloc_array(k, sizeof(float));
-            j->worst_score = cli_malloc_array(k, sizeof(float));
-            if (!j->best || !j->worst || !j->best_score || !j->worst_score)
-                return cli_fail(CLI_EX_OSERR, "out of memory");
-        } else {
-            return cli_fail(CLI_EX_USAGE, "%s: --png is for reconstruct, score, sample and interpolate",
-                            j->name);
-        }
-        cli_image_shape shape;
-        if ((rc = cli_picture_shape(&j->common, &j->ds, input_dim, &shape)) != 0)
-            return rc;
+    if (!j->common.png)
+        return 0;
+    if (j->kind != MAP_RECONSTRUCT && j->kind != MAP_SCORE)
+        return cli_fail(CLI_EX_USAGE, "%s: --png is for reconstruct, score, sample and interpolate",
+                        j->name);
+    /* The picture's size and file are checked before any row is read. */
+    j->picture_rows = j->common.count < j->ds.rows ? j->common.count : j->ds.rows;
+    picture_grid(j);
+    if ((rc = cli_picture_shape(&j->common, &j->ds, input_dim, &j->shape)) != 0 ||
+        (rc = cli_png_grid_check(j->common.png, j->grid_rows, j->grid_cols, &j->shape,
+                                 j->common.scale, "--count")) != 0 ||
+        (rc = cli_atomic_open(&j->png_out, j->common.png)) != 0)
+        return rc;
+    size_t k = j->picture_rows;
+    if (j->kind == MAP_RECONSTRUCT) {
+        j->picture_in = cli_malloc_array(k, input_dim * sizeof(float));
+        j->picture_out = cli_malloc_array(k, input_dim * sizeof(float));
+        if (!j->picture_in || !j->picture_out)
+            return cli_fail(CLI_EX_OSERR, "out of memory");
+    } else {
+        j->best = cli_malloc_array(k, sizeof *j->best);
+        j->worst = cli_malloc_array(k, sizeof *j->worst);
+        j->best_score = cli_malloc_array(k, sizeof(float));
+        j->worst_score = cli_malloc_array(k, sizeof(float));
+        if (!j->best || !j->worst || !j->best_score || !j->worst_score)
+            return cli_fail(CLI_EX_OSERR, "out of memory");
     }
     return 0;
 }
@@ -265,6 +274,8 @@ static int stream(map_job *j)
         rc = rc == 0 ? cli_matrix_writer_close(&w) : (cli_matrix_writer_abort(&w), rc);
     if (rc == 0 && j->common.png)
         rc = write_pictures(j);
+    if (rc == 0)
+        rc = cli_outputs_commit();
     if (rc == 0 && j->kind == MAP_DETECT)
         cli_note("%zu of %zu rows anomalous (score above the threshold %.6g)", j->n_anomalous,
                  j->ds.rows, j->threshold);

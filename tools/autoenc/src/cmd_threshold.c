@@ -1,9 +1,10 @@
 /* autoenc threshold MODEL DATA --contamination C [-o NEW]: fit the anomaly threshold
  * to the scores of DATA (or set it with --value) and save the model, in place unless
- * -o is given (ae_model_save replaces the file atomically). */
+ * -o is given (an atomic output: the old file stays whole until the new one is). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "common.h"
+#include "output.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -55,7 +56,10 @@ int cmd_threshold(int argc, char **argv)
                                      "OUT], or MODEL --value THRESHOLD")) != 0)
         goto done;
     const char *model_path = a.positional[0];
-    if ((rc = cli_load_model(model_path, &m)) != 0)
+    const char *out = c.output ? c.output : model_path;
+    cli_atomic model_out;
+    if ((rc = cli_atomic_open(&model_out, out)) != 0 ||
+        (rc = cli_load_model(model_path, &m)) != 0)
         goto done;
     double threshold = value;
     int arc;
@@ -80,14 +84,12 @@ int cmd_threshold(int argc, char **argv)
             goto done;
         }
     }
-    const char *out = c.output ? c.output : model_path;
     uint64_t steps = 0; /* keep an optimizer state the file had */
     ae_model_get_optimizer_state(m, &steps, NULL, NULL, 0);
-    arc = ae_model_save(m, out, steps > 0 ? AE_SAVE_OPTIMIZER_STATE : AE_SAVE_DEFAULT);
-    if (arc != AE_OK) {
-        rc = cli_fail(CLI_EX_CANTCREAT, "cannot save the model: %s", ae_last_error());
+    if ((rc = cli_write_model(&model_out, m,
+                              steps > 0 ? AE_SAVE_OPTIMIZER_STATE : AE_SAVE_DEFAULT)) != 0 ||
+        (rc = cli_outputs_commit()) != 0)
         goto done;
-    }
     if (c.json)
         printf("{\"threshold\": %.9g}\n", threshold);
     else

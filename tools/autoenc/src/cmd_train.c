@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "common.h"
 #include "distributed.h"
+#include "output.h"
 #include "progress.h"
 #include "settings.h"
 
@@ -299,12 +300,22 @@ static int run(train_args *t, const char *data_path)
         if (blas_hint_note(&blas, note, sizeof note))
             cli_note("%s", note);
     }
+    /* Process 0's outputs are made before the work, so that one that cannot be fails first. */
+    cli_atomic model_out, history_out;
+    memset(&model_out, 0, sizeof model_out);
+    memset(&history_out, 0, sizeof history_out);
+    int rc = 0;
+    if (root && t->common.output)
+        rc = cli_atomic_open(&model_out, t->common.output);
+    if (rc == 0 && root && t->history)
+        rc = cli_atomic_open(&history_out, t->history);
     cli_read_options ro = t->common.read;
     if (dist->on) { /* this rank's block of rows only */
         ro.row_block = cli_dist_train_block;
         ro.row_block_user = dist;
     }
-    int rc = cli_open_data(&ds, data_path, &ro, 0, NULL, NULL);
+    if (rc == 0)
+        rc = cli_open_data(&ds, data_path, &ro, 0, NULL, NULL);
     if (rc == 0 && !t->stream)
         rc = cli_dataset_materialize(&ds);
     if (rc == 0 && t->validation_data) {
@@ -410,16 +421,12 @@ static int run(train_args *t, const char *data_path)
         cli_note("anomaly threshold %.6g (%.3g%% of the training rows score above it)",
                  threshold, 100.0 * t->contamination);
     }
-    if (t->common.output) {
-        int src = ae_model_save(model, t->common.output, progress.save_flags);
-        if (src != AE_OK) {
-            rc = cli_fail(cli_status_from_ae(src) == CLI_EX_IOERR ? CLI_EX_CANTCREAT
-                                                                   : cli_status_from_ae(src),
-                          "cannot save the model: %s", ae_last_error());
-            goto done;
-        }
-    }
-    if (t->history && (rc = cli_progress_write_history(&progress, t->history)) != 0)
+    if (t->common.output &&
+        (rc = cli_write_model(&model_out, model, progress.save_flags)) != 0)
+        goto done;
+    if (t->history && (rc = cli_progress_write_history(&progress, &history_out)) != 0)
+        goto done;
+    if ((rc = cli_outputs_commit()) != 0)
         goto done;
     if (t->common.json)
         print_json(&report, t->common.output, all_rows, interrupted ? CLI_EX_INTERRUPTED : 0,

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "common.h"
+#include "output.h"
 #include "progress.h"
 
 #include <autoenc.h>
@@ -46,7 +47,10 @@ int main(int argc, char **argv)
                         AE_VERSION_MAJOR, AE_VERSION_MINOR, ae_version_string());
     cli_signals_install();
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        if (strcmp(name, subcommands[i].name) == 0)
-            return subcommands[i].run(argc - 1, argv + 1);
+        if (strcmp(name, subcommands[i].name) == 0) {
+            int rc = subcommands[i].run(argc - 1, argv + 1);
+            cli_outputs_discard(); /* what a failed command did not commit */
+            return rc;
+        }
     return cli_fail(CLI_EX_USAGE, "'%s' is not a command (see 'autoenc help')", name);
 }

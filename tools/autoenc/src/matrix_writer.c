@@ -125,7 +125,7 @@ int cli_matrix_writer_rows(cli_matrix_writer *w, const float *x, size_t n, size_
     w->written += n;
     if (ferror(fp))
         return cli_fail(CLI_EX_IOERR, "%s: write error: %s",
-                        w->file.is_stdout ? "standard output" : w->file.path, strerror(errno));
+                        w->file.slot == 0 ? "standard output" : w->file.path, strerror(errno));
     return 0;
 }
 
@@ -136,21 +136,7 @@ int cli_matrix_writer_close(cli_matrix_writer *w)
         return cli_fail(CLI_EX_SOFTWARE, "internal error: %zu rows written of %zu", w->written,
                         w->rows);
     }
-    return cli_atomic_commit(&w->file);
+    return cli_atomic_finish(&w->file);
 }
 
 void cli_matrix_writer_abort(cli_matrix_writer *w) { cli_atomic_abort(&w->file); }
-
-int cli_write_matrix(const char *path, const char *format_option, const float *x, size_t rows,
-                     size_t cols, int as_bytes, int one_d)
-{
-    cli_matrix_writer w;
-    int rc = cli_matrix_writer_open(&w, path, format_option, rows, cols, as_bytes, one_d);
-    if (rc)
-        return rc;
-    if ((rc = cli_matrix_writer_rows(&w, x, rows, cols)) != 0) {
-        cli_matrix_writer_abort(&w);
-        return rc;
-    }
-    return cli_matrix_writer_close(&w);
-}

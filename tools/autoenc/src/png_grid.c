@@ -1,4 +1,4 @@
-/* PNG grids through libpng, written to a temporary file and renamed. */
+/* PNG grids through libpng, written to an atomic output (output.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "png_grid.h"
 
@@ -79,22 +79,74 @@ static void png_warning_fn(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
-int cli_png_grid(const char *path, const float *const *cells, size_t grid_rows,
+enum { MAX_SIDE = 100000 };
+static const double max_bytes = 1073741824.0; /* 1 GiB of pixels */
+
+/* The picture's size in pixels, in double so that no count can overflow. */
+static void grid_size(size_t grid_rows, size_t grid_cols, const cli_image_shape *shape,
+                      size_t scale, double *width, double *height)
+{
+    double s = (double)scale;
+    *width = (double)grid_cols * ((double)shape->width * s + s) + s;
+    *height = (double)grid_rows * ((double)shape->height * s + s) + s;
+}
+
+static int grid_fits(size_t grid_rows, size_t grid_cols, const cli_image_shape *shape,
+                     size_t scale)
+{
+    double width, height;
+    grid_size(grid_rows, grid_cols, shape, scale, &width, &height);
+    return width <= MAX_SIDE && height <= MAX_SIDE &&
+           width * height * (double)shape->channels <= max_bytes;
+}
+
+int cli_png_grid_check(const char *path, size_t grid_rows, size_t grid_cols,
+                       const cli_image_shape *shape, size_t scale, const char *count_option)
+{
+    if (grid_fits(grid_rows, grid_cols, shape, scale))
+        return 0;
+    double width, height;
+    grid_size(grid_rows, grid_cols, shape, scale, &width, &height);
+    char hint[96];
+    size_t fitting = scale;
+    while (fitting > 1 && !grid_fits(grid_rows, grid_cols, shape, fitting))
+        fitting--;
+    if (grid_fits(grid_rows, grid_cols, shape, fitting))
+        snprintf(hint, sizeof hint, "lower --scale (%zu fits) or %s", fitting, count_option);
+    else if (!grid_fits(1, 1, shape, 1))
+        snprintf(hint, sizeof hint, "the images themselves are too large to draw");
+    else
+        snprintf(hint, sizeof hint, "lower %s", count_option);
+    return cli_fail(CLI_EX_USAGE,
+                    "%s: a picture of %.0f x %.0f pixels is too large (at most %d each way and "
+                    "1 GiB): %s",
+                    path, width, height, MAX_SIDE, hint);
+}
+
+int cli_png_grid(cli_atomic *out, const float *const *cells, size_t grid_rows,
                  size_t grid_cols, const cli_image_shape *shape, size_t scale)
 {
+    int rc = cli_png_grid_check(out->path, grid_rows, grid_cols, shape, scale, "the rows");
+    if (rc) {
+        cli_atomic_abort(out);
+        return rc;
+    }
     const size_t w = shape->width, h = shape->height, ch = shape->channels;
     const size_t dim = w * h * ch;
     const size_t cell_w = w * scale, cell_h = h * scale;
     const size_t width = grid_cols * cell_w + (grid_cols + 1) * scale;
     const size_t height = grid_rows * cell_h + (grid_rows + 1) * scale;
-    if (width > 100000 || height > 100000)
-        return cli_fail(CLI_EX_USAGE, "%s: a picture of %zu x %zu pixels is too large; lower --scale",
-                        path, width, height);
     float lo, hi;
     find_range(cells, grid_rows * grid_cols, dim, &lo, &hi);
     png_bytep pixels = cli_malloc_array(height, width * ch);
     png_bytepp rows = cli_malloc_array(height, sizeof *rows);
-    if (!pixels || !rows) {
+    png_structp png = pixels && rows ? png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL,
+                                                               png_error_fn, png_warning_fn)
+                                     : NULL;
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, &info);
+        cli_atomic_abort(out);
         free(pixels);
         free(rows);
         return cli_fail(CLI_EX_OSERR, "out of memory");
@@ -114,32 +166,14 @@ int cli_png_grid(const char *path, const float *const *cells, size_t grid_rows,
         }
     for (size_t y = 0; y < height; y++)
         rows[y] = pixels + y * width * ch;
-
-    cli_atomic out;
-    int rc = cli_atomic_open(&out, path);
-    if (rc) {
-        free(pixels);
-        free(rows);
-        return rc;
-    }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_error_fn,
-                                              png_warning_fn);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        cli_atomic_abort(&out);
-        free(pixels);
-        free(rows);
-        return cli_fail(CLI_EX_OSERR, "out of memory");
-    }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
-        cli_atomic_abort(&out);
+        cli_atomic_abort(out);
         free(pixels);
         free(rows);
         return CLI_EX_IOERR;
     }
-    png_init_io(png, out.fp);
+    png_init_io(png, out->fp);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
                  ch == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -149,5 +183,5 @@ int cli_png_grid(const char *path, const float *const *cells, size_t grid_rows,
     png_destroy_write_struct(&png, &info);
     free(pixels);
     free(rows);
-    return cli_atomic_commit(&out);
+    return cli_atomic_finish(out);
 }

@@ -181,22 +181,16 @@ void cli_progress_free(cli_progress *p)
     p->history = NULL;
 }
 
-int cli_progress_write_history(const cli_progress *p, const char *path)
+int cli_progress_write_history(const cli_progress *p, cli_atomic *out)
 {
-    cli_atomic out;
-    int rc = cli_atomic_open(&out, path);
-    if (rc)
-        return rc;
-    fputs("stage,epoch,train_loss,val_loss,seconds\n", out.fp);
+    fputs("stage,epoch,train_loss,val_loss,seconds\n", out->fp);
     for (size_t i = 0; i < p->n_history; i++) {
         const cli_epoch_record *r = &p->history[i];
-        fprintf(out.fp, "%llu,%llu,%.9g,", (unsigned long long)r->stage,
+        fprintf(out->fp, "%llu,%llu,%.9g,", (unsigned long long)r->stage,
                 (unsigned long long)r->epoch, r->train_loss);
-        if (isnan(r->val_loss))
-            fputs("", out.fp);
-        else
-            fprintf(out.fp, "%.9g", r->val_loss);
-        fprintf(out.fp, ",%.6f\n", r->seconds);
+        if (!isnan(r->val_loss))
+            fprintf(out->fp, "%.9g", r->val_loss);
+        fprintf(out->fp, ",%.6f\n", r->seconds);
     }
-    return cli_atomic_commit(&out);
+    return cli_atomic_finish(out);
 }

@@ -6,6 +6,8 @@
 
 #include <autoenc.h>
 
+#include "output.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,8 +46,9 @@ int cli_progress_callback(const ae_progress *progress, void *user_data);
 /* Ends an open bar line. */
 void cli_progress_finish(cli_progress *p);
 void cli_progress_free(cli_progress *p);
-/* Write the history as CSV (stage,epoch,train_loss,val_loss,seconds). 0 or a status. */
-int cli_progress_write_history(const cli_progress *p, const char *path);
+/* Write the history as CSV (stage,epoch,train_loss,val_loss,seconds) to @p out (open) and
+ * finish it. 0 or a status. */
+int cli_progress_write_history(const cli_progress *p, cli_atomic *out);
 
 /* SIGINT: installed once at start. Outside a graceful section Ctrl-C removes temporary
  * outputs and ends the process with status 130; inside one, the first Ctrl-C only sets

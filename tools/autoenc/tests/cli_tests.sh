@@ -345,6 +345,38 @@ csv_memory)
     done
     run 65 "$AUTOENC" info short.csv; contains err.txt 'short.csv: line 2: 1 fields, expected 100000'
     ;;
+outputs_all_or_none)
+    # A command that fails changes no output: every output is made before the work (a
+    # picture's size checked too) and all are renamed into place only once all are written.
+    small_model --variational
+    "$HELPER" npy big.npy 1000 64 f4
+    keep_output out.npy; keep_output pic.png; keep_output h.csv; keep_output m2.aemodel
+    run 64 "$AUTOENC" reconstruct m.aemodel big.npy -o out.npy --png pic.png --count 1000 --scale 64
+    contains err.txt 'pic.png: a picture of .* is too large .*: lower --scale (.* fits) or --count'
+    untouched out.npy; untouched pic.png
+    run 73 "$AUTOENC" reconstruct m.aemodel big.npy -o out.npy --png nofolder/pic.png
+    untouched out.npy
+    run 73 "$AUTOENC" score m.aemodel big.npy -o out.npy --png nofolder/pic.png
+    untouched out.npy
+    run 73 "$AUTOENC" reconstruct m.aemodel big.npy -o nofolder/out.npy --png pic.png
+    untouched pic.png
+    run 73 "$AUTOENC" sample m.aemodel -n 4 -o out.npy --png nofolder/pic.png
+    untouched out.npy
+    run 64 "$AUTOENC" sample m.aemodel -n 100000000 -o out.npy --png pic.png
+    contains err.txt 'lower -n'; untouched out.npy; untouched pic.png
+    run 73 "$AUTOENC" interpolate m.aemodel big.npy -o nofolder/out.npy --png pic.png
+    untouched pic.png
+    run 73 "$AUTOENC" train data.npy -o m2.aemodel --widths 64,4 --epochs 1 -q --history nofolder/h.csv
+    untouched m2.aemodel
+    run 73 "$AUTOENC" train data.npy -o nofolder/m.aemodel --widths 64,4 --epochs 1 -q --history h.csv
+    untouched h.csv
+    run 73 "$AUTOENC" threshold m.aemodel data.npy --contamination 0.1 -o nofolder/t.aemodel
+    # and when all can be written, all are
+    run 0 "$AUTOENC" train data.npy -o m2.aemodel --widths 64,4 --epochs 1 -q --history h.csv
+    run 0 "$AUTOENC" info m2.aemodel; contains h.csv '^stage,epoch'
+    run 0 "$AUTOENC" threshold m2.aemodel data.npy --contamination 0.1
+    run 0 "$AUTOENC" info m2.aemodel; contains out.txt 'threshold: *[0-9]'
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
