@@ -83,6 +83,9 @@ int cli_atomic_open(cli_atomic *a, const char *path)
         a->fp = stdout;
         return 0;
     }
+    int rc = cli_claim_output(path);
+    if (rc)
+        return rc;
     struct stat st;
     mode_t mode;
     if (stat(path, &st) == 0) {

@@ -58,7 +58,8 @@ int cmd_threshold(int argc, char **argv)
     const char *model_path = a.positional[0];
     const char *out = c.output ? c.output : model_path;
     cli_atomic model_out;
-    if ((rc = cli_atomic_open(&model_out, out)) != 0 ||
+    if ((rc = cli_claim_replaceable(model_path)) != 0 || /* updated in place by design */
+        (rc = cli_atomic_open(&model_out, out)) != 0 ||
         (rc = cli_load_model(model_path, &m)) != 0)
         goto done;
     double threshold = value;

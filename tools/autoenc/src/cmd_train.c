@@ -305,10 +305,17 @@ static int run(train_args *t, const char *data_path)
     memset(&model_out, 0, sizeof model_out);
     memset(&history_out, 0, sizeof history_out);
     int rc = 0;
-    if (root && t->common.output)
+    if (t->resume) /* training on from a model and saving it in its place is allowed */
+        rc = cli_claim_replaceable(t->resume);
+    if (rc == 0 && root && t->common.output)
         rc = cli_atomic_open(&model_out, t->common.output);
     if (rc == 0 && root && t->history)
         rc = cli_atomic_open(&history_out, t->history);
+    /* Checkpoints are saved as they come (by the library), but must not replace an input
+     * either; by default they go to -o. */
+    if (rc == 0 && root && t->checkpoint &&
+        !(t->common.output && strcmp(t->checkpoint, t->common.output) == 0))
+        rc = cli_claim_output(t->checkpoint);
     cli_read_options ro = t->common.read;
     if (dist->on) { /* this rank's block of rows only */
         ro.row_block = cli_dist_train_block;

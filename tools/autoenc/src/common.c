@@ -3,6 +3,7 @@
 #include "common.h"
 
 #include "cli.h"
+#include "output.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -84,11 +85,14 @@ int cli_load_model(const char *path, ae_model **out)
 {
     struct stat st;
     *out = NULL;
+    int rc = cli_claim_input(path);
+    if (rc)
+        return rc;
     if (stat(path, &st) != 0)
         return cli_fail(CLI_EX_NOINPUT, "%s: cannot open the model: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode))
         return cli_fail(CLI_EX_NOINPUT, "%s: is a directory, expected a model file", path);
-    int rc = ae_model_load(out, path);
+    rc = ae_model_load(out, path);
     if (rc == AE_OK)
         return 0;
     if (rc == AE_ERR_IO)

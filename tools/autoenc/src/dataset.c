@@ -4,6 +4,7 @@
 #include "dataset.h"
 
 #include "cli.h"
+#include "output.h"
 
 #include <autoenc.h>
 
@@ -42,6 +43,9 @@ static int looks_like_text(const unsigned char *b, size_t n)
 
 static int open_input(const char *path, int *fd_out, size_t *size_out)
 {
+    int rc = cli_claim_input(path);
+    if (rc)
+        return rc;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return cli_fail(CLI_EX_NOINPUT, "%s: cannot open: %s", path, strerror(errno));

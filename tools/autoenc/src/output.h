@@ -32,6 +32,14 @@ void cli_outputs_discard(void);
 /* The same from a signal handler (async-signal-safe). */
 void cli_atomic_abort_all_from_signal(void);
 
+/* The files a command reads (inputs) and writes (outputs): an output that is an input or
+ * another output is refused with CLI_EX_USAGE (file_claims.c). cli_atomic_open claims its
+ * outputs, the data and model readers their inputs; an input meant to be replaced (a model
+ * updated in place) is claimed replaceable first. 0 or CLI_EX_USAGE. */
+int cli_claim_input(const char *path);
+int cli_claim_output(const char *path);
+int cli_claim_replaceable(const char *path);
+
 /* Write @p model as a model file (ae_model_save_to_memory's bytes) and finish @p out.
  * 0 or an exit status. */
 int cli_write_model(cli_atomic *out, const ae_model *model, unsigned flags);

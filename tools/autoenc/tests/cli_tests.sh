@@ -377,6 +377,33 @@ outputs_all_or_none)
     run 0 "$AUTOENC" threshold m2.aemodel data.npy --contamination 0.1
     run 0 "$AUTOENC" info m2.aemodel; contains out.txt 'threshold: *[0-9]'
     ;;
+output_aliases)
+    # An output never replaces an input nor another output, whatever name it is given;
+    # a model updated in place (threshold, train --resume) is the exception by design.
+    small_model --contamination 0.1
+    cp m.aemodel victim.aemodel; cp data.npy victim.npy; ln -s victim.npy link.npy
+    cksum victim.aemodel victim.npy >before.txt
+    run 64 "$AUTOENC" encode victim.aemodel victim.npy -o victim.aemodel
+    contains err.txt 'the output victim.aemodel would replace the input victim.aemodel'
+    run 64 "$AUTOENC" encode victim.aemodel victim.npy -o ./victim.npy
+    run 64 "$AUTOENC" encode victim.aemodel victim.npy -o link.npy
+    contains err.txt 'the output link.npy would replace the input victim.npy'
+    run 64 "$AUTOENC" train victim.npy -o victim.npy --widths 64,4 --epochs 1 -q
+    run 64 "$AUTOENC" train data.npy -o t.aemodel --widths 64,4 --epochs 1 -q --validation-data victim.npy \
+        --history victim.npy
+    run 64 "$AUTOENC" train victim.npy -o t.aemodel --widths 64,4 --epochs 1 -q --checkpoint-every 1 \
+        --checkpoint victim.npy
+    run 64 "$AUTOENC" threshold victim.aemodel victim.npy --contamination 0.1 -o victim.npy
+    run 64 "$AUTOENC" score victim.aemodel victim.npy -o s.npy --png s.npy
+    contains err.txt 'the outputs s.npy and s.npy are the same file'
+    run 64 "$AUTOENC" score victim.aemodel victim.npy -o s.npy --png ./s.npy
+    run 0 "$AUTOENC" train victim.npy --validation-data victim.npy -o t.aemodel --widths 64,4 \
+        --epochs 1 -q # an input may be read twice
+    cksum victim.aemodel victim.npy | cmp -s - before.txt || fail "an input was changed"
+    [ ! -e s.npy ] || fail "s.npy was written"
+    run 0 "$AUTOENC" threshold victim.aemodel victim.npy --contamination 0.2
+    run 0 "$AUTOENC" train victim.npy --resume victim.aemodel -o victim.aemodel --epochs 1 -q
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
