@@ -61,16 +61,23 @@ static char *folder_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
-/* "<folder>/.<name>.XXXXXX" for mkstemp. */
+/* "<folder>/.<name>.XXXXXX" for mkstemp, the name cut so that the whole stays within the
+ * folder's longest name: a target of any valid length gets a temporary. */
 static char *temp_template(const char *path)
 {
     char *folder = folder_of(path);
+    if (!folder)
+        return NULL;
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    size_t n = (folder ? strlen(folder) : 0) + strlen(base) + 16;
-    char *temp = folder ? malloc(n) : NULL;
+    long name_max = pathconf(folder, _PC_NAME_MAX);
+    size_t keep = strlen(base), room = name_max > 8 ? (size_t)name_max - 8 : 247;
+    if (keep > room)
+        keep = room; /* the 8: '.' before, ".XXXXXX" after */
+    size_t n = strlen(folder) + keep + 16;
+    char *temp = malloc(n);
     if (temp)
-        snprintf(temp, n, "%s/.%s.XXXXXX", folder, base);
+        snprintf(temp, n, "%s/.%.*s.XXXXXX", folder, (int)keep, base);
     free(folder);
     return temp;
 }

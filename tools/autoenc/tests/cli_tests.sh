@@ -404,6 +404,19 @@ output_aliases)
     run 0 "$AUTOENC" threshold victim.aemodel victim.npy --contamination 0.2
     run 0 "$AUTOENC" train victim.npy --resume victim.aemodel -o victim.aemodel --epochs 1 -q
     ;;
+long_names)
+    # Outputs of names up to the longest a folder allows: the temporary name is cut to fit.
+    small_model
+    for len in 247 248 254 255; do
+        name=$(printf 'o%.0s' $(seq $((len - 4)))).npy
+        run 0 "$AUTOENC" encode m.aemodel data.npy -o "$name"
+        shape_is "$name" 300 4
+        name=$(printf 'p%.0s' $(seq $((len - 4)))).png
+        run 0 "$AUTOENC" reconstruct m.aemodel data.npy -o "${name%png}csv" --png "$name" --count 2
+        [ -s "$name" ] || fail "no $name"
+    done
+    [ -z "$(ls -A | grep '^\.')" ] || fail "temporary files left"
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
