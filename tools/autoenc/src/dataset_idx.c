@@ -23,7 +23,18 @@ typedef struct idx_file {
     int gzipped;
 } idx_file;
 
-/* Reads up to n bytes; returns the count read, or (size_t)-1 after printing an error. */
+/* zlib's message without the "<fd:N>: " it puts before it (the file was opened by
+ * descriptor); the caller names the file. */
+static const char *zlib_message(gzFile gz, int *zerr)
+{
+    const char *msg = gzerror(gz, zerr);
+    const char *cut = strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ">: ") : NULL;
+    return cut ? cut + 3 : msg;
+}
+
+/* Reads up to n bytes; returns the count read, or (size_t)-1 after printing an error. A
+ * gzip file that ends before its stream does (a cut file, or one missing its CRC and size
+ * trailer) is an error, not a short read: zlib says so only through gzerror. */
 static size_t idx_read(idx_file *f, void *buf, size_t n)
 {
     unsigned char *dst = buf;
@@ -32,17 +43,27 @@ static size_t idx_read(idx_file *f, void *buf, size_t n)
         size_t want = n - total;
         unsigned chunk = want > (1u << 30) ? (1u << 30) : (unsigned)want;
         int got = gzread(f->gz, dst + total, chunk);
-        if (got < 0) {
-            int zerr = 0;
-            const char *msg = gzerror(f->gz, &zerr);
-            cli_fail(zerr == Z_ERRNO ? CLI_EX_IOERR : CLI_EX_DATAERR,
-                     "%s: %sbyte offset %zu: %s", f->path, f->gzipped ? "decompressed " : "",
-                     f->offset + total, zerr == Z_ERRNO ? strerror(errno) : msg);
-            return (size_t)-1;
+        if (got > 0) {
+            total += (size_t)got;
+            continue;
         }
-        if (got == 0)
-            break;
-        total += (size_t)got;
+        int zerr = 0;
+        const char *msg = zlib_message(f->gz, &zerr);
+        if (got == 0 && zerr == Z_OK)
+            break; /* the end of the data */
+        if (zerr == Z_ERRNO)
+            cli_fail(CLI_EX_IOERR, "%s: read error: %s", f->path, strerror(errno));
+        else if (zerr == Z_BUF_ERROR)
+            cli_fail(CLI_EX_DATAERR,
+                     "%s: truncated gzip file: the compressed data end at decompressed byte "
+                     "offset %zu, before the end of the gzip stream",
+                     f->path, f->offset + total);
+        else
+            cli_fail(CLI_EX_DATAERR,
+                     "%s: damaged gzip file: %s (found reading decompressed bytes %zu to %zu)",
+                     f->path, msg,
+                     f->offset + total, f->offset + total + chunk);
+        return (size_t)-1;
     }
     f->offset += total;
     return total;
@@ -116,10 +137,14 @@ static int idx_open(idx_file *f, int fd, int gzipped, const char *path, unsigned
     return 0;
 }
 
-/* Reads exactly `need` bytes of payload into a buffer that grows with the data. */
-static int idx_read_payload(idx_file *f, size_t need, unsigned char **out)
+/* Reads exactly `need` bytes of payload into a buffer that grows with the data. With
+ * @p to_end (the file's last rows), asks for one byte more in the same reads: finding the
+ * end proves nothing follows, and makes zlib check a gzip file's trailer, which it skips
+ * when a read ends exactly where the compressed data do. */
+static int idx_read_payload(idx_file *f, size_t need, int to_end, unsigned char **out)
 {
-    size_t cap = need < ((size_t)1 << 24) ? need : ((size_t)1 << 24);
+    const size_t want = need + (to_end ? 1 : 0);
+    size_t cap = want < ((size_t)1 << 24) ? want : ((size_t)1 << 24);
     unsigned char *buf = malloc(cap ? cap : 1);
     size_t have = 0;
     while (buf) {
@@ -129,7 +154,7 @@ static int idx_read_payload(idx_file *f, size_t need, unsigned char **out)
             return CLI_EX_DATAERR;
         }
         have += got;
-        if (have == need)
+        if (have == want || (have == need && have < cap))
             break;
         if (have < cap) {
             free(buf);
@@ -138,7 +163,7 @@ static int idx_read_payload(idx_file *f, size_t need, unsigned char **out)
                             "values after the header",
                             f->path, f->gzipped ? "decompressed " : "", f->offset, need);
         }
-        size_t next = cap > need / 2 ? need : cap * 2;
+        size_t next = cap > want / 2 ? want : cap * 2;
         unsigned char *grown = realloc(buf, next);
         if (!grown)
             free(buf);
@@ -147,6 +172,13 @@ static int idx_read_payload(idx_file *f, size_t need, unsigned char **out)
     }
     if (!buf)
         return cli_fail(CLI_EX_OSERR, "%s: out of memory", f->path);
+    if (have > need) {
+        free(buf);
+        return cli_fail(CLI_EX_DATAERR,
+                        "%s: %sbyte offset %zu: data goes on past the %zu bytes of values the "
+                        "IDX header announces",
+                        f->path, f->gzipped ? "decompressed " : "", f->offset - 1, need);
+    }
     *out = buf;
     return 0;
 }
@@ -194,19 +226,7 @@ int cli_read_idx(cli_dataset *ds, int fd, int gzipped, const cli_read_options *o
         count = block_rows * row_values;
     }
     if (rc == 0)
-        rc = idx_read_payload(&f, count * item, &raw);
-    if (rc == 0 && first + block_rows == file_rows) { /* the file's last rows: nothing after */
-        unsigned char extra;
-        size_t got = idx_read(&f, &extra, 1);
-        if (got == (size_t)-1)
-            rc = CLI_EX_DATAERR;
-        else if (got == 1)
-            rc = cli_fail(CLI_EX_DATAERR,
-                          "%s: %sbyte offset %zu: data goes on past the %zu values the IDX "
-                          "header announces",
-                          ds->path, gzipped ? "decompressed " : "", f.offset - 1,
-                          file_rows * row_values);
-    }
+        rc = idx_read_payload(&f, count * item, first + block_rows == file_rows, &raw);
     if (f.gz)
         gzclose(f.gz);
     if (rc) {

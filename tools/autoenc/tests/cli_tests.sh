@@ -417,6 +417,27 @@ long_names)
     done
     [ -z "$(ls -A | grep '^\.')" ] || fail "temporary files left"
     ;;
+gzip_integrity)
+    # A gzip file cut anywhere, even just before its 8-byte CRC and size trailer, or with a
+    # wrong CRC, is refused naming the file; whole files, also of several members, load.
+    "$HELPER" idx whole.gz 300 8 8; "$HELPER" idx small.gz 3 8 8
+    size=$(stat -c %s whole.gz)
+    head -c $((size - 8)) whole.gz >notrailer.gz
+    head -c $((size - 4)) whole.gz >halftrailer.gz
+    head -c $((size / 2)) whole.gz >half.gz
+    cp whole.gz crc.gz
+    printf '\377\377\377\377' | dd of=crc.gz bs=1 seek=$((size - 8)) conv=notrunc status=none
+    for f in notrailer halftrailer half; do
+        run 65 "$AUTOENC" info $f.gz
+        contains err.txt "^autoenc: $f.gz: truncated gzip file: .*before the end of the gzip stream"
+    done
+    run 65 "$AUTOENC" info crc.gz
+    contains err.txt '^autoenc: crc.gz: damaged gzip file: incorrect data check'
+    grep -q '<fd:' err.txt && fail "zlib's descriptor name in the message"
+    gzip -dc whole.gz >plain.idx && { head -c 1000 plain.idx | gzip; tail -c +1001 plain.idx | gzip; } >multi.gz
+    run 0 "$AUTOENC" info multi.gz; contains out.txt 'rows: *300$'
+    run 0 "$AUTOENC" info small.gz; contains out.txt 'rows: *3$'
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
