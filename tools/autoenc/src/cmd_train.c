@@ -194,15 +194,22 @@ static int make_model(train_args *t, const cli_dataset *ds, ae_model **model)
     return 0;
 }
 
+/* @p val: the validation rows (none when they hold no rows): a refused value is looked
+ * for in both files, so that the one holding it is named. */
 static int report_fit_failure(int rc, const ae_model *model, const cli_dataset *ds,
-                              const char *what)
+                              const cli_dataset *val, const char *what)
 {
     double loss = 0, scaling = 0;
     ae_model_get_param(model, AE_PARAM_LOSS, &loss);
     ae_model_get_param(model, AE_PARAM_SCALING, &scaling);
-    if (rc == AE_ERR_NON_FINITE_INPUT || rc == AE_ERR_INPUT_RANGE)
-        return cli_dataset_report(ds, 0, ds->rows, rc, ae_model_last_error(model),
-                                  loss == AE_LOSS_BCE && scaling == AE_SCALING_NONE);
+    const int unit_range = loss == AE_LOSS_BCE && scaling == AE_SCALING_NONE;
+    int status;
+    if (rc == AE_ERR_NON_FINITE_INPUT || rc == AE_ERR_INPUT_RANGE) {
+        if (cli_dataset_report_value(ds, 0, ds->rows, rc, unit_range, &status) ||
+            (val->rows && cli_dataset_report_value(val, 0, val->rows, rc, unit_range, &status)))
+            return status;
+        return cli_fail(cli_status_from_ae(rc), "%s: %s", what, ae_model_last_error(model));
+    }
     if (rc == AE_ERR_STATE)
         return cli_fail(CLI_EX_USAGE, "%s: %s", what, ae_model_last_error(model));
     if (rc == AE_ERR_DIVERGED)
@@ -411,7 +418,7 @@ static int run(train_args *t, const char *data_path)
     }
     if (fit_rc != AE_OK && !interrupted) {
         rc = fit_rc == AE_ERR_PEER ? CLI_EX_PEER
-                                   : report_fit_failure(fit_rc, model, &ds, "training");
+                                   : report_fit_failure(fit_rc, model, &ds, &val, "training");
         goto done;
     }
     if (!root) { /* process 0 writes */
@@ -422,7 +429,7 @@ static int run(train_args *t, const char *data_path)
         int trc = ae_model_fit_threshold(model, ds.data, ds.rows, ds.cols, t->contamination,
                                          &threshold);
         if (trc != AE_OK) {
-            rc = report_fit_failure(trc, model, &ds, "fitting the threshold");
+            rc = report_fit_failure(trc, model, &ds, &val, "fitting the threshold");
             goto done;
         }
         cli_note("anomaly threshold %.6g (%.3g%% of the training rows score above it)",

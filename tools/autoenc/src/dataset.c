@@ -382,24 +382,34 @@ static int find_refused(const cli_dataset *ds, size_t first, size_t count, int c
     return found;
 }
 
+int cli_dataset_report_value(const cli_dataset *ds, size_t first, size_t count, int code,
+                             int unit_range, int *status)
+{
+    size_t row = 0, col = 0;
+    float v = 0;
+    if (find_refused(ds, first, count, code, unit_range, &row, &col, &v) != 1)
+        return 0;
+    char where[128];
+    cli_dataset_where(ds, row, col, where, sizeof where);
+    if (code == AE_ERR_NON_FINITE_INPUT)
+        *status = cli_fail(cli_status_from_ae(code), "%s: %s: %s, expected a finite number",
+                           ds->path, where, isnan(v) ? "NaN" : "an infinite value");
+    else
+        *status = cli_fail(cli_status_from_ae(code),
+                           "%s: %s: %g, expected a value in [0, 1] (the model's loss is binary "
+                           "cross-entropy)",
+                           ds->path, where, (double)v);
+    return 1;
+}
+
 int cli_dataset_report(const cli_dataset *ds, size_t first, size_t count, int code,
                        const char *library_message, int unit_range)
 {
-    int status = cli_status_from_ae(code);
-    size_t row = 0, col = 0;
-    float v = 0;
-    if (find_refused(ds, first, count, code, unit_range, &row, &col, &v) == 1) {
-        char where[128];
-        cli_dataset_where(ds, row, col, where, sizeof where);
-        if (code == AE_ERR_NON_FINITE_INPUT)
-            return cli_fail(status, "%s: %s: %s, expected a finite number", ds->path, where,
-                            isnan(v) ? "NaN" : "an infinite value");
-        return cli_fail(status,
-                        "%s: %s: %g, expected a value in [0, 1] (the model's loss is binary "
-                        "cross-entropy)",
-                        ds->path, where, (double)v);
-    }
-    return cli_fail(status, "%s: rows %zu-%zu: %s", ds->path, first + 1, first + count,
+    int status;
+    if (cli_dataset_report_value(ds, first, count, code, unit_range, &status))
+        return status;
+    return cli_fail(cli_status_from_ae(code), "%s: rows %zu-%zu: %s", ds->path, first + 1,
+                    first + count,
                     library_message && *library_message ? library_message
                                                         : ae_status_str(code));
 }

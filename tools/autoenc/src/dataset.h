@@ -93,6 +93,10 @@ void cli_dataset_where(const cli_dataset *ds, size_t row, size_t col, char *buf,
  * status. @p unit_range: the model needs values in [0, 1] (BCE without scaling). */
 int cli_dataset_report(const cli_dataset *ds, size_t first, size_t count, int code,
                        const char *library_message, int unit_range);
+/* The same when the value may be in another file: prints the line and sets *status only
+ * when rows first .. first+count-1 hold a value the check refuses; 1 then, else 0. */
+int cli_dataset_report_value(const cli_dataset *ds, size_t first, size_t count, int code,
+                             int unit_range, int *status);
 
 /* Readers per format (dataset_npy.c, dataset_idx.c, dataset_csv.c): fill ds from the
  * open file descriptor @p fd of @p size bytes. 0 or an exit status. */

@@ -438,6 +438,20 @@ gzip_integrity)
     run 0 "$AUTOENC" info multi.gz; contains out.txt 'rows: *300$'
     run 0 "$AUTOENC" info small.gz; contains out.txt 'rows: *3$'
     ;;
+validation_blame)
+    # A refused value in --validation-data is reported in that file, not the training file.
+    "$HELPER" npy train.npy 50 16 f4; "$HELPER" npy val.npy 10 16 f4; "$HELPER" npy val8.npy 10 16 f8
+    printf '\000\000\300\177' | dd of=val.npy bs=1 seek=$((128 + 4 * 20)) conv=notrunc status=none
+    printf '\000\000\000\000\000\000\360\177' | dd of=val8.npy bs=1 seek=128 conv=notrunc status=none
+    for mode in "" --stream; do
+        # shellcheck disable=SC2086
+        run 65 "$AUTOENC" train train.npy --validation-data val.npy --widths 16,4 --epochs 1 -q $mode
+        contains err.txt '^autoenc: val.npy: byte offset 208 (row 2, column 5): NaN'
+        # shellcheck disable=SC2086
+        run 65 "$AUTOENC" train train.npy --validation-data val8.npy --widths 16,4 --epochs 1 -q $mode
+        contains err.txt '^autoenc: val8.npy: byte offset 128 (row 1, column 1): an infinite value'
+    done
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
