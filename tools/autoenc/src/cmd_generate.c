@@ -130,7 +130,8 @@ int cmd_sample(int argc, char **argv)
     size_t d = ae_model_input_dim(m);
     gen_outputs out;
     memset(&out, 0, sizeof out);
-    if ((rc = open_outputs(&g, NULL, g.n, d, 0, "-n", &out)) != 0)
+    if ((rc = cli_check_rows_fit("-n", g.n, d)) != 0 ||
+        (rc = open_outputs(&g, NULL, g.n, d, 0, "-n", &out)) != 0)
         goto done;
     y = cli_malloc_array(g.n, d * sizeof *y);
     if (!y) {
@@ -193,7 +194,8 @@ int cmd_interpolate(int argc, char **argv)
     }
     gen_outputs out;
     memset(&out, 0, sizeof out);
-    if ((rc = open_outputs(&g, &ds, g.n, d, 1, "--steps", &out)) != 0)
+    if ((rc = cli_check_rows_fit("--steps", g.n, d)) != 0 ||
+        (rc = open_outputs(&g, &ds, g.n, d, 1, "--steps", &out)) != 0)
         goto done;
     y = cli_malloc_array(g.n, d * sizeof *y);
     ends = cli_malloc_array(2, d * sizeof *ends);

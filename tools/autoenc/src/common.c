@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const cli_opt cli_opts_misc[] = {
     {"help", 'h', 0, OPT_HELP}, {"quiet", 'q', 0, OPT_QUIET}, {"json", 0, 0, OPT_JSON}, {0}};
@@ -133,4 +134,17 @@ int cli_expect_positionals(const cli_args *a, size_t min, size_t max, const char
         return cli_fail(CLI_EX_USAGE, "%s: unexpected argument '%s'; usage: %s", a->command,
                         a->positional[max], usage);
     return 0;
+}
+
+int cli_check_rows_fit(const char *option, size_t rows, size_t cols)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double memory = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    double bytes = (double)rows * (double)cols * (double)sizeof(float);
+    if (memory == 0 || bytes <= memory / 2)
+        return 0;
+    return cli_fail(CLI_EX_USAGE,
+                    "%s %zu: %zu rows of %zu values need %.1f GB, more than half of this "
+                    "machine's memory (%.1f GB)",
+                    option, rows, rows, cols, bytes / 1e9, memory / 1e9);
 }

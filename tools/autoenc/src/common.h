@@ -43,6 +43,11 @@ int cli_open_data(cli_dataset *ds, const char *path, const cli_read_options *o,
 int cli_picture_shape(const cli_common *c, const cli_dataset *ds, size_t dim,
                       cli_image_shape *out);
 
+/* Rows a command holds in memory at once (sample -n, interpolate --steps): refused with
+ * CLI_EX_USAGE, before anything is allocated, when @p rows of @p cols floats would take
+ * more than half of the machine's memory (their byte count cannot overflow a double). */
+int cli_check_rows_fit(const char *option, size_t rows, size_t cols);
+
 /* Print a subcommand's help (help.c); 0. */
 int cli_print_help(const char *command);
 /* The positional-argument check: exactly @p n, naming them in the usage message. */

@@ -452,6 +452,20 @@ validation_blame)
         contains err.txt '^autoenc: val8.npy: byte offset 128 (row 1, column 1): an infinite value'
     done
     ;;
+huge_counts)
+    # Row counts beyond memory are usage errors before anything is allocated; score's
+    # picture takes at most the file's rows, as reconstruct's does.
+    small_model --variational
+    keep_output out.npy
+    run 64 "$AUTOENC" sample m.aemodel -n 100000000000 -o out.npy
+    contains err.txt '^autoenc: -n 100000000000: 100000000000 rows of 64 values need .* GB, more than'
+    untouched out.npy
+    run 64 "$AUTOENC" sample m.aemodel -n 18446744073709551615 -o out.npy
+    run 64 "$AUTOENC" interpolate m.aemodel data.npy --steps 1000000000000 -o out.npy
+    contains err.txt '^autoenc: --steps 1000000000000:'; untouched out.npy
+    run 0 "$AUTOENC" score m.aemodel data.npy -o s.npy --png s.png --count 1000000000000
+    run 0 "$AUTOENC" reconstruct m.aemodel data.npy -o r.npy --png r.png --count 1000000000000
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
