@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "common.h"
 #include "output.h"
-#include "progress.h"
+#include "signals.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -267,7 +267,8 @@ static int stream(map_job *j)
             rc = cli_matrix_writer_rows(&w, y, n, j->out_cols);
         cli_dataset_release(&j->ds, first + n);
         if (rc == 0 && cli_interrupted())
-            rc = cli_fail(CLI_EX_INTERRUPTED, "interrupted: %s left unchanged", out);
+            rc = cli_fail(cli_interrupt_status(), "%s: %s left unchanged", cli_interrupt_what(),
+                          out);
     }
     cli_signals_graceful(0);
     if (writing)

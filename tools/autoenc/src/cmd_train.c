@@ -11,6 +11,7 @@
 #include "output.h"
 #include "progress.h"
 #include "settings.h"
+#include "signals.h"
 
 #include "blas_hint.h" /* tools/common */
 
@@ -443,17 +444,16 @@ static int run(train_args *t, const char *data_path)
     if ((rc = cli_outputs_commit()) != 0)
         goto done;
     if (t->common.json)
-        print_json(&report, t->common.output, all_rows, interrupted ? CLI_EX_INTERRUPTED : 0,
+        print_json(&report, t->common.output, all_rows, interrupted ? cli_interrupt_status() : 0,
                    threshold);
     if (interrupted) {
+        rc = cli_interrupt_status();
         if (t->common.output)
-            cli_fail(CLI_EX_INTERRUPTED,
-                     "interrupted after %llu complete epochs: saved the model (%s weights) to %s",
-                     (unsigned long long)report.epochs_run,
+            cli_fail(rc, "%s after %llu complete epochs: saved the model (%s weights) to %s",
+                     cli_interrupt_what(), (unsigned long long)report.epochs_run,
                      report.restored_best ? "the best epoch's" : "the latest", t->common.output);
         else
-            cli_fail(CLI_EX_INTERRUPTED, "interrupted: nothing saved (no -o given)");
-        rc = CLI_EX_INTERRUPTED;
+            cli_fail(rc, "%s: nothing saved (no -o given)", cli_interrupt_what());
         goto done;
     }
     if (progress.mode != CLI_PROGRESS_QUIET)

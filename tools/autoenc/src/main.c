@@ -3,7 +3,7 @@
 #include "cli.h"
 #include "common.h"
 #include "output.h"
-#include "progress.h"
+#include "signals.h"
 
 #include <autoenc.h>
 

@@ -1,50 +1,16 @@
-/* Training progress and Ctrl-C (see progress.h). */
+/* Training progress (see progress.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "progress.h"
 
 #include "cli.h"
 #include "output.h"
+#include "signals.h"
 
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t interrupt_count;
-static volatile sig_atomic_t graceful;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupt_count++;
-    if (graceful && interrupt_count == 1) {
-        static const char msg[] =
-            "\nautoenc: interrupted: stopping at the next batch (Ctrl-C again to quit at once)\n";
-        ssize_t ignored = write(2, msg, sizeof msg - 1);
-        (void)ignored;
-        return;
-    }
-    cli_atomic_abort_all_from_signal();
-    static const char msg[] = "\nautoenc: interrupted\n";
-    ssize_t ignored = write(2, msg, sizeof msg - 1);
-    (void)ignored;
-    _exit(CLI_EX_INTERRUPTED);
-}
-
-void cli_signals_install(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-void cli_signals_graceful(int on) { graceful = on; }
-int cli_interrupted(void) { return interrupt_count > 0; }
 
 void cli_progress_init(cli_progress *p, int quiet, size_t train_rows)
 {

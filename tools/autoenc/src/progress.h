@@ -1,6 +1,6 @@
 /* Training progress on stderr and Ctrl-C: a bar redrawn in place on a terminal, one
- * plain line per epoch otherwise; the per-epoch history; checkpoints; and SIGINT,
- * which stops training at the next batch (a second one ends the process at once). */
+ * plain line per epoch otherwise; the per-epoch history; checkpoints; and stopping at
+ * the next batch when asked (signals.h). */
 #ifndef AUTOENC_PROGRESS_H
 #define AUTOENC_PROGRESS_H
 
@@ -49,12 +49,5 @@ void cli_progress_free(cli_progress *p);
 /* Write the history as CSV (stage,epoch,train_loss,val_loss,seconds) to @p out (open) and
  * finish it. 0 or a status. */
 int cli_progress_write_history(const cli_progress *p, cli_atomic *out);
-
-/* SIGINT: installed once at start. Outside a graceful section Ctrl-C removes temporary
- * outputs and ends the process with status 130; inside one, the first Ctrl-C only sets
- * a flag (training stops at the next batch), the second ends the process. */
-void cli_signals_install(void);
-void cli_signals_graceful(int on);
-int cli_interrupted(void);
 
 #endif

@@ -466,6 +466,39 @@ huge_counts)
     run 0 "$AUTOENC" score m.aemodel data.npy -o s.npy --png s.png --count 1000000000000
     run 0 "$AUTOENC" reconstruct m.aemodel data.npy -o r.npy --png r.png --count 1000000000000
     ;;
+signals)
+    # Every terminating signal the tool catches removes the temporary outputs and ends with
+    # 128 + its number, naming it; SIGTERM stops training at the next batch like Ctrl-C but
+    # is not called Ctrl-C. Outputs are written slowly here: to a FIFO's reader that waits.
+    "$HELPER" npy data.npy 4000 256 f4
+    run 0 "$AUTOENC" train data.npy -o m.aemodel --widths 256,8 --epochs 1 -q
+    wait_for() { for _ in $(seq 4800); do grep -q "$2" "$1" && return 0; sleep 0.05; done; fail "no '$2' in $1"; }
+    # (a plain "cmd &" starts with SIGINT and SIGQUIT ignored, which the tool respects)
+    launch() { exec "$@"; }
+    for sig in HUP QUIT TERM INT USR1; do
+        # reconstruct to a picture and a CSV: the CSV's temporary exists once rows flow
+        launch "$AUTOENC" reconstruct m.aemodel data.npy -o out_$sig.csv --chunk 1 --png p_$sig.png 2>err_$sig.txt &
+        pid=$!
+        for _ in $(seq 400); do ls -a | grep -q "^\.out_$sig\.csv\." && break; sleep 0.01; done
+        kill -$sig $pid; wait $pid; status=$?
+        number=$(kill -l $sig); want=$((128 + number))
+        [ $status -eq $want ] || { cat err_$sig.txt; fail "SIG$sig: exit $status, expected $want"; }
+        contains err_$sig.txt "SIG$sig"
+        grep -q 'Ctrl-C' err_$sig.txt && [ $sig != INT ] && fail "SIG$sig reported as Ctrl-C"
+        [ -z "$(ls -a | grep "^\.\(out\|p\)_$sig\.")" ] || fail "SIG$sig: temporary files left"
+        [ ! -e out_$sig.csv ] && [ ! -e p_$sig.png ] || fail "SIG$sig: an output was written"
+    done
+    "$HELPER" npy big.npy 12000 1024 f4
+    launch "$AUTOENC" train big.npy --widths 1024,512,8 --epochs 100000 --batch 12000 -o t.aemodel 2>err.txt &
+    pid=$!
+    wait_for err.txt '^epoch 1/'
+    kill -TERM $pid; wait $pid; status=$?
+    [ $status -eq 143 ] || { cat err.txt; fail "exit $status after SIGTERM"; }
+    contains err.txt 'terminated (SIGTERM): stopping at the next batch'
+    contains err.txt 'terminated (SIGTERM) after [0-9]* complete epochs: saved the model'
+    grep -q 'Ctrl-C' err.txt && fail "SIGTERM reported as Ctrl-C"
+    run 0 "$AUTOENC" info t.aemodel
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
@@ -527,7 +560,7 @@ sigint)
     kill -INT $pid
     wait $pid; status=$?
     [ $status -eq 130 ] || { cat err.txt; fail "exit $status after SIGINT"; }
-    contains err.txt 'interrupted after [0-9]* complete epochs: saved the model'
+    contains err.txt 'interrupted (SIGINT) after [0-9]* complete epochs: saved the model'
     run 0 "$AUTOENC" info m.aemodel
     run 0 "$AUTOENC" eval m.aemodel data.npy --rows 100
     # a second Ctrl-C quits at once: no model written, nothing left behind; the
