@@ -21,18 +21,27 @@ int cmd_threshold(int argc, char **argv)
     cli_args a;
     if (cli_args_init(&a, "threshold", argc, argv) != 0)
         return cli_fail(CLI_EX_OSERR, "out of memory");
-    double contamination = -1, value = -1;
-    int id, rc;
+    double contamination = 0, value = 0;
+    int have_contamination = 0, have_value = 0, id, rc;
     const char *text;
     while ((rc = cli_next_option(&a, groups, &id, &text)) == 1) {
         rc = cli_common_option(&c, id, text);
         if (rc > 0)
             break;
         rc = 0;
-        if (id == OPT_CONTAMINATION)
+        if (id == OPT_CONTAMINATION) {
             rc = cli_parse_double("--contamination", text, &contamination);
-        else if (id == OPT_VALUE)
+            have_contamination = 1;
+            if (rc == 0 && !(contamination >= 0 && contamination <= 0.5))
+                rc = cli_fail(CLI_EX_USAGE, "--contamination %s: expected a share in [0, 0.5]",
+                              text);
+        } else if (id == OPT_VALUE) {
             rc = cli_parse_double("--value", text, &value);
+            have_value = 1;
+            if (rc == 0 && value < 0)
+                rc = cli_fail(CLI_EX_USAGE, "--value %s: expected a threshold of at least 0 "
+                                            "(scores are never negative)", text);
+        }
         if (rc)
             break;
     }
@@ -46,12 +55,14 @@ int cmd_threshold(int argc, char **argv)
     if (rc)
         goto done;
     cli_set_quiet(c.quiet);
-    if ((contamination >= 0) == (value >= 0)) {
-        rc = cli_fail(CLI_EX_USAGE, "threshold: give either --contamination SHARE (with DATA) or "
-                                    "--value THRESHOLD");
+    if (have_contamination == have_value) {
+        rc = cli_fail(CLI_EX_USAGE, have_value ? "threshold: give --contamination or --value, not "
+                                                 "both"
+                                               : "threshold: give --contamination SHARE (with "
+                                                 "DATA) or --value THRESHOLD");
         goto done;
     }
-    if ((rc = cli_expect_positionals(&a, value >= 0 ? 1 : 2, value >= 0 ? 1 : 2,
+    if ((rc = cli_expect_positionals(&a, have_value ? 1 : 2, have_value ? 1 : 2,
                                      "autoenc threshold MODEL DATA --contamination SHARE [-o "
                                      "OUT], or MODEL --value THRESHOLD")) != 0)
         goto done;
@@ -64,7 +75,7 @@ int cmd_threshold(int argc, char **argv)
         goto done;
     double threshold = value;
     int arc;
-    if (value >= 0) {
+    if (have_value) {
         arc = ae_model_set_threshold(m, value);
         if (arc != AE_OK) {
             rc = cli_fail(CLI_EX_USAGE, "--value: %s", ae_model_last_error(m));

@@ -499,6 +499,23 @@ signals)
     grep -q 'Ctrl-C' err.txt && fail "SIGTERM reported as Ctrl-C"
     run 0 "$AUTOENC" info t.aemodel
     ;;
+threshold_options)
+    # threshold says what is wrong with --value and --contamination, not only that one
+    # of them is needed.
+    small_model
+    run 64 "$AUTOENC" threshold m.aemodel --value -5
+    contains err.txt '^autoenc: --value -5: expected a threshold of at least 0'
+    run 64 "$AUTOENC" threshold m.aemodel data.npy --contamination -0.1
+    contains err.txt '^autoenc: --contamination -0.1: expected a share in \[0, 0.5\]'
+    run 64 "$AUTOENC" threshold m.aemodel data.npy --contamination 0.7
+    contains err.txt 'expected a share in'
+    run 64 "$AUTOENC" threshold m.aemodel data.npy --contamination 0.1 --value 2
+    contains err.txt 'not both'
+    run 64 "$AUTOENC" threshold m.aemodel
+    contains err.txt 'give --contamination SHARE (with DATA) or --value THRESHOLD'
+    run 0 "$AUTOENC" threshold m.aemodel --value 0 -q
+    run 0 "$AUTOENC" threshold m.aemodel data.npy --contamination 0 -q
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
