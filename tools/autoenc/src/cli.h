@@ -51,6 +51,9 @@ void cli_set_prefix(const char *text);
 void cli_set_quiet(int quiet);
 int cli_is_quiet(void);
 
+/* Flush standard output: 0, or CLI_EX_IOERR after saying why (a full disk, a closed pipe). */
+int cli_flush_stdout(void);
+
 /* Memory that fails loudly: NULL only when the size overflows or memory is out;
  * callers report CLI_EX_OSERR. */
 void *cli_malloc_array(size_t count, size_t size);

@@ -67,8 +67,7 @@ static int evaluate(const cli_common *c, const char *model_path, const char *dat
     else
         printf("rows %zu\nloss (%s) %.6g\nmse %.6g\n", ds.rows, loss_name(loss_kind), mean_loss,
                mse);
-    if (fflush(stdout) != 0)
-        rc = cli_fail(CLI_EX_IOERR, "standard output: write error");
+    rc = cli_flush_stdout();
 done:
     free(scratch);
     free(y);

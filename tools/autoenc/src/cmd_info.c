@@ -128,7 +128,7 @@ static int model_info(const char *path, unsigned major, unsigned minor)
                    cli_param_value_text(params[i], v, buf, sizeof buf));
     }
     ae_model_free(m);
-    return fflush(stdout) == 0 ? 0 : cli_fail(CLI_EX_IOERR, "standard output: write error");
+    return cli_flush_stdout();
 }
 
 static int data_info(const char *path, const cli_read_options *o)
@@ -165,12 +165,15 @@ static int data_info(const char *path, const cli_read_options *o)
     if (ds.image_width)
         printf("image:         %zux%zu%s\n", ds.image_width, ds.image_height,
                ds.image_channels == 3 ? "x3" : "");
-    printf("values:        %.9g to %.9g, mean %.9g\n", lo, hi,
-           sum / ((double)ds.rows * (double)ds.cols - (double)non_finite));
+    if (lo <= hi)
+        printf("values:        %.9g to %.9g, mean %.9g\n", lo, hi,
+               sum / ((double)ds.rows * (double)ds.cols - (double)non_finite));
+    else
+        printf("values:        none finite\n");
     if (non_finite)
         printf("non-finite:    %zu values (NaN or infinite)\n", non_finite);
     cli_dataset_free(&ds);
-    return fflush(stdout) == 0 ? 0 : cli_fail(CLI_EX_IOERR, "standard output: write error");
+    return cli_flush_stdout();
 }
 
 int cmd_info(int argc, char **argv)

@@ -125,6 +125,9 @@ static int select_rows(cli_dataset *ds, const cli_read_options *o)
 {
     size_t n_keep = ds->rows;
     long *labels = NULL;
+    if (o->labels && o->class_label < 0)
+        return cli_fail(CLI_EX_USAGE, "--labels %s: labels only pick rows with --class N; give "
+                                      "--class or drop --labels", o->labels);
     if (o->class_label >= 0) {
         char *sibling = NULL;
         const char *labels_path = o->labels;

@@ -82,7 +82,12 @@ static int parse_header(const char *path, const char *dict, size_t dict_offset, 
             p++;
         if (*p == ')')
             break;
-        if (!isdigit((unsigned char)*p) || h->ndim == 8)
+        if (h->ndim == 8)
+            return cli_fail(CLI_EX_DATAERR,
+                            "%s: byte offset %zu: NPY array of more than 8 dimensions, expected "
+                            "rows of values (at most 8 dimensions)",
+                            path, dict_offset + (size_t)(p - dict));
+        if (!isdigit((unsigned char)*p))
             return cli_fail(CLI_EX_DATAERR,
                             "%s: byte offset %zu: NPY shape holds '%c', expected a size",
                             path, dict_offset + (size_t)(p - dict), *p ? *p : '?');

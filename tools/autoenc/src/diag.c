@@ -3,9 +3,11 @@
 
 #include <autoenc.h>
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int quiet_mode;
 static const char *prefix = "autoenc: ";
@@ -81,6 +83,13 @@ int cli_status_from_ae(int code)
     default:
         return CLI_EX_SOFTWARE;
     }
+}
+
+int cli_flush_stdout(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 0;
+    return cli_fail(CLI_EX_IOERR, "standard output: write error: %s", strerror(errno));
 }
 
 void *cli_malloc_array(size_t count, size_t size)

@@ -435,14 +435,14 @@ int cli_print_help(const char *command)
         print_command(stdout, c);
     else
         print_main(stdout);
-    return fflush(stdout) == 0 ? 0 : CLI_EX_IOERR;
+    return cli_flush_stdout();
 }
 
 int cmd_help(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--man") == 0) {
         print_man(stdout);
-        return fflush(stdout) == 0 ? 0 : CLI_EX_IOERR;
+        return cli_flush_stdout();
     }
     if (argc >= 2 && strcmp(argv[1], "-h") != 0 && strcmp(argv[1], "--help") != 0 &&
         !find(argv[1]))

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
         char text[256];
         blas_hint_describe(&blas, text, sizeof text);
         printf("BLAS: %s\n", text);
-        return fflush(stdout) == 0 ? 0 : CLI_EX_IOERR;
+        return cli_flush_stdout();
     }
     unsigned loaded = ae_version_number();
     if (loaded / 10000 != AE_VERSION_MAJOR || loaded < AE_VERSION_NUMBER - AE_VERSION_PATCH)

@@ -516,6 +516,23 @@ threshold_options)
     run 0 "$AUTOENC" threshold m.aemodel --value 0 -q
     run 0 "$AUTOENC" threshold m.aemodel data.npy --contamination 0 -q
     ;;
+messages)
+    # Odd inputs and failed writes to standard output say what is wrong.
+    "$HELPER" npy nan.npy 2 4 f4
+    printf '\000\000\300\177%.0s' $(seq 8) | dd of=nan.npy bs=1 seek=128 conv=notrunc status=none
+    run 0 "$AUTOENC" info nan.npy
+    contains out.txt '^values: *none finite$'; grep -q '^values.*\(inf\|nan\)' out.txt && fail "inf or nan shown"
+    printf "\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }%52s\n" "" >nine.npy
+    run 65 "$AUTOENC" info nine.npy; contains err.txt 'NPY array of more than 8 dimensions'
+    "$HELPER" npy d.npy 5 4 f4; "$HELPER" labels l.idx 5
+    run 64 "$AUTOENC" info d.npy --labels l.idx; contains err.txt '\-\-labels l.idx: .*--class'
+    for cmd in --help --version "help --man" "info --help"; do
+        # shellcheck disable=SC2086
+        "$AUTOENC" $cmd >/dev/full 2>err.txt; status=$?
+        [ $status -eq 74 ] || fail "$cmd to /dev/full: exit $status"
+        contains err.txt '^autoenc: standard output: write error: No space left on device'
+    done
+    ;;
 numpy_readback)
     py=$(numpy_python)
     if [ -z "$py" ]; then echo "note: numpy is not installed for /usr/bin/python3: NPY read-back skipped"; exit 0; fi
