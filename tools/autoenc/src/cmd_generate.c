@@ -5,6 +5,7 @@
 #include "common.h"
 #include "output.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,11 +61,11 @@ static int open_outputs(const gen_args *g, const cli_dataset *ds, size_t rows, s
 {
     int rc = 0;
     if (g->common.png) {
-        size_t cols = strip ? rows : 1;
-        while (!strip && cols * cols < rows)
-            cols++;
+        size_t cols = strip ? rows : (size_t)ceil(sqrt((double)rows)); /* a square */
+        while (!strip && cols > 1 && (double)(cols - 1) * (double)(cols - 1) >= (double)rows)
+            cols--;
         out->grid_cols = cols;
-        out->grid_rows = (rows + cols - 1) / cols;
+        out->grid_rows = rows / cols + (rows % cols != 0);
         if ((rc = cli_picture_shape(&g->common, ds, d, &out->shape)) != 0 ||
             (rc = cli_png_grid_check(g->common.png, out->grid_rows, out->grid_cols, &out->shape,
                                      g->common.scale, count_option)) != 0 ||
@@ -130,8 +131,8 @@ int cmd_sample(int argc, char **argv)
     size_t d = ae_model_input_dim(m);
     gen_outputs out;
     memset(&out, 0, sizeof out);
-    if ((rc = cli_check_rows_fit("-n", g.n, d)) != 0 ||
-        (rc = open_outputs(&g, NULL, g.n, d, 0, "-n", &out)) != 0)
+    if ((rc = open_outputs(&g, NULL, g.n, d, 0, "-n", &out)) != 0 ||
+        (rc = cli_check_rows_fit("-n", g.n, d)) != 0)
         goto done;
     y = cli_malloc_array(g.n, d * sizeof *y);
     if (!y) {
@@ -194,8 +195,8 @@ int cmd_interpolate(int argc, char **argv)
     }
     gen_outputs out;
     memset(&out, 0, sizeof out);
-    if ((rc = cli_check_rows_fit("--steps", g.n, d)) != 0 ||
-        (rc = open_outputs(&g, &ds, g.n, d, 1, "--steps", &out)) != 0)
+    if ((rc = open_outputs(&g, &ds, g.n, d, 1, "--steps", &out)) != 0 ||
+        (rc = cli_check_rows_fit("--steps", g.n, d)) != 0)
         goto done;
     y = cli_malloc_array(g.n, d * sizeof *y);
     ends = cli_malloc_array(2, d * sizeof *ends);

@@ -461,6 +461,8 @@ huge_counts)
     contains err.txt '^autoenc: -n 100000000000: 100000000000 rows of 64 values need .* GB, more than'
     untouched out.npy
     run 64 "$AUTOENC" sample m.aemodel -n 18446744073709551615 -o out.npy
+    run 64 "$AUTOENC" sample m.aemodel -n 18446744073709551615 --png pic.png
+    contains err.txt 'pic.png: a picture of [0-9]* x [0-9]* pixels is too large'
     run 64 "$AUTOENC" interpolate m.aemodel data.npy --steps 1000000000000 -o out.npy
     contains err.txt '^autoenc: --steps 1000000000000:'; untouched out.npy
     run 0 "$AUTOENC" score m.aemodel data.npy -o s.npy --png s.png --count 1000000000000
