@@ -8,10 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit statuses. 64-74 follow sysexits.h; 80-83 are the tool's own for models and training;
- * 130 is the shell's convention for a process stopped by SIGINT. Documented in
- * --help ("autoenc help exit-status") and the man page, which are generated from
- * the same table (help.c). */
+/* Exit statuses. 64-74 follow sysexits.h (73: an output cannot be created, found before
+ * the work; 74: a read or any write failed part way, models' included); 80-83 are the
+ * tool's own for models and training; 128+N is the shell's convention for a process
+ * stopped by signal N (130 for SIGINT, signals.c). Documented in 'autoenc --help' and the
+ * man page (EXIT STATUS), which are generated from the same table (help.c). */
 enum cli_exit {
     CLI_OK = 0,
     CLI_EX_USAGE = 64,       /* the command line is wrong */
@@ -25,7 +26,7 @@ enum cli_exit {
     CLI_EX_MODEL_STATE = 81, /* the model cannot do what was asked (no threshold, not variational...) */
     CLI_EX_TRAINING = 82,    /* training diverged */
     CLI_EX_PEER = 83,        /* --distributed: another process of the job failed (it says why) */
-    CLI_EX_INTERRUPTED = 130 /* stopped by Ctrl-C (SIGINT) */
+    CLI_EX_INTERRUPTED = 130 /* stopped by Ctrl-C (SIGINT); another signal N: 128 + N */
 };
 
 /* Diagnostics: one line on stderr, "autoenc: " + message. Returns @p status so

@@ -207,25 +207,33 @@ static const struct exit_status {
     {CLI_EX_NOINPUT, "an input file is missing, unreadable or a directory"},
     {CLI_EX_SOFTWARE, "an internal error (please report it)"},
     {CLI_EX_OSERR, "out of memory"},
-    {CLI_EX_CANTCREAT, "an output file cannot be created"},
-    {CLI_EX_IOERR, "reading or writing failed part way"},
+    {CLI_EX_CANTCREAT, "an output file cannot be created (checked before the work)"},
+    {CLI_EX_IOERR, "reading or writing failed part way (an input, or any output: data, "
+                   "picture, history or model)"},
     {CLI_EX_MODEL, "a model file does not load (damaged, not a model, or from a newer library)"},
     {CLI_EX_MODEL_STATE, "the model cannot do this (no threshold, not variational, encoder only)"},
     {CLI_EX_TRAINING, "training diverged (nothing saved)"},
     {CLI_EX_PEER, "train --distributed: another process of the job failed; its own message "
                   "says why"},
-    {CLI_EX_INTERRUPTED, "interrupted by Ctrl-C (train saves the model so far first)"},
+    {CLI_EX_INTERRUPTED, "interrupted by Ctrl-C (SIGINT); another signal N gives 128+N (129 "
+                         "SIGHUP, 131 SIGQUIT, 143 SIGTERM...). After one SIGINT or SIGTERM "
+                         "train saves the model so far first; otherwise nothing is written"},
 };
 
 static const char *const file_text[] = {
     "DATA is recognised by its content: NPY (versions 1 to 3; float16/32/64, integer and bool "
     "dtypes; C order, or Fortran order for 2-D arrays; a little-endian float32 C-order file is "
     "memory-mapped and never read whole), IDX (the MNIST format, plain or gzip-compressed; "
-    "bytes are pixels scaled to [0, 1]) or CSV/TSV text (numbers only; a header row and the "
-    "delimiter are detected). An array of 3 or 4 dimensions holds images, one per row.",
+    "bytes are pixels scaled to [0, 1]) or CSV/TSV text (numbers only; the delimiter is "
+    "detected, and a first row of text is a header, one mixing numbers and text is refused "
+    "unless --header or --no-header says which). An array of 3 or 4 dimensions holds images, "
+    "one per row.",
     "Outputs are NPY (float32, C order) unless the name ends in .csv, .tsv or .txt or --format "
-    "says otherwise, and are never left half-written: a failed or interrupted command leaves "
-    "the old file as it was.",
+    "says otherwise, and are never left half-written: each is written under a temporary name "
+    "beside it, made before the work, and a command renames all of its outputs into place "
+    "only once every one is complete, so a failed or interrupted command leaves every old "
+    "file as it was (train's checkpoints, saved as training goes, excepted). An output that "
+    "names one of the command's inputs or another of its outputs is refused (64).",
     "Every malformed input is reported in one line naming the file, the place (line and "
     "column, or byte offset) and what was expected.",
     NULL};
@@ -342,8 +350,10 @@ static void print_main(FILE *out)
         fputc('\n', out);
     }
     fprintf(out, "Exit statuses:\n");
-    for (size_t i = 0; i < sizeof exit_statuses / sizeof exit_statuses[0]; i++)
-        fprintf(out, "  %3d  %s\n", exit_statuses[i].code, exit_statuses[i].meaning);
+    for (size_t i = 0; i < sizeof exit_statuses / sizeof exit_statuses[0]; i++) {
+        fprintf(out, "  %3d", exit_statuses[i].code);
+        wrap(out, exit_statuses[i].meaning, 7, 5, 80);
+    }
     fprintf(out, "\nEnvironment:\n");
     print_options(out, environment);
 }
