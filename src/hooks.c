@@ -26,20 +26,20 @@ int ae_hooks_reduce(ae_model *m, double *values, size_t count, ae_reduce_op op)
 
 int ae_hooks_reduce_counts(ae_model *m, double *counts, size_t n, ae_reduce_op op)
 {
-    enum { MAX_COUNTS = 4 };
-    double own[MAX_COUNTS];
-    if (n > MAX_COUNTS)
-        n = MAX_COUNTS; /* the callers combine one or two counts */
-    memcpy(own, counts, n * sizeof *own);
+    enum { KEPT_SHARES = 4 }; /* the callers combine one or two counts */
+    double own[KEPT_SHARES] = {0.0};
+    memcpy(own, counts, (n < KEPT_SHARES ? n : KEPT_SHARES) * sizeof *own);
     AE_FORWARD(ae_hooks_reduce(m, counts, n, op));
     /* The engine's answer decides loops and divisions: a sum or maximum of whole numbers,
-     * at least this participant's own, within a double's exact integers. */
-    for (size_t i = 0; i < n; i++)
-        AE_CHECK(counts[i] >= own[i] && counts[i] <= 0x1p53 && counts[i] == floor(counts[i]),
+     * at least this participant's own share, within a double's exact integers. */
+    for (size_t i = 0; i < n; i++) {
+        const double share = i < KEPT_SHARES ? own[i] : 0.0;
+        AE_CHECK(counts[i] >= share && counts[i] <= 0x1p53 && counts[i] == floor(counts[i]),
                  NULL, AE_ERR_PEER,
                  "the engine's reduce gave %g for a count whose own share here is %g; counts "
                  "combine to whole numbers at least as large; this call stopped",
-                 counts[i], own[i]);
+                 counts[i], share);
+    }
     return AE_OK;
 }
 

@@ -107,8 +107,8 @@ int ae_leave_writer(ae_model *m, int status);
 
 /* Combine values across participants in place. */
 int ae_hooks_reduce(ae_model *m, double *values, size_t count, ae_reduce_op op);
-/* ae_hooks_reduce for counts (rows, steps: at most 4), whose combination is checked: whole
- * numbers up to 2^53, none below this participant's own (AE_ERR_PEER otherwise). */
+/* ae_hooks_reduce for counts (rows, steps), whose combination is checked: whole numbers up to
+ * 2^53, none below this participant's own share (AE_ERR_PEER otherwise). */
 int ae_hooks_reduce_counts(ae_model *m, double *counts, size_t n, ae_reduce_op op);
 /* Agree on a local status before a collective part of a call: returns status when it failed
  * here, AE_ERR_PEER when it failed elsewhere, AE_OK when it held everywhere. */
