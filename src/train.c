@@ -74,12 +74,14 @@ static int train_step(ae_model *m, const float *x, size_t n_rows, size_t ld_x, d
 }
 
 /* Checks and scaling shared by ae_model_train_batch and ae_model_gradient: *rows receives
- * the batch as the network sees it. Agreed on by every participant of a distributed call.
- * A step (`change` given) also makes the optimizer state ready, saying what it changed. */
-static int single_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+ * the batch as the network sees it. Agreed on by every participant of a distributed call,
+ * with `status`, what the caller's own checks found. A step (`change` given) also makes the
+ * optimizer state ready, saying what it changed. */
+static int single_batch(ae_model *m, int status, const float *x, size_t n_rows, size_t ld_x,
                         ae_optimizer_change *change, const float **rows, size_t *ld_rows)
 {
-    int status = check_training_config(m);
+    if (status == AE_OK)
+        status = check_training_config(m);
     if (status == AE_OK)
         status = ae_check_scaling_fitted(m, m);
     if (status == AE_OK)
@@ -108,7 +110,7 @@ static int train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, 
     ae_optimizer_change change = {.allocated = false};
     const float *rows;
     size_t ld;
-    int status = single_batch(m, x, n_rows, ld_x, &change, &rows, &ld);
+    int status = single_batch(m, AE_OK, x, n_rows, ld_x, &change, &rows, &ld);
     if (status == AE_OK) {
         double batch_loss = NAN;
         ae_hooks_begin_stream(m);
@@ -145,18 +147,26 @@ static int gradient_overflow(const ae_model *m, const float *x, size_t n_rows, s
                    "overflowed); none is given");
 }
 
-static int gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *out,
-                    size_t n_gradient, double *loss)
+/* The gradient buffer: given, of the model's size, apart from x. */
+static int check_gradient_buffer(const ae_model *m, const float *x, size_t n_rows, size_t ld_x,
+                                 const float *out, size_t n_gradient)
 {
     AE_CHECK(out != NULL, NULL, AE_ERR_INVALID_ARGUMENT, "gradient is NULL");
     AE_CHECK(n_gradient == m->n_params, NULL, AE_ERR_INVALID_ARGUMENT,
              "gradient holds %zu floats; the model has %zu parameters", n_gradient, m->n_params);
     AE_FORWARD(ae_check_matrix(NULL, "x", x, n_rows, ae_input_dim(m), ld_x));
-    AE_FORWARD(ae_check_apart(NULL, ae_float_span("gradient", out, 1, n_gradient, n_gradient),
-                              ae_float_span("x", x, n_rows, ae_input_dim(m), ld_x)));
+    return ae_check_apart(NULL, ae_float_span("gradient", out, 1, n_gradient, n_gradient),
+                          ae_float_span("x", x, n_rows, ae_input_dim(m), ld_x));
+}
+
+static int gradient(ae_model *m, const float *x, size_t n_rows, size_t ld_x, float *out,
+                    size_t n_gradient, double *loss)
+{
+    /* Agreed on with the batch's checks: a participant refused here fails every one. */
+    const int buffer = check_gradient_buffer(m, x, n_rows, ld_x, out, n_gradient);
     const float *rows;
     size_t ld;
-    AE_FORWARD(single_batch(m, x, n_rows, ld_x, NULL, &rows, &ld));
+    AE_FORWARD(single_batch(m, buffer, x, n_rows, ld_x, NULL, &rows, &ld));
     double batch_loss = NAN;
     AE_FORWARD(batch_gradient(m, rows, n_rows, ld, false, &batch_loss));
     if (!isfinite(batch_loss) || !ae_all_finite(m->grads, m->n_params))

@@ -502,10 +502,15 @@ static void test_gradient_spans_come_last_layer_first_and_cover_every_parameter(
 
 /* Bad data on one participant: it returns its own error, the others AE_ERR_PEER, and nobody
  * changed anything. The same for a training step and a gradient. */
+/* What participant 1 gets wrong: its data, or (for the gradient) its own arguments, which are
+ * agreed on with the batch's checks like every other refusal. */
+typedef enum fault { FAULT_NAN_ROW, FAULT_NO_GRADIENT_BUFFER, FAULT_GRADIENT_OVER_X } fault;
+
 static void test_an_error_on_one_participant_stops_every_one_unchanged(void **state)
 {
     (void)state;
-    for (int kind = CALL_FIT; kind <= CALL_GRADIENT; kind++) {
+    for (int f = FAULT_NAN_ROW; f <= FAULT_GRADIENT_OVER_X; f++)
+    for (int kind = f == FAULT_NAN_ROW ? CALL_FIT : CALL_GRADIENT; kind <= CALL_GRADIENT; kind++) {
         engine e = {.participants = 3, .fail_reduce_at = -1, .lie_at = -1};
         pthread_barrier_init(&e.barrier, NULL, 3);
         ae_model *models[3];
@@ -521,10 +526,14 @@ static void test_an_error_on_one_participant_stops_every_one_unchanged(void **st
             jobs[r] = (job){.model = models[r], .kind = (call_kind)kind, .x = data[r], .rows = 24,
                             .gradient = grads[r]};
         }
-        data[1][5 * IN + 2] = NAN;
+        if (f == FAULT_NAN_ROW)
+            data[1][5 * IN + 2] = NAN;
+        else
+            jobs[1].gradient = f == FAULT_NO_GRADIENT_BUFFER ? NULL : data[1] + IN;
         run_together(jobs, 3);
+        const int own = f == FAULT_NAN_ROW ? AE_ERR_NON_FINITE_INPUT : AE_ERR_INVALID_ARGUMENT;
         for (int r = 0; r < 3; r++) {
-            assert_int_equal(jobs[r].status, r == 1 ? AE_ERR_NON_FINITE_INPUT : AE_ERR_PEER);
+            assert_int_equal(jobs[r].status, r == 1 ? own : AE_ERR_PEER);
             if (r != 1)
                 assert_non_null(strstr(jobs[r].message, "another participant failed"));
             assert_true(test_params_equal_to(models[r], before[r]));
