@@ -113,7 +113,8 @@ extern "C" {
  * @param root  the rank whose model is sent, `0 .. size - 1` of @p comm.
  * @param comm  the communicator; every rank passes the same @p root.
  * @return #AE_OK; #AE_ERR_INVALID_ARGUMENT (NULL @p model, NULL `*model` on
- *         the root, @p root out of range, `MPI_COMM_NULL`); #AE_ERR_STATE (MPI
+ *         the root, @p root out of range, `MPI_COMM_NULL` or an intercommunicator);
+ *         #AE_ERR_STATE (MPI
  *         not initialised or finalised); #AE_ERR_OUT_OF_MEMORY; a status of
  *         ae_model_save_to_memory() on the root or of
  *         ae_model_load_from_memory() on the others (#AE_ERR_BUSY included);
@@ -172,7 +173,8 @@ typedef struct ae_mpi_context ae_mpi_context;
  * @param out   receives the new context (NULL on failure); owned by the
  *              caller, freed by ae_mpi_detach().
  * @return #AE_OK; #AE_ERR_INVALID_ARGUMENT (NULL @p model or @p out,
- *         `MPI_COMM_NULL`); #AE_ERR_STATE on the ranks whose model differs from
+ *         `MPI_COMM_NULL`, an intercommunicator: its collectives join two groups,
+ *         which none of these calls means); #AE_ERR_STATE on the ranks whose model differs from
  *         rank 0's, or when MPI is not initialised; #AE_ERR_OUT_OF_MEMORY;
  *         #AE_ERR_BUSY when another thread uses @p model; or #AE_ERR_PEER when
  *         another rank failed (its ae_mpi_last_error() says why; the message

@@ -73,7 +73,7 @@ static int broadcast(ae_model **model, int root, MPI_Comm comm)
 int ae_mpi_broadcast_model(ae_model **model, int root, MPI_Comm comm)
 {
     AE_MPI_FORWARD(ae_mpi_check_ready());
-    AE_MPI_CHECK(comm != MPI_COMM_NULL, AE_ERR_INVALID_ARGUMENT, "comm is MPI_COMM_NULL");
+    AE_MPI_FORWARD(ae_mpi_check_comm(comm));
     MPI_Comm dup;
     AE_MPI_FORWARD(ae_mpi_dup(comm, &dup));
     int status = broadcast(model, root, dup);

@@ -18,6 +18,22 @@ int ae_mpi_check_ready(void)
     return AE_OK;
 }
 
+int ae_mpi_check_comm(MPI_Comm comm)
+{
+    AE_MPI_CHECK(comm != MPI_COMM_NULL, AE_ERR_INVALID_ARGUMENT, "comm is MPI_COMM_NULL");
+    /* An intercommunicator's collectives join two groups (a reduce gives each group the
+     * other's result, a broadcast needs MPI_ROOT): none of this library's calls means
+     * anything over one. Every process of both groups sees the same answer, locally. */
+    int inter = 0;
+    int code = MPI_Comm_test_inter(comm, &inter);
+    if (code != MPI_SUCCESS)
+        return ae_mpi_failed_call("MPI_Comm_test_inter", code);
+    AE_MPI_CHECK(!inter, AE_ERR_INVALID_ARGUMENT,
+                 "comm is an intercommunicator: pass an intracommunicator (merge the groups "
+                 "with MPI_Intercomm_merge)");
+    return AE_OK;
+}
+
 int ae_mpi_failed_call(const char *call, int mpi_code)
 {
     char words[MPI_MAX_ERROR_STRING + 1];

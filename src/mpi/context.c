@@ -55,7 +55,7 @@ int ae_mpi_attach(ae_model *model, MPI_Comm comm, ae_mpi_context **out)
     if (out)
         *out = NULL;
     AE_MPI_FORWARD(ae_mpi_check_ready());
-    AE_MPI_CHECK(comm != MPI_COMM_NULL, AE_ERR_INVALID_ARGUMENT, "comm is MPI_COMM_NULL");
+    AE_MPI_FORWARD(ae_mpi_check_comm(comm));
     /* Bad arguments on one rank are agreed on like any failure, after the one collective
      * call every rank makes first. */
     MPI_Comm dup;

@@ -42,6 +42,9 @@ void ae_mpi_error_text(int mpi_code, char *text, size_t size);
 
 /* MPI is initialised and not finalised: AE_OK or AE_ERR_STATE. Local. */
 int ae_mpi_check_ready(void);
+/* comm can carry the library's collectives: not MPI_COMM_NULL, not an intercommunicator.
+ * AE_OK or AE_ERR_INVALID_ARGUMENT (AE_ERR_PEER if MPI fails). Local. */
+int ae_mpi_check_comm(MPI_Comm comm);
 /* A private duplicate of comm that returns MPI errors: AE_OK or AE_ERR_PEER (MPI failed;
  * *dup is MPI_COMM_NULL then). Collective over comm. */
 int ae_mpi_dup(MPI_Comm comm, MPI_Comm *dup);

@@ -958,6 +958,38 @@ static void test_arguments_are_checked_on_every_rank(void **state)
     finished();
 }
 
+/* An intercommunicator (two groups of ranks) is refused by every call on every process of
+ * both groups, locally: its collectives join groups, not ranks (before, MPI_Allreduce with
+ * MPI_IN_PLACE over it aborted the job). */
+static void test_intercommunicators_are_refused_everywhere(void **state)
+{
+    (void)state;
+    if (n_ranks < 2) {
+        finished();
+        return;
+    }
+    MPI_Comm local = MPI_COMM_NULL, inter = MPI_COMM_NULL;
+    assert_int_equal(MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &local), MPI_SUCCESS);
+    assert_int_equal(MPI_Intercomm_create(local, 0, MPI_COMM_WORLD, rank % 2 ? 0 : 1, 71, &inter),
+                     MPI_SUCCESS);
+    ae_model *m = make_model(&VARIANTS[0]), *copy = m;
+    float *x = make_data(1600 + (uint64_t)rank, 16), *before = test_params_of(m);
+    ae_mpi_context *context = NULL;
+    assert_int_equal(ae_mpi_attach(m, inter, &context), AE_ERR_INVALID_ARGUMENT);
+    assert_null(context);
+    assert_non_null(strstr(ae_mpi_last_error(), "intercommunicator"));
+    assert_int_equal(ae_mpi_broadcast_model(&copy, 0, inter), AE_ERR_INVALID_ARGUMENT);
+    assert_ptr_equal(copy, m);
+    assert_int_equal(ae_mpi_fit(m, x, 16, IN, NULL, 0, 0, NULL, inter), AE_ERR_INVALID_ARGUMENT);
+    assert_true(test_params_equal_to(m, before));
+    MPI_Comm_free(&inter);
+    MPI_Comm_free(&local);
+    ae_model_free(m);
+    free(x);
+    free(before);
+    finished();
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -998,6 +1030,7 @@ int main(int argc, char **argv)
         TEST(test_shard_range_covers_every_row_once),
         TEST(test_settings_are_collective_and_statistics_count_the_work),
         TEST(test_arguments_are_checked_on_every_rank),
+        TEST(test_intercommunicators_are_refused_everywhere),
     };
 #undef TEST
     int failures = cmocka_run_group_tests(tests, NULL, NULL);
