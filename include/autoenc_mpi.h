@@ -48,7 +48,10 @@
  *   whole job: that is what `mpirun` does with Open MPI 4, and MPI offers no
  *   portable way for the others to go on.
  * - MPI must be initialised (`MPI_Init` or `MPI_Init_thread`) and not yet
- *   finalised; otherwise calls return #AE_ERR_STATE. Every MPI call the
+ *   finalised; otherwise calls return #AE_ERR_STATE, and training calls on a
+ *   model still attached over more than one rank fail with #AE_ERR_PEER (detach
+ *   it: ae_mpi_detach() works after `MPI_Finalize` too, and the model then
+ *   trains alone). Every MPI call the
  *   library makes runs on the thread that called into it (training calls run
  *   the hooks on the thread that trains), so `MPI_THREAD_FUNNELED` suffices
  *   when that is the main thread, `MPI_THREAD_SERIALIZED` otherwise.
@@ -229,7 +232,8 @@ typedef enum ae_mpi_param {
  * Results do not depend on the settings beyond the order of float sums.
  * @return #AE_OK; #AE_ERR_INVALID_ARGUMENT (NULL, unknown @p param, a value out
  *         of range or not integral, or a value that differs between ranks:
- *         every rank keeps its old value); or #AE_ERR_PEER (MPI failed).
+ *         every rank keeps its old value); #AE_ERR_STATE (MPI finalised); or
+ *         #AE_ERR_PEER (MPI failed).
  * Thread safety: not while a training call runs on the context's model.
  */
 AE_MPI_API int ae_mpi_set_param(ae_mpi_context *context, ae_mpi_param param, double value);

@@ -123,6 +123,7 @@ static int check_param(ae_mpi_param param, double value)
 int ae_mpi_set_param(ae_mpi_context *c, ae_mpi_param param, double value)
 {
     AE_MPI_CHECK(c != NULL, AE_ERR_INVALID_ARGUMENT, "context is NULL");
+    AE_MPI_FORWARD(ae_mpi_check_ready());
     AE_MPI_FORWARD(ae_mpi_agree(c->comm, check_param(param, value)));
     /* Every rank must start the same reductions: the values must be equal. */
     double range[2] = {value, -value};

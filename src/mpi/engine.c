@@ -51,6 +51,23 @@ static int refuse_failed(ae_mpi_context *c)
     return -1;
 }
 
+/* No MPI call is allowed after MPI_Finalize (Open MPI aborts the process): a training call on
+ * a model still attached then fails with AE_ERR_PEER instead, and the context stays failed
+ * (MPI cannot start again). */
+static int refuse_finalised(ae_mpi_context *c)
+{
+    int finalised = 0;
+    MPI_Finalized(&finalised);
+    if (!finalised)
+        return 0;
+    snprintf(c->failure, sizeof c->failure,
+             "MPI is finalised: a model attached over %d ranks trains only between MPI_Init and "
+             "MPI_Finalize (detach it, and it trains alone)", c->size);
+    c->failed = true;
+    ae_mpi_fail(AE_ERR_PEER, "%s", c->failure);
+    return -1;
+}
+
 int ae_mpi_hook_reduce(double *values, size_t count, int op, void *user_data)
 {
     ae_mpi_context *c = user_data;
@@ -58,6 +75,8 @@ int ae_mpi_hook_reduce(double *values, size_t count, int op, void *user_data)
         return refuse_failed(c);
     if (c->size == 1)
         return 0;
+    if (refuse_finalised(c) != 0)
+        return -1;
     const double started = MPI_Wtime();
     MPI_Op mpi_op = op == AE_REDUCE_MAX ? MPI_MAX : MPI_SUM;
     for (size_t done = 0; done < count;) {
@@ -116,6 +135,8 @@ int ae_mpi_hook_gradient_ready(float *gradients, size_t offset, size_t count, vo
         return refuse_failed(c);
     if (c->size == 1 || !c->overlap)
         return 0; /* without overlap, the whole gradient is summed at the wait */
+    if (refuse_finalised(c) != 0)
+        return -1;
     const double started = MPI_Wtime();
     /* Join the open run this span touches, or open a new one (starting the oldest open
      * run when there is no room). */
@@ -160,9 +181,13 @@ int ae_mpi_hook_gradient_wait(float *gradients, size_t count, void *user_data)
     ae_mpi_context *c = user_data;
     if (c->failed)
         return refuse_failed(c);
-    c->stats.steps++;
-    if (c->size == 1)
+    if (c->size == 1) {
+        c->stats.steps++;
         return 0;
+    }
+    if (refuse_finalised(c) != 0)
+        return -1;
+    c->stats.steps++;
     const double started = MPI_Wtime();
     if (!c->overlap) {
         /* One reduction of the whole gradient, after the backward pass. */

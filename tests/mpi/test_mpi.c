@@ -990,6 +990,44 @@ static void test_intercommunicators_are_refused_everywhere(void **state)
     finished();
 }
 
+/* Past MPI_Finalize (no MPI call allowed: Open MPI aborts the process), a model still
+ * attached over several ranks fails its training calls with AE_ERR_PEER, the settings
+ * with AE_ERR_STATE, and detaching works: the model then trains alone. Run by main() after
+ * the suite; it finalises MPI. Returns the number of failed checks. */
+static int after_finalize_calls_fail_cleanly(void)
+{
+    ae_model *m = NULL;
+    static const size_t widths[] = {IN, 6, 3};
+    ae_mpi_context *context = NULL;
+    int failed = ae_model_create_ex(&m, widths, 3, NULL, 0, AE_ARCH_PLAIN) != AE_OK ||
+                 ae_model_set_param(m, AE_PARAM_SEED, 3) != AE_OK ||
+                 ae_mpi_attach(m, MPI_COMM_WORLD, &context) != AE_OK;
+    MPI_Finalize();
+    if (failed)
+        return 1;
+    float *x = make_data(1700 + (uint64_t)rank, 8), *before = test_params_of(m);
+    const int expected = n_ranks > 1 ? AE_ERR_PEER : AE_OK;
+    int status = ae_model_train_batch(m, x, 8, IN, NULL);
+    if (status != expected || (n_ranks > 1 && !test_params_equal_to(m, before))) {
+        fprintf(stderr, "rank %d: training after MPI_Finalize returned %d (%s)\n", rank, status,
+                ae_last_error());
+        failed++;
+    }
+    if (ae_mpi_set_param(context, AE_MPI_PARAM_OVERLAP, 0) != AE_ERR_STATE) {
+        fprintf(stderr, "rank %d: ae_mpi_set_param after MPI_Finalize: %s\n", rank,
+                ae_mpi_last_error());
+        failed++;
+    }
+    ae_mpi_context *again = NULL;
+    failed += ae_mpi_attach(m, MPI_COMM_WORLD, &again) != AE_ERR_STATE || again != NULL;
+    failed += ae_mpi_detach(context) != AE_OK;
+    failed += ae_model_train_batch(m, x, 8, IN, NULL) != AE_OK;
+    ae_model_free(m);
+    free(x);
+    free(before);
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -1036,6 +1074,6 @@ int main(int argc, char **argv)
     int failures = cmocka_run_group_tests(tests, NULL, NULL);
     a_test_failed |= failures != 0;
     end_job_if_a_test_failed();
-    MPI_Finalize();
+    failures += after_finalize_calls_fail_cleanly();
     return failures == 0 ? 0 : 1;
 }
