@@ -114,7 +114,8 @@ extern "C" {
  *              callback on rank 0, after this call). Never pass a model that an
  *              ::ae_mpi_context is attached to, nor one another thread uses.
  * @param root  the rank whose model is sent, `0 .. size - 1` of @p comm.
- * @param comm  the communicator; every rank passes the same @p root.
+ * @param comm  the communicator; every rank passes the same @p root (checked:
+ *              #AE_ERR_INVALID_ARGUMENT on every rank otherwise).
  * @return #AE_OK; #AE_ERR_INVALID_ARGUMENT (NULL @p model, NULL `*model` on
  *         the root, @p root out of range, `MPI_COMM_NULL` or an intercommunicator);
  *         #AE_ERR_STATE (MPI
@@ -228,11 +229,12 @@ typedef enum ae_mpi_param {
 
 /**
  * Change a setting of @p context. Collective: every rank must pass the same
- * value (checked; the ranks would otherwise start different reductions).
+ * @p param and value (checked; the ranks would otherwise start different
+ * reductions).
  * Results do not depend on the settings beyond the order of float sums.
  * @return #AE_OK; #AE_ERR_INVALID_ARGUMENT (NULL, unknown @p param, a value out
- *         of range or not integral, or a value that differs between ranks:
- *         every rank keeps its old value); #AE_ERR_STATE (MPI finalised); or
+ *         of range or not integral, or a setting or value that differs between
+ *         ranks: every rank keeps its old values); #AE_ERR_STATE (MPI finalised); or
  *         #AE_ERR_PEER (MPI failed).
  * Thread safety: not while a training call runs on the context's model.
  */

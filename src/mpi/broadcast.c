@@ -36,7 +36,15 @@ static int broadcast(ae_model **model, int root, MPI_Comm comm)
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    AE_MPI_FORWARD(ae_mpi_agree(comm, check_arguments(model, root, rank, size)));
+    /* Ranks that name different roots would each send (or wait): check that first. */
+    const double mine = root;
+    double low = 0, high = 0;
+    AE_MPI_FORWARD(ae_mpi_same_everywhere(comm, &mine, 1, &low, &high));
+    int checked = check_arguments(model, root, rank, size);
+    if (checked == AE_OK && low != high)
+        checked = ae_mpi_fail(AE_ERR_INVALID_ARGUMENT, "the ranks passed different roots (%.0f "
+                              "to %.0f): every rank must pass the same root", low, high);
+    AE_MPI_FORWARD(ae_mpi_agree(comm, checked));
     unsigned char *bytes = NULL;
     uint64_t n_bytes = 0;
     ae_model *received = NULL;

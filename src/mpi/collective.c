@@ -92,6 +92,26 @@ int ae_mpi_agree(MPI_Comm comm, int status)
                        message);
 }
 
+int ae_mpi_same_everywhere(MPI_Comm comm, const double *values, size_t n, double *low,
+                           double *high)
+{
+    double range[2 * AE_MPI_SAME_MAX];
+    if (n > AE_MPI_SAME_MAX)
+        n = AE_MPI_SAME_MAX;
+    for (size_t i = 0; i < n; i++) {
+        range[2 * i] = values[i];
+        range[2 * i + 1] = -values[i];
+    }
+    int code = MPI_Allreduce(MPI_IN_PLACE, range, (int)(2 * n), MPI_DOUBLE, MPI_MAX, comm);
+    if (code != MPI_SUCCESS)
+        return ae_mpi_failed_call("MPI_Allreduce", code);
+    for (size_t i = 0; i < n; i++) {
+        low[i] = -range[2 * i + 1];
+        high[i] = range[2 * i];
+    }
+    return AE_OK;
+}
+
 int ae_mpi_bcast_bytes(void *bytes, size_t n, int root, MPI_Comm comm)
 {
     unsigned char *at = bytes;

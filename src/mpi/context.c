@@ -125,15 +125,17 @@ int ae_mpi_set_param(ae_mpi_context *c, ae_mpi_param param, double value)
     AE_MPI_CHECK(c != NULL, AE_ERR_INVALID_ARGUMENT, "context is NULL");
     AE_MPI_FORWARD(ae_mpi_check_ready());
     AE_MPI_FORWARD(ae_mpi_agree(c->comm, check_param(param, value)));
-    /* Every rank must start the same reductions: the values must be equal. */
-    double range[2] = {value, -value};
-    int code = MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_DOUBLE, MPI_MAX, c->comm);
-    if (code != MPI_SUCCESS)
-        return ae_mpi_failed_call("MPI_Allreduce", code);
-    AE_MPI_CHECK(range[0] == -range[1], AE_ERR_INVALID_ARGUMENT,
+    /* Every rank must start the same reductions: the same setting, to the same value. */
+    const double mine[2] = {(double)param, value};
+    double low[2], high[2];
+    AE_MPI_FORWARD(ae_mpi_same_everywhere(c->comm, mine, 2, low, high));
+    AE_MPI_CHECK(low[0] == high[0], AE_ERR_INVALID_ARGUMENT,
+                 "the ranks set different MPI settings (%g to %g); every rank keeps its old "
+                 "values", low[0], high[0]);
+    AE_MPI_CHECK(low[1] == high[1], AE_ERR_INVALID_ARGUMENT,
                  "the ranks set different values of MPI setting %d (from %g to %g); every rank "
                  "keeps its old value",
-                 (int)param, -range[1], range[0]);
+                 (int)param, low[1], high[1]);
     if (param == AE_MPI_PARAM_BUCKET_BYTES)
         c->bucket_bytes = (uint64_t)value;
     else

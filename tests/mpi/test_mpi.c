@@ -961,6 +961,39 @@ static void test_arguments_are_checked_on_every_rank(void **state)
 /* An intercommunicator (two groups of ranks) is refused by every call on every process of
  * both groups, locally: its collectives join groups, not ranks (before, MPI_Allreduce with
  * MPI_IN_PLACE over it aborted the job). */
+/* What every rank must pass alike is checked, not only what is in range on each: different
+ * settings in ae_mpi_set_param (each rank changed its own, and the next step hung on buckets
+ * that did not match), different roots in ae_mpi_broadcast_model (each rank kept its own
+ * model and returned AE_OK). Every rank fails, nothing changes. */
+static void test_arguments_that_must_match_are_checked(void **state)
+{
+    (void)state;
+    ae_model *m = make_model(&VARIANTS[0]);
+    ae_mpi_context *context = attach(m);
+    const int differ = n_ranks > 1;
+    int status = ae_mpi_set_param(context, rank == 1 ? AE_MPI_PARAM_OVERLAP : AE_MPI_PARAM_BUCKET_BYTES, 1);
+    assert_int_equal(status, differ ? AE_ERR_INVALID_ARGUMENT : AE_OK);
+    double bucket = 0, overlap = 0;
+    assert_int_equal(ae_mpi_get_param(context, AE_MPI_PARAM_BUCKET_BYTES, &bucket), AE_OK);
+    assert_int_equal(ae_mpi_get_param(context, AE_MPI_PARAM_OVERLAP, &overlap), AE_OK);
+    assert_true(bucket == (differ ? 262144 : 1) && overlap == 1);
+    float *x = make_data(1800 + (uint64_t)rank, 16);
+    assert_int_equal(ae_model_train_batch(m, x, 16, IN, NULL), AE_OK);
+    assert_true(same_params_everywhere(m));
+    detach(context);
+    /* each rank's own model as a root, every rank a different one */
+    ae_model *own = make_model(&VARIANTS[1 + rank % 2]), *kept = own;
+    status = ae_mpi_broadcast_model(&own, rank, MPI_COMM_WORLD);
+    assert_int_equal(status, differ ? AE_ERR_INVALID_ARGUMENT : AE_OK);
+    assert_ptr_equal(own, kept);
+    if (differ)
+        assert_non_null(strstr(ae_mpi_last_error(), "different roots"));
+    ae_model_free(own);
+    ae_model_free(m);
+    free(x);
+    finished();
+}
+
 static void test_intercommunicators_are_refused_everywhere(void **state)
 {
     (void)state;
@@ -1069,6 +1102,7 @@ int main(int argc, char **argv)
         TEST(test_settings_are_collective_and_statistics_count_the_work),
         TEST(test_arguments_are_checked_on_every_rank),
         TEST(test_intercommunicators_are_refused_everywhere),
+        TEST(test_arguments_that_must_match_are_checked),
     };
 #undef TEST
     int failures = cmocka_run_group_tests(tests, NULL, NULL);
