@@ -111,8 +111,9 @@ extern "C" {
  *              replaced by a new model equal to the root's, which the caller
  *              owns; on failure it is left as it was. The progress callback
  *              and hooks of a replaced model are not carried over (install the
- *              callback on rank 0, after this call). Never pass a model that an
- *              ::ae_mpi_context is attached to, nor one another thread uses.
+ *              callback on rank 0, after this call). A model that an
+ *              ::ae_mpi_context is attached to is refused there (#AE_ERR_STATE);
+ *              never pass one another thread uses.
  * @param root  the rank whose model is sent, `0 .. size - 1` of @p comm.
  * @param comm  the communicator; every rank passes the same @p root (checked:
  *              #AE_ERR_INVALID_ARGUMENT on every rank otherwise).
@@ -122,6 +123,8 @@ extern "C" {
  *         not initialised or finalised); #AE_ERR_OUT_OF_MEMORY; a status of
  *         ae_model_save_to_memory() on the root or of
  *         ae_model_load_from_memory() on the others (#AE_ERR_BUSY included);
+ *         #AE_ERR_STATE when `*model` on a rank other than the root is attached
+ *         to an ::ae_mpi_context (every model left as it was);
  *         or #AE_ERR_PEER when another rank failed or MPI did.
  * Thread safety: as any call that changes the models involved.
  */
@@ -179,7 +182,8 @@ typedef struct ae_mpi_context ae_mpi_context;
  * @return #AE_OK; #AE_ERR_INVALID_ARGUMENT (NULL @p model or @p out,
  *         `MPI_COMM_NULL`, an intercommunicator: its collectives join two groups,
  *         which none of these calls means); #AE_ERR_STATE on the ranks whose model differs from
- *         rank 0's, or when MPI is not initialised; #AE_ERR_OUT_OF_MEMORY;
+ *         rank 0's or is already attached (a model has one set of hooks: detach the
+ *         other context first), or when MPI is not initialised; #AE_ERR_OUT_OF_MEMORY;
  *         #AE_ERR_BUSY when another thread uses @p model; or #AE_ERR_PEER when
  *         another rank failed (its ae_mpi_last_error() says why; the message
  *         here names it) or MPI did. On failure nothing is installed.

@@ -12,6 +12,9 @@ static int check_arguments(ae_model **model, int root, int rank, int size)
                  "root %d is not a rank of the communicator's %d", root, size);
     AE_MPI_CHECK(rank != root || *model != NULL, AE_ERR_INVALID_ARGUMENT,
                  "the root's *model is NULL: the root must have the model to send");
+    AE_MPI_CHECK(rank == root || *model == NULL || !ae_mpi_is_attached(*model), AE_ERR_STATE,
+                 "*model is attached to an MPI context: detach it (ae_mpi_detach()) before "
+                 "replacing it");
     return AE_OK;
 }
 

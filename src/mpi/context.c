@@ -3,8 +3,55 @@
 #include "mpi_internal.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- the contexts attached in this process ------------------------------------------------
+ * A model has one set of hooks: a second context attached to it would replace the first's
+ * silently, and detaching either would leave the other's model training alone. The list
+ * lets attach refuse that, and ae_mpi_broadcast_model refuse to replace an attached model.
+ * A spin lock (C11, no threads library): it guards a few pointer steps. */
+static atomic_flag registry_lock = ATOMIC_FLAG_INIT;
+static ae_mpi_context *attached_contexts;
+
+static void registry_lock_take(void)
+{
+    while (atomic_flag_test_and_set_explicit(&registry_lock, memory_order_acquire)) {
+    }
+}
+
+static void registry_lock_give(void) { atomic_flag_clear_explicit(&registry_lock, memory_order_release); }
+
+bool ae_mpi_is_attached(const ae_model *model)
+{
+    bool found = false;
+    registry_lock_take();
+    for (const ae_mpi_context *c = attached_contexts; c && !found; c = c->next_attached)
+        found = c->model == model;
+    registry_lock_give();
+    return found;
+}
+
+static void registry_add(ae_mpi_context *c)
+{
+    registry_lock_take();
+    c->next_attached = attached_contexts;
+    attached_contexts = c;
+    registry_lock_give();
+}
+
+static void registry_remove(ae_mpi_context *c)
+{
+    registry_lock_take();
+    for (ae_mpi_context **at = &attached_contexts; *at; at = &(*at)->next_attached) {
+        if (*at == c) {
+            *at = c->next_attached;
+            break;
+        }
+    }
+    registry_lock_give();
+}
 
 static void context_free(ae_mpi_context *c)
 {
@@ -65,6 +112,9 @@ int ae_mpi_attach(ae_model *model, MPI_Comm comm, ae_mpi_context **out)
         status = ae_mpi_fail(AE_ERR_INVALID_ARGUMENT, "model is NULL");
     else if (!out)
         status = ae_mpi_fail(AE_ERR_INVALID_ARGUMENT, "out is NULL");
+    else if (ae_mpi_is_attached(model))
+        status = ae_mpi_fail(AE_ERR_STATE, "the model is already attached to an MPI context: "
+                             "detach that one first (a model has one set of hooks)");
     status = ae_mpi_agree(dup, status);
     if (status == AE_OK)
         status = ae_mpi_compare_models(model, dup);
@@ -83,6 +133,7 @@ int ae_mpi_attach(ae_model *model, MPI_Comm comm, ae_mpi_context **out)
         ae_mpi_free_comm(&dup);
         return status;
     }
+    registry_add(c);
     *out = c;
     return AE_OK;
 }
@@ -94,6 +145,7 @@ int ae_mpi_detach(ae_mpi_context *c)
     int status = ae_model_set_train_hooks(c->model, NULL);
     if (status != AE_OK)
         return ae_mpi_fail_from_core(status);
+    registry_remove(c);
     context_free(c);
     return AE_OK;
 }

@@ -96,7 +96,11 @@ struct ae_mpi_context {
     bool failed; /* an MPI call failed: every later hook fails at once */
     char failure[AE_MPI_MESSAGE_SIZE];
     ae_mpi_stats stats;
+    struct ae_mpi_context *next_attached; /* the process's list of attached contexts */
 };
+
+/* Whether an ae_mpi_context of this process is attached to model (context.c). Thread-safe. */
+bool ae_mpi_is_attached(const ae_model *model);
 
 /* The hooks of ae_train_hooks over context (user_data is the context). */
 int ae_mpi_hook_reduce(double *values, size_t count, int op, void *user_data);

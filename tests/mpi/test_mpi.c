@@ -994,6 +994,39 @@ static void test_arguments_that_must_match_are_checked(void **state)
     finished();
 }
 
+/* A model has one set of hooks: attaching it a second time is refused on every rank (it
+ * replaced the first context's hooks, and detaching the first then left the model training
+ * alone, silently), and so is replacing it by a broadcast while attached (the context kept
+ * a freed model). The first context trains on. */
+static void test_an_attached_model_is_not_attached_again_nor_replaced(void **state)
+{
+    (void)state;
+    ae_model *m = make_model(&VARIANTS[0]);
+    ae_mpi_context *context = attach(m), *second = NULL;
+    assert_int_equal(ae_mpi_attach(m, MPI_COMM_WORLD, &second), AE_ERR_STATE);
+    assert_null(second);
+    assert_non_null(strstr(ae_mpi_last_error(), "already attached"));
+    if (n_ranks > 1) {
+        ae_model *kept = m;
+        assert_int_equal(ae_mpi_broadcast_model(&m, 0, MPI_COMM_WORLD),
+                         rank == 0 ? AE_ERR_PEER : AE_ERR_STATE);
+        assert_ptr_equal(m, kept);
+    }
+    float *x = make_data(1900 + (uint64_t)rank, 16);
+    assert_int_equal(ae_model_train_batch(m, x, 16, IN, NULL), AE_OK);
+    ae_mpi_stats stats = {.size = sizeof stats};
+    assert_int_equal(ae_mpi_get_stats(context, &stats), AE_OK);
+    assert_int_equal(stats.steps, 1);
+    assert_true(same_params_everywhere(m));
+    detach(context);
+    /* detached, it attaches again */
+    context = attach(m);
+    detach(context);
+    ae_model_free(m);
+    free(x);
+    finished();
+}
+
 static void test_intercommunicators_are_refused_everywhere(void **state)
 {
     (void)state;
@@ -1103,6 +1136,7 @@ int main(int argc, char **argv)
         TEST(test_arguments_are_checked_on_every_rank),
         TEST(test_intercommunicators_are_refused_everywhere),
         TEST(test_arguments_that_must_match_are_checked),
+        TEST(test_an_attached_model_is_not_attached_again_nor_replaced),
     };
 #undef TEST
     int failures = cmocka_run_group_tests(tests, NULL, NULL);
