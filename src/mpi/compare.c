@@ -21,36 +21,42 @@ static size_t setting_count(void)
     return n;
 }
 
-static double item_value(const ae_model *m, size_t index)
+/* Item `index` of what describes m, or the core's status when it cannot be read (a model
+ * another thread changes: AE_ERR_BUSY). */
+static int item_value(const ae_model *m, size_t index, double *value)
 {
     const size_t n_layers = ae_model_layer_count(m);
+    *value = 0;
     if (index < HEAD_ITEMS) {
         switch (index) {
-        case 0: return (double)ae_version_number();
-        case 1: return (double)n_layers;
-        case 2: return (double)ae_model_encoder_layer_count(m);
-        case 3: return (double)ae_model_architecture(m);
-        case 4: return (double)ae_model_input_dim(m);
-        default: return (double)ae_model_latent_dim(m);
+        case 0: *value = (double)ae_version_number(); break;
+        case 1: *value = (double)n_layers; break;
+        case 2: *value = (double)ae_model_encoder_layer_count(m); break;
+        case 3: *value = (double)ae_model_architecture(m); break;
+        case 4: *value = (double)ae_model_input_dim(m); break;
+        default: *value = (double)ae_model_latent_dim(m); break;
         }
+        return AE_OK;
     }
     index -= HEAD_ITEMS;
     if (index < LAYER_ITEMS * n_layers) {
         size_t n_out = 0, n_in = 0;
         int activation = 0;
-        ae_model_layer_info(m, index / LAYER_ITEMS, &n_out, &n_in, &activation);
-        return index % LAYER_ITEMS == 0 ? (double)n_in : index % LAYER_ITEMS == 1 ? (double)n_out
-                                                                                  : activation;
+        int status = ae_model_layer_info(m, index / LAYER_ITEMS, &n_out, &n_in, &activation);
+        if (status != AE_OK)
+            return ae_mpi_fail_from_core(status);
+        *value = index % LAYER_ITEMS == 0 ? (double)n_in : index % LAYER_ITEMS == 1 ? (double)n_out
+                                                                                    : activation;
+        return AE_OK;
     }
     index -= LAYER_ITEMS * n_layers;
     for (int id = 0; id < SETTING_IDS; id++) {
         if (ae_param_name((ae_param)id) && index-- == 0) {
-            double value = 0;
-            ae_model_get_param(m, (ae_param)id, &value);
-            return value;
+            int status = ae_model_get_param(m, (ae_param)id, value);
+            return status == AE_OK ? AE_OK : ae_mpi_fail_from_core(status);
         }
     }
-    return 0;
+    return AE_OK;
 }
 
 static void item_name(const ae_model *m, size_t index, char *name, size_t size)
@@ -88,8 +94,14 @@ static int describe(const ae_model *m, double **items, size_t *n_items)
     *items = malloc(*n_items * sizeof **items);
     AE_MPI_CHECK(*items != NULL, AE_ERR_OUT_OF_MEMORY,
                  "out of memory describing the model (%zu numbers)", *n_items);
-    for (size_t i = 0; i < *n_items; i++)
-        (*items)[i] = item_value(m, i);
+    for (size_t i = 0; i < *n_items; i++) {
+        int status = item_value(m, i, &(*items)[i]);
+        if (status != AE_OK) {
+            free(*items);
+            *items = NULL;
+            return status;
+        }
+    }
     return AE_OK;
 }
 
@@ -98,9 +110,13 @@ static int compare_descriptions(const ae_model *m, MPI_Comm comm, int rank)
 {
     double *mine = NULL, *root = NULL;
     size_t n_mine = 0;
-    AE_MPI_FORWARD(ae_mpi_agree(comm, describe(m, &mine, &n_mine)));
+    int status = ae_mpi_agree(comm, describe(m, &mine, &n_mine));
+    if (status != AE_OK) {
+        free(mine); /* described here, but another rank failed */
+        return status;
+    }
     uint64_t n_root = n_mine;
-    int status = ae_mpi_bcast_bytes(&n_root, sizeof n_root, 0, comm);
+    status = ae_mpi_bcast_bytes(&n_root, sizeof n_root, 0, comm);
     if (status == AE_OK && rank != 0) {
         root = malloc((size_t)n_root * sizeof *root);
         if (!root)
@@ -207,9 +223,13 @@ static int compare_bytes(const ae_model *m, MPI_Comm comm, int rank)
 {
     unsigned char *mine = NULL, *piece = NULL;
     size_t n_mine = 0;
-    AE_MPI_FORWARD(ae_mpi_agree(comm, save_all(m, &mine, &n_mine)));
+    int status = ae_mpi_agree(comm, save_all(m, &mine, &n_mine));
+    if (status != AE_OK) {
+        free(mine); /* saved here, but another rank failed */
+        return status;
+    }
     uint64_t n_root = n_mine;
-    int status = ae_mpi_bcast_bytes(&n_root, sizeof n_root, 0, comm);
+    status = ae_mpi_bcast_bytes(&n_root, sizeof n_root, 0, comm);
     const size_t piece_size = (size_t)1 << 20;
     if (status == AE_OK && rank != 0) {
         piece = malloc(piece_size);
