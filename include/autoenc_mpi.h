@@ -313,7 +313,8 @@ AE_MPI_API int ae_mpi_reset_stats(ae_mpi_context *context);
  * @param comm       the ranks that train together.
  * @return a status of ae_mpi_attach() (nothing trained), or of
  *         ae_model_fit_validated() (#AE_ERR_PEER when another rank failed);
- *         ae_mpi_last_error() says why.
+ *         ae_mpi_last_error() says why: with #AE_ERR_PEER, it names the first
+ *         rank that failed and gives that rank's message.
  */
 AE_MPI_API int ae_mpi_fit(ae_model *model, const float *x, size_t n_rows, size_t ld_x,
                           const float *x_val, size_t n_val_rows, size_t ld_val,

@@ -11,10 +11,20 @@ int ae_mpi_fit(ae_model *model, const float *x, size_t n_rows, size_t ld_x, cons
     AE_MPI_FORWARD(ae_mpi_attach(model, comm, &context));
     int status = ae_model_fit_validated(model, x, n_rows, ld_x, x_val, n_val_rows, ld_val, report);
     if (status != AE_OK) {
-        if (context->failed) /* the core's words, then MPI's */
+        if (context->failed) { /* the core's words, then MPI's */
             ae_mpi_fail(status, "%s; %s", ae_last_error(), context->failure);
-        else
+        } else {
             ae_mpi_fail_from_core(status);
+            /* The core agreed on the failure, so every rank is here. The ranks that stopped
+             * for another's sake learn which rank failed and why; the others (the failing
+             * rank, or every rank for a shared outcome such as a cancellation) keep their
+             * own words. The status is the core's either way. */
+            char own[AE_MPI_MESSAGE_SIZE];
+            memcpy(own, ae_mpi_message_slot(), sizeof own);
+            int agreed = ae_mpi_agree(context->comm, status == AE_ERR_PEER ? AE_OK : status);
+            if (status != AE_ERR_PEER || agreed != AE_ERR_PEER)
+                memcpy(ae_mpi_message_slot(), own, sizeof own);
+        }
     }
     /* Only this call uses the model: removing the hooks cannot find it busy. */
     char message[AE_MPI_MESSAGE_SIZE];
