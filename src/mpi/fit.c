@@ -13,6 +13,10 @@ int ae_mpi_fit(ae_model *model, const float *x, size_t n_rows, size_t ld_x, cons
     if (status != AE_OK) {
         if (context->failed) { /* the core's words, then MPI's */
             ae_mpi_fail(status, "%s; %s", ae_last_error(), context->failure);
+        } else if (status == AE_ERR_BUSY) {
+            /* Refused before the core met the other ranks (another thread uses the model):
+             * not agreed, so no collective here either. */
+            ae_mpi_fail_from_core(status);
         } else {
             ae_mpi_fail_from_core(status);
             /* The core agreed on the failure, so every rank is here. The ranks that stopped
