@@ -147,9 +147,8 @@ AE_MPI_API int ae_mpi_broadcast_model(ae_model **model, int root, MPI_Comm comm)
  * Attaching checks the settings once: change a setting afterwards on every
  * rank alike, or detach, change and attach again. A setting changed on some
  * ranks only is not checked, and the ranks go out of step (they wait for
- * each other for ever, or fail in MPI). So do arguments that
- * ae_model_gradient() refuses on one rank only (its checks of the gradient
- * buffer and of @p x come before the core agrees with the other ranks).
+ * each other for ever, or fail in MPI). Arguments refused on one rank only are
+ * agreed on: that rank returns its status, the others #AE_ERR_PEER.
  *
  * The progress callback runs on the ranks where it is installed: install it
  * on rank 0 only. Its decision to stop is combined, so every rank stops
