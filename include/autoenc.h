@@ -882,10 +882,13 @@ AE_API int ae_model_gradient(ae_model *model, const float *x, size_t n_rows, siz
  *   participant with the most rows needs: one that runs out of rows takes part
  *   with empty batches (uneven shards are fine; every row is used once per
  *   epoch);
- * - a failure on one participant (bad data, out of memory) is agreed on before
- *   any step: the failing participant returns its own status, the others
- *   #AE_ERR_PEER, every model unchanged; a hook that returns non-zero fails
- *   the call with #AE_ERR_PEER;
+ * - a failure on one participant (bad data, bad arguments, out of memory) is
+ *   agreed on before any step: the failing participant returns its own status,
+ *   the others #AE_ERR_PEER, every model unchanged; a hook that returns
+ *   non-zero fails the call with #AE_ERR_PEER;
+ * - every such agreement also compares the participants' settings: if a
+ *   setting differs (changed on some of them only), every participant returns
+ *   #AE_ERR_STATE there, unchanged, rather than going out of step;
  * - randomness (shuffles, validation splits, noise, dropout masks, variational
  *   codes) comes from a stream of the participant's own, derived from one draw
  *   of the model's generator per epoch (per step in ae_model_train_batch()), so

@@ -144,11 +144,12 @@ AE_MPI_API int ae_mpi_broadcast_model(ae_model **model, int root, MPI_Comm comm)
  * uneven shards, agreed failures, one stream of randomness per rank, one
  * checkpoint for all). Inference and the other calls stay local.
  *
- * Attaching checks the settings once: change a setting afterwards on every
- * rank alike, or detach, change and attach again. A setting changed on some
- * ranks only is not checked, and the ranks go out of step (they wait for
- * each other for ever, or fail in MPI). Arguments refused on one rank only are
- * agreed on: that rank returns its status, the others #AE_ERR_PEER.
+ * Attaching compares the models whole; a setting changed afterwards must be
+ * changed alike on every rank: the core compares the settings at the start
+ * of every training call, and a setting changed on some ranks only makes that
+ * call fail with #AE_ERR_STATE on every rank, every model unchanged. Arguments
+ * refused on one rank only are agreed on: that rank returns its status, the
+ * others #AE_ERR_PEER.
  *
  * The progress callback runs on the ranks where it is installed: install it
  * on rank 0 only. Its decision to stop is combined, so every rank stops

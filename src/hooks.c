@@ -43,18 +43,42 @@ int ae_hooks_reduce_counts(ae_model *m, double *counts, size_t n, ae_reduce_op o
     return AE_OK;
 }
 
+/* The settings as one whole number below 2^52 (exact in a double): FNV-1a over the values the
+ * caller set, each with its sign of zero made positive. */
+static double settings_fingerprint(const ae_model *m)
+{
+    uint64_t hash = 14695981039346656037u;
+    for (size_t i = 0; i < AE_PARAM_SLOT_COUNT; i++) {
+        const double value = m->param_values[i] + 0.0;
+        unsigned char bytes[sizeof value];
+        memcpy(bytes, &value, sizeof bytes);
+        for (size_t b = 0; b < sizeof bytes; b++)
+            hash = (hash ^ bytes[b]) * 1099511628211u;
+    }
+    return (double)(hash >> 12);
+}
+
 int ae_hooks_agree(ae_model *m, int status)
 {
     if (!m->has_hooks)
         return status;
-    double failed = status != AE_OK;
-    int reduced = ae_hooks_reduce(m, &failed, 1, AE_REDUCE_MAX);
+    /* Every agreement also compares the settings: one changed on some participants only
+     * after they were compared would otherwise put them out of step (different epochs,
+     * batches or callbacks make different collective calls, and they wait for ever). The
+     * largest fingerprint and the largest negated one are equal and opposite only if every
+     * participant has the same. */
+    const double fingerprint = settings_fingerprint(m);
+    double combined[3] = {status != AE_OK, fingerprint, -fingerprint};
+    int reduced = ae_hooks_reduce(m, combined, 3, AE_REDUCE_MAX);
     if (status != AE_OK)
         return status; /* its own message stays */
     AE_FORWARD(reduced);
-    AE_CHECK(failed == 0.0, NULL, AE_ERR_PEER,
+    AE_CHECK(combined[0] == 0.0, NULL, AE_ERR_PEER,
              "another participant failed (its own status says why); this one stopped at the "
              "same point and is unchanged");
+    AE_CHECK(combined[1] == -combined[2], NULL, AE_ERR_STATE,
+             "the participants' settings differ (a setting was changed on some of them only); "
+             "every participant stopped here unchanged: set it alike on all of them");
     return AE_OK;
 }
 

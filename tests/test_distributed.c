@@ -547,6 +547,48 @@ static void test_an_error_on_one_participant_stops_every_one_unchanged(void **st
     }
 }
 
+/* A setting changed on one participant only (after the engine was installed) is found at the
+ * next agreement: every participant refuses with AE_ERR_STATE, none waits or changes. */
+static void test_settings_changed_on_one_participant_stop_every_one_unchanged(void **state)
+{
+    (void)state;
+    static const struct { ae_param param; double value; } changes[] = {
+        {AE_PARAM_EPOCHS, 7}, {AE_PARAM_BATCH_SIZE, 5}, {AE_PARAM_LEARNING_RATE, 0.02},
+        {AE_PARAM_PROGRESS_EVERY_BATCH, 1}};
+    for (size_t c = 0; c < ARRAY_LEN(changes); c++)
+    for (int kind = CALL_FIT; kind <= CALL_GRADIENT; kind++) {
+        engine e = {.participants = 2, .fail_reduce_at = -1, .lie_at = -1};
+        pthread_barrier_init(&e.barrier, NULL, 2);
+        ae_model *models[2];
+        participant parts[2];
+        job jobs[2];
+        float *data[2], *before[2], *grads[2];
+        for (int r = 0; r < 2; r++) {
+            models[r] = make_model(&VARIANTS[0]);
+            test_set_epochs_and_batch(models[r], 2, 8);
+            install(models[r], &parts[r], &e, r, ae_model_param_count(models[r]));
+            data[r] = make_data(300 + (uint64_t)r, 24);
+            before[r] = test_params_of(models[r]);
+            grads[r] = malloc(ae_model_param_count(models[r]) * sizeof(float));
+            jobs[r] = (job){.model = models[r], .kind = (call_kind)kind, .x = data[r], .rows = 24,
+                            .gradient = grads[r]};
+        }
+        test_set_param(models[1], changes[c].param, changes[c].value);
+        run_together(jobs, 2);
+        for (int r = 0; r < 2; r++) {
+            assert_int_equal(jobs[r].status, AE_ERR_STATE);
+            assert_non_null(strstr(jobs[r].message, "settings differ"));
+            assert_true(test_params_equal_to(models[r], before[r]));
+            ae_model_free(models[r]);
+            free(data[r]);
+            free(before[r]);
+            free(grads[r]);
+            free(parts[r].sum);
+        }
+        pthread_barrier_destroy(&e.barrier);
+    }
+}
+
 /* The progress callback on participant 0 stops everyone after the same epoch; validation,
  * early stopping and the best epoch are decided from the combined losses. */
 static int stop_after_two_epochs(const ae_progress *progress, void *user)
@@ -726,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_participants_fit_from_their_own_sources),
         cmocka_unit_test(test_gradient_spans_come_last_layer_first_and_cover_every_parameter),
         cmocka_unit_test(test_an_error_on_one_participant_stops_every_one_unchanged),
+        cmocka_unit_test(test_settings_changed_on_one_participant_stop_every_one_unchanged),
         cmocka_unit_test(test_decisions_are_the_same_on_every_participant),
         cmocka_unit_test(test_a_failing_engine_fails_the_call_cleanly),
         cmocka_unit_test(test_an_engine_answering_nonsense_never_leaves_a_broken_model),
