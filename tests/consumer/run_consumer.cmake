@@ -5,6 +5,9 @@
 #   MODE=pkgconfig  build project/consumer.c with a plain compiler line from pkg-config
 #   MODE=moved      install into <WORK>/moved/before, mv it to .../after, then both
 #                   consumers against the moved prefix
+#   MODE=staged     DESTDIR installs: for the prefix /usr (as cpack makes the Debian
+#                   packages), autoenc.pc must say prefix=/usr so that pkg-config leaves out
+#                   the system's folders; for any other prefix it stays relocatable
 #   MODE=cleanup    remove <WORK>
 # Every consumer is copied out of the source tree, configured with a cleaned environment,
 # and its binary must find libautoenc in the prefix and nowhere else.
@@ -210,6 +213,52 @@ elseif(MODE STREQUAL "moved")
   check_prefix(${after})
   consumer_cmake(${after} moved/cmake FALSE)
   consumer_pkgconfig(${after} moved/pkgconfig)
+elseif(MODE STREQUAL "staged")
+  # Only pkg-config's answers are checked: nothing here is installed where it is looked for.
+  file(REMOVE_RECURSE ${WORK}/staged)
+  foreach(case IN ITEMS usr opt)
+    set(stage ${WORK}/staged/${case})
+    if(case STREQUAL "usr")
+      set(target_prefix /usr)
+    else()
+      set(target_prefix /opt/autoenc)
+    endif()
+    run(out ${CMAKE_COMMAND} -E env DESTDIR=${stage}
+        ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${target_prefix} --component development)
+    set(pcdir ${stage}${target_prefix}/${LIBDIR}/pkgconfig)
+    if(NOT EXISTS ${pcdir}/autoenc.pc)
+      message(FATAL_ERROR "DESTDIR=${stage} --prefix ${target_prefix}: no ${pcdir}/autoenc.pc")
+    endif()
+    # The system folders spelt as pkg-config's defaults on Debian, whatever this machine says.
+    set(pc ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pcdir}
+        PKG_CONFIG_SYSTEM_INCLUDE_PATH=/usr/include
+        PKG_CONFIG_SYSTEM_LIBRARY_PATH=/usr/${LIBDIR} ${PKG_CONFIG})
+    run(prefix_value ${pc} --variable=prefix autoenc)
+    run(libs ${pc} --libs autoenc)
+    run(cflags ${pc} --cflags autoenc)
+    string(STRIP "${prefix_value}" prefix_value)
+    string(STRIP "${libs}" libs)
+    message(STATUS "${target_prefix}: prefix=${prefix_value}; --libs ${libs}; --cflags ${cflags}")
+    if(case STREQUAL "usr")
+      if(NOT prefix_value STREQUAL "/usr")
+        message(FATAL_ERROR "installed for /usr, autoenc.pc says prefix=${prefix_value}, not /usr")
+      endif()
+      if(NOT libs STREQUAL "-lautoenc")
+        message(FATAL_ERROR "installed in /usr, pkg-config --libs autoenc gives '${libs}', not -lautoenc")
+      endif()
+      if(cflags MATCHES "pkgconfig/\\.\\." OR cflags MATCHES "(^| )-I/usr/include/?( |$)")
+        message(FATAL_ERROR "installed in /usr, pkg-config --cflags autoenc names /usr/include: ${cflags}")
+      endif()
+    else()
+      run(libdir ${pc} --variable=libdir autoenc)
+      string(STRIP "${libdir}" libdir)
+      same_file("${libdir}" "${stage}${target_prefix}/${LIBDIR}" same)
+      if(NOT prefix_value MATCHES "^\\$\\{pcfiledir\\}|pkgconfig/" OR NOT same)
+        message(FATAL_ERROR "DESTDIR install for ${target_prefix}: autoenc.pc is not relative to "
+          "its folder (prefix=${prefix_value}, libdir=${libdir})")
+      endif()
+    endif()
+  endforeach()
 elseif(MODE STREQUAL "cleanup")
   file(REMOVE_RECURSE ${WORK})
 else()
