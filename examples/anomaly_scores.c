@@ -24,8 +24,16 @@ static const char *const CLASS_NAMES[CLASSES] = {"T-shirt/top", "Trouser", "Pull
                                                  "Coat",        "Sandal",  "Shirt",    "Sneaker",
                                                  "Bag",         "Ankle boot"};
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* No options: anything on the command line is a mistake, not a reason to train. */
+    if (argc > 1) {
+        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+        fprintf(help ? stdout : stderr,
+                "usage: anomaly_scores\n(no arguments; the data is read from $FASHION_MNIST_DIR or %s)\n",
+                FASHION_MNIST_DEFAULT_DIR);
+        return help ? 0 : 2;
+    }
     fashion_mnist train = {0}, test = {0};
     ae_model *model = NULL;
     float *normal = NULL, *test_scores = NULL;

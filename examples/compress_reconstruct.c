@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define CHECK(call)                                                                       \
     do {                                                                                  \
@@ -17,8 +18,16 @@
         }                                                                                 \
     } while (0)
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* No options: anything on the command line is a mistake, not a reason to train. */
+    if (argc > 1) {
+        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+        fprintf(help ? stdout : stderr,
+                "usage: compress_reconstruct\n(no arguments; the data is read from $FASHION_MNIST_DIR or %s)\n",
+                FASHION_MNIST_DEFAULT_DIR);
+        return help ? 0 : 2;
+    }
     enum { DIM = 784, CODE = 32 };
     fashion_mnist train = {0}, test = {0};
     ae_model *model = NULL;

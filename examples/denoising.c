@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define CHECK(call)                                                              \
     do {                                                                         \
@@ -55,8 +56,16 @@ static void print_line(const float *image, int line)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* No options: anything on the command line is a mistake, not a reason to train. */
+    if (argc > 1) {
+        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+        fprintf(help ? stdout : stderr,
+                "usage: denoising\n(no arguments; the data is read from $FASHION_MNIST_DIR or %s)\n",
+                FASHION_MNIST_DEFAULT_DIR);
+        return help ? 0 : 2;
+    }
     fashion_mnist train = {0}, test = {0};
     ae_model *models[2] = {NULL, NULL}; /* [PLAIN], [DENOISER] */
     float *corrupted = NULL, *out_plain = NULL, *out_denoiser = NULL;

@@ -60,8 +60,16 @@ static double nearest_centroid_accuracy(const float *train, const uint8_t *train
     return (double)correct / (double)n_test;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* No options: anything on the command line is a mistake, not a reason to train. */
+    if (argc > 1) {
+        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+        fprintf(help ? stdout : stderr,
+                "usage: feature_extraction\n(no arguments; the data is read from $FASHION_MNIST_DIR or %s)\n",
+                FASHION_MNIST_DEFAULT_DIR);
+        return help ? 0 : 2;
+    }
     fashion_mnist train = {0}, test = {0};
     ae_model *model = NULL;
     float *train_codes = NULL, *test_codes = NULL;

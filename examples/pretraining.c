@@ -43,6 +43,16 @@ static int create_model(ae_model **out)
 
 int main(int argc, char **argv)
 {
+    /* One optional argument, the file to write; an option is never taken for a file name. */
+    if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
+        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+        fprintf(help ? stdout : stderr,
+                "usage: pretraining [ENCODER_FILE]\n"
+                "(writes the pre-trained encoder to ENCODER_FILE [pretrained_encoder.aemodel];\n"
+                "the data is read from $FASHION_MNIST_DIR or %s)\n",
+                FASHION_MNIST_DEFAULT_DIR);
+        return help ? 0 : 2;
+    }
     const char *path = argc > 1 ? argv[1] : "pretrained_encoder.aemodel";
     fashion_mnist train = {0}, test = {0};
     ae_model *model = NULL, *scratch = NULL, *encoder = NULL, *loaded = NULL;

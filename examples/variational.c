@@ -19,6 +19,7 @@
 
 #include "fashion_mnist.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +72,9 @@ static void print_images(const float *images, size_t n_images)
 static int parse_count(const char *flag, const char *text, unsigned long *value)
 {
     char *end = NULL;
+    errno = 0;
     unsigned long parsed = text ? strtoul(text, &end, 10) : 0;
-    if (!text || *text == '-' || *end != '\0' || parsed == 0) {
+    if (!text || *text == '-' || *end != '\0' || parsed == 0 || errno != 0) {
         fprintf(stderr, "variational: %s needs a positive integer\n", flag);
         return -1;
     }
@@ -90,7 +92,10 @@ int main(int argc, char **argv)
             rc = parse_count(argv[i], value, &epochs);
         else if (strcmp(argv[i], "--train-rows") == 0)
             rc = parse_count(argv[i], value, &train_rows);
-        else
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: variational [--epochs N] [--train-rows N]\n");
+            return 0;
+        } else
             fprintf(stderr, "usage: variational [--epochs N] [--train-rows N]\n");
         if (rc != 0)
             return 2;
