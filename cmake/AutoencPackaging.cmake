@@ -214,10 +214,11 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/debian/symb
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME ${_ae_pkg_development})
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SHLIBDEPS OFF)
-# The exact library it was built with; libopenblas-dev gives the openblas.pc that
-# autoenc.pc names in Requires.private.
+# The exact library it was built with. Nothing of OpenBLAS's development files: autoenc.h
+# includes none of its headers, autoenc.pc requires no openblas.pc, and linking -lautoenc
+# needs only libopenblas.so.0, which libautoenc0 pulls in.
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
-  "${_ae_pkg_runtime} (= ${PROJECT_VERSION}-${_ae_deb_revision}), libopenblas-dev")
+  "${_ae_pkg_runtime} (= ${PROJECT_VERSION}-${_ae_deb_revision})")
 set(CPACK_DEBIAN_DEVELOPMENT_DESCRIPTION "deep stacked autoencoders on OpenBLAS - development files
 ${_ae_about}
 .

@@ -176,11 +176,19 @@ function(consumer_pkgconfig prefix tag)
   file(REMOVE_RECURSE ${WORK}/${tag})
   file(MAKE_DIRECTORY ${bld})
   file(COPY ${project_dir}/consumer.c DESTINATION ${src})
-  set(pc ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${prefix}/${LIBDIR}/pkgconfig ${PKG_CONFIG})
-  # autoenc.pc names openblas in Requires.private: it must resolve for --cflags too.
+  # Only the prefix's own .pc files are visible (PKG_CONFIG_LIBDIR replaces the system's
+  # folders): autoenc.pc must need no other package's, openblas.pc least of all, since the
+  # shared library links OpenBLAS itself and autoenc.h includes nothing of it.
+  file(MAKE_DIRECTORY ${WORK}/${tag}/no-system-pc)
+  set(pc ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${prefix}/${LIBDIR}/pkgconfig
+      PKG_CONFIG_LIBDIR=${WORK}/${tag}/no-system-pc ${PKG_CONFIG})
   run(flags ${pc} --cflags --libs autoenc)
   run(libdir ${pc} --variable=libdir autoenc)
   string(STRIP "${flags}" flags)
+  run(static_flags ${pc} --cflags --libs --static autoenc)
+  if("${flags} ${static_flags}" MATCHES "openblas")
+    message(FATAL_ERROR "pkg-config hands a consumer of autoenc OpenBLAS's flags: ${flags} / ${static_flags}")
+  endif()
   string(STRIP "${libdir}" libdir)
   same_file("${libdir}" "${prefix}/${LIBDIR}" same)
   if(NOT same)
