@@ -3,6 +3,7 @@
 #   <program> --no-such-option  prints "usage: <name>" or "unknown option" on stderr and
 #                               exits 2, before it reads any data or trains
 #   <program> <EXTRA...>        (-DEXTRA=..., ;-separated) the same, for each extra line
+#                               (or "cannot write" for an output file no folder can take)
 # FASHION_MNIST_DIR points nowhere, so a program that ignores its arguments fails with the
 # data's error (exit 1) at once instead of training.
 cmake_minimum_required(VERSION 3.20)
@@ -31,7 +32,7 @@ expect(0 out "usage: ${NAME}" --help)
 expect(2 err "usage: ${NAME}|unknown option" --no-such-option)
 foreach(extra IN LISTS EXTRA)
   string(REPLACE " " ";" extra "${extra}")
-  expect(2 err "usage: ${NAME}|unknown option|needs" ${extra})
+  expect(2 err "usage: ${NAME}|unknown option|needs|cannot write" ${extra})
 endforeach()
 # Nothing was written where the program ran (a model file named after an option, say).
 file(GLOB written LIST_DIRECTORIES false ${WORK}/*)

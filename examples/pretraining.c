@@ -12,10 +12,12 @@
 
 #include "fashion_mnist.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CHECK(call)                                                                 \
     do {                                                                            \
@@ -54,6 +56,26 @@ int main(int argc, char **argv)
         return help ? 0 : 2;
     }
     const char *path = argc > 1 ? argv[1] : "pretrained_encoder.aemodel";
+    /* The file is written after minutes of training: find out now if its folder can take it. */
+    {
+        char folder[4096];
+        const char *slash = strrchr(path, '/');
+        size_t length = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+        if (length >= sizeof folder) {
+            fprintf(stderr, "pretraining: %s: path too long\n", path);
+            return 2;
+        }
+        memcpy(folder, slash == NULL ? "." : path, length);
+        folder[length] = '\0';
+        struct stat folder_st;
+        errno = 0;
+        if (stat(folder, &folder_st) != 0 || !S_ISDIR(folder_st.st_mode) ||
+            access(folder, W_OK | X_OK) != 0) {
+            fprintf(stderr, "pretraining: cannot write %s: %s: %s\n", path, folder,
+                    errno == 0 ? "not a folder" : strerror(errno));
+            return 2;
+        }
+    }
     fashion_mnist train = {0}, test = {0};
     ae_model *model = NULL, *scratch = NULL, *encoder = NULL, *loaded = NULL;
     float codes_model[SHOWN * CODE], codes_loaded[SHOWN * CODE];
