@@ -4,6 +4,7 @@
  * and images unlike anything seen in training reconstruct badly and score high. */
 #include <autoenc.h>
 
+#include "example_usage.h"
 #include "fashion_mnist.h"
 
 #include <stdio.h>
@@ -26,14 +27,8 @@ static const char *const CLASS_NAMES[CLASSES] = {"T-shirt/top", "Trouser", "Pull
 
 int main(int argc, char **argv)
 {
-    /* No options: anything on the command line is a mistake, not a reason to train. */
-    if (argc > 1) {
-        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-        fprintf(help ? stdout : stderr,
-                "usage: anomaly_scores\n(no arguments; the data is read from $FASHION_MNIST_DIR or %s)\n",
-                FASHION_MNIST_DEFAULT_DIR);
-        return help ? 0 : 2;
-    }
+    if (argc > 1) /* no options: anything on the command line is a mistake, not a reason to train */
+        return example_usage("anomaly_scores (no arguments)", argc == 2 && example_wants_help(argv[1]));
     fashion_mnist train = {0}, test = {0};
     ae_model *model = NULL;
     float *normal = NULL, *test_scores = NULL;

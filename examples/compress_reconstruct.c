@@ -3,12 +3,12 @@
  * what was lost. ae_model_reconstruct() does both steps in one call. */
 #include <autoenc.h>
 
+#include "example_usage.h"
 #include "fashion_mnist.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define CHECK(call)                                                                       \
     do {                                                                                  \
@@ -20,14 +20,8 @@
 
 int main(int argc, char **argv)
 {
-    /* No options: anything on the command line is a mistake, not a reason to train. */
-    if (argc > 1) {
-        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-        fprintf(help ? stdout : stderr,
-                "usage: compress_reconstruct\n(no arguments; the data is read from $FASHION_MNIST_DIR or %s)\n",
-                FASHION_MNIST_DEFAULT_DIR);
-        return help ? 0 : 2;
-    }
+    if (argc > 1) /* no options: anything on the command line is a mistake, not a reason to train */
+        return example_usage("compress_reconstruct (no arguments)", argc == 2 && example_wants_help(argv[1]));
     enum { DIM = 784, CODE = 32 };
     fashion_mnist train = {0}, test = {0};
     ae_model *model = NULL;

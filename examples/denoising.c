@@ -6,12 +6,12 @@
  * the model learns to fill in what is missing. */
 #include <autoenc.h>
 
+#include "example_usage.h"
 #include "fashion_mnist.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define CHECK(call)                                                              \
     do {                                                                         \
@@ -58,14 +58,8 @@ static void print_line(const float *image, int line)
 
 int main(int argc, char **argv)
 {
-    /* No options: anything on the command line is a mistake, not a reason to train. */
-    if (argc > 1) {
-        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-        fprintf(help ? stdout : stderr,
-                "usage: denoising\n(no arguments; the data is read from $FASHION_MNIST_DIR or %s)\n",
-                FASHION_MNIST_DEFAULT_DIR);
-        return help ? 0 : 2;
-    }
+    if (argc > 1) /* no options: anything on the command line is a mistake, not a reason to train */
+        return example_usage("denoising (no arguments)", argc == 2 && example_wants_help(argv[1]));
     fashion_mnist train = {0}, test = {0};
     ae_model *models[2] = {NULL, NULL}; /* [PLAIN], [DENOISER] */
     float *corrupted = NULL, *out_plain = NULL, *out_denoiser = NULL;

@@ -3,6 +3,7 @@
  * with the same classifier on the raw 784 pixels and with chance. */
 #include <autoenc.h>
 
+#include "example_usage.h"
 #include "fashion_mnist.h"
 
 #include <float.h>
@@ -62,14 +63,8 @@ static double nearest_centroid_accuracy(const float *train, const uint8_t *train
 
 int main(int argc, char **argv)
 {
-    /* No options: anything on the command line is a mistake, not a reason to train. */
-    if (argc > 1) {
-        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-        fprintf(help ? stdout : stderr,
-                "usage: feature_extraction\n(no arguments; the data is read from $FASHION_MNIST_DIR or %s)\n",
-                FASHION_MNIST_DEFAULT_DIR);
-        return help ? 0 : 2;
-    }
+    if (argc > 1) /* no options: anything on the command line is a mistake, not a reason to train */
+        return example_usage("feature_extraction (no arguments)", argc == 2 && example_wants_help(argv[1]));
     fashion_mnist train = {0}, test = {0};
     ae_model *model = NULL;
     float *train_codes = NULL, *test_codes = NULL;

@@ -10,6 +10,7 @@
  * to encode a few test images: the codes are those of the full model. */
 #include <autoenc.h>
 
+#include "example_usage.h"
 #include "fashion_mnist.h"
 
 #include <errno.h>
@@ -47,13 +48,9 @@ int main(int argc, char **argv)
 {
     /* One optional argument, the file to write; an option is never taken for a file name. */
     if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
-        int help = argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-        fprintf(help ? stdout : stderr,
-                "usage: pretraining [ENCODER_FILE]\n"
-                "(writes the pre-trained encoder to ENCODER_FILE [pretrained_encoder.aemodel];\n"
-                "the data is read from $FASHION_MNIST_DIR or %s)\n",
-                FASHION_MNIST_DEFAULT_DIR);
-        return help ? 0 : 2;
+        return example_usage("pretraining [ENCODER_FILE]  (where the encoder is written "
+                             "[pretrained_encoder.aemodel])",
+                             argc == 2 && example_wants_help(argv[1]));
     }
     const char *path = argc > 1 ? argv[1] : "pretrained_encoder.aemodel";
     /* The file is written after minutes of training: find out now if its folder can take it. */

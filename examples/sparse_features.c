@@ -18,13 +18,13 @@
  * Usage: sparse_features [EPOCHS]   (20 by default) */
 #include <autoenc.h>
 
+#include "example_usage.h"
 #include "fashion_mnist.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define CHECK(call)                                                                    \
     do {                                                                               \
@@ -89,16 +89,11 @@ static int measure(const ae_model *model, const float *x, size_t n, float *codes
 int main(int argc, char **argv)
 {
     char *end = NULL;
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: sparse_features [EPOCHS]\n");
-        return 0;
-    }
     errno = 0;
     long epochs = argc > 1 ? strtol(argv[1], &end, 10) : 20;
-    if (argc > 2 || epochs < 1 || errno != 0 || (argc > 1 && (end == argv[1] || *end != '\0'))) {
-        fprintf(stderr, "usage: sparse_features [EPOCHS]  (EPOCHS: a whole number from 1)\n");
-        return 2;
-    }
+    if (argc > 2 || epochs < 1 || errno != 0 || (argc > 1 && (end == argv[1] || *end != '\0')))
+        return example_usage("sparse_features [EPOCHS]  (a whole number from 1 [20])",
+                             argc == 2 && example_wants_help(argv[1]));
     fashion_mnist train = {0}, test = {0};
     ae_model *models[N_MODELS] = {NULL, NULL, NULL};
     float *codes = NULL, *restored = NULL, *weights = NULL;

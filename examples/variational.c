@@ -17,6 +17,7 @@
  */
 #include <autoenc.h>
 
+#include "example_usage.h"
 #include "fashion_mnist.h"
 
 #include <errno.h>
@@ -92,11 +93,9 @@ int main(int argc, char **argv)
             rc = parse_count(argv[i], value, &epochs);
         else if (strcmp(argv[i], "--train-rows") == 0)
             rc = parse_count(argv[i], value, &train_rows);
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: variational [--epochs N] [--train-rows N]\n");
-            return 0;
-        } else
-            fprintf(stderr, "usage: variational [--epochs N] [--train-rows N]\n");
+        else
+            return example_usage("variational [--epochs N] [--train-rows N]",
+                                 example_wants_help(argv[i]));
         if (rc != 0)
             return 2;
     }
