@@ -320,7 +320,8 @@ AE_API size_t ae_model_param_count(const ae_model *model);
  * Describe one layer.
  * @param model       the model.
  * @param layer       0 .. ae_model_layer_count() - 1.
- * @param n_out, n_in receive the layer's output and input widths (either may be NULL).
+ * @param n_out       receives the layer's output width (may be NULL).
+ * @param n_in        receives the layer's input width (may be NULL).
  * @param activation  receives the layer's ::ae_activation (may be NULL).
  * @return #AE_OK or #AE_ERR_INVALID_ARGUMENT.
  */
