@@ -500,50 +500,79 @@ static void test_gradient_spans_come_last_layer_first_and_cover_every_parameter(
 
 /* ---- every participant takes the same branch --------------------------------------------- */
 
-/* Bad data on one participant: it returns its own error, the others AE_ERR_PEER, and nobody
- * changed anything. The same for a training step and a gradient. */
+/* n participants of one engine, each with a model of `v` (epochs and batch set when epochs is
+ * not 0), 24 rows of its own, a gradient buffer, and its weights before the call, about to run
+ * `kind` together. */
+typedef struct team {
+    engine e;
+    int n;
+    ae_model *models[MAX_PARTICIPANTS];
+    participant parts[MAX_PARTICIPANTS];
+    job jobs[MAX_PARTICIPANTS];
+    float *data[MAX_PARTICIPANTS], *before[MAX_PARTICIPANTS], *grads[MAX_PARTICIPANTS];
+} team;
+
+enum { TEAM_ROWS = 24 };
+
+static void team_start(team *t, int n, const variant *v, uint64_t epochs, uint64_t batch,
+                       uint64_t seed, call_kind kind)
+{
+    t->e = (engine){.participants = n, .fail_reduce_at = -1, .lie_at = -1};
+    t->n = n;
+    pthread_barrier_init(&t->e.barrier, NULL, (unsigned)n);
+    for (int r = 0; r < n; r++) {
+        t->models[r] = make_model(v);
+        if (epochs)
+            test_set_epochs_and_batch(t->models[r], epochs, batch);
+        install(t->models[r], &t->parts[r], &t->e, r, ae_model_param_count(t->models[r]));
+        t->data[r] = make_data(seed + (uint64_t)r, TEAM_ROWS);
+        t->before[r] = test_params_of(t->models[r]);
+        t->grads[r] = malloc(ae_model_param_count(t->models[r]) * sizeof(float));
+        assert_non_null(t->grads[r]);
+        t->jobs[r] = (job){.model = t->models[r], .kind = kind, .x = t->data[r],
+                           .rows = TEAM_ROWS, .gradient = t->grads[r]};
+    }
+}
+
+/* Every participant's model as it was before the call; then everything freed. */
+static void team_end_unchanged(team *t)
+{
+    for (int r = 0; r < t->n; r++) {
+        assert_true(test_params_equal_to(t->models[r], t->before[r]));
+        ae_model_free(t->models[r]);
+        free(t->data[r]);
+        free(t->before[r]);
+        free(t->grads[r]);
+        free(t->parts[r].sum);
+    }
+    pthread_barrier_destroy(&t->e.barrier);
+}
+
 /* What participant 1 gets wrong: its data, or (for the gradient) its own arguments, which are
  * agreed on with the batch's checks like every other refusal. */
 typedef enum fault { FAULT_NAN_ROW, FAULT_NO_GRADIENT_BUFFER, FAULT_GRADIENT_OVER_X } fault;
 
+/* An error on one participant: it returns its own status, the others AE_ERR_PEER, and nobody
+ * changed anything. For a fit, a training step and a gradient. */
 static void test_an_error_on_one_participant_stops_every_one_unchanged(void **state)
 {
     (void)state;
     for (int f = FAULT_NAN_ROW; f <= FAULT_GRADIENT_OVER_X; f++)
     for (int kind = f == FAULT_NAN_ROW ? CALL_FIT : CALL_GRADIENT; kind <= CALL_GRADIENT; kind++) {
-        engine e = {.participants = 3, .fail_reduce_at = -1, .lie_at = -1};
-        pthread_barrier_init(&e.barrier, NULL, 3);
-        ae_model *models[3];
-        participant parts[3];
-        job jobs[3];
-        float *data[3], *before[3], *grads[3];
-        for (int r = 0; r < 3; r++) {
-            models[r] = make_model(&VARIANTS[2]);
-            install(models[r], &parts[r], &e, r, ae_model_param_count(models[r]));
-            data[r] = make_data(200 + (uint64_t)r, 24);
-            before[r] = test_params_of(models[r]);
-            grads[r] = malloc(ae_model_param_count(models[r]) * sizeof(float));
-            jobs[r] = (job){.model = models[r], .kind = (call_kind)kind, .x = data[r], .rows = 24,
-                            .gradient = grads[r]};
-        }
+        team t;
+        team_start(&t, 3, &VARIANTS[2], 0, 0, 200, (call_kind)kind);
         if (f == FAULT_NAN_ROW)
-            data[1][5 * IN + 2] = NAN;
+            t.data[1][5 * IN + 2] = NAN;
         else
-            jobs[1].gradient = f == FAULT_NO_GRADIENT_BUFFER ? NULL : data[1] + IN;
-        run_together(jobs, 3);
+            t.jobs[1].gradient = f == FAULT_NO_GRADIENT_BUFFER ? NULL : t.data[1] + IN;
+        run_together(t.jobs, 3);
         const int own = f == FAULT_NAN_ROW ? AE_ERR_NON_FINITE_INPUT : AE_ERR_INVALID_ARGUMENT;
         for (int r = 0; r < 3; r++) {
-            assert_int_equal(jobs[r].status, r == 1 ? own : AE_ERR_PEER);
+            assert_int_equal(t.jobs[r].status, r == 1 ? own : AE_ERR_PEER);
             if (r != 1)
-                assert_non_null(strstr(jobs[r].message, "another participant failed"));
-            assert_true(test_params_equal_to(models[r], before[r]));
-            ae_model_free(models[r]);
-            free(data[r]);
-            free(before[r]);
-            free(grads[r]);
-            free(parts[r].sum);
+                assert_non_null(strstr(t.jobs[r].message, "another participant failed"));
         }
-        pthread_barrier_destroy(&e.barrier);
+        team_end_unchanged(&t);
     }
 }
 
@@ -557,35 +586,15 @@ static void test_settings_changed_on_one_participant_stop_every_one_unchanged(vo
         {AE_PARAM_PROGRESS_EVERY_BATCH, 1}};
     for (size_t c = 0; c < ARRAY_LEN(changes); c++)
     for (int kind = CALL_FIT; kind <= CALL_GRADIENT; kind++) {
-        engine e = {.participants = 2, .fail_reduce_at = -1, .lie_at = -1};
-        pthread_barrier_init(&e.barrier, NULL, 2);
-        ae_model *models[2];
-        participant parts[2];
-        job jobs[2];
-        float *data[2], *before[2], *grads[2];
+        team t;
+        team_start(&t, 2, &VARIANTS[0], 2, 8, 300, (call_kind)kind);
+        test_set_param(t.models[1], changes[c].param, changes[c].value);
+        run_together(t.jobs, 2);
         for (int r = 0; r < 2; r++) {
-            models[r] = make_model(&VARIANTS[0]);
-            test_set_epochs_and_batch(models[r], 2, 8);
-            install(models[r], &parts[r], &e, r, ae_model_param_count(models[r]));
-            data[r] = make_data(300 + (uint64_t)r, 24);
-            before[r] = test_params_of(models[r]);
-            grads[r] = malloc(ae_model_param_count(models[r]) * sizeof(float));
-            jobs[r] = (job){.model = models[r], .kind = (call_kind)kind, .x = data[r], .rows = 24,
-                            .gradient = grads[r]};
+            assert_int_equal(t.jobs[r].status, AE_ERR_STATE);
+            assert_non_null(strstr(t.jobs[r].message, "settings differ"));
         }
-        test_set_param(models[1], changes[c].param, changes[c].value);
-        run_together(jobs, 2);
-        for (int r = 0; r < 2; r++) {
-            assert_int_equal(jobs[r].status, AE_ERR_STATE);
-            assert_non_null(strstr(jobs[r].message, "settings differ"));
-            assert_true(test_params_equal_to(models[r], before[r]));
-            ae_model_free(models[r]);
-            free(data[r]);
-            free(before[r]);
-            free(grads[r]);
-            free(parts[r].sum);
-        }
-        pthread_barrier_destroy(&e.barrier);
+        team_end_unchanged(&t);
     }
 }
 
