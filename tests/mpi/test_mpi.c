@@ -162,6 +162,16 @@ static float *make_data(uint64_t seed, size_t rows)
     return x;
 }
 
+/* One training step of 16 rows of this rank's own succeeds and leaves the same weights on
+ * every rank: the model is attached, whole and in step. */
+static void assert_one_step_trains_alike(ae_model *m, uint64_t seed)
+{
+    float *x = make_data(seed + (uint64_t)rank, 16);
+    assert_int_equal(ae_model_train_batch(m, x, 16, IN, NULL), AE_OK);
+    assert_true(same_params_everywhere(m));
+    free(x);
+}
+
 /* The combined batches of shards of the given sizes with per-rank batch b: step k takes rows
  * [k b, (k + 1) b) of every shard, rank by rank. Returns the number of steps. */
 static size_t combine(float *const *shards, const size_t *sizes, int n, size_t b, float *combined,
@@ -952,18 +962,12 @@ static void test_arguments_are_checked_on_every_rank(void **state)
     assert_int_equal(ae_mpi_set_param(NULL, AE_MPI_PARAM_OVERLAP, 1), AE_ERR_INVALID_ARGUMENT);
     /* the model still attaches and trains: nothing was left installed or half-done */
     context = attach(m);
-    float *x = make_data(1500 + (uint64_t)rank, 16);
-    assert_int_equal(ae_model_train_batch(m, x, 16, IN, NULL), AE_OK);
-    assert_true(same_params_everywhere(m));
+    assert_one_step_trains_alike(m, 1500);
     detach(context);
     ae_model_free(m);
-    free(x);
     finished();
 }
 
-/* An intercommunicator (two groups of ranks) is refused by every call on every process of
- * both groups, locally: its collectives join groups, not ranks (before, MPI_Allreduce with
- * MPI_IN_PLACE over it aborted the job). */
 /* What every rank must pass alike is checked, not only what is in range on each: different
  * settings in ae_mpi_set_param (each rank changed its own, and the next step hung on buckets
  * that did not match), different roots in ae_mpi_broadcast_model (each rank kept its own
@@ -980,9 +984,7 @@ static void test_arguments_that_must_match_are_checked(void **state)
     assert_int_equal(ae_mpi_get_param(context, AE_MPI_PARAM_BUCKET_BYTES, &bucket), AE_OK);
     assert_int_equal(ae_mpi_get_param(context, AE_MPI_PARAM_OVERLAP, &overlap), AE_OK);
     assert_true(bucket == (differ ? 262144 : 1) && overlap == 1);
-    float *x = make_data(1800 + (uint64_t)rank, 16);
-    assert_int_equal(ae_model_train_batch(m, x, 16, IN, NULL), AE_OK);
-    assert_true(same_params_everywhere(m));
+    assert_one_step_trains_alike(m, 1800);
     detach(context);
     /* each rank's own model as a root, every rank a different one */
     ae_model *own = make_model(&VARIANTS[1 + rank % 2]), *kept = own;
@@ -993,7 +995,6 @@ static void test_arguments_that_must_match_are_checked(void **state)
         assert_non_null(strstr(ae_mpi_last_error(), "different roots"));
     ae_model_free(own);
     ae_model_free(m);
-    free(x);
     finished();
 }
 
@@ -1015,18 +1016,15 @@ static void test_an_attached_model_is_not_attached_again_nor_replaced(void **sta
                          rank == 0 ? AE_ERR_PEER : AE_ERR_STATE);
         assert_ptr_equal(m, kept);
     }
-    float *x = make_data(1900 + (uint64_t)rank, 16);
-    assert_int_equal(ae_model_train_batch(m, x, 16, IN, NULL), AE_OK);
+    assert_one_step_trains_alike(m, 1900);
     ae_mpi_stats stats = {.size = sizeof stats};
     assert_int_equal(ae_mpi_get_stats(context, &stats), AE_OK);
     assert_int_equal(stats.steps, 1);
-    assert_true(same_params_everywhere(m));
     detach(context);
     /* detached, it attaches again */
     context = attach(m);
     detach(context);
     ae_model_free(m);
-    free(x);
     finished();
 }
 
@@ -1127,6 +1125,9 @@ static void test_mpi_fit_names_the_rank_that_failed(void **state)
     finished();
 }
 
+/* An intercommunicator (two groups of ranks) is refused by every call on every process of
+ * both groups, locally: its collectives join groups, not ranks (before, MPI_Allreduce with
+ * MPI_IN_PLACE over it aborted the job). */
 static void test_intercommunicators_are_refused_everywhere(void **state)
 {
     (void)state;
