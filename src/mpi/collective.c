@@ -95,19 +95,22 @@ int ae_mpi_agree(MPI_Comm comm, int status)
 int ae_mpi_same_everywhere(MPI_Comm comm, const double *values, size_t n, double *low,
                            double *high)
 {
+    /* The largest value and the largest negated one, AE_MPI_SAME_MAX values a reduction (every
+     * rank passes the same n, so every rank makes the same calls). */
     double range[2 * AE_MPI_SAME_MAX];
-    if (n > AE_MPI_SAME_MAX)
-        n = AE_MPI_SAME_MAX;
-    for (size_t i = 0; i < n; i++) {
-        range[2 * i] = values[i];
-        range[2 * i + 1] = -values[i];
-    }
-    int code = MPI_Allreduce(MPI_IN_PLACE, range, (int)(2 * n), MPI_DOUBLE, MPI_MAX, comm);
-    if (code != MPI_SUCCESS)
-        return ae_mpi_failed_call("MPI_Allreduce", code);
-    for (size_t i = 0; i < n; i++) {
-        low[i] = -range[2 * i + 1];
-        high[i] = range[2 * i];
+    for (size_t first = 0; first < n; first += AE_MPI_SAME_MAX) {
+        const size_t k = n - first < AE_MPI_SAME_MAX ? n - first : AE_MPI_SAME_MAX;
+        for (size_t i = 0; i < k; i++) {
+            range[2 * i] = values[first + i];
+            range[2 * i + 1] = -values[first + i];
+        }
+        int code = MPI_Allreduce(MPI_IN_PLACE, range, (int)(2 * k), MPI_DOUBLE, MPI_MAX, comm);
+        if (code != MPI_SUCCESS)
+            return ae_mpi_failed_call("MPI_Allreduce", code);
+        for (size_t i = 0; i < k; i++) {
+            low[first + i] = -range[2 * i + 1];
+            high[first + i] = range[2 * i];
+        }
     }
     return AE_OK;
 }

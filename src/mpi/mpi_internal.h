@@ -56,9 +56,9 @@ int ae_mpi_failed_call(const char *call, int mpi_code);
  * message) when it failed here; AE_ERR_PEER with the message of the lowest failing rank
  * when it failed elsewhere. Collective over comm. */
 int ae_mpi_agree(MPI_Comm comm, int status);
-/* The smallest and largest value across ranks of each of n (at most AE_MPI_SAME_MAX) values
- * that every rank must pass alike: they agree when low[i] == high[i] for every i. AE_OK or
- * AE_ERR_PEER (MPI failed). Collective over comm. */
+/* The smallest and largest value across ranks of each of n values that every rank must pass
+ * alike: they agree when low[i] == high[i] for every i. AE_OK or AE_ERR_PEER (MPI failed).
+ * Collective over comm: one reduction per AE_MPI_SAME_MAX values. */
 #define AE_MPI_SAME_MAX 4
 int ae_mpi_same_everywhere(MPI_Comm comm, const double *values, size_t n, double *low,
                            double *high);
