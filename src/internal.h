@@ -619,6 +619,8 @@ int ae_check_scaling_fitted(ae_model *err_model, const ae_model *model);
 /* Fit the scaling of the settings to the rows of x (data already checked); with hooks, to
  * every participant's rows. */
 int ae_scaling_fit(ae_model *model, const float *x, size_t n_rows, size_t ld_x);
+/* Forget the fitted scaling, if any (fitted for another kind, or by a call that failed). */
+void ae_scaling_drop(ae_model *model);
 /* The same pass by pass, for rows that come in chunks (a data source): begin; while
  * wants_pass: add every row in order, end_pass; finish (installs the scaling). begin and
  * end_pass are collective with hooks. On failure the fitter is released. */

@@ -396,10 +396,8 @@ static int set_param(ae_model *m, ae_param param, double value)
         ae_rng_seed(&m->rng, m->settings.seed);
     if (m->settings.optimizer != previous_optimizer)
         ae_optimizer_state_release(&m->optim);
-    if (m->settings.scaling != previous_scaling) {
-        ae_free(m->scaling); /* fitted for another kind of scaling */
-        m->scaling = NULL;
-    }
+    if (m->settings.scaling != previous_scaling)
+        ae_scaling_drop(m); /* fitted for another kind of scaling */
     return AE_OK;
 }
 

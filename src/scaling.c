@@ -194,6 +194,12 @@ int ae_scaling_fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x)
     return ae_scaling_fitter_finish(m, &f);
 }
 
+void ae_scaling_drop(ae_model *m)
+{
+    ae_free(m->scaling);
+    m->scaling = NULL;
+}
+
 void ae_scaling_apply(const ae_model *m, const float *x, size_t ld_x, size_t n_rows, float *out,
                       size_t ld_out)
 {

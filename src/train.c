@@ -745,10 +745,8 @@ static int fit(ae_model *m, const float *x, size_t n_rows, size_t ld_x, const fl
     status = ae_hooks_agree(m, status);
     if (status == AE_OK)
         status = combine_counts(m, &run);
-    if (status != AE_OK && needs_scaling) {
-        ae_free(m->scaling); /* nothing was trained with it: the model stays untouched */
-        m->scaling = NULL;
-    }
+    if (status != AE_OK && needs_scaling)
+        ae_scaling_drop(m); /* nothing was trained with it: the model stays untouched */
     if (status == AE_OK)
         status = train_prepared(m, &run, report);
     fit_run_release(&run);
@@ -775,10 +773,8 @@ static int fit_source(ae_model *m, const ae_data_source *train, const ae_data_so
     status = ae_hooks_agree(m, status);
     if (status == AE_OK)
         status = combine_counts(m, &run);
-    if (status != AE_OK && !had_scaling && m->scaling) {
-        ae_free(m->scaling); /* nothing was trained with it: the model stays untouched */
-        m->scaling = NULL;
-    }
+    if (status != AE_OK && !had_scaling)
+        ae_scaling_drop(m); /* nothing was trained with it: the model stays untouched */
     if (status == AE_OK)
         status = train_prepared(m, &run, report);
     fit_run_release(&run);

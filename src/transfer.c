@@ -259,10 +259,8 @@ static int pretrain(ae_model *m, const float *x, size_t n_rows, size_t ld_x,
     } else {
         memcpy(m->params, before, m->n_params * sizeof(float));
         m->rng = rng_before;
-        if (!had_scaling) { /* fitted by this call for weights it did not keep */
-            ae_free(m->scaling);
-            m->scaling = NULL;
-        }
+        if (!had_scaling)
+            ae_scaling_drop(m); /* fitted by this call for weights it did not keep */
     }
     ae_free(before);
     return status;
