@@ -686,19 +686,19 @@ uint32_t ae_optimizer_update_span(ae_model *model, const ae_update_plan *plan, s
                                   size_t end);
 /* The factor global-norm clipping scales the gradient by (1: none), as torch's. */
 float ae_clip_scale(const ae_model *model, double norm);
-/* What ae_optimizer_state_ensure changed: whether it allocated moments, and a state of another
- * optimizer it took out of the model (kept, not freed, until ae_optimizer_state_settle). */
+/* What ae_optimizer_state_ensure changed: the state before it (whose moments a state of
+ * another optimizer, displaced, keeps until ae_optimizer_state_settle), and whether it
+ * allocated moments. */
 typedef struct ae_optimizer_change {
-    ae_optimizer_state displaced;
-    bool allocated;
+    ae_optimizer_state before;
+    bool allocated, displaced;
 } ae_optimizer_change;
 /* The optimizer state made to fit the settings, all or nothing (memory running out changes
  * nothing). With `change` NULL a state of another optimizer is released; given, it is kept
  * there, and ae_optimizer_state_settle, after the step, releases it if the step stood or
- * else puts the state back as it was (`before`, a copy of m->optim taken before ensuring). */
+ * else puts the state back as it was. */
 int ae_optimizer_state_ensure(ae_model *model, ae_optimizer_change *change);
-void ae_optimizer_state_settle(ae_model *model, const ae_optimizer_state *before,
-                               ae_optimizer_change *change, bool stood);
+void ae_optimizer_state_settle(ae_model *model, ae_optimizer_change *change, bool stood);
 void ae_optimizer_state_release(ae_optimizer_state *state);
 int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *src,
                             size_t n_params);

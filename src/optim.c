@@ -42,12 +42,11 @@ int ae_optimizer_state_ensure(ae_model *m, ae_optimizer_change *change)
         return ae_fail(m, AE_ERR_OUT_OF_MEMORY, "out of memory for optimizer state");
     }
     if (change)
-        *change = (ae_optimizer_change){.allocated = first || second};
+        *change = (ae_optimizer_change){.before = *s, .allocated = first || second,
+                                        .displaced = other_kind};
     if (other_kind) {
-        if (change)
-            change->displaced = *s;
-        else
-            ae_optimizer_state_release(s);
+        if (!change)
+            ae_optimizer_state_release(s); /* with a change, `before` keeps it */
         memset(s, 0, sizeof *s);
     }
     s->kind = m->settings.optimizer;
@@ -58,24 +57,23 @@ int ae_optimizer_state_ensure(ae_model *m, ae_optimizer_change *change)
     return AE_OK;
 }
 
-void ae_optimizer_state_settle(ae_model *m, const ae_optimizer_state *before,
-                               ae_optimizer_change *change, bool stood)
+void ae_optimizer_state_settle(ae_model *m, ae_optimizer_change *change, bool stood)
 {
     ae_optimizer_state *s = &m->optim;
     if (stood) {
-        ae_optimizer_state_release(&change->displaced);
+        if (change->displaced)
+            ae_optimizer_state_release(&change->before);
         return;
     }
-    if (!change->allocated && !change->displaced.first_moment)
+    if (!change->allocated && !change->displaced)
         return; /* the state was the step's own: its rules stand (a reset is documented) */
     /* The moments the call allocated are those the model holds and did not hold before (none
      * after a reset, which freed them); `before` still owns every moment it names. */
-    if (s->first_moment != before->first_moment)
+    if (s->first_moment != change->before.first_moment)
         ae_free(s->first_moment);
-    if (s->second_moment != before->second_moment)
+    if (s->second_moment != change->before.second_moment)
         ae_free(s->second_moment);
-    *s = *before;
-    memset(&change->displaced, 0, sizeof change->displaced);
+    *s = change->before;
 }
 
 int ae_optimizer_state_copy(ae_optimizer_state *dst, const ae_optimizer_state *src, size_t n_params)

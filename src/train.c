@@ -106,7 +106,6 @@ static int single_batch(ae_model *m, int status, const float *x, size_t n_rows, 
 static int train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, double *loss)
 {
     /* A step that fails leaves the optimizer state as it found it, as it does the weights. */
-    const ae_optimizer_state before = m->optim;
     ae_optimizer_change change = {.allocated = false};
     const float *rows;
     size_t ld;
@@ -119,7 +118,7 @@ static int train_batch(ae_model *m, const float *x, size_t n_rows, size_t ld_x, 
         if (loss)
             *loss = batch_loss;
     }
-    ae_optimizer_state_settle(m, &before, &change, status == AE_OK);
+    ae_optimizer_state_settle(m, &change, status == AE_OK);
     return status;
 }
 
