@@ -113,6 +113,7 @@ class StopReason(_NamedEnum):
     EARLY = 1
     CANCELLED = 2
     DIVERGED = 3
+    FAILED = 4  # another error ended it: a data source, a validation overflow, a peer
 
 
 class Architecture(enum.IntFlag):
