@@ -779,7 +779,9 @@ AE_API int ae_model_fit_validated(ae_model *model, const float *x, size_t n_rows
  * Rows that a caller streams to ae_model_fit_source(), so that a fit never
  * holds the data (a file larger than memory, a database cursor, a generator).
  * Set `size` to `sizeof(ae_data_source)`; the struct may grow at its end.
- * Every pass must give the same rows in the same order.
+ * Every pass must give the same rows in the same order: a pass of another
+ * number of rows than the first (training or validation) stops the fit with
+ * #AE_ERR_IO, and a validation source of no rows is refused.
  */
 typedef struct ae_data_source {
     size_t size;     /**< set by the caller: sizeof(ae_data_source) */
